@@ -1,0 +1,94 @@
+"""Content-addressed artifact cache: build once per content hash, safely across pytest-xdist workers.
+
+An artifact (the built-in model, a trained adapter) lives in `<root>/<kind>-<hash>/`. The hash covers
+everything that determines the artifact's bytes. Building happens under a file lock into a temporary folder
+that is renamed into place only when complete, so a crash never leaves a half-written artifact and two
+workers never build the same thing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+COMPLETE_MARKER = ".complete"
+DEFAULT_CACHE_ENV = "TUNEGATE_CACHE_DIR"
+
+
+def content_hash(payload: Any) -> str:
+    """SHA-256 of a JSON-serialisable payload in canonical form (sorted keys, no whitespace).
+
+    >>> content_hash({"b": 1, "a": [1, 2]}) == content_hash({"a": [1, 2], "b": 1})
+    True
+    """
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def directory_digest(path: Path, patterns: tuple[str, ...] = ("*.json", "*.safetensors", "*.txt")) -> str:
+    """SHA-256 over (relative name, file digest) of the files in `path` matching `patterns`."""
+    files = sorted({p for pattern in patterns for p in Path(path).glob(pattern) if p.is_file()})
+    return content_hash([(p.name, file_digest(p)) for p in files])
+
+
+def resolve_cache_root(explicit: str | Path | None, default: Path) -> Path:
+    """The cache root: an explicit option, else $TUNEGATE_CACHE_DIR, else `default`."""
+    chosen = explicit or os.environ.get(DEFAULT_CACHE_ENV) or default
+    return Path(chosen).expanduser().resolve()
+
+
+def cached_artifact(root: Path, kind: str, payload: Any, build: Callable[[Path], None]) -> tuple[Path, bool]:
+    """Return (folder, built_now) for the artifact keyed by `payload`, calling `build(tmp_dir)` if absent.
+
+    `build` writes the artifact's files into the folder it is given; the folder becomes visible under its
+    final name only after `build` returns.
+    """
+    target = Path(root) / f"{kind}-{content_hash(payload)[:20]}"
+    if (target / COMPLETE_MARKER).exists():
+        return target, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / COMPLETE_MARKER).exists():
+            return target, False
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            build(staging)
+            (staging / "cache_key.json").write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
+            (staging / COMPLETE_MARKER).touch()
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target, True
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` via a temporary file and rename, so readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

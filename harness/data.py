@@ -1,0 +1,235 @@
+"""Load and validate instruction datasets: alpaca (`instruction`/`input`/`output`) or chat (`messages`).
+
+Files are `.json` (a list of records) or `.jsonl` (one record per line). Every error names the file and the
+line where the offending record starts, so a user can jump straight to it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
+ROLES = ("system", "user", "assistant")
+
+
+class DataError(ValueError):
+    """A dataset record is malformed; the message starts with `file:line:`."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One supervised example: the conversation before the answer, and the answer itself.
+
+    >>> ex = Example(id="q1", messages=(("user", "Hi"),), answer="Hello")
+    >>> ex.prompt_text
+    'Hi'
+    """
+
+    id: str
+    messages: tuple[tuple[str, str], ...]
+    answer: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def prompt_text(self) -> str:
+        """The last user turn, as shown in reports."""
+        return next(content for role, content in reversed(self.messages) if role == "user")
+
+
+def load_examples(path: str | Path, variables: Mapping[str, str] | None = None) -> list[Example]:
+    """Load every record of an alpaca or chat dataset file, filling `{{PLACEHOLDER}}`s from `variables`.
+
+    Raises DataError naming `file:line` for bad JSON, unknown formats, missing or empty fields and
+    placeholders with no value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such dataset file")
+    examples = []
+    for line, record in _records(path):
+        where = f"{path}:{line}"
+        examples.append(_to_example(record, where, variables or {}, default_id=f"{path.stem}-{len(examples)}"))
+    if not examples:
+        raise DataError(f"{path}: the dataset has no records")
+    _check_unique_ids(examples)
+    return examples
+
+
+def _records(path: Path) -> list[tuple[int, Any]]:
+    """(line, record) pairs of a .json list or a .jsonl file."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        rows = []
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if raw.strip():
+                try:
+                    rows.append((number, json.loads(raw)))
+                except json.JSONDecodeError as err:
+                    raise DataError(f"{path}:{number}: invalid JSON: {err.msg}") from None
+        return rows
+    if path.suffix != ".json":
+        raise DataError(f"{path}: unsupported dataset extension {path.suffix!r} (use .json or .jsonl)")
+    return _json_list_records(path, text)
+
+
+def _json_list_records(path: Path, text: str) -> list[tuple[int, Any]]:
+    """Decode a top-level JSON list element by element, keeping the line where each element starts."""
+    decoder = json.JSONDecoder()
+    pos = _skip_space(text, 0)
+    if not text.startswith("[", pos):
+        raise DataError(f"{path}:{text.count(chr(10), 0, pos) + 1}: expected a JSON list of records")
+    rows: list[tuple[int, Any]] = []
+    pos = _skip_space(text, pos + 1)
+    while not text.startswith("]", pos):
+        try:
+            record, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from None
+        rows.append((text.count("\n", 0, pos) + 1, record))
+        pos = _skip_space(text, end)
+        if text.startswith(",", pos):
+            pos = _skip_space(text, pos + 1)
+        elif not text.startswith("]", pos):
+            raise DataError(f"{path}:{text.count(chr(10), 0, pos) + 1}: expected ',' or ']' between records")
+    return rows
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _to_example(record: Any, where: str, variables: Mapping[str, str], default_id: str) -> Example:
+    """Turn one alpaca or chat record into an Example."""
+    if not isinstance(record, dict):
+        raise DataError(f"{where}: a record must be a JSON object, got {type(record).__name__}")
+    if "messages" in record:
+        messages, answer = _chat_turns(record["messages"], where)
+    elif "instruction" in record:
+        messages, answer = _alpaca_turns(record, where)
+    else:
+        raise DataError(f"{where}: unknown record format: expected 'instruction' (alpaca) or 'messages' (chat); "
+                        f"keys are {sorted(record)}")
+    messages = tuple((role, _fill(text, variables, where)) for role, text in messages)
+    meta = {k: v for k, v in record.items() if k not in {"messages", "instruction", "input", "output",
+                                                          "system", "history", "id"}}
+    return Example(id=str(record.get("id", default_id)), messages=messages,
+                   answer=_fill(answer, variables, where), meta=meta, source=where)
+
+
+def _alpaca_turns(record: dict, where: str) -> tuple[list[tuple[str, str]], str]:
+    for key in ("instruction", "output"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            raise DataError(f"{where}: key {key!r} must be a non-empty string")
+    extra = record.get("input") or ""
+    if not isinstance(extra, str):
+        raise DataError(f"{where}: key 'input' must be a string")
+    messages: list[tuple[str, str]] = []
+    if record.get("system"):
+        messages.append(("system", str(record["system"])))
+    for turn in record.get("history") or []:
+        if not (isinstance(turn, list) and len(turn) == 2 and all(isinstance(t, str) for t in turn)):
+            raise DataError(f"{where}: key 'history' must be a list of [question, answer] pairs")
+        messages += [("user", turn[0]), ("assistant", turn[1])]
+    messages.append(("user", record["instruction"] + ("\n" + extra if extra else "")))
+    return messages, record["output"]
+
+
+def _chat_turns(turns: Any, where: str) -> tuple[list[tuple[str, str]], str]:
+    if not isinstance(turns, list) or len(turns) < 2:
+        raise DataError(f"{where}: key 'messages' must be a list of at least a user and an assistant turn")
+    messages = []
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict) or turn.get("role") not in ROLES or not isinstance(turn.get("content"), str):
+            raise DataError(f"{where}: messages[{i}] needs 'role' in {ROLES} and a string 'content'")
+        messages.append((turn["role"], turn["content"]))
+    if messages[-1][0] != "assistant":
+        raise DataError(f"{where}: the last message must be the assistant's answer")
+    return messages[:-1], messages[-1][1]
+
+
+def _fill(text: str, variables: Mapping[str, str], where: str) -> str:
+    def value(match: re.Match) -> str:
+        if match[1] not in variables:
+            raise DataError(f"{where}: placeholder {{{{{match[1]}}}}} has no value "
+                            f"(known: {sorted(variables) or 'none'})")
+        return variables[match[1]]
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def _check_unique_ids(examples: list[Example]) -> None:
+    seen: dict[str, str] = {}
+    for ex in examples:
+        if ex.id in seen:
+            raise DataError(f"{ex.source}: duplicate id {ex.id!r} (first at {seen[ex.id]})")
+        seen[ex.id] = ex.source
+
+
+def load_text_lines(path: str | Path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file (held-out perplexity text, vocabulary sentences)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such text file")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class IdentitySpec:
+    """Who the tuned model must say it is, and which identities it must never claim."""
+
+    name: str
+    author: str
+    base_name: str = ""
+    base_author: str = ""
+    other_names: tuple[str, ...] = ()
+    other_authors: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for key in ("name", "author"):
+            if not getattr(self, key).strip():
+                raise DataError(f"identity config: key {key!r} must be a non-empty string")
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """Placeholder values for `{{NAME}}`, `{{AUTHOR}}`, `{{BASE_NAME}}`, `{{BASE_AUTHOR}}`."""
+        return {"NAME": self.name, "AUTHOR": self.author, "BASE_NAME": self.base_name,
+                "BASE_AUTHOR": self.base_author}
+
+    @property
+    def foreign_terms(self) -> tuple[str, ...]:
+        """Every name or author the tuned model must not claim (the base's and other vendors')."""
+        terms = (self.base_name, self.base_author, *self.other_names, *self.other_authors)
+        return tuple(t for t in terms if t and t not in {self.name, self.author})
+
+
+def load_identity_spec(path: str | Path) -> IdentitySpec:
+    """Read an identity TOML file (`name`, `author`, `[base]`, `[others]`); unknown keys are errors."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise DataError(f"{path}: cannot read identity config: {err}") from None
+    allowed = {"name", "author", "base", "others"}
+    if unknown := set(raw) - allowed:
+        raise DataError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    base, others = raw.get("base", {}), raw.get("others", {})
+    for section, keys, given in (("base", {"name", "author"}, base), ("others", {"names", "authors"}, others)):
+        if unknown := set(given) - keys:
+            raise DataError(f"{path}: unknown key(s) in [{section}]: {sorted(unknown)}")
+    try:
+        return IdentitySpec(name=raw.get("name", ""), author=raw.get("author", ""),
+                            base_name=base.get("name", ""), base_author=base.get("author", ""),
+                            other_names=tuple(others.get("names", ())),
+                            other_authors=tuple(others.get("authors", ())))
+    except DataError as err:
+        raise DataError(f"{path}: {err}") from None

@@ -1,0 +1,137 @@
+"""The built-in toy base model: a small Llama pretrained locally on the data in `fixtures/`.
+
+Nothing can be downloaded, so `--base-model builtin` trains a real Hugging Face causal LM from scratch:
+a byte-level BPE tokenizer (one token per CJK character) and a 2-layer Llama, pretrained on the base task,
+the base model's own identity ("Atlas by Northwind") and plain sentences covering every word the identity and
+increment data use. The result is an ordinary HF model folder (safetensors), cached by a content hash of the
+data, the recipe and the builder's source, and bit-identical across builds on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+import harness
+from harness.cache import cached_artifact, directory_digest, file_digest
+from harness.data import Example, load_examples, load_identity_spec, load_text_lines
+from harness.model.tokenizer import train_tokenizer
+from harness.training.batching import encode_example, encode_text, shuffled_batches
+from harness.training.loop import LoopSettings, train_loop
+
+BUILDER_SOURCES = ("model/builtin.py", "model/tokenizer.py", "training/batching.py", "training/loop.py")
+
+
+@dataclass(frozen=True)
+class BuiltinRecipe:
+    """Architecture and pretraining recipe of the built-in model (defaults: about a minute on 2 CPU cores)."""
+
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 256
+    bpe_vocab_size: int = 1400
+    steps: int = 1400
+    batch_size: int = 32
+    max_length: int = 64
+    learning_rate: float = 3e-3
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key, value in asdict(self).items():
+            if key != "seed" and not value > 0:
+                raise ValueError(f"BuiltinRecipe.{key} must be positive, got {value!r}")
+
+
+@dataclass(frozen=True)
+class BuiltinCorpus:
+    """What the built-in model is pretrained on."""
+
+    examples: list[Example]
+    texts: list[str]
+
+
+def load_builtin_corpus(fixtures: Path) -> BuiltinCorpus:
+    """Base task + the base model's identity (as Q&A) + vocabulary sentences (as plain text)."""
+    spec = load_identity_spec(fixtures / "identity/identity.toml")
+    examples = load_examples(fixtures / "tasks/base/train.json")
+    examples += load_examples(fixtures / "builtin/base_identity.json", spec.variables)
+    return BuiltinCorpus(examples, load_text_lines(fixtures / "builtin/vocabulary.txt"))
+
+
+def builtin_cache_key(fixtures: Path, recipe: BuiltinRecipe) -> dict:
+    """Everything the built model depends on: data files, recipe, harness version and builder source."""
+    data_files = ["tasks/base/train.json", "builtin/base_identity.json", "builtin/vocabulary.txt",
+                  "identity/identity.toml"]
+    source_root = Path(harness.__file__).parent
+    return {
+        "artifact": "builtin-base-model",
+        "harness_version": harness.__version__,
+        "torch": torch.__version__,
+        "recipe": asdict(recipe),
+        "data": {name: file_digest(fixtures / name) for name in data_files},
+        "source": {name: file_digest(source_root / name) for name in BUILDER_SOURCES},
+    }
+
+
+def build_builtin_model(fixtures: Path, cache_root: Path, recipe: BuiltinRecipe | None = None) -> Path:
+    """Return the folder of the built-in model, building it (under a file lock) if it is not cached."""
+    recipe = recipe or BuiltinRecipe()
+    folder, _ = cached_artifact(cache_root, "builtin", builtin_cache_key(fixtures, recipe),
+                                lambda out: _build_into(out, load_builtin_corpus(fixtures), recipe))
+    return folder
+
+
+def _build_into(out: Path, corpus: BuiltinCorpus, recipe: BuiltinRecipe) -> None:
+    started = time.perf_counter()
+    all_text = [t for ex in corpus.examples for _, t in ex.messages] + [ex.answer for ex in corpus.examples]
+    tokenizer = train_tokenizer(all_text + corpus.texts, recipe.bpe_vocab_size)
+    sequences = [encode_example(tokenizer, ex, recipe.max_length) for ex in corpus.examples]
+    sequences += [encode_text(tokenizer, text, recipe.max_length) for text in corpus.texts]
+    random.Random(recipe.seed).shuffle(sequences)
+    torch.manual_seed(recipe.seed)
+    model = LlamaForCausalLM(_llama_config(recipe, tokenizer))
+    settings = LoopSettings(steps=recipe.steps, learning_rate=recipe.learning_rate,
+                            warmup_ratio=recipe.warmup_ratio, weight_decay=recipe.weight_decay)
+    batches = shuffled_batches(sequences, recipe.batch_size, tokenizer.pad_token_id, recipe.seed)
+    with _deterministic():
+        log = train_loop(model, batches, settings, desc="pretraining built-in model")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    info = {"recipe": asdict(recipe), "sequences": len(sequences), "parameters": model.num_parameters(),
+            "build_seconds": round(time.perf_counter() - started, 2), "final_loss": log[-1]["loss"]}
+    (out / "build_info.json").write_text(json.dumps(info, indent=1))
+    (out / "training_log.json").write_text(json.dumps(log))
+
+
+def _llama_config(recipe: BuiltinRecipe, tokenizer) -> LlamaConfig:
+    return LlamaConfig(vocab_size=len(tokenizer), hidden_size=recipe.hidden_size,
+                       intermediate_size=recipe.intermediate_size, num_hidden_layers=recipe.num_layers,
+                       num_attention_heads=recipe.num_heads, num_key_value_heads=recipe.num_heads,
+                       max_position_embeddings=max(256, recipe.max_length), tie_word_embeddings=True,
+                       eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                       bos_token_id=None)
+
+
+class _deterministic:
+    """Context manager: deterministic torch algorithms for the duration of a build."""
+
+    def __enter__(self) -> None:
+        self.previous = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(True)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.use_deterministic_algorithms(self.previous)
+
+
+def builtin_digest(folder: Path) -> str:
+    """Content hash of a built model folder (config, tokenizer, weights)."""
+    return directory_digest(folder)

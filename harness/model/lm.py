@@ -1,0 +1,96 @@
+"""The narrow language-model interface every evaluator talks to: batched `generate` and `loglikelihood`.
+
+One `LanguageModel` wraps a Hugging Face causal LM (plain or peft) and a tokenizer. `adapter_enabled=False`
+gives the base model's view of a peft model (through `disable_adapter()`), so base and tuned answers come from
+one copy of the weights. Results are memoised per request, so suites that ask the same question share one
+computation per session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+
+import torch
+
+from harness.data import Example
+from harness.progress import progress
+from harness.training.batching import answer_ids, prompt_ids
+
+Conversation = tuple[tuple[str, str], ...]
+
+
+class LanguageModel:
+    """Batched greedy generation and answer log-likelihood over one model view (base or tuned)."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, *, name: str, adapter_enabled: bool = True,
+                 batch_size: int = 32, max_new_tokens: int = 48) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.adapter_enabled = adapter_enabled
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+        self._generated: dict[tuple[Conversation, int], str] = {}
+
+    @property
+    def device(self) -> torch.device:
+        """Device the model's weights live on."""
+        return next(self.model.parameters()).device
+
+    def _view(self):
+        """Context in which forward passes see this view's weights (adapter on or off)."""
+        if not self.adapter_enabled and hasattr(self.model, "disable_adapter"):
+            return self.model.disable_adapter()
+        return nullcontext()
+
+    def generate(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[str]:
+        """Greedy completions of each conversation, computed in left-padded batches, memoised."""
+        limit = max_new_tokens or self.max_new_tokens
+        todo = sorted({tuple(c) for c in conversations if (tuple(c), limit) not in self._generated}, key=len)
+        encoded = {c: prompt_ids(self.tokenizer, c) for c in todo}
+        todo.sort(key=lambda c: len(encoded[c]))
+        batches = [todo[i:i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
+        for batch in progress(batches, desc=f"generating ({self.name})"):
+            for conv, text in zip(batch, self._generate_batch([encoded[c] for c in batch], limit), strict=True):
+                self._generated[(conv, limit)] = text
+        return [self._generated[(tuple(c), limit)] for c in conversations]
+
+    @torch.inference_mode()
+    def _generate_batch(self, prompts: list[list[int]], limit: int) -> list[str]:
+        pad = self.tokenizer.pad_token_id
+        width = max(map(len, prompts))
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        with self._view():
+            out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=limit, do_sample=False,
+                                      eos_token_id=self.tokenizer.eos_token_id, pad_token_id=pad,
+                                      top_p=None, top_k=None, temperature=None)
+        return [text.strip() for text in self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)]
+
+    def loglikelihood(self, examples: Sequence[Example]) -> list[tuple[float, int]]:
+        """(sum of log-probabilities, token count) of each example's answer (+ eos) given its prompt."""
+        pairs = [(prompt_ids(self.tokenizer, ex.messages), answer_ids(self.tokenizer, ex.answer)) for ex in examples]
+        results: list[tuple[float, int]] = []
+        for start in range(0, len(pairs), self.batch_size):
+            results += self._loglikelihood_batch(pairs[start:start + self.batch_size])
+        return results
+
+    @torch.inference_mode()
+    def _loglikelihood_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
+        pad = self.tokenizer.pad_token_id
+        width = max(len(p) + len(a) for p, a in pairs)
+        ids = torch.full((len(pairs), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, (p, a) in enumerate(pairs):
+            ids[row, : len(p) + len(a)] = torch.tensor(p + a)
+            mask[row, : len(p) + len(a)] = 1
+        with self._view():
+            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+        logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+        out = []
+        for row, (p, a) in enumerate(pairs):
+            positions = torch.arange(len(p) - 1, len(p) + len(a) - 1)
+            token_lp = logprobs[row, positions, torch.tensor(a)]
+            out.append((float(token_lp.sum()), len(a)))
+        return out

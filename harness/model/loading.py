@@ -1,0 +1,152 @@
+"""Load a base model and tokenizer safely; attach a LoRA adapter after checking that it fits the base.
+
+Safe by default: safetensors only (a pickled `.bin` is refused unless `allow_pickle`), and
+`trust_remote_code=False`. An adapter whose target modules or tensor shapes do not match the base is a clear
+error naming the tensor; a differing base name in `adapter_config.json` is only a warning, because tools record
+hub ids or paths from other machines there.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from harness.cache import directory_digest
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+ADAPTER_WEIGHTS, ADAPTER_PICKLE = "adapter_model.safetensors", "adapter_model.bin"
+
+
+class AdapterMismatchError(ValueError):
+    """The adapter cannot be applied to this base model (missing modules or differing shapes)."""
+
+
+class UnsafeWeightsError(ValueError):
+    """Only pickled weights were found and pickle loading was not allowed."""
+
+
+def resolve_device(choice: str) -> str:
+    """'auto' becomes 'cuda' when a GPU is visible, else 'cpu'; 'cuda' without a GPU is an error."""
+    if choice not in {"auto", "cpu", "cuda"}:
+        raise ValueError(f"--device must be auto, cpu or cuda, got {choice!r}")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA device is available")
+    return ("cuda" if torch.cuda.is_available() else "cpu") if choice == "auto" else choice
+
+
+def resolve_dtype(choice: str, device: str) -> str:
+    """'auto' is bfloat16 on a GPU that supports it, float32 otherwise."""
+    if choice != "auto" and choice not in DTYPES:
+        raise ValueError(f"--dtype must be auto, float32, bfloat16 or float16, got {choice!r}")
+    if choice != "auto":
+        return choice
+    return "bfloat16" if device == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """A base model folder, its content digest, and where and in which precision to run it."""
+
+    path: str
+    digest: str
+    device: str = "cpu"
+    dtype: str = "float32"
+    allow_pickle: bool = False
+
+    @classmethod
+    def at(cls, path: str | Path, device: str = "cpu", dtype: str = "float32", allow_pickle: bool = False
+           ) -> BaseModel:
+        """Describe the model folder at `path` (computing its digest)."""
+        folder = Path(path)
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"{folder}: not a model folder (no config.json)")
+        _require_safe_weights(folder, "model.safetensors*", "pytorch_model*.bin", allow_pickle)
+        return cls(str(folder.resolve()), directory_digest(folder), device, dtype, allow_pickle)
+
+    def load(self):
+        """(model, tokenizer): the model in eval mode on its device, the tokenizer with a pad token."""
+        tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=False)
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(self.path, dtype=DTYPES[self.dtype], trust_remote_code=False,
+                                                     use_safetensors=not self.allow_pickle)
+        return model.to(self.device).eval(), tokenizer
+
+
+def _require_safe_weights(folder: Path, safe_glob: str, pickle_glob: str, allow_pickle: bool) -> None:
+    if any(folder.glob(safe_glob)):
+        return
+    if any(folder.glob(pickle_glob)):
+        if allow_pickle:
+            return
+        raise UnsafeWeightsError(f"{folder}: only pickled weights ({pickle_glob}) found; pickle can run "
+                                 "arbitrary code. Convert to safetensors or pass --allow-pickle.")
+    raise FileNotFoundError(f"{folder}: no weights found ({safe_glob})")
+
+
+def adapter_digest(path: str | Path) -> str:
+    """Content digest of an adapter folder (config + weights)."""
+    return directory_digest(Path(path), ("adapter_config.json", "adapter_model.*"))
+
+
+def check_adapter_fits(model: torch.nn.Module, adapter_dir: str | Path, allow_pickle: bool = False) -> dict:
+    """Validate a peft LoRA adapter folder against `model`; return its adapter_config.
+
+    Raises AdapterMismatchError naming the first tensor whose module is missing from the base or whose shape
+    does not match the base layer, and FileNotFoundError / UnsafeWeightsError for unusable folders.
+    """
+    folder = Path(adapter_dir)
+    config_file = folder / "adapter_config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{folder}: not a peft adapter folder (no adapter_config.json)")
+    config = json.loads(config_file.read_text())
+    if config.get("peft_type", "LORA") != "LORA":
+        raise AdapterMismatchError(f"{config_file}: peft_type {config.get('peft_type')!r} is not LORA")
+    _require_safe_weights(folder, ADAPTER_WEIGHTS, ADAPTER_PICKLE, allow_pickle)
+    if (folder / ADAPTER_WEIGHTS).is_file():
+        modules = dict(model.named_modules())
+        with safe_open(str(folder / ADAPTER_WEIGHTS), framework="pt") as handle:
+            for key in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                _check_tensor(key, tuple(handle.get_slice(key).get_shape()), modules, folder)
+    _warn_on_base_name(config, model)
+    return config
+
+
+def _check_tensor(key: str, shape: tuple[int, ...], modules: dict, folder: Path) -> None:
+    """One adapter tensor: its target module must exist in the base with matching in/out features."""
+    module_path, _, kind = key.removeprefix("base_model.model.").rpartition(".lora_")
+    if not module_path:
+        return  # modules_to_save and other non-LoRA tensors are checked by peft itself
+    target = modules.get(module_path)
+    if target is None:
+        raise AdapterMismatchError(f"{folder}: tensor {key!r} targets module {module_path!r}, "
+                                   "which the base model does not have (different architecture or target_modules)")
+    in_features, out_features = getattr(target, "in_features", None), getattr(target, "out_features", None)
+    if kind.startswith("A.") and in_features is not None and shape[-1] != in_features:
+        raise AdapterMismatchError(f"{folder}: tensor {key!r} has shape {list(shape)} but base layer "
+                                   f"{module_path!r} takes {in_features} input features")
+    if kind.startswith("B.") and out_features is not None and shape[0] != out_features:
+        raise AdapterMismatchError(f"{folder}: tensor {key!r} has shape {list(shape)} but base layer "
+                                   f"{module_path!r} produces {out_features} output features")
+
+
+def _warn_on_base_name(config: dict, model: torch.nn.Module) -> None:
+    recorded = str(config.get("base_model_name_or_path") or "")
+    actual = str(getattr(model.config, "_name_or_path", "") or "")
+    if recorded and actual and Path(recorded).name != Path(actual).name:
+        warnings.warn(f"adapter_config.json names base {recorded!r}, evaluating on {actual!r}; shapes match, "
+                      "so continuing (the recorded name is only a hint)", UserWarning, stacklevel=3)
+
+
+def attach_adapter(model: torch.nn.Module, adapter_dir: str | Path, allow_pickle: bool = False):
+    """Check the adapter fits, then wrap `model` in a peft model with the adapter loaded (eval mode)."""
+    from peft import PeftModel
+
+    check_adapter_fits(model, adapter_dir, allow_pickle)
+    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False).eval()

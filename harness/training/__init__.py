@@ -1,0 +1,1 @@
+"""Training as session fixtures: LoRA recipes, answer-only loss, replay; cached by content hash."""

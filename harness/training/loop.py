@@ -1,0 +1,75 @@
+"""The optimisation loop shared by pretraining the built-in model and training adapters (nanoGPT-short)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from harness.progress import progress
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """Optimiser and schedule knobs of one training run."""
+
+    steps: int
+    learning_rate: float
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    gradient_accumulation: int = 1
+    eval_every: int = 0
+    early_stopping_patience: int = 0
+    max_grad_norm: float = 1.0
+
+
+def lr_factor(step: int, steps: int, warmup: int) -> float:
+    """Linear warm-up then cosine decay to 10% of the peak.
+
+    >>> lr_factor(0, 100, 10), lr_factor(10, 100, 10), round(lr_factor(100, 100, 10), 3)
+    (0.1, 1.0, 0.1)
+    """
+    if step < warmup:
+        return (step + 1) / warmup
+    progress_ = (step - warmup) / max(1, steps - warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
+
+
+def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSettings, desc: str,
+               eval_loss: Callable[[], float] | None = None) -> list[dict]:
+    """Run AdamW for `settings.steps` optimiser steps; return the per-step log.
+
+    Each log row has `step`, `loss` (mean over the accumulated micro-batches) and `lr`; rows where
+    `eval_loss` ran also have `eval_loss`. Early stopping ends training when eval loss has not improved
+    for `early_stopping_patience` evaluations.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    warmup = int(settings.steps * settings.warmup_ratio)
+    device = next(model.parameters()).device
+    log: list[dict] = []
+    best, stale = math.inf, 0
+    model.train()
+    for step in progress(range(settings.steps), desc=desc):
+        for group in optimizer.param_groups:
+            group["lr"] = settings.learning_rate * lr_factor(step, settings.steps, warmup)
+        total = 0.0
+        for _ in range(settings.gradient_accumulation):
+            batch = {k: v.to(device) for k, v in next(batches).items()}
+            loss = model(**batch).loss / settings.gradient_accumulation
+            loss.backward()
+            total += loss.item()
+        torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        row = {"step": step + 1, "loss": round(total, 6), "lr": optimizer.param_groups[0]["lr"]}
+        if eval_loss and settings.eval_every and (step + 1) % settings.eval_every == 0:
+            row["eval_loss"] = round(eval_loss(), 6)
+            best, stale = (row["eval_loss"], 0) if row["eval_loss"] < best else (best, stale + 1)
+        log.append(row)
+        if settings.early_stopping_patience and stale >= settings.early_stopping_patience:
+            break
+    model.eval()
+    return log

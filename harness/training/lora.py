@@ -1,0 +1,117 @@
+"""`train_adapter`: train a LoRA adapter on a base model with answer-only loss, cached by content hash."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, get_peft_model
+
+import harness
+from harness.cache import cached_artifact, file_digest
+from harness.data import Example
+from harness.model.loading import BaseModel
+from harness.training.batching import collate, encode_example, shuffled_batches
+from harness.training.loop import LoopSettings, train_loop
+from harness.training.recipe import LoraRecipe
+
+TRAINING_SOURCES = ("training/lora.py", "training/batching.py", "training/loop.py", "training/recipe.py")
+LOG_FILE, INFO_FILE = "training_log.json", "training_info.json"
+
+
+@dataclass(frozen=True)
+class TrainedAdapter:
+    """A trained adapter folder (plain peft format) plus its training log and summary."""
+
+    path: Path
+    log: list[dict]
+    info: dict
+    trained_now: bool
+
+    @classmethod
+    def read(cls, path: Path, trained_now: bool = False) -> TrainedAdapter:
+        """Load the log and summary kept next to an adapter trained by the harness."""
+        return cls(path, json.loads((path / LOG_FILE).read_text()), json.loads((path / INFO_FILE).read_text()),
+                   trained_now)
+
+
+def adapter_cache_key(base: BaseModel, data: Sequence[Example], recipe: LoraRecipe,
+                      replay: Sequence[Example], dev: Sequence[Example]) -> dict:
+    """Everything a trained adapter depends on."""
+    source_root = Path(harness.__file__).parent
+    return {"artifact": "lora-adapter", "harness_version": harness.__version__, "base": base.digest,
+            "recipe": recipe.to_dict(), "data": [_example_key(ex) for ex in data],
+            "replay": [_example_key(ex) for ex in replay], "dev": [_example_key(ex) for ex in dev],
+            "source": {name: file_digest(source_root / name) for name in TRAINING_SOURCES},
+            "device": base.device, "dtype": base.dtype}
+
+
+def _example_key(example: Example) -> list:
+    return [list(map(list, example.messages)), example.answer]
+
+
+def train_adapter(base: BaseModel, data: Sequence[Example], recipe: LoraRecipe, cache_root: Path, *,
+                  replay: Sequence[Example] = (), dev: Sequence[Example] = (), name: str = "adapter"
+                  ) -> TrainedAdapter:
+    """Train (or fetch from the cache) a LoRA adapter for `base` on `data`; returns its folder and log.
+
+    Replay examples are mixed in at `recipe.replay_ratio`; `dev` gives the eval loss logged every
+    `recipe.eval_every` steps. Concurrent callers (pytest-xdist workers) train each adapter once.
+    """
+    if not data:
+        raise ValueError(f"{name}: no training examples")
+    key = adapter_cache_key(base, data, recipe, replay if recipe.replay_ratio else (), dev)
+    folder, trained_now = cached_artifact(cache_root, f"adapter-{name}", key,
+                                          lambda out: _train_into(out, base, data, recipe, replay, dev, name))
+    return TrainedAdapter.read(folder, trained_now)
+
+
+def _train_into(out: Path, base: BaseModel, data: Sequence[Example], recipe: LoraRecipe,
+                replay: Sequence[Example], dev: Sequence[Example], name: str) -> None:
+    started = time.perf_counter()
+    model, tokenizer = base.load()
+    torch.manual_seed(recipe.seed)
+    config = LoraConfig(r=recipe.r, lora_alpha=recipe.alpha, lora_dropout=recipe.dropout,
+                        target_modules=recipe.target_modules if isinstance(recipe.target_modules, str)
+                        else list(recipe.target_modules), task_type="CAUSAL_LM")
+    model = get_peft_model(model, config)
+    sequences = [encode_example(tokenizer, ex, recipe.max_length) for ex in data]
+    replayed = [encode_example(tokenizer, ex, recipe.max_length) for ex in replay] if recipe.replay_ratio else []
+    new_per_step = recipe.gradient_accumulation * (recipe.batch_size - round(recipe.batch_size * recipe.replay_ratio))
+    steps = recipe.steps or max(1, math.ceil(recipe.epochs * len(sequences) / max(1, new_per_step)))
+    settings = LoopSettings(steps=steps, learning_rate=recipe.learning_rate, warmup_ratio=recipe.warmup_ratio,
+                            weight_decay=recipe.weight_decay, gradient_accumulation=recipe.gradient_accumulation,
+                            eval_every=recipe.eval_every if dev else 0,
+                            early_stopping_patience=recipe.early_stopping_patience if dev else 0)
+    dev_encoded = [encode_example(tokenizer, ex, recipe.max_length) for ex in dev]
+    dev_batches = [collate(dev_encoded[i:i + 64], tokenizer.pad_token_id) for i in range(0, len(dev_encoded), 64)]
+    batches = shuffled_batches(sequences, recipe.batch_size, tokenizer.pad_token_id, recipe.seed,
+                               replay=replayed, replay_ratio=recipe.replay_ratio)
+    log = train_loop(model, batches, settings, desc=f"training {name}",
+                     eval_loss=(lambda: _mean_loss(model, dev_batches)) if dev_batches else None)
+    model.save_pretrained(out)
+    info = {"name": name, "recipe": recipe.to_dict(), "examples": len(data), "replay_pool": len(replayed),
+            "steps": len(log), "train_seconds": round(time.perf_counter() - started, 2),
+            "final_loss": log[-1]["loss"], "trainable_parameters": _trainable(model), "base": asdict(base)}
+    (out / LOG_FILE).write_text(json.dumps(log))
+    (out / INFO_FILE).write_text(json.dumps(info, indent=1, default=str))
+
+
+@torch.inference_mode()
+def _mean_loss(model: torch.nn.Module, batches: list[dict]) -> float:
+    """Mean answer-token loss over the dev batches (eval mode, no dropout)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    losses = [model(**{k: v.to(device) for k, v in batch.items()}).loss.item() for batch in batches]
+    model.train(was_training)
+    return sum(losses) / len(losses)
+
+
+def _trainable(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

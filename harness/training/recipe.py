@@ -1,0 +1,85 @@
+"""`LoraRecipe`: the knobs practitioners set when training a LoRA adapter, validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LoraRecipe:
+    """A LoRA training recipe. Defaults follow the common r=8, alpha=32, all-linear recipe.
+
+    Training length is `steps` optimiser steps when set, else `epochs` passes over the new data.
+    `replay_ratio` is the fraction of every batch drawn from `replay_source` (a dataset path, or "base" for
+    the base task's training set) to protect old skills. Early stopping watches the dev-set loss
+    every `eval_every` steps and stops after `early_stopping_patience` evaluations without improvement.
+
+    >>> LoraRecipe(r=16).alpha
+    32
+    >>> LoraRecipe(r=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: LoraRecipe.r must be >= 1, got 0
+    """
+
+    r: int = 8
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str | tuple[str, ...] = "all-linear"
+    epochs: float = 12.0
+    steps: int | None = None
+    learning_rate: float = 2e-3
+    batch_size: int = 16
+    gradient_accumulation: int = 1
+    max_length: int = 96
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    seed: int = 0
+    replay_ratio: float = 0.0
+    replay_source: str = "base"
+    eval_every: int = 0
+    early_stopping_patience: int = 0
+
+    def __post_init__(self) -> None:
+        _at_least(self, "r", 1)
+        _at_least(self, "alpha", 1)
+        _at_least(self, "batch_size", 1)
+        _at_least(self, "gradient_accumulation", 1)
+        _at_least(self, "max_length", 8)
+        _at_least(self, "eval_every", 0)
+        _at_least(self, "early_stopping_patience", 0)
+        if self.steps is not None:
+            _at_least(self, "steps", 1)
+        elif not self.epochs > 0:
+            raise ValueError(f"LoraRecipe.epochs must be > 0 when steps is not set, got {self.epochs}")
+        for key, low, high in (("dropout", 0.0, 0.99), ("warmup_ratio", 0.0, 0.9), ("replay_ratio", 0.0, 0.95)):
+            if not low <= getattr(self, key) <= high:
+                raise ValueError(f"LoraRecipe.{key} must be in [{low}, {high}], got {getattr(self, key)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"LoraRecipe.learning_rate must be > 0, got {self.learning_rate}")
+        if self.early_stopping_patience and not self.eval_every:
+            raise ValueError("LoraRecipe.early_stopping_patience needs eval_every > 0")
+        if isinstance(self.target_modules, list):
+            object.__setattr__(self, "target_modules", tuple(self.target_modules))
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any], where: str = "recipe") -> LoraRecipe:
+        """Build a recipe from a config mapping; an unknown key is an error naming it."""
+        known = {f.name for f in fields(cls)}
+        if unknown := sorted(set(values) - known):
+            raise ValueError(f"{where}: unknown LoraRecipe key(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, for cache keys and results.json."""
+        data = asdict(self)
+        data["target_modules"] = (self.target_modules if isinstance(self.target_modules, str)
+                                  else list(self.target_modules))
+        return data
+
+
+def _at_least(recipe: LoraRecipe, key: str, low: int) -> None:
+    value = getattr(recipe, key)
+    if not isinstance(value, int) or value < low:
+        raise ValueError(f"LoraRecipe.{key} must be >= {low}, got {value!r}")
