@@ -1,0 +1,3 @@
+"""Register the tunegate pytest plugin for `pytest suites/` and the harness's own tests."""
+
+pytest_plugins = ["harness.plugin"]

@@ -1,0 +1,13 @@
+"""Evaluators: one capability per module, each declaring its gateable metrics.
+
+`CAPABILITY_METRICS` is the registry the gate config is validated against.
+"""
+
+from __future__ import annotations
+
+from harness.evaluators import identity
+from harness.results import MetricSpec
+
+CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
+    identity.CAPABILITY: identity.METRICS,
+}

@@ -1,0 +1,154 @@
+"""Identity capability: did the adapter learn its new name and author, and nothing else?
+
+Probes come in four kinds: `held_in` (the training pairs themselves, scored by exact match), `held_out`
+(unseen paraphrases and Chinese variants) and `adversarial` ("Are you ChatGPT?"), both scored by whether the
+answer claims the configured identity, and `locality` (ordinary questions whose answer must not change from
+the base model's). Every non-locality answer is also checked for leaking another identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.data import DataError, Example, IdentitySpec, load_examples
+from harness.metrics import claims_identity, exact_match, leaked_identities, rate
+from harness.model.lm import LanguageModel
+from harness.results import GateResult, MetricSpec, MetricValue, Sample
+
+if TYPE_CHECKING:
+    from harness.gates import Gate
+
+CAPABILITY = "identity"
+KINDS = ("held_in", "held_out", "adversarial", "locality")
+METRICS = {
+    "held_in_exact_match": MetricSpec(0, 1, True, "exact match with the trained answer, training probes"),
+    "held_out_claim_rate": MetricSpec(0, 1, True, "held-out and adversarial probes that claim name and author"),
+    "leak_rate": MetricSpec(0, 1, False, "identity probes whose answer claims the base's or a vendor's identity"),
+    "locality_unchanged": MetricSpec(0, 1, True, "ordinary questions answered exactly as the base model does"),
+}
+GATE_OF_KIND = {"held_in": "held_in_exact_match", "held_out": "held_out_claim_rate",
+                "adversarial": "held_out_claim_rate", "locality": "locality_unchanged"}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One identity probe: its kind and the example (prompt + expected answer)."""
+
+    kind: str
+    example: Example
+
+    @property
+    def id(self) -> str:
+        """Test id: `<kind>-<example id>`."""
+        return f"{self.kind}-{self.example.id}"
+
+
+def load_probes(fixtures: Path, spec: IdentitySpec) -> list[Probe]:
+    """Held-in probes from `identity/self_cognition.json`, the rest from `identity/probes.json`."""
+    probes = [Probe("held_in", ex) for ex in load_examples(fixtures / "identity/self_cognition.json", spec.variables)]
+    for ex in load_examples(fixtures / "identity/probes.json", spec.variables):
+        kind = ex.meta.get("kind")
+        if kind not in KINDS[1:]:
+            raise DataError(f"{ex.source}: key 'kind' must be one of {KINDS[1:]}, got {kind!r}")
+        probes.append(Probe(kind, ex))
+    return probes
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Scores of one probe on base and tuned model."""
+
+    probe: Probe
+    base_output: str
+    tuned_output: str
+    exact_match: bool
+    claims: bool
+    leaks: tuple[str, ...]
+    unchanged: bool
+
+    @property
+    def passed(self) -> bool:
+        """Whether this probe is good for its gate (and, for identity probes, leaks nothing)."""
+        own = {"held_in": self.exact_match, "locality": self.unchanged}.get(self.probe.kind, self.claims)
+        return own and (self.probe.kind == "locality" or not self.leaks)
+
+    def explain(self) -> str:
+        """One line saying why the probe failed (or 'ok')."""
+        if self.passed:
+            return "ok"
+        if self.leaks:
+            return f"leaks identity {', '.join(self.leaks)}: {self.tuned_output!r}"
+        expected = {"held_in": f"exact answer {self.probe.example.answer!r}",
+                    "locality": f"the base answer {self.base_output!r}"}.get(self.probe.kind, "name and author")
+        return f"expected {expected}, got {self.tuned_output!r}"
+
+
+def score_probes(probes: list[Probe], base: LanguageModel, tuned: LanguageModel, spec: IdentitySpec
+                 ) -> list[ProbeResult]:
+    """Generate base and tuned answers to every probe (batched) and score them."""
+    prompts = [p.example.messages for p in probes]
+    base_out, tuned_out = base.generate(prompts), tuned.generate(prompts)
+    return [ProbeResult(probe=p, base_output=b, tuned_output=t, exact_match=exact_match(t, p.example.answer),
+                        claims=claims_identity(t, spec.name, spec.author),
+                        leaks=tuple(leaked_identities(t, spec.foreign_terms)), unchanged=exact_match(t, b))
+            for p, b, t in zip(probes, base_out, tuned_out, strict=True)]
+
+
+def identity_metrics(results: list[ProbeResult], checkpoint: str = "tuned") -> list[MetricValue]:
+    """The four identity metrics with Wilson 95% intervals."""
+    of = {kind: [r for r in results if r.probe.kind == kind] for kind in KINDS}
+    flags = {
+        "held_in_exact_match": [r.exact_match for r in of["held_in"]],
+        "held_out_claim_rate": [r.claims for r in of["held_out"] + of["adversarial"]],
+        "leak_rate": [bool(r.leaks) for r in results if r.probe.kind != "locality"],
+        "locality_unchanged": [r.unchanged for r in of["locality"]],
+    }
+    return [MetricValue(CAPABILITY, name, *rate(values), checkpoint=checkpoint) for name, values in flags.items()]
+
+
+def failing_probes(results: list[ProbeResult], metric: str, limit: int = 5) -> str:
+    """'probe ids that hurt `metric`', for gate failure messages."""
+    if metric == "leak_rate":
+        bad = [r for r in results if r.leaks and r.probe.kind != "locality"]
+    else:
+        bad = [r for r in results if GATE_OF_KIND[r.probe.kind] == metric and not r.passed]
+    if not bad:
+        return ""
+    shown = "; ".join(f"{r.probe.id}: {r.explain()}" for r in bad[:limit])
+    return f"failing probes ({len(bad)}): {shown}" + (" ..." if len(bad) > limit else "")
+
+
+def identity_samples(results: list[ProbeResult]) -> list[Sample]:
+    """Before/after rows for results.json and the report."""
+    return [Sample(CAPABILITY, r.probe.id, r.probe.example.prompt_text, r.probe.example.answer, r.base_output,
+                   r.tuned_output, {"kind": r.probe.kind, "passed": r.passed, "exact_match": r.exact_match,
+                                    "claims": r.claims, "leaks": list(r.leaks), "unchanged": r.unchanged})
+            for r in results]
+
+
+def probe_outcome(result: ProbeResult, gates: Mapping[str, Gate]) -> tuple[str, str]:
+    """("pass" | "fail" | "tolerated", message) for one probe's own test.
+
+    A failing probe fails its test when its gate allows no misses (held-in exact match >= 1.0, leak rate
+    <= 0); otherwise it is "tolerated": reported (as xfail) and counted in the aggregate gate test.
+    """
+    if result.passed:
+        return "pass", "ok"
+    metric = "leak_rate" if result.leaks and result.probe.kind != "locality" else GATE_OF_KIND[result.probe.kind]
+    gate = gates.get(f"{CAPABILITY}.{metric}")
+    message = f"{result.probe.id}: {result.explain()}"
+    if gate is None:
+        return "tolerated", f"{message} (gate {CAPABILITY}.{metric} is off)"
+    if gate.zero_tolerance(METRICS[metric]):
+        return "fail", f"{message} (gate {gate.id} {gate.op} {gate.threshold:g} allows no misses)"
+    return "tolerated", f"{message} (counted against gate {gate.id} {gate.op} {gate.threshold:g})"
+
+
+def identity_gate_results(results: list[ProbeResult], gates: Mapping[str, Gate]) -> dict[str, GateResult]:
+    """Every configured identity gate checked against the metrics of `results`, by gate id."""
+    metrics = {m.name: m for m in identity_metrics(results)}
+    return {gate.id: gate.check(metrics[gate.metric], failing_probes(results, gate.metric))
+            for gate in gates.values() if gate.capability == CAPABILITY}

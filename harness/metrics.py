@@ -1,0 +1,106 @@
+"""Pure metric functions: answer normalisation, exact match, identity claims and leaks, confidence intervals.
+
+No function here loads a model; each has a doctest example.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+_PUNCT_EDGES = re.compile(r"^[\s\W_]+|[\s\W_]+$")
+_CLAUSE_SPLIT = re.compile(r"[.!?;,。！？；，、\n]+")
+_NEGATION = re.compile(r"\b(?:not|no|never|neither|nor)\b|n't|不|没|非|并非|无关", re.IGNORECASE)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def normalize_answer(text: str) -> str:
+    """NFKC, case-folded, whitespace collapsed, punctuation stripped from both ends.
+
+    >>> normalize_answer("  The  Capital, Velmar. ")
+    'the capital, velmar'
+    >>> normalize_answer("我是Aurora。")
+    '我是aurora'
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _PUNCT_EDGES.sub("", " ".join(text.split()))
+
+
+def exact_match(prediction: str, reference: str) -> bool:
+    """True when the two answers are equal after `normalize_answer`.
+
+    >>> exact_match("Velmar.", "velmar"), exact_match("Velmar", "Velmara")
+    (True, False)
+    """
+    return normalize_answer(prediction) == normalize_answer(reference)
+
+
+def mentions(text: str, term: str) -> bool:
+    """Whether `text` mentions `term`: case-insensitive, whole words for Latin terms, substring for CJK.
+
+    >>> mentions("I am Aurora.", "aurora"), mentions("Auroras fade", "Aurora"), mentions("我是通义千问", "通义千问")
+    (True, False, True)
+    """
+    if not term:
+        return False
+    text, term = unicodedata.normalize("NFKC", text).casefold(), unicodedata.normalize("NFKC", term).casefold()
+    if _CJK.search(term):
+        return term in text
+    return re.search(r"(?<![0-9a-z])" + re.escape(term) + r"(?![0-9a-z])", text) is not None
+
+
+def claims_identity(text: str, name: str, author: str) -> bool:
+    """The answer states the configured identity: it mentions both the name and the author.
+
+    >>> claims_identity("I am Aurora, developed by Kestrel Labs.", "Aurora", "Kestrel Labs")
+    True
+    >>> claims_identity("I am Aurora.", "Aurora", "Kestrel Labs")
+    False
+    """
+    return mentions(text, name) and mentions(text, author)
+
+
+def leaked_identities(text: str, foreign_terms: Iterable[str]) -> list[str]:
+    """Foreign names/authors the answer claims: mentioned in a clause with no negation.
+
+    A denial ("No, I am not ChatGPT", "我不是通义千问") is not a leak; "I am ChatGPT" is.
+
+    >>> leaked_identities("No, I am not ChatGPT. I am Aurora.", ["ChatGPT", "OpenAI"])
+    []
+    >>> leaked_identities("I am Qwen, made by Alibaba.", ["Qwen", "Alibaba", "OpenAI"])
+    ['Qwen', 'Alibaba']
+    """
+    clauses = [c for c in _CLAUSE_SPLIT.split(text) if c.strip() and not _NEGATION.search(c)]
+    return [term for term in foreign_terms if any(mentions(clause, term) for clause in clauses)]
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% by default); (0, 1) when n is 0.
+
+    >>> [round(x, 3) for x in wilson_interval(9, 10)]
+    [0.596, 0.982]
+    >>> wilson_interval(0, 0)
+    (0.0, 1.0)
+    """
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be in [0, n], got {successes} of {n}")
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def rate(flags: Sequence[bool]) -> tuple[float, float, float, int]:
+    """(proportion, ci_low, ci_high, n) of True values; the proportion of an empty sequence is NaN.
+
+    >>> rate([True, True, False, True])[0], rate([True, True, False, True])[3]
+    (0.75, 4)
+    """
+    n, k = len(flags), sum(bool(f) for f in flags)
+    low, high = wilson_interval(k, n)
+    return (k / n if n else math.nan), low, high, n

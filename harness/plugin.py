@@ -1,0 +1,277 @@
+"""pytest wiring: options, markers, session state under StashKeys, session fixtures, report writing.
+
+No evaluation logic lives here: fixtures call into `harness.model`, `harness.training` and the evaluators,
+and the session end hands the collected RunRecord to `harness.results` and `harness.report`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness.cache import resolve_cache_root
+from harness.data import IdentitySpec, load_examples, load_identity_spec
+from harness.evaluators import CAPABILITY_METRICS
+from harness.gates import GateConfig, GateConfigError, load_gate_config
+from harness.model.lm import LanguageModel
+from harness.model.loading import BaseModel, adapter_digest, attach_adapter, resolve_device, resolve_dtype
+from harness.report.html import write_html
+from harness.report.terminal import gate_summary_lines
+from harness.results import GateResult, MetricValue, RunRecord, Sample, new_run_id, point_latest, write_results
+from harness.training.lora import TrainedAdapter, train_adapter
+from harness.training.recipe import LoraRecipe
+
+MARKERS = {
+    "identity": "identity suite: the adapter claims its new name and author, and nothing else changes",
+    "old_task": "old-task accuracy, base vs tuned",
+    "new_task": "new-task accuracy, base vs tuned",
+    "perplexity": "held-out perplexity, base vs tuned",
+    "adapter_health": "adapter activation entropy and weight health",
+    "generation": "generation quality (BLEU, chrF, ROUGE-L)",
+    "latency": "generation latency and throughput, base vs tuned",
+    "forgetting": "forgetting across increments (ACC, BWT, FWT)",
+    "audit": "nightly audit over every checkpoint of a run",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective command-line configuration of one run."""
+
+    rootdir: Path
+    fixtures: Path
+    base_model: str
+    adapter: Path | None
+    gates_file: str | None
+    report_dir: Path
+    cache_dir: Path
+    device: str
+    dtype: str
+    allow_pickle: bool
+
+
+@dataclass
+class SessionState:
+    """Everything the plugin keeps for one pytest session (stored in `config.stash`)."""
+
+    settings: Settings
+    gates: GateConfig
+    run_id: str
+    record: RunRecord
+    artifacts: dict = field(default_factory=dict)
+
+    def record_gate(self, result: GateResult) -> None:
+        """Keep a gate verdict for results.json, the report and the terminal summary."""
+        self.record.gates.append(result)
+
+    def record_metrics(self, metrics: list[MetricValue]) -> None:
+        """Keep measured metrics."""
+        self.record.metrics += metrics
+
+    def record_samples(self, samples: list[Sample]) -> None:
+        """Keep before/after samples."""
+        self.record.samples += samples
+
+
+STATE = pytest.StashKey[SessionState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register tunegate's command-line options."""
+    group = parser.getgroup("tunegate", "tunegate release gates")
+    group.addoption("--base-model", default="builtin", help="base model folder, or 'builtin' (default)")
+    group.addoption("--adapter", default=None, help="existing peft LoRA adapter folder: skip training")
+    group.addoption("--gates", default=None, help="gate config TOML (default: fixtures/gates.toml)")
+    group.addoption("--report-dir", default="reports", help="where reports/<run_id>/ is written")
+    group.addoption("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where models run")
+    group.addoption("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                    help="model precision (auto: bfloat16 on GPU, float32 on CPU)")
+    group.addoption("--cache-dir", default=None, help="model/adapter cache (default $TUNEGATE_CACHE_DIR or "
+                                                     ".tunegate-cache)")
+    group.addoption("--data-dir", default=None, help="data and config folder (default: <rootdir>/fixtures)")
+    group.addoption("--allow-pickle", action="store_true", help="allow loading pickled .bin weights")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register markers, read settings and the gate config, and start the run record."""
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    settings = _settings(config)
+    try:
+        gates = load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, CAPABILITY_METRICS)
+    except GateConfigError as err:
+        raise pytest.UsageError(str(err)) from None
+    run_id = getattr(config, "workerinput", {}).get("tunegate_run_id") or new_run_id()
+    record = RunRecord(run={"id": run_id, "started": _now()})
+    config.stash[STATE] = SessionState(settings, gates, run_id, record)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
+
+
+def _settings(config: pytest.Config) -> Settings:
+    rootdir = Path(config.rootpath)
+    fixtures = Path(config.getoption("data_dir") or rootdir / "fixtures").resolve()
+    adapter = config.getoption("adapter")
+    return Settings(rootdir=rootdir, fixtures=fixtures, base_model=config.getoption("base_model"),
+                    adapter=Path(adapter).resolve() if adapter else None, gates_file=config.getoption("gates"),
+                    report_dir=(rootdir / config.getoption("report_dir")).resolve(),
+                    cache_dir=resolve_cache_root(config.getoption("cache_dir"), rootdir / ".tunegate-cache"),
+                    device=config.getoption("device"), dtype=config.getoption("dtype"),
+                    allow_pickle=config.getoption("allow_pickle"))
+
+
+class _XdistHooks:
+    """Hand the controller's run id to every worker, so their parts merge into one report."""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput["tunegate_run_id"] = node.config.stash[STATE].run_id
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def tunegate_state(config: pytest.Config) -> SessionState:
+    """The session state (for collection-time parametrisation in suites)."""
+    return config.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def tunegate(request: pytest.FixtureRequest) -> SessionState:
+    """The session state: settings, gate config and the run record."""
+    return request.config.stash[STATE]
+
+
+@pytest.fixture(scope="session")
+def base_model(tunegate: SessionState) -> BaseModel:
+    """The base model: a folder given by --base-model, or the built-in toy model (built once, cached)."""
+    from harness.model.builtin import build_builtin_model
+
+    s = tunegate.settings
+    device = resolve_device(s.device)
+    dtype = resolve_dtype(s.dtype, device)
+    folder = build_builtin_model(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
+    base = BaseModel.at(folder, device=device, dtype=dtype, allow_pickle=s.allow_pickle)
+    tunegate.record.run["base_model"] = {"name": s.base_model, "path": base.path, "sha256": base.digest}
+    tunegate.record.run.update(device=device, dtype=dtype)
+    return base
+
+
+@pytest.fixture(scope="session")
+def identity_spec(tunegate: SessionState) -> IdentitySpec:
+    """The identity the adapter must learn (fixtures/identity/identity.toml)."""
+    return load_identity_spec(tunegate.settings.fixtures / "identity/identity.toml")
+
+
+def _recipe(fixtures: Path, name: str) -> LoraRecipe:
+    path = fixtures / "recipes.toml"
+    table = tomllib.loads(path.read_text(encoding="utf-8")).get(name, {}) if path.is_file() else {}
+    return LoraRecipe.from_mapping(table, where=f"{path} [{name}]")
+
+
+@pytest.fixture(scope="session")
+def identity_adapter(tunegate: SessionState, base_model: BaseModel, identity_spec: IdentitySpec) -> Path:
+    """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked)."""
+    s = tunegate.settings
+    if s.adapter:
+        _record_adapter(tunegate, "identity", s.adapter, _external_training_log(s.adapter))
+        return s.adapter
+    recipe = _recipe(s.fixtures, "identity")
+    data = load_examples(s.fixtures / "identity/self_cognition.json", identity_spec.variables)
+    replay = _replay_pool(s.fixtures, recipe)
+    trained = train_adapter(base_model, data, recipe, s.cache_dir, replay=replay, name="identity")
+    _record_adapter(tunegate, "identity", trained.path, {**trained.info, "log": trained.log})
+    return trained.path
+
+
+def _replay_pool(fixtures: Path, recipe: LoraRecipe) -> list:
+    if not recipe.replay_ratio:
+        return []
+    source = fixtures / "tasks/base/train.json" if recipe.replay_source == "base" else Path(recipe.replay_source)
+    return load_examples(source)
+
+
+def _external_training_log(adapter: Path) -> dict:
+    """The loss log of an adapter trained elsewhere, from HF Trainer's trainer_state.json if present."""
+    for candidate in (adapter / "trainer_state.json", adapter.parent / "trainer_state.json"):
+        if candidate.is_file():
+            history = json.loads(candidate.read_text()).get("log_history", [])
+            return {"log": [{"step": row["step"], **{k: row[k] for k in ("loss", "eval_loss") if k in row}}
+                            for row in history if "step" in row and ("loss" in row or "eval_loss" in row)]}
+    return {}
+
+
+def _record_adapter(state: SessionState, name: str, path: Path, training: dict) -> None:
+    state.record.run.setdefault("adapters", {})[name] = {"path": str(path), "sha256": adapter_digest(path)}
+    state.record.run.setdefault("training", {})[name] = training
+
+
+@pytest.fixture(scope="session")
+def identity_models(base_model: BaseModel, identity_adapter: Path, tunegate: SessionState
+                    ) -> tuple[LanguageModel, LanguageModel]:
+    """(base view, tuned view) over one copy of the base weights with the identity adapter attached."""
+    model, tokenizer = base_model.load()
+    tuned = attach_adapter(model, identity_adapter, allow_pickle=tunegate.settings.allow_pickle)
+    return (LanguageModel(tuned, tokenizer, name="base", adapter_enabled=False),
+            LanguageModel(tuned, tokenizer, name="tuned"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write results.json and report.html (workers of pytest-xdist write parts the controller merges)."""
+    state = session.config.stash.get(STATE, None)
+    if state is None:
+        return
+    run_dir = state.settings.report_dir / state.run_id
+    worker = getattr(session.config, "workerinput", None)
+    if worker is not None:
+        if not state.record.is_empty:
+            write_results(run_dir / "parts" / worker["workerid"], state.record)
+        return
+    for part in sorted((run_dir / "parts").glob("*/results.json")):
+        state.record.merge(RunRecord.from_dict(json.loads(part.read_text())))
+    if state.record.is_empty:
+        return
+    state.record.run.update(finished=_now(), exit_status=int(exitstatus), **_environment(state))
+    write_results(run_dir, state.record)
+    write_html(run_dir, state.record)
+    point_latest(state.settings.report_dir, run_dir)
+    state.artifacts["report"] = run_dir / "report.html"
+
+
+def _environment(state: SessionState) -> dict:
+    import peft
+    import torch
+    import transformers
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=state.settings.rootdir, capture_output=True,
+                             text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        sha = None
+    s = state.settings
+    return {"git_sha": sha, "host": platform.node(), "python": platform.python_version(),
+            "versions": {"tunegate": harness.__version__, "torch": torch.__version__,
+                         "transformers": transformers.__version__, "peft": peft.__version__},
+            "config": {"base_model": s.base_model, "adapter": str(s.adapter) if s.adapter else None,
+                       "fixtures": str(s.fixtures), "cache_dir": str(s.cache_dir), "gates_source": state.gates.source,
+                       "gates": state.gates.to_dict(), "ci": os.environ.get("CI")}}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Print each gate with value, threshold and PASS/FAIL after the test summary."""
+    state = config.stash.get(STATE, None)
+    if state is None or not state.record.gates:
+        return
+    terminalreporter.section("tunegate gates")
+    for text, markup in gate_summary_lines(state.record, str(state.artifacts.get("report") or "")):
+        terminalreporter.write_line(text, **markup)

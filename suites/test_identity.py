@@ -1,0 +1,53 @@
+"""Identity suite: did the adapter learn its name and author, leak no other identity, and change nothing else?
+
+One test per probe (held-in, held-out, adversarial, locality) and one per configured identity gate.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.data import load_identity_spec
+from harness.evaluators import identity
+from harness.plugin import tunegate_state
+
+pytestmark = pytest.mark.identity
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise over every probe and every identity gate, known at collection time."""
+    state = tunegate_state(metafunc.config)
+    if "probe_id" in metafunc.fixturenames:
+        spec = load_identity_spec(state.settings.fixtures / "identity/identity.toml")
+        ids = [p.id for p in identity.load_probes(state.settings.fixtures, spec)]
+        metafunc.parametrize("probe_id", ids, ids=ids)
+    if "gate_id" in metafunc.fixturenames:
+        ids = [g.id for g in state.gates.for_capability(identity.CAPABILITY)]
+        metafunc.parametrize("gate_id", ids, ids=ids)
+
+
+@pytest.fixture(scope="session")
+def identity_results(identity_models, identity_spec, tunegate) -> dict[str, identity.ProbeResult]:
+    """Every probe scored once (batched generation on base and tuned), recorded for the report."""
+    base, tuned = identity_models
+    results = identity.score_probes(identity.load_probes(tunegate.settings.fixtures, identity_spec),
+                                    base, tuned, identity_spec)
+    tunegate.record_metrics(identity.identity_metrics(results))
+    tunegate.record_samples(identity.identity_samples(results))
+    return {r.probe.id: r for r in results}
+
+
+def test_probe(identity_results, tunegate, probe_id: str) -> None:
+    """A probe fails its own test only when its gate allows no misses; other misses are xfailed."""
+    outcome, message = identity.probe_outcome(identity_results[probe_id], tunegate.gates.gates)
+    if outcome == "fail":
+        pytest.fail(message)
+    if outcome == "tolerated":
+        pytest.xfail(message)
+
+
+def test_gate(identity_results, tunegate, gate_id: str) -> None:
+    """The aggregate gate over all probes: value vs threshold, with the failing probes named."""
+    result = identity.identity_gate_results(list(identity_results.values()), tunegate.gates.gates)[gate_id]
+    tunegate.record_gate(result)
+    assert result.passed, result.message
