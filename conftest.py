@@ -1,3 +1,3 @@
-"""Register the tunegate pytest plugin for `pytest suites/` and the harness's own tests."""
+"""Register the tunegate pytest plugin (and pytester, for the harness's own end-to-end tests)."""
 
-pytest_plugins = ["harness.plugin"]
+pytest_plugins = ["harness.plugin", "pytester"]

@@ -1,0 +1,45 @@
+"""Shared test set-up: offline Hugging Face, project paths, and planted-regression adapters."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HOME", str(ROOT / ".tunegate-cache" / "hf"))
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    """The repository root (holds suites/, fixtures/, conftest.py)."""
+    return ROOT
+
+
+@pytest.fixture
+def run_suites(pytester: pytest.Pytester, tunegate):
+    """Run `pytest suites/` of this project in a subprocess, reports in a temporary folder.
+
+    Returns (result, report_dir); the model cache is the session's, so nothing is rebuilt.
+    """
+    def run(*args: str):
+        report_dir = pytester.path / "reports"
+        result = pytester.runpytest_subprocess(
+            str(ROOT / "suites"), "--rootdir", str(ROOT), "-p", "no:cacheprovider",
+            "--report-dir", str(report_dir), "--cache-dir", str(tunegate.settings.cache_dir), *args,
+            timeout=600)
+        return result, report_dir
+
+    return run
+
+
+def copy_adapter(source: Path, target: Path) -> Path:
+    """Copy an adapter folder's peft files (config + weights) to `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        shutil.copy(source / name, target / name)
+    return target

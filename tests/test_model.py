@@ -1,0 +1,116 @@
+"""Built-in model determinism and caching, recipe validation, adapter fit checks and safe loading."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from safetensors.torch import load_file, save_file
+
+import harness.model.builtin as builtin
+from harness.model.builtin import BuiltinRecipe, build_builtin_model
+from harness.model.loading import (AdapterMismatchError, BaseModel, UnsafeWeightsError, attach_adapter,
+                                   check_adapter_fits)
+from harness.training.recipe import LoraRecipe
+from tests.conftest import copy_adapter
+
+TINY = BuiltinRecipe(steps=3, batch_size=8)
+
+
+def test_builtin_build_is_bit_identical_and_cached(tmp_path, project_root, monkeypatch):
+    fixtures = project_root / "fixtures"
+    first = build_builtin_model(fixtures, tmp_path / "a", TINY)
+    second = build_builtin_model(fixtures, tmp_path / "b", TINY)
+    assert (first / "model.safetensors").read_bytes() == (second / "model.safetensors").read_bytes()
+    assert (first / "tokenizer.json").read_bytes() == (second / "tokenizer.json").read_bytes()
+    monkeypatch.setattr(builtin, "_build_into", lambda *a: pytest.fail("cached model was rebuilt"))
+    assert build_builtin_model(fixtures, tmp_path / "a", TINY) == first
+
+
+def test_builtin_cache_key_tracks_recipe_and_data(project_root):
+    fixtures = project_root / "fixtures"
+    assert builtin.builtin_cache_key(fixtures, TINY) != builtin.builtin_cache_key(fixtures, BuiltinRecipe(steps=4))
+    assert builtin.builtin_cache_key(fixtures, TINY) == builtin.builtin_cache_key(fixtures, BuiltinRecipe(steps=3,
+                                                                                                       batch_size=8))
+
+
+def test_builtin_model_loads_with_plain_transformers(base_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(base_model.path)
+    tokenizer = AutoTokenizer.from_pretrained(base_model.path)
+    assert model.config.model_type == "llama" and tokenizer.eos_token == "<|end|>"
+    assert len(tokenizer("青石国的首都")["input_ids"]) == 6  # one token per CJK character
+
+
+@pytest.mark.parametrize(("values", "fragment"), [
+    ({"r": 0}, "LoraRecipe.r must be >= 1"),
+    ({"dropout": 1.5}, "LoraRecipe.dropout must be in"),
+    ({"replay_ratio": 1.0}, "LoraRecipe.replay_ratio"),
+    ({"early_stopping_patience": 2}, "needs eval_every"),
+    ({"rank": 8}, "unknown LoraRecipe key(s) ['rank']"),
+])
+def test_recipe_validation_names_the_key(values, fragment):
+    with pytest.raises(ValueError) as err:
+        LoraRecipe.from_mapping(values, where="recipes.toml [x]")
+    assert fragment in str(err.value)
+
+
+def test_recipe_defaults_follow_common_practice():
+    recipe = LoraRecipe()
+    assert (recipe.r, recipe.alpha, recipe.target_modules) == (8, 32, "all-linear")
+
+
+def _plain_adapter(base_model, out, target_modules=("q_proj", "v_proj")):
+    model, _ = base_model.load()
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=list(target_modules)))
+    peft_model.save_pretrained(out)
+    return out
+
+
+def test_adapter_with_wrong_shapes_is_a_clear_error(base_model, tmp_path):
+    folder = _plain_adapter(base_model, tmp_path / "a")
+    tensors = load_file(folder / "adapter_model.safetensors")
+    key = next(k for k in tensors if "lora_A" in k)
+    tensors[key] = torch.zeros(4, 64)
+    save_file(tensors, folder / "adapter_model.safetensors")
+    model, _ = base_model.load()
+    with pytest.raises(AdapterMismatchError, match=r"has shape \[4, 64\] but base layer .* takes 128 input"):
+        check_adapter_fits(model, folder)
+
+
+def test_adapter_for_missing_modules_is_a_clear_error(base_model, tmp_path):
+    folder = _plain_adapter(base_model, tmp_path / "a")
+    tensors = {k.replace("layers.1.", "layers.7."): v for k, v in load_file(folder / "adapter_model.safetensors").items()}
+    save_file(tensors, folder / "adapter_model.safetensors")
+    model, _ = base_model.load()
+    with pytest.raises(AdapterMismatchError, match=r"targets module 'model.layers.7.self_attn.q_proj'"):
+        check_adapter_fits(model, folder)
+
+
+def test_differing_base_name_only_warns(base_model, tmp_path):
+    folder = _plain_adapter(base_model, tmp_path / "a")
+    config = json.loads((folder / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = "Qwen/Qwen2.5-0.5B-Instruct"
+    (folder / "adapter_config.json").write_text(json.dumps(config))
+    model, _ = base_model.load()
+    with pytest.warns(UserWarning, match="only a hint"):
+        attach_adapter(model, folder)
+
+
+def test_pickled_weights_are_refused_unless_allowed(base_model, tmp_path):
+    folder = copy_adapter(_plain_adapter(base_model, tmp_path / "a"), tmp_path / "b")
+    tensors = load_file(folder / "adapter_model.safetensors")
+    torch.save(tensors, folder / "adapter_model.bin")
+    (folder / "adapter_model.safetensors").unlink()
+    model, _ = base_model.load()
+    with pytest.raises(UnsafeWeightsError, match="--allow-pickle"):
+        check_adapter_fits(model, folder)
+    check_adapter_fits(model, folder, allow_pickle=True)
+
+
+def test_base_folder_without_config_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a model folder"):
+        BaseModel.at(tmp_path)
