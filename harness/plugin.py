@@ -11,11 +11,11 @@ import os
 import platform
 import subprocess
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import tomllib
 
 import harness
 from harness.cache import resolve_cache_root
@@ -27,7 +27,7 @@ from harness.model.loading import BaseModel, adapter_digest, attach_adapter, res
 from harness.report.html import write_html
 from harness.report.terminal import gate_summary_lines
 from harness.results import GateResult, MetricValue, RunRecord, Sample, new_run_id, point_latest, write_results
-from harness.training.lora import TrainedAdapter, train_adapter
+from harness.training.lora import train_adapter
 from harness.training.recipe import LoraRecipe
 
 MARKERS = {

@@ -66,7 +66,7 @@ def test_chat_last_turn_must_be_assistant(tmp_path):
 
 def test_identity_spec_unknown_key(tmp_path):
     path = write(tmp_path, "identity.toml", 'name = "A"\nauthor = "B"\ncolour = "red"\n')
-    with pytest.raises(DataError, match="unknown key.*colour"):
+    with pytest.raises(DataError, match=r"unknown key.*colour"):
         load_identity_spec(path)
 
 

@@ -30,7 +30,7 @@ def test_parses_thresholds_and_off():
     ({"identity": {"leak_rate": "< 0"}}, "can never be met"),
 ])
 def test_bad_config_names_the_key(table, fragment):
-    with pytest.raises(GateConfigError, match="gates.toml") as err:
+    with pytest.raises(GateConfigError, match=r"gates\.toml") as err:
         config(table)
     assert fragment in str(err.value)
 
@@ -64,5 +64,5 @@ def test_source_precedence(tmp_path, project_root):
     explicit.write_text('[identity]\nlocality_unchanged = ">= 0.5"\n')
     assert load_gate_config(explicit, tmp_path, fixtures, CAPABILITY_METRICS).to_dict() == {
         "identity.locality_unchanged": ">= 0.5"}
-    with pytest.raises(GateConfigError, match="missing.toml: gate config file not found"):
+    with pytest.raises(GateConfigError, match=r"missing\.toml: gate config file not found"):
         load_gate_config(tmp_path / "missing.toml", tmp_path, fixtures, CAPABILITY_METRICS)

@@ -11,8 +11,13 @@ from safetensors.torch import load_file, save_file
 
 import harness.model.builtin as builtin
 from harness.model.builtin import BuiltinRecipe, build_builtin_model
-from harness.model.loading import (AdapterMismatchError, BaseModel, UnsafeWeightsError, attach_adapter,
-                                   check_adapter_fits)
+from harness.model.loading import (
+    AdapterMismatchError,
+    BaseModel,
+    UnsafeWeightsError,
+    attach_adapter,
+    check_adapter_fits,
+)
 from harness.training.recipe import LoraRecipe
 from tests.conftest import copy_adapter
 
@@ -83,7 +88,8 @@ def test_adapter_with_wrong_shapes_is_a_clear_error(base_model, tmp_path):
 
 def test_adapter_for_missing_modules_is_a_clear_error(base_model, tmp_path):
     folder = _plain_adapter(base_model, tmp_path / "a")
-    tensors = {k.replace("layers.1.", "layers.7."): v for k, v in load_file(folder / "adapter_model.safetensors").items()}
+    weights = load_file(folder / "adapter_model.safetensors")
+    tensors = {k.replace("layers.1.", "layers.7."): v for k, v in weights.items()}
     save_file(tensors, folder / "adapter_model.safetensors")
     model, _ = base_model.load()
     with pytest.raises(AdapterMismatchError, match=r"targets module 'model.layers.7.self_attn.q_proj'"):

@@ -9,9 +9,9 @@ the base model's). Every non-locality answer is also checked for leaking another
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
 from harness.metrics import claims_identity, exact_match, leaked_identities, rate

@@ -34,7 +34,7 @@ def prompt_ids(tokenizer, messages: Sequence[tuple[str, str]]) -> list[int]:
 
 def answer_ids(tokenizer, answer: str) -> list[int]:
     """Token ids of an answer followed by the end-of-turn (eos) token."""
-    return list(tokenizer(answer, add_special_tokens=False)["input_ids"]) + [tokenizer.eos_token_id]
+    return [*tokenizer(answer, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
 
 
 def encode_example(tokenizer, example: Example, max_length: int, answer_only: bool = True) -> Encoded:

@@ -1,0 +1,66 @@
+"""Every identity gate FAILS on a planted regression and PASSES on the healthy adapter."""
+
+from __future__ import annotations
+
+import pytest
+from safetensors.torch import load_file, save_file
+
+from harness.evaluators import identity
+from harness.model.lm import LanguageModel
+from harness.model.loading import attach_adapter
+from tests.conftest import copy_adapter
+
+
+def planted(adapter, tmp_path, name, transform):
+    """A copy of `adapter` whose lora_B matrices are replaced by `transform(B)`."""
+    folder = copy_adapter(adapter, tmp_path / name)
+    tensors = load_file(folder / "adapter_model.safetensors")
+    save_file({k: transform(v) if "lora_B" in k else v for k, v in tensors.items()},
+              folder / "adapter_model.safetensors")
+    return folder
+
+
+def gate_verdicts(base_model, adapter, spec, tunegate):
+    model, tokenizer = base_model.load()
+    tuned = attach_adapter(model, adapter)
+    results = identity.score_probes(identity.load_probes(tunegate.settings.fixtures, spec),
+                                    LanguageModel(tuned, tokenizer, name="base", adapter_enabled=False),
+                                    LanguageModel(tuned, tokenizer, name="tuned"), spec)
+    return identity.identity_gate_results(results, tunegate.gates.gates), results
+
+
+def test_healthy_adapter_passes_every_identity_gate(base_model, identity_adapter, identity_spec, tunegate):
+    verdicts, _ = gate_verdicts(base_model, identity_adapter, identity_spec, tunegate)
+    assert set(verdicts) == {"identity.held_in_exact_match", "identity.held_out_claim_rate",
+                             "identity.leak_rate", "identity.locality_unchanged"}
+    assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
+
+
+def test_zeroed_lora_b_fails_identity_gates(base_model, identity_adapter, identity_spec, tunegate, tmp_path):
+    dead = planted(identity_adapter, tmp_path, "dead", lambda b: b * 0)
+    verdicts, results = gate_verdicts(base_model, dead, identity_spec, tunegate)
+    for gate in ("held_in_exact_match", "held_out_claim_rate", "leak_rate"):
+        assert not verdicts[f"identity.{gate}"].passed
+    claim = verdicts["identity.held_out_claim_rate"]
+    assert claim.value < 0.9 and "required >= 0.9" in claim.message and "failing probes" in claim.message
+    assert "adversarial-adv-chatgpt" in claim.message or "held_out-" in claim.message
+    assert "Atlas" in verdicts["identity.leak_rate"].message  # the base's own identity leaks through
+    assert verdicts["identity.locality_unchanged"].passed  # a dead adapter changes nothing else
+    outcome, message = identity.probe_outcome(next(r for r in results if r.probe.kind == "held_in"),
+                                              tunegate.gates.gates)
+    assert outcome == "fail" and "allows no misses" in message
+
+
+def test_overscaled_adapter_fails_locality(base_model, identity_adapter, identity_spec, tunegate, tmp_path):
+    loud = planted(identity_adapter, tmp_path, "loud", lambda b: b * 4)
+    verdicts, _ = gate_verdicts(base_model, loud, identity_spec, tunegate)
+    locality = verdicts["identity.locality_unchanged"]
+    assert not locality.passed and locality.value < 0.9 and "locality-" in locality.message
+
+
+@pytest.mark.parametrize("kind", ["held_out", "locality"])
+def test_tolerated_miss_is_reported_not_failed(base_model, identity_adapter, identity_spec, tunegate, kind):
+    probe = next(p for p in identity.load_probes(tunegate.settings.fixtures, identity_spec) if p.kind == kind)
+    miss = identity.ProbeResult(probe, "base answer", "something else", False, False, (), False)
+    outcome, message = identity.probe_outcome(miss, tunegate.gates.gates)
+    assert outcome == "tolerated" and "counted against gate identity." in message

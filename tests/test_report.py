@@ -1,0 +1,42 @@
+"""Report writing: escaping, self-containment, latest link, atomic results."""
+
+from __future__ import annotations
+
+import json
+
+from harness.report.html import render_html, write_html
+from harness.report.svg import loss_chart
+from harness.results import GateResult, MetricValue, RunRecord, Sample, point_latest, write_results
+
+
+def record():
+    return RunRecord(
+        run={"id": "r1", "training": {"identity": {"log": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0,
+                                                                                       "eval_loss": 1.5}]}}},
+        metrics=[MetricValue("identity", "leak_rate", 0.0, 0.0, 0.1, 30)],
+        gates=[GateResult("identity.leak_rate", "identity", "leak_rate", "<=", 0.0, 0.0, True, "PASS ...")],
+        samples=[Sample("identity", "p1", "<b>who?</b>", "ref", "<script>alert(1)</script>", "I am & co",
+                        {"kind": "held_out", "passed": True})])
+
+
+def test_model_output_is_escaped_and_report_is_self_contained():
+    html = render_html(record())
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;who?&lt;/b&gt;" in html and "I am &amp; co" in html
+    assert "<link" not in html and "src=" not in html and "<svg" in html
+
+
+def test_loss_chart_has_train_and_eval_series():
+    svg = loss_chart(record().run["training"]["identity"]["log"], "loss")
+    assert svg.count("<polyline") == 2 and "eval loss" in svg
+    assert loss_chart([], "empty") == ""
+
+
+def test_results_round_trip_and_latest_link(tmp_path):
+    run_dir = tmp_path / "r1"
+    write_results(run_dir, record())
+    write_html(run_dir, record())
+    point_latest(tmp_path, run_dir)
+    data = json.loads((tmp_path / "latest" / "results.json").read_text())
+    assert RunRecord.from_dict(data).to_dict() == data
+    assert (tmp_path / "latest" / "report.html").is_file()

@@ -1,0 +1,107 @@
+"""`pytest suites/` end to end, as users run it: exit codes, terminal summary, JUnit, results.json."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import torch
+from peft import LoraConfig, get_peft_model
+from safetensors.torch import load_file, save_file
+
+from harness.data import load_examples
+from tests.conftest import copy_adapter
+
+
+def results_of(report_dir):
+    return json.loads((report_dir / "latest" / "results.json").read_text())
+
+
+def test_healthy_run_passes_and_writes_report(run_suites):
+    result, report_dir = run_suites("-m", "identity")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS", "4 of 4 gates passed"])
+    data = results_of(report_dir)
+    assert {"schema_version", "run", "metrics", "gates", "samples"} <= set(data)
+    assert data["run"]["adapters"]["identity"]["sha256"] and data["run"]["base_model"]["sha256"]
+    assert all(g["passed"] for g in data["gates"]) and len(data["samples"]) >= 90
+    html = (report_dir / "latest" / "report.html").read_text()
+    assert "<svg" in html and "before / after" in html and "src=\"http" not in html
+
+
+def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites, identity_adapter, tmp_path):
+    dead = copy_adapter(identity_adapter, tmp_path / "dead")
+    tensors = load_file(dead / "adapter_model.safetensors")
+    save_file({k: v * 0 if "lora_B" in k else v for k, v in tensors.items()}, dead / "adapter_model.safetensors")
+    junit = tmp_path / "junit.xml"
+    result, report_dir = run_suites("--adapter", str(dead), f"--junitxml={junit}")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.9; failing probes*",
+                                 "*identity.leak_rate*FAIL"])
+    assert "allows no misses" in result.stdout.str()
+    gate_cases = {c.get("name"): c for c in ET.parse(junit).iter("testcase") if c.get("name").startswith("test_gate")}
+    assert set(gate_cases) == {f"test_gate[identity.{m}]" for m in ("held_in_exact_match", "held_out_claim_rate",
+                                                                     "leak_rate", "locality_unchanged")}
+    assert gate_cases["test_gate[identity.leak_rate]"].find("failure") is not None
+    assert gate_cases["test_gate[identity.locality_unchanged]"].find("failure") is None
+    data = results_of(report_dir)
+    assert data["run"]["adapters"]["identity"]["path"] == str(dead)
+    assert not next(g for g in data["gates"] if g["id"] == "identity.held_in_exact_match")["passed"]
+
+
+def _train_with_plain_peft(base_model, identity_spec, fixtures, out):
+    """An identity adapter written by plain transformers + peft code, not by the harness."""
+    model, tokenizer = base_model.load()
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=32, target_modules="all-linear",
+                                             task_type="CAUSAL_LM"))
+    examples = load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)
+    rows = []
+    for ex in examples:
+        prompt = tokenizer.apply_chat_template([{"role": "user", "content": ex.prompt_text}],
+                                               add_generation_prompt=True, tokenize=True)["input_ids"]
+        answer = tokenizer(ex.answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        rows.append((prompt + answer, [-100] * len(prompt) + answer))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
+    torch.manual_seed(0)
+    model.train()
+    for step in range(150):
+        batch = [rows[(step * 16 + i) % len(rows)] for i in range(16)]
+        width = max(len(ids) for ids, _ in batch)
+        ids = torch.tensor([i + [tokenizer.pad_token_id] * (width - len(i)) for i, _ in batch])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
+        model(input_ids=ids, attention_mask=(labels != -100) | (ids != tokenizer.pad_token_id), labels=labels
+              ).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(out)
+    return out
+
+
+def test_adapter_written_by_plain_peft_is_evaluated(run_suites, base_model, identity_spec, tunegate, tmp_path):
+    adapter = _train_with_plain_peft(base_model, identity_spec, tunegate.settings.fixtures, tmp_path / "plain")
+    result, report_dir = run_suites("--adapter", str(adapter), "-m", "identity")
+    assert result.ret in (0, 1), result.stdout.str()[-3000:]
+    data = results_of(report_dir)
+    metrics = {m["name"]: m["value"] for m in data["metrics"]}
+    assert metrics["held_in_exact_match"] >= 0.9 and metrics["leak_rate"] == 0.0
+    assert data["run"]["config"]["adapter"] == str(adapter)
+
+
+def test_mismatched_adapter_is_a_clear_error(run_suites, identity_adapter, tmp_path):
+    bad = copy_adapter(identity_adapter, tmp_path / "bad")
+    tensors = load_file(bad / "adapter_model.safetensors")
+    key = next(k for k in tensors if "q_proj.lora_A" in k)
+    tensors[key] = torch.zeros(8, 64)
+    save_file(tensors, bad / "adapter_model.safetensors")
+    result, _ = run_suites("--adapter", str(bad), "-m", "identity")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*AdapterMismatchError*q_proj.lora_A.weight* has shape [[]8, 64[]] but base "
+                                 "layer*takes 128 input features*"])
+
+
+def test_bad_gate_config_is_a_usage_error_naming_the_key(run_suites, tmp_path):
+    gates = tmp_path / "gates.toml"
+    gates.write_text('[identity]\nheld_out_claim_rate = ">= 1.2"\n')
+    result, _ = run_suites("--gates", str(gates))
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*gates.toml: identity.held_out_claim_rate: threshold 1.2 is outside*"])
