@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -239,6 +240,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     for part in sorted((run_dir / "parts").glob("*/results.json")):
         state.record.merge(RunRecord.from_dict(json.loads(part.read_text())))
+    shutil.rmtree(run_dir / "parts", ignore_errors=True)
     if state.record.is_empty:
         return
     state.record.run.update(finished=_now(), exit_status=int(exitstatus), **_environment(state))

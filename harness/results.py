@@ -85,12 +85,18 @@ class RunRecord:
         return not (self.metrics or self.gates or self.samples)
 
     def merge(self, other: RunRecord) -> None:
-        """Add another record's metrics, gates and samples (pytest-xdist workers), and its training logs."""
-        self.metrics += other.metrics
-        self.gates += other.gates
-        self.samples += other.samples
-        for key, value in other.run.get("training", {}).items():
-            self.run.setdefault("training", {})[key] = value
+        """Add another record's metrics, gates, samples and run details (a pytest-xdist worker's part).
+
+        Workers that computed the same session-level result record it twice; the first copy is kept.
+        """
+        self.metrics = _unique(self.metrics + other.metrics, lambda m: (m.capability, m.name, m.checkpoint))
+        self.gates = _unique(self.gates + other.gates, lambda g: g.id)
+        self.samples = _unique(self.samples + other.samples, lambda s: (s.capability, s.id))
+        for key, value in other.run.items():
+            if isinstance(value, dict):
+                self.run[key] = {**value, **self.run.get(key, {})}
+            else:
+                self.run.setdefault(key, value)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document, with NaN written as null."""
@@ -106,6 +112,12 @@ class RunRecord:
             raise ValueError(f"results schema_version {data.get('schema_version')!r} is not {SCHEMA_VERSION}")
         return cls(run=data["run"], metrics=[MetricValue(**m) for m in data["metrics"]],
                    gates=[GateResult(**g) for g in data["gates"]], samples=[Sample(**s) for s in data["samples"]])
+
+
+def _unique(items: list, key) -> list:
+    """Items in order, dropping later ones whose key was already seen."""
+    seen: set = set()
+    return [item for item in items if not (key(item) in seen or seen.add(key(item)))]
 
 
 def _nan_to_none(value: Any) -> Any:

@@ -40,3 +40,16 @@ def test_results_round_trip_and_latest_link(tmp_path):
     data = json.loads((tmp_path / "latest" / "results.json").read_text())
     assert RunRecord.from_dict(data).to_dict() == data
     assert (tmp_path / "latest" / "report.html").is_file()
+
+
+def test_merging_worker_parts_keeps_one_copy_of_shared_results():
+    controller = RunRecord(run={"id": "r1", "started": "t0"})
+    for worker in range(2):
+        part = record()
+        part.run["base_model"] = {"sha256": "abc"}
+        if worker:
+            part.gates = []
+        controller.merge(part)
+    assert len(controller.metrics) == 1 and len(controller.samples) == 1 and len(controller.gates) == 1
+    assert controller.run["base_model"] == {"sha256": "abc"} and "identity" in controller.run["training"]
+    assert controller.run["started"] == "t0"

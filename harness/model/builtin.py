@@ -19,7 +19,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 import harness
-from harness.cache import cached_artifact, directory_digest, file_digest
+from harness.cache import cached_artifact, file_digest
 from harness.data import Example, load_examples, load_identity_spec, load_text_lines
 from harness.model.tokenizer import train_tokenizer
 from harness.training.batching import encode_example, encode_text, shuffled_batches
@@ -130,8 +130,3 @@ class _deterministic:
 
     def __exit__(self, *exc: object) -> None:
         torch.use_deterministic_algorithms(self.previous)
-
-
-def builtin_digest(folder: Path) -> str:
-    """Content hash of a built model folder (config, tokenizer, weights)."""
-    return directory_digest(folder)

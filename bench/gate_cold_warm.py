@@ -1,0 +1,51 @@
+"""Cold vs warm wall time of the release gate, measured in one run.
+
+    .venv/bin/python bench/gate_cold_warm.py [--runs-warm 2]
+
+Runs `pytest suites/` once against an empty cache (builds the built-in model and trains the adapter), then
+again against the filled cache, and prints both wall times and their ratio. The acceptance bar is warm at
+least 3x faster than cold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed_gate(cache: Path, reports: Path) -> tuple[float, int]:
+    """Wall seconds and exit code of one `pytest suites/` run with the given cache and report folders."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CI": "true"}
+    started = time.perf_counter()
+    code = subprocess.run([sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider",
+                           "--cache-dir", str(cache), "--report-dir", str(reports)], cwd=ROOT, env=env,
+                          stdout=subprocess.DEVNULL).returncode
+    return time.perf_counter() - started, code
+
+
+def main() -> int:
+    """Measure and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs-warm", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cold, code = timed_gate(Path(tmp) / "cache", Path(tmp) / "reports")
+        warm = [timed_gate(Path(tmp) / "cache", Path(tmp) / "reports") for _ in range(args.runs_warm)]
+    best_warm = min(t for t, _ in warm)
+    print(f"{'run':<6} {'wall s':>8}  exit")
+    print(f"{'cold':<6} {cold:>8.1f}  {code}")
+    for seconds, exit_code in warm:
+        print(f"{'warm':<6} {seconds:>8.1f}  {exit_code}")
+    print(f"cold / warm = {cold / best_warm:.1f}x (bar: >= 3x)")
+    return 0 if code == 0 and all(c == 0 for _, c in warm) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
