@@ -212,7 +212,7 @@ class IdentitySpec:
 
 def load_identity_spec(path: str | Path) -> IdentitySpec:
     """Read an identity TOML file (`name`, `author`, `[base]`, `[others]`); unknown keys are errors."""
-    import tomllib
+    from harness.compat import tomllib
 
     path = Path(path)
     try:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import tomllib
 
 import harness
 from harness.cache import resolve_cache_root
@@ -28,8 +27,8 @@ from harness.model.loading import BaseModel, adapter_digest, attach_adapter, res
 from harness.report.html import write_html
 from harness.report.terminal import gate_summary_lines
 from harness.results import GateResult, MetricValue, RunRecord, Sample, new_run_id, point_latest, write_results
-from harness.training.lora import train_adapter
-from harness.training.recipe import LoraRecipe
+from harness.training.lora import external_training_log, replay_pool, train_adapter
+from harness.training.recipe import load_recipe
 
 MARKERS = {
     "identity": "identity suite: the adapter claims its new name and author, and nothing else changes",
@@ -174,42 +173,19 @@ def identity_spec(tunegate: SessionState) -> IdentitySpec:
     return load_identity_spec(tunegate.settings.fixtures / "identity/identity.toml")
 
 
-def _recipe(fixtures: Path, name: str) -> LoraRecipe:
-    path = fixtures / "recipes.toml"
-    table = tomllib.loads(path.read_text(encoding="utf-8")).get(name, {}) if path.is_file() else {}
-    return LoraRecipe.from_mapping(table, where=f"{path} [{name}]")
-
-
 @pytest.fixture(scope="session")
 def identity_adapter(tunegate: SessionState, base_model: BaseModel, identity_spec: IdentitySpec) -> Path:
     """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked)."""
     s = tunegate.settings
     if s.adapter:
-        _record_adapter(tunegate, "identity", s.adapter, _external_training_log(s.adapter))
+        _record_adapter(tunegate, "identity", s.adapter, external_training_log(s.adapter))
         return s.adapter
-    recipe = _recipe(s.fixtures, "identity")
+    recipe = load_recipe(s.fixtures / "recipes.toml", "identity")
     data = load_examples(s.fixtures / "identity/self_cognition.json", identity_spec.variables)
-    replay = _replay_pool(s.fixtures, recipe)
+    replay = replay_pool(s.fixtures, recipe)
     trained = train_adapter(base_model, data, recipe, s.cache_dir, replay=replay, name="identity")
     _record_adapter(tunegate, "identity", trained.path, {**trained.info, "log": trained.log})
     return trained.path
-
-
-def _replay_pool(fixtures: Path, recipe: LoraRecipe) -> list:
-    if not recipe.replay_ratio:
-        return []
-    source = fixtures / "tasks/base/train.json" if recipe.replay_source == "base" else Path(recipe.replay_source)
-    return load_examples(source)
-
-
-def _external_training_log(adapter: Path) -> dict:
-    """The loss log of an adapter trained elsewhere, from HF Trainer's trainer_state.json if present."""
-    for candidate in (adapter / "trainer_state.json", adapter.parent / "trainer_state.json"):
-        if candidate.is_file():
-            history = json.loads(candidate.read_text()).get("log_history", [])
-            return {"log": [{"step": row["step"], **{k: row[k] for k in ("loss", "eval_loss") if k in row}}
-                            for row in history if "step" in row and ("loss" in row or "eval_loss" in row)]}
-    return {}
 
 
 def _record_adapter(state: SessionState, name: str, path: Path, training: dict) -> None:

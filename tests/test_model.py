@@ -120,3 +120,25 @@ def test_pickled_weights_are_refused_unless_allowed(base_model, tmp_path):
 def test_base_folder_without_config_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a model folder"):
         BaseModel.at(tmp_path)
+
+
+def test_builtin_model_meets_its_accuracy_bar(base_model, project_root):
+    """The default built-in model answers >= 85% of the base task's dev set exactly (the issue's bar)."""
+    from harness.data import load_examples
+    from harness.metrics import exact_match
+    from harness.model.lm import LanguageModel
+
+    model, tokenizer = base_model.load()
+    dev = load_examples(project_root / "fixtures/tasks/base/dev.json")
+    answers = LanguageModel(model, tokenizer, name="base", batch_size=64).generate([ex.messages for ex in dev])
+    accuracy = sum(exact_match(a, ex.answer) for a, ex in zip(answers, dev, strict=True)) / len(dev)
+    assert accuracy >= 0.85, accuracy
+
+
+def test_external_trainer_state_log_is_read(tmp_path):
+    from harness.training.lora import external_training_log
+
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": [
+        {"step": 10, "loss": 1.5, "learning_rate": 1e-4}, {"step": 20, "eval_loss": 1.2}, {"train_runtime": 3}]}))
+    assert external_training_log(tmp_path / "checkpoint-20") == {"log": [{"step": 10, "loss": 1.5},
+                                                                         {"step": 20, "eval_loss": 1.2}]}

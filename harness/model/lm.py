@@ -47,9 +47,9 @@ class LanguageModel:
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[str]:
         """Greedy completions of each conversation, computed in left-padded batches, memoised."""
         limit = max_new_tokens or self.max_new_tokens
-        todo = sorted({tuple(c) for c in conversations if (tuple(c), limit) not in self._generated}, key=len)
+        todo = list(dict.fromkeys(tuple(c) for c in conversations if (tuple(c), limit) not in self._generated))
         encoded = {c: prompt_ids(self.tokenizer, c) for c in todo}
-        todo.sort(key=lambda c: len(encoded[c]))
+        todo.sort(key=lambda c: len(encoded[c]))  # similar lengths share a batch: less padding
         batches = [todo[i:i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
         for batch in progress(batches, desc=f"generating ({self.name})"):
             for conv, text in zip(batch, self._generate_batch([encoded[c] for c in batch], limit), strict=True):

@@ -14,7 +14,7 @@ from peft import LoraConfig, get_peft_model
 
 import harness
 from harness.cache import cached_artifact, file_digest
-from harness.data import Example
+from harness.data import Example, load_examples
 from harness.model.loading import BaseModel
 from harness.training.batching import collate, encode_example, shuffled_batches
 from harness.training.loop import LoopSettings, train_loop
@@ -38,6 +38,25 @@ class TrainedAdapter:
         """Load the log and summary kept next to an adapter trained by the harness."""
         return cls(path, json.loads((path / LOG_FILE).read_text()), json.loads((path / INFO_FILE).read_text()),
                    trained_now)
+
+
+def replay_pool(fixtures: Path, recipe: LoraRecipe) -> list[Example]:
+    """The examples replay draws from: the base task's training set for "base", else the named dataset file."""
+    if not recipe.replay_ratio:
+        return []
+    source = fixtures / "tasks/base/train.json" if recipe.replay_source == "base" else Path(recipe.replay_source)
+    return load_examples(source)
+
+
+def external_training_log(adapter: Path) -> dict:
+    """The loss log of an adapter trained elsewhere, from HF Trainer's `trainer_state.json` (in the adapter
+    folder or its parent), as `{"log": [{"step", "loss" | "eval_loss"}, ...]}`; `{}` when there is none."""
+    for candidate in (adapter / "trainer_state.json", adapter.parent / "trainer_state.json"):
+        if candidate.is_file():
+            history = json.loads(candidate.read_text()).get("log_history", [])
+            return {"log": [{"step": row["step"], **{k: row[k] for k in ("loss", "eval_loss") if k in row}}
+                            for row in history if "step" in row and ("loss" in row or "eval_loss" in row)]}
+    return {}
 
 
 def adapter_cache_key(base: BaseModel, data: Sequence[Example], recipe: LoraRecipe,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
+
+from harness.compat import tomllib
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,15 @@ class LoraRecipe:
         data["target_modules"] = (self.target_modules if isinstance(self.target_modules, str)
                                   else list(self.target_modules))
         return data
+
+
+def load_recipe(path: Path, name: str) -> LoraRecipe:
+    """The recipe in table `[name]` of a TOML file; defaults when the file or table is absent."""
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get(name, {}) if path.is_file() else {}
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: invalid TOML: {err}") from None
+    return LoraRecipe.from_mapping(table, where=f"{path} [{name}]")
 
 
 def _at_least(recipe: LoraRecipe, key: str, low: int) -> None:
