@@ -22,8 +22,8 @@ from harness.cache import resolve_cache_root
 from harness.data import IdentitySpec, load_examples, load_identity_spec
 from harness.evaluators import CAPABILITY_METRICS
 from harness.gates import GateConfig, GateConfigError, load_gate_config
-from harness.model.lm import LanguageModel
-from harness.model.loading import BaseModel, adapter_digest, attach_adapter, resolve_device, resolve_dtype
+from harness.model.lm import LanguageModel, base_and_tuned
+from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
 from harness.report.html import write_html
 from harness.report.terminal import gate_summary_lines
 from harness.results import GateResult, MetricValue, RunRecord, Sample, new_run_id, point_latest, write_results
@@ -197,10 +197,7 @@ def _record_adapter(state: SessionState, name: str, path: Path, training: dict) 
 def identity_models(base_model: BaseModel, identity_adapter: Path, tunegate: SessionState
                     ) -> tuple[LanguageModel, LanguageModel]:
     """(base view, tuned view) over one copy of the base weights with the identity adapter attached."""
-    model, tokenizer = base_model.load()
-    tuned = attach_adapter(model, identity_adapter, allow_pickle=tunegate.settings.allow_pickle)
-    return (LanguageModel(tuned, tokenizer, name="base", adapter_enabled=False),
-            LanguageModel(tuned, tokenizer, name="tuned"))
+    return base_and_tuned(base_model, identity_adapter, allow_pickle=tunegate.settings.allow_pickle)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -37,6 +37,17 @@ def run_suites(pytester: pytest.Pytester, tunegate):
     return run
 
 
+def plant_adapter(source: Path, target: Path, transform) -> Path:
+    """A planted regression: a copy of adapter `source` whose lora_B matrices become `transform(B)`."""
+    from safetensors.torch import load_file, save_file
+
+    folder = copy_adapter(source, target)
+    tensors = load_file(folder / "adapter_model.safetensors")
+    save_file({k: transform(v) if "lora_B" in k else v for k, v in tensors.items()},
+              folder / "adapter_model.safetensors")
+    return folder
+
+
 def copy_adapter(source: Path, target: Path) -> Path:
     """Copy an adapter folder's peft files (config + weights) to `target`."""
     target.mkdir(parents=True, exist_ok=True)

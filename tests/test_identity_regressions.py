@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from safetensors.torch import load_file, save_file
 
 from harness.evaluators import identity
-from harness.model.lm import LanguageModel
-from harness.model.loading import attach_adapter
-from tests.conftest import copy_adapter
-
-
-def planted(adapter, tmp_path, name, transform):
-    """A copy of `adapter` whose lora_B matrices are replaced by `transform(B)`."""
-    folder = copy_adapter(adapter, tmp_path / name)
-    tensors = load_file(folder / "adapter_model.safetensors")
-    save_file({k: transform(v) if "lora_B" in k else v for k, v in tensors.items()},
-              folder / "adapter_model.safetensors")
-    return folder
+from harness.model.lm import base_and_tuned
+from tests.conftest import plant_adapter
 
 
 def gate_verdicts(base_model, adapter, spec, tunegate):
-    model, tokenizer = base_model.load()
-    tuned = attach_adapter(model, adapter)
-    results = identity.score_probes(identity.load_probes(tunegate.settings.fixtures, spec),
-                                    LanguageModel(tuned, tokenizer, name="base", adapter_enabled=False),
-                                    LanguageModel(tuned, tokenizer, name="tuned"), spec)
+    base, tuned = base_and_tuned(base_model, adapter)
+    results = identity.score_probes(identity.load_probes(tunegate.settings.fixtures, spec), base, tuned, spec)
     return identity.identity_gate_results(results, tunegate.gates.gates), results
 
 
@@ -37,7 +23,7 @@ def test_healthy_adapter_passes_every_identity_gate(base_model, identity_adapter
 
 
 def test_zeroed_lora_b_fails_identity_gates(base_model, identity_adapter, identity_spec, tunegate, tmp_path):
-    dead = planted(identity_adapter, tmp_path, "dead", lambda b: b * 0)
+    dead = plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0)
     verdicts, results = gate_verdicts(base_model, dead, identity_spec, tunegate)
     for gate in ("held_in_exact_match", "held_out_claim_rate", "leak_rate"):
         assert not verdicts[f"identity.{gate}"].passed
@@ -52,7 +38,7 @@ def test_zeroed_lora_b_fails_identity_gates(base_model, identity_adapter, identi
 
 
 def test_overscaled_adapter_fails_locality(base_model, identity_adapter, identity_spec, tunegate, tmp_path):
-    loud = planted(identity_adapter, tmp_path, "loud", lambda b: b * 4)
+    loud = plant_adapter(identity_adapter, tmp_path / "loud", lambda b: b * 4)
     verdicts, _ = gate_verdicts(base_model, loud, identity_spec, tunegate)
     locality = verdicts["identity.locality_unchanged"]
     assert not locality.passed and locality.value < 0.9 and "locality-" in locality.message

@@ -10,7 +10,7 @@ from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 
 from harness.data import load_examples
-from tests.conftest import copy_adapter
+from tests.conftest import copy_adapter, plant_adapter
 
 
 def results_of(report_dir):
@@ -30,9 +30,7 @@ def test_healthy_run_passes_and_writes_report(run_suites):
 
 
 def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites, identity_adapter, tmp_path):
-    dead = copy_adapter(identity_adapter, tmp_path / "dead")
-    tensors = load_file(dead / "adapter_model.safetensors")
-    save_file({k: v * 0 if "lora_B" in k else v for k, v in tensors.items()}, dead / "adapter_model.safetensors")
+    dead = plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0)
     junit = tmp_path / "junit.xml"
     result, report_dir = run_suites("--adapter", str(dead), f"--junitxml={junit}")
     assert result.ret == 1

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 
 from harness.data import Example
+from harness.model.loading import BaseModel, attach_adapter
 from harness.progress import progress
 from harness.training.batching import answer_ids, prompt_ids
 
@@ -94,3 +96,12 @@ class LanguageModel:
             token_lp = logprobs[row, positions, torch.tensor(a)]
             out.append((float(token_lp.sum()), len(a)))
         return out
+
+
+def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: bool = False
+                   ) -> tuple[LanguageModel, LanguageModel]:
+    """(base view, tuned view) over one copy of the base weights with `adapter` attached (after fit checks)."""
+    model, tokenizer = base_model.load()
+    tuned = attach_adapter(model, adapter, allow_pickle=allow_pickle)
+    return (LanguageModel(tuned, tokenizer, name="base", adapter_enabled=False),
+            LanguageModel(tuned, tokenizer, name="tuned"))
