@@ -62,9 +62,9 @@ def _metrics_section(record: RunRecord) -> str:
 
 def _samples_section(capability: str, samples: list[Sample]) -> str:
     rows = []
-    for s in samples:
+    for s in sorted(samples, key=lambda s: s.score.get("passed", True)):  # failing rows first
         passed = s.score.get("passed", True)
-        verdict = "ok" if passed else "FAIL"
+        verdict = "ok" if passed else "miss"
         rows.append(f'<tr class="{"" if passed else "bad"}">{_cell(s.id, "mono")}{_cell(s.score.get("kind", ""))}'
                     f'{_cell(s.prompt)}{_cell(s.base_output)}{_cell(s.tuned_output)}'
                     f'{_cell(verdict, "pass" if passed else "fail")}</tr>')
