@@ -134,6 +134,7 @@ class _XdistHooks:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
+        """Pass the run id to a starting worker (controller side)."""
         node.workerinput["tunegate_run_id"] = node.config.stash[STATE].run_id
 
 
