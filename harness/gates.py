@@ -59,7 +59,7 @@ class Gate:
         shown = "no data" if math.isnan(value) else f"{value:.4g}"
         verdict = "PASS" if passed else "FAIL"
         message = f"{verdict} {self.id} = {shown} ({count}{ci}); required {self.op} {self.threshold:g}"
-        if detail and not passed:
+        if detail:
             message += f"; {detail}"
         return GateResult(self.id, self.capability, self.metric, self.op, self.threshold, value, passed, message)
 

@@ -104,3 +104,63 @@ def rate(flags: Sequence[bool]) -> tuple[float, float, float, int]:
     n, k = len(flags), sum(bool(f) for f in flags)
     low, high = wilson_interval(k, n)
     return (k / n if n else math.nan), low, high, n
+
+
+_TOKEN = re.compile(r"[\u3400-\u9fff]|[^\W_]+", re.UNICODE)
+
+
+def answer_tokens(text: str) -> list[str]:
+    """Normalised tokens for F1: words for alphabetic scripts, single characters for CJK.
+
+    >>> answer_tokens("The capital, Velmar."), answer_tokens("我是Aurora")
+    (['the', 'capital', 'velmar'], ['我', '是', 'aurora'])
+    """
+    return _TOKEN.findall(normalize_answer(text))
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """SQuAD-style bag-of-tokens F1 between two answers (1.0 when both are empty).
+
+    >>> token_f1("red moon", "the red moon"), token_f1("blue", "red")
+    (0.8, 0.0)
+    """
+    pred, ref = answer_tokens(prediction), answer_tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum(min(pred.count(t), ref.count(t)) for t in set(pred))
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def paired_bootstrap_ci(before: Sequence[float], after: Sequence[float], resamples: int = 2000, seed: int = 0,
+                        level: float = 0.95) -> tuple[float, float, float]:
+    """(mean(before) - mean(after), ci_low, ci_high): a percentile bootstrap over paired items.
+
+    >>> drop, low, high = paired_bootstrap_ci([1, 1, 1, 0] * 25, [1, 0, 1, 0] * 25)
+    >>> drop, low <= drop <= high
+    (0.25, True)
+    """
+    import random
+
+    if len(before) != len(after) or not before:
+        raise ValueError("paired_bootstrap_ci needs two non-empty sequences of equal length")
+    diffs = [b - a for b, a in zip(before, after, strict=True)]
+    n, rng = len(diffs), random.Random(seed)
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    tail = (1 - level) / 2
+    return sum(diffs) / n, means[int(tail * (resamples - 1))], means[int((1 - tail) * (resamples - 1))]
+
+
+def mcnemar_exact_p(only_before: int, only_after: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts (items right only before / only after).
+
+    >>> mcnemar_exact_p(0, 0), round(mcnemar_exact_p(10, 1), 4)
+    (1.0, 0.0117)
+    """
+    n, k = only_before + only_after, min(only_before, only_after)
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)

@@ -37,7 +37,8 @@ def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites,
     result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.9; failing probes*",
                                  "*identity.leak_rate*FAIL"])
     assert "allows no misses" in result.stdout.str()
-    gate_cases = {c.get("name"): c for c in ET.parse(junit).iter("testcase") if c.get("name").startswith("test_gate")}
+    gate_cases = {c.get("name"): c for c in ET.parse(junit).iter("testcase")
+                  if c.get("name").startswith("test_gate[identity.")}
     assert set(gate_cases) == {f"test_gate[identity.{m}]" for m in ("held_in_exact_match", "held_out_claim_rate",
                                                                      "leak_rate", "locality_unchanged")}
     assert gate_cases["test_gate[identity.leak_rate]"].find("failure") is not None

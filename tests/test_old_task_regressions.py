@@ -1,0 +1,49 @@
+"""Old-task gates FAIL on a forgetting adapter (no replay, high learning rate) and PASS on the healthy one."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.data import load_examples
+from harness.evaluators import old_task
+from harness.model.lm import base_and_tuned
+from harness.training.lora import train_adapter
+from harness.training.recipe import load_recipe
+
+
+def old_task_verdicts(base_model, adapter, tunegate):
+    base, tuned = base_and_tuned(base_model, adapter)
+    dev = load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")
+    return old_task.old_task_gate_results(old_task.score_items(dev, base, tuned), tunegate.gates.gates)
+
+
+@pytest.fixture(scope="session")
+def forgetting_adapter(base_model, identity_spec, tunegate):
+    """The identity recipe without replay at 5x the learning rate: the classic catastrophic-forgetting run."""
+    fixtures = tunegate.settings.fixtures
+    recipe = load_recipe(fixtures / "recipes.toml", "identity")
+    reckless = type(recipe).from_mapping({**recipe.to_dict(), "replay_ratio": 0.0,
+                                          "learning_rate": recipe.learning_rate * 5})
+    data = load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)
+    return train_adapter(base_model, data, reckless, tunegate.settings.cache_dir, name="identity-no-replay").path
+
+
+def test_healthy_adapter_passes_old_task_gates(base_model, identity_adapter, tunegate):
+    verdicts = old_task_verdicts(base_model, identity_adapter, tunegate)
+    assert set(verdicts) == {"old_task.exact_match", "old_task.exact_match_drop"}
+    assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
+
+
+def test_forgetting_adapter_fails_old_task_gates(base_model, forgetting_adapter, tunegate):
+    verdicts = old_task_verdicts(base_model, forgetting_adapter, tunegate)
+    floor, drop = verdicts["old_task.exact_match"], verdicts["old_task.exact_match_drop"]
+    assert not floor.passed and floor.value < 0.85
+    assert not drop.passed and drop.value > 0.05
+    assert "beyond noise" in drop.message and "required <= 0.05" in drop.message and "95% CI" in drop.message
+
+
+def test_noise_verdict_on_small_differences():
+    from harness.data import Example
+
+    items = [old_task.ItemResult(Example(str(i), (("user", "q"),), "a"), "a", "a" if i else "b") for i in range(50)]
+    assert "within noise" in old_task.drop_verdict(items)
