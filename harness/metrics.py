@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 _PUNCT_EDGES = re.compile(r"^[\s\W_]+|[\s\W_]+$")
 _CLAUSE_SPLIT = re.compile(r"[.!?;,。！？；，、\n]+")
@@ -142,15 +142,37 @@ def paired_bootstrap_ci(before: Sequence[float], after: Sequence[float], resampl
     >>> drop, low <= drop <= high
     (0.25, True)
     """
-    import random
-
     if len(before) != len(after) or not before:
         raise ValueError("paired_bootstrap_ci needs two non-empty sequences of equal length")
     diffs = [b - a for b, a in zip(before, after, strict=True)]
-    n, rng = len(diffs), random.Random(seed)
-    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    low, high = bootstrap_ci(len(diffs), lambda idx: sum(diffs[i] for i in idx) / len(idx), resamples, seed, level)
+    return sum(diffs) / len(diffs), low, high
+
+
+def bootstrap_ci(n_items: int, statistic: Callable[[list[int]], float], resamples: int = 2000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic(indices)` over `n_items` items resampled with replacement.
+
+    >>> values = [1.0, 2.0, 3.0, 4.0]
+    >>> low, high = bootstrap_ci(4, lambda idx: sum(values[i] for i in idx) / len(idx))
+    >>> 1.0 <= low <= 2.5 <= high <= 4.0
+    True
+    """
+    import random
+
+    rng = random.Random(seed)
+    stats = sorted(statistic([rng.randrange(n_items) for _ in range(n_items)]) for _ in range(resamples))
     tail = (1 - level) / 2
-    return sum(diffs) / n, means[int(tail * (resamples - 1))], means[int((1 - tail) * (resamples - 1))]
+    return stats[int(tail * (resamples - 1))], stats[int((1 - tail) * (resamples - 1))]
+
+
+def perplexity(nll_sum: float, tokens: int) -> float:
+    """Token-weighted perplexity exp(sum NLL / token count); NaN with no tokens.
+
+    >>> round(perplexity(2 * math.log(4), 2), 6)
+    4.0
+    """
+    return math.exp(nll_sum / tokens) if tokens else math.nan
 
 
 def mcnemar_exact_p(only_before: int, only_after: int) -> float:

@@ -57,6 +57,8 @@ class Settings:
     device: str
     dtype: str
     allow_pickle: bool
+    ppl_window: int = 256
+    ppl_stride: int = 192
 
 
 @dataclass
@@ -99,6 +101,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                                      ".tunegate-cache)")
     group.addoption("--data-dir", default=None, help="data and config folder (default: <rootdir>/fixtures)")
     group.addoption("--allow-pickle", action="store_true", help="allow loading pickled .bin weights")
+    group.addoption("--ppl-window", type=int, default=256, help="perplexity window in tokens (default 256)")
+    group.addoption("--ppl-stride", type=int, default=192, help="perplexity sliding-window stride (default 192)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -126,7 +130,8 @@ def _settings(config: pytest.Config) -> Settings:
                     report_dir=(rootdir / config.getoption("report_dir")).resolve(),
                     cache_dir=resolve_cache_root(config.getoption("cache_dir"), rootdir / ".tunegate-cache"),
                     device=config.getoption("device"), dtype=config.getoption("dtype"),
-                    allow_pickle=config.getoption("allow_pickle"))
+                    allow_pickle=config.getoption("allow_pickle"), ppl_window=config.getoption("ppl_window"),
+                    ppl_stride=config.getoption("ppl_stride"))
 
 
 class _XdistHooks:

@@ -9,14 +9,15 @@ import runpy
 
 import pytest
 
-MODULES = ["harness.data", "harness.cache", "harness.metrics", "harness.training.loop",
+MODULES = ["harness.data", "harness.cache", "harness.metrics", "harness.training.loop", "harness.model.lm",
+           "harness.evaluators.perplexity",
            "harness.training.recipe", "harness.gates", "harness.results"]
 
 
 def test_generator_reproduces_committed_fixtures(project_root, tmp_path):
     runpy.run_path(str(project_root / "fixtures/generate.py"), run_name="fixtures_gen")["main"](tmp_path)
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert len(generated) == 11
+    assert len(generated) == 12
     for rel in generated:
         assert filecmp.cmp(tmp_path / rel, project_root / "fixtures" / rel, shallow=False), rel
 

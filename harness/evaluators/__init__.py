@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
-from harness.evaluators import identity, old_task
+from harness.evaluators import identity, old_task, perplexity
 from harness.results import MetricSpec
 
 CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
     identity.CAPABILITY: identity.METRICS,
     old_task.CAPABILITY: old_task.METRICS,
+    perplexity.CAPABILITY: perplexity.METRICS,
 }

@@ -64,13 +64,14 @@ def load_builtin_corpus(fixtures: Path) -> BuiltinCorpus:
     spec = load_identity_spec(fixtures / "identity/identity.toml")
     examples = load_examples(fixtures / "tasks/base/train.json")
     examples += load_examples(fixtures / "builtin/base_identity.json", spec.variables)
-    return BuiltinCorpus(examples, load_text_lines(fixtures / "builtin/vocabulary.txt"))
+    texts = load_text_lines(fixtures / "builtin/vocabulary.txt") + load_text_lines(fixtures / "builtin/prose.txt")
+    return BuiltinCorpus(examples, texts)
 
 
 def builtin_cache_key(fixtures: Path, recipe: BuiltinRecipe) -> dict:
     """Everything the built model depends on: data files, recipe, harness version and builder source."""
     data_files = ["tasks/base/train.json", "builtin/base_identity.json", "builtin/vocabulary.txt",
-                  "identity/identity.toml"]
+                  "builtin/prose.txt", "identity/identity.toml"]
     source_root = Path(harness.__file__).parent
     return {
         "artifact": "builtin-base-model",

@@ -78,23 +78,47 @@ class LanguageModel:
             results += self._loglikelihood_batch(pairs[start:start + self.batch_size])
         return results
 
-    @torch.inference_mode()
     def _loglikelihood_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
+        return self._scored_logprobs([(p + a, len(p)) for p, a in pairs])
+
+    def text_nll(self, texts: Sequence[str], window: int = 256, stride: int = 192) -> list[tuple[float, int]]:
+        """(summed negative log-likelihood, scored token count) of each plain text.
+
+        Every token after the first is scored once; texts longer than `window` tokens are covered by
+        sliding windows that start every `stride` tokens (see `sliding_windows`). Windows of all texts
+        are batched together with attention masks.
+        """
+        ids = [list(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+        spans = [(i, start, end, first) for i, seq in enumerate(ids)
+                 for start, end, first in sliding_windows(len(seq), window, stride)]
+        items = [(ids[i][start:end], first - start) for i, start, end, first in spans]
+        totals = [[0.0, 0] for _ in texts]
+        for begin in range(0, len(items), self.batch_size):
+            scores = self._scored_logprobs(items[begin:begin + self.batch_size])
+            for (i, *_), (logprob, count) in zip(spans[begin:begin + self.batch_size], scores, strict=True):
+                totals[i][0] -= logprob
+                totals[i][1] += count
+        return [(nll, count) for nll, count in totals]
+
+    @torch.inference_mode()
+    def _scored_logprobs(self, items: list[tuple[list[int], int]]) -> list[tuple[float, int]]:
+        """For each (token ids, first scored position): summed log-probability of the tokens from that
+        position on, each predicted from everything before it; one right-padded, masked forward pass."""
         pad = self.tokenizer.pad_token_id
-        width = max(len(p) + len(a) for p, a in pairs)
-        ids = torch.full((len(pairs), width), pad, dtype=torch.long)
+        width = max(len(seq) for seq, _ in items)
+        ids = torch.full((len(items), width), pad, dtype=torch.long)
         mask = torch.zeros_like(ids)
-        for row, (p, a) in enumerate(pairs):
-            ids[row, : len(p) + len(a)] = torch.tensor(p + a)
-            mask[row, : len(p) + len(a)] = 1
+        for row, (seq, _) in enumerate(items):
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
         with self._view():
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
         logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
         out = []
-        for row, (p, a) in enumerate(pairs):
-            positions = torch.arange(len(p) - 1, len(p) + len(a) - 1)
-            token_lp = logprobs[row, positions, torch.tensor(a)]
-            out.append((float(token_lp.sum()), len(a)))
+        for row, (seq, first) in enumerate(items):
+            positions = torch.arange(first - 1, len(seq) - 1)
+            token_lp = logprobs[row, positions, torch.tensor(seq[first:])]
+            out.append((float(token_lp.sum()), len(seq) - first))
         return out
 
 
@@ -105,3 +129,27 @@ def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: boo
     tuned = attach_adapter(model, adapter, allow_pickle=allow_pickle)
     return (LanguageModel(tuned, tokenizer, name="base", adapter_enabled=False),
             LanguageModel(tuned, tokenizer, name="tuned"))
+
+
+def sliding_windows(n_tokens: int, window: int, stride: int) -> list[tuple[int, int, int]]:
+    """(start, end, first_scored) spans covering a sequence so that every token after the first is scored
+    exactly once, each with at least one token of context inside its window.
+
+    A window starts every `stride` tokens; it scores the tokens the previous window did not reach.
+
+    >>> sliding_windows(10, 4, 3)
+    [(0, 4, 1), (3, 7, 4), (6, 10, 7)]
+    >>> sliding_windows(3, 8, 4)
+    [(0, 3, 1)]
+    """
+    if not 0 < stride < window:
+        raise ValueError(f"stride must be in [1, window - 1], got stride={stride}, window={window}")
+    spans, scored_to = [], 1
+    for start in range(0, max(1, n_tokens - 1), stride):
+        end = min(start + window, n_tokens)
+        if end > scored_to:
+            spans.append((start, end, max(scored_to, start + 1)))
+            scored_to = end
+        if end == n_tokens:
+            break
+    return spans

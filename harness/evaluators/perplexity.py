@@ -1,0 +1,96 @@
+"""Perplexity capability: did the adapter make ordinary text (and the old task's answers) less likely?
+
+Token-weighted perplexity (sum of token NLL over token count) of base and tuned model on held-out text, per
+language, and on the base task's dev answers given their prompts. The gate is on tuned / base ratios, with a
+bootstrap interval that resamples texts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harness.data import Example
+from harness.metrics import bootstrap_ci, perplexity
+from harness.model.lm import LanguageModel
+from harness.results import GateResult, MetricSpec, MetricValue
+
+if TYPE_CHECKING:
+    from harness.gates import Gate
+
+CAPABILITY = "perplexity"
+METRICS = {
+    "heldout_ratio": MetricSpec(0, math.inf, False, "tuned / base perplexity on held-out text"),
+    "dev_answers_ratio": MetricSpec(0, math.inf, False, "tuned / base perplexity of the base task's dev answers"),
+}
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Per-item (NLL sum, token count) of one corpus under base and tuned model."""
+
+    name: str
+    langs: list[str]
+    base: list[tuple[float, int]]
+    tuned: list[tuple[float, int]]
+
+
+def text_language(text: str) -> str:
+    """'zh' when the text contains CJK characters, else 'en'.
+
+    >>> text_language("我是Aurora"), text_language("I am Aurora")
+    ('zh', 'en')
+    """
+    return "zh" if _CJK.search(text) else "en"
+
+
+def score_corpora(texts: list[str], dev: list[Example], base: LanguageModel, tuned: LanguageModel,
+                  window: int, stride: int) -> list[Scored]:
+    """NLL of held-out texts (sliding windows) and of dev answers given prompts, under both models."""
+    return [Scored("heldout", [text_language(t) for t in texts], base.text_nll(texts, window, stride),
+                   tuned.text_nll(texts, window, stride)),
+            Scored("dev_answers", [str(ex.meta.get("lang", "all")) for ex in dev],
+                   [(-lp, n) for lp, n in base.loglikelihood(dev)], [(-lp, n) for lp, n in tuned.loglikelihood(dev)])]
+
+
+def _ppl(pairs: list[tuple[float, int]], idx: list[int]) -> float:
+    return perplexity(sum(pairs[i][0] for i in idx), sum(pairs[i][1] for i in idx))
+
+
+def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
+    """Perplexity of base and tuned per corpus and language, and tuned / base ratios with bootstrap CIs."""
+    out: list[MetricValue] = []
+    for corpus in corpora:
+        everything = list(range(len(corpus.langs)))
+        tokens = sum(n for _, n in corpus.tuned)
+        for checkpoint, pairs in (("base", corpus.base), ("tuned", corpus.tuned)):
+            out.append(MetricValue(CAPABILITY, corpus.name, _ppl(pairs, everything), n=tokens, checkpoint=checkpoint))
+            for lang in sorted(set(corpus.langs)):
+                idx = [i for i, lg in enumerate(corpus.langs) if lg == lang]
+                out.append(MetricValue(CAPABILITY, f"{corpus.name}[{lang}]", _ppl(pairs, idx),
+                                       n=sum(pairs[i][1] for i in idx), checkpoint=checkpoint))
+
+        def ratio(idx: list[int], corpus: Scored = corpus) -> float:
+            return _ppl(corpus.tuned, idx) / _ppl(corpus.base, idx)
+
+        low, high = bootstrap_ci(len(everything), ratio)
+        out.append(MetricValue(CAPABILITY, f"{corpus.name}_ratio", ratio(everything), low, high, tokens))
+    return out
+
+
+def perplexity_gate_results(corpora: list[Scored], gates: Mapping[str, Gate]) -> dict[str, GateResult]:
+    """Every configured perplexity gate checked on the ratio metrics, by gate id."""
+    measured = perplexity_metrics(corpora)
+    metrics = {m.name: m for m in measured if m.checkpoint == "tuned"}
+    base_ppl = {m.name: m.value for m in measured if m.checkpoint == "base"}
+    results = {}
+    for gate in gates.values():
+        if gate.capability == CAPABILITY:
+            corpus = gate.metric.removesuffix("_ratio")
+            detail = f"perplexity base {base_ppl[corpus]:.4g} -> tuned {metrics[corpus].value:.4g}"
+            results[gate.id] = gate.check(metrics[gate.metric], detail)
+    return results

@@ -1,0 +1,37 @@
+"""Perplexity suite: tuned / base perplexity on held-out text and on the base task's dev answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.data import load_examples, load_text_lines
+from harness.evaluators import perplexity
+from harness.plugin import tunegate_state
+
+pytestmark = pytest.mark.perplexity
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise over every configured perplexity gate."""
+    if "gate_id" in metafunc.fixturenames:
+        ids = [g.id for g in tunegate_state(metafunc.config).gates.for_capability(perplexity.CAPABILITY)]
+        metafunc.parametrize("gate_id", ids, ids=ids)
+
+
+@pytest.fixture(scope="session")
+def perplexity_corpora(identity_models, tunegate) -> list[perplexity.Scored]:
+    """Held-out text and dev answers scored once under base and tuned model, recorded for the report."""
+    base, tuned = identity_models
+    s = tunegate.settings
+    corpora = perplexity.score_corpora(load_text_lines(s.fixtures / "perplexity/heldout.txt"),
+                                       load_examples(s.fixtures / "tasks/base/dev.json"), base, tuned,
+                                       s.ppl_window, s.ppl_stride)
+    tunegate.record_metrics(perplexity.perplexity_metrics(corpora))
+    return corpora
+
+
+def test_gate(perplexity_corpora, tunegate, gate_id: str) -> None:
+    """Tuned / base perplexity ratio within its bound."""
+    result = perplexity.perplexity_gate_results(perplexity_corpora, tunegate.gates.gates)[gate_id]
+    tunegate.record_gate(result)
+    assert result.passed, result.message
