@@ -75,6 +75,11 @@ class SessionState:
         """Keep a gate verdict for results.json, the report and the terminal summary."""
         self.record.gates.append(result)
 
+    def enforce(self, result: GateResult) -> None:
+        """Record a gate verdict and fail the calling test with its message when the gate failed."""
+        self.record_gate(result)
+        assert result.passed, result.message
+
     def record_metrics(self, metrics: list[MetricValue]) -> None:
         """Keep measured metrics."""
         self.record.metrics += metrics
@@ -150,6 +155,13 @@ def _now() -> str:
 def tunegate_state(config: pytest.Config) -> SessionState:
     """The session state (for collection-time parametrisation in suites)."""
     return config.stash[STATE]
+
+
+def parametrize_gates(metafunc: pytest.Metafunc, capability: str) -> None:
+    """Parametrise a suite's `gate_id` argument over the capability's configured gates (ids = gate ids)."""
+    if "gate_id" in metafunc.fixturenames:
+        ids = [g.id for g in tunegate_state(metafunc.config).gates.for_capability(capability)]
+        metafunc.parametrize("gate_id", ids, ids=ids)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 
 from harness.data import load_identity_spec
 from harness.evaluators import identity
-from harness.plugin import tunegate_state
+from harness.plugin import parametrize_gates, tunegate_state
 
 pytestmark = pytest.mark.identity
 
@@ -21,9 +21,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         spec = load_identity_spec(state.settings.fixtures / "identity/identity.toml")
         ids = [p.id for p in identity.load_probes(state.settings.fixtures, spec)]
         metafunc.parametrize("probe_id", ids, ids=ids)
-    if "gate_id" in metafunc.fixturenames:
-        ids = [g.id for g in state.gates.for_capability(identity.CAPABILITY)]
-        metafunc.parametrize("gate_id", ids, ids=ids)
+    parametrize_gates(metafunc, identity.CAPABILITY)
 
 
 @pytest.fixture(scope="session")
@@ -49,5 +47,4 @@ def test_probe(identity_results, tunegate, probe_id: str) -> None:
 def test_gate(identity_results, tunegate, gate_id: str) -> None:
     """The aggregate gate over all probes: value vs threshold, with the failing probes named."""
     result = identity.identity_gate_results(list(identity_results.values()), tunegate.gates.gates)[gate_id]
-    tunegate.record_gate(result)
-    assert result.passed, result.message
+    tunegate.enforce(result)

@@ -6,16 +6,14 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import old_task
-from harness.plugin import tunegate_state
+from harness.plugin import parametrize_gates
 
 pytestmark = pytest.mark.old_task
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrise over every configured old-task gate."""
-    if "gate_id" in metafunc.fixturenames:
-        ids = [g.id for g in tunegate_state(metafunc.config).gates.for_capability(old_task.CAPABILITY)]
-        metafunc.parametrize("gate_id", ids, ids=ids)
+    """Parametrise over every configured old_task gate."""
+    parametrize_gates(metafunc, old_task.CAPABILITY)
 
 
 @pytest.fixture(scope="session")
@@ -31,5 +29,4 @@ def old_task_results(identity_models, tunegate) -> list[old_task.ItemResult]:
 def test_gate(old_task_results, tunegate, gate_id: str) -> None:
     """Floor and maximum drop, with the paired CI and the McNemar verdict in the message."""
     result = old_task.old_task_gate_results(old_task_results, tunegate.gates.gates)[gate_id]
-    tunegate.record_gate(result)
-    assert result.passed, result.message
+    tunegate.enforce(result)

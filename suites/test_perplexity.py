@@ -6,16 +6,14 @@ import pytest
 
 from harness.data import load_examples, load_text_lines
 from harness.evaluators import perplexity
-from harness.plugin import tunegate_state
+from harness.plugin import parametrize_gates
 
 pytestmark = pytest.mark.perplexity
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise over every configured perplexity gate."""
-    if "gate_id" in metafunc.fixturenames:
-        ids = [g.id for g in tunegate_state(metafunc.config).gates.for_capability(perplexity.CAPABILITY)]
-        metafunc.parametrize("gate_id", ids, ids=ids)
+    parametrize_gates(metafunc, perplexity.CAPABILITY)
 
 
 @pytest.fixture(scope="session")
@@ -33,5 +31,4 @@ def perplexity_corpora(identity_models, tunegate) -> list[perplexity.Scored]:
 def test_gate(perplexity_corpora, tunegate, gate_id: str) -> None:
     """Tuned / base perplexity ratio within its bound."""
     result = perplexity.perplexity_gate_results(perplexity_corpora, tunegate.gates.gates)[gate_id]
-    tunegate.record_gate(result)
-    assert result.passed, result.message
+    tunegate.enforce(result)
