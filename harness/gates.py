@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,17 @@ def parse_gate(capability: str, metric: str, expression: Any, spec: MetricSpec, 
             (op == "<" and threshold <= spec.low):
         raise GateConfigError(f"{key}: {op} {threshold:g} can never be met in [{spec.low:g}, {spec.high:g}]")
     return Gate(capability, metric, op, threshold)
+
+
+def check_gates(gates: Mapping[str, Gate], capability: str, metrics: Sequence[MetricValue],
+                detail: Callable[[Gate], str] = lambda gate: "") -> dict[str, GateResult]:
+    """Check every configured gate of `capability` against the tuned model's `metrics`, by gate id.
+
+    `detail(gate)` adds evidence to the message (failing probes, a noise verdict, base vs tuned values).
+    """
+    tuned = {m.name: m for m in metrics if m.capability == capability and m.checkpoint == "tuned"}
+    return {gate.id: gate.check(tuned[gate.metric], detail(gate))
+            for gate in gates.values() if gate.capability == capability}
 
 
 @dataclass(frozen=True)

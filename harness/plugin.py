@@ -24,6 +24,7 @@ from harness.evaluators import CAPABILITY_METRICS
 from harness.gates import GateConfig, GateConfigError, load_gate_config
 from harness.model.lm import LanguageModel, base_and_tuned
 from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
+from harness.model.requests import RequestCache
 from harness.report.html import write_html
 from harness.report.terminal import gate_summary_lines
 from harness.results import GateResult, MetricValue, RunRecord, Sample, new_run_id, point_latest, write_results
@@ -70,6 +71,7 @@ class SessionState:
     run_id: str
     record: RunRecord
     artifacts: dict = field(default_factory=dict)
+    requests: RequestCache = field(default_factory=RequestCache)
 
     def record_gate(self, result: GateResult) -> None:
         """Keep a gate verdict for results.json, the report and the terminal summary."""
@@ -194,15 +196,27 @@ def identity_spec(tunegate: SessionState) -> IdentitySpec:
 @pytest.fixture(scope="session")
 def identity_adapter(tunegate: SessionState, base_model: BaseModel, identity_spec: IdentitySpec) -> Path:
     """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked)."""
-    s = tunegate.settings
+    data = tunegate.settings.fixtures / "identity/self_cognition.json"
+    return _adapter_for(tunegate, base_model, "identity", lambda: load_examples(data, identity_spec.variables))
+
+
+@pytest.fixture(scope="session")
+def new_task_adapter(tunegate: SessionState, base_model: BaseModel) -> Path:
+    """The new-task adapter: --adapter PATH, or one trained on fixtures/tasks/increment_1 (cached)."""
+    data = tunegate.settings.fixtures / "tasks/increment_1/train.json"
+    return _adapter_for(tunegate, base_model, "new_task", lambda: load_examples(data))
+
+
+def _adapter_for(state: SessionState, base_model: BaseModel, name: str, data) -> Path:
+    """--adapter when given, else the adapter trained with recipe `[name]` on `data()`; recorded either way."""
+    s = state.settings
     if s.adapter:
-        _record_adapter(tunegate, "identity", s.adapter, external_training_log(s.adapter))
+        _record_adapter(state, name, s.adapter, external_training_log(s.adapter))
         return s.adapter
-    recipe = load_recipe(s.fixtures / "recipes.toml", "identity")
-    data = load_examples(s.fixtures / "identity/self_cognition.json", identity_spec.variables)
-    replay = replay_pool(s.fixtures, recipe)
-    trained = train_adapter(base_model, data, recipe, s.cache_dir, replay=replay, name="identity")
-    _record_adapter(tunegate, "identity", trained.path, {**trained.info, "log": trained.log})
+    recipe = load_recipe(s.fixtures / "recipes.toml", name)
+    trained = train_adapter(base_model, data(), recipe, s.cache_dir, replay=replay_pool(s.fixtures, recipe),
+                            name=name)
+    _record_adapter(state, name, trained.path, {**trained.info, "log": trained.log})
     return trained.path
 
 
@@ -214,8 +228,21 @@ def _record_adapter(state: SessionState, name: str, path: Path, training: dict) 
 @pytest.fixture(scope="session")
 def identity_models(base_model: BaseModel, identity_adapter: Path, tunegate: SessionState
                     ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) over one copy of the base weights with the identity adapter attached."""
-    return base_and_tuned(base_model, identity_adapter, allow_pickle=tunegate.settings.allow_pickle)
+    """(base view, tuned view) over one copy of the base weights with the adapter under test attached."""
+    return base_and_tuned(base_model, identity_adapter, tunegate.settings.allow_pickle, tunegate.requests)
+
+
+@pytest.fixture(scope="session")
+def merged_model(identity_models: tuple[LanguageModel, LanguageModel]) -> LanguageModel:
+    """A merged copy (`merge_and_unload()`) of the tuned model under test."""
+    return identity_models[1].merged()
+
+
+@pytest.fixture(scope="session")
+def new_task_models(base_model: BaseModel, new_task_adapter: Path, tunegate: SessionState
+                    ) -> tuple[LanguageModel, LanguageModel]:
+    """(base view, tuned view) with the new-task adapter; base answers are shared with the other suites."""
+    return base_and_tuned(base_model, new_task_adapter, tunegate.settings.allow_pickle, tunegate.requests)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -234,7 +261,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(run_dir / "parts", ignore_errors=True)
     if state.record.is_empty:
         return
-    state.record.run.update(finished=_now(), exit_status=int(exitstatus), **_environment(state))
+    state.record.run.update(finished=_now(), exit_status=int(exitstatus), **_environment(state),
+                            request_cache={"hits": state.requests.hits, "misses": state.requests.misses})
     write_results(run_dir, state.record)
     write_html(run_dir, state.record)
     point_latest(state.settings.report_dir, run_dir)

@@ -10,6 +10,7 @@ import pytest
 from harness.data import load_identity_spec
 from harness.evaluators import identity
 from harness.plugin import parametrize_gates, tunegate_state
+from harness.results import GateResult
 
 pytestmark = pytest.mark.identity
 
@@ -30,9 +31,17 @@ def identity_results(identity_models, identity_spec, tunegate) -> dict[str, iden
     base, tuned = identity_models
     results = identity.score_probes(identity.load_probes(tunegate.settings.fixtures, identity_spec),
                                     base, tuned, identity_spec)
-    tunegate.record_metrics(identity.identity_metrics(results))
     tunegate.record_samples(identity.identity_samples(results))
     return {r.probe.id: r for r in results}
+
+
+@pytest.fixture(scope="session")
+def identity_verdicts(identity_results, tunegate) -> dict[str, GateResult]:
+    """Identity metrics over all probes, recorded once; every identity gate checked once."""
+    results = list(identity_results.values())
+    metrics = identity.identity_metrics(results)
+    tunegate.record_metrics(metrics)
+    return identity.identity_gate_results(results, tunegate.gates.gates, metrics)
 
 
 def test_probe(identity_results, tunegate, probe_id: str) -> None:
@@ -44,7 +53,6 @@ def test_probe(identity_results, tunegate, probe_id: str) -> None:
         pytest.xfail(message)
 
 
-def test_gate(identity_results, tunegate, gate_id: str) -> None:
+def test_gate(identity_verdicts, tunegate, gate_id: str) -> None:
     """The aggregate gate over all probes: value vs threshold, with the failing probes named."""
-    result = identity.identity_gate_results(list(identity_results.values()), tunegate.gates.gates)[gate_id]
-    tunegate.enforce(result)
+    tunegate.enforce(identity_verdicts[gate_id])

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from harness.data import load_examples
-from harness.evaluators import old_task
+from harness.evaluators import accuracy, old_task
 from harness.plugin import parametrize_gates
+from harness.results import GateResult
 
 pytestmark = pytest.mark.old_task
 
@@ -17,16 +18,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def old_task_results(identity_models, tunegate) -> list[old_task.ItemResult]:
-    """Every dev item answered once by base and tuned model, recorded for the report."""
+def old_task_verdicts(identity_models, tunegate) -> dict[str, GateResult]:
+    """Every dev item answered once by base and tuned model; metrics recorded, every gate checked once."""
     base, tuned = identity_models
-    results = old_task.score_items(load_examples(tunegate.settings.fixtures / "tasks/base/dev.json"), base, tuned)
-    tunegate.record_metrics(old_task.old_task_metrics(results))
+    results = accuracy.score_items(load_examples(tunegate.settings.fixtures / "tasks/base/dev.json"), base, tuned)
+    metrics = old_task.old_task_metrics(results)
+    tunegate.record_metrics(metrics)
     tunegate.record_samples(old_task.old_task_samples(results))
-    return results
+    return old_task.old_task_gate_results(results, tunegate.gates.gates, metrics)
 
 
-def test_gate(old_task_results, tunegate, gate_id: str) -> None:
+def test_gate(old_task_verdicts, tunegate, gate_id: str) -> None:
     """Floor and maximum drop, with the paired CI and the McNemar verdict in the message."""
-    result = old_task.old_task_gate_results(old_task_results, tunegate.gates.gates)[gate_id]
-    tunegate.enforce(result)
+    tunegate.enforce(old_task_verdicts[gate_id])

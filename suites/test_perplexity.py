@@ -7,6 +7,7 @@ import pytest
 from harness.data import load_examples, load_text_lines
 from harness.evaluators import perplexity
 from harness.plugin import parametrize_gates
+from harness.results import GateResult
 
 pytestmark = pytest.mark.perplexity
 
@@ -17,18 +18,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def perplexity_corpora(identity_models, tunegate) -> list[perplexity.Scored]:
-    """Held-out text and dev answers scored once under base and tuned model, recorded for the report."""
+def perplexity_verdicts(identity_models, tunegate) -> dict[str, GateResult]:
+    """Held-out text and dev answers scored once under base and tuned model; metrics recorded, gates checked."""
     base, tuned = identity_models
     s = tunegate.settings
     corpora = perplexity.score_corpora(load_text_lines(s.fixtures / "perplexity/heldout.txt"),
                                        load_examples(s.fixtures / "tasks/base/dev.json"), base, tuned,
                                        s.ppl_window, s.ppl_stride)
-    tunegate.record_metrics(perplexity.perplexity_metrics(corpora))
-    return corpora
+    metrics = perplexity.perplexity_metrics(corpora)
+    tunegate.record_metrics(metrics)
+    return perplexity.perplexity_gate_results(corpora, tunegate.gates.gates, metrics)
 
 
-def test_gate(perplexity_corpora, tunegate, gate_id: str) -> None:
+def test_gate(perplexity_verdicts, tunegate, gate_id: str) -> None:
     """Tuned / base perplexity ratio within its bound."""
-    result = perplexity.perplexity_gate_results(perplexity_corpora, tunegate.gates.gates)[gate_id]
-    tunegate.enforce(result)
+    tunegate.enforce(perplexity_verdicts[gate_id])

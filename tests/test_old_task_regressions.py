@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.data import load_examples
-from harness.evaluators import old_task
+from harness.evaluators import accuracy, old_task
 from harness.model.lm import base_and_tuned
 from harness.training.lora import train_adapter
 from harness.training.recipe import load_recipe
@@ -14,7 +14,7 @@ from harness.training.recipe import load_recipe
 def old_task_verdicts(base_model, adapter, tunegate):
     base, tuned = base_and_tuned(base_model, adapter)
     dev = load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")
-    return old_task.old_task_gate_results(old_task.score_items(dev, base, tuned), tunegate.gates.gates)
+    return old_task.old_task_gate_results(accuracy.score_items(dev, base, tuned), tunegate.gates.gates)
 
 
 @pytest.fixture(scope="session")
@@ -45,5 +45,5 @@ def test_forgetting_adapter_fails_old_task_gates(base_model, forgetting_adapter,
 def test_noise_verdict_on_small_differences():
     from harness.data import Example
 
-    items = [old_task.ItemResult(Example(str(i), (("user", "q"),), "a"), "a", "a" if i else "b") for i in range(50)]
+    items = [accuracy.ItemResult(Example(str(i), (("user", "q"),), "a"), "a", "a" if i else "b") for i in range(50)]
     assert "within noise" in old_task.drop_verdict(items)

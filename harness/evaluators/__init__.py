@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
-from harness.evaluators import identity, old_task, perplexity
+from harness.evaluators import identity, new_task, old_task, perplexity
 from harness.results import MetricSpec
 
 CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
     identity.CAPABILITY: identity.METRICS,
     old_task.CAPABILITY: old_task.METRICS,
+    new_task.CAPABILITY: new_task.METRICS,
     perplexity.CAPABILITY: perplexity.METRICS,
 }

@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
+from harness.gates import Gate, check_gates
 from harness.metrics import claims_identity, exact_match, leaked_identities, rate
 from harness.model.lm import LanguageModel
 from harness.results import GateResult, MetricSpec, MetricValue, Sample
-
-if TYPE_CHECKING:
-    from harness.gates import Gate
 
 CAPABILITY = "identity"
 KINDS = ("held_in", "held_out", "adversarial", "locality")
@@ -147,8 +144,9 @@ def probe_outcome(result: ProbeResult, gates: Mapping[str, Gate]) -> tuple[str, 
     return "tolerated", f"{message} (counted against gate {gate.id} {gate.op} {gate.threshold:g})"
 
 
-def identity_gate_results(results: list[ProbeResult], gates: Mapping[str, Gate]) -> dict[str, GateResult]:
-    """Every configured identity gate checked against the metrics of `results`, by gate id."""
-    metrics = {m.name: m for m in identity_metrics(results)}
-    return {gate.id: gate.check(metrics[gate.metric], failing_probes(results, gate.metric))
-            for gate in gates.values() if gate.capability == CAPABILITY}
+def identity_gate_results(results: list[ProbeResult], gates: Mapping[str, Gate],
+                          metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
+    """Every configured identity gate checked on `metrics` (computed from `results` if not given), by gate id;
+    failure messages name the failing probes."""
+    return check_gates(gates, CAPABILITY, metrics or identity_metrics(results),
+                       lambda gate: failing_probes(results, gate.metric))

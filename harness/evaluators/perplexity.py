@@ -11,15 +11,12 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from harness.data import Example
+from harness.gates import Gate, check_gates
 from harness.metrics import bootstrap_ci, perplexity
 from harness.model.lm import LanguageModel
 from harness.results import GateResult, MetricSpec, MetricValue
-
-if TYPE_CHECKING:
-    from harness.gates import Gate
 
 CAPABILITY = "perplexity"
 METRICS = {
@@ -82,15 +79,15 @@ def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
     return out
 
 
-def perplexity_gate_results(corpora: list[Scored], gates: Mapping[str, Gate]) -> dict[str, GateResult]:
-    """Every configured perplexity gate checked on the ratio metrics, by gate id."""
-    measured = perplexity_metrics(corpora)
-    metrics = {m.name: m for m in measured if m.checkpoint == "tuned"}
-    base_ppl = {m.name: m.value for m in measured if m.checkpoint == "base"}
-    results = {}
-    for gate in gates.values():
-        if gate.capability == CAPABILITY:
-            corpus = gate.metric.removesuffix("_ratio")
-            detail = f"perplexity base {base_ppl[corpus]:.4g} -> tuned {metrics[corpus].value:.4g}"
-            results[gate.id] = gate.check(metrics[gate.metric], detail)
-    return results
+def perplexity_gate_results(corpora: list[Scored], gates: Mapping[str, Gate],
+                            metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
+    """Every configured perplexity gate checked on `metrics` (computed from `corpora` if not given), by gate
+    id; messages give the base and tuned perplexities behind the ratio."""
+    metrics = metrics or perplexity_metrics(corpora)
+    value = {(m.checkpoint, m.name): m.value for m in metrics}
+
+    def detail(gate: Gate) -> str:
+        corpus = gate.metric.removesuffix("_ratio")
+        return f"perplexity base {value['base', corpus]:.4g} -> tuned {value['tuned', corpus]:.4g}"
+
+    return check_gates(gates, CAPABILITY, metrics, detail)

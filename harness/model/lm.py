@@ -2,12 +2,15 @@
 
 One `LanguageModel` wraps a Hugging Face causal LM (plain or peft) and a tokenizer. `adapter_enabled=False`
 gives the base model's view of a peft model (through `disable_adapter()`), so base and tuned answers come from
-one copy of the weights. Results are memoised per request, so suites that ask the same question share one
-computation per session.
+one copy of the weights. Answers are cached per (model identity, request) in a `RequestCache` shared by all
+views of a session, so suites that ask the same question compute it once. The adapter-health checks read
+LoRA weights and activations through `lora_layers` / `lora_activations`, and compare with a `merged()` copy.
 """
 
 from __future__ import annotations
 
+import copy
+import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -15,7 +18,9 @@ from pathlib import Path
 import torch
 
 from harness.data import Example
-from harness.model.loading import BaseModel, attach_adapter
+from harness.model.loading import BaseModel, adapter_digest, attach_adapter
+from harness.model.lora_layers import LoraLayer, capture_lora_activations, lora_layers
+from harness.model.requests import RequestCache
 from harness.progress import progress
 from harness.training.batching import answer_ids, prompt_ids
 
@@ -23,17 +28,23 @@ Conversation = tuple[tuple[str, str], ...]
 
 
 class LanguageModel:
-    """Batched greedy generation and answer log-likelihood over one model view (base or tuned)."""
+    """Batched greedy generation, answer log-likelihood and text NLL over one model view (base or tuned).
 
-    def __init__(self, model: torch.nn.Module, tokenizer, *, name: str, adapter_enabled: bool = True,
-                 batch_size: int = 32, max_new_tokens: int = 48) -> None:
+    `model_id` names the weights this view computes with (base digest + adapter digest); answers are kept in
+    the shared `cache` under it, so every view of the same weights in a session reuses them.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer, *, name: str, model_id: str | None = None,
+                 adapter_enabled: bool = True, cache: RequestCache | None = None, batch_size: int = 32,
+                 max_new_tokens: int = 48) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
+        self.model_id = model_id or f"{name}@{id(model):x}"
         self.adapter_enabled = adapter_enabled
+        self.cache = cache if cache is not None else RequestCache()
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
-        self._generated: dict[tuple[Conversation, int], str] = {}
 
     @property
     def device(self) -> torch.device:
@@ -47,39 +58,63 @@ class LanguageModel:
         return nullcontext()
 
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[str]:
-        """Greedy completions of each conversation, computed in left-padded batches, memoised."""
+        """Greedy completions of each conversation, computed in left-padded batches, cached."""
         limit = max_new_tokens or self.max_new_tokens
-        todo = list(dict.fromkeys(tuple(c) for c in conversations if (tuple(c), limit) not in self._generated))
-        encoded = {c: prompt_ids(self.tokenizer, c) for c in todo}
-        todo.sort(key=lambda c: len(encoded[c]))  # similar lengths share a batch: less padding
-        batches = [todo[i:i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
+        return self.cache.answer(self.model_id, f"generate:{limit}", [tuple(c) for c in conversations],
+                                 lambda todo: self._generate_all(todo, limit))
+
+    def _generate_all(self, conversations: list[Conversation], limit: int) -> list[str]:
+        encoded = [prompt_ids(self.tokenizer, c) for c in conversations]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # similar lengths: less padding
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        texts: dict[int, str] = {}
         for batch in progress(batches, desc=f"generating ({self.name})"):
-            for conv, text in zip(batch, self._generate_batch([encoded[c] for c in batch], limit), strict=True):
-                self._generated[(conv, limit)] = text
-        return [self._generated[(tuple(c), limit)] for c in conversations]
+            ids = self._generate_batch([encoded[i] for i in batch], limit)
+            texts.update(zip(batch, self._decode(ids), strict=True))
+        return [texts[i] for i in range(len(conversations))]
+
+    def _decode(self, new_ids: torch.Tensor) -> list[str]:
+        return [text.strip() for text in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
 
     @torch.inference_mode()
-    def _generate_batch(self, prompts: list[list[int]], limit: int) -> list[str]:
+    def _generate_batch(self, prompts: list[list[int]], limit: int, min_new_tokens: int = 0) -> torch.Tensor:
+        """Greedy new token ids (batch, <= limit) of left-padded `prompts`."""
         pad = self.tokenizer.pad_token_id
         width = max(map(len, prompts))
         ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
         with self._view():
             out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=limit, do_sample=False,
+                                      min_new_tokens=min_new_tokens or None,
                                       eos_token_id=self.tokenizer.eos_token_id, pad_token_id=pad,
                                       top_p=None, top_k=None, temperature=None)
-        return [text.strip() for text in self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)]
+        return out[:, width:]
+
+    def timed_generate(self, conversations: Sequence[Conversation], new_tokens: int) -> float:
+        """Seconds one batched greedy generation of exactly `new_tokens` tokens per conversation takes
+        (never cached: this is the latency measurement)."""
+        prompts = [prompt_ids(self.tokenizer, c) for c in conversations]
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        self._generate_batch(prompts, new_tokens, min_new_tokens=new_tokens)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
 
     def loglikelihood(self, examples: Sequence[Example]) -> list[tuple[float, int]]:
-        """(sum of log-probabilities, token count) of each example's answer (+ eos) given its prompt."""
-        pairs = [(prompt_ids(self.tokenizer, ex.messages), answer_ids(self.tokenizer, ex.answer)) for ex in examples]
-        results: list[tuple[float, int]] = []
-        for start in range(0, len(pairs), self.batch_size):
-            results += self._loglikelihood_batch(pairs[start:start + self.batch_size])
-        return results
+        """(sum of log-probabilities, token count) of each example's answer (+ eos) given its prompt, cached."""
+        requests = [(tuple(ex.messages), ex.answer) for ex in examples]
+        return self.cache.answer(self.model_id, "loglikelihood", requests, self._loglikelihood_all)
 
-    def _loglikelihood_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
-        return self._scored_logprobs([(p + a, len(p)) for p, a in pairs])
+    def _loglikelihood_all(self, requests: list[tuple[Conversation, str]]) -> list[tuple[float, int]]:
+        items = [self._answer_item(messages, answer) for messages, answer in requests]
+        return [score for start in range(0, len(items), self.batch_size)
+                for score in self._scored_logprobs(items[start:start + self.batch_size])]
+
+    def _answer_item(self, messages: Conversation, answer: str) -> tuple[list[int], int]:
+        prompt = prompt_ids(self.tokenizer, messages)
+        return prompt + answer_ids(self.tokenizer, answer), len(prompt)
 
     def text_nll(self, texts: Sequence[str], window: int = 256, stride: int = 192) -> list[tuple[float, int]]:
         """(summed negative log-likelihood, scored token count) of each plain text.
@@ -88,6 +123,10 @@ class LanguageModel:
         sliding windows that start every `stride` tokens (see `sliding_windows`). Windows of all texts
         are batched together with attention masks.
         """
+        return self.cache.answer(self.model_id, f"text_nll:{window}:{stride}", list(texts),
+                                 lambda todo: self._text_nll_all(todo, window, stride))
+
+    def _text_nll_all(self, texts: list[str], window: int, stride: int) -> list[tuple[float, int]]:
         ids = [list(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
         spans = [(i, start, end, first) for i, seq in enumerate(ids)
                  for start, end, first in sliding_windows(len(seq), window, stride)]
@@ -101,18 +140,22 @@ class LanguageModel:
         return [(nll, count) for nll, count in totals]
 
     @torch.inference_mode()
-    def _scored_logprobs(self, items: list[tuple[list[int], int]]) -> list[tuple[float, int]]:
-        """For each (token ids, first scored position): summed log-probability of the tokens from that
-        position on, each predicted from everything before it; one right-padded, masked forward pass."""
-        pad = self.tokenizer.pad_token_id
-        width = max(len(seq) for seq, _ in items)
-        ids = torch.full((len(items), width), pad, dtype=torch.long)
+    def _forward(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, attention mask) of one right-padded, masked forward pass over `sequences`."""
+        width = max(map(len, sequences))
+        ids = torch.full((len(sequences), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
-        for row, (seq, _) in enumerate(items):
+        for row, seq in enumerate(sequences):
             ids[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
         with self._view():
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+        return logits, mask
+
+    def _scored_logprobs(self, items: list[tuple[list[int], int]]) -> list[tuple[float, int]]:
+        """For each (token ids, first scored position): summed log-probability of the tokens from that
+        position on, each predicted from everything before it; one right-padded, masked forward pass."""
+        logits, _ = self._forward([seq for seq, _ in items])
         logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
         out = []
         for row, (seq, first) in enumerate(items):
@@ -122,13 +165,52 @@ class LanguageModel:
         return out
 
 
-def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: bool = False
-                   ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) over one copy of the base weights with `adapter` attached (after fit checks)."""
+    def answer_logits(self, examples: Sequence[Example]) -> list[torch.Tensor]:
+        """The logits (answer tokens x vocab, float32, CPU) predicting each example's answer (+ eos)."""
+        items = [self._answer_item(tuple(ex.messages), ex.answer) for ex in examples]
+        out = []
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start:start + self.batch_size]
+            logits, _ = self._forward([seq for seq, _ in batch])
+            out += [logits[row, first - 1:len(seq) - 1].float().cpu() for row, (seq, first) in enumerate(batch)]
+        return out
+
+    def lora_activations(self, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
+        """Every LoRA layer's low-rank activations (real tokens x r; padding dropped) on prompt + answer."""
+        sequences = [seq for seq, _ in (self._answer_item(tuple(ex.messages), ex.answer) for ex in examples)]
+        per_layer: dict[str, list[torch.Tensor]] = {}
+        for start in range(0, len(sequences), self.batch_size):
+            with capture_lora_activations(self.model) as captured:
+                _, mask = self._forward(sequences[start:start + self.batch_size])
+            for layer, outputs in captured.items():
+                per_layer.setdefault(layer, []).extend(out[mask.bool()] for out in outputs)
+        return {layer: torch.cat(parts) for layer, parts in per_layer.items()}
+
+    def lora_layers(self) -> list[LoraLayer]:
+        """The adapter's LoRA layers (weights, scaling, base weight); empty for a plain model."""
+        return lora_layers(self.model)
+
+    def merged(self) -> LanguageModel:
+        """A separate merged copy of this tuned view (`merge_and_unload()` on a deep copy of the peft model)."""
+        merged = copy.deepcopy(self.model).merge_and_unload().eval()
+        return LanguageModel(merged, self.tokenizer, name=f"{self.name}+merged", model_id=f"{self.model_id}:merged",
+                             cache=self.cache, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens)
+
+
+def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: bool = False,
+                   cache: RequestCache | None = None) -> tuple[LanguageModel, LanguageModel]:
+    """(base view, tuned view) over one copy of the base weights with `adapter` attached (after fit checks).
+
+    Views share `cache` (a new one if not given): the base view under the base digest, the tuned view under
+    base + adapter digest.
+    """
     model, tokenizer = base_model.load()
     tuned = attach_adapter(model, adapter, allow_pickle=allow_pickle)
-    return (LanguageModel(tuned, tokenizer, name="base", adapter_enabled=False),
-            LanguageModel(tuned, tokenizer, name="tuned"))
+    cache = cache if cache is not None else RequestCache()
+    return (LanguageModel(tuned, tokenizer, name="base", model_id=base_model.digest, adapter_enabled=False,
+                          cache=cache),
+            LanguageModel(tuned, tokenizer, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
+                          cache=cache))
 
 
 def sliding_windows(n_tokens: int, window: int, stride: int) -> list[tuple[int, int, int]]:

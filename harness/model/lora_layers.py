@@ -1,0 +1,70 @@
+"""What the adapter-health checks read from a peft model: its LoRA layers' weights and activations.
+
+`lora_layers` lists every LoRA-wrapped linear layer with A, B, the scaling and the frozen base weight;
+`capture_lora_activations` records the low-rank activations (outputs of `lora_A`) with forward hooks.
+Hooks do not fire inside `disable_adapter()` or after a merge: capture on the tuned, unmerged view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class LoraLayer:
+    """One LoRA-wrapped linear layer: delta W = scaling * B @ A, added to the frozen `base_weight`."""
+
+    name: str
+    A: torch.Tensor
+    B: torch.Tensor
+    scaling: float
+    base_weight: torch.Tensor
+
+    @property
+    def rank(self) -> int:
+        """The adapter's rank r."""
+        return self.A.shape[0]
+
+    def delta(self) -> torch.Tensor:
+        """The weight update scaling * B @ A (float32)."""
+        return self.scaling * (self.B.float() @ self.A.float())
+
+
+def lora_layers(model: torch.nn.Module, adapter: str = "default") -> list[LoraLayer]:
+    """Every LoRA layer of `adapter` in a peft model, in module order, named by module path."""
+    layers = []
+    for name, module in model.named_modules():
+        lora_a = getattr(module, "lora_A", None)
+        if isinstance(lora_a, torch.nn.ModuleDict) and adapter in lora_a:
+            layers.append(LoraLayer(_short(name), lora_a[adapter].weight.detach(),
+                                    module.lora_B[adapter].weight.detach(), float(module.scaling[adapter]),
+                                    module.get_base_layer().weight.detach()))
+    return layers
+
+
+def _short(name: str) -> str:
+    """'base_model.model.model.layers.0.self_attn.q_proj' -> 'layers.0.self_attn.q_proj'."""
+    return name.split("model.", 2)[-1] if name.startswith("base_model.model.") else name
+
+
+@contextmanager
+def capture_lora_activations(model: torch.nn.Module, adapter: str = "default"
+                             ) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """Record every `lora_A` output (batch, tokens, r) during forward passes, by layer name."""
+    captured: dict[str, list[torch.Tensor]] = {}
+    handles = []
+    for name, module in model.named_modules():
+        lora_a = getattr(module, "lora_A", None)
+        if isinstance(lora_a, torch.nn.ModuleDict) and adapter in lora_a:
+            store = captured.setdefault(_short(name), [])
+            handles.append(lora_a[adapter].register_forward_hook(
+                lambda _module, _inputs, output, store=store: store.append(output.detach().float().cpu())))
+    try:
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()

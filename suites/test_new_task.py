@@ -1,0 +1,34 @@
+"""New-task suite: an adapter trained on increment_1, base vs tuned on its dev set; floor and minimum gain."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.data import load_examples
+from harness.evaluators import accuracy, new_task
+from harness.plugin import parametrize_gates
+from harness.results import GateResult
+
+pytestmark = pytest.mark.new_task
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise over every configured new_task gate."""
+    parametrize_gates(metafunc, new_task.CAPABILITY)
+
+
+@pytest.fixture(scope="session")
+def new_task_verdicts(new_task_models, tunegate) -> dict[str, GateResult]:
+    """Every dev item of the new task answered once by base and tuned model; metrics recorded, gates checked."""
+    base, tuned = new_task_models
+    dev = load_examples(tunegate.settings.fixtures / f"tasks/{new_task.TASK}/dev.json")
+    results = accuracy.score_items(dev, base, tuned)
+    metrics = new_task.new_task_metrics(results)
+    tunegate.record_metrics(metrics)
+    tunegate.record_samples(new_task.new_task_samples(results))
+    return new_task.new_task_gate_results(results, tunegate.gates.gates, metrics)
+
+
+def test_gate(new_task_verdicts, tunegate, gate_id: str) -> None:
+    """Exact-match floor and minimum gain over the base, with the McNemar verdict in the message."""
+    tunegate.enforce(new_task_verdicts[gate_id])
