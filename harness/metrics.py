@@ -28,6 +28,15 @@ def normalize_answer(text: str) -> str:
     return _PUNCT_EDGES.sub("", " ".join(text.split()))
 
 
+def text_language(text: str) -> str:
+    """'zh' when the text contains CJK characters, else 'en'.
+
+    >>> text_language("我是Aurora"), text_language("I am Aurora")
+    ('zh', 'en')
+    """
+    return "zh" if _CJK.search(text) else "en"
+
+
 def exact_match(prediction: str, reference: str) -> bool:
     """True when the two answers are equal after `normalize_answer`.
 

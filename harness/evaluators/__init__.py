@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from harness.evaluators import identity, new_task, old_task, perplexity
+from harness.evaluators import adapter_health, generation, identity, latency, new_task, old_task, perplexity
 from harness.results import MetricSpec
 
 CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
@@ -13,4 +13,7 @@ CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
     old_task.CAPABILITY: old_task.METRICS,
     new_task.CAPABILITY: new_task.METRICS,
     perplexity.CAPABILITY: perplexity.METRICS,
+    adapter_health.CAPABILITY: adapter_health.METRICS,
+    generation.CAPABILITY: generation.METRICS,
+    latency.CAPABILITY: latency.METRICS,
 }

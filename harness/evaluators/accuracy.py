@@ -76,7 +76,7 @@ def exact_match_change(capability: str, name: str, results: list[ItemResult], si
     """The paired change in exact match from base to tuned, `sign` * (tuned - base), with its bootstrap CI."""
     base = [float(r.base_correct) for r in results]
     tuned = [float(r.tuned_correct) for r in results]
-    first, second = (base, tuned) if sign > 0 else (tuned, base)
+    first, second = (tuned, base) if sign > 0 else (base, tuned)
     delta, low, high = paired_bootstrap_ci(first, second)
     return MetricValue(capability, name, delta, low, high, len(results))
 

@@ -8,13 +8,12 @@ bootstrap interval that resamples texts.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from harness.data import Example
 from harness.gates import Gate, check_gates
-from harness.metrics import bootstrap_ci, perplexity
+from harness.metrics import bootstrap_ci, perplexity, text_language
 from harness.model.lm import LanguageModel
 from harness.results import GateResult, MetricSpec, MetricValue
 
@@ -23,7 +22,6 @@ METRICS = {
     "heldout_ratio": MetricSpec(0, math.inf, False, "tuned / base perplexity on held-out text"),
     "dev_answers_ratio": MetricSpec(0, math.inf, False, "tuned / base perplexity of the base task's dev answers"),
 }
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -34,15 +32,6 @@ class Scored:
     langs: list[str]
     base: list[tuple[float, int]]
     tuned: list[tuple[float, int]]
-
-
-def text_language(text: str) -> str:
-    """'zh' when the text contains CJK characters, else 'en'.
-
-    >>> text_language("我是Aurora"), text_language("I am Aurora")
-    ('zh', 'en')
-    """
-    return "zh" if _CJK.search(text) else "en"
 
 
 def score_corpora(texts: list[str], dev: list[Example], base: LanguageModel, tuned: LanguageModel,

@@ -197,6 +197,12 @@ class LanguageModel:
                              cache=self.cache, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens)
 
 
+def plain_base(base_model: BaseModel, cache: RequestCache | None = None) -> LanguageModel:
+    """The base model loaded on its own, without a peft wrapper (the fair reference for latency)."""
+    model, tokenizer = base_model.load()
+    return LanguageModel(model, tokenizer, name="base (plain)", model_id=base_model.digest, cache=cache)
+
+
 def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: bool = False,
                    cache: RequestCache | None = None) -> tuple[LanguageModel, LanguageModel]:
     """(base view, tuned view) over one copy of the base weights with `adapter` attached (after fit checks).

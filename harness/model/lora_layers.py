@@ -47,8 +47,8 @@ def lora_layers(model: torch.nn.Module, adapter: str = "default") -> list[LoraLa
 
 
 def _short(name: str) -> str:
-    """'base_model.model.model.layers.0.self_attn.q_proj' -> 'layers.0.self_attn.q_proj'."""
-    return name.split("model.", 2)[-1] if name.startswith("base_model.model.") else name
+    """The module path in the base model: peft's `base_model.model.` prefix removed."""
+    return name.removeprefix("base_model.model.")
 
 
 @contextmanager

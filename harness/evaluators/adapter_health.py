@@ -1,0 +1,158 @@
+"""Adapter-health capability: the checks practitioners run on a LoRA adapter before trusting its numbers.
+
+- Activations: per layer, the entropy of the low-rank activations (outputs of `lora_A`, padding masked out,
+  normalised by ln r) and the fraction of them that are non-zero.
+- Weights: no NaN/Inf, ||scaling * B @ A|| / ||W|| per layer, the effective rank of B @ A, no dead layer
+  (B all zeros, the state peft initialises it in).
+- Applied: the tuned model's own answers are scored by base and tuned; a mean per-token log-likelihood
+  difference of zero means the adapter changes nothing (the classic "LoRA scores exactly like the base").
+- Merge parity: a `merge_and_unload()` copy gives the same greedy answers and logits within tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import torch
+
+from harness.data import Example
+from harness.evaluators.accuracy import mean_ci
+from harness.gates import Gate, check_gates
+from harness.lora_metrics import activation_entropy, activation_rate, effective_rank, update_ratio
+from harness.metrics import rate
+from harness.model.lm import LanguageModel
+from harness.model.lora_layers import LoraLayer
+from harness.results import GateResult, MetricSpec, MetricValue
+
+CAPABILITY = "adapter_health"
+INF = math.inf
+METRICS = {
+    "nonfinite_layers": MetricSpec(0, INF, False, "LoRA layers with NaN or Inf in A or B"),
+    "dead_layers": MetricSpec(0, INF, False, "LoRA layers whose B is all zeros (adapter contributes nothing)"),
+    "max_update_ratio": MetricSpec(0, INF, False, "largest ||scaling*B@A||_F / ||W||_F over layers"),
+    "min_effective_rank": MetricSpec(0, INF, True, "smallest effective rank of B@A over layers"),
+    "min_activation_entropy": MetricSpec(0, 1, True, "smallest per-layer activation entropy / ln r"),
+    "min_activation_rate": MetricSpec(0, 1, True, "smallest per-layer fraction of non-zero activations"),
+    "loglik_shift": MetricSpec(0, INF, True, "mean |tuned - base| per-token log-likelihood of the tuned answers"),
+    "merge_logit_rel_diff": MetricSpec(0, INF, False, "max |merged - unmerged logit| / max |unmerged logit|"),
+    "merge_output_agreement": MetricSpec(0, 1, True, "fraction of greedy answers unchanged by merging"),
+}
+PER_LAYER = ("update_ratio", "effective_rank", "activation_entropy", "activation_rate")
+PARITY_LOGIT_ITEMS = 64
+
+
+@dataclass(frozen=True)
+class LayerHealth:
+    """The health figures of one LoRA layer."""
+
+    name: str
+    rank: int
+    nonfinite: str
+    dead: bool
+    update_ratio: float
+    effective_rank: float
+    activation_entropy: float
+    activation_rate: float
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Everything the adapter-health gates look at."""
+
+    layers: list[LayerHealth]
+    base_logprob: list[float]
+    tuned_logprob: list[float]
+    merge_logit_rel_diff: float
+    merge_changed: list[str]
+    merge_items: int
+
+
+def layer_health(layer: LoraLayer, activations: torch.Tensor) -> LayerHealth:
+    """Weight and activation figures of one layer (`activations`: its real tokens x r)."""
+    nonfinite = ",".join(name for name, w in (("A", layer.A), ("B", layer.B)) if not bool(torch.isfinite(w).all()))
+    delta = layer.delta()
+    return LayerHealth(layer.name, layer.rank, nonfinite, bool((layer.B == 0).all()),
+                       update_ratio(delta, layer.base_weight), effective_rank(delta),
+                       activation_entropy(activations), activation_rate(activations))
+
+
+def measure_health(base: LanguageModel, tuned: LanguageModel, merged: LanguageModel,
+                   examples: list[Example]) -> HealthReport:
+    """Run every health check on the tuned model (unmerged), its base view and its merged copy."""
+    layers = tuned.lora_layers()
+    if not layers:
+        raise ValueError(f"{tuned.name}: the model has no LoRA layers to check")
+    activations = tuned.lora_activations(examples)
+    health = [layer_health(layer, activations[layer.name]) for layer in layers]
+    prompts = [ex.messages for ex in examples]
+    answers = [replace(ex, answer=text) for ex, text in zip(examples, tuned.generate(prompts), strict=True)]
+    base_lp, tuned_lp = base.loglikelihood(answers), tuned.loglikelihood(answers)
+    subset = answers[:PARITY_LOGIT_ITEMS]
+    unmerged_logits, merged_logits = tuned.answer_logits(subset), merged.answer_logits(subset)
+    diff = max(float((m - u).abs().max()) for m, u in zip(merged_logits, unmerged_logits, strict=True))
+    scale = max(float(u.abs().max()) for u in unmerged_logits)
+    changed = [ex.id for ex, a, b in zip(examples, tuned.generate(prompts), merged.generate(prompts), strict=True)
+               if a != b]
+    return HealthReport(health, [lp / n for lp, n in base_lp], [lp / n for lp, n in tuned_lp],
+                        diff / scale if scale else math.nan, changed, len(examples))
+
+
+def _extreme(values: list[float], pick: Callable) -> float:
+    """min/max over layers, NaN when any layer's value is NaN (a non-finite layer must not hide)."""
+    return math.nan if any(math.isnan(v) for v in values) else pick(values)
+
+
+def health_metrics(report: HealthReport) -> list[MetricValue]:
+    """Gateable summaries, per-layer figures, and base vs tuned mean answer log-probability."""
+    layers = report.layers
+
+    def tuned(name: str, value: float, n: int | None = len(layers)) -> MetricValue:
+        return MetricValue(CAPABILITY, name, value, n=n)
+
+    shift = mean_ci([abs(t - b) for t, b in zip(report.tuned_logprob, report.base_logprob, strict=True)])
+    agree = rate([True] * (report.merge_items - len(report.merge_changed)) + [False] * len(report.merge_changed))
+    out = [tuned("nonfinite_layers", sum(bool(h.nonfinite) for h in layers)),
+           tuned("dead_layers", sum(h.dead for h in layers)),
+           tuned("max_update_ratio", _extreme([h.update_ratio for h in layers], max)),
+           tuned("min_effective_rank", _extreme([h.effective_rank for h in layers], min)),
+           tuned("min_activation_entropy", _extreme([h.activation_entropy for h in layers], min)),
+           tuned("min_activation_rate", _extreme([h.activation_rate for h in layers], min)),
+           MetricValue(CAPABILITY, "loglik_shift", *shift),
+           tuned("merge_logit_rel_diff", report.merge_logit_rel_diff, min(report.merge_items, PARITY_LOGIT_ITEMS)),
+           MetricValue(CAPABILITY, "merge_output_agreement", *agree)]
+    out += [MetricValue(CAPABILITY, "answer_logprob_per_token", *mean_ci(lp), checkpoint=checkpoint)
+            for checkpoint, lp in (("base", report.base_logprob), ("tuned", report.tuned_logprob))]
+    out += [tuned(f"{figure}[{h.name}]", getattr(h, figure), None) for h in layers for figure in PER_LAYER]
+    return out
+
+
+def _worst_layer(layers: list[LayerHealth], figure: str, largest: bool) -> LayerHealth:
+    """The first layer whose `figure` is NaN, else the one with the largest / smallest value."""
+    broken = [h for h in layers if math.isnan(getattr(h, figure))]
+    return broken[0] if broken else (max if largest else min)(layers, key=lambda h: getattr(h, figure))
+
+
+def health_detail(report: HealthReport, gate: Gate) -> str:
+    """The evidence behind a health gate: the layers at fault, or the answers a merge changed."""
+    layers = report.layers
+    if gate.metric == "nonfinite_layers":
+        bad = [f"{h.name} ({h.nonfinite})" for h in layers if h.nonfinite]
+        return f"non-finite weights in {', '.join(bad)}" if bad else "all weights finite"
+    if gate.metric == "dead_layers":
+        dead = [h.name for h in layers if h.dead]
+        return f"B is all zeros in {len(dead)} layers: {', '.join(dead[:6])}" if dead else "no dead layer"
+    if gate.metric.startswith(("min_", "max_")):
+        worst = _worst_layer(layers, gate.metric[4:], largest=gate.metric.startswith("max_"))
+        return f"worst layer {worst.name}: {getattr(worst, gate.metric[4:]):.4g}"
+    if gate.metric.startswith("merge_"):
+        return (f"{len(report.merge_changed)} of {report.merge_items} greedy answers changed by merging"
+                + (f": {', '.join(report.merge_changed[:5])}" if report.merge_changed else ""))
+    return "identical scores mean the adapter is not applied" if gate.metric == "loglik_shift" else ""
+
+
+def health_gate_results(report: HealthReport, gates: Mapping[str, Gate],
+                        metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
+    """Every configured adapter-health gate checked on `metrics` (computed from `report` if not given)."""
+    return check_gates(gates, CAPABILITY, metrics or health_metrics(report), lambda gate: health_detail(report, gate))

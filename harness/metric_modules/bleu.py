@@ -1,0 +1,28 @@
+"""Corpus BLEU (sacrebleu) as a local `evaluate` metric module.
+
+Example:
+    >>> bleu = evaluate.load("harness/metric_modules/bleu.py")  # doctest: +SKIP
+    >>> bleu.compute(predictions=["the cat sat"], references=["the cat sat"])  # doctest: +SKIP
+    {'bleu': 100.0, 'tokenize': '13a'}
+"""
+
+import datasets
+import evaluate
+
+from harness.text_metrics import bleu_tokenizer, corpus_bleu
+
+
+class Bleu(evaluate.Metric):
+    """sacrebleu corpus BLEU (0-100), one reference per prediction; "zh" tokenisation when references have CJK."""
+
+    def _info(self):
+        return evaluate.MetricInfo(
+            description="Corpus BLEU from sacrebleu; tokenize defaults to 'zh' for CJK references, else '13a'.",
+            citation="Post, A Call for Clarity in Reporting BLEU Scores, WMT 2018.",
+            inputs_description="predictions: list of str; references: list of str; tokenize: optional str",
+            features=datasets.Features({"predictions": datasets.Value("string"),
+                                        "references": datasets.Value("string")}))
+
+    def _compute(self, predictions, references, tokenize=None):
+        tokenize = tokenize or bleu_tokenizer(references)
+        return {"bleu": corpus_bleu(predictions, references, tokenize), "tokenize": tokenize}

@@ -1,0 +1,36 @@
+"""Generation-quality suite: BLEU, chrF, ROUGE-L, exact match and token F1 of the adapter's answers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from harness.evaluators import generation, identity
+from harness.plugin import parametrize_gates
+from harness.results import GateResult
+
+pytestmark = pytest.mark.generation
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise over every configured generation gate."""
+    parametrize_gates(metafunc, generation.CAPABILITY)
+
+
+@pytest.fixture(scope="session")
+def generation_verdicts(identity_models, identity_spec, tunegate) -> dict[str, GateResult]:
+    """Every identity probe with a reference answer generated once by base and tuned; metrics and gates."""
+    base, tuned = identity_models
+    examples = [replace(p.example, id=p.id) for p in identity.load_probes(tunegate.settings.fixtures, identity_spec)
+                if p.kind != "locality"]
+    items = generation.generate_answers(examples, base, tuned)
+    metrics = generation.generation_metrics(items)
+    tunegate.record_metrics(metrics)
+    tunegate.record_samples(generation.generation_samples(items))
+    return generation.generation_gate_results(items, tunegate.gates.gates, metrics)
+
+
+def test_gate(generation_verdicts, tunegate, gate_id: str) -> None:
+    """One generation-quality gate, with the base model's value in the message."""
+    tunegate.enforce(generation_verdicts[gate_id])
