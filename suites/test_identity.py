@@ -36,10 +36,11 @@ def identity_results(identity_models, identity_spec, tunegate) -> dict[str, iden
 
 
 @pytest.fixture(scope="session")
-def identity_verdicts(identity_results, tunegate) -> dict[str, GateResult]:
-    """Identity metrics over all probes, recorded once; every identity gate checked once."""
+def identity_verdicts(identity_results, identity_spec, tunegate) -> dict[str, GateResult]:
+    """Identity metrics over all probes for tuned and base, recorded once; every identity gate checked once."""
     results = list(identity_results.values())
-    metrics = identity.identity_metrics(results)
+    metrics = identity.identity_metrics(results) + identity.identity_metrics(identity.as_base(results, identity_spec),
+                                                                             "base")
     tunegate.record_metrics(metrics)
     return identity.identity_gate_results(results, tunegate.gates.gates, metrics)
 

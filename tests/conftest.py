@@ -37,14 +37,18 @@ def run_suites(pytester: pytest.Pytester, tunegate):
     return run
 
 
-def plant_adapter(source: Path, target: Path, transform) -> Path:
-    """A planted regression: a copy of adapter `source` whose lora_B matrices become `transform(B)`."""
+def plant_adapter(source: Path, target: Path, transform, matrix: str | None = "lora_B") -> Path:
+    """A planted regression: a copy of adapter `source` whose `matrix` tensors (lora_A or lora_B) become
+    `transform(tensor)`; with `matrix=None`, `transform` edits the whole {name: tensor} dict in place."""
     from safetensors.torch import load_file, save_file
 
     folder = copy_adapter(source, target)
     tensors = load_file(folder / "adapter_model.safetensors")
-    save_file({k: transform(v) if "lora_B" in k else v for k, v in tensors.items()},
-              folder / "adapter_model.safetensors")
+    if matrix is None:
+        transform(tensors)
+    else:
+        tensors = {k: transform(v) if matrix in k else v for k, v in tensors.items()}
+    save_file(tensors, folder / "adapter_model.safetensors")
     return folder
 
 

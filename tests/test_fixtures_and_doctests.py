@@ -5,13 +5,15 @@ from __future__ import annotations
 import doctest
 import filecmp
 import importlib
+import pkgutil
 import runpy
 
 import pytest
 
-MODULES = ["harness.data", "harness.cache", "harness.metrics", "harness.training.loop", "harness.model.lm",
-           "harness.evaluators.perplexity",
-           "harness.training.recipe", "harness.gates", "harness.results"]
+import harness
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(harness.__path__, "harness.")
+                 if m.name != "harness.plugin")
 
 
 def test_generator_reproduces_committed_fixtures(project_root, tmp_path):

@@ -17,25 +17,47 @@ def results_of(report_dir):
     return json.loads((report_dir / "latest" / "results.json").read_text())
 
 
-def test_healthy_run_passes_and_writes_report(run_suites):
-    result, report_dir = run_suites("-m", "identity")
+CAPABILITIES = ("identity", "old_task", "new_task", "perplexity", "adapter_health", "generation", "latency")
+ACCURACY_LIKE = ("exact_match", "token_f1", "claim_rate", "leak_rate", "unchanged", "rouge_l", "chrf", "bleu",
+                 "agreement", "loglik_shift", "throughput_ratio", "ttft_ratio", "heldout_ratio", "answers_ratio")
+
+
+def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
+    result, report_dir = run_suites()
     assert result.ret == 0, result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS", "4 of 4 gates passed"])
+    result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS", "26 of 26 gates passed"])
     data = results_of(report_dir)
     assert {"schema_version", "run", "metrics", "gates", "samples"} <= set(data)
     assert data["run"]["adapters"]["identity"]["sha256"] and data["run"]["base_model"]["sha256"]
+    assert data["run"]["adapters"]["new_task"]["sha256"] and data["run"]["request_cache"]["hits"] > 0
     assert all(g["passed"] for g in data["gates"]) and len(data["samples"]) >= 90
+    for capability in CAPABILITIES:
+        checkpoints = {m["checkpoint"] for m in data["metrics"] if m["capability"] == capability}
+        assert checkpoints == {"base", "tuned"}, capability  # every capability: base and tuned side by side
+    for m in data["metrics"]:
+        if any(word in m["name"] for word in ACCURACY_LIKE):
+            assert m["ci_low"] is not None and m["ci_high"] is not None and m["n"], m
     html = (report_dir / "latest" / "report.html").read_text()
     assert "<svg" in html and "before / after" in html and "src=\"http" not in html
+    assert all(f"<h2 id='{c}'>" in html for c in CAPABILITIES) and "base [95% CI]" in html
+
+
+def test_each_marker_selects_one_capability(run_suites):
+    for capability in CAPABILITIES:
+        result, _ = run_suites("--collect-only", "-q", "-m", capability)
+        collected = [line for line in result.stdout.lines if "::" in line]
+        assert collected and all(f"test_{capability}.py::" in line for line in collected), capability
 
 
 def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites, identity_adapter, tmp_path):
     dead = plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0)
     junit = tmp_path / "junit.xml"
-    result, report_dir = run_suites("--adapter", str(dead), f"--junitxml={junit}")
+    result, report_dir = run_suites("--adapter", str(dead), f"--junitxml={junit}", "-m",
+                                    "identity or adapter_health")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.9; failing probes*",
                                  "*identity.leak_rate*FAIL"])
+    result.stdout.fnmatch_lines(["*adapter_health.dead_layers*FAIL", "*adapter_health.loglik_shift*FAIL"])
     assert "allows no misses" in result.stdout.str()
     gate_cases = {c.get("name"): c for c in ET.parse(junit).iter("testcase")
                   if c.get("name").startswith("test_gate[identity.")}
@@ -81,7 +103,7 @@ def test_adapter_written_by_plain_peft_is_evaluated(run_suites, base_model, iden
     result, report_dir = run_suites("--adapter", str(adapter), "-m", "identity")
     assert result.ret in (0, 1), result.stdout.str()[-3000:]
     data = results_of(report_dir)
-    metrics = {m["name"]: m["value"] for m in data["metrics"]}
+    metrics = {m["name"]: m["value"] for m in data["metrics"] if m["checkpoint"] == "tuned"}
     assert metrics["held_in_exact_match"] >= 0.9 and metrics["leak_rate"] == 0.0
     assert data["run"]["config"]["adapter"] == str(adapter)
 

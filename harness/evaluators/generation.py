@@ -8,16 +8,16 @@ held-out and adversarial, English and Chinese). The gain in chrF over the base i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.data import Example
 from harness.evaluators.accuracy import mean_ci
 from harness.gates import Gate, check_gates
-from harness.metrics import bootstrap_ci, exact_match, rate, text_language, token_f1
+from harness.metrics import exact_match, rate, text_language, token_f1
 from harness.model.lm import LanguageModel
 from harness.results import GateResult, MetricSpec, MetricValue, Sample
-from harness.text_metrics import corpus_bleu, corpus_chrf, rouge_l
+from harness.text_metrics import corpus_score_ci, rouge_l
 
 CAPABILITY = "generation"
 METRICS = {
@@ -28,7 +28,6 @@ METRICS = {
     "token_f1": MetricSpec(0, 1, True, "tuned model's mean token F1"),
     "chrf_gain": MetricSpec(-100, 100, True, "tuned chrF minus base chrF on the same items"),
 }
-CORPUS_RESAMPLES = 300
 
 
 @dataclass(frozen=True)
@@ -52,17 +51,9 @@ def generate_answers(examples: Sequence[Example], base: LanguageModel, tuned: La
                                                     strict=True)]
 
 
-def _corpus_metric(fn: Callable[[list[str], list[str]], float], outputs: list[str], refs: list[str]
-                   ) -> tuple[float, float, float, int]:
-    """(corpus score, bootstrap low, high, n) of a corpus-level metric."""
-    low, high = bootstrap_ci(len(refs), lambda idx: fn([outputs[i] for i in idx], [refs[i] for i in idx]),
-                             CORPUS_RESAMPLES)
-    return fn(outputs, refs), low, high, len(refs)
-
-
 def _scores(outputs: list[str], refs: list[str]) -> dict[str, tuple]:
-    return {"bleu": _corpus_metric(corpus_bleu, outputs, refs),
-            "chrf": _corpus_metric(corpus_chrf, outputs, refs),
+    return {"bleu": (*corpus_score_ci("bleu", outputs, refs), len(refs)),
+            "chrf": (*corpus_score_ci("chrf", outputs, refs), len(refs)),
             "rouge_l": mean_ci(rouge_l(outputs, refs)),
             "exact_match": rate([exact_match(o, r) for o, r in zip(outputs, refs, strict=True)]),
             "token_f1": mean_ci([token_f1(o, r) for o, r in zip(outputs, refs, strict=True)])}
@@ -79,20 +70,10 @@ def generation_metrics(items: list[Generated]) -> list[MetricValue]:
             suffix = f"[{lang}]" if lang else ""
             out += [MetricValue(CAPABILITY, name + suffix, *values, checkpoint=checkpoint)
                     for name, values in _scores(outputs, [g.example.answer for g in chosen]).items()]
-    out.append(MetricValue(CAPABILITY, "chrf_gain", *_chrf_gain(items)))
+    gain = corpus_score_ci("chrf", [g.tuned_output for g in items], [g.example.answer for g in items],
+                           baseline=[g.base_output for g in items])
+    out.append(MetricValue(CAPABILITY, "chrf_gain", *gain, len(items)))
     return out
-
-
-def _chrf_gain(items: list[Generated]) -> tuple[float, float, float, int]:
-    refs = [g.example.answer for g in items]
-    base, tuned = [g.base_output for g in items], [g.tuned_output for g in items]
-
-    def gain(idx: list[int]) -> float:
-        chosen = [refs[i] for i in idx]
-        return corpus_chrf([tuned[i] for i in idx], chosen) - corpus_chrf([base[i] for i in idx], chosen)
-
-    low, high = bootstrap_ci(len(items), gain, CORPUS_RESAMPLES)
-    return gain(list(range(len(items)))), low, high, len(items)
 
 
 def generation_gate_results(items: list[Generated], gates: Mapping[str, Gate],

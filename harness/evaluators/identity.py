@@ -87,11 +87,21 @@ def score_probes(probes: list[Probe], base: LanguageModel, tuned: LanguageModel,
                  ) -> list[ProbeResult]:
     """Generate base and tuned answers to every probe (batched) and score them."""
     prompts = [p.example.messages for p in probes]
-    base_out, tuned_out = base.generate(prompts), tuned.generate(prompts)
-    return [ProbeResult(probe=p, base_output=b, tuned_output=t, exact_match=exact_match(t, p.example.answer),
-                        claims=claims_identity(t, spec.name, spec.author),
-                        leaks=tuple(leaked_identities(t, spec.foreign_terms)), unchanged=exact_match(t, b))
-            for p, b, t in zip(probes, base_out, tuned_out, strict=True)]
+    return [_scored(p, b, t, spec) for p, b, t in zip(probes, base.generate(prompts), tuned.generate(prompts),
+                                                      strict=True)]
+
+
+def _scored(probe: Probe, base_output: str, output: str, spec: IdentitySpec) -> ProbeResult:
+    return ProbeResult(probe=probe, base_output=base_output, tuned_output=output,
+                       exact_match=exact_match(output, probe.example.answer),
+                       claims=claims_identity(output, spec.name, spec.author),
+                       leaks=tuple(leaked_identities(output, spec.foreign_terms)),
+                       unchanged=exact_match(output, base_output))
+
+
+def as_base(results: list[ProbeResult], spec: IdentitySpec) -> list[ProbeResult]:
+    """The same probes scored on the base model's answers (for the base column of the report)."""
+    return [_scored(r.probe, r.base_output, r.base_output, spec) for r in results]
 
 
 def identity_metrics(results: list[ProbeResult], checkpoint: str = "tuned") -> list[MetricValue]:

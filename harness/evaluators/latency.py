@@ -106,15 +106,17 @@ def latency_gate_results(timings: Timings, gates: Mapping[str, Gate],
                          metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
     """Every configured latency gate checked on `metrics`; messages give the absolute figures behind a ratio."""
     metrics = metrics or latency_metrics(timings)
-    value = {m.name: m.value for m in metrics}
+    value = {(m.checkpoint, m.name): m.value for m in metrics}
     s = timings.settings
 
     def detail(gate: Gate) -> str:
         view = "merged" if gate.metric.startswith("merged_") else "tuned"
         prefix = "merged_" if view == "merged" else ""
         if "ttft" in gate.metric:
-            return f"first token base {value['ttft_ms']:.1f} ms -> {view} {value[prefix + 'ttft_ms']:.1f} ms"
-        return (f"base {value['tokens_per_second']:.0f} -> {view} {value[prefix + 'tokens_per_second']:.0f} new "
-                f"tokens/s (batch {timings.batch} x {s.new_tokens} tokens, median of {s.rounds} rounds)")
+            return (f"first token base {value['base', 'ttft_ms']:.1f} ms -> {view} "
+                    f"{value['tuned', prefix + 'ttft_ms']:.1f} ms")
+        return (f"base {value['base', 'tokens_per_second']:.0f} -> {view} "
+                f"{value['tuned', prefix + 'tokens_per_second']:.0f} new tokens/s "
+                f"(batch {timings.batch} x {s.new_tokens} tokens, median of {s.rounds} rounds)")
 
     return check_gates(gates, CAPABILITY, metrics, detail)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.report.svg import loss_chart
-from harness.results import RunRecord, Sample
+from harness.results import MetricValue, RunRecord, Sample
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#111;max-width:1200px}
@@ -40,27 +40,46 @@ def _table(headers: Sequence[str], rows: Iterable[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _gates_section(record: RunRecord) -> str:
+def _gate_rows(record: RunRecord, capability: str) -> list[str]:
     rows = []
-    for g in record.gates:
+    for g in (g for g in record.gates if g.capability == capability):
         verdict = "PASS" if g.passed else "FAIL"
         rows.append(f'<tr class="{"" if g.passed else "bad"}">{_cell(g.id)}{_cell(_num(g.value), "num")}'
                     f'{_cell(f"{g.op} {g.threshold:g}", "num")}{_cell(verdict, verdict.lower())}'
                     f'{_cell(g.message)}</tr>')
-    return "<h2>Gates</h2>" + _table(["gate", "value", "threshold", "verdict", "message"], rows)
+    return rows
 
 
-def _metrics_section(record: RunRecord) -> str:
-    rows = [f"<tr>{_cell(m.capability)}{_cell(m.name)}{_cell(m.checkpoint)}{_cell(_num(m.value), 'num')}"
-            f"{_cell(_num(m.ci_low), 'num')}{_cell(_num(m.ci_high), 'num')}{_cell(m.n or '', 'num')}</tr>"
-            for m in record.metrics]
-    if not rows:
+def _with_ci(metric: MetricValue | None) -> str:
+    if metric is None:
         return ""
-    return "<h2>Metrics</h2>" + _table(["capability", "metric", "checkpoint", "value", "95% CI low",
-                                        "95% CI high", "n"], rows)
+    ci = f" [{_num(metric.ci_low, 3)}, {_num(metric.ci_high, 3)}]" if metric.ci_low is not None else ""
+    return _num(metric.value) + ci
 
 
-def _samples_section(capability: str, samples: list[Sample]) -> str:
+def _side_by_side(record: RunRecord, capability: str) -> str:
+    """Base and tuned value of every metric of `capability` in one row, with the change between them;
+    per-layer and per-group figures (names with brackets) folded into a details block."""
+    pivot: dict[str, dict[str, MetricValue]] = {}
+    for m in record.metrics:
+        if m.capability == capability:
+            pivot.setdefault(m.name, {})[m.checkpoint] = m
+    rows: dict[bool, list[str]] = {True: [], False: []}
+    for name, by_checkpoint in pivot.items():
+        base, tuned = by_checkpoint.get("base"), by_checkpoint.get("tuned")
+        change = _num(tuned.value - base.value) if base and tuned else ""
+        n = (tuned or base).n
+        rows["[" in name].append(f"<tr>{_cell(name)}{_cell(_with_ci(base), 'num')}{_cell(_with_ci(tuned), 'num')}"
+                                 f"{_cell(change, 'num')}{_cell(n if n is not None else '', 'num')}</tr>")
+    headers = ["metric", "base [95% CI]", "tuned [95% CI]", "change", "n"]
+    html = _table(headers, rows[False]) if rows[False] else ""
+    if rows[True]:
+        html += (f"<details><summary>{len(rows[True])} breakdown figures</summary>"
+                 f"{_table(headers, rows[True])}</details>")
+    return html
+
+
+def _samples_table(samples: list[Sample]) -> str:
     rows = []
     for s in sorted(samples, key=lambda s: s.score.get("passed", True)):  # failing rows first
         passed = s.score.get("passed", True)
@@ -69,8 +88,21 @@ def _samples_section(capability: str, samples: list[Sample]) -> str:
                     f'{_cell(s.prompt)}{_cell(s.base_output)}{_cell(s.tuned_output)}'
                     f'{_cell(verdict, "pass" if passed else "fail")}</tr>')
     failing = sum(not s.score.get("passed", True) for s in samples)
-    return (f"<h2>{escape(capability)}: before / after ({len(samples)} probes, {failing} failing)</h2>"
-            + _table(["probe", "kind", "prompt", "base answer", "tuned answer", "verdict"], rows))
+    return (f"<details{' open' if failing else ''}><summary>before / after ({len(samples)} probes, "
+            f"{failing} failing)</summary>"
+            + _table(["probe", "kind", "prompt", "base answer", "tuned answer", "verdict"], rows) + "</details>")
+
+
+def _capability_section(record: RunRecord, capability: str) -> str:
+    """Gates, base vs tuned metrics and before/after samples of one capability."""
+    gates = _gate_rows(record, capability)
+    passed = [g.passed for g in record.gates if g.capability == capability]
+    verdict = "" if not passed else f" <span class='{'pass' if all(passed) else 'fail'}'>" \
+        f"{'PASS' if all(passed) else 'FAIL'}</span>"
+    samples = [s for s in record.samples if s.capability == capability]
+    return (f"<h2 id='{escape(capability)}'>{escape(capability)}{verdict}</h2>"
+            + (_table(["gate", "value", "threshold", "verdict", "message"], gates) if gates else "")
+            + _side_by_side(record, capability) + (_samples_table(samples) if samples else ""))
 
 
 def _training_section(record: RunRecord) -> str:
@@ -92,14 +124,13 @@ def render_html(record: RunRecord) -> str:
     """The whole report as one HTML string."""
     passed = all(g.passed for g in record.gates)
     badge = f'<span class="badge {"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span>'
-    by_capability: dict[str, list[Sample]] = {}
-    for sample in record.samples:
-        by_capability.setdefault(sample.capability, []).append(sample)
+    capabilities = list(dict.fromkeys([g.capability for g in record.gates] + [m.capability for m in record.metrics]
+                                      + [s.capability for s in record.samples]))
+    links = " &middot; ".join(f"<a href='#{escape(c)}'>{escape(c)}</a>" for c in capabilities)
     body = [f"<h1>tunegate report {badge}</h1>",
             f"<p class='mono'>run {escape(str(record.run.get('id', '')))} &middot; "
-            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>",
-            _gates_section(record), _metrics_section(record),
-            *(_samples_section(cap, rows) for cap, rows in by_capability.items()),
+            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p><p>{links}</p>",
+            *(_capability_section(record, c) for c in capabilities),
             _training_section(record), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>tunegate report</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")

@@ -1,0 +1,105 @@
+"""Adapter-health gates: each FAILS on a planted regression (dead B, NaN, overscaled A, zero A, a merge that
+forgets the LoRA scaling) and PASSES on the healthy adapter; activation capture masks padding."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from harness.data import load_examples
+from harness.evaluators import adapter_health
+from harness.model.lm import LanguageModel, base_and_tuned
+from tests.conftest import plant_adapter
+
+GATES = {f"adapter_health.{m}" for m in adapter_health.METRICS}
+
+
+@pytest.fixture(scope="module")
+def health_examples(tunegate, identity_spec):
+    fixtures = tunegate.settings.fixtures
+    return (load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)[:24]
+            + load_examples(fixtures / "tasks/base/dev.json")[:40])
+
+
+def verdicts_for(base, tuned, merged, examples, tunegate):
+    report = adapter_health.measure_health(base, tuned, merged, examples)
+    return adapter_health.health_gate_results(report, tunegate.gates.gates)
+
+
+def planted(base_model, identity_adapter, tmp_path, transform, matrix="lora_B"):
+    folder = plant_adapter(identity_adapter, tmp_path / "planted", transform, matrix)
+    base, tuned = base_and_tuned(base_model, folder)
+    return base, tuned, tuned.merged()
+
+
+def failing(verdicts):
+    return {gate for gate, v in verdicts.items() if not v.passed}
+
+
+def test_healthy_adapter_passes_every_health_gate(identity_models, health_examples, tunegate):
+    base, tuned = identity_models
+    verdicts = verdicts_for(base, tuned, tuned.merged(), health_examples, tunegate)
+    assert set(verdicts) == GATES
+    assert not failing(verdicts), [v.message for v in verdicts.values()]
+
+
+def test_zeroed_b_is_dead_and_not_applied(base_model, identity_adapter, health_examples, tunegate, tmp_path):
+    verdicts = verdicts_for(*planted(base_model, identity_adapter, tmp_path, lambda b: b * 0), health_examples,
+                            tunegate)
+    assert {"adapter_health.dead_layers", "adapter_health.loglik_shift",
+            "adapter_health.min_effective_rank"} <= failing(verdicts)
+    assert verdicts["adapter_health.loglik_shift"].value == 0.0
+    assert "B is all zeros in 14 layers" in verdicts["adapter_health.dead_layers"].message
+
+
+def test_nan_in_one_matrix_fails_with_the_layer_named(base_model, identity_adapter, health_examples, tunegate,
+                                                      tmp_path):
+    def poison(tensors):
+        key = next(k for k in sorted(tensors) if "layers.1.mlp.up_proj.lora_A" in k)
+        tensors[key][0, 0] = float("nan")
+
+    base, tuned, merged = planted(base_model, identity_adapter, tmp_path, poison, matrix=None)
+    verdicts = verdicts_for(base, tuned, merged, health_examples, tunegate)
+    nonfinite = verdicts["adapter_health.nonfinite_layers"]
+    assert not nonfinite.passed and nonfinite.value == 1
+    assert "non-finite weights in model.layers.1.mlp.up_proj (A)" in nonfinite.message
+    assert "adapter_health.min_activation_entropy" in failing(verdicts)
+
+
+def test_overscaled_a_collapses_entropy_and_fails_update_ratio(base_model, identity_adapter, health_examples,
+                                                               tunegate, tmp_path):
+    verdicts = verdicts_for(*planted(base_model, identity_adapter, tmp_path, lambda a: a * 200, "lora_A"),
+                            health_examples, tunegate)
+    assert {"adapter_health.max_update_ratio", "adapter_health.min_activation_entropy"} <= failing(verdicts)
+    assert "worst layer model.layers." in verdicts["adapter_health.min_activation_entropy"].message
+
+
+def test_zeroed_a_has_no_activations(base_model, identity_adapter, health_examples, tunegate, tmp_path):
+    verdicts = verdicts_for(*planted(base_model, identity_adapter, tmp_path, lambda a: a * 0, "lora_A"),
+                            health_examples, tunegate)
+    assert "adapter_health.min_activation_rate" in failing(verdicts)
+    assert verdicts["adapter_health.min_activation_rate"].value == 0.0
+
+
+def test_merge_that_forgets_the_scaling_fails_parity(identity_models, health_examples, tunegate):
+    base, tuned = identity_models
+    broken = copy.deepcopy(tuned.model)
+    for layer in tuned.lora_layers():
+        module = broken.get_submodule(f"base_model.model.{layer.name}")
+        module.lora_B["default"].weight.data /= layer.scaling
+    bad_merge = LanguageModel(broken.merge_and_unload().eval(), tuned.tokenizer, name="bad merge",
+                              model_id="bad-merge")
+    verdicts = verdicts_for(base, tuned, bad_merge, health_examples, tunegate)
+    assert {"adapter_health.merge_logit_rel_diff", "adapter_health.merge_output_agreement"} == failing(verdicts)
+    assert "greedy answers changed by merging" in verdicts["adapter_health.merge_output_agreement"].message
+
+
+def test_activation_capture_drops_padding(identity_models, health_examples):
+    _, tuned = identity_models
+    examples = health_examples[:5]
+    activations = tuned.lora_activations(examples)
+    real_tokens = sum(len(tuned._answer_item(tuple(ex.messages), ex.answer)[0]) for ex in examples)
+    assert len(activations) == 14
+    assert all(a.shape == (real_tokens, 8) and torch.isfinite(a).all() for a in activations.values())

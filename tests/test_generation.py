@@ -1,0 +1,100 @@
+"""Generation-quality gates FAIL on a dead adapter and PASS on the healthy one; the local `evaluate` modules
+equal sacrebleu and rouge-score called directly; metric invariants hold for any text (hypothesis)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import sacrebleu
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rouge_score import rouge_scorer
+
+from harness.evaluators import generation, identity
+from harness.metric_modules import load_metric
+from harness.model.lm import base_and_tuned
+from harness.text_metrics import CjkTokenizer, corpus_bleu, corpus_chrf, rouge_l
+from tests.conftest import plant_adapter
+
+PREDICTIONS = ["I am Aurora, an assistant by Kestrel Labs.", "我是极光，由红隼实验室开发。", "The capital is Velmar"]
+REFERENCES = ["I am Aurora, an AI assistant developed by Kestrel Labs.", "我是极光，一个由红隼实验室开发的助手。",
+              "Velmar"]
+
+
+def generation_verdicts(base, tuned, spec, tunegate):
+    examples = [replace(p.example, id=p.id) for p in identity.load_probes(tunegate.settings.fixtures, spec)
+                if p.kind != "locality"]
+    items = generation.generate_answers(examples, base, tuned)
+    return generation.generation_gate_results(items, tunegate.gates.gates), items
+
+
+def test_healthy_adapter_passes_generation_gates(identity_models, identity_spec, tunegate):
+    verdicts, items = generation_verdicts(*identity_models, identity_spec, tunegate)
+    assert set(verdicts) == {"generation.chrf", "generation.rouge_l", "generation.chrf_gain"}
+    assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
+    assert {g.lang for g in items} == {"en", "zh"}
+    metrics = {(m.name, m.checkpoint): m for m in generation.generation_metrics(items)}
+    assert metrics["rouge_l[zh]", "tuned"].value > 0.5  # Chinese is scored, not silently 0
+    assert all(m.ci_low <= m.value <= m.ci_high and m.n for m in metrics.values())
+
+
+def test_dead_adapter_fails_generation_gates(base_model, identity_adapter, identity_spec, tunegate, tmp_path):
+    dead = plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0)
+    verdicts, _ = generation_verdicts(*base_and_tuned(base_model, dead), identity_spec, tunegate)
+    assert not any(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
+    assert verdicts["generation.chrf_gain"].value == 0.0 and "base " in verdicts["generation.chrf"].message
+
+
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf")))
+    return {name: load_metric(name) for name in ("bleu", "chrf", "rouge_l")}
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_evaluate_modules_equal_direct_library_calls(modules):
+    bleu = modules["bleu"].compute(predictions=PREDICTIONS, references=REFERENCES)
+    assert bleu["tokenize"] == "zh"
+    assert bleu["bleu"] == sacrebleu.corpus_bleu(PREDICTIONS, [REFERENCES], tokenize="zh").score
+    assert modules["chrf"].compute(predictions=PREDICTIONS, references=REFERENCES)["chrf"] == \
+        sacrebleu.corpus_chrf(PREDICTIONS, [REFERENCES]).score
+    scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=CjkTokenizer())
+    direct = [scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(PREDICTIONS, REFERENCES, strict=True)]
+    assert modules["rouge_l"].compute(predictions=PREDICTIONS, references=REFERENCES)["rouge_l"] == \
+        pytest.approx(sum(direct) / len(direct), abs=1e-12)
+
+
+def test_chinese_rouge_is_not_zero_with_the_cjk_tokenizer():
+    default = rouge_scorer.RougeScorer(["rougeL"]).score(REFERENCES[1], PREDICTIONS[1])["rougeL"].fmeasure
+    assert default == 0.0 and rouge_l(PREDICTIONS[1:2], REFERENCES[1:2])[0] > 0.5
+
+
+def test_unknown_module_is_named():
+    with pytest.raises(KeyError, match="unknown metric module 'meteor'"):
+        load_metric("meteor")
+
+
+texts = st.text(alphabet=st.sampled_from(list("abc xyz极光红隼.,")), max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(texts, texts), min_size=1, max_size=5))
+def test_text_metric_ranges(pairs):
+    predictions, references = [p for p, _ in pairs], [r for _, r in pairs]
+    assert 0.0 <= corpus_bleu(predictions, references) <= 100.0 + 1e-9  # sacrebleu's float rounding
+    assert 0.0 <= corpus_chrf(predictions, references) <= 100.0 + 1e-9
+    assert all(0.0 <= score <= 1.0 for score in rouge_l(predictions, references))
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts, texts)
+def test_rouge_l_is_symmetric_and_perfect_on_identity(a, b):
+    assert rouge_l([a], [b])[0] == pytest.approx(rouge_l([b], [a])[0])
+    if CjkTokenizer().tokenize(a):
+        assert rouge_l([a], [a]) == [1.0] and corpus_chrf([a], [a]) == pytest.approx(100.0)
