@@ -25,6 +25,7 @@ from harness.progress import progress
 from harness.training.batching import answer_ids, prompt_ids
 
 Conversation = tuple[tuple[str, str], ...]
+DEFAULT_BATCH_SIZE = 64  # sequences per padded batch, for generation and scoring alike
 
 
 class LanguageModel:
@@ -35,7 +36,7 @@ class LanguageModel:
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, *, name: str, model_id: str | None = None,
-                 adapter_enabled: bool = True, cache: RequestCache | None = None, batch_size: int = 32,
+                 adapter_enabled: bool = True, cache: RequestCache | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                  max_new_tokens: int = 48) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -141,29 +142,31 @@ class LanguageModel:
 
     @torch.inference_mode()
     def _forward(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(logits, attention mask) of one right-padded, masked forward pass over `sequences`."""
+        """(logits, attention mask), both on the model's device, of one right-padded, masked forward pass."""
         width = max(map(len, sequences))
         ids = torch.full((len(sequences), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for row, seq in enumerate(sequences):
             ids[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
         with self._view():
-            logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+            logits = self.model(input_ids=ids, attention_mask=mask).logits
         return logits, mask
 
     def _scored_logprobs(self, items: list[tuple[list[int], int]]) -> list[tuple[float, int]]:
         """For each (token ids, first scored position): summed log-probability of the tokens from that
         position on, each predicted from everything before it; one right-padded, masked forward pass."""
-        logits, _ = self._forward([seq for seq, _ in items])
-        logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
-        out = []
-        for row, (seq, first) in enumerate(items):
-            positions = torch.arange(first - 1, len(seq) - 1)
-            token_lp = logprobs[row, positions, torch.tensor(seq[first:])]
-            out.append((float(token_lp.sum()), len(seq) - first))
-        return out
-
+        logits, mask = self._forward([seq for seq, _ in items])
+        width = logits.shape[1]
+        targets = torch.tensor([seq[1:] + [0] * (width - len(seq)) for seq, _ in items], device=logits.device)
+        logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # stays on the device
+        token_lp = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        position = torch.arange(width - 1, device=logits.device)
+        firsts = torch.tensor([first - 1 for _, first in items], device=logits.device)
+        scored = (position[None, :] >= firsts[:, None]) & mask[:, 1:].bool()
+        sums = (token_lp * scored).sum(dim=1).tolist()
+        return [(total, len(seq) - first) for total, (seq, first) in zip(sums, items, strict=True)]
 
     def answer_logits(self, examples: Sequence[Example]) -> list[torch.Tensor]:
         """The logits (answer tokens x vocab, float32, CPU) predicting each example's answer (+ eos)."""
@@ -183,7 +186,7 @@ class LanguageModel:
             with capture_lora_activations(self.model) as captured:
                 _, mask = self._forward(sequences[start:start + self.batch_size])
             for layer, outputs in captured.items():
-                per_layer.setdefault(layer, []).extend(out[mask.bool()] for out in outputs)
+                per_layer.setdefault(layer, []).extend(out[mask.bool().cpu()] for out in outputs)
         return {layer: torch.cat(parts) for layer, parts in per_layer.items()}
 
     def lora_layers(self) -> list[LoraLayer]:
