@@ -32,14 +32,15 @@ def timed_gate(cache: Path, reports: Path) -> tuple[float, int]:
 
 
 def artifact_times(cache: Path) -> dict[str, float]:
-    """Build time of the built-in model, training time of the identity adapter, and the cost of a cache hit."""
+    """Build time of the built-in model, training time of each adapter, and the cost of a cache hit."""
     from harness.model.builtin import build_builtin_model
 
     times = {}
     for info in sorted(cache.glob("builtin-*/build_info.json")):
         times["builtin model build s"] = json.loads(info.read_text())["build_seconds"]
-    for info in sorted(cache.glob("adapter-identity-*/training_info.json")):
-        times["identity adapter training s"] = json.loads(info.read_text())["train_seconds"]
+    for info in sorted(cache.glob("adapter-*/training_info.json")):
+        summary = json.loads(info.read_text())
+        times[f"{summary['name']} adapter training s"] = summary["train_seconds"]
     started = time.perf_counter()
     build_builtin_model(ROOT / "fixtures", cache)
     times["cached builtin model reuse s"] = round(time.perf_counter() - started, 3)

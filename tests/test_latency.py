@@ -15,7 +15,7 @@ FAST = latency.LatencySettings(prompts=8, new_tokens=16, rounds=5)
 
 
 class SlowedModel(LanguageModel):
-    """A wrapper that sleeps 4 ms before every forward pass: a planted inference-time regression."""
+    """A wrapper that sleeps 10 ms before every forward pass: a planted inference-time regression."""
 
     def __init__(self, inner: LanguageModel) -> None:
         super().__init__(inner.model, inner.tokenizer, name=f"{inner.name} (slowed)", model_id="slowed",
@@ -24,7 +24,7 @@ class SlowedModel(LanguageModel):
     @contextmanager
     def _view(self):
         inner = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-        hook = inner.register_forward_pre_hook(lambda *_: time.sleep(0.004))  # generate() bypasses peft's forward
+        hook = inner.register_forward_pre_hook(lambda *_: time.sleep(0.010))  # generate() bypasses peft's forward
         try:
             with super()._view():
                 yield

@@ -73,11 +73,15 @@ def measure_latency(models: Mapping[str, LanguageModel], conversations: Sequence
     return Timings(settings, len(batch), generation, first_token)
 
 
+def _median_ci(values: list[float]) -> tuple[float, float, float, int]:
+    """Median of per-round values with a bootstrap 95% interval over rounds."""
+    low, high = bootstrap_ci(len(values), lambda idx: statistics.median(values[i] for i in idx))
+    return statistics.median(values), low, high, len(values)
+
+
 def _median_ratio(numerator: list[float], denominator: list[float]) -> tuple[float, float, float, int]:
-    """Median of per-round ratios with a bootstrap 95% interval over rounds."""
-    ratios = [a / b for a, b in zip(numerator, denominator, strict=True)]
-    low, high = bootstrap_ci(len(ratios), lambda idx: statistics.median(ratios[i] for i in idx))
-    return statistics.median(ratios), low, high, len(ratios)
+    """Median of per-round ratios (rounds pair the views in time) with its bootstrap 95% interval."""
+    return _median_ci([a / b for a, b in zip(numerator, denominator, strict=True)])
 
 
 def latency_metrics(timings: Timings) -> list[MetricValue]:
@@ -86,12 +90,10 @@ def latency_metrics(timings: Timings) -> list[MetricValue]:
     for view in timings.generation:
         checkpoint = "base" if view == "base" else "tuned"
         prefix = "merged_" if view == "merged" else ""
-        tps = timings.tokens_per_second(view)
-        out.append(MetricValue(CAPABILITY, f"{prefix}tokens_per_second", statistics.median(tps), min(tps), max(tps),
-                               len(tps), checkpoint))
-        ttft = [1000 * s for s in timings.first_token[view]]
-        out.append(MetricValue(CAPABILITY, f"{prefix}ttft_ms", statistics.median(ttft), min(ttft), max(ttft),
-                               len(ttft), checkpoint))
+        out.append(MetricValue(CAPABILITY, f"{prefix}tokens_per_second",
+                               *_median_ci(timings.tokens_per_second(view)), checkpoint))
+        out.append(MetricValue(CAPABILITY, f"{prefix}ttft_ms",
+                               *_median_ci([1000 * s for s in timings.first_token[view]]), checkpoint))
     base_tps = timings.tokens_per_second("base")
     for view, prefix in (("tuned", ""), ("merged", "merged_")):
         if view in timings.generation:
