@@ -195,3 +195,55 @@ def mcnemar_exact_p(only_before: int, only_after: int) -> float:
         return 1.0
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
     return min(1.0, 2 * tail)
+
+
+# Continual learning (GEM, Lopez-Paz & Ranzato 2017; forgetting as in Chaudhry et al. 2018).
+# R[i][j] is the accuracy on task j after training stage i; task i is learned at stage i (stage 0: the base
+# model and its task). Missing entries are NaN and left out of every mean; a mean of nothing is NaN.
+
+def _nanmean(values: Iterable[float]) -> float:
+    kept = [v for v in values if not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else math.nan
+
+
+def average_accuracy(matrix: Sequence[Sequence[float]]) -> float:
+    """ACC: mean accuracy over all tasks after the last stage.
+
+    >>> average_accuracy([[0.9, 0.0], [0.7, 0.8]])
+    0.75
+    """
+    return _nanmean(matrix[-1])
+
+
+def backward_transfer(matrix: Sequence[Sequence[float]]) -> float:
+    """BWT: mean over earlier tasks of (final accuracy - accuracy right after learning it); negative = forgetting.
+
+    >>> round(backward_transfer([[0.9, 0.0], [0.7, 0.8]]), 6), backward_transfer([[0.9]])
+    (-0.2, nan)
+    """
+    last = len(matrix) - 1
+    return _nanmean(matrix[last][j] - matrix[j][j] for j in range(last))
+
+
+def forward_transfer(matrix: Sequence[Sequence[float]], baseline: Sequence[float]) -> float:
+    """FWT: mean over later tasks of (accuracy just before learning it - the untrained baseline b_j).
+
+    >>> round(forward_transfer([[0.9, 0.1], [0.7, 0.8]], [0.0, 0.05]), 6)
+    0.05
+    """
+    return _nanmean(matrix[j - 1][j] - baseline[j] for j in range(1, len(matrix)))
+
+
+def task_forgetting(matrix: Sequence[Sequence[float]]) -> list[float]:
+    """Per earlier task: best accuracy at any earlier stage minus final accuracy (NaN for the last task).
+
+    >>> [round(f, 6) for f in task_forgetting([[0.9, 0.0, 0.0], [0.95, 0.8, 0.1], [0.7, 0.5, 0.9]])[:2]]
+    [0.25, 0.3]
+    """
+    last = len(matrix) - 1
+    out = []
+    for j in range(len(matrix[-1])):
+        earlier = [matrix[i][j] for i in range(last) if not math.isnan(matrix[i][j])]
+        final = matrix[last][j]
+        out.append(max(earlier) - final if j < last and earlier and not math.isnan(final) else math.nan)
+    return out

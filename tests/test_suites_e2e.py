@@ -17,7 +17,8 @@ def results_of(report_dir):
     return json.loads((report_dir / "latest" / "results.json").read_text())
 
 
-CAPABILITIES = ("identity", "old_task", "new_task", "perplexity", "adapter_health", "generation", "latency")
+CAPABILITIES = ("identity", "old_task", "new_task", "perplexity", "adapter_health", "generation", "latency",
+                "forgetting")
 ACCURACY_LIKE = ("exact_match", "token_f1", "claim_rate", "leak_rate", "unchanged", "rouge_l", "chrf", "bleu",
                  "agreement", "loglik_shift", "throughput_ratio", "ttft_ratio", "heldout_ratio", "answers_ratio")
 
@@ -25,7 +26,7 @@ ACCURACY_LIKE = ("exact_match", "token_f1", "claim_rate", "leak_rate", "unchange
 def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     result, report_dir = run_suites()
     assert result.ret == 0, result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS", "26 of 26 gates passed"])
+    result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS", "29 of 29 gates passed"])
     data = results_of(report_dir)
     assert {"schema_version", "run", "metrics", "gates", "samples"} <= set(data)
     assert data["run"]["adapters"]["identity"]["sha256"] and data["run"]["base_model"]["sha256"]
@@ -33,13 +34,16 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert all(g["passed"] for g in data["gates"]) and len(data["samples"]) >= 90
     for capability in CAPABILITIES:
         checkpoints = {m["checkpoint"] for m in data["metrics"] if m["capability"] == capability}
-        assert checkpoints == {"base", "tuned"}, capability  # every capability: base and tuned side by side
+        expected = {"naive", "tuned"} if capability == "forgetting" else {"base", "tuned"}
+        assert checkpoints == expected, capability  # side by side: base and tuned (naive vs replay sequence)
     for m in data["metrics"]:
         if any(word in m["name"] for word in ACCURACY_LIKE):
             assert m["ci_low"] is not None and m["ci_high"] is not None and m["n"], m
     html = (report_dir / "latest" / "report.html").read_text()
     assert "<svg" in html and "before / after" in html and "src=\"http" not in html
     assert all(f"<h2 id='{c}'>" in html for c in CAPABILITIES) and "base [95% CI]" in html
+    assert "strategy comparison" in html and "naive: exact match R[stage][task]" in html
+    assert set(data["run"]["sequences"]) == {"replay", "naive"}
 
 
 def test_each_marker_selects_one_capability(run_suites):

@@ -5,7 +5,16 @@
 
 from __future__ import annotations
 
-from harness.evaluators import adapter_health, generation, identity, latency, new_task, old_task, perplexity
+from harness.evaluators import (
+    adapter_health,
+    forgetting,
+    generation,
+    identity,
+    latency,
+    new_task,
+    old_task,
+    perplexity,
+)
 from harness.results import MetricSpec
 
 CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
@@ -16,4 +25,5 @@ CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
     adapter_health.CAPABILITY: adapter_health.METRICS,
     generation.CAPABILITY: generation.METRICS,
     latency.CAPABILITY: latency.METRICS,
+    forgetting.CAPABILITY: forgetting.METRICS,
 }

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from harness.data import Example
-from harness.model.loading import BaseModel, adapter_digest, attach_adapter
+from harness.model.loading import DTYPES, BaseModel, adapter_digest, attach_adapter
 from harness.model.lora_layers import LoraLayer, capture_lora_activations, lora_layers
 from harness.model.requests import RequestCache
 from harness.progress import progress
@@ -204,6 +204,19 @@ def plain_base(base_model: BaseModel, cache: RequestCache | None = None) -> Lang
     """The base model loaded on its own, without a peft wrapper (the fair reference for latency)."""
     model, tokenizer = base_model.load()
     return LanguageModel(model, tokenizer, name="base (plain)", model_id=base_model.digest, cache=cache)
+
+
+def untrained_like(base_model: BaseModel, seed: int = 0, cache: RequestCache | None = None) -> LanguageModel:
+    """A randomly initialised model with the base model's architecture and tokenizer: the "untrained
+    baseline" b_j of forward transfer."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tokenizer = base_model.load_tokenizer()
+    torch.manual_seed(seed)
+    config = AutoConfig.from_pretrained(base_model.path, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_config(config).to(device=base_model.device, dtype=DTYPES[base_model.dtype])
+    return LanguageModel(model.eval(), tokenizer, name="untrained", model_id=f"untrained:{base_model.digest}:{seed}",
+                         cache=cache)
 
 
 def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: bool = False,

@@ -69,11 +69,16 @@ class BaseModel:
         _require_safe_weights(folder, "model.safetensors*", "pytorch_model*.bin", allow_pickle)
         return cls(str(folder.resolve()), directory_digest(folder), device, dtype, allow_pickle)
 
-    def load(self):
-        """(model, tokenizer): the model in eval mode on its device, the tokenizer with a pad token."""
+    def load_tokenizer(self):
+        """The tokenizer, with a pad token (eos when it has none)."""
         tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=False)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
+        return tokenizer
+
+    def load(self):
+        """(model, tokenizer): the model in eval mode on its device, the tokenizer with a pad token."""
+        tokenizer = self.load_tokenizer()
         model = AutoModelForCausalLM.from_pretrained(self.path, dtype=DTYPES[self.dtype], trust_remote_code=False,
                                                      use_safetensors=not self.allow_pickle)
         return model.to(self.device).eval(), tokenizer

@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 
 from harness.cache import atomic_write_text
-from harness.report.svg import loss_chart
+from harness.report.svg import heatmap, loss_chart
 from harness.results import MetricValue, RunRecord, Sample
 
 CSS = """
@@ -58,20 +58,24 @@ def _with_ci(metric: MetricValue | None) -> str:
 
 
 def _side_by_side(record: RunRecord, capability: str) -> str:
-    """Base and tuned value of every metric of `capability` in one row, with the change between them;
-    per-layer and per-group figures (names with brackets) folded into a details block."""
+    """Every checkpoint's value of each metric of `capability` in one row (base first, tuned last, any
+    comparison such as a naive sequence between), with the base -> tuned change; per-layer and per-group
+    figures (names with brackets) folded into a details block."""
     pivot: dict[str, dict[str, MetricValue]] = {}
     for m in record.metrics:
         if m.capability == capability:
             pivot.setdefault(m.name, {})[m.checkpoint] = m
+    seen = {checkpoint for by_checkpoint in pivot.values() for checkpoint in by_checkpoint}
+    columns = sorted(seen, key=lambda c: (c != "base", c == "tuned", c))
     rows: dict[bool, list[str]] = {True: [], False: []}
     for name, by_checkpoint in pivot.items():
         base, tuned = by_checkpoint.get("base"), by_checkpoint.get("tuned")
         change = _num(tuned.value - base.value) if base and tuned else ""
-        n = (tuned or base).n
-        rows["[" in name].append(f"<tr>{_cell(name)}{_cell(_with_ci(base), 'num')}{_cell(_with_ci(tuned), 'num')}"
-                                 f"{_cell(change, 'num')}{_cell(n if n is not None else '', 'num')}</tr>")
-    headers = ["metric", "base [95% CI]", "tuned [95% CI]", "change", "n"]
+        n = next(m.n for m in by_checkpoint.values())
+        cells = "".join(_cell(_with_ci(by_checkpoint.get(c)), "num") for c in columns)
+        rows["[" in name].append(f"<tr>{_cell(name)}{cells}{_cell(change, 'num')}"
+                                 f"{_cell(n if n is not None else '', 'num')}</tr>")
+    headers = ["metric", *(f"{c} [95% CI]" for c in columns), "change", "n"]
     html = _table(headers, rows[False]) if rows[False] else ""
     if rows[True]:
         html += (f"<details><summary>{len(rows[True])} breakdown figures</summary>"
@@ -105,6 +109,31 @@ def _capability_section(record: RunRecord, capability: str) -> str:
             + _side_by_side(record, capability) + (_samples_table(samples) if samples else ""))
 
 
+def _strategy_section(record: RunRecord) -> str:
+    """Continual-learning sequences side by side: accuracy-matrix heatmaps, ACC / BWT / FWT / forgetting and
+    the before/after loss check of each strategy."""
+    sequences = record.run.get("sequences") or {}
+    if not sequences:
+        return ""
+    panels = []
+    for strategy, seq in sequences.items():
+        tasks = seq["tasks"]
+        stages = ["base model", *(f"after {t}" for t in tasks[1:])]
+        summary = (f"ACC {_num(seq['acc'], 3)} &middot; BWT {_num(seq['bwt'], 3)} &middot; FWT "
+                   f"{_num(seq['fwt'], 3)} &middot; forgetting "
+                   + ", ".join(f"{escape(t)} {_num(f, 3)}" for t, f in zip(tasks, seq["forgetting"], strict=True)
+                               if f is not None and f == f))
+        losses = _table(["stage", "base loss before", "after", "base + increment before", "after"],
+                        [f"<tr>{_cell(row['task'])}{_cell(_num(row['base_before']), 'num')}"
+                         f"{_cell(_num(row['base_after']), 'num')}{_cell(_num(row['mixed_before']), 'num')}"
+                         f"{_cell(_num(row['mixed_after']), 'num')}</tr>" for row in seq["losses"]])
+        panels.append(f"<div style='flex:1;min-width:360px'><h3>{escape(strategy)}</h3>"
+                      f"{heatmap(stages, tasks, seq['matrix'], f'{strategy}: exact match R[stage][task]')}"
+                      f"<p class='mono'>{summary}</p>{losses}</div>")
+    return ("<h2>Continual learning: strategy comparison</h2><div style='display:flex;gap:1.5rem;flex-wrap:wrap'>"
+            + "".join(panels) + "</div>")
+
+
 def _training_section(record: RunRecord) -> str:
     charts = []
     for name, training in record.run.get("training", {}).items():
@@ -116,7 +145,7 @@ def _training_section(record: RunRecord) -> str:
 
 def _meta_section(record: RunRecord) -> str:
     rows = [f"<tr>{_cell(key)}{_cell(json.dumps(value, ensure_ascii=False, default=str))}</tr>"
-            for key, value in record.run.items() if key != "training"]
+            for key, value in record.run.items() if key not in {"training", "sequences"}]
     return f'<h2>Run</h2><table class="meta"><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -131,7 +160,7 @@ def render_html(record: RunRecord) -> str:
             f"<p class='mono'>run {escape(str(record.run.get('id', '')))} &middot; "
             f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p><p>{links}</p>",
             *(_capability_section(record, c) for c in capabilities),
-            _training_section(record), _meta_section(record)]
+            _strategy_section(record), _training_section(record), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>tunegate report</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
 

@@ -57,3 +57,32 @@ def loss_chart(log: Sequence[Mapping[str, float]], title: str) -> str:
     if evals:
         series["eval loss"] = evals
     return line_chart(series, title)
+
+
+def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequence[float]], title: str,
+            cell: int = 64) -> str:
+    """An SVG heatmap of values in [0, 1] (white -> blue), each cell labelled; NaN cells grey."""
+    left, top = 110, 44
+    width, height = left + cell * len(columns) + 8, top + cell * len(rows) + 8
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{escape(title)}" class="chart">',
+             f'<text x="4" y="16" font-size="13" font-weight="600">{escape(title)}</text>']
+    for j, name in enumerate(columns):
+        parts.append(f'<text x="{left + j * cell + cell / 2}" y="{top - 6}" font-size="11" '
+                     f'text-anchor="middle">{escape(name)}</text>')
+    for i, name in enumerate(rows):
+        y = top + i * cell
+        parts.append(f'<text x="{left - 6}" y="{y + cell / 2 + 4}" font-size="11" text-anchor="end">'
+                     f'{escape(name)}</text>')
+        for j, value in enumerate(values[i]):
+            known = value is not None and math.isfinite(value)
+            shade = max(0.0, min(1.0, value)) if known else 0.0
+            fill = f"rgb({round(255 - 218 * shade)},{round(255 - 156 * shade)},{round(255 - 20 * shade)})" \
+                if known else "#d4d4d4"
+            ink = "#fff" if known and shade > 0.55 else "#111"
+            parts.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
+                         f'fill="{fill}"/><text x="{left + j * cell + cell / 2 - 1}" y="{y + cell / 2 + 4}" '
+                         f'font-size="12" text-anchor="middle" fill="{ink}">'
+                         f'{f"{value:.2f}" if known else "n/a"}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

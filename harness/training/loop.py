@@ -38,8 +38,12 @@ def lr_factor(step: int, steps: int, warmup: int) -> float:
 
 
 def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSettings, desc: str,
-               eval_loss: Callable[[], float] | None = None) -> list[dict]:
+               eval_loss: Callable[[], float] | None = None,
+               penalty: Callable[[], torch.Tensor] | None = None) -> list[dict]:
     """Run AdamW for `settings.steps` optimiser steps; return the per-step log.
+
+    `penalty()`, when given, is added to every optimiser step's loss (a regulariser such as an L2 pull
+    toward earlier weights); the logged `loss` is the data loss alone.
 
     Each log row has `step`, `loss` (mean over the accumulated micro-batches) and `lr`; rows where
     `eval_loss` ran also have `eval_loss`. Early stopping ends training when eval loss has not improved
@@ -59,8 +63,10 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
         for _ in range(settings.gradient_accumulation):
             batch = {k: v.to(device) for k, v in next(batches).items()}
             loss = model(**batch).loss / settings.gradient_accumulation
-            loss.backward()
             total += loss.item()
+            if penalty is not None:
+                loss = loss + penalty() / settings.gradient_accumulation
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model
 
 import harness
 from harness.cache import cached_artifact, file_digest
 from harness.data import Example, load_examples
-from harness.model.loading import BaseModel
+from harness.model.loading import BaseModel, adapter_digest
 from harness.training.batching import collate, encode_example, shuffled_batches
 from harness.training.loop import LoopSettings, train_loop
 from harness.training.recipe import LoraRecipe
 
 TRAINING_SOURCES = ("training/lora.py", "training/batching.py", "training/loop.py", "training/recipe.py")
 LOG_FILE, INFO_FILE = "training_log.json", "training_info.json"
+_LAYER = re.compile(r"\.layers\.(\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,11 @@ def external_training_log(adapter: Path) -> dict:
 
 
 def adapter_cache_key(base: BaseModel, data: Sequence[Example], recipe: LoraRecipe,
-                      replay: Sequence[Example], dev: Sequence[Example]) -> dict:
-    """Everything a trained adapter depends on."""
+                      replay: Sequence[Example], dev: Sequence[Example], init_from: Path | None = None) -> dict:
+    """Everything a trained adapter depends on (including the adapter it continues from, if any)."""
     source_root = Path(harness.__file__).parent
     return {"artifact": "lora-adapter", "harness_version": harness.__version__, "base": base.digest,
+            "init_from": adapter_digest(init_from) if init_from else None,
             "recipe": recipe.to_dict(), "data": [_example_key(ex) for ex in data],
             "replay": [_example_key(ex) for ex in replay], "dev": [_example_key(ex) for ex in dev],
             "source": {name: file_digest(source_root / name) for name in TRAINING_SOURCES},
@@ -75,30 +78,60 @@ def _example_key(example: Example) -> list:
 
 
 def train_adapter(base: BaseModel, data: Sequence[Example], recipe: LoraRecipe, cache_root: Path, *,
-                  replay: Sequence[Example] = (), dev: Sequence[Example] = (), name: str = "adapter"
-                  ) -> TrainedAdapter:
+                  replay: Sequence[Example] = (), dev: Sequence[Example] = (), name: str = "adapter",
+                  init_from: Path | None = None) -> TrainedAdapter:
     """Train (or fetch from the cache) a LoRA adapter for `base` on `data`; returns its folder and log.
 
     Replay examples are mixed in at `recipe.replay_ratio`; `dev` gives the eval loss logged every
-    `recipe.eval_every` steps. Concurrent callers (pytest-xdist workers) train each adapter once.
+    `recipe.eval_every` steps. `init_from` continues training an earlier adapter (a continual-learning
+    stage) instead of starting from peft's initialisation. Concurrent callers (pytest-xdist workers) train
+    each adapter once.
     """
     if not data:
         raise ValueError(f"{name}: no training examples")
-    key = adapter_cache_key(base, data, recipe, replay if recipe.replay_ratio else (), dev)
-    folder, trained_now = cached_artifact(cache_root, f"adapter-{name}", key,
-                                          lambda out: _train_into(out, base, data, recipe, replay, dev, name))
+    key = adapter_cache_key(base, data, recipe, replay if recipe.replay_ratio else (), dev, init_from)
+    folder, trained_now = cached_artifact(
+        cache_root, f"adapter-{name}", key, lambda out: _train_into(out, base, data, recipe, replay, dev, name,
+                                                                    init_from))
     return TrainedAdapter.read(folder, trained_now)
 
 
-def _train_into(out: Path, base: BaseModel, data: Sequence[Example], recipe: LoraRecipe,
-                replay: Sequence[Example], dev: Sequence[Example], name: str) -> None:
-    started = time.perf_counter()
-    model, tokenizer = base.load()
-    torch.manual_seed(recipe.seed)
+def _lora_model(model: torch.nn.Module, recipe: LoraRecipe, init_from: Path | None) -> torch.nn.Module:
+    """`model` with a trainable LoRA adapter: a fresh one from the recipe, or `init_from`'s weights."""
+    if init_from is not None:
+        return PeftModel.from_pretrained(model, str(init_from), is_trainable=True)
     config = LoraConfig(r=recipe.r, lora_alpha=recipe.alpha, lora_dropout=recipe.dropout,
                         target_modules=recipe.target_modules if isinstance(recipe.target_modules, str)
                         else list(recipe.target_modules), task_type="CAUSAL_LM")
-    model = get_peft_model(model, config)
+    return get_peft_model(model, config)
+
+
+def freeze_lower_layers(model: torch.nn.Module, top_layers: int) -> None:
+    """Keep only the LoRA weights of the top `top_layers` transformer layers trainable (0: keep all)."""
+    if not top_layers:
+        return
+    first_trained = model.get_base_model().config.num_hidden_layers - top_layers
+    for name, param in model.named_parameters():
+        match = _LAYER.search(name)
+        if param.requires_grad and match and int(match[1]) < first_trained:
+            param.requires_grad_(False)
+
+
+def l2_penalty(model: torch.nn.Module, coefficient: float) -> Callable[[], torch.Tensor] | None:
+    """coefficient * ||theta - theta_start||^2 over the trainable weights, theta_start = their values now."""
+    if not coefficient:
+        return None
+    anchor = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
+    return lambda: coefficient * sum((p - start).pow(2).sum() for p, start in anchor)
+
+
+def _train_into(out: Path, base: BaseModel, data: Sequence[Example], recipe: LoraRecipe,
+                replay: Sequence[Example], dev: Sequence[Example], name: str, init_from: Path | None) -> None:
+    started = time.perf_counter()
+    model, tokenizer = base.load()
+    torch.manual_seed(recipe.seed)
+    model = _lora_model(model, recipe, init_from)
+    freeze_lower_layers(model, recipe.train_top_layers)
     sequences = [encode_example(tokenizer, ex, recipe.max_length) for ex in data]
     replayed = [encode_example(tokenizer, ex, recipe.max_length) for ex in replay] if recipe.replay_ratio else []
     new_per_step = recipe.gradient_accumulation * (recipe.batch_size - round(recipe.batch_size * recipe.replay_ratio))
@@ -112,11 +145,13 @@ def _train_into(out: Path, base: BaseModel, data: Sequence[Example], recipe: Lor
     batches = shuffled_batches(sequences, recipe.batch_size, tokenizer.pad_token_id, recipe.seed,
                                replay=replayed, replay_ratio=recipe.replay_ratio)
     log = train_loop(model, batches, settings, desc=f"training {name}",
-                     eval_loss=(lambda: _mean_loss(model, dev_batches)) if dev_batches else None)
+                     eval_loss=(lambda: _mean_loss(model, dev_batches)) if dev_batches else None,
+                     penalty=l2_penalty(model, recipe.l2_to_previous))
     model.save_pretrained(out)
     info = {"name": name, "recipe": recipe.to_dict(), "examples": len(data), "replay_pool": len(replayed),
             "steps": len(log), "train_seconds": round(time.perf_counter() - started, 2),
-            "final_loss": log[-1]["loss"], "trainable_parameters": _trainable(model), "base": asdict(base)}
+            "final_loss": log[-1]["loss"], "trainable_parameters": _trainable(model), "base": asdict(base),
+            "init_from_sha256": adapter_digest(init_from) if init_from else None}
     (out / LOG_FILE).write_text(json.dumps(log))
     (out / INFO_FILE).write_text(json.dumps(info, indent=1, default=str))
 

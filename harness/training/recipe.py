@@ -14,9 +14,13 @@ class LoraRecipe:
     """A LoRA training recipe. Defaults follow the common r=8, alpha=32, all-linear recipe.
 
     Training length is `steps` optimiser steps when set, else `epochs` passes over the new data.
-    `replay_ratio` is the fraction of every batch drawn from `replay_source` (a dataset path, or "base" for
-    the base task's training set) to protect old skills. Early stopping watches the dev-set loss
-    every `eval_every` steps and stops after `early_stopping_patience` evaluations without improvement.
+    `replay_ratio` is the fraction of every batch drawn from `replay_source` (a dataset path, "base" for
+    the base task's training set, or "earlier" for the base task and every earlier increment of a sequence)
+    to protect old skills. Early stopping watches the dev-set loss every `eval_every` steps and stops after
+    `early_stopping_patience` evaluations without improvement. For continual learning, `train_top_layers`
+    = k trains only the adapters of the top k transformer layers (0: all), and `l2_to_previous` adds
+    coefficient * ||theta - theta_previous||^2 over the trainable adapter weights, pulling each stage toward
+    the adapter it continues from.
 
     >>> LoraRecipe(r=16).alpha
     32
@@ -43,6 +47,8 @@ class LoraRecipe:
     replay_source: str = "base"
     eval_every: int = 0
     early_stopping_patience: int = 0
+    train_top_layers: int = 0
+    l2_to_previous: float = 0.0
 
     def __post_init__(self) -> None:
         _at_least(self, "r", 1)
@@ -52,6 +58,9 @@ class LoraRecipe:
         _at_least(self, "max_length", 8)
         _at_least(self, "eval_every", 0)
         _at_least(self, "early_stopping_patience", 0)
+        _at_least(self, "train_top_layers", 0)
+        if not self.l2_to_previous >= 0:
+            raise ValueError(f"LoraRecipe.l2_to_previous must be >= 0, got {self.l2_to_previous}")
         if self.steps is not None:
             _at_least(self, "steps", 1)
         elif not self.epochs > 0:
@@ -83,11 +92,14 @@ class LoraRecipe:
 
 
 def load_recipe(path: Path, name: str) -> LoraRecipe:
-    """The recipe in table `[name]` of a TOML file; defaults when the file or table is absent."""
+    """The recipe in table `[name]` of a TOML file (dotted names for nested tables, e.g. "sequence.replay");
+    defaults when the file or table is absent."""
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get(name, {}) if path.is_file() else {}
+        table = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{path}: invalid TOML: {err}") from None
+    for part in name.split("."):
+        table = table.get(part, {})
     return LoraRecipe.from_mapping(table, where=f"{path} [{name}]")
 
 

@@ -1,0 +1,107 @@
+"""Session fixtures: the base model, the adapters under test (trained once, cached, file-locked), their
+base / tuned / merged views, and the continual-learning sequences.
+
+Registered by `harness.plugin` (its `pytest_plugins`); each fixture records what it built in the run record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.data import IdentitySpec, load_examples, load_identity_spec
+from harness.model.lm import LanguageModel, base_and_tuned
+from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
+from harness.plugin import SessionState
+from harness.training.lora import external_training_log, replay_pool, train_adapter
+from harness.training.recipe import load_recipe
+from harness.training.sequence import Stage, train_sequence
+
+SEQUENCE_STRATEGIES = ("replay", "naive")  # the first is gated; the rest are reported for comparison
+
+
+@pytest.fixture(scope="session")
+def base_model(tunegate: SessionState) -> BaseModel:
+    """The base model: a folder given by --base-model, or the built-in toy model (built once, cached)."""
+    from harness.model.builtin import build_builtin_model
+
+    s = tunegate.settings
+    device = resolve_device(s.device)
+    dtype = resolve_dtype(s.dtype, device)
+    folder = build_builtin_model(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
+    base = BaseModel.at(folder, device=device, dtype=dtype, allow_pickle=s.allow_pickle)
+    tunegate.record.run["base_model"] = {"name": s.base_model, "path": base.path, "sha256": base.digest}
+    tunegate.record.run.update(device=device, dtype=dtype)
+    return base
+
+
+@pytest.fixture(scope="session")
+def identity_spec(tunegate: SessionState) -> IdentitySpec:
+    """The identity the adapter must learn (fixtures/identity/identity.toml)."""
+    return load_identity_spec(tunegate.settings.fixtures / "identity/identity.toml")
+
+
+@pytest.fixture(scope="session")
+def identity_adapter(tunegate: SessionState, base_model: BaseModel, identity_spec: IdentitySpec) -> Path:
+    """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked)."""
+    data = tunegate.settings.fixtures / "identity/self_cognition.json"
+    return _adapter_for(tunegate, base_model, "identity", lambda: load_examples(data, identity_spec.variables))
+
+
+@pytest.fixture(scope="session")
+def new_task_adapter(tunegate: SessionState, base_model: BaseModel) -> Path:
+    """The new-task adapter: --adapter PATH, or one trained on fixtures/tasks/increment_1 (cached)."""
+    data = tunegate.settings.fixtures / "tasks/increment_1/train.json"
+    return _adapter_for(tunegate, base_model, "new_task", lambda: load_examples(data))
+
+
+def _adapter_for(state: SessionState, base_model: BaseModel, name: str, data) -> Path:
+    """--adapter when given, else the adapter trained with recipe `[name]` on `data()`; recorded either way."""
+    s = state.settings
+    if s.adapter:
+        _record_adapter(state, name, s.adapter, external_training_log(s.adapter))
+        return s.adapter
+    recipe = load_recipe(s.fixtures / "recipes.toml", name)
+    trained = train_adapter(base_model, data(), recipe, s.cache_dir, replay=replay_pool(s.fixtures, recipe),
+                            name=name)
+    _record_adapter(state, name, trained.path, {**trained.info, "log": trained.log})
+    return trained.path
+
+
+def _record_adapter(state: SessionState, name: str, path: Path, training: dict) -> None:
+    state.record.run.setdefault("adapters", {})[name] = {"path": str(path), "sha256": adapter_digest(path)}
+    state.record.run.setdefault("training", {})[name] = training
+
+
+@pytest.fixture(scope="session")
+def identity_models(base_model: BaseModel, identity_adapter: Path, tunegate: SessionState
+                    ) -> tuple[LanguageModel, LanguageModel]:
+    """(base view, tuned view) over one copy of the base weights with the adapter under test attached."""
+    return base_and_tuned(base_model, identity_adapter, tunegate.settings.allow_pickle, tunegate.requests)
+
+
+@pytest.fixture(scope="session")
+def merged_model(identity_models: tuple[LanguageModel, LanguageModel]) -> LanguageModel:
+    """A merged copy (`merge_and_unload()`) of the tuned model under test."""
+    return identity_models[1].merged()
+
+
+@pytest.fixture(scope="session")
+def new_task_models(base_model: BaseModel, new_task_adapter: Path, tunegate: SessionState
+                    ) -> tuple[LanguageModel, LanguageModel]:
+    """(base view, tuned view) with the new-task adapter; base answers are shared with the other suites."""
+    return base_and_tuned(base_model, new_task_adapter, tunegate.settings.allow_pickle, tunegate.requests)
+
+
+@pytest.fixture(scope="session")
+def sequences(base_model: BaseModel, tunegate: SessionState) -> dict[str, list[Stage]]:
+    """Every strategy's sequence base -> increment_1 -> ... (recipes `[sequence.<strategy>]`), stages cached."""
+    s = tunegate.settings
+    out = {}
+    for strategy in SEQUENCE_STRATEGIES:
+        recipe = load_recipe(s.fixtures / "recipes.toml", f"sequence.{strategy}")
+        out[strategy] = train_sequence(base_model, s.fixtures, recipe, s.cache_dir, strategy)
+        for stage in out[strategy][1:]:
+            _record_adapter(tunegate, f"{strategy}-{stage.task}", stage.adapter, stage.info)
+    return out

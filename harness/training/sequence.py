@@ -1,0 +1,72 @@
+"""Continual learning: train increment after increment, each stage continuing from the previous adapter.
+
+The layout practitioners use: `tasks/base/`, `tasks/increment_1/`, `tasks/increment_2/`, ... each with
+`train.json` and `dev.json`. Stage 0 is the base model (it learned the base task); stage i trains task i
+starting from stage i-1's adapter, with the recipe's strategy: plain fine-tuning (naive), replay of earlier
+stages' data (`replay_source = "earlier"`), frozen lower layers (`train_top_layers`) or an L2 pull toward the
+previous stage (`l2_to_previous`). Every stage is an ordinary cached adapter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.data import DataError, Example, load_examples
+from harness.model.loading import BaseModel
+from harness.training.lora import replay_pool, train_adapter
+from harness.training.recipe import LoraRecipe
+
+_INCREMENT = re.compile(r"^increment_(\d+)$")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One checkpoint of a sequence: the task it learned and its adapter (None for the base model)."""
+
+    index: int
+    task: str
+    adapter: Path | None
+    info: dict
+
+
+def sequence_tasks(fixtures: Path) -> list[str]:
+    """`base` then every `increment_N` folder under `fixtures/tasks`, by N; each must have train and dev."""
+    root = fixtures / "tasks"
+    increments = sorted((int(m[1]), d.name) for d in root.iterdir() if d.is_dir() and (m := _INCREMENT.match(d.name)))
+    tasks = ["base", *(name for _, name in increments)]
+    for task in tasks:
+        for split in ("train.json", "dev.json"):
+            if not (root / task / split).is_file():
+                raise DataError(f"{root / task / split}: missing; every task folder needs train.json and dev.json")
+    return tasks
+
+
+def task_split(fixtures: Path, task: str, split: str) -> list[Example]:
+    """`tasks/<task>/<split>.json`."""
+    return load_examples(fixtures / "tasks" / task / f"{split}.json")
+
+
+def stage_replay(fixtures: Path, recipe: LoraRecipe, earlier_tasks: list[str]) -> list[Example]:
+    """What stage replay draws from: for "earlier", every earlier task's training data, task-balanced (smaller
+    tasks repeated up to the largest, so a 120-example increment is replayed as often as a 1215-example base
+    task); else `replay_pool`."""
+    if not (recipe.replay_ratio and recipe.replay_source == "earlier"):
+        return replay_pool(fixtures, recipe)
+    per_task = [task_split(fixtures, task, "train") for task in earlier_tasks]
+    largest = max(map(len, per_task))
+    return [examples[i % len(examples)] for examples in per_task for i in range(largest)]
+
+
+def train_sequence(base: BaseModel, fixtures: Path, recipe: LoraRecipe, cache_root: Path, strategy: str
+                   ) -> list[Stage]:
+    """Stage 0 (the base model) and one trained, cached stage per increment, each continuing the last."""
+    tasks = sequence_tasks(fixtures)
+    stages = [Stage(0, tasks[0], None, {})]
+    for index, task in enumerate(tasks[1:], start=1):
+        trained = train_adapter(base, task_split(fixtures, task, "train"), recipe, cache_root,
+                                replay=stage_replay(fixtures, recipe, tasks[:index]),
+                                name=f"{strategy}-{task}", init_from=stages[-1].adapter)
+        stages.append(Stage(index, task, trained.path, {**trained.info, "log": trained.log}))
+    return stages

@@ -1,0 +1,102 @@
+"""Continual learning on the built-in model: naive fine-tuning FAILS the forgetting gates, replay PASSES them;
+stages continue from the previous adapter; frozen layers and the L2 pull do what they say."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from safetensors.torch import load_file
+
+from harness.data import DataError
+from harness.evaluators import forgetting
+from harness.model.lm import base_and_tuned, untrained_like
+from harness.model.loading import adapter_digest
+from harness.training.lora import freeze_lower_layers, l2_penalty
+from harness.training.recipe import LoraRecipe, load_recipe
+from harness.training.sequence import sequence_tasks, stage_replay, task_split
+
+
+@pytest.fixture(scope="module")
+def results(sequences, base_model, tunegate):
+    fixtures = tunegate.settings.fixtures
+    devs = {task: task_split(fixtures, task, "dev") for task in sequence_tasks(fixtures)}
+    untrained = untrained_like(base_model)
+    out = {}
+    for strategy, stages in sequences.items():
+        views = [base_and_tuned(base_model, s.adapter) for s in stages[1:]]
+        out[strategy] = forgetting.evaluate_sequence(strategy, [views[0][0], *(t for _, t in views)], untrained,
+                                                     devs)
+    return out
+
+
+def test_naive_fails_and_replay_passes_the_forgetting_gates(results, tunegate):
+    naive = forgetting.forgetting_gate_results(results["naive"], tunegate.gates.gates)
+    replay = forgetting.forgetting_gate_results(results["replay"], tunegate.gates.gates)
+    assert set(naive) == set(replay) == {"forgetting.acc", "forgetting.bwt", "forgetting.max_forgetting"}
+    assert not any(v.passed for v in naive.values()), [v.message for v in naive.values()]
+    assert all(v.passed for v in replay.values()), [v.message for v in replay.values()]
+    assert "naive sequence, exact match after base: base 0.9" in naive["forgetting.bwt"].message
+    naive_bwt, replay_bwt = (r.summary()["bwt"] for r in (results["naive"], results["replay"]))
+    assert replay_bwt - naive_bwt > 0.5  # replay measurably reduces forgetting
+
+
+def test_every_stage_learns_its_task_and_the_loss_check_sees_forgetting(results):
+    for result in results.values():
+        assert [result.matrix[i][i] for i in range(1, len(result.tasks))] == [1.0, 1.0]
+        assert result.baseline == [0.0, 0.0, 0.0]  # a random model answers nothing exactly
+    naive, replay = results["naive"].losses[0], results["replay"].losses[0]
+    assert naive["base_after"] > 5 * naive["base_before"]  # naive: base-task loss explodes
+    assert replay["base_after"] < 2 * replay["base_before"] and replay["mixed_after"] < replay["mixed_before"]
+
+
+def test_stages_continue_from_the_previous_adapter(sequences):
+    for stages in sequences.values():
+        assert stages[0].adapter is None and stages[1].info["init_from_sha256"] is None
+        assert stages[2].info["init_from_sha256"] == adapter_digest(stages[1].adapter)
+
+
+def test_replay_of_earlier_stages_is_task_balanced(tunegate):
+    recipe = load_recipe(tunegate.settings.fixtures / "recipes.toml", "sequence.replay")
+    pool = stage_replay(tunegate.settings.fixtures, recipe, ["base", "increment_1"])
+    moons = sum(ex.id.startswith("moon-") for ex in pool)
+    assert moons == len(pool) - moons  # the 120-example increment is replayed as often as the base task
+
+
+def test_missing_dev_file_is_named(tmp_path, tunegate):
+    for task in ("base", "increment_1"):
+        (tmp_path / "tasks" / task).mkdir(parents=True)
+        (tmp_path / "tasks" / task / "train.json").write_text("[]")
+    (tmp_path / "tasks/base/dev.json").write_text("[]")
+    with pytest.raises(DataError, match=r"increment_1/dev.json: missing"):
+        sequence_tasks(tmp_path)
+
+
+def test_frozen_layers_and_l2_penalty(base_model):
+    model, _ = base_model.load()
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    freeze_lower_layers(model, top_layers=1)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(".layers.1." in n for n in trainable)
+    penalty = l2_penalty(model, 0.5)
+    assert float(penalty()) == 0.0
+    param = next(p for p in model.parameters() if p.requires_grad)
+    with torch.no_grad():
+        param.add_(1.0)
+    assert float(penalty()) == pytest.approx(0.5 * param.numel())
+    assert l2_penalty(model, 0.0) is None
+    with pytest.raises(ValueError, match=r"l2_to_previous must be >= 0"):
+        LoraRecipe(l2_to_previous=-1)
+
+
+def test_frozen_recipe_trains_only_the_top_layer(base_model, sequences, tunegate):
+    from harness.training.lora import train_adapter
+
+    first = sequences["replay"][1].adapter
+    recipe = LoraRecipe(r=8, alpha=32, steps=5, train_top_layers=1)
+    data = task_split(tunegate.settings.fixtures, "increment_2", "train")
+    frozen = train_adapter(base_model, data, recipe, tunegate.settings.cache_dir, name="frozen-test",
+                           init_from=first).path
+    before, after = load_file(first / "adapter_model.safetensors"), load_file(frozen / "adapter_model.safetensors")
+    assert all(torch.equal(before[k], after[k]) for k in before if ".layers.0." in k)
+    assert any(not torch.equal(before[k], after[k]) for k in before if ".layers.1." in k)
