@@ -79,11 +79,11 @@ def test_frozen_layers_and_l2_penalty(base_model):
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all(".layers.1." in n for n in trainable)
     penalty = l2_penalty(model, 0.5)
-    assert float(penalty()) == 0.0
+    assert float(penalty().detach()) == 0.0
     param = next(p for p in model.parameters() if p.requires_grad)
     with torch.no_grad():
         param.add_(1.0)
-    assert float(penalty()) == pytest.approx(0.5 * param.numel())
+    assert float(penalty().detach()) == pytest.approx(0.5 * param.numel())
     assert l2_penalty(model, 0.0) is None
     with pytest.raises(ValueError, match=r"l2_to_previous must be >= 0"):
         LoraRecipe(l2_to_previous=-1)
