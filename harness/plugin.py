@@ -55,6 +55,8 @@ class Settings:
     allow_pickle: bool
     ppl_window: int = 256
     ppl_stride: int = 192
+    checkpoints: Path | None = None
+    history: Path | None = None
 
 
 @dataclass
@@ -106,6 +108,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--allow-pickle", action="store_true", help="allow loading pickled .bin weights")
     group.addoption("--ppl-window", type=int, default=256, help="perplexity window in tokens (default 256)")
     group.addoption("--ppl-stride", type=int, default=192, help="perplexity sliding-window stride (default 192)")
+    group.addoption("--checkpoints", default=None, help="audit: run directory with checkpoint-N/ adapter folders "
+                                                        "(default: the built-in replay sequence's stages)")
+    group.addoption("--history", default=None, help="audit history file, .csv or .parquet "
+                                                    "(default: <report-dir>/history.csv)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -134,7 +140,11 @@ def _settings(config: pytest.Config) -> Settings:
                     cache_dir=resolve_cache_root(config.getoption("cache_dir"), rootdir / ".tunegate-cache"),
                     device=config.getoption("device"), dtype=config.getoption("dtype"),
                     allow_pickle=config.getoption("allow_pickle"), ppl_window=config.getoption("ppl_window"),
-                    ppl_stride=config.getoption("ppl_stride"))
+                    ppl_stride=config.getoption("ppl_stride"),
+                    checkpoints=Path(config.getoption("checkpoints")).resolve() if config.getoption("checkpoints")
+                    else None,
+                    history=(Path(config.getoption("history")).resolve() if config.getoption("history")
+                             else (rootdir / config.getoption("report_dir")).resolve() / "history.csv"))
 
 
 class _XdistHooks:

@@ -26,7 +26,7 @@ ACCURACY_LIKE = ("exact_match", "token_f1", "claim_rate", "leak_rate", "unchange
 def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     result, report_dir = run_suites()
     assert result.ret == 0, result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS", "29 of 29 gates passed"])
+    result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS", "33 of 33 gates passed"])
     data = results_of(report_dir)
     assert {"schema_version", "run", "metrics", "gates", "samples"} <= set(data)
     assert data["run"]["adapters"]["identity"]["sha256"] and data["run"]["base_model"]["sha256"]

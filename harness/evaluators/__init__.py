@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from harness.evaluators import (
     adapter_health,
+    audit,
     forgetting,
     generation,
     identity,
@@ -26,4 +27,5 @@ CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
     generation.CAPABILITY: generation.METRICS,
     latency.CAPABILITY: latency.METRICS,
     forgetting.CAPABILITY: forgetting.METRICS,
+    audit.CAPABILITY: audit.METRICS,
 }

@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 
 from harness.cache import atomic_write_text
-from harness.report.svg import heatmap, loss_chart
+from harness.report.svg import heatmap, line_chart, loss_chart
 from harness.results import MetricValue, RunRecord, Sample
 
 CSS = """
@@ -134,6 +134,27 @@ def _strategy_section(record: RunRecord) -> str:
             + "".join(panels) + "</div>")
 
 
+def _audit_section(record: RunRecord) -> str:
+    """The audited run: checkpoint x task heatmap, accuracy and forgetting by step, and across nights."""
+    run = record.run.get("audit")
+    if not run:
+        return ""
+    steps = [c["step"] for c in run["checkpoints"]]
+    names = ["base model", *(c["name"] for c in run["checkpoints"])]
+    by_step = {f"{task} exact match": list(zip(steps, [row[j] for row in run["matrix"][1:]], strict=True))
+               for j, task in enumerate(run["tasks"])}
+    by_step["max forgetting"] = list(zip(steps, run["forgetting_trend"], strict=True))
+    nights = {task: [(i, v) for i, (_, v) in enumerate(values, start=1)]
+              for task, values in run.get("nights", {}).items()}
+    verdict = (f"first failing checkpoint: <b>{escape(str(run['first_failing']))}</b> &middot; rollback candidate: "
+               f"<b>{escape(str(run['rollback_candidate']))}</b>")
+    return (f"<h2>Audit: {len(steps)} checkpoints</h2><p>{verdict}</p>"
+            f"{heatmap(names, run['tasks'], run['matrix'], 'exact match R[checkpoint][task]')}"
+            f"{line_chart(by_step, 'by checkpoint step')}"
+            f"{line_chart(nights, 'last checkpoint exact match, run after run', x_label='run')}"
+            f"<p class='mono'>history: {escape(run['history'])}</p>")
+
+
 def _training_section(record: RunRecord) -> str:
     charts = []
     for name, training in record.run.get("training", {}).items():
@@ -145,7 +166,7 @@ def _training_section(record: RunRecord) -> str:
 
 def _meta_section(record: RunRecord) -> str:
     rows = [f"<tr>{_cell(key)}{_cell(json.dumps(value, ensure_ascii=False, default=str))}</tr>"
-            for key, value in record.run.items() if key not in {"training", "sequences"}]
+            for key, value in record.run.items() if key not in {"training", "sequences", "audit"}]
     return f'<h2>Run</h2><table class="meta"><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -160,7 +181,7 @@ def render_html(record: RunRecord) -> str:
             f"<p class='mono'>run {escape(str(record.run.get('id', '')))} &middot; "
             f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p><p>{links}</p>",
             *(_capability_section(record, c) for c in capabilities),
-            _strategy_section(record), _training_section(record), _meta_section(record)]
+            _strategy_section(record), _audit_section(record), _training_section(record), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>tunegate report</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
 

@@ -1,0 +1,54 @@
+"""Nightly audit end to end on an externally laid-out run directory with several checkpoint-N/ folders."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from harness.data import DataError
+from harness.evaluators.audit import find_checkpoints
+from tests.conftest import copy_adapter
+
+
+@pytest.fixture(scope="module")
+def run_dir(sequences, tmp_path_factory):
+    """checkpoint-200 and -1000 are healthy replay stages; checkpoint-3000 is the naive final stage (it forgot
+    the base task); checkpoint-50 has no adapter and `logs/` is no checkpoint: both are ignored."""
+    run = tmp_path_factory.mktemp("run")
+    copy_adapter(sequences["replay"][1].adapter, run / "checkpoint-200")
+    copy_adapter(sequences["replay"][2].adapter, run / "checkpoint-1000")
+    copy_adapter(sequences["naive"][2].adapter, run / "checkpoint-3000")
+    (run / "checkpoint-50").mkdir()
+    (run / "logs").mkdir()
+    return run
+
+
+def test_checkpoints_are_found_and_ordered_by_step(run_dir, tmp_path):
+    assert [c.name for c in find_checkpoints(run_dir)] == ["checkpoint-200", "checkpoint-1000", "checkpoint-3000"]
+    with pytest.raises(DataError, match=r"no checkpoint-N/ folder with an adapter_config\.json"):
+        find_checkpoints(tmp_path)
+    with pytest.raises(DataError, match="must be a run directory"):
+        find_checkpoints(tmp_path / "absent")
+
+
+def test_audit_finds_first_failing_checkpoint_and_rollback_candidate(run_suites, run_dir, tmp_path):
+    history = tmp_path / "history.parquet"
+    for _night in (1, 2):
+        result, report_dir = run_suites("-m", "audit", "--checkpoints", str(run_dir), "--history", str(history))
+        assert result.ret == 1, result.stdout.str()[-2000:]
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*FAILED*test_checkpoint[[]checkpoint-3000[]]*"])
+    result.stdout.fnmatch_lines(["*audit.base_exact_match[[]checkpoint-3000[]]*FAIL"])
+    assert "first failing checkpoint: checkpoint-3000, rollback candidate: checkpoint-1000" in result.stdout.str()
+    audit = json.loads((report_dir / "latest" / "results.json").read_text())["run"]["audit"]
+    assert audit["first_failing"] == "checkpoint-3000" and audit["rollback_candidate"] == "checkpoint-1000"
+    assert [c["step"] for c in audit["checkpoints"]] == [200, 1000, 3000]
+    assert len(audit["matrix"]) == 4 and audit["matrix"][3][0] < 0.2  # the naive stage forgot the base task
+    assert audit["forgetting_trend"][2] > 0.5
+    frame = pd.read_parquet(history)
+    assert frame["run_id"].nunique() == 2 and len(frame) == 2 * 3 * 6  # 2 nights x 3 checkpoints x 6 metrics
+    assert all(len(values) == 2 for values in audit["nights"].values())
+    html = (report_dir / "latest" / "report.html").read_text()
+    assert "Audit: 3 checkpoints" in html and "run after run" in html
