@@ -19,7 +19,7 @@ def results_of(report_dir):
 
 CAPABILITIES = ("identity", "old_task", "new_task", "perplexity", "adapter_health", "generation", "latency",
                 "forgetting")
-ACCURACY_LIKE = ("exact_match", "token_f1", "claim_rate", "leak_rate", "unchanged", "rouge_l", "chrf", "bleu",
+ACCURACY_LIKE = ("exact_match", "accuracy[", "token_f1", "claim_rate", "leak_rate", "unchanged", "rouge_l", "chrf", "bleu",
                  "agreement", "loglik_shift", "throughput_ratio", "ttft_ratio", "heldout_ratio", "answers_ratio")
 
 

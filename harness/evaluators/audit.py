@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.data import DataError, Example
-from harness.evaluators.forgetting import task_accuracy
+from harness.evaluators.forgetting import task_rate
 from harness.gates import Gate
 from harness.model.lm import LanguageModel
 from harness.results import GateResult, MetricSpec, MetricValue
@@ -90,14 +90,15 @@ def forgetting_trend(matrix: Sequence[Sequence[float]]) -> list[float]:
             for k in range(1, len(matrix))]
 
 
-def checkpoint_metrics(name: str, tasks: Sequence[str], row: Sequence[float], forgetting: float,
-                       sizes: Sequence[int]) -> list[MetricValue]:
-    """One checkpoint's gated figures and its per-task exact match (checkpoint field = its name)."""
-    out = [MetricValue(CAPABILITY, "base_exact_match", row[0], n=sizes[0], checkpoint=name),
-           MetricValue(CAPABILITY, "min_exact_match", min(row), n=sum(sizes), checkpoint=name),
-           MetricValue(CAPABILITY, "max_forgetting", forgetting, n=sum(sizes), checkpoint=name)]
-    return out + [MetricValue(CAPABILITY, f"exact_match[{task}]", value, n=size, checkpoint=name)
-                  for task, value, size in zip(tasks, row, sizes, strict=True)]
+def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[tuple], forgetting: float
+                       ) -> list[MetricValue]:
+    """One checkpoint's gated figures and its per-task exact match with Wilson CIs (checkpoint = its name)."""
+    lowest = min(rates, key=lambda r: r[0])
+    out = [MetricValue(CAPABILITY, "base_exact_match", *rates[0], checkpoint=name),
+           MetricValue(CAPABILITY, "min_exact_match", *lowest, checkpoint=name),
+           MetricValue(CAPABILITY, "max_forgetting", forgetting, n=sum(r[3] for r in rates), checkpoint=name)]
+    return out + [MetricValue(CAPABILITY, f"exact_match[{task}]", *r, checkpoint=name)
+                  for task, r in zip(tasks, rates, strict=True)]
 
 
 def audit_run(base: LanguageModel, checkpoints: Sequence[Checkpoint], models: Sequence[LanguageModel],
@@ -105,12 +106,12 @@ def audit_run(base: LanguageModel, checkpoints: Sequence[Checkpoint], models: Se
               ) -> tuple[AuditResult, list[MetricValue]]:
     """Evaluate base and every checkpoint on every dev set; check the audit gates per checkpoint."""
     tasks = list(devs)
-    matrix = [[task_accuracy(model, devs[t]) for t in tasks] for model in (base, *models)]
+    rates = [[task_rate(model, devs[t]) for t in tasks] for model in (base, *models)]
+    matrix = [[r[0] for r in row] for row in rates]
     trend = forgetting_trend(matrix)
-    sizes = [len(devs[t]) for t in tasks]
     metrics, verdicts = [], {}
-    for checkpoint, row, forgetting in zip(checkpoints, matrix[1:], trend, strict=True):
-        own = checkpoint_metrics(checkpoint.name, tasks, row, forgetting, sizes)
+    for checkpoint, row, forgetting in zip(checkpoints, rates[1:], trend, strict=True):
+        own = checkpoint_metrics(checkpoint.name, tasks, row, forgetting)
         by_name = {m.name: m for m in own}
         verdicts[checkpoint.name] = [
             replace(gate.check(by_name[gate.metric], f"checkpoint {checkpoint.name} (step {checkpoint.step})"),

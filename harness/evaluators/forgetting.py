@@ -22,6 +22,7 @@ from harness.metrics import (
     forward_transfer,
     rate,
     task_forgetting,
+    wilson_interval,
 )
 from harness.model.lm import LanguageModel
 from harness.results import GateResult, MetricSpec, MetricValue
@@ -57,10 +58,15 @@ class SequenceResult:
                 "fwt": forward_transfer(self.matrix, self.baseline), "forgetting": self.forgetting}
 
 
-def task_accuracy(model: LanguageModel, dev: Sequence[Example]) -> float:
-    """Exact match of `model` on one dev set (batched generation, cached per model)."""
+def task_rate(model: LanguageModel, dev: Sequence[Example]) -> tuple[float, float, float, int]:
+    """Exact match of `model` on one dev set with its Wilson 95% interval and n (batched, cached per model)."""
     answers = model.generate([ex.messages for ex in dev])
-    return rate([exact_match(a, ex.answer) for a, ex in zip(answers, dev, strict=True)])[0]
+    return rate([exact_match(a, ex.answer) for a, ex in zip(answers, dev, strict=True)])
+
+
+def task_accuracy(model: LanguageModel, dev: Sequence[Example]) -> float:
+    """Exact match of `model` on one dev set."""
+    return task_rate(model, dev)[0]
 
 
 def mean_answer_loss(model: LanguageModel, examples: Sequence[Example]) -> float:
@@ -98,7 +104,8 @@ def forgetting_metrics(result: SequenceResult, checkpoint: str = "tuned") -> lis
            MetricValue(CAPABILITY, "max_forgetting", max(forgetting) if forgetting else float("nan"), n=final_n,
                        checkpoint=checkpoint)]
     for i, row in enumerate(result.matrix):
-        out += [MetricValue(CAPABILITY, f"accuracy[stage {i}/{task}]", value, n=size, checkpoint=checkpoint)
+        out += [MetricValue(CAPABILITY, f"accuracy[stage {i}/{task}]", value,
+                            *wilson_interval(round(value * size), size), n=size, checkpoint=checkpoint)
                 for task, value, size in zip(result.tasks, row, result.dev_sizes, strict=True)]
     out += [MetricValue(CAPABILITY, f"forgetting[{task}]", value, checkpoint=checkpoint)
             for task, value in zip(result.tasks, result.forgetting, strict=True) if value == value]
