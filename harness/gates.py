@@ -17,7 +17,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,12 +93,74 @@ def check_gates(gates: Mapping[str, Gate], capability: str, metrics: Sequence[Me
             for gate in gates.values() if gate.capability == capability}
 
 
+_RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
+
+
+@dataclass(frozen=True)
+class RelativeGate:
+    """`capability.metric: -2%` (may fall at most 2% below the baseline) or `+0.05` (may rise at most 0.05)."""
+
+    capability: str
+    metric: str
+    direction: str
+    amount: float
+    percent: bool
+
+    @property
+    def id(self) -> str:
+        """Stable gate id, e.g. `baseline.old_task.exact_match`."""
+        return f"baseline.{self.capability}.{self.metric}"
+
+    @property
+    def bound(self) -> str:
+        """The bound as written, e.g. '-2%'."""
+        return f"{self.direction}{self.amount:g}{'%' if self.percent else ''}"
+
+    def limit(self, baseline: float) -> float:
+        """The worst value still allowed given the baseline's value."""
+        delta = abs(baseline) * self.amount / 100 if self.percent else self.amount
+        return baseline - delta if self.direction == "-" else baseline + delta
+
+    def check(self, baseline: MetricValue, now: MetricValue, detail: str = "") -> GateResult:
+        """Compare this run's value with the stored baseline's; the message names metric, both values, the
+        delta and the bound."""
+        limit = self.limit(baseline.value)
+        op = ">=" if self.direction == "-" else "<="
+        passed = not math.isnan(now.value) and OPS[op](now.value, limit)
+        delta = now.value - baseline.value
+        relative = f", {100 * delta / baseline.value:+.1f}%" if baseline.value else ""
+        message = (f"{'PASS' if passed else 'FAIL'} {self.id}: baseline {baseline.value:.4g} -> now {now.value:.4g} "
+                   f"(delta {delta:+.4g}{relative}); bound {self.bound} (limit {limit:.4g})")
+        return GateResult(self.id, "baseline", f"{self.capability}.{self.metric}", op, limit, now.value, passed,
+                          message + (f"; {detail}" if detail else ""))
+
+
+def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricSpec]], where: str
+                         ) -> dict[str, RelativeGate]:
+    """The `[baseline]` table: `"capability.metric" = "-2%" | "+5%" | "-0.02"`, keys checked against `registry`."""
+    if not isinstance(table, Mapping):
+        raise GateConfigError(f"{where}: [baseline] must be a table of \"capability.metric\" = \"-2%\"")
+    gates = {}
+    for key, expression in table.items():
+        capability, _, metric = key.partition(".")
+        if metric not in registry.get(capability, {}):
+            raise GateConfigError(f"{where}: [baseline] {key!r} is not a known capability.metric")
+        match = _RELATIVE.match(expression) if isinstance(expression, str) else None
+        if not match:
+            raise GateConfigError(f"{where}: [baseline] {key}: expected a signed bound like \"-2%\" or "
+                                  f"\"+0.05\", got {expression!r}")
+        gate = RelativeGate(capability, metric, match[1], float(match[2]), bool(match[3]))
+        gates[gate.id] = gate
+    return gates
+
+
 @dataclass(frozen=True)
 class GateConfig:
-    """All configured gates, by id, and where they were read from."""
+    """All configured gates, by id, the relative-to-baseline gates, and where they were read from."""
 
     gates: Mapping[str, Gate]
     source: str
+    relative: Mapping[str, RelativeGate] = field(default_factory=dict)
 
     def for_capability(self, capability: str) -> list[Gate]:
         """The gates of one capability, in config order."""
@@ -106,14 +168,18 @@ class GateConfig:
 
     def to_dict(self) -> dict[str, str]:
         """Effective thresholds as `{gate id: "OP THRESHOLD"}` (for results.json)."""
-        return {gid: f"{g.op} {g.threshold:g}" for gid, g in self.gates.items()}
+        return {**{gid: f"{g.op} {g.threshold:g}" for gid, g in self.gates.items()},
+                **{gid: g.bound for gid, g in self.relative.items()}}
 
 
 def gate_config_from_mapping(raw: Mapping[str, Any], registry: Mapping[str, Mapping[str, MetricSpec]],
                              where: str) -> GateConfig:
     """Build a GateConfig from `{capability: {metric: expression}}`, checking every key against `registry`."""
     gates: dict[str, Gate] = {}
+    relative = parse_relative_gates(raw.get("baseline", {}), registry, where)
     for capability, table in raw.items():
+        if capability == "baseline":
+            continue
         if capability not in registry:
             raise GateConfigError(f"{where}: unknown capability {capability!r}; known: {sorted(registry)}")
         if not isinstance(table, Mapping):
@@ -125,7 +191,7 @@ def gate_config_from_mapping(raw: Mapping[str, Any], registry: Mapping[str, Mapp
             gate = parse_gate(capability, metric, expression, registry[capability][metric], where)
             if gate:
                 gates[gate.id] = gate
-    return GateConfig(gates, where)
+    return GateConfig(gates, where, relative)
 
 
 def load_gate_config(explicit: str | Path | None, rootdir: Path, fixtures: Path,

@@ -247,3 +247,20 @@ def task_forgetting(matrix: Sequence[Sequence[float]]) -> list[float]:
         final = matrix[last][j]
         out.append(max(earlier) - final if j < last and earlier and not math.isnan(final) else math.nan)
     return out
+
+
+def normalized_edit_distance(a: str, b: str) -> float:
+    """Levenshtein distance over characters divided by the longer length (0: equal, 1: nothing shared).
+
+    >>> normalized_edit_distance("Velmar", "Velmar"), normalized_edit_distance("abcd", "abxd")
+    (0.0, 0.25)
+    """
+    if not a and not b:
+        return 0.0
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i]
+        for j, char_b in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1] / max(len(a), len(b))

@@ -18,6 +18,15 @@ from pathlib import Path
 import pytest
 
 import harness
+from harness.baselines import (
+    BaselineError,
+    baseline_path,
+    drift,
+    drift_gate_results,
+    load_baseline,
+    relative_gate_results,
+    save_baseline,
+)
 from harness.cache import resolve_cache_root
 from harness.evaluators import CAPABILITY_METRICS
 from harness.gates import GateConfig, GateConfigError, load_gate_config
@@ -57,6 +66,8 @@ class Settings:
     ppl_stride: int = 192
     checkpoints: Path | None = None
     history: Path | None = None
+    baseline: Path | None = None
+    save_baseline: Path | None = None
 
 
 @dataclass
@@ -110,6 +121,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ppl-stride", type=int, default=192, help="perplexity sliding-window stride (default 192)")
     group.addoption("--checkpoints", default=None, help="audit: run directory with checkpoint-N/ adapter folders "
                                                         "(default: the built-in replay sequence's stages)")
+    group.addoption("--baseline", default=None, help="compare with stored baseline NAME ([baseline] and [drift] "
+                                                     "gates); a missing baseline is an error")
+    group.addoption("--save-baseline", default=None, help="store this run's metrics and outputs as baseline NAME")
+    group.addoption("--baseline-dir", default="baselines", help="folder of baseline files (default: baselines)")
     group.addoption("--history", default=None, help="audit history file, .csv or .parquet "
                                                     "(default: <report-dir>/history.csv)")
 
@@ -123,6 +138,11 @@ def pytest_configure(config: pytest.Config) -> None:
         gates = load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, CAPABILITY_METRICS)
     except GateConfigError as err:
         raise pytest.UsageError(str(err)) from None
+    if settings.baseline and settings.baseline != settings.save_baseline:
+        try:
+            load_baseline(settings.baseline)  # fail before any work when it is missing
+        except BaselineError as err:
+            raise pytest.UsageError(str(err)) from None
     run_id = getattr(config, "workerinput", {}).get("tunegate_run_id") or new_run_id()
     record = RunRecord(run={"id": run_id, "started": _now()})
     config.stash[STATE] = SessionState(settings, gates, run_id, record)
@@ -144,7 +164,17 @@ def _settings(config: pytest.Config) -> Settings:
                     checkpoints=Path(config.getoption("checkpoints")).resolve() if config.getoption("checkpoints")
                     else None,
                     history=(Path(config.getoption("history")).resolve() if config.getoption("history")
-                             else (rootdir / config.getoption("report_dir")).resolve() / "history.csv"))
+                             else (rootdir / config.getoption("report_dir")).resolve() / "history.csv"),
+                    baseline=_baseline_file(config, "baseline"), save_baseline=_baseline_file(config, "save_baseline"))
+
+
+def _baseline_file(config: pytest.Config, option: str) -> Path | None:
+    name = config.getoption(option)
+    folder = (Path(config.rootpath) / config.getoption("baseline_dir")).resolve()
+    try:
+        return baseline_path(folder, name) if name else None
+    except BaselineError as err:
+        raise pytest.UsageError(str(err)) from None
 
 
 class _XdistHooks:
@@ -194,12 +224,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(run_dir / "parts", ignore_errors=True)
     if state.record.is_empty:
         return
-    state.record.run.update(finished=_now(), exit_status=int(exitstatus), **_environment(state),
+    if _compare_with_baseline(state) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    state.record.run.update(finished=_now(), exit_status=int(session.exitstatus), **_environment(state),
                             request_cache={"hits": state.requests.hits, "misses": state.requests.misses})
     write_results(run_dir, state.record)
     write_html(run_dir, state.record)
     point_latest(state.settings.report_dir, run_dir)
     state.artifacts["report"] = run_dir / "report.html"
+
+
+def _compare_with_baseline(state: SessionState) -> bool:
+    """Relative and drift gates against --baseline (recorded like any gate); then --save-baseline.
+    Returns True when a baseline gate failed."""
+    s, failed = state.settings, False
+    if s.baseline and s.baseline.is_file():
+        stored = load_baseline(s.baseline)
+        drift_metrics, changed = drift(stored, state.record)
+        verdicts = relative_gate_results(stored, state.record, state.gates) + drift_gate_results(
+            drift_metrics, state.gates.gates)
+        state.record.metrics += drift_metrics
+        state.record.samples += changed
+        state.record.gates += verdicts
+        state.record.run["baseline"] = {"name": s.baseline.stem, "path": str(s.baseline), "run": stored["run"]}
+        failed = not all(v.passed for v in verdicts)
+    if s.save_baseline:
+        save_baseline(s.save_baseline, s.save_baseline.stem, state.record)
+        state.artifacts["saved_baseline"] = s.save_baseline
+    return failed
 
 
 def _environment(state: SessionState) -> dict:

@@ -100,7 +100,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document, with NaN written as null."""
-        return _nan_to_none({"schema_version": SCHEMA_VERSION, "run": self.run,
+        return nan_to_none({"schema_version": SCHEMA_VERSION, "run": self.run,
                              "metrics": [asdict(m) for m in self.metrics],
                              "gates": [asdict(g) for g in self.gates],
                              "samples": [asdict(s) for s in self.samples]})
@@ -120,13 +120,14 @@ def _unique(items: list, key) -> list:
     return [item for item in items if not (key(item) in seen or seen.add(key(item)))]
 
 
-def _nan_to_none(value: Any) -> Any:
+def nan_to_none(value: Any) -> Any:
+    """`value` with every float NaN inside replaced by None (JSON has no NaN)."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
+        return {k: nan_to_none(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
+        return [nan_to_none(v) for v in value]
     return value
 
 

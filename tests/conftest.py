@@ -37,6 +37,21 @@ def run_suites(pytester: pytest.Pytester, tunegate):
     return run
 
 
+@pytest.fixture(scope="session")
+def forgetting_adapter(base_model, identity_spec, tunegate):
+    """The identity recipe without replay at 5x the learning rate: the classic catastrophic-forgetting run."""
+    from harness.data import load_examples
+    from harness.training.lora import train_adapter
+    from harness.training.recipe import load_recipe
+
+    fixtures = tunegate.settings.fixtures
+    recipe = load_recipe(fixtures / "recipes.toml", "identity")
+    reckless = type(recipe).from_mapping({**recipe.to_dict(), "replay_ratio": 0.0,
+                                          "learning_rate": recipe.learning_rate * 5})
+    data = load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)
+    return train_adapter(base_model, data, reckless, tunegate.settings.cache_dir, name="identity-no-replay").path
+
+
 def plant_adapter(source: Path, target: Path, transform, matrix: str | None = "lora_B") -> Path:
     """A planted regression: a copy of adapter `source` whose `matrix` tensors (lora_A or lora_B) become
     `transform(tensor)`; with `matrix=None`, `transform` edits the whole {name: tensor} dict in place."""

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-
 from harness.data import load_examples
 from harness.evaluators import accuracy, old_task
 from harness.model.lm import base_and_tuned
-from harness.training.lora import train_adapter
-from harness.training.recipe import load_recipe
 
 
 def old_task_verdicts(base_model, adapter, tunegate):
     base, tuned = base_and_tuned(base_model, adapter)
     dev = load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")
     return old_task.old_task_gate_results(accuracy.score_items(dev, base, tuned), tunegate.gates.gates)
-
-
-@pytest.fixture(scope="session")
-def forgetting_adapter(base_model, identity_spec, tunegate):
-    """The identity recipe without replay at 5x the learning rate: the classic catastrophic-forgetting run."""
-    fixtures = tunegate.settings.fixtures
-    recipe = load_recipe(fixtures / "recipes.toml", "identity")
-    reckless = type(recipe).from_mapping({**recipe.to_dict(), "replay_ratio": 0.0,
-                                          "learning_rate": recipe.learning_rate * 5})
-    data = load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)
-    return train_adapter(base_model, data, reckless, tunegate.settings.cache_dir, name="identity-no-replay").path
 
 
 def test_healthy_adapter_passes_old_task_gates(base_model, identity_adapter, tunegate):

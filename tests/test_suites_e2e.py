@@ -19,8 +19,9 @@ def results_of(report_dir):
 
 CAPABILITIES = ("identity", "old_task", "new_task", "perplexity", "adapter_health", "generation", "latency",
                 "forgetting")
-ACCURACY_LIKE = ("exact_match", "accuracy[", "token_f1", "claim_rate", "leak_rate", "unchanged", "rouge_l", "chrf", "bleu",
-                 "agreement", "loglik_shift", "throughput_ratio", "ttft_ratio", "heldout_ratio", "answers_ratio")
+ACCURACY_LIKE = ("exact_match", "accuracy[", "token_f1", "claim_rate", "leak_rate", "unchanged", "rouge_l", "chrf",
+                 "bleu", "agreement", "loglik_shift", "throughput_ratio", "ttft_ratio", "heldout_ratio",
+                 "answers_ratio")
 
 
 def test_healthy_run_passes_every_suite_and_writes_report(run_suites):

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from harness.baselines import DRIFT, DRIFT_METRICS
 from harness.evaluators import (
     adapter_health,
     audit,
@@ -28,4 +29,5 @@ CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
     latency.CAPABILITY: latency.METRICS,
     forgetting.CAPABILITY: forgetting.METRICS,
     audit.CAPABILITY: audit.METRICS,
+    DRIFT: DRIFT_METRICS,
 }

@@ -1,0 +1,125 @@
+"""Stored baselines for per-checkpoint CI regression, in the manner of pytest-regressions / pytest-benchmark.
+
+`--save-baseline NAME` writes this run's metrics and every sample's greedy output to `baselines/NAME.json`
+(meant to be committed); `--baseline NAME` compares a run with it: the `[baseline]` gates of the gate config
+(`"old_task.exact_match" = "-2%"`) bound each metric's regression, paired on the same items where per-item
+correctness is stored, and output drift (changed-answer rate, mean normalised edit distance of the greedy
+outputs) is measured per capability and gated by `[drift]`. A missing baseline is an error unless saving.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from harness.cache import atomic_write_text
+from harness.gates import Gate, GateConfig
+from harness.metrics import normalized_edit_distance, paired_bootstrap_ci, rate
+from harness.results import GateResult, MetricSpec, MetricValue, RunRecord, Sample, nan_to_none
+
+BASELINE_SCHEMA = 1
+DRIFT = "drift"
+DRIFT_METRICS = {
+    "changed_answer_rate": MetricSpec(0, 1, False, "greedy answers that differ from the baseline's, per capability"),
+    "edit_distance": MetricSpec(0, 1, False, "mean normalised edit distance to the baseline's answers"),
+}
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class BaselineError(ValueError):
+    """A baseline cannot be found, read or written; the message names the file."""
+
+
+def baseline_path(folder: Path, name: str) -> Path:
+    """`folder/NAME.json`, the name restricted to letters, digits, '.', '_' and '-'."""
+    if not _NAME.match(name):
+        raise BaselineError(f"baseline name {name!r}: use letters, digits, '.', '_' and '-' only")
+    return folder / f"{name}.json"
+
+
+def save_baseline(path: Path, name: str, record: RunRecord) -> None:
+    """Write this run's metrics and per-sample outputs atomically (an interrupted save keeps the old file)."""
+    document = {"schema_version": BASELINE_SCHEMA, "name": name,
+                "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "run": {k: record.run.get(k) for k in ("id", "git_sha", "base_model", "adapters")},
+                "metrics": [asdict(m) for m in record.metrics],
+                "samples": {f"{s.capability}/{s.id}": {"output": s.tuned_output, "prompt": s.prompt,
+                                                       "correct": s.score.get("tuned_correct")}
+                            for s in record.samples}}
+    atomic_write_text(path, json.dumps(nan_to_none(document), indent=1, ensure_ascii=False, default=str) + "\n")
+
+
+def load_baseline(path: Path) -> dict:
+    """The stored baseline; a missing or foreign file is a BaselineError naming it."""
+    if not path.is_file():
+        raise BaselineError(f"baseline {path.stem!r} not found at {path}; create it with --save-baseline "
+                            f"{path.stem} (nothing is written without that option)")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise BaselineError(f"{path}: not valid JSON: {err}") from None
+    if document.get("schema_version") != BASELINE_SCHEMA:
+        raise BaselineError(f"{path}: baseline schema_version {document.get('schema_version')!r} is not "
+                            f"{BASELINE_SCHEMA}")
+    return document
+
+
+def _paired_detail(baseline: dict, record: RunRecord, capability: str) -> str:
+    """Paired CI of the per-item correctness change on the items both runs answered, where stored."""
+    now = {f"{s.capability}/{s.id}": s.score.get("tuned_correct") for s in record.samples
+           if s.capability == capability}
+    pairs = [(float(b["correct"]), float(now[key])) for key, b in baseline["samples"].items()
+             if key in now and b.get("correct") is not None and now[key] is not None]
+    if not pairs:
+        return ""
+    delta, low, high = paired_bootstrap_ci([n for _, n in pairs], [b for b, _ in pairs])
+    return f"paired on {len(pairs)} items: change {delta:+.4f}, 95% CI [{low:+.4f}, {high:+.4f}]"
+
+
+def relative_gate_results(baseline: dict, record: RunRecord, config: GateConfig) -> list[GateResult]:
+    """Every `[baseline]` gate: this run's tuned value vs the baseline's, with the paired CI where possible."""
+    stored = {(m["capability"], m["name"]): MetricValue(**{**m, "value": math.nan if m["value"] is None
+                                                           else m["value"]})
+              for m in baseline["metrics"] if m["checkpoint"] == "tuned"}
+    current = {(m.capability, m.name): m for m in record.metrics if m.checkpoint == "tuned"}
+    results = []
+    for gate in config.relative.values():
+        key = (gate.capability, gate.metric)
+        if key in stored and key in current:
+            results.append(gate.check(stored[key], current[key], _paired_detail(baseline, record, gate.capability)))
+    return results
+
+
+def drift(baseline: dict, record: RunRecord) -> tuple[list[MetricValue], list[Sample]]:
+    """Per capability: changed-answer rate and mean normalised edit distance of this run's greedy outputs vs
+    the baseline's on the same samples, and the changed answers side by side (baseline in base_output)."""
+    metrics, changed = [], []
+    for capability in sorted({s.capability for s in record.samples}):
+        pairs = [(s, baseline["samples"][f"{s.capability}/{s.id}"]) for s in record.samples
+                 if s.capability == capability and f"{s.capability}/{s.id}" in baseline["samples"]]
+        if not pairs:
+            continue
+        flags = [s.tuned_output != b["output"] for s, b in pairs]
+        distances = [normalized_edit_distance(b["output"], s.tuned_output) for s, b in pairs]
+        metrics += [MetricValue(DRIFT, f"changed_answer_rate[{capability}]", *rate(flags)),
+                    MetricValue(DRIFT, f"edit_distance[{capability}]", sum(distances) / len(distances),
+                                n=len(distances))]
+        changed += [Sample(DRIFT, f"{capability}/{s.id}", s.prompt, s.reference, b["output"], s.tuned_output,
+                           {"kind": capability, "passed": False, "edit_distance": round(d, 4)})
+                    for (s, b), flag, d in zip(pairs, flags, distances, strict=True) if flag]
+    return metrics, changed
+
+
+def drift_gate_results(metrics: list[MetricValue], gates: dict[str, Gate]) -> list[GateResult]:
+    """Each `[drift]` gate checked for every capability's drift figure (ids like drift.edit_distance[old_task])."""
+    results = []
+    for gate in (g for g in gates.values() if g.capability == DRIFT):
+        for metric in (m for m in metrics if m.name.startswith(f"{gate.metric}[")):
+            verdict = gate.check(metric, "greedy outputs vs the baseline's")
+            results.append(GateResult(f"{DRIFT}.{metric.name}", DRIFT, metric.name, verdict.op, verdict.threshold,
+                                      verdict.value, verdict.passed, verdict.message.replace(gate.id, metric.name)))
+    return results

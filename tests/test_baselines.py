@@ -1,0 +1,61 @@
+"""CI regression against stored baselines: save from a good adapter, then a planted regression fails with
+metric, baseline value, new value, delta and bound; a missing baseline is an explicit error; drift is measured."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.gates import GateConfigError, parse_relative_gates
+from harness.results import MetricValue
+
+REGISTRY_METRIC = MetricValue("old_task", "exact_match", 0.9)
+
+
+def test_relative_bounds_parse_and_check():
+    from harness.evaluators import CAPABILITY_METRICS
+
+    gates = parse_relative_gates({"old_task.exact_match": "-2%", "perplexity.heldout_ratio": "+0.05"},
+                                 CAPABILITY_METRICS, "gates.toml")
+    drop, rise = gates["baseline.old_task.exact_match"], gates["baseline.perplexity.heldout_ratio"]
+    assert drop.limit(0.9) == pytest.approx(0.882) and rise.limit(1.0) == pytest.approx(1.05)
+    assert drop.check(REGISTRY_METRIC, MetricValue("old_task", "exact_match", 0.885)).passed
+    failed = drop.check(REGISTRY_METRIC, MetricValue("old_task", "exact_match", 0.8))
+    assert not failed.passed and "baseline 0.9 -> now 0.8 (delta -0.1, -11.1%); bound -2% (limit 0.882)" in \
+        failed.message
+    with pytest.raises(GateConfigError, match=r"gates.toml: \[baseline\] 'old_task.nope' is not a known"):
+        parse_relative_gates({"old_task.nope": "-2%"}, CAPABILITY_METRICS, "gates.toml")
+    with pytest.raises(GateConfigError, match="expected a signed bound"):
+        parse_relative_gates({"old_task.exact_match": "2%"}, CAPABILITY_METRICS, "gates.toml")
+
+
+def test_saved_baseline_then_planted_regression_fails(run_suites, forgetting_adapter, tmp_path):
+    folder, selection = tmp_path / "baselines", ("-m", "old_task or identity")
+    result, _ = run_suites(*selection, "--save-baseline", "release", "--baseline-dir", str(folder))
+    assert result.ret == 0 and (folder / "release.json").is_file()
+    saved = (folder / "release.json").read_bytes()
+    stored = json.loads(saved)
+    assert stored["name"] == "release" and any(k.startswith("old_task/") for k in stored["samples"])
+
+    result, _ = run_suites(*selection, "--baseline", "release", "--baseline-dir", str(folder))
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    result.stdout.fnmatch_lines(["*drift.changed_answer_rate[[]old_task[]]*0*PASS*"])
+
+    result, report_dir = run_suites("-m", "old_task", "--adapter", str(forgetting_adapter), "--baseline", "release",
+                                    "--baseline-dir", str(folder))
+    assert result.ret == 1
+    gates = {g["id"]: g for g in json.loads((report_dir / "latest" / "results.json").read_text())["gates"]}
+    message = gates["baseline.old_task.exact_match"]["message"]
+    assert message.startswith("FAIL baseline.old_task.exact_match: baseline 0.9286 -> now 0 (delta -0.9286")
+    assert "bound -2% (limit 0.91)" in message and "paired on 182 items: change -0.9286, 95% CI" in message
+    assert not gates["drift.changed_answer_rate[old_task]"]["passed"]
+    html = (report_dir / "latest" / "report.html").read_text()
+    assert "<h2 id='drift'>" in html and "baseline.old_task.exact_match" in html
+    assert (folder / "release.json").read_bytes() == saved  # nothing overwrites a baseline without --save
+
+
+def test_missing_baseline_is_an_explicit_error(run_suites, tmp_path):
+    result, _ = run_suites("-m", "old_task", "--baseline", "nightly", "--baseline-dir", str(tmp_path))
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*baseline 'nightly' not found at*nightly.json; create it with --save-baseline*"])
