@@ -45,6 +45,7 @@ MARKERS = {
     "latency": "generation latency and throughput, base vs tuned",
     "forgetting": "forgetting across increments (ACC, BWT, FWT)",
     "audit": "nightly audit over every checkpoint of a run",
+    "shadow": "shadow comparison with a second adapter (--shadow)",
 }
 
 
@@ -68,6 +69,7 @@ class Settings:
     history: Path | None = None
     baseline: Path | None = None
     save_baseline: Path | None = None
+    shadow: Path | None = None
 
 
 @dataclass
@@ -125,6 +127,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                                      "gates); a missing baseline is an error")
     group.addoption("--save-baseline", default=None, help="store this run's metrics and outputs as baseline NAME")
     group.addoption("--baseline-dir", default="baselines", help="folder of baseline files (default: baselines)")
+    group.addoption("--shadow", default=None, help="a second adapter run on the same probes; disagreement with the "
+                                                   "adapter under test is reported")
     group.addoption("--history", default=None, help="audit history file, .csv or .parquet "
                                                     "(default: <report-dir>/history.csv)")
 
@@ -165,7 +169,8 @@ def _settings(config: pytest.Config) -> Settings:
                     else None,
                     history=(Path(config.getoption("history")).resolve() if config.getoption("history")
                              else (rootdir / config.getoption("report_dir")).resolve() / "history.csv"),
-                    baseline=_baseline_file(config, "baseline"), save_baseline=_baseline_file(config, "save_baseline"))
+                    baseline=_baseline_file(config, "baseline"), save_baseline=_baseline_file(config, "save_baseline"),
+                    shadow=Path(config.getoption("shadow")).resolve() if config.getoption("shadow") else None)
 
 
 def _baseline_file(config: pytest.Config, option: str) -> Path | None:

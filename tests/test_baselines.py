@@ -59,3 +59,20 @@ def test_missing_baseline_is_an_explicit_error(run_suites, tmp_path):
     result, _ = run_suites("-m", "old_task", "--baseline", "nightly", "--baseline-dir", str(tmp_path))
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*baseline 'nightly' not found at*nightly.json; create it with --save-baseline*"])
+
+
+def test_shadow_reports_disagreement(run_suites, identity_adapter, tmp_path):
+    from tests.conftest import copy_adapter, plant_adapter
+
+    for shadow, expect_disagreement in ((copy_adapter(identity_adapter, tmp_path / "same"), False),
+                                        (plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0), True)):
+        result, report_dir = run_suites("-m", "shadow", "--shadow", str(shadow))
+        assert result.ret == 0, result.stdout.str()[-2000:]
+        data = json.loads((report_dir / "latest" / "results.json").read_text())
+        rates = {m["name"]: m["value"] for m in data["metrics"] if m["capability"] == "shadow"}
+        assert set(rates) >= {"disagreement[identity]", "disagreement[base]", "disagreement[increment_1]"}
+        shown = [s for s in data["samples"] if s["capability"] == "shadow"]
+        if expect_disagreement:
+            assert rates["disagreement[identity]"] > 0.5 and shown
+        else:
+            assert all(v == 0 for v in rates.values()) and not shown

@@ -1,0 +1,27 @@
+"""Shadow suite (`--shadow OTHER_ADAPTER`): the adapter under test and a shadow adapter on the same prompts."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.data import load_examples
+from harness.evaluators import shadow
+from harness.model.lm import base_and_tuned
+
+pytestmark = pytest.mark.shadow
+
+
+def test_shadow_disagreement_is_reported(identity_models, identity_spec, base_model, tunegate) -> None:
+    """Identity probes and every task's dev set through both adapters; disagreements recorded, never gated."""
+    s = tunegate.settings
+    if not s.shadow:
+        pytest.skip("no --shadow adapter given")
+    _, other = base_and_tuned(base_model, s.shadow, s.allow_pickle, tunegate.requests)
+    datasets = {"identity": load_examples(s.fixtures / "identity/probes.json", identity_spec.variables),
+                **{d.name: load_examples(d / "dev.json") for d in sorted((s.fixtures / "tasks").iterdir())
+                   if (d / "dev.json").is_file()}}
+    metrics, samples = shadow.compare_with_shadow(identity_models[1], other, datasets)
+    tunegate.record_metrics(metrics)
+    tunegate.record_samples(samples)
+    tunegate.record.run["shadow"] = {"path": str(s.shadow)}
+    assert len(metrics) == 2 * len(datasets)
