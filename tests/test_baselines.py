@@ -73,6 +73,6 @@ def test_shadow_reports_disagreement(run_suites, identity_adapter, tmp_path):
         assert set(rates) >= {"disagreement[identity]", "disagreement[base]", "disagreement[increment_1]"}
         shown = [s for s in data["samples"] if s["capability"] == "shadow"]
         if expect_disagreement:
-            assert rates["disagreement[identity]"] > 0.5 and shown
+            assert rates["disagreement[identity]"] >= 0.4 and shown  # every identity probe; locality agrees
         else:
             assert all(v == 0 for v in rates.values()) and not shown
