@@ -34,6 +34,8 @@ def audited_checkpoints(base_model, tunegate, request) -> list[audit.Checkpoint]
     """The run's checkpoints: --checkpoints, or the built-in replay sequence's stages (trained if needed)."""
     if tunegate.settings.checkpoints:
         return audit.find_checkpoints(tunegate.settings.checkpoints)
+    if tunegate.settings.adapter:
+        pytest.skip("--adapter without --checkpoints: nothing to audit (and nothing is trained)")
     stages = request.getfixturevalue("sequences")["replay"]
     return [audit.Checkpoint(f"checkpoint-{s.index}", s.index, s.adapter) for s in stages[1:]]
 

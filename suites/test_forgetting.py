@@ -21,10 +21,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def sequence_results(sequences, base_model, tunegate) -> dict[str, forgetting.SequenceResult]:
+def sequence_results(base_model, tunegate, request) -> dict[str, forgetting.SequenceResult]:
     """Every strategy's accuracy matrix and loss check, recorded for results.json and the report."""
     if tunegate.settings.adapter:
-        pytest.skip("--adapter evaluates one checkpoint; the forgetting suite trains its own sequence")
+        pytest.skip("--adapter evaluates one checkpoint without training; the forgetting suite trains its own "
+                    "sequence (audit external checkpoints with -m audit --checkpoints RUN_DIR)")
+    sequences = request.getfixturevalue("sequences")  # trained only when the suite really runs
     tasks = [stage.task for stage in next(iter(sequences.values()))]
     devs = {task: load_examples(tunegate.settings.fixtures / f"tasks/{task}/dev.json") for task in tasks}
     untrained = untrained_like(base_model, cache=tunegate.requests)
