@@ -132,3 +132,16 @@ def test_bad_gate_config_is_a_usage_error_naming_the_key(run_suites, tmp_path):
     result, _ = run_suites("--gates", str(gates))
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*gates.toml: identity.held_out_claim_rate: threshold 1.2 is outside*"])
+
+
+def test_external_checkpoint_is_evaluated_without_any_training(run_suites, base_model, identity_adapter, tmp_path):
+    checkpoint = copy_adapter(identity_adapter, tmp_path / "run" / "checkpoint-300")  # a Trainer-style folder
+    cache = tmp_path / "empty-cache"
+    result, report_dir = run_suites("--base-model", base_model.path, "--adapter", str(checkpoint), "--cache-dir",
+                                    str(cache))
+    assert result.ret in (0, 1), result.stdout.str()[-2000:]  # the identity adapter is no new-task learner
+    assert not list(cache.glob("adapter-*")) and not list(cache.glob("builtin-*"))  # nothing trained or built
+    data = results_of(report_dir)
+    assert data["run"]["adapters"]["identity"]["path"] == str(checkpoint)
+    assert {g["capability"] for g in data["gates"]} >= {"identity", "old_task", "perplexity", "adapter_health"}
+    assert "training" not in data["run"] or all("train_seconds" not in t for t in data["run"]["training"].values())
