@@ -50,7 +50,7 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
 def test_each_marker_selects_one_capability(pytester, project_root):
     for capability in CAPABILITIES:  # collection only, in-process: no model is built or loaded
         run = pytester.inline_run(str(project_root / "suites"), "--rootdir", str(project_root), "--collect-only",
-                                  "-p", "no:cacheprovider", "-m", capability)
+                                  "-p", "no:cacheprovider", "--import-mode=importlib", "-m", capability)
         items = run.getcalls("pytest_collection_finish")[0].session.items
         assert items and all(item.path.name == f"test_{capability}.py" for item in items), capability
 
