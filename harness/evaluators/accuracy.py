@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.data import Example
-from harness.metrics import exact_match, mcnemar_exact_p, paired_bootstrap_ci, rate, token_f1
+from harness.metrics import bootstrap_ci, exact_match, mcnemar_exact_p, paired_bootstrap_ci, rate, token_f1
 from harness.model.lm import LanguageModel
 from harness.results import MetricValue, Sample
 
@@ -52,8 +52,8 @@ def score_items(examples: list[Example], base: LanguageModel, tuned: LanguageMod
 
 def mean_ci(values: list[float]) -> tuple[float, float, float, int]:
     """(mean, 95% bootstrap low, high, n) of per-item scores."""
-    mean, low, high = paired_bootstrap_ci(values, [0.0] * len(values))
-    return mean, low, high, len(values)
+    low, high = bootstrap_ci(len(values), lambda idx: sum(values[i] for i in idx) / len(idx))
+    return sum(values) / len(values), low, high, len(values)
 
 
 def accuracy_metrics(capability: str, results: list[ItemResult]) -> list[MetricValue]:
