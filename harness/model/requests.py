@@ -30,6 +30,3 @@ class RequestCache:
         self.misses += len(missing)
         self.hits += len(requests) - len(missing)
         return [self._answers[model_id, kind, r] for r in requests]
-
-    def __len__(self) -> int:
-        return len(self._answers)
