@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.cache import atomic_write_text
-from harness.gates import Gate, GateConfig
+from harness.gates import Gate, GateConfig, for_part
 from harness.metrics import normalized_edit_distance, paired_bootstrap_ci, rate
 from harness.results import GateResult, MetricSpec, MetricValue, RunRecord, Sample, nan_to_none
 
@@ -116,10 +116,6 @@ def drift(baseline: dict, record: RunRecord) -> tuple[list[MetricValue], list[Sa
 
 def drift_gate_results(metrics: list[MetricValue], gates: dict[str, Gate]) -> list[GateResult]:
     """Each `[drift]` gate checked for every capability's drift figure (ids like drift.edit_distance[old_task])."""
-    results = []
-    for gate in (g for g in gates.values() if g.capability == DRIFT):
-        for metric in (m for m in metrics if m.name.startswith(f"{gate.metric}[")):
-            verdict = gate.check(metric, "greedy outputs vs the baseline's")
-            results.append(GateResult(f"{DRIFT}.{metric.name}", DRIFT, metric.name, verdict.op, verdict.threshold,
-                                      verdict.value, verdict.passed, verdict.message.replace(gate.id, metric.name)))
-    return results
+    return [for_part(gate.check(metric, "greedy outputs vs the baseline's"), metric.name[len(gate.metric) + 1:-1])
+            for gate in gates.values() if gate.capability == DRIFT
+            for metric in metrics if metric.name.startswith(f"{gate.metric}[")]

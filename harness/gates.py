@@ -17,7 +17,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,12 @@ class Gate:
         if detail:
             message += f"; {detail}"
         return GateResult(self.id, self.capability, self.metric, self.op, self.threshold, value, passed, message)
+
+
+def for_part(result: GateResult, part: str) -> GateResult:
+    """A gate's verdict on one part (a checkpoint, a capability) under its own id: `<gate id>[<part>]`."""
+    return replace(result, id=f"{result.id}[{part}]", message=result.message.replace(result.id,
+                                                                                       f"{result.id}[{part}]", 1))
 
 
 def parse_gate(capability: str, metric: str, expression: Any, spec: MetricSpec, where: str) -> Gate | None:

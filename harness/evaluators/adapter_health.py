@@ -87,13 +87,14 @@ def measure_health(base: LanguageModel, tuned: LanguageModel, merged: LanguageMo
     activations = tuned.lora_activations(examples)
     health = [layer_health(layer, activations[layer.name]) for layer in layers]
     prompts = [ex.messages for ex in examples]
-    answers = [replace(ex, answer=text) for ex, text in zip(examples, tuned.generate(prompts), strict=True)]
+    tuned_texts = tuned.generate(prompts)
+    answers = [replace(ex, answer=text) for ex, text in zip(examples, tuned_texts, strict=True)]
     base_lp, tuned_lp = base.loglikelihood(answers), tuned.loglikelihood(answers)
     subset = answers[:PARITY_LOGIT_ITEMS]
     unmerged_logits, merged_logits = tuned.answer_logits(subset), merged.answer_logits(subset)
     diff = max(float((m - u).abs().max()) for m, u in zip(merged_logits, unmerged_logits, strict=True))
     scale = max(float(u.abs().max()) for u in unmerged_logits)
-    changed = [ex.id for ex, a, b in zip(examples, tuned.generate(prompts), merged.generate(prompts), strict=True)
+    changed = [ex.id for ex, a, b in zip(examples, tuned_texts, merged.generate(prompts), strict=True)
                if a != b]
     return HealthReport(health, [lp / n for lp, n in base_lp], [lp / n for lp, n in tuned_lp],
                         diff / scale if scale else math.nan, changed, len(examples))

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.data import DataError, Example
 from harness.evaluators.forgetting import task_rate
-from harness.gates import Gate
+from harness.gates import Gate, for_part
 from harness.model.lm import LanguageModel
 from harness.results import GateResult, MetricSpec, MetricValue
 
@@ -114,8 +114,8 @@ def audit_run(base: LanguageModel, checkpoints: Sequence[Checkpoint], models: Se
         own = checkpoint_metrics(checkpoint.name, tasks, row, forgetting)
         by_name = {m.name: m for m in own}
         verdicts[checkpoint.name] = [
-            replace(gate.check(by_name[gate.metric], f"checkpoint {checkpoint.name} (step {checkpoint.step})"),
-                    id=f"{gate.id}[{checkpoint.name}]")
+            for_part(gate.check(by_name[gate.metric], f"checkpoint {checkpoint.name} (step {checkpoint.step})"),
+                     checkpoint.name)
             for gate in gates.values() if gate.capability == CAPABILITY]
         metrics += own
     return AuditResult(tasks, list(checkpoints), matrix, verdicts), metrics

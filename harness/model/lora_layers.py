@@ -34,21 +34,19 @@ class LoraLayer:
         return self.scaling * (self.B.float() @ self.A.float())
 
 
-def lora_layers(model: torch.nn.Module, adapter: str = "default") -> list[LoraLayer]:
-    """Every LoRA layer of `adapter` in a peft model, in module order, named by module path."""
-    layers = []
+def _lora_modules(model: torch.nn.Module, adapter: str) -> Iterator[tuple[str, torch.nn.Module]]:
+    """(module path in the base model, module) of every layer carrying `adapter`'s LoRA, in module order."""
     for name, module in model.named_modules():
         lora_a = getattr(module, "lora_A", None)
         if isinstance(lora_a, torch.nn.ModuleDict) and adapter in lora_a:
-            layers.append(LoraLayer(_short(name), lora_a[adapter].weight.detach(),
-                                    module.lora_B[adapter].weight.detach(), float(module.scaling[adapter]),
-                                    module.get_base_layer().weight.detach()))
-    return layers
+            yield name.removeprefix("base_model.model."), module
 
 
-def _short(name: str) -> str:
-    """The module path in the base model: peft's `base_model.model.` prefix removed."""
-    return name.removeprefix("base_model.model.")
+def lora_layers(model: torch.nn.Module, adapter: str = "default") -> list[LoraLayer]:
+    """Every LoRA layer of `adapter` in a peft model, in module order, named by module path."""
+    return [LoraLayer(name, module.lora_A[adapter].weight.detach(), module.lora_B[adapter].weight.detach(),
+                      float(module.scaling[adapter]), module.get_base_layer().weight.detach())
+            for name, module in _lora_modules(model, adapter)]
 
 
 @contextmanager
@@ -57,12 +55,10 @@ def capture_lora_activations(model: torch.nn.Module, adapter: str = "default"
     """Record every `lora_A` output (batch, tokens, r) during forward passes, by layer name."""
     captured: dict[str, list[torch.Tensor]] = {}
     handles = []
-    for name, module in model.named_modules():
-        lora_a = getattr(module, "lora_A", None)
-        if isinstance(lora_a, torch.nn.ModuleDict) and adapter in lora_a:
-            store = captured.setdefault(_short(name), [])
-            handles.append(lora_a[adapter].register_forward_hook(
-                lambda _module, _inputs, output, store=store: store.append(output.detach().float().cpu())))
+    for name, module in _lora_modules(model, adapter):
+        store = captured.setdefault(name, [])
+        handles.append(module.lora_A[adapter].register_forward_hook(
+            lambda _module, _inputs, output, store=store: store.append(output.detach().float().cpu())))
     try:
         yield captured
     finally:
