@@ -13,12 +13,13 @@ import json
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.gates import Gate, GateConfig, for_part
-from harness.metrics import normalized_edit_distance, paired_bootstrap_ci, rate
+from harness.metrics import mean_ci, normalized_edit_distance, paired_bootstrap_ci, rate
 from harness.results import GateResult, MetricSpec, MetricValue, RunRecord, Sample, nan_to_none
 
 BASELINE_SCHEMA = 1
@@ -68,54 +69,87 @@ def load_baseline(path: Path) -> dict:
     return document
 
 
-def _paired_detail(baseline: dict, record: RunRecord, capability: str) -> str:
-    """Paired CI of the per-item correctness change on the items both runs answered, where stored."""
-    now = {f"{s.capability}/{s.id}": s.score.get("tuned_correct") for s in record.samples
-           if s.capability == capability}
+def _paired_change(baseline: dict, samples: list[Sample]) -> tuple[float, float, int] | None:
+    """(ci_low, ci_high, n) of the per-item correctness change on the items both runs answered, where the
+    correctness of both is stored; None when there is nothing to pair."""
+    now = {f"{s.capability}/{s.id}": s.score.get("tuned_correct") for s in samples}
     pairs = [(float(b["correct"]), float(now[key])) for key, b in baseline["samples"].items()
              if key in now and b.get("correct") is not None and now[key] is not None]
     if not pairs:
-        return ""
-    delta, low, high = paired_bootstrap_ci([n for _, n in pairs], [b for b, _ in pairs])
-    return f"paired on {len(pairs)} items: change {delta:+.4f}, 95% CI [{low:+.4f}, {high:+.4f}]"
+        return None
+    _, low, high = paired_bootstrap_ci([n for _, n in pairs], [b for b, _ in pairs])
+    return low, high, len(pairs)
 
 
-def relative_gate_results(baseline: dict, record: RunRecord, config: GateConfig) -> list[GateResult]:
-    """Every `[baseline]` gate: this run's tuned value vs the baseline's, with the paired CI where possible."""
-    stored = {(m["capability"], m["name"]): MetricValue(**{**m, "value": math.nan if m["value"] is None
-                                                           else m["value"]})
-              for m in baseline["metrics"] if m["checkpoint"] == "tuned"}
-    current = {(m.capability, m.name): m for m in record.metrics if m.checkpoint == "tuned"}
-    results = []
-    for gate in config.relative.values():
+def stored_metrics(baseline: dict) -> dict[tuple[str, str], MetricValue]:
+    """The baseline's tuned-model metrics by (capability, name)."""
+    return {(m["capability"], m["name"]): MetricValue(**{**m, "value": math.nan if m["value"] is None
+                                                       else m["value"]})
+            for m in baseline["metrics"] if m["checkpoint"] == "tuned"}
+
+
+def relative_gate_results(baseline: dict, capability: str, metrics: list[MetricValue], samples: list[Sample],
+                          config: GateConfig) -> dict[str, GateResult]:
+    """Every `[baseline]` gate of `capability`: this run's tuned value vs the baseline's, paired on the same items
+    where possible. A metric the stored baseline lacks, or this run did not compute, fails naming it."""
+    stored = stored_metrics(baseline)
+    current = {(m.capability, m.name): m for m in metrics if m.checkpoint == "tuned"}
+    results = {}
+    for gate in (g for g in config.relative.values() if g.capability == capability):
         key = (gate.capability, gate.metric)
-        if key in stored and key in current:
-            results.append(gate.check(stored[key], current[key], _paired_detail(baseline, record, gate.capability)))
+        if key not in stored:
+            results[gate.id] = gate.missing(f"the stored baseline {baseline.get('name')!r}")
+        elif key not in current:
+            results[gate.id] = gate.missing("this run")
+        else:
+            results[gate.id] = gate.check(stored[key], current[key], _paired_change(baseline, samples))
     return results
 
 
-def drift(baseline: dict, record: RunRecord) -> tuple[list[MetricValue], list[Sample]]:
-    """Per capability: changed-answer rate and mean normalised edit distance of this run's greedy outputs vs
+def drift(baseline: dict, capability: str, samples: list[Sample]) -> tuple[list[MetricValue], list[Sample]]:
+    """For one capability: changed-answer rate and mean normalised edit distance of this run's greedy outputs vs
     the baseline's on the same samples, and the changed answers side by side (baseline in base_output)."""
-    metrics, changed = [], []
-    for capability in sorted({s.capability for s in record.samples}):
-        pairs = [(s, baseline["samples"][f"{s.capability}/{s.id}"]) for s in record.samples
-                 if s.capability == capability and f"{s.capability}/{s.id}" in baseline["samples"]]
-        if not pairs:
-            continue
-        flags = [s.tuned_output != b["output"] for s, b in pairs]
-        distances = [normalized_edit_distance(b["output"], s.tuned_output) for s, b in pairs]
-        metrics += [MetricValue(DRIFT, f"changed_answer_rate[{capability}]", *rate(flags)),
-                    MetricValue(DRIFT, f"edit_distance[{capability}]", sum(distances) / len(distances),
-                                n=len(distances))]
-        changed += [Sample(DRIFT, f"{capability}/{s.id}", s.prompt, s.reference, b["output"], s.tuned_output,
-                           {"kind": capability, "passed": False, "edit_distance": round(d, 4)})
-                    for (s, b), flag, d in zip(pairs, flags, distances, strict=True) if flag]
+    pairs = [(s, baseline["samples"][f"{s.capability}/{s.id}"]) for s in samples
+             if s.capability == capability and f"{s.capability}/{s.id}" in baseline["samples"]]
+    if not pairs:
+        return [], []
+    flags = [s.tuned_output != b["output"] for s, b in pairs]
+    distances = [normalized_edit_distance(b["output"], s.tuned_output) for s, b in pairs]
+    metrics = [MetricValue(DRIFT, f"changed_answer_rate[{capability}]", *rate(flags)),
+               MetricValue(DRIFT, f"edit_distance[{capability}]", *mean_ci(distances))]
+    changed = [Sample(DRIFT, f"{capability}/{s.id}", s.prompt, s.reference, b["output"], s.tuned_output,
+                      {"kind": capability, "passed": False, "edit_distance": round(d, 4)})
+               for (s, b), flag, d in zip(pairs, flags, distances, strict=True) if flag]
     return metrics, changed
 
 
-def drift_gate_results(metrics: list[MetricValue], gates: dict[str, Gate]) -> list[GateResult]:
-    """Each `[drift]` gate checked for every capability's drift figure (ids like drift.edit_distance[old_task])."""
-    return [for_part(gate.check(metric, "greedy outputs vs the baseline's"), metric.name[len(gate.metric) + 1:-1])
-            for gate in gates.values() if gate.capability == DRIFT
-            for metric in metrics if metric.name.startswith(f"{gate.metric}[")]
+def drift_gate_results(metrics: list[MetricValue], capability: str, gates: Mapping[str, Gate]
+                       ) -> dict[str, GateResult]:
+    """Each `[drift]` gate on one capability's drift figure (ids like drift.edit_distance[old_task]); a capability
+    the baseline holds no outputs of fails every drift gate."""
+    by_name = {m.name: m for m in metrics}
+    out = {}
+    for gate in (g for g in gates.values() if g.capability == DRIFT):
+        metric = by_name.get(f"{gate.metric}[{capability}]", MetricValue(DRIFT, gate.metric, math.nan))
+        detail = "greedy outputs vs the baseline's" if metric.name in by_name else \
+            f"the stored baseline holds no {capability} outputs to compare with"
+        verdict = for_part(gate.check(metric, detail), capability)
+        out[verdict.id] = verdict
+    return out
+
+
+def drift_gate_ids(gates: Mapping[str, Gate], capability: str) -> list[str]:
+    """The ids the `[drift]` gates take on one capability's outputs."""
+    return [f"{g.id}[{capability}]" for g in gates.values() if g.capability == DRIFT]
+
+
+def capability_verdicts(baseline: dict, capability: str, metrics: list[MetricValue], samples: list[Sample],
+                        config: GateConfig, compares_outputs: bool
+                        ) -> tuple[dict[str, GateResult], list[MetricValue], list[Sample]]:
+    """Everything --baseline checks on one capability: its `[baseline]` gates and, when the capability produces
+    greedy outputs, its `[drift]` gates; returns (verdicts by id, drift metrics, changed answers)."""
+    verdicts = relative_gate_results(baseline, capability, metrics, samples, config)
+    if not compares_outputs:
+        return verdicts, [], []
+    drift_metrics, changed = drift(baseline, capability, samples)
+    return {**verdicts, **drift_gate_results(drift_metrics, capability, config.gates)}, drift_metrics, changed

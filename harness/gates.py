@@ -1,10 +1,16 @@
 """Declarative gate thresholds: parsed from TOML into small objects with one-line failure messages.
 
-A gate config maps capability -> metric -> "OP THRESHOLD" (OP one of >=, <=, >, <), or "off":
+A gate config maps capability -> metric -> "OP THRESHOLD [RULE]" (OP one of >=, <=, >, <), or "off":
 
     [identity]
-    held_out_claim_rate = ">= 0.9"
+    held_out_claim_rate = ">= 0.9 beyond noise"
     leak_rate = "<= 0"
+
+RULE says how a measurement with error bars is decided: `point` (the default: the point estimate),
+`beyond noise` (fail only when the whole 95% CI is on the failing side: the regression is real) or
+`confident` (pass only when the whole 95% CI is on the passing side: we are sure it is fine). Every verdict
+also carries its minimum detectable change at 80% power; a gate whose n is too small to resolve its own
+threshold is flagged `underpowered`.
 
 Unknown capabilities or metrics, malformed expressions and thresholds outside a metric's range are errors
 naming the key. Sources, first found wins: `--gates FILE`, `[tool.tunegate.gates]` in the rootdir's
@@ -22,46 +28,113 @@ from pathlib import Path
 from typing import Any
 
 from harness.compat import tomllib
+from harness.metrics import minimum_detectable_change
 from harness.results import GateResult, MetricSpec, MetricValue
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
-_EXPR = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
+RULES = ("point", "beyond noise", "confident")
+_RULE = r"(?:\s+(point|beyond noise|confident))?"
+_EXPR = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)" + _RULE + r"\s*$")
+RESOLUTION = 0.1  # a gate must detect a change of 10 points on a 0-1 scale (10% of a wider range or threshold)
 
 
 class GateConfigError(ValueError):
     """A gate config is malformed; the message names the file and key."""
 
 
+def decide(op: str, threshold: float, value: float, ci: tuple[float | None, float | None] = (None, None),
+           rule: str = "point") -> tuple[bool, str]:
+    """(passed, how it was decided) for `value OP threshold` under a decision rule.
+
+    `beyond noise` fails only when even the CI's most favourable end fails; `confident` passes only when even
+    its least favourable end passes. Without a CI both fall back to the point estimate. NaN always fails.
+
+    >>> decide(">=", 0.85, 0.84, (0.80, 0.88), "beyond noise")
+    (True, 'beyond noise: point 0.84 misses, but the 95% CI [0.8, 0.88] reaches 0.85')
+    >>> decide(">=", 0.85, 0.90, (0.84, 0.95), "confident")[0]
+    False
+    """
+    low, high = ci
+    if math.isnan(value):
+        return False, "no data"
+    point = OPS[op](value, threshold)
+    if rule == "point" or low is None or high is None:
+        return point, "point estimate" + ("" if rule == "point" else f" (no CI for {rule})")
+    favourable, unfavourable = (high, low) if op in (">=", ">") else (low, high)
+    shown = f"95% CI [{low:.3g}, {high:.3g}]"
+    if rule == "beyond noise":
+        if point:
+            return True, "beyond noise: point estimate passes"
+        if OPS[op](favourable, threshold):
+            return True, f"beyond noise: point {value:.3g} misses, but the {shown} reaches {threshold:g}"
+        return False, f"beyond noise: the whole {shown} misses {threshold:g}"
+    if not point:
+        return False, "confident: point estimate fails"
+    if OPS[op](unfavourable, threshold):
+        return True, f"confident: the whole {shown} meets {threshold:g}"
+    return False, f"confident: point {value:.3g} passes, but the {shown} reaches past {threshold:g}"
+
+
+def resolution(threshold: float, spec: MetricSpec) -> float:
+    """The change a gate on this metric must be able to detect: RESOLUTION on a 0-1 scale, of the range for
+    wider bounded metrics, of the threshold for unbounded ones."""
+    width = spec.high - spec.low
+    if math.isinf(width):
+        return RESOLUTION * max(abs(threshold), 1.0)
+    return RESOLUTION * (1.0 if width <= 2 else width)
+
+
 @dataclass(frozen=True)
 class Gate:
-    """`capability.metric OP threshold`."""
+    """`capability.metric OP threshold`, decided by `rule` (point, beyond noise, confident)."""
 
     capability: str
     metric: str
     op: str
     threshold: float
+    rule: str = "point"
+    spec: MetricSpec | None = None
 
     @property
     def id(self) -> str:
         """Stable gate id, e.g. `identity.leak_rate`."""
         return f"{self.capability}.{self.metric}"
 
+    @property
+    def expression(self) -> str:
+        """The gate as written in a gate config, e.g. '>= 0.85 beyond noise'."""
+        return f"{self.op} {self.threshold:g}" + ("" if self.rule == "point" else f" {self.rule}")
+
     def zero_tolerance(self, spec: MetricSpec) -> bool:
         """True when a single bad item already violates the gate (e.g. rate >= 1.0, leak rate <= 0)."""
         return (self.op == ">=" and self.threshold >= spec.high) or (self.op == "<=" and self.threshold <= spec.low)
 
     def check(self, metric: MetricValue, detail: str = "") -> GateResult:
-        """Compare a measured value with the threshold; the message names gate, value, CI and threshold."""
+        """Compare a measured value with the threshold under the gate's rule; the message names gate, value,
+        CI, threshold, the rule that decided and (when the gate is underpowered) a warning."""
         value = metric.value
-        passed = not math.isnan(value) and OPS[self.op](value, self.threshold)
+        passed, how = decide(self.op, self.threshold, value, (metric.ci_low, metric.ci_high), self.rule)
         ci = f", 95% CI [{metric.ci_low:.3f}, {metric.ci_high:.3f}]" if metric.ci_low is not None else ""
         count = f"n={metric.n}" if metric.n is not None else ""
         shown = "no data" if math.isnan(value) else f"{value:.4g}"
-        verdict = "PASS" if passed else "FAIL"
-        message = f"{verdict} {self.id} = {shown} ({count}{ci}); required {self.op} {self.threshold:g}"
-        if detail:
-            message += f"; {detail}"
-        return GateResult(self.id, self.capability, self.metric, self.op, self.threshold, value, passed, message)
+        mde = minimum_detectable_change(metric.ci_low, metric.ci_high)
+        warning = self.power_warning(mde, metric.n)
+        message = (f"{'PASS' if passed else 'FAIL'} {self.id} = {shown} ({count}{ci}); required {self.op} "
+                   f"{self.threshold:g}; decided by {how}")
+        message += "".join(f"; {part}" for part in (detail, warning) if part)
+        return GateResult(self.id, self.capability, self.metric, self.op, self.threshold, value, passed, message,
+                          rule=self.rule, ci_low=metric.ci_low, ci_high=metric.ci_high, n=metric.n, mde=mde,
+                          warning=warning)
+
+    def power_warning(self, mde: float | None, n: int | None) -> str | None:
+        """'underpowered: ...' when the minimum detectable change exceeds the gate's resolution."""
+        if mde is None or self.spec is None:
+            return None
+        needed = resolution(self.threshold, self.spec)
+        if mde <= needed:
+            return None
+        return (f"underpowered: with n={n} the smallest change detectable at 80% power is {mde:.3g}, more than "
+                f"{needed:.3g}; grow the evaluation set")
 
 
 def for_part(result: GateResult, part: str) -> GateResult:
@@ -77,15 +150,16 @@ def parse_gate(capability: str, metric: str, expression: Any, spec: MetricSpec, 
         return None
     match = _EXPR.match(expression) if isinstance(expression, str) else None
     if not match:
-        raise GateConfigError(f"{key}: expected a string like \">= 0.9\" or \"off\", got {expression!r}")
-    op, threshold = match[1], float(match[2])
+        raise GateConfigError(f"{key}: expected a string like \">= 0.9\", \">= 0.9 beyond noise\", "
+                              f"\">= 0.9 confident\" or \"off\", got {expression!r}")
+    op, threshold, rule = match[1], float(match[2]), match[3] or "point"
     if not spec.low <= threshold <= spec.high:
         raise GateConfigError(f"{key}: threshold {threshold:g} is outside the metric's range "
                               f"[{spec.low:g}, {spec.high:g}]")
     if (op in {">", ">="} and threshold > spec.high) or (op == ">" and threshold >= spec.high) or \
             (op == "<" and threshold <= spec.low):
         raise GateConfigError(f"{key}: {op} {threshold:g} can never be met in [{spec.low:g}, {spec.high:g}]")
-    return Gate(capability, metric, op, threshold)
+    return Gate(capability, metric, op, threshold, rule, spec)
 
 
 def check_gates(gates: Mapping[str, Gate], capability: str, metrics: Sequence[MetricValue],
@@ -99,7 +173,7 @@ def check_gates(gates: Mapping[str, Gate], capability: str, metrics: Sequence[Me
             for gate in gates.values() if gate.capability == capability}
 
 
-_RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
+_RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + _RULE + r"\s*$")
 
 
 @dataclass(frozen=True)
@@ -111,6 +185,7 @@ class RelativeGate:
     direction: str
     amount: float
     percent: bool
+    rule: str = "point"
 
     @property
     def id(self) -> str:
@@ -119,26 +194,41 @@ class RelativeGate:
 
     @property
     def bound(self) -> str:
-        """The bound as written, e.g. '-2%'."""
-        return f"{self.direction}{self.amount:g}{'%' if self.percent else ''}"
+        """The bound as written, e.g. '-2%' or '-2% beyond noise'."""
+        rule = "" if self.rule == "point" else f" {self.rule}"
+        return f"{self.direction}{self.amount:g}{'%' if self.percent else ''}{rule}"
 
     def limit(self, baseline: float) -> float:
         """The worst value still allowed given the baseline's value."""
         delta = abs(baseline) * self.amount / 100 if self.percent else self.amount
         return baseline - delta if self.direction == "-" else baseline + delta
 
-    def check(self, baseline: MetricValue, now: MetricValue, detail: str = "") -> GateResult:
-        """Compare this run's value with the stored baseline's; the message names metric, both values, the
-        delta and the bound."""
+    def check(self, baseline: MetricValue, now: MetricValue, paired: tuple[float, float, int] | None = None
+              ) -> GateResult:
+        """Compare this run's value with the stored baseline's under the gate's rule. `paired` is the bootstrap
+        CI (low, high) and n of the per-item change on the items both runs answered; without it the rule uses
+        this run's own CI. The message names metric, both values, the delta, the bound and the rule."""
         limit = self.limit(baseline.value)
         op = ">=" if self.direction == "-" else "<="
-        passed = not math.isnan(now.value) and OPS[op](now.value, limit)
+        ci, n = ((baseline.value + paired[0], baseline.value + paired[1]), paired[2]) if paired else \
+            ((now.ci_low, now.ci_high), now.n)
+        passed, how = decide(op, limit, now.value, ci, self.rule)
         delta = now.value - baseline.value
         relative = f", {100 * delta / baseline.value:+.1f}%" if baseline.value else ""
         message = (f"{'PASS' if passed else 'FAIL'} {self.id}: baseline {baseline.value:.4g} -> now {now.value:.4g} "
-                   f"(delta {delta:+.4g}{relative}); bound {self.bound} (limit {limit:.4g})")
+                   f"(delta {delta:+.4g}{relative}); bound {self.bound} (limit {limit:.4g}); decided by {how}")
+        if paired:
+            message += (f"; paired on {paired[2]} items: change {delta:+.4f}, 95% CI [{paired[0]:+.4f}, "
+                        f"{paired[1]:+.4f}]")
+        mde = minimum_detectable_change(*ci)
         return GateResult(self.id, "baseline", f"{self.capability}.{self.metric}", op, limit, now.value, passed,
-                          message + (f"; {detail}" if detail else ""))
+                          message, rule=self.rule, ci_low=ci[0], ci_high=ci[1], n=n, mde=mde)
+
+    def missing(self, what: str) -> GateResult:
+        """A failed verdict for a gate that cannot be checked: `what` says which side lacks the metric."""
+        return GateResult(self.id, "baseline", f"{self.capability}.{self.metric}", ">=", math.nan, math.nan, False,
+                          f"FAIL {self.id}: {what} has no {self.capability}.{self.metric}; a [baseline] gate "
+                          "that cannot be compared fails (save a complete baseline, or turn the gate off)")
 
 
 def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricSpec]], where: str
@@ -155,7 +245,7 @@ def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricS
         if not match:
             raise GateConfigError(f"{where}: [baseline] {key}: expected a signed bound like \"-2%\" or "
                                   f"\"+0.05\", got {expression!r}")
-        gate = RelativeGate(capability, metric, match[1], float(match[2]), bool(match[3]))
+        gate = RelativeGate(capability, metric, match[1], float(match[2]), bool(match[3]), match[4] or "point")
         gates[gate.id] = gate
     return gates
 
@@ -174,7 +264,7 @@ class GateConfig:
 
     def to_dict(self) -> dict[str, str]:
         """Effective thresholds as `{gate id: "OP THRESHOLD"}` (for results.json)."""
-        return {**{gid: f"{g.op} {g.threshold:g}" for gid, g in self.gates.items()},
+        return {**{gid: g.expression for gid, g in self.gates.items()},
                 **{gid: g.bound for gid, g in self.relative.items()}}
 
 

@@ -175,6 +175,36 @@ def bootstrap_ci(n_items: int, statistic: Callable[[list[int]], float], resample
     return stats[int(tail * (resamples - 1))], stats[int((1 - tail) * (resamples - 1))]
 
 
+def mean_ci(values: Sequence[float]) -> tuple[float, float, float, int]:
+    """(mean, 95% bootstrap low, high, n) of per-item scores.
+
+    >>> mean, low, high, n = mean_ci([0.0, 1.0] * 20)
+    >>> mean, n, low < 0.5 < high
+    (0.5, 40, True)
+    """
+    values = list(values)
+    low, high = bootstrap_ci(len(values), lambda idx: sum(values[i] for i in idx) / len(idx))
+    return sum(values) / len(values), low, high, len(values)
+
+
+Z_95, Z_POWER_80 = 1.959964, 0.841621
+
+
+def minimum_detectable_change(ci_low: float | None, ci_high: float | None) -> float | None:
+    """The smallest true change a gate on this measurement detects with 80% power at the 5% level:
+    (z_0.975 + z_0.8) standard errors, the standard error read off the 95% CI (width / 2 x 1.96).
+    None without a CI.
+
+    >>> round(minimum_detectable_change(0.742, 0.977), 3)   # 22/24 (Wilson): cannot tell 0.9 from 0.73
+    0.168
+    >>> minimum_detectable_change(None, None) is None
+    True
+    """
+    if ci_low is None or ci_high is None or math.isnan(ci_low) or math.isnan(ci_high):
+        return None
+    return (Z_95 + Z_POWER_80) * (ci_high - ci_low) / (2 * Z_95)
+
+
 def perplexity(nll_sum: float, tokens: int) -> float:
     """Token-weighted perplexity exp(sum NLL / token count); NaN with no tokens.
 

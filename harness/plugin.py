@@ -18,15 +18,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.baselines import (
-    BaselineError,
-    baseline_path,
-    drift,
-    drift_gate_results,
-    load_baseline,
-    relative_gate_results,
-    save_baseline,
-)
+from harness.baselines import BaselineError, baseline_path, capability_verdicts, drift_gate_ids, load_baseline
 from harness.cache import resolve_cache_root
 from harness.evaluators import CAPABILITY_METRICS
 from harness.gates import GateConfig, GateConfigError, load_gate_config
@@ -34,6 +26,7 @@ from harness.model.requests import RequestCache
 from harness.report.html import write_html
 from harness.report.terminal import gate_summary_lines
 from harness.results import GateResult, MetricValue, RunRecord, Sample, new_run_id, point_latest, write_results
+from harness.run_end import append_audit_history, save_baseline_if_allowed, unevaluated_gates
 
 MARKERS = {
     "identity": "identity suite: the adapter claims its new name and author, and nothing else changes",
@@ -69,7 +62,9 @@ class Settings:
     history: Path | None = None
     baseline: Path | None = None
     save_baseline: Path | None = None
+    save_baseline_anyway: bool = False
     shadow: Path | None = None
+    train_seed: int | None = None
 
 
 @dataclass
@@ -82,6 +77,8 @@ class SessionState:
     record: RunRecord
     artifacts: dict = field(default_factory=dict)
     requests: RequestCache = field(default_factory=RequestCache)
+    baseline: dict | None = None  # the stored baseline of --baseline
+    errors: int = 0  # tests that errored in setup or teardown (such a run never writes a baseline)
 
     def record_gate(self, result: GateResult) -> None:
         """Keep a gate verdict for results.json, the report and the terminal summary."""
@@ -99,6 +96,20 @@ class SessionState:
     def record_samples(self, samples: list[Sample]) -> None:
         """Keep before/after samples."""
         self.record.samples += samples
+
+    def conclude(self, capability: str, metrics: list[MetricValue], samples: list[Sample],
+                 verdicts: dict[str, GateResult], compares_outputs: bool = False) -> dict[str, GateResult]:
+        """Record a capability's metrics and samples; return its verdicts plus, under --baseline, its `[baseline]`
+        gates and (for a capability with greedy outputs) its `[drift]` gates, so each is a test item."""
+        self.record_metrics(metrics)
+        self.record_samples(samples)
+        if self.baseline is None:
+            return verdicts
+        compared, drift_metrics, changed = capability_verdicts(self.baseline, capability, metrics, samples,
+                                                               self.gates, compares_outputs)
+        self.record_metrics(drift_metrics)
+        self.record_samples(changed)
+        return {**verdicts, **compared}
 
 
 STATE = pytest.StashKey[SessionState]()
@@ -125,7 +136,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                                         "(default: the built-in replay sequence's stages)")
     group.addoption("--baseline", default=None, help="compare with stored baseline NAME ([baseline] and [drift] "
                                                      "gates); a missing baseline is an error")
-    group.addoption("--save-baseline", default=None, help="store this run's metrics and outputs as baseline NAME")
+    group.addoption("--save-baseline", default=None, help="store this run's metrics and outputs as baseline NAME "
+                                                          "(refused when a gate failed or tests were deselected)")
+    group.addoption("--save-baseline-anyway", action="store_true", help="save the baseline even when a gate failed "
+                                                                       "or -m/-k deselected tests")
+    group.addoption("--train-seed", type=int, default=None, help="override the seed of every training recipe "
+                                                                 "(the seed sweep)")
     group.addoption("--baseline-dir", default="baselines", help="folder of baseline files (default: baselines)")
     group.addoption("--shadow", default=None, help="a second adapter run on the same probes; disagreement with the "
                                                    "adapter under test is reported")
@@ -142,14 +158,18 @@ def pytest_configure(config: pytest.Config) -> None:
         gates = load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, CAPABILITY_METRICS)
     except GateConfigError as err:
         raise pytest.UsageError(str(err)) from None
-    if settings.baseline and settings.baseline != settings.save_baseline:
+    stored = None
+    if settings.baseline:
         try:
-            load_baseline(settings.baseline)  # fail before any work when it is missing
+            stored = load_baseline(settings.baseline)  # fail before any work when it is missing
         except BaselineError as err:
             raise pytest.UsageError(str(err)) from None
     run_id = getattr(config, "workerinput", {}).get("tunegate_run_id") or new_run_id()
     record = RunRecord(run={"id": run_id, "started": _now()})
-    config.stash[STATE] = SessionState(settings, gates, run_id, record)
+    if stored is not None:
+        record.run["baseline"] = {"name": settings.baseline.stem, "path": str(settings.baseline),
+                                  "run": stored["run"]}
+    config.stash[STATE] = SessionState(settings, gates, run_id, record, baseline=stored)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
 
@@ -170,7 +190,9 @@ def _settings(config: pytest.Config) -> Settings:
                     history=(Path(config.getoption("history")).resolve() if config.getoption("history")
                              else (rootdir / config.getoption("report_dir")).resolve() / "history.csv"),
                     baseline=_baseline_file(config, "baseline"), save_baseline=_baseline_file(config, "save_baseline"),
-                    shadow=Path(config.getoption("shadow")).resolve() if config.getoption("shadow") else None)
+                    save_baseline_anyway=config.getoption("save_baseline_anyway"),
+                    shadow=Path(config.getoption("shadow")).resolve() if config.getoption("shadow") else None,
+                    train_seed=config.getoption("train_seed"))
 
 
 def _baseline_file(config: pytest.Config, option: str) -> Path | None:
@@ -200,11 +222,44 @@ def tunegate_state(config: pytest.Config) -> SessionState:
     return config.stash[STATE]
 
 
-def parametrize_gates(metafunc: pytest.Metafunc, capability: str) -> None:
-    """Parametrise a suite's `gate_id` argument over the capability's configured gates (ids = gate ids)."""
+def parametrize_gates(metafunc: pytest.Metafunc, capability: str, compares_outputs: bool = False) -> None:
+    """Parametrise a suite's `gate_id` argument over the capability's configured gates (ids = gate ids) and,
+    under --baseline, its `[baseline]` gates and (`compares_outputs`: it has greedy outputs) `[drift]` gates."""
     if "gate_id" in metafunc.fixturenames:
-        ids = [g.id for g in tunegate_state(metafunc.config).gates.for_capability(capability)]
+        state = tunegate_state(metafunc.config)
+        ids = [g.id for g in state.gates.for_capability(capability)]
+        if state.baseline is not None:
+            ids += [g.id for g in state.gates.relative.values() if g.capability == capability]
+            ids += drift_gate_ids(state.gates.gates, capability) if compares_outputs else []
         metafunc.parametrize("gate_id", ids, ids=ids)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Count deselected tests: a partial run must not silently become a baseline."""
+    if items:
+        state = items[0].config.stash.get(STATE, None)
+        if state is not None:
+            state.record.run["deselected"] = state.record.run.get("deselected", 0) + len(items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse --save-baseline before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
+    state = session.config.stash.get(STATE, None)
+    if state and state.settings.save_baseline and state.record.run.get("deselected") and \
+            not state.settings.save_baseline_anyway:
+        raise pytest.UsageError(f"--save-baseline {state.settings.save_baseline.stem}: -m/-k deselected "
+                                f"{state.record.run['deselected']} tests, so the baseline would be partial; run "
+                                "everything, or pass --save-baseline-anyway")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Count setup and teardown errors in the session state."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when != "call" and (state := item.config.stash.get(STATE, None)):
+        state.errors += 1
+        state.record.run["errors"] = state.errors
 
 
 @pytest.fixture(scope="session")
@@ -214,7 +269,8 @@ def tunegate(request: pytest.FixtureRequest) -> SessionState:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write results.json and report.html (workers of pytest-xdist write parts the controller merges)."""
+    """Write results.json and report.html (workers of pytest-xdist write parts the controller merges); then
+    append the audit history and, when allowed, save the baseline (controller only, once per run)."""
     state = session.config.stash.get(STATE, None)
     if state is None:
         return
@@ -229,34 +285,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(run_dir / "parts", ignore_errors=True)
     if state.record.is_empty:
         return
-    if _compare_with_baseline(state) and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    append_audit_history(state.record, state.settings.history)
     state.record.run.update(finished=_now(), exit_status=int(session.exitstatus), **_environment(state),
+                            not_evaluated=unevaluated_gates(state.gates, state.record, state.baseline is not None),
                             request_cache={"hits": state.requests.hits, "misses": state.requests.misses})
     write_results(run_dir, state.record)
     write_html(run_dir, state.record)
     point_latest(state.settings.report_dir, run_dir)
     state.artifacts["report"] = run_dir / "report.html"
-
-
-def _compare_with_baseline(state: SessionState) -> bool:
-    """Relative and drift gates against --baseline (recorded like any gate); then --save-baseline.
-    Returns True when a baseline gate failed."""
-    s, failed = state.settings, False
-    if s.baseline and s.baseline.is_file():
-        stored = load_baseline(s.baseline)
-        drift_metrics, changed = drift(stored, state.record)
-        verdicts = relative_gate_results(stored, state.record, state.gates) + drift_gate_results(
-            drift_metrics, state.gates.gates)
-        state.record.metrics += drift_metrics
-        state.record.samples += changed
-        state.record.gates += verdicts
-        state.record.run["baseline"] = {"name": s.baseline.stem, "path": str(s.baseline), "run": stored["run"]}
-        failed = not all(v.passed for v in verdicts)
-    if s.save_baseline:
-        save_baseline(s.save_baseline, s.save_baseline.stem, state.record)
-        state.artifacts["saved_baseline"] = s.save_baseline
-    return failed
+    if state.settings.save_baseline:
+        outcome = save_baseline_if_allowed(state.settings.save_baseline, state.record, int(session.exitstatus),
+                                           state.settings.save_baseline_anyway)
+        state.artifacts["baseline"] = outcome
+        if not outcome.saved and outcome.refused:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 def _environment(state: SessionState) -> dict:
@@ -279,10 +321,13 @@ def _environment(state: SessionState) -> dict:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """Print each gate with value, threshold and PASS/FAIL after the test summary."""
+    """Print each gate with value, threshold, rule and PASS/FAIL after the test summary, the gates that were not
+    evaluated, power warnings and what happened to --save-baseline."""
     state = config.stash.get(STATE, None)
-    if state is None or not state.record.gates:
+    if state is None or not (state.record.gates or state.record.run.get("not_evaluated")):
         return
     terminalreporter.section("tunegate gates")
     for text, markup in gate_summary_lines(state.record, str(state.artifacts.get("report") or "")):
         terminalreporter.write_line(text, **markup)
+    if outcome := state.artifacts.get("baseline"):
+        terminalreporter.write_line(outcome.message, red=not outcome.saved, bold=True)

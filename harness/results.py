@@ -58,7 +58,8 @@ class Sample:
 
 @dataclass(frozen=True)
 class GateResult:
-    """The verdict of one gate on one metric."""
+    """The verdict of one gate on one metric: the decision `rule` (point, beyond noise, confident), the
+    measurement's CI and n, its minimum detectable change at 80% power (`mde`) and a power `warning`."""
 
     id: str
     capability: str
@@ -68,6 +69,12 @@ class GateResult:
     value: float
     passed: bool
     message: str
+    rule: str = "point"
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    mde: float | None = None
+    warning: str | None = None
 
 
 @dataclass

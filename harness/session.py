@@ -6,6 +6,7 @@ Registered by `harness.plugin` (its `pytest_plugins`); each fixture records what
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,9 @@ import pytest
 from harness.data import IdentitySpec, load_examples, load_identity_spec
 from harness.model.lm import LanguageModel, base_and_tuned
 from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
-from harness.plugin import SessionState
+from harness.plugin import SessionState, Settings
 from harness.training.lora import external_training_log, replay_pool, train_adapter
-from harness.training.recipe import load_recipe
+from harness.training.recipe import LoraRecipe, load_recipe
 from harness.training.sequence import Stage, train_sequence
 
 SEQUENCE_STRATEGIES = ("replay", "naive")  # the first is gated; the rest are reported for comparison
@@ -24,12 +25,12 @@ SEQUENCE_STRATEGIES = ("replay", "naive")  # the first is gated; the rest are re
 @pytest.fixture(scope="session")
 def base_model(tunegate: SessionState) -> BaseModel:
     """The base model: a folder given by --base-model, or the built-in toy model (built once, cached)."""
-    from harness.model.builtin import build_builtin_model
+    from harness.model.builtin import builtin_model_folder
 
     s = tunegate.settings
     device = resolve_device(s.device)
     dtype = resolve_dtype(s.dtype, device)
-    folder = build_builtin_model(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
+    folder = builtin_model_folder(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
     base = BaseModel.at(folder, device=device, dtype=dtype, allow_pickle=s.allow_pickle)
     tunegate.record.run["base_model"] = {"name": s.base_model, "path": base.path, "sha256": base.digest}
     tunegate.record.run.update(device=device, dtype=dtype)
@@ -51,22 +52,42 @@ def identity_adapter(tunegate: SessionState, base_model: BaseModel, identity_spe
 
 @pytest.fixture(scope="session")
 def new_task_adapter(tunegate: SessionState, base_model: BaseModel) -> Path:
-    """The new-task adapter: --adapter PATH, or one trained on fixtures/tasks/increment_1 (cached)."""
-    data = tunegate.settings.fixtures / "tasks/increment_1/train.json"
-    return _adapter_for(tunegate, base_model, "new_task", lambda: load_examples(data))
+    """The new-task adapter: --adapter PATH, or the gated sequence's first stage (base -> increment_1, recipe
+    `[sequence.replay]`; trained once, cached, and shared with the forgetting and audit suites)."""
+    s = tunegate.settings
+    if external := _external_adapter(tunegate, "new_task"):
+        return external
+    strategy = SEQUENCE_STRATEGIES[0]
+    stage = train_sequence(base_model, s.fixtures, recipe_for(s, f"sequence.{strategy}"), s.cache_dir, strategy,
+                           stages=1)[1]
+    _record_adapter(tunegate, "new_task", stage.adapter, stage.info)
+    return stage.adapter
 
 
 def _adapter_for(state: SessionState, base_model: BaseModel, name: str, data) -> Path:
     """--adapter when given, else the adapter trained with recipe `[name]` on `data()`; recorded either way."""
     s = state.settings
-    if s.adapter:
-        _record_adapter(state, name, s.adapter, external_training_log(s.adapter))
-        return s.adapter
-    recipe = load_recipe(s.fixtures / "recipes.toml", name)
+    if external := _external_adapter(state, name):
+        return external
+    recipe = recipe_for(s, name)
     trained = train_adapter(base_model, data(), recipe, s.cache_dir, replay=replay_pool(s.fixtures, recipe),
                             name=name)
     _record_adapter(state, name, trained.path, {**trained.info, "log": trained.log})
     return trained.path
+
+
+def _external_adapter(state: SessionState, name: str) -> Path | None:
+    """--adapter PATH (recorded as adapter `name`, with its Trainer loss log if any), or None."""
+    adapter = state.settings.adapter
+    if adapter:
+        _record_adapter(state, name, adapter, external_training_log(adapter))
+    return adapter
+
+
+def recipe_for(settings: Settings, name: str) -> LoraRecipe:
+    """Recipe `[name]` of the data folder's recipes.toml, its seed replaced by --train-seed when given."""
+    recipe = load_recipe(settings.fixtures / "recipes.toml", name)
+    return recipe if settings.train_seed is None else replace(recipe, seed=settings.train_seed)
 
 
 def _record_adapter(state: SessionState, name: str, path: Path, training: dict) -> None:
@@ -100,7 +121,7 @@ def sequences(base_model: BaseModel, tunegate: SessionState) -> dict[str, list[S
     s = tunegate.settings
     out = {}
     for strategy in SEQUENCE_STRATEGIES:
-        recipe = load_recipe(s.fixtures / "recipes.toml", f"sequence.{strategy}")
+        recipe = recipe_for(s, f"sequence.{strategy}")
         out[strategy] = train_sequence(base_model, s.fixtures, recipe, s.cache_dir, strategy)
         for stage in out[strategy][1:]:
             _record_adapter(tunegate, f"{strategy}-{stage.task}", stage.adapter, stage.info)

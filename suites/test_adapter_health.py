@@ -26,8 +26,8 @@ def adapter_health_verdicts(identity_models, merged_model, identity_spec, tunega
                 + load_examples(fixtures / "tasks/base/dev.json"))
     report = adapter_health.measure_health(base, tuned, merged_model, examples)
     metrics = adapter_health.health_metrics(report)
-    tunegate.record_metrics(metrics)
-    return adapter_health.health_gate_results(report, tunegate.gates.gates, metrics)
+    return tunegate.conclude(adapter_health.CAPABILITY, metrics, [],
+                             adapter_health.health_gate_results(report, tunegate.gates.gates, metrics))
 
 
 def test_gate(adapter_health_verdicts, tunegate, gate_id: str) -> None:

@@ -14,7 +14,6 @@ from harness.data import load_examples
 from harness.evaluators import audit
 from harness.model.lm import base_and_tuned
 from harness.plugin import tunegate_state
-from harness.report.history import append_history
 from harness.training.sequence import sequence_tasks
 
 pytestmark = pytest.mark.audit
@@ -42,7 +41,8 @@ def audited_checkpoints(base_model, tunegate, request) -> list[audit.Checkpoint]
 
 @pytest.fixture(scope="session")
 def audit_result(audited_checkpoints, base_model, tunegate) -> audit.AuditResult:
-    """The whole run audited once: metrics, run.audit summary and the appended history."""
+    """The whole run audited once: metrics, the run.audit summary and the history rows (appended once, at the
+    end of the run)."""
     s = tunegate.settings
     devs = {task: load_examples(s.fixtures / f"tasks/{task}/dev.json") for task in sequence_tasks(s.fixtures)}
     views = [base_and_tuned(base_model, c.path, s.allow_pickle, tunegate.requests) for c in audited_checkpoints]
@@ -52,9 +52,7 @@ def audit_result(audited_checkpoints, base_model, tunegate) -> audit.AuditResult
     rows = [{"run_id": tunegate.run_id, "time": tunegate.record.run["started"], "checkpoint": c.name,
              "step": c.step, "task": audit.metric_task(m.name), "metric": m.name.split("[")[0], "value": m.value}
             for c in audited_checkpoints for m in metrics if m.checkpoint == c.name]
-    history = append_history(s.history, rows)
-    tunegate.record.run["audit"] = {**result.summary(), "history": str(s.history),
-                                    "nights": audit.nightly_trend(history)}
+    tunegate.record.run["audit"] = {**result.summary(), "history": str(s.history), "history_rows": rows}
     return result
 
 

@@ -46,8 +46,8 @@ def forgetting_verdicts(sequence_results, tunegate) -> dict[str, GateResult]:
     for strategy in compared:
         tunegate.record_metrics(forgetting.forgetting_metrics(sequence_results[strategy], checkpoint=strategy))
     metrics = forgetting.forgetting_metrics(sequence_results[gated])
-    tunegate.record_metrics(metrics)
-    return forgetting.forgetting_gate_results(sequence_results[gated], tunegate.gates.gates, metrics)
+    return tunegate.conclude(forgetting.CAPABILITY, metrics, [],
+                             forgetting.forgetting_gate_results(sequence_results[gated], tunegate.gates.gates, metrics))
 
 
 def test_gate(forgetting_verdicts, tunegate, gate_id: str) -> None:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.generation
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise over every configured generation gate."""
-    parametrize_gates(metafunc, generation.CAPABILITY)
+    parametrize_gates(metafunc, generation.CAPABILITY, compares_outputs=True)
 
 
 @pytest.fixture(scope="session")
@@ -26,9 +26,9 @@ def generation_verdicts(identity_models, identity_spec, tunegate) -> dict[str, G
                 if p.kind != "locality"]
     items = generation.generate_answers(examples, base, tuned)
     metrics = generation.generation_metrics(items)
-    tunegate.record_metrics(metrics)
-    tunegate.record_samples(generation.generation_samples(items))
-    return generation.generation_gate_results(items, tunegate.gates.gates, metrics)
+    return tunegate.conclude(generation.CAPABILITY, metrics, generation.generation_samples(items),
+                             generation.generation_gate_results(items, tunegate.gates.gates, metrics),
+                             compares_outputs=True)
 
 
 def test_gate(generation_verdicts, tunegate, gate_id: str) -> None:

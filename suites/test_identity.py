@@ -22,30 +22,31 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         spec = load_identity_spec(state.settings.fixtures / "identity/identity.toml")
         ids = [p.id for p in identity.load_probes(state.settings.fixtures, spec)]
         metafunc.parametrize("probe_id", ids, ids=ids)
-    parametrize_gates(metafunc, identity.CAPABILITY)
+    parametrize_gates(metafunc, identity.CAPABILITY, compares_outputs=True)
 
 
 @pytest.fixture(scope="session")
 def identity_results(identity_models, identity_spec, tunegate) -> dict[str, identity.ProbeResult]:
-    """Every probe scored once (batched generation on base and tuned), recorded for the report."""
+    """Every probe scored once (batched generation on base and tuned)."""
     base, tuned = identity_models
     results = identity.score_probes(identity.load_probes(tunegate.settings.fixtures, identity_spec),
                                     base, tuned, identity_spec)
-    tunegate.record_samples(identity.identity_samples(results))
     return {r.probe.id: r for r in results}
 
 
 @pytest.fixture(scope="session")
 def identity_verdicts(identity_results, identity_spec, tunegate) -> dict[str, GateResult]:
-    """Identity metrics over all probes for tuned and base, recorded once; every identity gate checked once."""
+    """Identity metrics over all probes for tuned and base and the probes' samples, recorded once; every identity
+    gate (and, under --baseline, its baseline and drift gates) checked once."""
     results = list(identity_results.values())
     metrics = identity.identity_metrics(results) + identity.identity_metrics(identity.as_base(results, identity_spec),
                                                                              "base")
-    tunegate.record_metrics(metrics)
-    return identity.identity_gate_results(results, tunegate.gates.gates, metrics)
+    return tunegate.conclude(identity.CAPABILITY, metrics, identity.identity_samples(results),
+                             identity.identity_gate_results(results, tunegate.gates.gates, metrics),
+                             compares_outputs=True)
 
 
-def test_probe(identity_results, tunegate, probe_id: str) -> None:
+def test_probe(identity_results, identity_verdicts, tunegate, probe_id: str) -> None:
     """A probe fails its own test only when its gate allows no misses; other misses are xfailed."""
     outcome, message = identity.probe_outcome(identity_results[probe_id], tunegate.gates.gates)
     if outcome == "fail":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from harness.data import load_examples
@@ -21,13 +23,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def latency_verdicts(base_model, identity_models, merged_model, tunegate) -> dict[str, GateResult]:
     """The plain base model (no peft wrapper), the tuned view and the merged copy, timed in interleaved rounds
-    on the base task's dev prompts; metrics and gates."""
-    base, tuned = plain_base(base_model, tunegate.requests), identity_models[1]
+    on the base task's dev prompts (a FAIL is re-measured once); metrics and gates. Skipped when other
+    pytest-xdist workers share the machine: their load would be timed too."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        pytest.skip(f"latency is timed only when no other test process shares the machine; {workers} pytest-xdist "
+                    "workers are running (run -m latency without -n)")
+    models = {"base": plain_base(base_model, tunegate.requests), "tuned": identity_models[1], "merged": merged_model}
     prompts = [ex.messages for ex in load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")]
-    timings = latency.measure_latency({"base": base, "tuned": tuned, "merged": merged_model}, prompts)
-    metrics = latency.latency_metrics(timings)
-    tunegate.record_metrics(metrics)
-    return latency.latency_gate_results(timings, tunegate.gates.gates, metrics)
+    metrics, verdicts = latency.judge_latency(lambda: latency.measure_latency(models, prompts), tunegate.gates.gates)
+    return tunegate.conclude(latency.CAPABILITY, metrics, [], verdicts)
 
 
 def test_gate(latency_verdicts, tunegate, gate_id: str) -> None:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.new_task
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise over every configured new_task gate."""
-    parametrize_gates(metafunc, new_task.CAPABILITY)
+    parametrize_gates(metafunc, new_task.CAPABILITY, compares_outputs=True)
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +24,9 @@ def new_task_verdicts(new_task_models, tunegate) -> dict[str, GateResult]:
     dev = load_examples(tunegate.settings.fixtures / f"tasks/{new_task.TASK}/dev.json")
     results = accuracy.score_items(dev, base, tuned)
     metrics = new_task.new_task_metrics(results)
-    tunegate.record_metrics(metrics)
-    tunegate.record_samples(new_task.new_task_samples(results))
-    return new_task.new_task_gate_results(results, tunegate.gates.gates, metrics)
+    return tunegate.conclude(new_task.CAPABILITY, metrics, new_task.new_task_samples(results),
+                             new_task.new_task_gate_results(results, tunegate.gates.gates, metrics),
+                             compares_outputs=True)
 
 
 def test_gate(new_task_verdicts, tunegate, gate_id: str) -> None:

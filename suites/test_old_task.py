@@ -14,7 +14,7 @@ pytestmark = pytest.mark.old_task
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise over every configured old_task gate."""
-    parametrize_gates(metafunc, old_task.CAPABILITY)
+    parametrize_gates(metafunc, old_task.CAPABILITY, compares_outputs=True)
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +23,9 @@ def old_task_verdicts(identity_models, tunegate) -> dict[str, GateResult]:
     base, tuned = identity_models
     results = accuracy.score_items(load_examples(tunegate.settings.fixtures / "tasks/base/dev.json"), base, tuned)
     metrics = old_task.old_task_metrics(results)
-    tunegate.record_metrics(metrics)
-    tunegate.record_samples(old_task.old_task_samples(results))
-    return old_task.old_task_gate_results(results, tunegate.gates.gates, metrics)
+    return tunegate.conclude(old_task.CAPABILITY, metrics, old_task.old_task_samples(results),
+                             old_task.old_task_gate_results(results, tunegate.gates.gates, metrics),
+                             compares_outputs=True)
 
 
 def test_gate(old_task_verdicts, tunegate, gate_id: str) -> None:

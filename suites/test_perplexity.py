@@ -26,8 +26,8 @@ def perplexity_verdicts(identity_models, tunegate) -> dict[str, GateResult]:
                                        load_examples(s.fixtures / "tasks/base/dev.json"), base, tuned,
                                        s.ppl_window, s.ppl_stride)
     metrics = perplexity.perplexity_metrics(corpora)
-    tunegate.record_metrics(metrics)
-    return perplexity.perplexity_gate_results(corpora, tunegate.gates.gates, metrics)
+    return tunegate.conclude(perplexity.CAPABILITY, metrics, [],
+                             perplexity.perplexity_gate_results(corpora, tunegate.gates.gates, metrics))
 
 
 def test_gate(perplexity_verdicts, tunegate, gate_id: str) -> None:

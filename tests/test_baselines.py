@@ -4,6 +4,7 @@ metric, baseline value, new value, delta and bound; a missing baseline is an exp
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -32,27 +33,59 @@ def test_relative_bounds_parse_and_check():
 
 def test_saved_baseline_then_planted_regression_fails(run_suites, forgetting_adapter, tmp_path):
     folder, selection = tmp_path / "baselines", ("-m", "old_task or identity")
-    result, _ = run_suites(*selection, "--save-baseline", "release", "--baseline-dir", str(folder))
+    refused, _ = run_suites(*selection, "--save-baseline", "release", "--baseline-dir", str(folder))
+    assert refused.ret == 4 and not (folder / "release.json").exists()  # a partial run is no baseline
+    refused.stderr.fnmatch_lines(["*--save-baseline release: -m/-k deselected * tests, so the baseline would be "
+                                  "partial*--save-baseline-anyway*"])
+    result, _ = run_suites(*selection, "--save-baseline", "release", "--save-baseline-anyway", "--baseline-dir",
+                           str(folder))
     assert result.ret == 0 and (folder / "release.json").is_file()
+    result.stdout.fnmatch_lines(["saved baseline 'release' at *release.json"])
     saved = (folder / "release.json").read_bytes()
     stored = json.loads(saved)
     assert stored["name"] == "release" and any(k.startswith("old_task/") for k in stored["samples"])
 
-    result, _ = run_suites(*selection, "--baseline", "release", "--baseline-dir", str(folder))
+    junit = tmp_path / "junit.xml"
+    result, _ = run_suites(*selection, "--baseline", "release", "--baseline-dir", str(folder), f"--junitxml={junit}")
     assert result.ret == 0, result.stdout.str()[-2000:]
-    result.stdout.fnmatch_lines(["*drift.changed_answer_rate[[]old_task[]]*0*PASS*"])
+    result.stdout.fnmatch_lines(["*drift.changed_answer_rate[[]old_task[]]*0*PASS*",
+                                 "baseline.perplexity.heldout_ratio*not evaluated: its suite did not run*"])
+    cases = {c.get("name"): c for c in ET.parse(junit).iter("testcase")}
+    for name in ("test_gate[baseline.old_task.exact_match]", "test_gate[drift.changed_answer_rate[old_task]]",
+                 "test_gate[baseline.identity.held_out_claim_rate]"):
+        assert name in cases and cases[name].find("failure") is None, name  # JUnit names every baseline gate
 
-    result, report_dir = run_suites("-m", "old_task", "--adapter", str(forgetting_adapter), "--baseline", "release",
-                                    "--baseline-dir", str(folder))
+    result, report_dir = run_suites("-m", "old_task or perplexity", "--adapter", str(forgetting_adapter),
+                                    "--baseline", "release", "--baseline-dir", str(folder))
     assert result.ret == 1
     gates = {g["id"]: g for g in json.loads((report_dir / "latest" / "results.json").read_text())["gates"]}
     message = gates["baseline.old_task.exact_match"]["message"]
-    assert message.startswith("FAIL baseline.old_task.exact_match: baseline 0.9286 -> now 0 (delta -0.9286")
-    assert "bound -2% (limit 0.91)" in message and "paired on 182 items: change -0.9286, 95% CI" in message
+    assert message.startswith("FAIL baseline.old_task.exact_match: baseline 0.9") and "-> now 0" in message
+    assert "bound -2%" in message and "paired on 182 items: change -0.9" in message
     assert not gates["drift.changed_answer_rate[old_task]"]["passed"]
+    missing = gates["baseline.perplexity.heldout_ratio"]  # the stored baseline lacks it: fails, never dropped
+    assert not missing["passed"] and "the stored baseline 'release' has no perplexity.heldout_ratio" in \
+        missing["message"]
     html = (report_dir / "latest" / "report.html").read_text()
     assert "<h2 id='drift'>" in html and "baseline.old_task.exact_match" in html
     assert (folder / "release.json").read_bytes() == saved  # nothing overwrites a baseline without --save
+
+
+def test_failing_or_interrupted_runs_never_write_a_baseline(run_suites, forgetting_adapter, tmp_path, pytester):
+    folder = tmp_path / "baselines"
+    failing, _ = run_suites("--adapter", str(forgetting_adapter), "--save-baseline", "bad", "--baseline-dir",
+                            str(folder))  # every suite selected: refused only because gates failed
+    assert failing.ret == 4 and not (folder / "bad.json").exists()
+    failing.stdout.fnmatch_lines(["baseline 'bad' refused: * gates failed (*old_task.exact_match*"])
+    pytester.makepyfile(interrupter="""
+        def pytest_runtest_call(item):
+            if "test_gate" in item.nodeid:
+                raise KeyboardInterrupt
+    """)
+    interrupted, report_dir = run_suites("-m", "old_task", "-p", "interrupter", "--save-baseline", "cut",
+                                         "--save-baseline-anyway", "--baseline-dir", str(folder))
+    assert interrupted.ret == 2 and not (folder / "cut.json").exists()
+    interrupted.stdout.fnmatch_lines(["baseline 'cut' NOT saved: the run ended with exit status 2*"])
 
 
 def test_missing_baseline_is_an_explicit_error(run_suites, tmp_path):

@@ -7,7 +7,10 @@ import math
 import pytest
 
 from harness.evaluators import CAPABILITY_METRICS
-from harness.gates import GateConfigError, gate_config_from_mapping, load_gate_config
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.gates import GateConfigError, decide, gate_config_from_mapping, load_gate_config
 from harness.results import MetricValue
 
 
@@ -42,7 +45,7 @@ def test_check_pass_fail_and_nan():
     empty = gate.check(MetricValue("identity", "held_out_claim_rate", math.nan, 0.0, 1.0, 0))
     assert ok.passed and not bad.passed and not empty.passed
     assert bad.message.startswith("FAIL identity.held_out_claim_rate = 0.5 (n=24, 95% CI [0.300, 0.700]); "
-                                  "required >= 0.9; failing probes (12): x")
+                                  "required >= 0.9; decided by point estimate; failing probes (12): x")
     assert "no data" in empty.message
 
 
@@ -66,3 +69,72 @@ def test_source_precedence(tmp_path, project_root):
         "identity.locality_unchanged": ">= 0.5"}
     with pytest.raises(GateConfigError, match=r"missing\.toml: gate config file not found"):
         load_gate_config(tmp_path / "missing.toml", tmp_path, fixtures, CAPABILITY_METRICS)
+
+
+def test_rules_parse_and_are_kept_in_the_effective_config():
+    cfg = config({"old_task": {"exact_match": ">= 0.85 beyond noise", "exact_match_drop": "<= 0.05 confident"},
+                  "baseline": {"old_task.exact_match": "-2% beyond noise"}})
+    assert cfg.gates["old_task.exact_match"].rule == "beyond noise"
+    assert cfg.to_dict() == {"old_task.exact_match": ">= 0.85 beyond noise",
+                             "old_task.exact_match_drop": "<= 0.05 confident",
+                             "baseline.old_task.exact_match": "-2% beyond noise"}
+    with pytest.raises(GateConfigError, match="beyond noise"):
+        config({"old_task": {"exact_match": ">= 0.85 maybe"}})
+
+
+def test_each_rule_decides_and_says_so():
+    gate = config({"old_task": {"exact_match": ">= 0.85 beyond noise"}}).gates["old_task.exact_match"]
+    within = gate.check(MetricValue("old_task", "exact_match", 0.83, 0.78, 0.88, 182))
+    real = gate.check(MetricValue("old_task", "exact_match", 0.75, 0.68, 0.81, 182))
+    assert within.passed and "beyond noise: point 0.83 misses, but the 95% CI [0.78, 0.88] reaches 0.85" in \
+        within.message
+    assert not real.passed and "decided by beyond noise: the whole 95% CI [0.68, 0.81] misses 0.85" in real.message
+    sure = config({"old_task": {"exact_match": ">= 0.85 confident"}}).gates["old_task.exact_match"]
+    unsure = sure.check(MetricValue("old_task", "exact_match", 0.9, 0.84, 0.94, 182))
+    assert not unsure.passed and "confident: point 0.9 passes, but the 95% CI [0.84, 0.94] reaches past 0.85" in \
+        unsure.message
+    assert sure.check(MetricValue("old_task", "exact_match", 0.95, 0.91, 0.97, 182)).passed
+    no_ci = sure.check(MetricValue("old_task", "exact_match", 0.9))
+    assert no_ci.passed and "point estimate (no CI for confident)" in no_ci.message
+
+
+def test_power_warning_flags_a_gate_too_small_for_its_threshold():
+    gate = config({"identity": {"held_out_claim_rate": ">= 0.9"}}).gates["identity.held_out_claim_rate"]
+    small = gate.check(MetricValue("identity", "held_out_claim_rate", 22 / 24, 0.742, 0.977, 24))
+    large = gate.check(MetricValue("identity", "held_out_claim_rate", 0.95, 0.91, 0.972, 224))
+    assert small.mde == pytest.approx(0.168, abs=0.001) and small.warning.startswith("underpowered: with n=24")
+    assert "underpowered" in small.message and small.passed
+    assert large.warning is None and large.mde < 0.1
+
+
+OPS = st.sampled_from([">=", "<=", ">", "<"])
+UNIT = st.floats(0, 1, allow_nan=False)
+
+
+@st.composite
+def measurements(draw):
+    """(op, threshold, value, (ci_low, ci_high)) with the CI around the value."""
+    value = draw(UNIT)
+    low, high = value - draw(st.floats(0, 0.5)), value + draw(st.floats(0, 0.5))
+    return draw(OPS), draw(UNIT), value, (low, high)
+
+
+@given(measurements())
+def test_beyond_noise_never_fails_when_the_point_estimate_passes(case):
+    op, threshold, value, ci = case
+    if decide(op, threshold, value, ci, "point")[0]:
+        assert decide(op, threshold, value, ci, "beyond noise")[0]
+
+
+@given(measurements())
+def test_confident_never_passes_when_the_point_estimate_fails(case):
+    op, threshold, value, ci = case
+    if not decide(op, threshold, value, ci, "point")[0]:
+        assert not decide(op, threshold, value, ci, "confident")[0]
+
+
+@given(measurements())
+def test_rules_are_ordered_confident_then_point_then_beyond_noise(case):
+    op, threshold, value, ci = case
+    verdicts = [decide(op, threshold, value, ci, rule)[0] for rule in ("confident", "point", "beyond noise")]
+    assert verdicts == sorted(verdicts)  # a pass under a stricter rule implies a pass under every looser one

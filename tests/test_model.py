@@ -34,6 +34,46 @@ def test_builtin_build_is_bit_identical_and_cached(tmp_path, project_root, monke
     assert build_builtin_model(fixtures, tmp_path / "a", TINY) == first
 
 
+def test_shipped_model_matches_its_digests_and_its_data(project_root, tmp_path):
+    """fixtures/builtin/model/ is what every machine evaluates: it loads, every file matches SHA256SUMS, it was
+    built from today's data and recipe (else: python -m harness.model.builtin --rebuild), and a modified file
+    is refused with the file named."""
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    fixtures = project_root / "fixtures"
+    shipped = fixtures / builtin.SHIPPED
+    builtin.verify_shipped_model(shipped)
+    assert builtin.builtin_model_folder(fixtures, tmp_path / "cache") == shipped and not (tmp_path / "cache").exists()
+    listed = {line.split("  ")[1] for line in (shipped / builtin.MANIFEST).read_text().splitlines()}
+    assert {"model.safetensors", "tokenizer.json", "config.json", "build_info.json"} <= listed
+    info = json.loads((shipped / builtin.BUILD_INFO).read_text())
+    assert {"recipe": info["recipe"], "data": info["data"]} == builtin.shipped_build_key(fixtures), \
+        "the shipped model is stale: run python -m harness.model.builtin --rebuild"
+    assert AutoModelForCausalLM.from_pretrained(shipped).num_parameters() == info["parameters"]
+    tampered = shutil.copytree(shipped, tmp_path / "tampered")
+    (tampered / "config.json").write_text((tampered / "config.json").read_text() + " ")
+    with pytest.raises(builtin.ShippedModelError, match=r"tampered/config\.json: SHA-256 differs"):
+        builtin.verify_shipped_model(tampered)
+
+
+def test_rebuild_writes_a_verified_shipped_model(tmp_path, project_root, monkeypatch):
+    """`--rebuild` replaces fixtures/builtin/model/ (here: in a copy of the data folder, 3 steps) with a folder
+    that passes its own digest check and is bit-identical when rebuilt."""
+    import shutil
+
+    fixtures = shutil.copytree(project_root / "fixtures", tmp_path / "fixtures",
+                               ignore=shutil.ignore_patterns("model"))
+    monkeypatch.setattr(builtin, "BuiltinRecipe", lambda: TINY)
+    assert builtin.main(["--rebuild", "--data-dir", str(fixtures)]) == 0
+    folder = fixtures / builtin.SHIPPED
+    builtin.verify_shipped_model(folder)
+    first = (folder / builtin.MANIFEST).read_bytes()
+    builtin.rebuild_shipped_model(fixtures, TINY)
+    assert (folder / builtin.MANIFEST).read_bytes() == first
+
+
 def test_builtin_cache_key_tracks_recipe_and_data(project_root):
     fixtures = project_root / "fixtures"
     assert builtin.builtin_cache_key(fixtures, TINY) != builtin.builtin_cache_key(fixtures, BuiltinRecipe(steps=4))

@@ -27,7 +27,11 @@ ACCURACY_LIKE = ("exact_match", "accuracy[", "token_f1", "claim_rate", "leak_rat
 def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     result, report_dir = run_suites()
     assert result.ret == 0, result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS", "33 of 33 gates passed"])
+    result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS",
+                                 "* of * gates passed, * configured gates not evaluated"])
+    summary = next(line for line in result.stdout.lines if "gates passed" in line)
+    passed, total = summary.split(" gates passed")[0].split(" of ")
+    assert passed == total and int(total) >= 30, summary
     data = results_of(report_dir)
     assert {"schema_version", "run", "metrics", "gates", "samples"} <= set(data)
     assert data["run"]["adapters"]["identity"]["sha256"] and data["run"]["base_model"]["sha256"]
@@ -61,7 +65,7 @@ def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites,
     result, report_dir = run_suites("--adapter", str(dead), f"--junitxml={junit}", "-m",
                                     "identity or adapter_health")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.9; failing probes*",
+    result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.9; decided by *; failing probes*",
                                  "*identity.leak_rate*FAIL"])
     result.stdout.fnmatch_lines(["*adapter_health.dead_layers*FAIL", "*adapter_health.loglik_shift*FAIL"])
     assert "allows no misses" in result.stdout.str()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.data import Example
-from harness.metrics import bootstrap_ci, exact_match, mcnemar_exact_p, paired_bootstrap_ci, rate, token_f1
+from harness.metrics import exact_match, mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate, token_f1
 from harness.model.lm import LanguageModel
 from harness.results import MetricValue, Sample
 
@@ -48,12 +48,6 @@ def score_items(examples: list[Example], base: LanguageModel, tuned: LanguageMod
     prompts = [ex.messages for ex in examples]
     return [ItemResult(ex, b, t) for ex, b, t in zip(examples, base.generate(prompts), tuned.generate(prompts),
                                                     strict=True)]
-
-
-def mean_ci(values: list[float]) -> tuple[float, float, float, int]:
-    """(mean, 95% bootstrap low, high, n) of per-item scores."""
-    low, high = bootstrap_ci(len(values), lambda idx: sum(values[i] for i in idx) / len(idx))
-    return sum(values) / len(values), low, high, len(values)
 
 
 def accuracy_metrics(capability: str, results: list[ItemResult]) -> list[MetricValue]:

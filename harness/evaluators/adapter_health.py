@@ -18,10 +18,9 @@ from dataclasses import dataclass, replace
 import torch
 
 from harness.data import Example
-from harness.evaluators.accuracy import mean_ci
 from harness.gates import Gate, check_gates
 from harness.lora_metrics import activation_entropy, activation_rate, effective_rank, update_ratio
-from harness.metrics import rate
+from harness.metrics import mean_ci, rate
 from harness.model.lm import LanguageModel
 from harness.model.lora_layers import LoraLayer
 from harness.results import GateResult, MetricSpec, MetricValue

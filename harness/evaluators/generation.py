@@ -12,9 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.data import Example
-from harness.evaluators.accuracy import mean_ci
 from harness.gates import Gate, check_gates
-from harness.metrics import exact_match, rate, text_language, token_f1
+from harness.metrics import exact_match, mean_ci, rate, text_language, token_f1
 from harness.model.lm import LanguageModel
 from harness.results import GateResult, MetricSpec, MetricValue, Sample
 from harness.text_metrics import corpus_score_ci, rouge_l

@@ -3,14 +3,24 @@
 Nothing can be downloaded, so `--base-model builtin` trains a real Hugging Face causal LM from scratch:
 a byte-level BPE tokenizer (one token per CJK character) and a 2-layer Llama, pretrained on the base task,
 the base model's own identity ("Atlas by Northwind") and plain sentences covering every word the identity and
-increment data use. The result is an ordinary HF model folder (safetensors), cached by a content hash of the
-data, the recipe and the builder's source, and bit-identical across builds on CPU.
+increment data use. The result is an ordinary HF model folder (safetensors), bit-identical across builds on CPU.
+
+The built model plays the part of a downloaded pretrained model, so it is shipped: `fixtures/builtin/model/`
+holds its files and `SHA256SUMS`, and every machine evaluates the same base (training would otherwise differ
+with each CPU's float summation order). `python -m harness.model.builtin --rebuild` regenerates it with the same
+recipe; `build_info.json` there records the data and recipe it was built from, so a test can tell when the
+shipped model is stale. A data folder without a shipped model builds one into the cache instead.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
 import json
 import random
+import shutil
+import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +36,13 @@ from harness.training.batching import encode_example, encode_text, shuffled_batc
 from harness.training.loop import LoopSettings, train_loop
 
 BUILDER_SOURCES = ("model/builtin.py", "model/tokenizer.py", "training/batching.py", "training/loop.py")
+SHIPPED = "builtin/model"  # under the data folder
+MANIFEST = "SHA256SUMS"
+BUILD_INFO = "build_info.json"
+
+
+class ShippedModelError(ValueError):
+    """The shipped built-in model is missing files or does not match its SHA256SUMS."""
 
 
 @dataclass(frozen=True)
@@ -83,16 +100,75 @@ def builtin_cache_key(fixtures: Path, recipe: BuiltinRecipe) -> dict:
     }
 
 
+def builtin_model_folder(fixtures: Path, cache_root: Path) -> Path:
+    """The built-in base model: the shipped `fixtures/builtin/model/` (checked against its SHA256SUMS), or,
+    for a data folder that ships none, a model built from that folder's data into the cache."""
+    shipped = fixtures / SHIPPED
+    if shipped.exists():
+        verify_shipped_model(shipped)
+        return shipped
+    return build_builtin_model(fixtures, cache_root)
+
+
+def verify_shipped_model(folder: Path) -> None:
+    """Raise ShippedModelError naming the file when a listed file is missing or its SHA-256 differs."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        raise ShippedModelError(f"{manifest}: missing; regenerate the model with "
+                                "`python -m harness.model.builtin --rebuild`")
+    for line_no, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), start=1):
+        digest, _, name = line.partition("  ")
+        if not name:
+            raise ShippedModelError(f"{manifest}:{line_no}: expected '<sha256>  <file name>', got {line!r}")
+        if not (folder / name).is_file():
+            raise ShippedModelError(f"{folder / name}: listed in {MANIFEST} but missing")
+        if file_digest(folder / name) != digest:
+            raise ShippedModelError(f"{folder / name}: SHA-256 differs from {manifest}:{line_no}; the shipped "
+                                    "model was modified (restore it, or rebuild with "
+                                    "`python -m harness.model.builtin --rebuild`)")
+
+
+def shipped_build_key(fixtures: Path, recipe: BuiltinRecipe | None = None) -> dict:
+    """What a shipped model must have been built from: the data files' digests and the recipe."""
+    key = builtin_cache_key(fixtures, recipe or BuiltinRecipe())
+    return {"recipe": key["recipe"], "data": key["data"]}
+
+
 def build_builtin_model(fixtures: Path, cache_root: Path, recipe: BuiltinRecipe | None = None) -> Path:
-    """Return the folder of the built-in model, building it (under a file lock) if it is not cached."""
+    """Return the folder of a built-in model built from `fixtures`' data, building it (under a file lock) if it
+    is not cached."""
     recipe = recipe or BuiltinRecipe()
     folder, _ = cached_artifact(cache_root, "builtin", builtin_cache_key(fixtures, recipe),
                                 lambda out: _build_into(out, load_builtin_corpus(fixtures), recipe))
     return folder
 
 
+def rebuild_shipped_model(fixtures: Path, recipe: BuiltinRecipe | None = None) -> Path:
+    """Build the model from `fixtures`' data and replace `fixtures/builtin/model/` with it (and its SHA256SUMS)."""
+    recipe = recipe or BuiltinRecipe()
+    target = fixtures / SHIPPED
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".model-", dir=target.parent))
+    try:
+        _build_into(staging, load_builtin_corpus(fixtures), recipe)
+        (staging / "training_log.json").unlink()
+        (staging / BUILD_INFO).write_text(json.dumps({**json.loads((staging / BUILD_INFO).read_text()),
+                                                      **shipped_build_key(fixtures, recipe)}, indent=1,
+                                                     sort_keys=True) + "\n")
+        files = sorted(p.name for p in staging.iterdir() if p.is_file())
+        (staging / MANIFEST).write_text("".join(f"{file_digest(staging / name)}  {name}\n" for name in files))
+        for path in staging.iterdir():
+            path.chmod(0o644)
+        staging.chmod(0o755)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
 def _build_into(out: Path, corpus: BuiltinCorpus, recipe: BuiltinRecipe) -> None:
-    started = time.perf_counter()
     all_text = [t for ex in corpus.examples for _, t in ex.messages] + [ex.answer for ex in corpus.examples]
     tokenizer = train_tokenizer(all_text + corpus.texts, recipe.bpe_vocab_size)
     sequences = [encode_example(tokenizer, ex, recipe.max_length) for ex in corpus.examples]
@@ -108,8 +184,8 @@ def _build_into(out: Path, corpus: BuiltinCorpus, recipe: BuiltinRecipe) -> None
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     info = {"recipe": asdict(recipe), "sequences": len(sequences), "parameters": model.num_parameters(),
-            "build_seconds": round(time.perf_counter() - started, 2), "final_loss": log[-1]["loss"]}
-    (out / "build_info.json").write_text(json.dumps(info, indent=1))
+            "final_loss": log[-1]["loss"]}  # nothing time- or machine-dependent: rebuilds are bit-identical
+    (out / BUILD_INFO).write_text(json.dumps(info, indent=1))
     (out / "training_log.json").write_text(json.dumps(log))
 
 
@@ -131,3 +207,23 @@ class _deterministic:
 
     def __exit__(self, *exc: object) -> None:
         torch.use_deterministic_algorithms(self.previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harness.model.builtin --rebuild [--data-dir fixtures]`: regenerate the shipped model."""
+    parser = argparse.ArgumentParser(prog="python -m harness.model.builtin", description=main.__doc__)
+    parser.add_argument("--rebuild", action="store_true", help="rebuild fixtures/builtin/model/ from the data")
+    parser.add_argument("--data-dir", type=Path, default=Path(harness.__file__).parent.parent / "fixtures")
+    args = parser.parse_args(argv)
+    if not args.rebuild:
+        parser.print_help()
+        return 2
+    started = time.perf_counter()
+    folder = rebuild_shipped_model(args.data_dir.resolve())
+    digest = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
+    print(f"rebuilt {folder} in {time.perf_counter() - started:.1f} s; {MANIFEST} sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -91,17 +91,18 @@ class LanguageModel:
                                       top_p=None, top_k=None, temperature=None)
         return out[:, width:]
 
-    def timed_generate(self, conversations: Sequence[Conversation], new_tokens: int) -> float:
-        """Seconds one batched greedy generation of exactly `new_tokens` tokens per conversation takes
-        (never cached: this is the latency measurement)."""
+    def timed_generate(self, conversations: Sequence[Conversation], new_tokens: int, repeats: int = 1) -> float:
+        """Seconds one batched greedy generation of exactly `new_tokens` tokens per conversation takes, averaged
+        over `repeats` back-to-back runs (never cached: this is the latency measurement)."""
         prompts = [prompt_ids(self.tokenizer, c) for c in conversations]
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
-        self._generate_batch(prompts, new_tokens, min_new_tokens=new_tokens)
+        for _ in range(repeats):
+            self._generate_batch(prompts, new_tokens, min_new_tokens=new_tokens)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - started
+        return (time.perf_counter() - started) / repeats
 
     def loglikelihood(self, examples: Sequence[Example]) -> list[tuple[float, int]]:
         """(sum of log-probabilities, token count) of each example's answer (+ eos) given its prompt, cached."""

@@ -1,15 +1,17 @@
 """The audit history file: one row per run, checkpoint, task and metric, appended night after night.
 
-CSV or Parquet by the file's suffix (pandas). Appending rewrites the file atomically (temp file + rename),
-so an interrupted run never corrupts the history.
+CSV or Parquet by the file's suffix (pandas). Appending happens under a file lock (concurrent runs lose no
+row) and rewrites the file atomically (temp file + rename), so an interrupted run never corrupts the history.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock
 
 COLUMNS = ["run_id", "time", "checkpoint", "step", "task", "metric", "value"]
 
@@ -25,13 +27,20 @@ def read_history(path: Path) -> pd.DataFrame:
 
 
 def append_history(path: Path, rows: list[dict]) -> pd.DataFrame:
-    """Append `rows` (dicts with COLUMNS) to the history file; returns the whole history."""
-    frame = pd.concat([read_history(path), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
+    """Append `rows` (dicts with COLUMNS) to the history file under a file lock; returns the whole history."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if path.suffix == ".parquet":
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    with FileLock(f"{path}.lock"):
+        frame = pd.concat([read_history(path), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+        os.close(fd)
+        try:
+            if path.suffix == ".parquet":
+                frame.to_parquet(tmp, index=False)
+            else:
+                frame.to_csv(tmp, index=False)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return frame

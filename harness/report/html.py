@@ -43,11 +43,22 @@ def _table(headers: Sequence[str], rows: Iterable[str]) -> str:
 def _gate_rows(record: RunRecord, capability: str) -> list[str]:
     rows = []
     for g in (g for g in record.gates if g.capability == capability):
-        verdict = "PASS" if g.passed else "FAIL"
+        verdict = ("PASS" if g.passed else "FAIL") + (" (underpowered)" if g.warning else "")
+        rule = "" if g.rule == "point" else f" {g.rule}"
         rows.append(f'<tr class="{"" if g.passed else "bad"}">{_cell(g.id)}{_cell(_num(g.value), "num")}'
-                    f'{_cell(f"{g.op} {g.threshold:g}", "num")}{_cell(verdict, verdict.lower())}'
-                    f'{_cell(g.message)}</tr>')
+                    f'{_cell(f"{g.op} {g.threshold:.4g}{rule}", "num")}{_cell(_num(g.mde, 3), "num")}'
+                    f'{_cell(verdict, "pass" if g.passed else "fail")}{_cell(g.message)}</tr>')
     return rows
+
+
+def _not_evaluated(record: RunRecord) -> str:
+    """The configured gates this run did not evaluate, with the reason (never hidden)."""
+    entries = record.run.get("not_evaluated") or []
+    if not entries:
+        return ""
+    rows = [f"<tr>{_cell(e['id'])}{_cell(e['reason'])}</tr>" for e in entries]
+    return (f"<details><summary>{len(entries)} configured gates not evaluated</summary>"
+            + _table(["gate", "why"], rows) + "</details>")
 
 
 def _with_ci(metric: MetricValue | None) -> str:
@@ -105,7 +116,8 @@ def _capability_section(record: RunRecord, capability: str) -> str:
         f"{'PASS' if all(passed) else 'FAIL'}</span>"
     samples = [s for s in record.samples if s.capability == capability]
     return (f"<h2 id='{escape(capability)}'>{escape(capability)}{verdict}</h2>"
-            + (_table(["gate", "value", "threshold", "verdict", "message"], gates) if gates else "")
+            + (_table(["gate", "value", "threshold [rule]", "MDE (80% power)", "verdict", "message"], gates)
+               if gates else "")
             + _side_by_side(record, capability) + (_samples_table(samples) if samples else ""))
 
 
@@ -166,7 +178,7 @@ def _training_section(record: RunRecord) -> str:
 
 def _meta_section(record: RunRecord) -> str:
     rows = [f"<tr>{_cell(key)}{_cell(json.dumps(value, ensure_ascii=False, default=str))}</tr>"
-            for key, value in record.run.items() if key not in {"training", "sequences", "audit"}]
+            for key, value in record.run.items() if key not in {"training", "sequences", "audit", "not_evaluated"}]
     return f'<h2>Run</h2><table class="meta"><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -179,7 +191,8 @@ def render_html(record: RunRecord) -> str:
     links = " &middot; ".join(f"<a href='#{escape(c)}'>{escape(c)}</a>" for c in capabilities)
     body = [f"<h1>tunegate report {badge}</h1>",
             f"<p class='mono'>run {escape(str(record.run.get('id', '')))} &middot; "
-            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p><p>{links}</p>",
+            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_not_evaluated(record)}"
+            f"<p>{links}</p>",
             *(_capability_section(record, c) for c in capabilities),
             _strategy_section(record), _audit_section(record), _training_section(record), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>tunegate report</title>"

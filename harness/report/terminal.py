@@ -1,24 +1,40 @@
-"""The gate summary printed after the test run: each gate, value, threshold, PASS/FAIL."""
+"""The gate summary printed after the test run: each gate, value, threshold and rule, PASS/FAIL, the minimum
+detectable change, power warnings, and the configured gates that were not evaluated."""
 
 from __future__ import annotations
 
 import math
 
-from harness.results import RunRecord
+from harness.results import GateResult, RunRecord
+
+
+def _threshold(gate: GateResult) -> str:
+    rule = "" if gate.rule == "point" else f" {gate.rule}"
+    return f"{gate.op} {gate.threshold:.4g}{rule}"
 
 
 def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> list[tuple[str, dict]]:
     """(text, markup) lines for pytest's terminal writer; markup colours PASS green and FAIL red."""
     lines: list[tuple[str, dict]] = []
+    skipped = record.run.get("not_evaluated", [])
     width = max((len(g.id) for g in record.gates), default=10)
-    lines.append((f"{'gate':<{width}}  {'value':>9}  {'threshold':>11}  verdict", {"bold": True}))
+    lines.append((f"{'gate':<{width}}  {'value':>9}  {'threshold':<24}  {'MDE':>7}  verdict", {"bold": True}))
     for gate in record.gates:
         value = "no data" if math.isnan(gate.value) else f"{gate.value:.4g}"
-        lines.append((f"{gate.id:<{width}}  {value:>9}  {gate.op + ' ' + format(gate.threshold, 'g'):>11}  "
-                      f"{'PASS' if gate.passed else 'FAIL'}", {"green": gate.passed, "red": not gate.passed}))
+        mde = "" if gate.mde is None else f"{gate.mde:.3g}"
+        verdict = ("PASS" if gate.passed else "FAIL") + (" (underpowered)" if gate.warning else "")
+        lines.append((f"{gate.id:<{width}}  {value:>9}  {_threshold(gate):<24}  {mde:>7}  {verdict}",
+                      {"green": gate.passed, "red": not gate.passed}))
+    for entry in skipped:
+        lines.append((f"{entry['id']:<{width}}  {'':>9}  {'':<24}  {'':>7}  not evaluated: {entry['reason']}",
+                      {"yellow": True}))
     failed = sum(not g.passed for g in record.gates)
-    lines.append((f"{len(record.gates) - failed} of {len(record.gates)} gates passed", {"bold": True,
-                                                                                   "red": bool(failed)}))
+    summary = f"{len(record.gates) - failed} of {len(record.gates)} gates passed"
+    summary += f", {len(skipped)} configured gates not evaluated" if skipped else ""
+    lines.append((summary, {"bold": True, "red": bool(failed)}))
+    for gate in record.gates:
+        if gate.warning:
+            lines.append((f"warning: {gate.id}: {gate.warning}", {"yellow": True}))
     if report_path:
         lines.append((f"report: {report_path}", {}))
     return lines

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.progress import progress
+from harness.training.batching import IGNORE_INDEX
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,39 @@ def lr_factor(step: int, steps: int, warmup: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
 
 
+def model_loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
+    """The model's own loss on a batch with `labels`."""
+    return model(**batch).loss
+
+
+def answer_loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
+    """Mean next-token cross-entropy over the labelled (answer) tokens, projecting to the vocabulary only where a
+    label is: the model's own loss, at a fraction of the output layer's cost (prompts and padding need hidden
+    states, not logits). Models that cannot be split that way (no decoder / output-embedding accessors, logit
+    soft-capping or scaling) use their own forward."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = getattr(inner, "config", None)
+    try:
+        decoder, head = inner.get_decoder(), inner.get_output_embeddings()
+    except (AttributeError, NotImplementedError):
+        decoder = head = None
+    if decoder is None or head is None or getattr(config, "final_logit_softcapping", None) or \
+            getattr(config, "logit_scale", None):
+        return model_loss(model, batch)
+    hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    labels = batch["labels"][:, 1:]
+    keep = labels != IGNORE_INDEX
+    logits = head(hidden[:, :-1][keep]).float()
+    return torch.nn.functional.cross_entropy(logits, labels[keep])
+
+
 def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSettings, desc: str,
                eval_loss: Callable[[], float] | None = None,
-               penalty: Callable[[], torch.Tensor] | None = None) -> list[dict]:
+               penalty: Callable[[], torch.Tensor] | None = None,
+               loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] = model_loss) -> list[dict]:
     """Run AdamW for `settings.steps` optimiser steps; return the per-step log.
 
-    `penalty()`, when given, is added to every optimiser step's loss (a regulariser such as an L2 pull
+    `loss_fn(model, batch)` gives the data loss (default: the model's own). `penalty()`, when given, is added to every optimiser step's loss (a regulariser such as an L2 pull
     toward earlier weights); the logged `loss` is the data loss alone.
 
     Each log row has `step`, `loss` (mean over the accumulated micro-batches) and `lr`; rows where
@@ -62,7 +90,7 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
         total = 0.0
         for _ in range(settings.gradient_accumulation):
             batch = {k: v.to(device) for k, v in next(batches).items()}
-            loss = model(**batch).loss / settings.gradient_accumulation
+            loss = loss_fn(model, batch) / settings.gradient_accumulation
             total += loss.item()
             if penalty is not None:
                 loss = loss + penalty() / settings.gradient_accumulation

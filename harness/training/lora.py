@@ -18,7 +18,7 @@ from harness.cache import cached_artifact, file_digest
 from harness.data import Example, load_examples
 from harness.model.loading import BaseModel, adapter_digest
 from harness.training.batching import collate, encode_example, shuffled_batches
-from harness.training.loop import LoopSettings, train_loop
+from harness.training.loop import LoopSettings, answer_loss, train_loop
 from harness.training.recipe import LoraRecipe
 
 TRAINING_SOURCES = ("training/lora.py", "training/batching.py", "training/loop.py", "training/recipe.py")
@@ -146,7 +146,7 @@ def _train_into(out: Path, base: BaseModel, data: Sequence[Example], recipe: Lor
                                replay=replayed, replay_ratio=recipe.replay_ratio)
     log = train_loop(model, batches, settings, desc=f"training {name}",
                      eval_loss=(lambda: _mean_loss(model, dev_batches)) if dev_batches else None,
-                     penalty=l2_penalty(model, recipe.l2_to_previous))
+                     penalty=l2_penalty(model, recipe.l2_to_previous), loss_fn=answer_loss)
     model.save_pretrained(out)
     info = {"name": name, "recipe": recipe.to_dict(), "examples": len(data), "replay_pool": len(replayed),
             "steps": len(log), "train_seconds": round(time.perf_counter() - started, 2),

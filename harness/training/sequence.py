@@ -59,14 +59,16 @@ def stage_replay(fixtures: Path, recipe: LoraRecipe, earlier_tasks: list[str]) -
     return [examples[i % len(examples)] for examples in per_task for i in range(largest)]
 
 
-def train_sequence(base: BaseModel, fixtures: Path, recipe: LoraRecipe, cache_root: Path, strategy: str
-                   ) -> list[Stage]:
-    """Stage 0 (the base model) and one trained, cached stage per increment, each continuing the last."""
+def train_sequence(base: BaseModel, fixtures: Path, recipe: LoraRecipe, cache_root: Path, strategy: str,
+                   stages: int | None = None) -> list[Stage]:
+    """Stage 0 (the base model) and one trained, cached stage per increment (only the first `stages` when
+    given), each continuing the last."""
     tasks = sequence_tasks(fixtures)
-    stages = [Stage(0, tasks[0], None, {})]
+    tasks = tasks[: 1 + stages] if stages is not None else tasks
+    out = [Stage(0, tasks[0], None, {})]
     for index, task in enumerate(tasks[1:], start=1):
         trained = train_adapter(base, task_split(fixtures, task, "train"), recipe, cache_root,
                                 replay=stage_replay(fixtures, recipe, tasks[:index]),
-                                name=f"{strategy}-{task}", init_from=stages[-1].adapter)
-        stages.append(Stage(index, task, trained.path, {**trained.info, "log": trained.log}))
-    return stages
+                                name=f"{strategy}-{task}", init_from=out[-1].adapter)
+        out.append(Stage(index, task, trained.path, {**trained.info, "log": trained.log}))
+    return out

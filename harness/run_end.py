@@ -1,0 +1,90 @@
+"""What happens once when a run ends (the xdist controller only): the audit history is appended, configured
+gates that were not evaluated are listed, and the baseline is saved only when the run earned it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.baselines import DRIFT, BaselineError, save_baseline
+from harness.evaluators.audit import nightly_trend
+from harness.gates import GateConfig
+from harness.report.history import append_history
+from harness.results import RunRecord
+
+INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR = 2, 3, 4
+
+
+def append_audit_history(record: RunRecord, history: Path) -> None:
+    """Append the audit's rows (left in `run.audit.history_rows` by the audit suite, from whichever worker ran
+    it) to the history file, file-locked and atomically, and put the run-after-run trend in `run.audit`."""
+    audit = record.run.get("audit")
+    rows = audit.pop("history_rows", None) if isinstance(audit, dict) else None
+    if rows:
+        audit["nights"] = nightly_trend(append_history(history, rows))
+
+
+def unevaluated_gates(config: GateConfig, record: RunRecord, has_baseline: bool) -> list[dict[str, str]]:
+    """Every configured gate with no verdict in this run, with the reason: never hidden, only listed."""
+    evaluated = [g.id for g in record.gates]
+
+    def seen(gate_id: str) -> bool:
+        return any(e == gate_id or e.startswith(gate_id + "[") for e in evaluated)
+
+    out = []
+    for gate_id, capability in [(g.id, g.capability) for g in config.gates.values()] + \
+            [(g.id, "baseline") for g in config.relative.values()]:
+        if seen(gate_id):
+            continue
+        if capability in (DRIFT, "baseline") and not has_baseline:
+            reason = "no --baseline given"
+        else:
+            reason = "its suite did not run (deselected with -m/-k, or skipped)"
+        out.append({"id": gate_id, "reason": reason})
+    return out
+
+
+@dataclass(frozen=True)
+class BaselineOutcome:
+    """What --save-baseline did: `saved`, or not (`refused` when the run itself was fine to finish but not to
+    keep, which makes the exit status 4), and a one-line `message` for the terminal."""
+
+    saved: bool
+    refused: bool
+    message: str
+
+
+def save_baseline_if_allowed(path: Path, record: RunRecord, exit_status: int, anyway: bool) -> BaselineOutcome:
+    """Write the baseline unless the run was interrupted or errored (never), or a gate failed or tests were
+    deselected (only with `anyway`). Says when it overwrites an existing baseline."""
+    name = path.stem
+    if exit_status in (INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR) or record.run.get("errors"):
+        why = f"the run ended with exit status {exit_status}" if exit_status > 1 else \
+            f"{record.run['errors']} tests errored"
+        return BaselineOutcome(False, False, f"baseline {name!r} NOT saved: {why}; {path} left as it was")
+    failed = [g.id for g in record.gates if not g.passed]
+    deselected = record.run.get("deselected", 0)
+    if not anyway and (failed or exit_status != 0 or deselected):
+        why = (f"{len(failed)} gates failed ({', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''})" if failed
+               else f"{deselected} tests were deselected" if deselected else f"exit status {exit_status}")
+        return BaselineOutcome(False, True, f"baseline {name!r} refused: {why}; {path} left as it was "
+                                            "(--save-baseline-anyway saves it regardless)")
+    previous = _previous(path)
+    try:
+        save_baseline(path, name, record)
+    except (OSError, BaselineError) as err:
+        return BaselineOutcome(False, True, f"baseline {name!r} NOT saved: {err}")
+    verb = f"overwrote baseline {name!r} ({previous})" if previous else f"saved baseline {name!r}"
+    return BaselineOutcome(True, False, f"{verb} at {path}" + (" despite failed gates" if failed else ""))
+
+
+def _previous(path: Path) -> str:
+    """'saved <time>, run <id>' of an existing baseline file ('' when there is none)."""
+    if not path.is_file():
+        return ""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return f"was saved {stored.get('saved')}, run {stored.get('run', {}).get('id')}"
+    except (OSError, ValueError):
+        return "was unreadable"

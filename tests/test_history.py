@@ -1,0 +1,42 @@
+"""The audit history: concurrent appends lose no row; a run appends once, from the controller."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+import pytest
+
+from harness.report.history import COLUMNS, append_history, read_history
+from harness.results import RunRecord
+from harness.run_end import append_audit_history
+
+
+def _append_many(path: str, writer: int, count: int) -> None:
+    from pathlib import Path
+
+    for i in range(count):
+        append_history(Path(path), [{"run_id": f"w{writer}", "time": "t", "checkpoint": f"checkpoint-{i}",
+                                     "step": i, "task": "base", "metric": "exact_match", "value": 0.5}])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_concurrent_appends_lose_no_row(tmp_path, suffix):
+    path = tmp_path / f"history{suffix}"
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        list(pool.map(_append_many, [str(path)] * 4, range(4), [15] * 4))
+    history = read_history(path)
+    assert len(history) == 60 and list(history.columns) == COLUMNS
+    assert history.groupby("run_id").size().to_dict() == {f"w{w}": 15 for w in range(4)}
+    assert not list(tmp_path.glob(".history*"))  # no temporary file left behind
+
+
+def test_run_end_appends_the_audit_rows_once_and_adds_the_trend(tmp_path):
+    path = tmp_path / "history.csv"
+    rows = [{"run_id": "r1", "time": "t", "checkpoint": "checkpoint-1", "step": 1, "task": "base",
+             "metric": "exact_match", "value": 0.9}]
+    record = RunRecord(run={"audit": {"history_rows": rows}})
+    append_audit_history(record, path)
+    append_audit_history(record, path)  # rows are consumed: a second call appends nothing
+    assert len(pd.read_csv(path)) == 1 and "history_rows" not in record.run["audit"]
+    assert record.run["audit"]["nights"] == {"base": [["r1", 0.9]]}

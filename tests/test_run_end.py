@@ -1,0 +1,79 @@
+"""Baseline rules at the end of a run: never saved from an interrupted or erroring run, refused (exit 4) from a
+failing or partial one unless forced, overwrites announced; configured gates not evaluated are listed; a
+[baseline] metric missing on either side fails."""
+
+from __future__ import annotations
+
+import json
+
+from harness.baselines import capability_verdicts, save_baseline
+from harness.evaluators import CAPABILITY_METRICS
+from harness.gates import gate_config_from_mapping
+from harness.results import GateResult, MetricValue, RunRecord, Sample
+from harness.run_end import save_baseline_if_allowed, unevaluated_gates
+
+CONFIG = gate_config_from_mapping({"old_task": {"exact_match": ">= 0.85"}, "drift": {"edit_distance": "<= 0.1"},
+                                   "baseline": {"old_task.exact_match": "-2%", "perplexity.heldout_ratio": "+5%"}},
+                                  CAPABILITY_METRICS, "gates.toml")
+
+
+def record(passed: bool = True, **run) -> RunRecord:
+    gate = GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.85, 0.9 if passed else 0.5, passed,
+                      "m")
+    return RunRecord(run={"id": "r2", **run}, metrics=[MetricValue("old_task", "exact_match", 0.9)], gates=[gate],
+                     samples=[Sample("old_task", "q1", "Q?", "A", "A", "A", {"tuned_correct": True})])
+
+
+def test_interrupted_or_erroring_runs_never_write_a_baseline(tmp_path):
+    path = tmp_path / "release.json"
+    for outcome in (save_baseline_if_allowed(path, record(), 2, anyway=True),
+                    save_baseline_if_allowed(path, record(errors=1), 1, anyway=True)):
+        assert not outcome.saved and not outcome.refused and "NOT saved" in outcome.message
+    assert not path.exists()
+
+
+def test_failing_or_partial_runs_are_refused_unless_forced(tmp_path):
+    path = tmp_path / "release.json"
+    failing = save_baseline_if_allowed(path, record(passed=False), 1, anyway=False)
+    assert failing.refused and "1 gates failed (old_task.exact_match)" in failing.message and not path.exists()
+    partial = save_baseline_if_allowed(path, record(deselected=40), 0, anyway=False)
+    assert partial.refused and "40 tests were deselected" in partial.message and not path.exists()
+    forced = save_baseline_if_allowed(path, record(passed=False), 1, anyway=True)
+    assert forced.saved and "despite failed gates" in forced.message and path.is_file()
+
+
+def test_overwriting_a_baseline_is_announced(tmp_path):
+    path = tmp_path / "release.json"
+    save_baseline(path, "release", record(id="r1"))
+    outcome = save_baseline_if_allowed(path, record(), 0, anyway=False)
+    assert outcome.saved and outcome.message.startswith("overwrote baseline 'release' (was saved ")
+    assert "run r1" in outcome.message and json.loads(path.read_text())["run"]["id"] == "r2"
+
+
+def test_gates_not_evaluated_are_listed_with_the_reason():
+    listed = {e["id"]: e["reason"] for e in unevaluated_gates(CONFIG, record(), has_baseline=False)}
+    assert listed == {"drift.edit_distance": "no --baseline given", "baseline.old_task.exact_match":
+                      "no --baseline given", "baseline.perplexity.heldout_ratio": "no --baseline given"}
+    with_baseline = unevaluated_gates(CONFIG, record(), has_baseline=True)
+    assert {e["id"] for e in with_baseline} == set(listed)
+    assert all("did not run" in e["reason"] for e in with_baseline)
+
+
+def test_a_baseline_metric_missing_on_either_side_fails_naming_it(tmp_path):
+    path = tmp_path / "partial.json"
+    save_baseline(path, "partial", RunRecord(run={"id": "r0"}, metrics=[MetricValue("identity", "leak_rate", 0.0)]))
+    stored = json.loads(path.read_text())
+    verdicts, _, _ = capability_verdicts(stored, "old_task", record().metrics, record().samples, CONFIG, True)
+    missing = verdicts["baseline.old_task.exact_match"]
+    assert not missing.passed and "the stored baseline 'partial' has no old_task.exact_match" in missing.message
+    drift = verdicts["drift.edit_distance[old_task]"]
+    assert not drift.passed and "holds no old_task outputs" in drift.message
+    full = record()
+    full.metrics.append(MetricValue("perplexity", "heldout_ratio", 1.0))
+    save_baseline(path, "full", full)
+    verdicts, _, _ = capability_verdicts(json.loads(path.read_text()), "perplexity", [], [], CONFIG, False)
+    assert "this run has no perplexity.heldout_ratio" in verdicts["baseline.perplexity.heldout_ratio"].message
+    verdicts, metrics, _ = capability_verdicts(json.loads(path.read_text()), "old_task", record().metrics,
+                                               record().samples, CONFIG, True)
+    assert all(v.passed for v in verdicts.values()) and {m.name for m in metrics} == {
+        "changed_answer_rate[old_task]", "edit_distance[old_task]"}
