@@ -35,7 +35,8 @@ OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 RULES = ("point", "beyond noise", "confident")
 _RULE = r"(?:\s+(point|beyond noise|confident))?"
 _EXPR = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)" + _RULE + r"\s*$")
-RESOLUTION = 0.1  # a gate must detect a change of 10 points on a 0-1 scale (10% of a wider range or threshold)
+RESOLUTION = 0.1  # a gate must detect a change of 10 points on a 0-1 scale (10% of a wider range, 25% of an
+UNBOUNDED_RESOLUTION = 0.25  # unbounded metric's threshold: ratios are noisier and their thresholds coarser)
 
 
 class GateConfigError(ValueError):
@@ -76,11 +77,11 @@ def decide(op: str, threshold: float, value: float, ci: tuple[float | None, floa
 
 
 def resolution(threshold: float, spec: MetricSpec) -> float:
-    """The change a gate on this metric must be able to detect: RESOLUTION on a 0-1 scale, of the range for
-    wider bounded metrics, of the threshold for unbounded ones."""
+    """The change a gate on this metric must be able to detect: RESOLUTION on a 0-1 scale or of the range for
+    wider bounded metrics, UNBOUNDED_RESOLUTION of the threshold for unbounded ones."""
     width = spec.high - spec.low
     if math.isinf(width):
-        return RESOLUTION * max(abs(threshold), 1.0)
+        return UNBOUNDED_RESOLUTION * abs(threshold)
     return RESOLUTION * (1.0 if width <= 2 else width)
 
 
@@ -118,7 +119,7 @@ class Gate:
         count = f"n={metric.n}" if metric.n is not None else ""
         shown = "no data" if math.isnan(value) else f"{value:.4g}"
         mde = minimum_detectable_change(metric.ci_low, metric.ci_high)
-        warning = self.power_warning(mde, metric.n)
+        warning = self.power_warning(mde, metric.n, value)
         message = (f"{'PASS' if passed else 'FAIL'} {self.id} = {shown} ({count}{ci}); required {self.op} "
                    f"{self.threshold:g}; decided by {how}")
         message += "".join(f"; {part}" for part in (detail, warning) if part)
@@ -126,15 +127,17 @@ class Gate:
                           rule=self.rule, ci_low=metric.ci_low, ci_high=metric.ci_high, n=metric.n, mde=mde,
                           warning=warning)
 
-    def power_warning(self, mde: float | None, n: int | None) -> str | None:
-        """'underpowered: ...' when the minimum detectable change exceeds the gate's resolution."""
-        if mde is None or self.spec is None:
+    def power_warning(self, mde: float | None, n: int | None, value: float) -> str | None:
+        """'underpowered: ...' when the gate cannot resolve its own threshold where it matters: the minimum
+        detectable change exceeds the gate's resolution and the value lies within one MDE of the threshold (a
+        measurement far from its threshold is decided whatever the noise)."""
+        if mde is None or self.spec is None or math.isnan(value):
             return None
         needed = resolution(self.threshold, self.spec)
-        if mde <= needed:
+        if mde <= needed or abs(value - self.threshold) > mde:
             return None
         return (f"underpowered: with n={n} the smallest change detectable at 80% power is {mde:.3g}, more than "
-                f"{needed:.3g}; grow the evaluation set")
+                f"{needed:.3g}, and the value is within it of the threshold; grow the evaluation set")
 
 
 def for_part(result: GateResult, part: str) -> GateResult:

@@ -52,14 +52,14 @@ def identity_adapter(tunegate: SessionState, base_model: BaseModel, identity_spe
 
 @pytest.fixture(scope="session")
 def new_task_adapter(tunegate: SessionState, base_model: BaseModel) -> Path:
-    """The new-task adapter: --adapter PATH, or the gated sequence's first stage (base -> increment_1, recipe
-    `[sequence.replay]`; trained once, cached, and shared with the forgetting and audit suites)."""
+    """The new-task adapter: --adapter PATH, or the gated sequence's last stage (base -> ... -> the newest
+    increment, recipe `[sequence.replay]`; trained once, cached, shared with the forgetting and audit suites)."""
     s = tunegate.settings
     if external := _external_adapter(tunegate, "new_task"):
         return external
     strategy = SEQUENCE_STRATEGIES[0]
-    stage = train_sequence(base_model, s.fixtures, recipe_for(s, f"sequence.{strategy}"), s.cache_dir, strategy,
-                           stages=1)[1]
+    stage = train_sequence(base_model, s.fixtures, recipe_for(s, f"sequence.{strategy}"), s.cache_dir,
+                           strategy)[-1]
     _record_adapter(tunegate, "new_task", stage.adapter, stage.info)
     return stage.adapter
 

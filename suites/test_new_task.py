@@ -1,4 +1,5 @@
-"""New-task suite: an adapter trained on increment_1, base vs tuned on its dev set; floor and minimum gain."""
+"""New-task suite: the newest increment's dev set, base vs tuned (the built-in adapter: the gated sequence's last
+stage, trained on that increment); floor and minimum gain."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from harness.data import load_examples
 from harness.evaluators import accuracy, new_task
 from harness.plugin import parametrize_gates
 from harness.results import GateResult
+from harness.training.sequence import sequence_tasks
 
 pytestmark = pytest.mark.new_task
 
@@ -21,7 +23,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def new_task_verdicts(new_task_models, tunegate) -> dict[str, GateResult]:
     """Every dev item of the new task answered once by base and tuned model; metrics recorded, gates checked."""
     base, tuned = new_task_models
-    dev = load_examples(tunegate.settings.fixtures / f"tasks/{new_task.TASK}/dev.json")
+    fixtures = tunegate.settings.fixtures
+    dev = load_examples(fixtures / f"tasks/{sequence_tasks(fixtures)[-1]}/dev.json")
     results = accuracy.score_items(dev, base, tuned)
     metrics = new_task.new_task_metrics(results)
     return tunegate.conclude(new_task.CAPABILITY, metrics, new_task.new_task_samples(results),

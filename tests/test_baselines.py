@@ -82,7 +82,7 @@ def test_failing_or_interrupted_runs_never_write_a_baseline(run_suites, forgetti
             if "test_gate" in item.nodeid:
                 raise KeyboardInterrupt
     """)
-    interrupted, report_dir = run_suites("-m", "old_task", "-p", "interrupter", "--save-baseline", "cut",
+    interrupted, _ = run_suites("-m", "old_task", "-p", "interrupter", "--save-baseline", "cut",
                                          "--save-baseline-anyway", "--baseline-dir", str(folder))
     assert interrupted.ret == 2 and not (folder / "cut.json").exists()
     interrupted.stdout.fnmatch_lines(["baseline 'cut' NOT saved: the run ended with exit status 2*"])

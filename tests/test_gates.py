@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from harness.evaluators import CAPABILITY_METRICS
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.evaluators import CAPABILITY_METRICS
 from harness.gates import GateConfigError, decide, gate_config_from_mapping, load_gate_config
 from harness.results import MetricValue
 
@@ -105,6 +104,8 @@ def test_power_warning_flags_a_gate_too_small_for_its_threshold():
     assert small.mde == pytest.approx(0.168, abs=0.001) and small.warning.startswith("underpowered: with n=24")
     assert "underpowered" in small.message and small.passed
     assert large.warning is None and large.mde < 0.1
+    far = gate.check(MetricValue("identity", "held_out_claim_rate", 0.5, 0.3, 0.7, 24))
+    assert far.mde > 0.1 and far.warning is None  # wide, but nowhere near its threshold: decided regardless
 
 
 OPS = st.sampled_from([">=", "<=", ">", "<"])

@@ -1,4 +1,4 @@
-"""New-task gates FAIL on an untrained adapter and PASS on the adapter trained on increment_1."""
+"""New-task gates FAIL on an untrained adapter and PASS on the adapter trained on the newest increment."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from peft import LoraConfig, get_peft_model
 
 from harness.data import load_examples
 from harness.evaluators import accuracy, new_task
+from harness.training.sequence import sequence_tasks
 
 
 def new_task_verdicts(base, tuned, tunegate):
-    dev = load_examples(tunegate.settings.fixtures / f"tasks/{new_task.TASK}/dev.json")
+    fixtures = tunegate.settings.fixtures
+    dev = load_examples(fixtures / f"tasks/{sequence_tasks(fixtures)[-1]}/dev.json")
     return new_task.new_task_gate_results(accuracy.score_items(dev, base, tuned), tunegate.gates.gates)
 
 

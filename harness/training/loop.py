@@ -67,18 +67,23 @@ def answer_loss(model: torch.nn.Module, batch: dict) -> torch.Tensor:
 def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSettings, desc: str,
                eval_loss: Callable[[], float] | None = None,
                penalty: Callable[[], torch.Tensor] | None = None,
-               loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] = model_loss) -> list[dict]:
+               loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] = model_loss,
+               lr_scale: Callable[[str], float] = lambda name: 1.0) -> list[dict]:
     """Run AdamW for `settings.steps` optimiser steps; return the per-step log.
 
-    `loss_fn(model, batch)` gives the data loss (default: the model's own). `penalty()`, when given, is added to every optimiser step's loss (a regulariser such as an L2 pull
-    toward earlier weights); the logged `loss` is the data loss alone.
+    `loss_fn(model, batch)` gives the data loss (default: the model's own); `lr_scale(parameter name)` scales
+    the learning rate per parameter (default: 1). `penalty()`, when given, is added to every optimiser step's
+    loss (a regulariser such as an L2 pull toward earlier weights); the logged `loss` is the data loss alone.
 
     Each log row has `step`, `loss` (mean over the accumulated micro-batches) and `lr`; rows where
     `eval_loss` ran also have `eval_loss`. Early stopping ends training when eval loss has not improved
     for `early_stopping_patience` evaluations.
     """
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    scales = sorted({lr_scale(name) for name, _ in named})
+    groups = [{"params": [p for name, p in named if lr_scale(name) == s], "scale": s} for s in scales]
+    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     warmup = int(settings.steps * settings.warmup_ratio)
     device = next(model.parameters()).device
     log: list[dict] = []
@@ -86,7 +91,7 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
     model.train()
     for step in progress(range(settings.steps), desc=desc):
         for group in optimizer.param_groups:
-            group["lr"] = settings.learning_rate * lr_factor(step, settings.steps, warmup)
+            group["lr"] = settings.learning_rate * group["scale"] * lr_factor(step, settings.steps, warmup)
         total = 0.0
         for _ in range(settings.gradient_accumulation):
             batch = {k: v.to(device) for k, v in next(batches).items()}
@@ -98,7 +103,8 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
         torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        row = {"step": step + 1, "loss": round(total, 6), "lr": optimizer.param_groups[0]["lr"]}
+        row = {"step": step + 1, "loss": round(total, 6),
+               "lr": settings.learning_rate * lr_factor(step, settings.steps, warmup)}
         if eval_loss and settings.eval_every and (step + 1) % settings.eval_every == 0:
             row["eval_loss"] = round(eval_loss(), 6)
             best, stale = (row["eval_loss"], 0) if row["eval_loss"] < best else (best, stale + 1)

@@ -146,7 +146,8 @@ def _train_into(out: Path, base: BaseModel, data: Sequence[Example], recipe: Lor
                                replay=replayed, replay_ratio=recipe.replay_ratio)
     log = train_loop(model, batches, settings, desc=f"training {name}",
                      eval_loss=(lambda: _mean_loss(model, dev_batches)) if dev_batches else None,
-                     penalty=l2_penalty(model, recipe.l2_to_previous), loss_fn=answer_loss)
+                     penalty=l2_penalty(model, recipe.l2_to_previous), loss_fn=answer_loss,
+                     lr_scale=lambda param: recipe.loraplus_lr_ratio if ".lora_B." in param else 1.0)
     model.save_pretrained(out)
     info = {"name": name, "recipe": recipe.to_dict(), "examples": len(data), "replay_pool": len(replayed),
             "steps": len(log), "train_seconds": round(time.perf_counter() - started, 2),

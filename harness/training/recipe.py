@@ -20,7 +20,9 @@ class LoraRecipe:
     `early_stopping_patience` evaluations without improvement. For continual learning, `train_top_layers`
     = k trains only the adapters of the top k transformer layers (0: all), and `l2_to_previous` adds
     coefficient * ||theta - theta_previous||^2 over the trainable adapter weights, pulling each stage toward
-    the adapter it continues from.
+    the adapter it continues from. `loraplus_lr_ratio` > 1 trains every lora_B matrix at that multiple of
+    the learning rate (LoRA+, Hayou et al. 2024): B starts at zero, and a larger step on it shortens LoRA's slow
+    start.
 
     >>> LoraRecipe(r=16).alpha
     32
@@ -49,6 +51,7 @@ class LoraRecipe:
     early_stopping_patience: int = 0
     train_top_layers: int = 0
     l2_to_previous: float = 0.0
+    loraplus_lr_ratio: float = 1.0
 
     def __post_init__(self) -> None:
         _at_least(self, "r", 1)
@@ -59,6 +62,8 @@ class LoraRecipe:
         _at_least(self, "eval_every", 0)
         _at_least(self, "early_stopping_patience", 0)
         _at_least(self, "train_top_layers", 0)
+        if not self.loraplus_lr_ratio >= 1:
+            raise ValueError(f"LoraRecipe.loraplus_lr_ratio must be >= 1, got {self.loraplus_lr_ratio}")
         if not self.l2_to_previous >= 0:
             raise ValueError(f"LoraRecipe.l2_to_previous must be >= 0, got {self.l2_to_previous}")
         if self.steps is not None:
