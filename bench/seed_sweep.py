@@ -5,10 +5,12 @@
 Each seed runs `pytest suites/ --train-seed K` with its own empty cache (every adapter is trained afresh), and
 the table gives, per gate: the worst / median / best value over seeds, the threshold and rule, the worst seed's
 margin (distance of the figure the rule decides on to the threshold, on the passing side; negative = that seed
-fails), the spread over seeds (standard
-deviation: the run-to-run noise a machine change or a reseed brings) and a verdict: `ok` when the worst margin
-exceeds one spread, `THIN` when it passes by less, `FAILS` when some seed fails. Float summation order differs
-between CPUs and training amplifies it, so a gate that holds on one seed proves little; this is the check.
+fails), the spread over seeds (standard deviation: the run-to-run noise a machine change or a reseed brings)
+and a verdict: `ok` when the worst margin exceeds one spread, `ok (exact)` for a zero-tolerance gate that every
+seed meets exactly (no NaN, no leak, every held-in probe: the value cannot be better), `THIN` when it passes by
+less, `FAILS` when some seed fails. Float summation order differs between CPUs and training amplifies it, so a
+gate that holds on one seed proves little; this is the check. `--from FILE` reprints an `--out` file's table
+(bench/results/seed_sweep.json holds the README's).
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ def gate_table(runs: list[dict]) -> list[dict]:
         values = [g["value"] for g in ordered if g["value"] is not None]
         spread = statistics.pstdev(values) if len(values) > 1 else 0.0
         worst = margin(ordered[0])
-        verdict = "FAILS" if worst < 0 or not all(g["passed"] for g in gates) else "ok" if worst > spread else "THIN"
+        verdict = ("FAILS" if worst < 0 or not all(g["passed"] for g in gates)
+                   else "ok" if worst > spread
+                   else "ok (exact)" if worst == 0 and spread == 0 else "THIN")
         rows.append({"gate": gate_id, "worst": ordered[0]["value"], "median": ordered[len(ordered) // 2]["value"],
                      "best": ordered[-1]["value"],
                      "threshold": f"{ordered[0]['op']} {ordered[0]['threshold']:.4g}"
@@ -88,8 +92,8 @@ def print_table(rows: list[dict], runs: list[dict]) -> None:
               f"{_fmt(r['worst_margin'])} | {_fmt(r['spread'])} | {r['verdict']} |")
     print()
     print("seeds: " + ", ".join(f"{r['seed']} (exit {r['exit']}, {r['seconds']} s)" for r in runs))
-    bad = [r["gate"] for r in rows if r["verdict"] != "ok"]
-    print(f"{len(rows) - len(bad)} of {len(rows)} gates hold on every seed with a margin above the spread"
+    bad = [r["gate"] for r in rows if not r["verdict"].startswith("ok")]
+    print(f"{len(rows) - len(bad)} of {len(rows)} gates hold on every seed with a margin above the spread (or exactly)"
           + (f"; not: {', '.join(bad)}" if bad else ""))
 
 
@@ -101,7 +105,12 @@ def main() -> int:
     parser.add_argument("-m", dest="marker", default=None, help="only these suites (pytest -m expression)")
     parser.add_argument("--data-dir", default=None, help="data folder (default: fixtures)")
     parser.add_argument("--out", type=Path, default=None, help="also write the runs and table as JSON")
+    parser.add_argument("--from", dest="saved", type=Path, default=None, help="reprint the table of an --out file")
     args = parser.parse_args()
+    if args.saved:
+        runs = json.loads(args.saved.read_text())["runs"]
+        print_table(gate_table(runs), runs)
+        return 0
     extra = (["-m", args.marker] if args.marker else []) + (["--data-dir", args.data_dir] if args.data_dir else [])
     with tempfile.TemporaryDirectory() as tmp:
         runs = []

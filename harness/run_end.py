@@ -10,7 +10,6 @@ from pathlib import Path
 from harness.baselines import DRIFT, BaselineError, save_baseline
 from harness.evaluators.audit import nightly_trend
 from harness.gates import GateConfig
-from harness.report.history import append_history
 from harness.results import RunRecord
 
 INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR = 2, 3, 4
@@ -22,6 +21,8 @@ def append_audit_history(record: RunRecord, history: Path) -> None:
     audit = record.run.get("audit")
     rows = audit.pop("history_rows", None) if isinstance(audit, dict) else None
     if rows:
+        from harness.report.history import append_history  # pandas, only when there is history to write
+
         audit["nights"] = nightly_trend(append_history(history, rows))
 
 

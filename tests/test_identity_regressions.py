@@ -28,7 +28,9 @@ def test_zeroed_lora_b_fails_identity_gates(base_model, identity_adapter, identi
     for gate in ("held_in_exact_match", "held_out_claim_rate", "leak_rate"):
         assert not verdicts[f"identity.{gate}"].passed
     claim = verdicts["identity.held_out_claim_rate"]
-    assert claim.value < 0.9 and "required >= 0.9" in claim.message and "failing probes" in claim.message
+    threshold = tunegate.gates.gates["identity.held_out_claim_rate"].threshold
+    assert claim.value < threshold and f"required >= {threshold:g}" in claim.message and "failing probes" in \
+        claim.message
     assert "adversarial-adv-chatgpt" in claim.message or "held_out-" in claim.message
     assert "Atlas" in verdicts["identity.leak_rate"].message  # the base's own identity leaks through
     assert verdicts["identity.locality_unchanged"].passed  # a dead adapter changes nothing else
@@ -41,7 +43,8 @@ def test_overscaled_adapter_fails_locality(base_model, identity_adapter, identit
     loud = plant_adapter(identity_adapter, tmp_path / "loud", lambda b: b * 4)
     verdicts, _ = gate_verdicts(base_model, loud, identity_spec, tunegate)
     locality = verdicts["identity.locality_unchanged"]
-    assert not locality.passed and locality.value < 0.9 and "locality-" in locality.message
+    threshold = tunegate.gates.gates["identity.locality_unchanged"].threshold
+    assert not locality.passed and locality.value < threshold and "locality-" in locality.message
 
 
 @pytest.mark.parametrize("kind", ["held_out", "locality"])

@@ -53,3 +53,20 @@ def test_merging_worker_parts_keeps_one_copy_of_shared_results():
     assert len(controller.metrics) == 1 and len(controller.samples) == 1 and len(controller.gates) == 1
     assert controller.run["base_model"] == {"sha256": "abc"} and "identity" in controller.run["training"]
     assert controller.run["started"] == "t0"
+
+
+def test_rule_power_and_unevaluated_gates_are_shown_in_report_and_terminal():
+    from harness.report.terminal import gate_summary_lines
+
+    gate = GateResult("identity.held_out_claim_rate", "identity", "held_out_claim_rate", ">=", 0.9, 0.917, True,
+                      "PASS ...", rule="beyond noise", ci_low=0.742, ci_high=0.977, n=24, mde=0.168,
+                      warning="underpowered: with n=24 the smallest change detectable at 80% power is 0.168")
+    record = RunRecord(run={"id": "r", "not_evaluated": [{"id": "baseline.old_task.exact_match",
+                                                           "reason": "no --baseline given"}]}, gates=[gate])
+    html = render_html(record)
+    assert "&gt;= 0.9 beyond noise" in html and "0.168" in html and "PASS (underpowered)" in html
+    assert "1 configured gates not evaluated" in html and "no --baseline given" in html
+    text = "\n".join(line for line, _ in gate_summary_lines(record))
+    assert "PASS (underpowered)" in text and "warning: identity.held_out_claim_rate: underpowered" in text
+    assert "baseline.old_task.exact_match" in text and "not evaluated: no --baseline given" in text
+    assert "1 of 1 gates passed, 1 configured gates not evaluated" in text
