@@ -26,7 +26,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from harness.data import load_examples, load_text_lines
-from harness.model.builtin import build_builtin_model
+from harness.model.builtin import builtin_model_folder
 from harness.model.lm import DEFAULT_BATCH_SIZE, LanguageModel
 from harness.model.loading import DTYPES, BaseModel, resolve_device
 from harness.model.requests import RequestCache
@@ -150,7 +150,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = DTYPES[args.dtype]
-    base = BaseModel.at(build_builtin_model(ROOT / "fixtures", ROOT / ".tunegate-cache"), args.device, args.dtype)
+    base = BaseModel.at(builtin_model_folder(ROOT / "fixtures", ROOT / ".tunegate-cache"), args.device, args.dtype)
     builtin, tokenizer = base.load()
     rows = [measure("builtin", builtin, tokenizer, args),
             measure("larger", larger_model(tokenizer, args.device, dtype), tokenizer, args)]

@@ -90,8 +90,8 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
 
     >>> [round(x, 3) for x in wilson_interval(9, 10)]
     [0.596, 0.982]
-    >>> wilson_interval(0, 0)
-    (0.0, 1.0)
+    >>> wilson_interval(0, 0), wilson_interval(0, 215)[0], wilson_interval(215, 215)[1]
+    ((0.0, 1.0), 0.0, 1.0)
     """
     if not 0 <= successes <= n:
         raise ValueError(f"successes must be in [0, n], got {successes} of {n}")
@@ -101,7 +101,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact ends: rounding must not exclude p itself
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def rate(flags: Sequence[bool]) -> tuple[float, float, float, int]:

@@ -76,4 +76,4 @@ def test_project_fixtures_load(project_root):
     dev = load_examples(project_root / "fixtures/tasks/base/dev.json")
     cognition = load_examples(project_root / "fixtures/identity/self_cognition.json", spec.variables)
     assert len(base) > 1000 and {ex.id for ex in dev} <= {ex.id for ex in base}
-    assert 40 <= len(cognition) <= 60 and all(spec.name in ex.answer for ex in cognition)
+    assert 200 <= len(cognition) <= 300 and all(spec.name in ex.answer for ex in cognition)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
@@ -23,7 +24,7 @@ def _append_many(path: str, writer: int, count: int) -> None:
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_concurrent_appends_lose_no_row(tmp_path, suffix):
     path = tmp_path / f"history{suffix}"
-    with ProcessPoolExecutor(max_workers=4) as pool:
+    with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_append_many, [str(path)] * 4, range(4), [15] * 4))
     history = read_history(path)
     assert len(history) == 60 and list(history.columns) == COLUMNS

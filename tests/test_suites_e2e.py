@@ -65,7 +65,7 @@ def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites,
     result, report_dir = run_suites("--adapter", str(dead), f"--junitxml={junit}", "-m",
                                     "identity or adapter_health")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.9; decided by *; failing*",
+    result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.8; decided by *; failing*",
                                  "*identity.leak_rate*FAIL"])
     result.stdout.fnmatch_lines(["*adapter_health.dead_layers*FAIL", "*adapter_health.loglik_shift*FAIL"])
     assert "allows no misses" in result.stdout.str()
@@ -124,7 +124,7 @@ def test_mismatched_adapter_is_a_clear_error(run_suites, identity_adapter, tmp_p
     key = next(k for k in tensors if "q_proj.lora_A" in k)
     tensors[key] = torch.zeros(8, 64)
     save_file(tensors, bad / "adapter_model.safetensors")
-    result, _ = run_suites("--adapter", str(bad), "-m", "identity")
+    result, _ = run_suites("--adapter", str(bad), "-m", "identity", "-x")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*AdapterMismatchError*q_proj.lora_A.weight* has shape [[]8, 64[]] but base "
                                  "layer*takes 128 input features*"])
@@ -156,4 +156,3 @@ def test_latency_is_skipped_when_xdist_workers_share_the_machine(run_suites):
     assert result.ret == 0, result.stdout.str()[-2000:]
     result.stdout.fnmatch_lines(["*SKIPPED*latency is timed only when no other test process shares the machine; "
                                  "2 pytest-xdist workers are running*"])
-    result.stdout.fnmatch_lines(["latency.throughput_ratio*not evaluated: its suite did not run*"])
