@@ -284,6 +284,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.record.merge(RunRecord.from_dict(json.loads(part.read_text())))
     shutil.rmtree(run_dir / "parts", ignore_errors=True)
     if state.record.is_empty:
+        if state.settings.save_baseline:
+            state.artifacts["baseline"] = save_baseline_if_allowed(state.settings.save_baseline, state.record,
+                                                                   int(session.exitstatus), False)
         return
     append_audit_history(state.record, state.settings.history)
     state.record.run.update(finished=_now(), exit_status=int(session.exitstatus), **_environment(state),
@@ -324,10 +327,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     """Print each gate with value, threshold, rule and PASS/FAIL after the test summary, the gates that were not
     evaluated, power warnings and what happened to --save-baseline."""
     state = config.stash.get(STATE, None)
-    if state is None or not (state.record.gates or state.record.run.get("not_evaluated")):
+    if state is None:
         return
-    terminalreporter.section("tunegate gates")
-    for text, markup in gate_summary_lines(state.record, str(state.artifacts.get("report") or "")):
-        terminalreporter.write_line(text, **markup)
+    if state.record.gates or state.record.run.get("not_evaluated"):
+        terminalreporter.section("tunegate gates")
+        for text, markup in gate_summary_lines(state.record, str(state.artifacts.get("report") or "")):
+            terminalreporter.write_line(text, **markup)
     if outcome := state.artifacts.get("baseline"):
         terminalreporter.write_line(outcome.message, red=not outcome.saved, bold=True)

@@ -60,6 +60,9 @@ def save_baseline_if_allowed(path: Path, record: RunRecord, exit_status: int, an
     """Write the baseline unless the run was interrupted or errored (never), or a gate failed or tests were
     deselected (only with `anyway`). Says when it overwrites an existing baseline."""
     name = path.stem
+    if record.is_empty:
+        return BaselineOutcome(False, exit_status <= 1, f"baseline {name!r} NOT saved: nothing was measured; "
+                                                        f"{path} left as it was")
     if exit_status in (INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR) or record.run.get("errors"):
         why = f"the run ended with exit status {exit_status}" if exit_status > 1 else \
             f"{record.run['errors']} tests errored"

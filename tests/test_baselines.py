@@ -71,21 +71,45 @@ def test_saved_baseline_then_planted_regression_fails(run_suites, forgetting_ada
     assert (folder / "release.json").read_bytes() == saved  # nothing overwrites a baseline without --save
 
 
-def test_failing_or_interrupted_runs_never_write_a_baseline(run_suites, forgetting_adapter, tmp_path, pytester):
+FAKE_SUITE = """
+    import pytest
+    from harness.results import GateResult, MetricValue
+
+    def test_gate(tunegate):
+        value = {value}
+        tunegate.record_metrics([MetricValue("old_task", "exact_match", value)])
+        tunegate.enforce(GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.85, value,
+                                    value >= 0.85, f"exact match {{value}}"))
+"""
+
+
+def run_fake_suite(pytester, project_root, value: float, *args: str):
+    """The plugin on a one-gate suite (no model): fast checks of what the end of a run does with a baseline."""
+    pytester.makepyfile(test_fake_suite=FAKE_SUITE.format(value=value))
+    return pytester.runpytest_inprocess("-p", "harness.plugin", "-p", "no:cacheprovider", "--data-dir",
+                                        str(project_root / "fixtures"), "--report-dir",
+                                        str(pytester.path / "reports"), *args, no_reraise_ctrlc=True)
+
+
+def test_failing_or_interrupted_runs_never_write_a_baseline(pytester, project_root, tmp_path):
     folder = tmp_path / "baselines"
-    failing, _ = run_suites("--adapter", str(forgetting_adapter), "--save-baseline", "bad", "--baseline-dir",
-                            str(folder))  # every suite selected: refused only because gates failed
+    failing = run_fake_suite(pytester, project_root, 0.5, "--save-baseline", "bad", "--baseline-dir", str(folder))
     assert failing.ret == 4 and not (folder / "bad.json").exists()
-    failing.stdout.fnmatch_lines(["baseline 'bad' refused: * gates failed (*old_task.exact_match*"])
+    failing.stdout.fnmatch_lines(["baseline 'bad' refused: 1 gates failed (old_task.exact_match)*"])
+    assert (pytester.path / "reports" / "latest" / "results.json").is_file()  # the run's own report is kept
     pytester.makepyfile(interrupter="""
         def pytest_runtest_call(item):
-            if "test_gate" in item.nodeid:
-                raise KeyboardInterrupt
+            raise KeyboardInterrupt
     """)
-    interrupted, _ = run_suites("-m", "old_task", "-p", "interrupter", "--save-baseline", "cut",
-                                         "--save-baseline-anyway", "--baseline-dir", str(folder))
+    pytester.syspathinsert()
+    interrupted = run_fake_suite(pytester, project_root, 0.9, "-p", "interrupter", "--save-baseline", "cut",
+                                 "--save-baseline-anyway", "--baseline-dir", str(folder))
     assert interrupted.ret == 2 and not (folder / "cut.json").exists()
-    interrupted.stdout.fnmatch_lines(["baseline 'cut' NOT saved: the run ended with exit status 2*"])
+    interrupted.stdout.fnmatch_lines(["baseline 'cut' NOT saved: *"])
+    good = run_fake_suite(pytester, project_root, 0.9, "--save-baseline", "good", "--baseline-dir", str(folder))
+    assert good.ret == 0 and (folder / "good.json").is_file()
+    again = run_fake_suite(pytester, project_root, 0.9, "--save-baseline", "good", "--baseline-dir", str(folder))
+    again.stdout.fnmatch_lines(["overwrote baseline 'good' (was saved *, run *) at *good.json"])
 
 
 def test_missing_baseline_is_an_explicit_error(run_suites, tmp_path):
