@@ -21,14 +21,23 @@ def _append_many(path: str, writer: int, count: int) -> None:
                                      "step": i, "task": "base", "metric": "exact_match", "value": 0.5}])
 
 
+def _summary(path: str) -> tuple[int, list[str], dict[str, int]]:
+    from pathlib import Path
+
+    history = read_history(Path(path))
+    return len(history), list(history.columns), history.groupby("run_id").size().to_dict()
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_concurrent_appends_lose_no_row(tmp_path, suffix):
     path = tmp_path / f"history{suffix}"
     with ProcessPoolExecutor(max_workers=4, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_append_many, [str(path)] * 4, range(4), [15] * 4))
-    history = read_history(path)
-    assert len(history) == 60 and list(history.columns) == COLUMNS
-    assert history.groupby("run_id").size().to_dict() == {f"w{w}": 15 for w in range(4)}
+        # read back in a fresh process too: in-process pytester runs of other tests may have reset pandas'
+        # modules here, and pyarrow refuses to register pandas' extension types twice in one process
+        rows, columns, per_writer = pool.submit(_summary, str(path)).result()
+    assert rows == 60 and columns == COLUMNS
+    assert per_writer == {f"w{w}": 15 for w in range(4)}
     assert not list(tmp_path.glob(".history*"))  # no temporary file left behind
 
 

@@ -76,7 +76,24 @@ def test_slowed_model_fails_and_healthy_passes_latency_gates(base_model, identit
     assert all(v.passed for v in healthy.values()), [v.message for v in healthy.values()]  # no false alarm
     assert not any(v.passed for v in slowed.values()), [v.message for v in slowed.values()]  # still caught
     assert "tokens/s" in slowed["latency.throughput_ratio"].message
-    assert "re-measured after a first FAIL" in slowed["latency.ttft_ratio"].message
+    assert all("re-measured after a first FAIL" in v.message and "confirmed the FAIL" in v.message
+               for v in slowed.values())  # a timing FAIL counts only when the re-measurement confirms it
+
+
+def test_a_gate_fails_only_when_the_re_measurement_confirms_it(tunegate):
+    """First measurement: throughput passes, TTFT fails; second: throughput fails, TTFT passes. Neither failure
+    was confirmed, so every gate passes, and the message says a re-measurement decided."""
+    def timings(gen_tuned: float, first_tuned: float) -> latency.Timings:
+        rounds = latency.LatencySettings(min_rounds=3).min_rounds
+        return latency.Timings(latency.LatencySettings(min_rounds=3), 8,
+                               {"base": [1.0] * rounds, "tuned": [gen_tuned] * rounds, "merged": [1.0] * rounds},
+                               {"base": [0.01] * rounds, "tuned": [first_tuned] * rounds,
+                                "merged": [0.01] * rounds})
+    measurements = iter([timings(1.0, 0.05), timings(5.0, 0.01)])
+    _, verdicts = latency.judge_latency(lambda: next(measurements), tunegate.gates.gates)
+    assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
+    assert "the re-measurement passed" in verdicts["latency.ttft_ratio"].message
+    assert "re-measured" not in verdicts["latency.throughput_ratio"].message
 
 
 def test_fast_half_mean_ignores_load_bursts():

@@ -198,17 +198,21 @@ def latency_gate_results(timings: Timings, gates: Mapping[str, Gate],
 
 def judge_latency(measure: Callable[[], Timings], gates: Mapping[str, Gate]
                   ) -> tuple[list[MetricValue], dict[str, GateResult]]:
-    """Measure and check the gates; when any fails, measure once more and let the re-measurement decide (a
-    timing FAIL must be confirmed). Returns the deciding measurement's metrics and verdicts."""
+    """Measure and check the gates; when any fails, measure once more: a gate FAILS only when the re-measurement
+    confirms it, and a gate that passed the first measurement keeps that verdict. Returns the metrics of the
+    measurement that decided (the re-measurement, when there was one) and the verdicts."""
     metrics = latency_metrics(timings := measure())
-    verdicts = latency_gate_results(timings, gates, metrics)
-    first_failures = {gid: v for gid, v in verdicts.items() if not v.passed}
-    if not first_failures:
-        return metrics, verdicts
+    first = latency_gate_results(timings, gates, metrics)
+    if all(v.passed for v in first.values()):
+        return metrics, first
     metrics = latency_metrics(timings := measure())
-    verdicts = latency_gate_results(timings, gates, metrics)
-    for gid, first in first_failures.items():
-        outcome = "confirmed the FAIL" if not verdicts[gid].passed else "passed"
-        note = f"re-measured after a first FAIL at {first.value:.4g}: the re-measurement {outcome}"
-        verdicts[gid] = replace(verdicts[gid], message=f"{verdicts[gid].message}; {note}")
+    again = latency_gate_results(timings, gates, metrics)
+    verdicts = {}
+    for gid, verdict in first.items():
+        if verdict.passed:
+            verdicts[gid] = verdict
+            continue
+        outcome = "confirmed the FAIL" if not again[gid].passed else "passed"
+        note = f"re-measured after a first FAIL at {verdict.value:.4g}: the re-measurement {outcome}"
+        verdicts[gid] = replace(again[gid], message=f"{again[gid].message}; {note}")
     return metrics, verdicts
