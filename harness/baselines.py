@@ -29,6 +29,7 @@ DRIFT_METRICS = {
     "edit_distance": MetricSpec(0, 1, False, "mean normalised edit distance to the baseline's answers"),
 }
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+PAIRED_METRIC = "exact_match"  # the per-item correctness a baseline stores pairs this metric, and only this one
 
 
 class BaselineError(ValueError):
@@ -94,15 +95,17 @@ def relative_gate_results(baseline: dict, capability: str, metrics: list[MetricV
     where possible. A metric the stored baseline lacks, or this run did not compute, fails naming it."""
     stored = stored_metrics(baseline)
     current = {(m.capability, m.name): m for m in metrics if m.checkpoint == "tuned"}
+    gates = [g for g in config.relative.values() if g.capability == capability]
+    paired = _paired_change(baseline, samples) if any(g.metric == PAIRED_METRIC for g in gates) else None
     results = {}
-    for gate in (g for g in config.relative.values() if g.capability == capability):
+    for gate in gates:
         key = (gate.capability, gate.metric)
         if key not in stored:
             results[gate.id] = gate.missing(f"the stored baseline {baseline.get('name')!r}")
         elif key not in current:
             results[gate.id] = gate.missing("this run")
         else:
-            results[gate.id] = gate.check(stored[key], current[key], _paired_change(baseline, samples))
+            results[gate.id] = gate.check(stored[key], current[key], paired if gate.metric == PAIRED_METRIC else None)
     return results
 
 

@@ -33,10 +33,10 @@ from harness.results import GateResult, MetricSpec, MetricValue
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 RULES = ("point", "beyond noise", "confident")
-_RULE = r"(?:\s+(point|beyond noise|confident))?"
+_RULE = r"(?:\s+(" + "|".join(RULES) + "))?"
 _EXPR = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)" + _RULE + r"\s*$")
-RESOLUTION = 0.1  # a gate must detect a change of 10 points on a 0-1 scale (10% of a wider range, 25% of an
-UNBOUNDED_RESOLUTION = 0.25  # unbounded metric's threshold: ratios are noisier and their thresholds coarser)
+RESOLUTION = 0.1  # a gate must detect a change of 10 points on a 0-1 scale, or 10% of a wider range
+UNBOUNDED_RESOLUTION = 0.25  # or 25% of an unbounded metric's threshold (ratios: noisier, coarser thresholds)
 
 
 class GateConfigError(ValueError):

@@ -78,7 +78,6 @@ class SessionState:
     artifacts: dict = field(default_factory=dict)
     requests: RequestCache = field(default_factory=RequestCache)
     baseline: dict | None = None  # the stored baseline of --baseline
-    errors: int = 0  # tests that errored in setup or teardown (such a run never writes a baseline)
 
     def record_gate(self, result: GateResult) -> None:
         """Keep a gate verdict for results.json, the report and the terminal summary."""
@@ -254,12 +253,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
-    """Count setup and teardown errors in the session state."""
+    """Count setup and teardown errors in the run record (such a run never writes a baseline)."""
     outcome = yield
     report = outcome.get_result()
     if report.failed and report.when != "call" and (state := item.config.stash.get(STATE, None)):
-        state.errors += 1
-        state.record.run["errors"] = state.errors
+        state.record.run["errors"] = state.record.run.get("errors", 0) + 1
 
 
 @pytest.fixture(scope="session")

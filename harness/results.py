@@ -76,6 +76,16 @@ class GateResult:
     mde: float | None = None
     warning: str | None = None
 
+    @property
+    def requirement(self) -> str:
+        """The threshold as shown to people, e.g. '>= 0.85 beyond noise'."""
+        return f"{self.op} {self.threshold:.4g}" + ("" if self.rule == "point" else f" {self.rule}")
+
+    @property
+    def verdict(self) -> str:
+        """'PASS' or 'FAIL', marked '(underpowered)' when the gate cannot resolve its threshold."""
+        return ("PASS" if self.passed else "FAIL") + (" (underpowered)" if self.warning else "")
+
 
 @dataclass
 class RunRecord:

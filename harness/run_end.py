@@ -7,12 +7,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from harness.baselines import DRIFT, BaselineError, save_baseline
 from harness.evaluators.audit import nightly_trend
 from harness.gates import GateConfig
 from harness.results import RunRecord
-
-INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR = 2, 3, 4
 
 
 def append_audit_history(record: RunRecord, history: Path) -> None:
@@ -63,7 +63,8 @@ def save_baseline_if_allowed(path: Path, record: RunRecord, exit_status: int, an
     if record.is_empty:
         return BaselineOutcome(False, exit_status <= 1, f"baseline {name!r} NOT saved: nothing was measured; "
                                                         f"{path} left as it was")
-    if exit_status in (INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR) or record.run.get("errors"):
+    if exit_status in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) \
+            or record.run.get("errors"):
         why = f"the run ended with exit status {exit_status}" if exit_status > 1 else \
             f"{record.run['errors']} tests errored"
         return BaselineOutcome(False, False, f"baseline {name!r} NOT saved: {why}; {path} left as it was")

@@ -6,12 +6,12 @@ row) and rewrites the file atomically (temp file + rename), so an interrupted ru
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 from filelock import FileLock
+
+from harness.cache import atomic_output
 
 COLUMNS = ["run_id", "time", "checkpoint", "step", "task", "metric", "value"]
 
@@ -29,18 +29,10 @@ def read_history(path: Path) -> pd.DataFrame:
 def append_history(path: Path, rows: list[dict]) -> pd.DataFrame:
     """Append `rows` (dicts with COLUMNS) to the history file under a file lock; returns the whole history."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{path}.lock"):
+    with FileLock(f"{path}.lock"), atomic_output(path) as tmp:
         frame = pd.concat([read_history(path), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-        os.close(fd)
-        try:
-            if path.suffix == ".parquet":
-                frame.to_parquet(tmp, index=False)
-            else:
-                frame.to_csv(tmp, index=False)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False)
     return frame

@@ -43,11 +43,9 @@ def _table(headers: Sequence[str], rows: Iterable[str]) -> str:
 def _gate_rows(record: RunRecord, capability: str) -> list[str]:
     rows = []
     for g in (g for g in record.gates if g.capability == capability):
-        verdict = ("PASS" if g.passed else "FAIL") + (" (underpowered)" if g.warning else "")
-        rule = "" if g.rule == "point" else f" {g.rule}"
         rows.append(f'<tr class="{"" if g.passed else "bad"}">{_cell(g.id)}{_cell(_num(g.value), "num")}'
-                    f'{_cell(f"{g.op} {g.threshold:.4g}{rule}", "num")}{_cell(_num(g.mde, 3), "num")}'
-                    f'{_cell(verdict, "pass" if g.passed else "fail")}{_cell(g.message)}</tr>')
+                    f'{_cell(g.requirement, "num")}{_cell(_num(g.mde, 3), "num")}'
+                    f'{_cell(g.verdict, "pass" if g.passed else "fail")}{_cell(g.message)}</tr>')
     return rows
 
 

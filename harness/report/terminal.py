@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import math
 
-from harness.results import GateResult, RunRecord
-
-
-def _threshold(gate: GateResult) -> str:
-    rule = "" if gate.rule == "point" else f" {gate.rule}"
-    return f"{gate.op} {gate.threshold:.4g}{rule}"
+from harness.results import RunRecord
 
 
 def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> list[tuple[str, dict]]:
@@ -22,8 +17,7 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
     for gate in record.gates:
         value = "no data" if math.isnan(gate.value) else f"{gate.value:.4g}"
         mde = "" if gate.mde is None else f"{gate.mde:.3g}"
-        verdict = ("PASS" if gate.passed else "FAIL") + (" (underpowered)" if gate.warning else "")
-        lines.append((f"{gate.id:<{width}}  {value:>9}  {_threshold(gate):<24}  {mde:>7}  {verdict}",
+        lines.append((f"{gate.id:<{width}}  {value:>9}  {gate.requirement:<24}  {mde:>7}  {gate.verdict}",
                       {"green": gate.passed, "red": not gate.passed}))
     for entry in skipped:
         lines.append((f"{entry['id']:<{width}}  {'':>9}  {'':<24}  {'':>7}  not evaluated: {entry['reason']}",
