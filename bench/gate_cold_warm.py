@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/gate_cold_warm.py [--runs-warm 2]
 
-Runs `pytest suites/` once against an empty cache (trains every adapter on the shipped built-in model), then
-again against the filled cache, and prints both wall times, their ratio, each adapter's training time, the
-interpreter start-up (importing the plugin) and the cost of checking the shipped model's digests. Bars of issue
-8: cold at most 75 s, warm at most 15 s on a 2-core machine.
+Runs `pytest suites/` once against an empty cache (trains every adapter on the shipped built-in model, the
+independent chains side by side), then again against the filled cache (adapters and model answers reused), and
+prints the wall times, their ratio, what each run trained and how many model answers it computed or reused, each
+adapter's training time, the interpreter start-up (importing the plugin) and the shipped model's digest check.
+Bars of issue 8: cold at most 75 s, warm at most 15 s on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def timed_gate(cache: Path, reports: Path) -> tuple[float, int]:
-    """Wall seconds and exit code of one `pytest suites/` run with the given cache and report folders."""
+def timed_gate(cache: Path, reports: Path) -> tuple[float, int, dict]:
+    """Wall seconds, exit code and results.json `run` record of one `pytest suites/` run with the given cache and
+    report folders."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CI": "true"}
     started = time.perf_counter()
     code = subprocess.run([sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider",
                            "--cache-dir", str(cache), "--report-dir", str(reports)], cwd=ROOT, env=env,
                           stdout=subprocess.DEVNULL).returncode
-    return time.perf_counter() - started, code
+    seconds = time.perf_counter() - started
+    return seconds, code, json.loads((reports / "latest" / "results.json").read_text())["run"]
 
 
 def artifact_times(cache: Path) -> dict[str, float]:
@@ -55,18 +58,21 @@ def main() -> int:
     parser.add_argument("--runs-warm", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cold, code = timed_gate(Path(tmp) / "cache", Path(tmp) / "reports")
-        warm = [timed_gate(Path(tmp) / "cache", Path(tmp) / "reports") for _ in range(args.runs_warm)]
+        runs = [("cold", *timed_gate(Path(tmp) / "cache", Path(tmp) / "reports"))]
+        runs += [("warm", *timed_gate(Path(tmp) / "cache", Path(tmp) / "reports")) for _ in range(args.runs_warm)]
         artifacts = artifact_times(Path(tmp) / "cache")
-    best_warm = min(t for t, _ in warm)
-    print(f"{'run':<6} {'wall s':>8}  exit")
-    print(f"{'cold':<6} {cold:>8.1f}  {code}")
-    for seconds, exit_code in warm:
-        print(f"{'warm':<6} {seconds:>8.1f}  {exit_code}")
+    print(f"{'run':<6} {'wall s':>8}  exit  trained side by side       model answers computed / reused")
+    for kind, seconds, code, run in runs:
+        side = run.get("trained_side_by_side", {})
+        trained = f"{', '.join(side.get('chains', [])) or '-'} ({side.get('processes', 0)} proc)"
+        answers = run.get("request_cache", {})
+        print(f"{kind:<6} {seconds:>8.1f}  {code:>4}  {trained:<25} {answers.get('misses')} / "
+              f"{answers.get('from_earlier_runs')}")
+    cold, best_warm = runs[0][1], min(seconds for kind, seconds, *_ in runs if kind == "warm")
     print(f"cold / warm = {cold / best_warm:.1f}x (bars: cold <= 75 s, warm <= 15 s)")
     for name, value in artifacts.items():
         print(f"{name}: {value}")
-    return 0 if code == 0 and all(c == 0 for _, c in warm) else 1
+    return 0 if all(code == 0 for _, _, code, _ in runs) else 1
 
 
 if __name__ == "__main__":

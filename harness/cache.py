@@ -55,13 +55,23 @@ def resolve_cache_root(explicit: str | Path | None, default: Path) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
+def _artifact_folder(root: Path, kind: str, payload: Any) -> Path:
+    return Path(root) / f"{kind}-{content_hash(payload)[:20]}"
+
+
+def cached_folder(root: Path, kind: str, payload: Any) -> Path | None:
+    """The complete artifact keyed by `payload`, or None when it has not been built (nothing is built here)."""
+    target = _artifact_folder(root, kind, payload)
+    return target if (target / COMPLETE_MARKER).exists() else None
+
+
 def cached_artifact(root: Path, kind: str, payload: Any, build: Callable[[Path], None]) -> tuple[Path, bool]:
     """Return (folder, built_now) for the artifact keyed by `payload`, calling `build(tmp_dir)` if absent.
 
     `build` writes the artifact's files into the folder it is given; the folder becomes visible under its
     final name only after `build` returns.
     """
-    target = Path(root) / f"{kind}-{content_hash(payload)[:20]}"
+    target = _artifact_folder(root, kind, payload)
     if (target / COMPLETE_MARKER).exists():
         return target, False
     target.parent.mkdir(parents=True, exist_ok=True)

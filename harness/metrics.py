@@ -10,6 +10,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
+
 _PUNCT_EDGES = re.compile(r"^[\s\W_]+|[\s\W_]+$")
 _CLAUSE_SPLIT = re.compile(r"[.!?;,。！？；，、\n]+")
 _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor)\b|n't|不|没|非|并非|无关", re.IGNORECASE)
@@ -155,38 +157,52 @@ def paired_bootstrap_ci(before: Sequence[float], after: Sequence[float], resampl
     """
     if len(before) != len(after) or not before:
         raise ValueError("paired_bootstrap_ci needs two non-empty sequences of equal length")
-    diffs = [b - a for b, a in zip(before, after, strict=True)]
-    low, high = bootstrap_ci(len(diffs), lambda idx: sum(diffs[i] for i in idx) / len(idx), resamples, seed, level)
-    return sum(diffs) / len(diffs), low, high
+    mean, low, high, _ = mean_ci(np.subtract(before, after, dtype=float), resamples, seed, level)
+    return mean, low, high
 
 
-def bootstrap_ci(n_items: int, statistic: Callable[[list[int]], float], resamples: int = 2000, seed: int = 0,
+def bootstrap_draws(n_items: int, resamples: int = 2000, seed: int = 0) -> np.ndarray:
+    """A (resamples, n_items) array of item indices drawn with replacement: one bootstrap resample per row."""
+    return np.random.default_rng(seed).integers(0, n_items, (resamples, n_items))
+
+
+def percentile_interval(samples: Iterable[float], level: float = 0.95) -> tuple[float, float]:
+    """The (low, high) percentile interval holding `level` of the bootstrap `samples`.
+
+    >>> percentile_interval(range(101))
+    (2.0, 97.0)
+    """
+    ordered = sorted(samples)
+    tail = (1 - level) / 2
+    return float(ordered[int(tail * (len(ordered) - 1))]), float(ordered[int((1 - tail) * (len(ordered) - 1))])
+
+
+def bootstrap_ci(n_items: int, statistic: Callable[[np.ndarray], float], resamples: int = 2000, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of `statistic(indices)` over `n_items` items resampled with replacement.
+    """Percentile bootstrap interval of `statistic(indices)` over `n_items` items resampled with replacement;
+    `indices` is a numpy array of item positions, so a statistic written with numpy indexing stays fast.
 
-    >>> values = [1.0, 2.0, 3.0, 4.0]
-    >>> low, high = bootstrap_ci(4, lambda idx: sum(values[i] for i in idx) / len(idx))
+    >>> values = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> low, high = bootstrap_ci(4, lambda idx: values[idx].mean())
     >>> 1.0 <= low <= 2.5 <= high <= 4.0
     True
     """
-    import random
-
-    rng = random.Random(seed)
-    stats = sorted(statistic([rng.randrange(n_items) for _ in range(n_items)]) for _ in range(resamples))
-    tail = (1 - level) / 2
-    return stats[int(tail * (resamples - 1))], stats[int((1 - tail) * (resamples - 1))]
+    return percentile_interval((statistic(rows) for rows in bootstrap_draws(n_items, resamples, seed)), level)
 
 
-def mean_ci(values: Sequence[float]) -> tuple[float, float, float, int]:
-    """(mean, 95% bootstrap low, high, n) of per-item scores.
+def mean_ci(values: Sequence[float], resamples: int = 2000, seed: int = 0,
+            level: float = 0.95) -> tuple[float, float, float, int]:
+    """(mean, 95% bootstrap low, high, n) of per-item scores, all resamples computed at once.
 
     >>> mean, low, high, n = mean_ci([0.0, 1.0] * 20)
     >>> mean, n, low < 0.5 < high
     (0.5, 40, True)
     """
-    values = list(values)
-    low, high = bootstrap_ci(len(values), lambda idx: sum(values[i] for i in idx) / len(idx))
-    return sum(values) / len(values), low, high, len(values)
+    array = np.asarray(values, dtype=float)
+    if not array.size:
+        raise ValueError("mean_ci needs at least one value")
+    low, high = percentile_interval(array[bootstrap_draws(array.size, resamples, seed)].mean(axis=1), level)
+    return float(array.mean()), low, high, int(array.size)
 
 
 Z_95, Z_POWER_80 = 1.959964, 0.841621

@@ -39,6 +39,8 @@ MARKERS = {
     "forgetting": "forgetting across increments (ACC, BWT, FWT)",
     "audit": "nightly audit over every checkpoint of a run",
     "shadow": "shadow comparison with a second adapter (--shadow)",
+    "trains": "trains(fixture, unless=(setting, ...)): the suite asks for this adapter fixture only at run time; "
+              "train it up front with the others, unless one of the named settings is given",
 }
 
 
@@ -65,6 +67,7 @@ class Settings:
     save_baseline_anyway: bool = False
     shadow: Path | None = None
     train_seed: int | None = None
+    answer_cache: bool = True
 
 
 @dataclass
@@ -141,6 +144,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                                                        "or -m/-k deselected tests")
     group.addoption("--train-seed", type=int, default=None, help="override the seed of every training recipe "
                                                                  "(the seed sweep)")
+    group.addoption("--no-answer-cache", action="store_true", help="recompute every model answer instead of "
+                    "reusing those an earlier run stored in the cache for the same weights and environment")
     group.addoption("--baseline-dir", default="baselines", help="folder of baseline files (default: baselines)")
     group.addoption("--shadow", default=None, help="a second adapter run on the same probes; disagreement with the "
                                                    "adapter under test is reported")
@@ -191,7 +196,8 @@ def _settings(config: pytest.Config) -> Settings:
                     baseline=_baseline_file(config, "baseline"), save_baseline=_baseline_file(config, "save_baseline"),
                     save_baseline_anyway=config.getoption("save_baseline_anyway"),
                     shadow=Path(config.getoption("shadow")).resolve() if config.getoption("shadow") else None,
-                    train_seed=config.getoption("train_seed"))
+                    train_seed=config.getoption("train_seed"),
+                    answer_cache=not config.getoption("no_answer_cache"))
 
 
 def _baseline_file(config: pytest.Config, option: str) -> Path | None:
@@ -289,7 +295,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     append_audit_history(state.record, state.settings.history)
     state.record.run.update(finished=_now(), exit_status=int(session.exitstatus), **_environment(state),
                             not_evaluated=unevaluated_gates(state.gates, state.record, state.baseline is not None),
-                            request_cache={"hits": state.requests.hits, "misses": state.requests.misses})
+                            request_cache={"hits": state.requests.hits, "misses": state.requests.misses,
+                                           "from_earlier_runs": state.requests.stored})
     write_results(run_dir, state.record)
     write_html(run_dir, state.record)
     point_latest(state.settings.report_dir, run_dir)

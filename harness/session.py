@@ -6,16 +6,20 @@ Registered by `harness.plugin` (its `pytest_plugins`); each fixture records what
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from harness.data import IdentitySpec, load_examples, load_identity_spec
-from harness.model.lm import LanguageModel, base_and_tuned
+from harness.cpu import usable_cores
+from harness.data import IdentitySpec, load_identity_spec
+from harness.model.lm import LanguageModel, answer_fingerprint, base_and_tuned
 from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
 from harness.plugin import SessionState, Settings
-from harness.training.lora import external_training_log, replay_pool, train_adapter
+from harness.training.jobs import TrainingJob, run_side_by_side, train_identity
+from harness.training.lora import external_training_log
 from harness.training.recipe import LoraRecipe, load_recipe
 from harness.training.sequence import Stage, train_sequence
 
@@ -32,6 +36,8 @@ def base_model(tunegate: SessionState) -> BaseModel:
     dtype = resolve_dtype(s.dtype, device)
     folder = builtin_model_folder(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
     base = BaseModel.at(folder, device=device, dtype=dtype, allow_pickle=s.allow_pickle)
+    if s.answer_cache:
+        tunegate.requests.persist(s.cache_dir / "answers", answer_fingerprint(device, dtype))
     tunegate.record.run["base_model"] = {"name": s.base_model, "path": base.path, "sha256": base.digest}
     tunegate.record.run.update(device=device, dtype=dtype)
     return base
@@ -44,14 +50,60 @@ def identity_spec(tunegate: SessionState) -> IdentitySpec:
 
 
 @pytest.fixture(scope="session")
-def identity_adapter(tunegate: SessionState, base_model: BaseModel, identity_spec: IdentitySpec) -> Path:
-    """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked)."""
-    data = tunegate.settings.fixtures / "identity/self_cognition.json"
-    return _adapter_for(tunegate, base_model, "identity", lambda: load_examples(data, identity_spec.variables))
+def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, base_model: BaseModel) -> list[str]:
+    """Train, side by side, every adapter chain the selected tests use that the cache lacks, before the first is
+    needed (one process per CPU core; one after another on a GPU or under pytest-xdist, whose workers already
+    share the cores). Returns the chains trained. A suite that asks for an adapter only at run time
+    (getfixturevalue) declares it with a `trains` mark; one that does not is trained when asked."""
+    s = tunegate.settings
+    used = _fixtures_used(request.session.items, s)
+    jobs = []
+    if "sequences" in used or ("new_task_adapter" in used and not s.adapter):
+        jobs.append(_sequence_job(s, base_model, SEQUENCE_STRATEGIES[0]))  # the longest first: it stays here
+    if "identity_adapter" in used and not s.adapter:
+        jobs.append(TrainingJob("identity", partial(train_identity, base_model, s.fixtures,
+                                                    recipe_for(s, "identity"), s.cache_dir)))
+    if "sequences" in used:
+        jobs += [_sequence_job(s, base_model, strategy) for strategy in SEQUENCE_STRATEGIES[1:]]
+    alone = base_model.device != "cpu" or int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1
+    processes = 1 if alone else usable_cores()
+    trained = run_side_by_side(jobs, processes)
+    if trained:
+        tunegate.record.run["trained_side_by_side"] = {"chains": trained, "processes": min(processes, len(trained))}
+    return trained
+
+
+def _fixtures_used(items: list[pytest.Item], settings: Settings) -> set[str]:
+    """Fixtures the items use: their fixture closures plus what their `trains` marks name (a mark whose
+    `unless` settings are all unset)."""
+    used = set()
+    for item in items:
+        used.update(getattr(item, "fixturenames", ()))
+        for mark in item.iter_markers("trains"):
+            if not any(getattr(settings, name) for name in mark.kwargs.get("unless", ())):
+                used.update(mark.args)
+    return used
+
+
+def _sequence_job(settings: Settings, base_model: BaseModel, strategy: str) -> TrainingJob:
+    return TrainingJob(f"sequence.{strategy}", partial(train_sequence, base_model, settings.fixtures,
+                                                       recipe_for(settings, f"sequence.{strategy}"),
+                                                       settings.cache_dir, strategy))
 
 
 @pytest.fixture(scope="session")
-def new_task_adapter(tunegate: SessionState, base_model: BaseModel) -> Path:
+def identity_adapter(tunegate: SessionState, base_model: BaseModel, trained_adapters: list[str]) -> Path:
+    """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked)."""
+    s = tunegate.settings
+    if external := _external_adapter(tunegate, "identity"):
+        return external
+    trained = train_identity(base_model, s.fixtures, recipe_for(s, "identity"), s.cache_dir)
+    _record_adapter(tunegate, "identity", trained.path, {**trained.info, "log": trained.log})
+    return trained.path
+
+
+@pytest.fixture(scope="session")
+def new_task_adapter(tunegate: SessionState, base_model: BaseModel, trained_adapters: list[str]) -> Path:
     """The new-task adapter: --adapter PATH, or the gated sequence's last stage (base -> ... -> the newest
     increment, recipe `[sequence.replay]`; trained once, cached, shared with the forgetting and audit suites)."""
     s = tunegate.settings
@@ -62,18 +114,6 @@ def new_task_adapter(tunegate: SessionState, base_model: BaseModel) -> Path:
                            strategy)[-1]
     _record_adapter(tunegate, "new_task", stage.adapter, stage.info)
     return stage.adapter
-
-
-def _adapter_for(state: SessionState, base_model: BaseModel, name: str, data) -> Path:
-    """--adapter when given, else the adapter trained with recipe `[name]` on `data()`; recorded either way."""
-    s = state.settings
-    if external := _external_adapter(state, name):
-        return external
-    recipe = recipe_for(s, name)
-    trained = train_adapter(base_model, data(), recipe, s.cache_dir, replay=replay_pool(s.fixtures, recipe),
-                            name=name)
-    _record_adapter(state, name, trained.path, {**trained.info, "log": trained.log})
-    return trained.path
 
 
 def _external_adapter(state: SessionState, name: str) -> Path | None:
@@ -116,7 +156,8 @@ def new_task_models(base_model: BaseModel, new_task_adapter: Path, tunegate: Ses
 
 
 @pytest.fixture(scope="session")
-def sequences(base_model: BaseModel, tunegate: SessionState) -> dict[str, list[Stage]]:
+def sequences(base_model: BaseModel, tunegate: SessionState, trained_adapters: list[str]
+              ) -> dict[str, list[Stage]]:
     """Every strategy's sequence base -> increment_1 -> ... (recipes `[sequence.<strategy>]`), stages cached."""
     s = tunegate.settings
     out = {}

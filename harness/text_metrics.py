@@ -16,7 +16,7 @@ import numpy as np
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from harness.metrics import text_language
+from harness.metrics import bootstrap_ci, text_language
 
 _CJK_OR_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
 
@@ -93,9 +93,7 @@ def corpus_score_ci(name: str, predictions: Sequence[str], references: Sequence[
             return value
         return value - float(metric._compute_score_from_stats(stats_base[rows].sum(0)).score)
 
-    rng = np.random.default_rng(seed)
-    samples = sorted(score(rows) for rows in rng.integers(0, len(stats), (resamples, len(stats))))
-    return score(np.arange(len(stats))), samples[int(0.025 * (resamples - 1))], samples[int(0.975 * (resamples - 1))]
+    return score(np.arange(len(stats))), *bootstrap_ci(len(stats), score, resamples, seed)
 
 
 def rouge_l(predictions: Sequence[str], references: Sequence[str]) -> list[float]:

@@ -16,7 +16,7 @@ from harness.model.lm import base_and_tuned
 from harness.plugin import tunegate_state
 from harness.training.sequence import sequence_tasks
 
-pytestmark = pytest.mark.audit
+pytestmark = [pytest.mark.audit, pytest.mark.trains("sequences", unless=("adapter", "checkpoints"))]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,7 +12,7 @@ from harness.plugin import parametrize_gates
 from harness.results import GateResult
 from harness.session import SEQUENCE_STRATEGIES
 
-pytestmark = pytest.mark.forgetting
+pytestmark = [pytest.mark.forgetting, pytest.mark.trains("sequences", unless=("adapter",))]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

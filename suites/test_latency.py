@@ -12,7 +12,7 @@ from harness.model.lm import plain_base
 from harness.plugin import parametrize_gates
 from harness.results import GateResult
 
-pytestmark = pytest.mark.latency
+pytestmark = [pytest.mark.latency, pytest.mark.trains("identity_adapter", unless=("adapter",))]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

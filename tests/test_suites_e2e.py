@@ -51,6 +51,20 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert set(data["run"]["sequences"]) == {"replay", "naive"}
 
 
+def test_a_second_run_reuses_stored_answers_and_gets_the_same_verdicts(run_suites):
+    runs = {}
+    for label, options in (("first", ()), ("second", ()), ("recomputed", ("--no-answer-cache",))):
+        result, report_dir = run_suites("-m", "old_task", *options)
+        assert result.ret == 0, result.stdout.str()[-2000:]
+        runs[label] = results_of(report_dir)
+    second, recomputed = runs["second"]["run"]["request_cache"], runs["recomputed"]["run"]["request_cache"]
+    assert second["misses"] == 0 and second["from_earlier_runs"] > 0  # every answer was stored by the first run
+    assert recomputed["misses"] > 0 and recomputed["from_earlier_runs"] == 0
+    values = {label: [(g["id"], g["value"], g["ci_low"], g["ci_high"]) for g in run["gates"]]
+              for label, run in runs.items()}
+    assert values["first"] == values["second"] == values["recomputed"]
+
+
 def test_each_marker_selects_one_capability(pytester, project_root):
     for capability in CAPABILITIES:  # collection only, in-process: no model is built or loaded
         run = pytester.inline_run(str(project_root / "suites"), "--rootdir", str(project_root), "--collect-only",

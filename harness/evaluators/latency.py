@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-import torch
+import numpy as np
 
+from harness.cpu import single_thread
 from harness.gates import Gate, check_gates
 from harness.metrics import bootstrap_ci
 from harness.model.lm import Conversation, LanguageModel
@@ -45,7 +45,7 @@ class LatencySettings:
     """How latency is measured: prompts per batch, tokens generated, rounds, and when to stop."""
 
     prompts: int = 16
-    new_tokens: int = 32
+    new_tokens: int = 16
     min_rounds: int = 7
     max_rounds: int = 40
     budget_s: float = 8.0
@@ -89,29 +89,18 @@ def fast_half_mean(values: Sequence[float]) -> float:
     """
     ordered = sorted(values)
     keep = ordered[: max(1, math.ceil(len(ordered) / 2))]
-    return sum(keep) / len(keep)
+    return float(sum(keep) / len(keep))
 
 
 def ratio_ci(numerator: Sequence[float], denominator: Sequence[float]) -> tuple[float, float, float, int]:
     """fast_half_mean(numerator) / fast_half_mean(denominator) with a bootstrap 95% CI over paired rounds."""
-    def ratio(idx: list[int]) -> float:
-        return fast_half_mean([numerator[i] for i in idx]) / fast_half_mean([denominator[i] for i in idx])
+    top, bottom = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
 
-    low, high = bootstrap_ci(len(numerator), ratio, resamples=500)
-    return ratio(list(range(len(numerator)))), low, high, len(numerator)
+    def ratio(idx: np.ndarray) -> float:
+        return fast_half_mean(top[idx]) / fast_half_mean(bottom[idx])
 
-
-@contextmanager
-def _timing_threads(models: Mapping[str, LanguageModel]):
-    """One intra-op thread while timing on CPU; the previous setting afterwards."""
-    on_cpu = all(m.device.type == "cpu" for m in models.values())
-    previous = torch.get_num_threads()
-    if on_cpu:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    low, high = bootstrap_ci(len(top), ratio, resamples=500)
+    return ratio(np.arange(len(top))), low, high, len(top)
 
 
 def measure_latency(models: Mapping[str, LanguageModel], conversations: Sequence[Conversation],
@@ -120,7 +109,7 @@ def measure_latency(models: Mapping[str, LanguageModel], conversations: Sequence
     until the ratios' CIs are narrow, `max_rounds` or the time budget is reached (never below `min_rounds`)."""
     batch = list(conversations)[: settings.prompts]
     views = list(models)
-    with _timing_threads(models):
+    with single_thread(all(m.device.type == "cpu" for m in models.values())):
         for model in models.values():  # warm-up: kernels, allocator, caches
             model.timed_generate(batch, settings.new_tokens)
         single = min(models[v].timed_generate(batch, 1) for v in views)
@@ -158,7 +147,8 @@ def _ratio_metrics(timings: Timings) -> list[MetricValue]:
 
 def _location(values: list[float]) -> tuple[float, float, float, int]:
     """fast_half_mean of per-round values with a bootstrap 95% CI over rounds."""
-    low, high = bootstrap_ci(len(values), lambda idx: fast_half_mean([values[i] for i in idx]), resamples=500)
+    array = np.asarray(values, dtype=float)
+    low, high = bootstrap_ci(len(array), lambda idx: fast_half_mean(array[idx]), resamples=500)
     return fast_half_mean(values), low, high, len(values)
 
 

@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from harness.data import Example
 from harness.gates import Gate, check_gates
 from harness.metrics import bootstrap_ci, perplexity, text_language
@@ -43,28 +45,31 @@ def score_corpora(texts: list[str], dev: list[Example], base: LanguageModel, tun
                    [(-lp, n) for lp, n in base.loglikelihood(dev)], [(-lp, n) for lp, n in tuned.loglikelihood(dev)])]
 
 
-def _ppl(pairs: list[tuple[float, int]], idx: list[int]) -> float:
-    return perplexity(sum(pairs[i][0] for i in idx), sum(pairs[i][1] for i in idx))
+def _ppl(pairs: np.ndarray) -> float:
+    """Token-weighted perplexity of (NLL sum, token count) rows."""
+    nll, tokens = pairs.sum(axis=0)
+    return perplexity(float(nll), int(tokens))
 
 
 def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
     """Perplexity of base and tuned per corpus and language, and tuned / base ratios with bootstrap CIs."""
     out: list[MetricValue] = []
     for corpus in corpora:
-        everything = list(range(len(corpus.langs)))
-        tokens = sum(n for _, n in corpus.tuned)
-        for checkpoint, pairs in (("base", corpus.base), ("tuned", corpus.tuned)):
-            out.append(MetricValue(CAPABILITY, corpus.name, _ppl(pairs, everything), n=tokens, checkpoint=checkpoint))
+        langs = np.asarray(corpus.langs)
+        base, tuned = np.asarray(corpus.base, dtype=float), np.asarray(corpus.tuned, dtype=float)
+        tokens = int(tuned[:, 1].sum())
+        for checkpoint, pairs in (("base", base), ("tuned", tuned)):
+            out.append(MetricValue(CAPABILITY, corpus.name, _ppl(pairs), n=tokens, checkpoint=checkpoint))
             for lang in sorted(set(corpus.langs)):
-                idx = [i for i, lg in enumerate(corpus.langs) if lg == lang]
-                out.append(MetricValue(CAPABILITY, f"{corpus.name}[{lang}]", _ppl(pairs, idx),
-                                       n=sum(pairs[i][1] for i in idx), checkpoint=checkpoint))
+                rows = pairs[langs == lang]
+                out.append(MetricValue(CAPABILITY, f"{corpus.name}[{lang}]", _ppl(rows),
+                                       n=int(rows[:, 1].sum()), checkpoint=checkpoint))
 
-        def ratio(idx: list[int], corpus: Scored = corpus) -> float:
-            return _ppl(corpus.tuned, idx) / _ppl(corpus.base, idx)
+        def ratio(idx: np.ndarray, tuned: np.ndarray = tuned, base: np.ndarray = base) -> float:
+            return _ppl(tuned[idx]) / _ppl(base[idx])
 
-        low, high = bootstrap_ci(len(everything), ratio)
-        out.append(MetricValue(CAPABILITY, f"{corpus.name}_ratio", ratio(everything), low, high, tokens))
+        low, high = bootstrap_ci(len(langs), ratio)
+        out.append(MetricValue(CAPABILITY, f"{corpus.name}_ratio", ratio(np.arange(len(langs))), low, high, tokens))
     return out
 
 

@@ -201,6 +201,20 @@ class LanguageModel:
                              cache=self.cache, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens)
 
 
+def answer_fingerprint(device: str, dtype: str) -> dict:
+    """What besides the weights decides a cached answer: library versions, device, dtype, CPU threads, batch size
+    and the harness code that encodes, batches and decodes (this module and the prompt encoding)."""
+    import peft
+    import transformers
+
+    from harness.cache import file_digest
+
+    here = Path(__file__).parent
+    return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
+            "device": device, "dtype": dtype, "threads": torch.get_num_threads(), "batch_size": DEFAULT_BATCH_SIZE,
+            "code": [file_digest(here / "lm.py"), file_digest(here.parent / "training" / "batching.py")]}
+
+
 def plain_base(base_model: BaseModel, cache: RequestCache | None = None) -> LanguageModel:
     """The base model loaded on its own, without a peft wrapper (the fair reference for latency)."""
     model, tokenizer = base_model.load()

@@ -14,7 +14,8 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 import harness
-from harness.cache import cached_artifact, file_digest
+from harness.cache import cached_artifact, cached_folder, file_digest
+from harness.cpu import single_thread
 from harness.data import Example, load_examples
 from harness.model.loading import BaseModel, adapter_digest
 from harness.training.batching import collate, encode_example, shuffled_batches
@@ -79,17 +80,21 @@ def _example_key(example: Example) -> list:
 
 def train_adapter(base: BaseModel, data: Sequence[Example], recipe: LoraRecipe, cache_root: Path, *,
                   replay: Sequence[Example] = (), dev: Sequence[Example] = (), name: str = "adapter",
-                  init_from: Path | None = None) -> TrainedAdapter:
+                  init_from: Path | None = None, train: bool = True) -> TrainedAdapter | None:
     """Train (or fetch from the cache) a LoRA adapter for `base` on `data`; returns its folder and log.
 
     Replay examples are mixed in at `recipe.replay_ratio`; `dev` gives the eval loss logged every
     `recipe.eval_every` steps. `init_from` continues training an earlier adapter (a continual-learning
     stage) instead of starting from peft's initialisation. Concurrent callers (pytest-xdist workers) train
-    each adapter once.
+    each adapter once. With `train=False` only the cache is looked up: None when the adapter is not there.
+    On CPU, training runs on one thread, so the adapter's bytes do not depend on the machine's core count.
     """
     if not data:
         raise ValueError(f"{name}: no training examples")
     key = adapter_cache_key(base, data, recipe, replay if recipe.replay_ratio else (), dev, init_from)
+    if not train:
+        folder = cached_folder(cache_root, f"adapter-{name}", key)
+        return TrainedAdapter.read(folder) if folder else None
     folder, trained_now = cached_artifact(
         cache_root, f"adapter-{name}", key, lambda out: _train_into(out, base, data, recipe, replay, dev, name,
                                                                     init_from))
@@ -127,6 +132,13 @@ def l2_penalty(model: torch.nn.Module, coefficient: float) -> Callable[[], torch
 
 def _train_into(out: Path, base: BaseModel, data: Sequence[Example], recipe: LoraRecipe,
                 replay: Sequence[Example], dev: Sequence[Example], name: str, init_from: Path | None) -> None:
+    with single_thread(base.device == "cpu"):
+        _train_single_threaded(out, base, data, recipe, replay, dev, name, init_from)
+
+
+def _train_single_threaded(out: Path, base: BaseModel, data: Sequence[Example], recipe: LoraRecipe,
+                           replay: Sequence[Example], dev: Sequence[Example], name: str, init_from: Path | None
+                           ) -> None:
     started = time.perf_counter()
     model, tokenizer = base.load()
     torch.manual_seed(recipe.seed)
@@ -152,7 +164,8 @@ def _train_into(out: Path, base: BaseModel, data: Sequence[Example], recipe: Lor
     info = {"name": name, "recipe": recipe.to_dict(), "examples": len(data), "replay_pool": len(replayed),
             "steps": len(log), "train_seconds": round(time.perf_counter() - started, 2),
             "final_loss": log[-1]["loss"], "trainable_parameters": _trainable(model), "base": asdict(base),
-            "init_from_sha256": adapter_digest(init_from) if init_from else None}
+            "init_from_sha256": adapter_digest(init_from) if init_from else None,
+            "torch_threads": torch.get_num_threads()}
     (out / LOG_FILE).write_text(json.dumps(log))
     (out / INFO_FILE).write_text(json.dumps(info, indent=1, default=str))
 

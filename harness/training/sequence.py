@@ -60,15 +60,18 @@ def stage_replay(fixtures: Path, recipe: LoraRecipe, earlier_tasks: list[str]) -
 
 
 def train_sequence(base: BaseModel, fixtures: Path, recipe: LoraRecipe, cache_root: Path, strategy: str,
-                   stages: int | None = None) -> list[Stage]:
+                   stages: int | None = None, train: bool = True) -> list[Stage] | None:
     """Stage 0 (the base model) and one trained, cached stage per increment (only the first `stages` when
-    given), each continuing the last."""
+    given), each continuing the last. With `train=False` only the cache is looked up: None when a stage is
+    not there."""
     tasks = sequence_tasks(fixtures)
     tasks = tasks[: 1 + stages] if stages is not None else tasks
     out = [Stage(0, tasks[0], None, {})]
     for index, task in enumerate(tasks[1:], start=1):
         trained = train_adapter(base, task_split(fixtures, task, "train"), recipe, cache_root,
                                 replay=stage_replay(fixtures, recipe, tasks[:index]),
-                                name=f"{strategy}-{task}", init_from=out[-1].adapter)
+                                name=f"{strategy}-{task}", init_from=out[-1].adapter, train=train)
+        if trained is None:
+            return None
         out.append(Stage(index, task, trained.path, {**trained.info, "log": trained.log}))
     return out

@@ -1,0 +1,31 @@
+"""CPU thread control shared by training and timing: one intra-op thread, and how many cores this process may use.
+
+Training runs on one thread on CPU so that an adapter's bytes do not depend on the machine's core count (thread
+count changes the order in which matrix products sum); independent adapters then train side by side, one process
+per core. Latency timing runs on one thread so an oversubscribed core cannot stall a thread barrier.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+
+@contextmanager
+def single_thread(active: bool = True) -> Iterator[None]:
+    """One torch intra-op thread inside the block when `active`; the previous setting afterwards."""
+    previous = torch.get_num_threads()
+    if active:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
