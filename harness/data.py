@@ -6,6 +6,7 @@ line where the offending record starts, so a user can jump straight to it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -51,14 +52,21 @@ def load_examples(path: str | Path, variables: Mapping[str, str] | None = None) 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such dataset file")
-    examples = []
+    stat = path.stat()
+    return list(_parsed(path, stat.st_mtime_ns, stat.st_size, tuple(sorted((variables or {}).items()))))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(path: Path, mtime_ns: int, size: int, variables: tuple[tuple[str, str], ...]) -> tuple[Example, ...]:
+    """The examples of one version of a file (the modification time and size name the version), parsed once."""
+    examples: list[Example] = []
     for line, record in _records(path):
         where = f"{path}:{line}"
-        examples.append(_to_example(record, where, variables or {}, default_id=f"{path.stem}-{len(examples)}"))
+        examples.append(_to_example(record, where, dict(variables), default_id=f"{path.stem}-{len(examples)}"))
     if not examples:
         raise DataError(f"{path}: the dataset has no records")
     _check_unique_ids(examples)
-    return examples
+    return tuple(examples)
 
 
 def _records(path: Path) -> list[tuple[int, Any]]:
@@ -86,12 +94,14 @@ def _json_list_records(path: Path, text: str) -> list[tuple[int, Any]]:
         raise DataError(f"{path}:{text.count(chr(10), 0, pos) + 1}: expected a JSON list of records")
     rows: list[tuple[int, Any]] = []
     pos = _skip_space(text, pos + 1)
+    line, counted_to = 1, 0  # line number at `counted_to`, advanced incrementally (linear in the file size)
     while not text.startswith("]", pos):
         try:
             record, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as err:
             raise DataError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from None
-        rows.append((text.count("\n", 0, pos) + 1, record))
+        line, counted_to = line + text.count("\n", counted_to, pos), pos
+        rows.append((line, record))
         pos = _skip_space(text, end)
         if text.startswith(",", pos):
             pos = _skip_space(text, pos + 1)

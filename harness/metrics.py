@@ -172,7 +172,7 @@ def percentile_interval(samples: Iterable[float], level: float = 0.95) -> tuple[
     >>> percentile_interval(range(101))
     (2.0, 97.0)
     """
-    ordered = sorted(samples)
+    ordered = np.sort(np.fromiter(samples, dtype=float))
     tail = (1 - level) / 2
     return float(ordered[int(tail * (len(ordered) - 1))]), float(ordered[int((1 - tail) * (len(ordered) - 1))])
 

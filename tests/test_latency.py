@@ -106,5 +106,5 @@ def test_fast_half_mean_ignores_load_bursts():
 def test_latency_settings_are_validated():
     with pytest.raises(ValueError, match=r"LatencySettings.min_rounds must be > 0"):
         latency.LatencySettings(min_rounds=0)
-    with pytest.raises(ValueError, match=r"max_rounds \(3\) must be >= min_rounds \(7\)"):
+    with pytest.raises(ValueError, match=r"max_rounds \(3\) must be >= min_rounds \(5\)"):
         latency.LatencySettings(max_rounds=3)

@@ -46,9 +46,9 @@ class LatencySettings:
 
     prompts: int = 16
     new_tokens: int = 16
-    min_rounds: int = 7
-    max_rounds: int = 40
-    budget_s: float = 8.0
+    min_rounds: int = 5
+    max_rounds: int = 30
+    budget_s: float = 5.0
     min_unit_s: float = 0.03
     target_ci: float = 0.15  # stop early once every ratio's 95% CI is narrower than this, relative to the ratio
 
