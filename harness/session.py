@@ -7,6 +7,7 @@ Registered by `harness.plugin` (its `pytest_plugins`); each fixture records what
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -17,8 +18,8 @@ from harness.cpu import usable_cores
 from harness.data import IdentitySpec, load_identity_spec
 from harness.model.lm import LanguageModel, answer_fingerprint, base_and_tuned
 from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
-from harness.plugin import SessionState, Settings
-from harness.training.jobs import TrainingJob, run_side_by_side, train_identity
+from harness.plugin import STATE, SessionState, Settings
+from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
 from harness.training.lora import external_training_log
 from harness.training.recipe import LoraRecipe, load_recipe
 from harness.training.sequence import Stage, train_sequence
@@ -50,16 +51,18 @@ def identity_spec(tunegate: SessionState) -> IdentitySpec:
 
 
 @pytest.fixture(scope="session")
-def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, base_model: BaseModel) -> list[str]:
-    """Train, side by side, every adapter chain the selected tests use that the cache lacks, before the first is
-    needed (one process per CPU core; one after another on a GPU or under pytest-xdist, whose workers already
-    share the cores). Returns the chains trained. A suite that asks for an adapter only at run time
-    (getfixturevalue) declares it with a `trains` mark; one that does not is trained when asked."""
+def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, base_model: BaseModel
+                     ) -> Iterator[SideBySide]:
+    """Train, side by side, every adapter chain the selected tests use that the cache lacks: on a multi-core CPU
+    the longest chain (the gated sequence) in a helper process while this one trains the others and then goes on
+    evaluating; on a GPU or under pytest-xdist (whose workers already share the cores) one after another. A
+    suite that asks for an adapter only at run time (getfixturevalue) declares it with a `trains` mark; one that
+    does not is trained when asked."""
     s = tunegate.settings
     used = _fixtures_used(request.session.items, s)
     jobs = []
-    if "sequences" in used or ("new_task_adapter" in used and not s.adapter):
-        jobs.append(_sequence_job(s, base_model, SEQUENCE_STRATEGIES[0]))  # the longest first: it stays here
+    if _uses_sequences(used, s):
+        jobs.append(_sequence_job(s, base_model, SEQUENCE_STRATEGIES[0]))  # the longest first: the helper's
     if "identity_adapter" in used and not s.adapter:
         jobs.append(TrainingJob("identity", partial(train_identity, base_model, s.fixtures,
                                                     recipe_for(s, "identity"), s.cache_dir)))
@@ -67,10 +70,23 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
         jobs += [_sequence_job(s, base_model, strategy) for strategy in SEQUENCE_STRATEGIES[1:]]
     alone = base_model.device != "cpu" or int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1
     processes = 1 if alone else usable_cores()
-    trained = run_side_by_side(jobs, processes)
-    if trained:
-        tunegate.record.run["trained_side_by_side"] = {"chains": trained, "processes": min(processes, len(trained))}
-    return trained
+    training = train_side_by_side(jobs, processes)
+    if training.trained:
+        tunegate.record.run["trained_side_by_side"] = {"chains": training.trained,
+                                                       "processes": min(processes, len(training.trained))}
+    yield training
+    training.finish()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that use the continual-learning sequences run after the others (keeping their order otherwise):
+    on a multi-core CPU the sequence trains in a helper process while the others are evaluated."""
+    settings = config.stash[STATE].settings
+    items.sort(key=lambda item: _uses_sequences(_fixtures_used([item], settings), settings))
+
+
+def _uses_sequences(used: set[str], settings: Settings) -> bool:
+    return "sequences" in used or ("new_task_adapter" in used and not settings.adapter)
 
 
 def _fixtures_used(items: list[pytest.Item], settings: Settings) -> set[str]:
@@ -92,24 +108,26 @@ def _sequence_job(settings: Settings, base_model: BaseModel, strategy: str) -> T
 
 
 @pytest.fixture(scope="session")
-def identity_adapter(tunegate: SessionState, base_model: BaseModel, trained_adapters: list[str]) -> Path:
+def identity_adapter(tunegate: SessionState, base_model: BaseModel, trained_adapters: SideBySide) -> Path:
     """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked)."""
     s = tunegate.settings
     if external := _external_adapter(tunegate, "identity"):
         return external
+    trained_adapters.wait("identity")
     trained = train_identity(base_model, s.fixtures, recipe_for(s, "identity"), s.cache_dir)
     _record_adapter(tunegate, "identity", trained.path, {**trained.info, "log": trained.log})
     return trained.path
 
 
 @pytest.fixture(scope="session")
-def new_task_adapter(tunegate: SessionState, base_model: BaseModel, trained_adapters: list[str]) -> Path:
+def new_task_adapter(tunegate: SessionState, base_model: BaseModel, trained_adapters: SideBySide) -> Path:
     """The new-task adapter: --adapter PATH, or the gated sequence's last stage (base -> ... -> the newest
     increment, recipe `[sequence.replay]`; trained once, cached, shared with the forgetting and audit suites)."""
     s = tunegate.settings
     if external := _external_adapter(tunegate, "new_task"):
         return external
     strategy = SEQUENCE_STRATEGIES[0]
+    trained_adapters.wait(f"sequence.{strategy}")
     stage = train_sequence(base_model, s.fixtures, recipe_for(s, f"sequence.{strategy}"), s.cache_dir,
                            strategy)[-1]
     _record_adapter(tunegate, "new_task", stage.adapter, stage.info)
@@ -156,13 +174,14 @@ def new_task_models(base_model: BaseModel, new_task_adapter: Path, tunegate: Ses
 
 
 @pytest.fixture(scope="session")
-def sequences(base_model: BaseModel, tunegate: SessionState, trained_adapters: list[str]
+def sequences(base_model: BaseModel, tunegate: SessionState, trained_adapters: SideBySide
               ) -> dict[str, list[Stage]]:
     """Every strategy's sequence base -> increment_1 -> ... (recipes `[sequence.<strategy>]`), stages cached."""
     s = tunegate.settings
     out = {}
     for strategy in SEQUENCE_STRATEGIES:
         recipe = recipe_for(s, f"sequence.{strategy}")
+        trained_adapters.wait(f"sequence.{strategy}")
         out[strategy] = train_sequence(base_model, s.fixtures, recipe, s.cache_dir, strategy)
         for stage in out[strategy][1:]:
             _record_adapter(tunegate, f"{strategy}-{stage.task}", stage.adapter, stage.info)

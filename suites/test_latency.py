@@ -23,12 +23,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
     """The plain base model (no peft wrapper), the tuned view and the merged copy, timed in interleaved rounds
-    on the base task's dev prompts (a FAIL is re-measured once); metrics and gates. Skipped, before any model
-    is loaded, when other pytest-xdist workers share the machine: their load would be timed too."""
+    on the base task's dev prompts (a FAIL is re-measured once), after any helper training process has finished;
+    metrics and gates. Skipped, before any model is loaded, when other pytest-xdist workers share the machine:
+    their load would be timed too."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
         pytest.skip(f"latency is timed only when no other test process shares the machine; {workers} pytest-xdist "
                     "workers are running (run -m latency without -n)")
+    request.getfixturevalue("trained_adapters").finish()  # no training process may run beside the timing
     base_model, merged = request.getfixturevalue("base_model"), request.getfixturevalue("merged_model")
     models = {"base": plain_base(base_model, tunegate.requests),
               "tuned": request.getfixturevalue("identity_models")[1], "merged": merged}

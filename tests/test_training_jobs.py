@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from harness.cache import file_digest
-from harness.training.jobs import TrainingJob, run_side_by_side, train_identity
+from harness.training.jobs import TrainingJob, train_identity, train_side_by_side
 from harness.training.recipe import load_recipe
 
 
@@ -31,26 +31,31 @@ def broken_job(train: bool = True) -> None:
         raise ValueError("tasks/increment_9/train.json: bad data")
 
 
-def test_pending_jobs_run_here_and_in_a_helper_process(tmp_path):
+def test_the_first_pending_job_goes_to_a_helper_and_the_rest_run_here(tmp_path):
     jobs = [TrainingJob(name, partial(record_pid, tmp_path, name)) for name in ("long", "short", "shorter")]
-    assert run_side_by_side(jobs, processes=2) == ["long", "short", "shorter"]
-    ran_in = {job.name: (tmp_path / job.name).read_text() for job in jobs}
-    assert ran_in["long"] == str(os.getpid())
-    assert ran_in["short"] == ran_in["shorter"] != ran_in["long"]
-    assert run_side_by_side(jobs, processes=2) == []  # all cached: nothing runs, no process is started
+    training = train_side_by_side(jobs, processes=2)
+    assert training.trained == ["long", "short", "shorter"]
+    assert (tmp_path / "short").read_text() == (tmp_path / "shorter").read_text() == str(os.getpid())
+    training.wait("long")
+    assert (tmp_path / "long").read_text() != str(os.getpid())  # trained in the helper process
+    training.finish()
+    assert train_side_by_side(jobs, processes=2).trained == []  # all cached: nothing runs, no process starts
 
 
 def test_one_process_runs_everything_here(tmp_path):
     jobs = [TrainingJob(name, partial(record_pid, tmp_path, name)) for name in ("a", "b")]
-    assert run_side_by_side(jobs, processes=1) == ["a", "b"]
+    assert train_side_by_side(jobs, processes=1).trained == ["a", "b"]
     assert {(tmp_path / n).read_text() for n in ("a", "b")} == {str(os.getpid())}
 
 
-def test_failure_in_a_helper_process_is_raised_here(tmp_path):
-    jobs = [TrainingJob("fine", partial(record_pid, tmp_path, "fine")), TrainingJob("broken", broken_job)]
-    with pytest.raises(ValueError, match=r"increment_9/train\.json: bad data"):
-        run_side_by_side(jobs, processes=2)
+def test_failure_in_a_helper_process_is_raised_where_its_chain_is_awaited(tmp_path):
+    jobs = [TrainingJob("broken", broken_job), TrainingJob("fine", partial(record_pid, tmp_path, "fine"))]
+    training = train_side_by_side(jobs, processes=2)
     assert (tmp_path / "fine").read_text() == str(os.getpid())  # the job here still finished
+    with pytest.raises(ValueError, match=r"increment_9/train\.json: bad data"):
+        training.wait("broken")
+    with pytest.raises(ValueError, match="bad data"):
+        training.finish()
 
 
 def test_adapter_trained_in_a_helper_process_has_the_same_bytes(base_model, project_root, tmp_path):
@@ -59,9 +64,11 @@ def test_adapter_trained_in_a_helper_process_has_the_same_bytes(base_model, proj
     threads = torch.get_num_threads()
     here = train_identity(base_model, fixtures, recipe, tmp_path / "here")
     assert torch.get_num_threads() == threads and here.info["torch_threads"] == 1
-    jobs = [TrainingJob("nothing", partial(record_pid, tmp_path, "nothing")),
-            TrainingJob("identity", partial(train_identity, base_model, fixtures, recipe, tmp_path / "helper"))]
-    assert run_side_by_side(jobs, processes=2) == ["nothing", "identity"]
+    jobs = [TrainingJob("identity", partial(train_identity, base_model, fixtures, recipe, tmp_path / "helper")),
+            TrainingJob("nothing", partial(record_pid, tmp_path, "nothing"))]
+    training = train_side_by_side(jobs, processes=2)
+    training.finish()
+    assert training.trained == ["identity", "nothing"]
     helper = train_identity(base_model, fixtures, recipe, tmp_path / "helper", train=False)
     assert helper is not None and not helper.trained_now
     weights = "adapter_model.safetensors"

@@ -1,20 +1,23 @@
 """What the release gate trains, and training it side by side.
 
 A `TrainingJob` is one independent chain of cached adapters: the identity adapter, or one continual-learning
-strategy's sequence of stages. Jobs share nothing but the cache, so `run_side_by_side` trains them at once on a
-multi-core CPU: this process takes the first (longest) job and spawned processes the rest, one per core, each
-on one thread (training is single-threaded on CPU anyway, see `harness.cpu`). The adapters are the same bytes
-as when the jobs run one after another; the cache's file locks keep pytest-xdist workers from training one
-adapter twice.
+strategy's sequence of stages. Jobs share nothing but the cache, so `train_side_by_side` trains them at once on
+a multi-core CPU: the longest job goes to a spawned helper process and this process trains the others, each
+on one thread (training is single-threaded on CPU anyway, see `harness.cpu`). This process returns as soon as
+its own share is done, so evaluation that does not need the helper's chain overlaps its training. The adapters
+are the same bytes as when the jobs run one after another; the cache's file locks keep pytest-xdist workers
+from training one adapter twice.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from harness.data import load_examples, load_identity_spec
 from harness.model.loading import BaseModel
@@ -48,18 +51,53 @@ class TrainingJob:
         self.run()
 
 
-def run_side_by_side(jobs: Sequence[TrainingJob], processes: int) -> list[str]:
-    """Run the pending jobs, the first here and the others in up to `processes - 1` spawned processes; returns
-    the names of the jobs that ran. A job that fails in another process raises here with its traceback."""
+class SideBySide:
+    """Training chains started side by side: those given to helper processes may still be running; `wait(name)`
+    blocks until that chain is done (raising its failure here), `finish()` until every chain is."""
+
+    def __init__(self, pool: ProcessPoolExecutor | None, running: dict[str, Future], trained: list[str],
+                 threads_after: int | None = None) -> None:
+        self._pool, self._running, self.trained = pool, running, trained
+        self._threads_after = threads_after  # this process's torch threads once the helpers are done
+
+    def wait(self, name: str) -> None:
+        """Block until chain `name` is trained (no-op for a chain trained here or not trained at all)."""
+        if name in self._running:
+            self._running[name].result()
+
+    def finish(self) -> None:
+        """Block until every chain is trained, and stop the helper processes."""
+        try:
+            for name in list(self._running):
+                self.wait(name)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+            if self._threads_after is not None:
+                torch.set_num_threads(self._threads_after)
+                self._threads_after = None
+
+
+def train_side_by_side(jobs: Sequence[TrainingJob], processes: int) -> SideBySide:
+    """Start the pending jobs: the first ones (the longest, by the caller's order) each in a spawned helper process,
+    up to `processes - 1` of them, while this process trains the rest, one after another, before returning. Until
+    the helpers are done this process computes on the cores they leave (its torch threads are lowered, and
+    restored by `finish()`). The result names every job started and waits for the helpers' chains."""
     pending = [job for job in jobs if job.pending()]
     helpers = min(processes - 1, len(pending) - 1)
     if helpers < 1:
         for job in pending:
             job()
-        return [job.name for job in pending]
-    with ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        elsewhere = [pool.submit(job) for job in pending[1:]]
-        pending[0]()
-        for future in elsewhere:
-            future.result()
-    return [job.name for job in pending]
+        return SideBySide(None, {}, [job.name for job in pending])
+    pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn"))
+    running = {job.name: pool.submit(job) for job in pending[:helpers]}
+    try:
+        for job in pending[helpers:]:
+            job()
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(threads, processes - helpers)))  # leave the helpers their cores
+    return SideBySide(pool, running, [job.name for job in pending], threads_after=threads)
