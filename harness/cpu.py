@@ -29,3 +29,12 @@ def single_thread(active: bool = True) -> Iterator[None]:
 def usable_cores() -> int:
     """CPU cores this process may run on (its affinity mask where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def share_cores_among_workers() -> int:
+    """Under pytest-xdist, give this worker its share of the cores (at least one torch thread): two workers of two
+    threads each on two cores spin at every OpenMP barrier and run several times slower. Returns the thread count."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        torch.set_num_threads(max(1, usable_cores() // workers))
+    return torch.get_num_threads()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cpu import usable_cores
+from harness.cpu import share_cores_among_workers, usable_cores
 from harness.data import IdentitySpec, load_identity_spec
 from harness.model.lm import LanguageModel, answer_fingerprint, base_and_tuned
 from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
@@ -37,6 +37,8 @@ def base_model(tunegate: SessionState) -> BaseModel:
     dtype = resolve_dtype(s.dtype, device)
     folder = builtin_model_folder(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
     base = BaseModel.at(folder, device=device, dtype=dtype, allow_pickle=s.allow_pickle)
+    if device == "cpu":
+        share_cores_among_workers()
     if s.answer_cache:
         tunegate.requests.persist(s.cache_dir / "answers", answer_fingerprint(device, dtype))
     tunegate.record.run["base_model"] = {"name": s.base_model, "path": base.path, "sha256": base.digest}
@@ -70,12 +72,20 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
         jobs += [_sequence_job(s, base_model, strategy) for strategy in SEQUENCE_STRATEGIES[1:]]
     alone = base_model.device != "cpu" or int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1
     processes = 1 if alone else usable_cores()
-    training = train_side_by_side(jobs, processes)
+    training = train_side_by_side(_worker_order(jobs), processes)
     if training.trained:
         tunegate.record.run["trained_side_by_side"] = {"chains": training.trained,
                                                        "processes": min(processes, len(training.trained))}
     yield training
     training.finish()
+
+
+def _worker_order(jobs: list[TrainingJob]) -> list[TrainingJob]:
+    """The jobs rotated by the pytest-xdist worker's number, so that workers start on different chains (each waits
+    on the cache's lock for a chain another worker is training); unchanged outside xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    shift = int(worker) % len(jobs) if worker.isdigit() and jobs else 0
+    return jobs[shift:] + jobs[:shift]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from harness.cache import file_digest
+from harness.cpu import share_cores_among_workers, usable_cores
+from harness.session import _worker_order
 from harness.training.jobs import TrainingJob, train_identity, train_side_by_side
 from harness.training.recipe import load_recipe
 
@@ -73,3 +75,20 @@ def test_adapter_trained_in_a_helper_process_has_the_same_bytes(base_model, proj
     assert helper is not None and not helper.trained_now
     weights = "adapter_model.safetensors"
     assert file_digest(helper.path / weights) == file_digest(here.path / weights)
+
+
+def test_xdist_workers_share_the_cores_and_start_on_different_chains(monkeypatch):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+        assert share_cores_among_workers() == 2  # outside xdist: untouched
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+        assert share_cores_among_workers() == max(1, usable_cores() // 2) == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(threads)
+    jobs = [TrainingJob(name, broken_job) for name in ("replay", "identity", "naive")]
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert [j.name for j in _worker_order(jobs)] == ["replay", "identity", "naive"]
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    assert [j.name for j in _worker_order(jobs)] == ["identity", "naive", "replay"]
