@@ -31,10 +31,15 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def xdist_workers() -> int:
+    """How many pytest-xdist workers share this machine (1 outside xdist)."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+
 def share_cores_among_workers() -> int:
     """Under pytest-xdist, give this worker its share of the cores (at least one torch thread): two workers of two
     threads each on two cores spin at every OpenMP barrier and run several times slower. Returns the thread count."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    workers = xdist_workers()
     if workers > 1:
         torch.set_num_threads(max(1, usable_cores() // workers))
     return torch.get_num_threads()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cpu import share_cores_among_workers, usable_cores
+from harness.cpu import share_cores_among_workers, usable_cores, xdist_workers
 from harness.data import IdentitySpec, load_identity_spec
 from harness.model.lm import LanguageModel, answer_fingerprint, base_and_tuned
 from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
@@ -70,7 +70,7 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
                                                     recipe_for(s, "identity"), s.cache_dir)))
     if "sequences" in used:
         jobs += [_sequence_job(s, base_model, strategy) for strategy in SEQUENCE_STRATEGIES[1:]]
-    alone = base_model.device != "cpu" or int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1
+    alone = base_model.device != "cpu" or xdist_workers() > 1
     processes = 1 if alone else usable_cores()
     training = train_side_by_side(_worker_order(jobs), processes)
     if training.trained:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from harness.cpu import xdist_workers
 from harness.data import load_examples
 from harness.evaluators import latency
 from harness.model.lm import plain_base
@@ -26,8 +25,7 @@ def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
     on the base task's dev prompts (a FAIL is re-measured once), after any helper training process has finished;
     metrics and gates. Skipped, before any model is loaded, when other pytest-xdist workers share the machine:
     their load would be timed too."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1:
+    if (workers := xdist_workers()) > 1:
         pytest.skip(f"latency is timed only when no other test process shares the machine; {workers} pytest-xdist "
                     "workers are running (run -m latency without -n)")
     request.getfixturevalue("trained_adapters").finish()  # no training process may run beside the timing
