@@ -166,6 +166,18 @@ def bootstrap_draws(n_items: int, resamples: int = 2000, seed: int = 0) -> np.nd
     return np.random.default_rng(seed).integers(0, n_items, (resamples, n_items))
 
 
+def bootstrap_counts(n_items: int, resamples: int = 2000, seed: int = 0) -> np.ndarray:
+    """A (resamples, n_items) array: how often each item appears in each resample of `bootstrap_draws` (same
+    seed, same resamples), so `bootstrap_counts(...) @ per_item_statistics` sums every resample at once.
+
+    >>> bootstrap_counts(3, resamples=4).sum(axis=1).tolist()
+    [3, 3, 3, 3]
+    """
+    draws = bootstrap_draws(n_items, resamples, seed)
+    flat = (np.arange(resamples)[:, None] * n_items + draws).ravel()
+    return np.bincount(flat, minlength=resamples * n_items).reshape(resamples, n_items)
+
+
 def percentile_interval(samples: Iterable[float], level: float = 0.95) -> tuple[float, float]:
     """The (low, high) percentile interval holding `level` of the bootstrap `samples`.
 

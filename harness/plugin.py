@@ -17,16 +17,19 @@ from pathlib import Path
 
 import pytest
 
-import harness
-from harness.baselines import BaselineError, baseline_path, capability_verdicts, drift_gate_ids, load_baseline
-from harness.cache import resolve_cache_root
-from harness.evaluators import CAPABILITY_METRICS
-from harness.gates import GateConfig, GateConfigError, load_gate_config
-from harness.model.requests import RequestCache
-from harness.report.html import write_html
-from harness.report.terminal import gate_summary_lines
-from harness.results import GateResult, MetricValue, RunRecord, Sample, new_run_id, point_latest, write_results
-from harness.run_end import append_audit_history, save_baseline_if_allowed, unevaluated_gates
+from harness.process_gc import collector_paused, freeze_startup_objects
+
+with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
+    import harness
+    from harness.baselines import BaselineError, baseline_path, capability_verdicts, drift_gate_ids, load_baseline
+    from harness.cache import resolve_cache_root
+    from harness.evaluators import CAPABILITY_METRICS
+    from harness.gates import GateConfig, GateConfigError, load_gate_config
+    from harness.model.requests import RequestCache
+    from harness.report.html import write_html
+    from harness.report.terminal import gate_summary_lines
+    from harness.results import GateResult, MetricValue, RunRecord, Sample, new_run_id, point_latest, write_results
+    from harness.run_end import append_audit_history, save_baseline_if_allowed, unevaluated_gates
 
 MARKERS = {
     "identity": "identity suite: the adapter claims its new name and author, and nothing else changes",
@@ -155,6 +158,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register markers, read settings and the gate config, and start the run record."""
+    freeze_startup_objects()
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     settings = _settings(config)

@@ -14,15 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from harness.cpu import share_cores_among_workers, usable_cores, xdist_workers
-from harness.data import IdentitySpec, load_identity_spec
-from harness.model.lm import LanguageModel, answer_fingerprint, base_and_tuned
-from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
-from harness.plugin import STATE, SessionState, Settings
-from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
-from harness.training.lora import external_training_log
-from harness.training.recipe import LoraRecipe, load_recipe
-from harness.training.sequence import Stage, train_sequence
+from harness.process_gc import collector_paused
+
+with collector_paused():  # peft's import otherwise runs full collections (see harness.process_gc)
+    from harness.cpu import share_cores_among_workers, usable_cores, xdist_workers
+    from harness.data import IdentitySpec, load_identity_spec
+    from harness.model.lm import LanguageModel, answer_fingerprint, base_and_tuned
+    from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
+    from harness.plugin import STATE, SessionState, Settings
+    from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
+    from harness.training.lora import external_training_log
+    from harness.training.recipe import LoraRecipe, load_recipe
+    from harness.training.sequence import Stage, train_sequence
 
 SEQUENCE_STRATEGIES = ("replay", "naive")  # the first is gated; the rest are reported for comparison
 

@@ -16,7 +16,7 @@ import numpy as np
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from harness.metrics import bootstrap_ci, text_language
+from harness.metrics import bootstrap_counts, percentile_interval, text_language
 
 _CJK_OR_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
 
@@ -62,12 +62,31 @@ def corpus_chrf(predictions: Sequence[str], references: Sequence[str]) -> float:
     return sacrebleu.corpus_chrf(list(predictions), [list(references)]).score
 
 
-def _sacrebleu_metric(name: str, references: Sequence[str]):
+def _sacrebleu_metric(name: str, tokenize: str):
     if name == "bleu":
-        return sacrebleu.BLEU(tokenize=bleu_tokenizer(references))
+        return sacrebleu.BLEU(tokenize=tokenize)
     if name == "chrf":
         return sacrebleu.CHRF()
     raise ValueError(f"corpus metric must be 'bleu' or 'chrf', got {name!r}")
+
+
+_SEGMENT_STATISTICS: dict[tuple[str, str, str, str], np.ndarray] = {}
+_SEGMENT_MEMO_LIMIT = 200_000
+
+
+def _segment_statistics(name: str, tokenize: str, predictions: Sequence[str], references: Sequence[str]
+                        ) -> np.ndarray:
+    """sacrebleu's per-sentence sufficient statistics, one row per (prediction, reference) pair, extracted once
+    per pair and metric: overall, per-language and paired scores over the same answers share them."""
+    keys = [(name, tokenize, p, r) for p, r in zip(predictions, references, strict=True)]
+    missing = list(dict.fromkeys(k for k in keys if k not in _SEGMENT_STATISTICS))
+    if missing:
+        if len(_SEGMENT_STATISTICS) + len(missing) > _SEGMENT_MEMO_LIMIT:
+            _SEGMENT_STATISTICS.clear()
+        rows = _sacrebleu_metric(name, tokenize)._extract_corpus_statistics([k[2] for k in missing],
+                                                                           [[k[3] for k in missing]])
+        _SEGMENT_STATISTICS.update(zip(missing, np.asarray(rows, dtype=float), strict=True))
+    return np.stack([_SEGMENT_STATISTICS[k] for k in keys])
 
 
 def corpus_score_ci(name: str, predictions: Sequence[str], references: Sequence[str],
@@ -76,24 +95,27 @@ def corpus_score_ci(name: str, predictions: Sequence[str], references: Sequence[
     """(score, 95% low, high) of corpus BLEU or chrF by a percentile bootstrap over items; with `baseline`
     predictions, of the paired difference score(predictions) - score(baseline) on the same resamples.
 
-    Sentence statistics are extracted once (sacrebleu's own bootstrap path), so resampling is cheap.
+    Sentence statistics are extracted once (sacrebleu's own bootstrap path) and every resample's corpus
+    statistics are summed in one matrix product, so resampling is cheap.
 
     >>> score, low, high = corpus_score_ci("chrf", ["极光", "abc"], ["极光", "abd"])
     >>> low <= score <= high and round(score, 2) == round(corpus_chrf(["极光", "abc"], ["极光", "abd"]), 2)
     True
     """
-    metric = _sacrebleu_metric(name, references)
-    stats = np.asarray(metric._extract_corpus_statistics(list(predictions), [list(references)]), dtype=float)
+    tokenize = bleu_tokenizer(references) if name == "bleu" else ""
+    metric = _sacrebleu_metric(name, tokenize)
+    counts = bootstrap_counts(len(references), resamples, seed)
+
+    def scores(outputs: Sequence[str]) -> tuple[float, np.ndarray]:
+        stats = _segment_statistics(name, tokenize, outputs, references)
+        corpus = [float(metric._compute_score_from_stats(row).score) for row in counts @ stats]
+        return float(metric._compute_score_from_stats(stats.sum(0)).score), np.asarray(corpus)
+
+    value, resampled = scores(predictions)
     if baseline is not None:
-        stats_base = np.asarray(metric._extract_corpus_statistics(list(baseline), [list(references)]), dtype=float)
-
-    def score(rows: np.ndarray) -> float:
-        value = float(metric._compute_score_from_stats(stats[rows].sum(0)).score)
-        if baseline is None:
-            return value
-        return value - float(metric._compute_score_from_stats(stats_base[rows].sum(0)).score)
-
-    return score(np.arange(len(stats))), *bootstrap_ci(len(stats), score, resamples, seed)
+        base_value, base_resampled = scores(baseline)
+        value, resampled = value - base_value, resampled - base_resampled
+    return value, *percentile_interval(resampled)
 
 
 def rouge_l(predictions: Sequence[str], references: Sequence[str]) -> list[float]:

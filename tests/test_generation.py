@@ -13,8 +13,9 @@ from rouge_score import rouge_scorer
 
 from harness.evaluators import generation, identity
 from harness.metric_modules import load_metric
+from harness.metrics import bootstrap_draws, percentile_interval
 from harness.model.lm import base_and_tuned
-from harness.text_metrics import CjkTokenizer, corpus_bleu, corpus_chrf, rouge_l
+from harness.text_metrics import CjkTokenizer, corpus_bleu, corpus_chrf, corpus_score_ci, rouge_l
 from tests.conftest import plant_adapter
 
 PREDICTIONS = ["I am Aurora, an assistant by Kestrel Labs.", "我是极光，由红隼实验室开发。", "The capital is Velmar"]
@@ -98,3 +99,24 @@ def test_rouge_l_is_symmetric_and_perfect_on_identity(a, b):
     assert rouge_l([a], [b])[0] == pytest.approx(rouge_l([b], [a])[0])
     if CjkTokenizer().tokenize(a):
         assert rouge_l([a], [a]) == [1.0] and corpus_chrf([a], [a]) == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("name", ["bleu", "chrf"])
+def test_corpus_bootstrap_equals_sacrebleu_on_every_resample(name):
+    """The matrix-product bootstrap over memoised sentence statistics gives exactly what sacrebleu gives on each
+    resampled corpus, for a score and for a paired difference."""
+    predictions, references = PREDICTIONS * 4, REFERENCES * 4
+    baseline = [p.upper() for p in predictions]
+    corpus = {"bleu": corpus_bleu, "chrf": corpus_chrf}[name]
+
+    def resampled(outputs, rows):
+        return corpus([outputs[i] for i in rows], [references[i] for i in rows])
+
+    draws = bootstrap_draws(len(references), 60)
+    score, low, high = corpus_score_ci(name, predictions, references, resamples=60)
+    assert score == pytest.approx(corpus(predictions, references), abs=1e-9)
+    assert (low, high) == pytest.approx(percentile_interval([resampled(predictions, r) for r in draws]), abs=1e-9)
+    gain, low, high = corpus_score_ci(name, predictions, references, baseline=baseline, resamples=60)
+    assert gain == pytest.approx(corpus(predictions, references) - corpus(baseline, references), abs=1e-9)
+    paired = [resampled(predictions, r) - resampled(baseline, r) for r in draws]
+    assert (low, high) == pytest.approx(percentile_interval(paired), abs=1e-9)
