@@ -73,8 +73,10 @@ def test_slowed_model_fails_and_healthy_passes_latency_gates(base_model, identit
         healthy = judged(healthy_views, prompts, tunegate)
         slowed = judged(slowed_views, prompts, tunegate)
     assert set(healthy) == {f"latency.{m}" for m in latency.METRICS}
-    assert all(v.passed for v in healthy.values()), [v.message for v in healthy.values()]  # no false alarm
-    assert not any(v.passed for v in slowed.values()), [v.message for v in slowed.values()]  # still caught
+    false_alarms = [v.message for v in healthy.values() if not v.passed]
+    assert not false_alarms, false_alarms
+    missed = [v.message for v in slowed.values() if v.passed]
+    assert not missed, missed  # the planted slowdown is still caught
     assert "tokens/s" in slowed["latency.throughput_ratio"].message
     assert all("re-measured after a first FAIL" in v.message and "confirmed the FAIL" in v.message
                for v in slowed.values())  # a timing FAIL counts only when the re-measurement confirms it

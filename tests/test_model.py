@@ -11,6 +11,7 @@ from safetensors.torch import load_file, save_file
 
 import harness.model.builtin as builtin
 from harness.model.builtin import BuiltinRecipe, build_builtin_model
+from harness.model.lm import base_and_tuned
 from harness.model.loading import (
     AdapterMismatchError,
     BaseModel,
@@ -18,6 +19,7 @@ from harness.model.loading import (
     attach_adapter,
     check_adapter_fits,
 )
+from harness.model.requests import RequestCache
 from harness.training.recipe import LoraRecipe
 from tests.conftest import copy_adapter
 
@@ -182,3 +184,31 @@ def test_external_trainer_state_log_is_read(tmp_path):
         {"step": 10, "loss": 1.5, "learning_rate": 1e-4}, {"step": 20, "eval_loss": 1.2}, {"train_runtime": 3}]}))
     assert external_training_log(tmp_path / "checkpoint-20") == {"log": [{"step": 10, "loss": 1.5},
                                                                          {"step": 20, "eval_loss": 1.2}]}
+
+
+def test_views_load_their_shared_weights_once_and_only_when_an_answer_is_missing(base_model, tmp_path,
+                                                                                 monkeypatch):
+    folder = _plain_adapter(base_model, tmp_path / "a")
+    loads = []
+    real_load = BaseModel.load
+    monkeypatch.setattr(BaseModel, "load", lambda self: loads.append(1) or real_load(self))
+    cache = RequestCache()
+    base, tuned = base_and_tuned(base_model, folder, cache=cache)
+    prompts = [(("user", "Who are you?"),)]
+    assert not loads and base.device.type == "cpu"  # described, not loaded
+    first = tuned.generate(prompts, max_new_tokens=4)
+    assert base.generate(prompts, max_new_tokens=4) and len(loads) == 1  # both views share one load
+    _, again_tuned = base_and_tuned(base_model, folder, cache=cache)
+    assert again_tuned.generate(prompts, max_new_tokens=4) == first and len(loads) == 1  # answered from the cache
+    assert again_tuned.loglikelihood([]) == [] and len(loads) == 1
+    assert again_tuned.model is not None and len(loads) == 2  # the weights themselves load on demand
+
+
+def test_a_misfitting_adapter_fails_when_its_weights_first_load(base_model, tmp_path):
+    folder = _plain_adapter(base_model, tmp_path / "a")
+    tensors = load_file(folder / "adapter_model.safetensors")
+    tensors[next(k for k in tensors if "lora_A" in k)] = torch.zeros(4, 64)
+    save_file(tensors, folder / "adapter_model.safetensors")
+    _, tuned = base_and_tuned(base_model, folder)
+    with pytest.raises(AdapterMismatchError, match=r"has shape \[4, 64\]"):
+        tuned.generate([(("user", "Who are you?"),)], max_new_tokens=2)

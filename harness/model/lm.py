@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -28,18 +29,47 @@ Conversation = tuple[tuple[str, str], ...]
 DEFAULT_BATCH_SIZE = 64  # sequences per padded batch, for generation and scoring alike
 
 
+class SharedWeights:
+    """A model and its tokenizer, loaded on first use and shared by the views that compute with them: a run
+    whose answers are all cached (a warm run) never loads them. Answers are cached under the weights' digests,
+    so a cached answer means these weights loaded (and passed the adapter fit checks) when it was computed."""
+
+    def __init__(self, load: Callable[[], tuple[torch.nn.Module, Any]], device: str) -> None:
+        self._load = load
+        self._loaded: tuple[torch.nn.Module, Any] | None = None
+        self.device = torch.device(device)
+
+    @classmethod
+    def ready(cls, model: torch.nn.Module, tokenizer) -> SharedWeights:
+        """Weights that are already in memory."""
+        weights = cls(lambda: (model, tokenizer), str(next(model.parameters()).device))
+        weights.get()
+        return weights
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory yet."""
+        return self._loaded is not None
+
+    def get(self) -> tuple[torch.nn.Module, Any]:
+        """(model, tokenizer), loading them the first time."""
+        if self._loaded is None:
+            self._loaded = self._load()
+        return self._loaded
+
+
 class LanguageModel:
     """Batched greedy generation, answer log-likelihood and text NLL over one model view (base or tuned).
 
     `model_id` names the weights this view computes with (base digest + adapter digest); answers are kept in
-    the shared `cache` under it, so every view of the same weights in a session reuses them.
+    the shared `cache` under it, so every view of the same weights in a session reuses them. `model` is a
+    loaded module (with its `tokenizer`) or `SharedWeights`, loaded when a request first misses the cache.
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer, *, name: str, model_id: str | None = None,
-                 adapter_enabled: bool = True, cache: RequestCache | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                 max_new_tokens: int = 48) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
+    def __init__(self, model: torch.nn.Module | SharedWeights, tokenizer=None, *, name: str,
+                 model_id: str | None = None, adapter_enabled: bool = True, cache: RequestCache | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE, max_new_tokens: int = 48) -> None:
+        self._weights = model if isinstance(model, SharedWeights) else SharedWeights.ready(model, tokenizer)
         self.name = name
         self.model_id = model_id or f"{name}@{id(model):x}"
         self.adapter_enabled = adapter_enabled
@@ -48,9 +78,19 @@ class LanguageModel:
         self.max_new_tokens = max_new_tokens
 
     @property
+    def model(self) -> torch.nn.Module:
+        """The (peft-wrapped or plain) causal LM this view computes with; loads shared weights on first use."""
+        return self._weights.get()[0]
+
+    @property
+    def tokenizer(self):
+        """The tokenizer (with a pad token) of this view's model."""
+        return self._weights.get()[1]
+
+    @property
     def device(self) -> torch.device:
-        """Device the model's weights live on."""
-        return next(self.model.parameters()).device
+        """Device the model's weights live on (the device they will load on, before they are loaded)."""
+        return next(self.model.parameters()).device if self._weights.loaded else self._weights.device
 
     def _view(self):
         """Context in which forward passes see this view's weights (adapter on or off)."""
@@ -236,17 +276,20 @@ def untrained_like(base_model: BaseModel, seed: int = 0, cache: RequestCache | N
 
 def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: bool = False,
                    cache: RequestCache | None = None) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) over one copy of the base weights with `adapter` attached (after fit checks).
+    """(base view, tuned view) over one copy of the base weights with `adapter` attached (after fit checks),
+    loaded when a request first misses the cache.
 
     Views share `cache` (a new one if not given): the base view under the base digest, the tuned view under
     base + adapter digest.
     """
-    model, tokenizer = base_model.load()
-    tuned = attach_adapter(model, adapter, allow_pickle=allow_pickle)
+    def load() -> tuple[torch.nn.Module, Any]:
+        model, tokenizer = base_model.load()
+        return attach_adapter(model, adapter, allow_pickle=allow_pickle), tokenizer
+
+    weights = SharedWeights(load, base_model.device)
     cache = cache if cache is not None else RequestCache()
-    return (LanguageModel(tuned, tokenizer, name="base", model_id=base_model.digest, adapter_enabled=False,
-                          cache=cache),
-            LanguageModel(tuned, tokenizer, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
+    return (LanguageModel(weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache),
+            LanguageModel(weights, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
                           cache=cache))
 
 
