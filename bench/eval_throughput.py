@@ -26,11 +26,11 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from harness.data import load_examples, load_text_lines
-from harness.model.builtin import builtin_model_folder
 from harness.model.lm import DEFAULT_BATCH_SIZE, LanguageModel
 from harness.model.loading import DTYPES, BaseModel, resolve_device
+from harness.model.prompts import prompt_ids
 from harness.model.requests import RequestCache
-from harness.training.batching import prompt_ids
+from harness.training.builtin import builtin_model_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 LARGER = {"cpu": dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=1408),

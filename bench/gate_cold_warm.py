@@ -50,7 +50,7 @@ def timed_gate(cache: Path, reports: Path, env: dict[str, str]) -> tuple[float, 
 
 def artifact_times(cache: Path) -> dict[str, float]:
     """Training time of each adapter, the plugin's import time and the shipped model's digest check."""
-    from harness.model.builtin import SHIPPED, verify_shipped_model
+    from harness.training.builtin import SHIPPED, verify_shipped_model
 
     times = {}
     for info in sorted(cache.glob("adapter-*/training_info.json")):

@@ -12,7 +12,6 @@ import platform
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,15 @@ from harness.process_gc import collector_paused, freeze_startup_objects
 
 with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
     import harness
-    from harness.baselines import BaselineError, baseline_path, capability_verdicts, drift_gate_ids, load_baseline
+    from harness.baselines import BaselineError, baseline_path, drift_gate_ids, load_baseline
     from harness.cache import resolve_cache_root
     from harness.evaluators import CAPABILITY_METRICS
     from harness.gates import GateConfig, GateConfigError, load_gate_config
-    from harness.model.requests import RequestCache
     from harness.report.html import write_html
     from harness.report.terminal import gate_summary_lines
-    from harness.results import GateResult, MetricValue, RunRecord, Sample, new_run_id, point_latest, write_results
+    from harness.results import RunRecord, new_run_id, point_latest, write_results
     from harness.run_end import append_audit_history, save_baseline_if_allowed, unevaluated_gates
+    from harness.run_state import STATE, SessionState, Settings
 
 MARKERS = {
     "identity": "identity suite: the adapter claims its new name and author, and nothing else changes",
@@ -47,77 +46,6 @@ MARKERS = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The effective command-line configuration of one run."""
-
-    rootdir: Path
-    fixtures: Path
-    base_model: str
-    adapter: Path | None
-    gates_file: str | None
-    report_dir: Path
-    cache_dir: Path
-    device: str
-    dtype: str
-    allow_pickle: bool
-    ppl_window: int = 256
-    ppl_stride: int = 192
-    checkpoints: Path | None = None
-    history: Path | None = None
-    baseline: Path | None = None
-    save_baseline: Path | None = None
-    save_baseline_anyway: bool = False
-    shadow: Path | None = None
-    train_seed: int | None = None
-    answer_cache: bool = True
-
-
-@dataclass
-class SessionState:
-    """Everything the plugin keeps for one pytest session (stored in `config.stash`)."""
-
-    settings: Settings
-    gates: GateConfig
-    run_id: str
-    record: RunRecord
-    artifacts: dict = field(default_factory=dict)
-    requests: RequestCache = field(default_factory=RequestCache)
-    baseline: dict | None = None  # the stored baseline of --baseline
-
-    def record_gate(self, result: GateResult) -> None:
-        """Keep a gate verdict for results.json, the report and the terminal summary."""
-        self.record.gates.append(result)
-
-    def enforce(self, result: GateResult) -> None:
-        """Record a gate verdict and fail the calling test with its message when the gate failed."""
-        self.record_gate(result)
-        assert result.passed, result.message
-
-    def record_metrics(self, metrics: list[MetricValue]) -> None:
-        """Keep measured metrics."""
-        self.record.metrics += metrics
-
-    def record_samples(self, samples: list[Sample]) -> None:
-        """Keep before/after samples."""
-        self.record.samples += samples
-
-    def conclude(self, capability: str, metrics: list[MetricValue], samples: list[Sample],
-                 verdicts: dict[str, GateResult], compares_outputs: bool = False) -> dict[str, GateResult]:
-        """Record a capability's metrics and samples; return its verdicts plus, under --baseline, its `[baseline]`
-        gates and (for a capability with greedy outputs) its `[drift]` gates, so each is a test item."""
-        self.record_metrics(metrics)
-        self.record_samples(samples)
-        if self.baseline is None:
-            return verdicts
-        compared, drift_metrics, changed = capability_verdicts(self.baseline, capability, metrics, samples,
-                                                               self.gates, compares_outputs)
-        self.record_metrics(drift_metrics)
-        self.record_samples(changed)
-        return {**verdicts, **compared}
-
-
-STATE = pytest.StashKey[SessionState]()
 pytest_plugins = ["harness.session"]  # the session fixtures: models, adapters, sequences
 
 
@@ -162,10 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     settings = _settings(config)
-    try:
-        gates = load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, CAPABILITY_METRICS)
-    except GateConfigError as err:
-        raise pytest.UsageError(str(err)) from None
+    gates, problem = _gate_config(settings)
     stored = None
     if settings.baseline:
         try:
@@ -177,7 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if stored is not None:
         record.run["baseline"] = {"name": settings.baseline.stem, "path": str(settings.baseline),
                                   "run": stored["run"]}
-    config.stash[STATE] = SessionState(settings, gates, run_id, record, baseline=stored)
+    config.stash[STATE] = SessionState(settings, gates, run_id, record, baseline=stored, gate_config_problem=problem)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
 
@@ -202,6 +127,19 @@ def _settings(config: pytest.Config) -> Settings:
                     shadow=Path(config.getoption("shadow")).resolve() if config.getoption("shadow") else None,
                     train_seed=config.getoption("train_seed"),
                     answer_cache=not config.getoption("no_answer_cache"))
+
+
+def _gate_config(settings: Settings) -> tuple[GateConfig | None, str]:
+    """The gate config, or (None, why) when none exists where it is looked for by default: tunegate installed in
+    a project that does not use it. An explicit `--gates`, a baseline to compare or an invalid file is a usage
+    error at once."""
+    try:
+        return load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, CAPABILITY_METRICS), ""
+    except GateConfigError as err:
+        if settings.gates_file or settings.baseline or settings.save_baseline or "not found" not in str(err):
+            raise pytest.UsageError(str(err)) from None
+        return None, f"{err} (tunegate suites need a gate config: --gates FILE, [tool.tunegate.gates] in " \
+                     "pyproject.toml, or <data-dir>/gates.toml)"
 
 
 def _baseline_file(config: pytest.Config, option: str) -> Path | None:

@@ -21,7 +21,7 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.data import IdentitySpec, load_identity_spec
     from harness.model.lm import LanguageModel, answer_fingerprint, base_and_tuned
     from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
-    from harness.plugin import STATE, SessionState, Settings
+    from harness.run_state import STATE, SessionState, Settings
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
     from harness.training.lora import external_training_log
     from harness.training.recipe import LoraRecipe, load_recipe
@@ -33,7 +33,7 @@ SEQUENCE_STRATEGIES = ("replay", "naive")  # the first is gated; the rest are re
 @pytest.fixture(scope="session")
 def base_model(tunegate: SessionState) -> BaseModel:
     """The base model: a folder given by --base-model, or the built-in toy model (built once, cached)."""
-    from harness.model.builtin import builtin_model_folder
+    from harness.training.builtin import builtin_model_folder
 
     s = tunegate.settings
     device = resolve_device(s.device)

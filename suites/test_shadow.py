@@ -24,4 +24,7 @@ def test_shadow_disagreement_is_reported(identity_models, identity_spec, base_mo
     tunegate.record_metrics(metrics)
     tunegate.record_samples(samples)
     tunegate.record.run["shadow"] = {"path": str(s.shadow)}
-    assert len(metrics) == 2 * len(datasets)
+    for name, examples in datasets.items():  # every prompt compared, and every disagreement listed as evidence
+        disagreement = next(m for m in metrics if m.name == f"disagreement[{name}]")
+        listed = sum(sample.id.startswith(f"{name}/") for sample in samples)
+        assert disagreement.n == len(examples) and round(disagreement.value * len(examples)) == listed, name

@@ -9,8 +9,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 
-import harness.model.builtin as builtin
-from harness.model.builtin import BuiltinRecipe, build_builtin_model
+import harness.training.builtin as builtin
 from harness.model.lm import base_and_tuned
 from harness.model.loading import (
     AdapterMismatchError,
@@ -20,6 +19,7 @@ from harness.model.loading import (
     check_adapter_fits,
 )
 from harness.model.requests import RequestCache
+from harness.training.builtin import BuiltinRecipe, build_builtin_model
 from harness.training.recipe import LoraRecipe
 from tests.conftest import copy_adapter
 
@@ -38,7 +38,7 @@ def test_builtin_build_is_bit_identical_and_cached(tmp_path, project_root, monke
 
 def test_shipped_model_matches_its_digests_and_its_data(project_root, tmp_path):
     """fixtures/builtin/model/ is what every machine evaluates: it loads, every file matches SHA256SUMS, it was
-    built from today's data and recipe (else: python -m harness.model.builtin --rebuild), and a modified file
+    built from today's data and recipe (else: python -m harness.training.builtin --rebuild), and a modified file
     is refused with the file named."""
     import shutil
 
@@ -52,7 +52,7 @@ def test_shipped_model_matches_its_digests_and_its_data(project_root, tmp_path):
     assert {"model.safetensors", "tokenizer.json", "config.json", "build_info.json"} <= listed
     info = json.loads((shipped / builtin.BUILD_INFO).read_text())
     assert {"recipe": info["recipe"], "data": info["data"]} == builtin.shipped_build_key(fixtures), \
-        "the shipped model is stale: run python -m harness.model.builtin --rebuild"
+        "the shipped model is stale: run python -m harness.training.builtin --rebuild"
     assert AutoModelForCausalLM.from_pretrained(shipped).num_parameters() == info["parameters"]
     tampered = shutil.copytree(shipped, tmp_path / "tampered")
     (tampered / "config.json").write_text((tampered / "config.json").read_text() + " ")

@@ -63,7 +63,7 @@ def test_sliding_window_equals_naive_window_loop(base_lm, tunegate):
 
 
 def test_answer_loglikelihood_equals_straightforward_sum(base_lm, tunegate):
-    from harness.training.batching import answer_ids, prompt_ids
+    from harness.model.prompts import answer_ids, prompt_ids
 
     dev = load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")
     batched = base_lm.loglikelihood(dev)

@@ -125,8 +125,8 @@ def _train_with_plain_peft(base_model, identity_spec, fixtures, out):
 def test_adapter_written_by_plain_peft_is_evaluated(run_suites, base_model, identity_spec, tunegate, tmp_path):
     adapter = _train_with_plain_peft(base_model, identity_spec, tunegate.settings.fixtures, tmp_path / "plain")
     result, report_dir = run_suites("--adapter", str(adapter), "-m", "identity")
-    assert result.ret in (0, 1), result.stdout.str()[-3000:]
     data = results_of(report_dir)
+    assert result.ret == (0 if all(g["passed"] for g in data["gates"]) else 1), result.stdout.str()[-3000:]
     metrics = {m["name"]: m["value"] for m in data["metrics"] if m["checkpoint"] == "tuned"}
     assert metrics["held_in_exact_match"] >= 0.9 and metrics["leak_rate"] == 0.0
     assert data["run"]["config"]["adapter"] == str(adapter)
@@ -157,9 +157,10 @@ def test_external_checkpoint_is_evaluated_without_any_training(run_suites, base_
     cache = tmp_path / "empty-cache"
     result, report_dir = run_suites("--base-model", base_model.path, "--adapter", str(checkpoint), "--cache-dir",
                                     str(cache))
-    assert result.ret in (0, 1), result.stdout.str()[-2000:]  # the identity adapter is no new-task learner
     assert not list(cache.glob("adapter-*")) and not list(cache.glob("builtin-*"))  # nothing trained or built
     data = results_of(report_dir)
+    failed = {g["capability"] for g in data["gates"] if not g["passed"]}
+    assert failed == {"new_task"} and result.ret == 1, result.stdout.str()[-2000:]  # no new-task learner
     assert data["run"]["adapters"]["identity"]["path"] == str(checkpoint)
     assert {g["capability"] for g in data["gates"]} >= {"identity", "old_task", "perplexity", "adapter_health"}
     assert "training" not in data["run"] or all("train_seconds" not in t for t in data["run"]["training"].values())

@@ -21,9 +21,9 @@ import torch
 from harness.data import Example
 from harness.model.loading import DTYPES, BaseModel, adapter_digest, attach_adapter
 from harness.model.lora_layers import LoraLayer, capture_lora_activations, lora_layers
+from harness.model.prompts import answer_ids, prompt_ids
 from harness.model.requests import RequestCache
 from harness.progress import progress
-from harness.training.batching import answer_ids, prompt_ids
 
 Conversation = tuple[tuple[str, str], ...]
 DEFAULT_BATCH_SIZE = 64  # sequences per padded batch, for generation and scoring alike
@@ -252,7 +252,7 @@ def answer_fingerprint(device: str, dtype: str) -> dict:
     here = Path(__file__).parent
     return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
             "device": device, "dtype": dtype, "threads": torch.get_num_threads(), "batch_size": DEFAULT_BATCH_SIZE,
-            "code": [file_digest(here / "lm.py"), file_digest(here.parent / "training" / "batching.py")]}
+            "code": [file_digest(here / "lm.py"), file_digest(here / "prompts.py")]}
 
 
 def plain_base(base_model: BaseModel, cache: RequestCache | None = None) -> LanguageModel:

@@ -22,7 +22,8 @@ from harness.training.batching import collate, encode_example, shuffled_batches
 from harness.training.loop import LoopSettings, answer_loss, train_loop
 from harness.training.recipe import LoraRecipe
 
-TRAINING_SOURCES = ("training/lora.py", "training/batching.py", "training/loop.py", "training/recipe.py")
+TRAINING_SOURCES = (
+    "training/lora.py", "training/batching.py", "model/prompts.py", "training/loop.py", "training/recipe.py")
 LOG_FILE, INFO_FILE = "training_log.json", "training_info.json"
 _LAYER = re.compile(r"\.layers\.(\d+)\.")
 

@@ -7,7 +7,7 @@ increment data use. The result is an ordinary HF model folder (safetensors), bit
 
 The built model plays the part of a downloaded pretrained model, so it is shipped: `fixtures/builtin/model/`
 holds its files and `SHA256SUMS`, and every machine evaluates the same base (training would otherwise differ
-with each CPU's float summation order). `python -m harness.model.builtin --rebuild` regenerates it with the same
+with each CPU's float summation order). `python -m harness.training.builtin --rebuild` regenerates it with the same
 recipe; `build_info.json` there records the data and recipe it was built from, so a test can tell when the
 shipped model is stale. A data folder without a shipped model builds one into the cache instead.
 """
@@ -31,11 +31,12 @@ from transformers import LlamaConfig, LlamaForCausalLM
 import harness
 from harness.cache import cached_artifact, file_digest
 from harness.data import Example, load_examples, load_identity_spec, load_text_lines
-from harness.model.tokenizer import train_tokenizer
 from harness.training.batching import encode_example, encode_text, shuffled_batches
 from harness.training.loop import LoopSettings, train_loop
+from harness.training.tokenizer import train_tokenizer
 
-BUILDER_SOURCES = ("model/builtin.py", "model/tokenizer.py", "training/batching.py", "training/loop.py")
+BUILDER_SOURCES = ("training/builtin.py", "training/tokenizer.py", "training/batching.py", "training/loop.py",
+                   "model/prompts.py")
 SHIPPED = "builtin/model"  # under the data folder
 MANIFEST = "SHA256SUMS"
 BUILD_INFO = "build_info.json"
@@ -115,7 +116,7 @@ def verify_shipped_model(folder: Path) -> None:
     manifest = folder / MANIFEST
     if not manifest.is_file():
         raise ShippedModelError(f"{manifest}: missing; regenerate the model with "
-                                "`python -m harness.model.builtin --rebuild`")
+                                "`python -m harness.training.builtin --rebuild`")
     for line_no, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), start=1):
         digest, _, name = line.partition("  ")
         if not name:
@@ -125,7 +126,7 @@ def verify_shipped_model(folder: Path) -> None:
         if file_digest(folder / name) != digest:
             raise ShippedModelError(f"{folder / name}: SHA-256 differs from {manifest}:{line_no}; the shipped "
                                     "model was modified (restore it, or rebuild with "
-                                    "`python -m harness.model.builtin --rebuild`)")
+                                    "`python -m harness.training.builtin --rebuild`)")
 
 
 def shipped_build_key(fixtures: Path, recipe: BuiltinRecipe | None = None) -> dict:
@@ -210,8 +211,8 @@ class _deterministic:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m harness.model.builtin --rebuild [--data-dir fixtures]`: regenerate the shipped model."""
-    parser = argparse.ArgumentParser(prog="python -m harness.model.builtin", description=main.__doc__)
+    """`python -m harness.training.builtin --rebuild [--data-dir fixtures]`: regenerate the shipped model."""
+    parser = argparse.ArgumentParser(prog="python -m harness.training.builtin", description=main.__doc__)
     parser.add_argument("--rebuild", action="store_true", help="rebuild fixtures/builtin/model/ from the data")
     parser.add_argument("--data-dir", type=Path, default=Path(harness.__file__).parent.parent / "fixtures")
     args = parser.parse_args(argv)

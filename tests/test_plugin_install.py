@@ -1,0 +1,41 @@
+"""Installed through its `pytest11` entry point, tunegate gives any project its options and fixtures, and stays
+out of the way of tests that do not use it (no gate config needed, no report written)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_the_entry_point_brings_the_options_without_any_conftest(pytester: pytest.Pytester):
+    result = pytester.runpytest_inprocess("--help")
+    result.stdout.fnmatch_lines(["*--base-model*", "*--save-baseline*"])
+    assert "--base-model" not in pytester.runpytest_inprocess("--help", "-p", "no:tunegate").stdout.str()
+
+
+def test_a_project_without_tunegate_tests_runs_untouched(pytester: pytest.Pytester):
+    pytester.makepyfile(test_plain="def test_sum():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "reports").exists()
+
+
+def test_a_suite_without_a_gate_config_is_told_where_to_put_one(pytester: pytest.Pytester):
+    pytester.makepyfile(test_gated="""
+        from harness.plugin import parametrize_gates
+
+        def pytest_generate_tests(metafunc):
+            parametrize_gates(metafunc, "old_task")
+
+        def test_gate(gate_id):
+            pass
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*fixtures/gates.toml: gate config file not found*--gates FILE*"])
+
+
+def test_an_explicit_missing_gate_file_is_a_usage_error_at_once(pytester: pytest.Pytester):
+    pytester.makepyfile(test_plain="def test_sum():\n    assert True\n")
+    result = pytester.runpytest_inprocess("--gates", "nowhere.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*nowhere.toml: gate config file not found*"])
