@@ -16,8 +16,15 @@ from harness.model.lm import LanguageModel, plain_base
 FAST = latency.LatencySettings(prompts=8, new_tokens=16, min_rounds=5, max_rounds=20, budget_s=3.0)
 
 
+def _compute_for(seconds: float) -> None:
+    """Busy CPU work for `seconds` of this process's CPU time: extra computation, as a slower adapter adds."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
 class SlowedModel(LanguageModel):
-    """A wrapper that sleeps 10 ms before every forward pass: a planted inference-time regression."""
+    """A wrapper that computes 10 ms more before every forward pass: a planted inference-time regression."""
 
     def __init__(self, inner: LanguageModel) -> None:
         super().__init__(inner.model, inner.tokenizer, name=f"{inner.name} (slowed)", model_id="slowed",
@@ -26,7 +33,7 @@ class SlowedModel(LanguageModel):
     @contextmanager
     def _view(self):
         inner = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-        hook = inner.register_forward_pre_hook(lambda *_: time.sleep(0.010))  # generate() bypasses peft's forward
+        hook = inner.register_forward_pre_hook(lambda *_: _compute_for(0.010))  # generate() bypasses peft's forward
         try:
             with super()._view():
                 yield

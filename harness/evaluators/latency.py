@@ -10,7 +10,9 @@ measured in the same run, built to survive a busy shared machine:
 * the estimator is the mean of each view's fastest half of rounds (load bursts only ever slow a round down),
   and a gated ratio is the ratio of those means, with a bootstrap 95% CI over rounds;
 * rounds continue past `min_rounds` until every ratio's CI is narrow or the time budget is spent;
-* on CPU the timing runs on one thread (an oversubscribed core cannot stall a thread barrier);
+* on CPU the timing runs on one thread (an oversubscribed core cannot stall a thread barrier) and reads the
+  process's CPU time, which other processes competing for the cores do not inflate (on a GPU: wall time,
+  synchronised);
 * a FAIL is re-measured once; only a failure that the re-measurement confirms counts.
 """
 
@@ -20,6 +22,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -117,18 +120,20 @@ def measure_latency(models: Mapping[str, LanguageModel], conversations: Sequence
     until the ratios' CIs are narrow, `max_rounds` or the time budget is reached (never below `min_rounds`)."""
     batch = list(conversations)[: settings.prompts]
     views = list(models)
-    with single_thread(all(m.device.type == "cpu" for m in models.values())):
-        for model in models.values():  # warm-up: kernels, allocator, caches
-            model.timed_generate(batch, settings.new_tokens)
-        single = min(models[v].timed_generate(batch, 1) for v in views)
+    on_cpu = all(m.device.type == "cpu" for m in models.values())
+    with single_thread(on_cpu):
+        timed = {v: partial(models[v].timed_generate, batch, cpu_time=on_cpu) for v in views}
+        for view in views:  # warm-up: kernels, allocator, caches
+            timed[view](settings.new_tokens)
+        single = min(timed[v](1) for v in views)
         repeats = max(1, math.ceil(settings.min_unit_s / max(single, 1e-6)))
         generation: dict[str, list[float]] = {v: [] for v in views}
         first_token: dict[str, list[float]] = {v: [] for v in views}
         started = time.perf_counter()
         for round_no in range(settings.max_rounds):
             for view in views[round_no % len(views):] + views[:round_no % len(views)]:
-                generation[view].append(models[view].timed_generate(batch, settings.new_tokens))
-                first_token[view].append(models[view].timed_generate(batch, 1, repeats))
+                generation[view].append(timed[view](settings.new_tokens))
+                first_token[view].append(timed[view](1, repeats))
             timings = Timings(settings, len(batch), generation, first_token, repeats)
             if round_no + 1 >= settings.min_rounds and (time.perf_counter() - started > settings.budget_s
                                                         or _narrow(timings)):

@@ -131,18 +131,22 @@ class LanguageModel:
                                       top_p=None, top_k=None, temperature=None)
         return out[:, width:]
 
-    def timed_generate(self, conversations: Sequence[Conversation], new_tokens: int, repeats: int = 1) -> float:
+    def timed_generate(self, conversations: Sequence[Conversation], new_tokens: int, repeats: int = 1,
+                       cpu_time: bool = False) -> float:
         """Seconds one batched greedy generation of exactly `new_tokens` tokens per conversation takes, averaged
-        over `repeats` back-to-back runs (never cached: this is the latency measurement)."""
+        over `repeats` back-to-back runs (never cached: this is the latency measurement). With `cpu_time` the
+        clock is this process's CPU time (for single-threaded CPU timing: other processes competing for the
+        cores do not inflate it), else wall time, synchronised with the GPU."""
         prompts = [prompt_ids(self.tokenizer, c) for c in conversations]
+        clock = time.process_time if cpu_time else time.perf_counter
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        started = time.perf_counter()
+        started = clock()
         for _ in range(repeats):
             self._generate_batch(prompts, new_tokens, min_new_tokens=new_tokens)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        return (time.perf_counter() - started) / repeats
+        return (clock() - started) / repeats
 
     def loglikelihood(self, examples: Sequence[Example]) -> list[tuple[float, int]]:
         """(sum of log-probabilities, token count) of each example's answer (+ eos) given its prompt, cached."""
