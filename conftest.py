@@ -1,9 +1,7 @@
 """Register the tunegate pytest plugin (and pytester, for the harness's own end-to-end tests).
 
-Installed (`pip install -e .`, as the README's setup does), tunegate's `pytest11` entry point has loaded
-`harness.plugin` before pytest reads any conftest; from a bare checkout this file registers it instead.
+Installed, tunegate's `pytest11` entry point (named `harness.plugin`, like the module) has registered it already
+and this line finds it there; from a bare checkout it registers it.
 """
 
-import sys
-
-pytest_plugins = ["pytester"] if "harness.plugin" in sys.modules else ["harness.plugin", "pytester"]
+pytest_plugins = ["harness.plugin", "pytester"]

@@ -9,7 +9,14 @@ import pytest
 def test_the_entry_point_brings_the_options_without_any_conftest(pytester: pytest.Pytester):
     result = pytester.runpytest_inprocess("--help")
     result.stdout.fnmatch_lines(["*--base-model*", "*--save-baseline*"])
-    assert "--base-model" not in pytester.runpytest_inprocess("--help", "-p", "no:tunegate").stdout.str()
+    assert "--base-model" not in pytester.runpytest_inprocess("--help", "-p", "no:harness.plugin").stdout.str()
+
+
+def test_an_explicit_registration_meets_the_installed_plugin_without_a_clash(pytester: pytest.Pytester):
+    pytester.makeconftest('pytest_plugins = ["harness.plugin"]\n')
+    pytester.makepyfile(test_plain="def test_sum():\n    assert 1 + 1 == 2\n")
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest_inprocess("-p", "harness.plugin", "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
 def test_a_project_without_tunegate_tests_runs_untouched(pytester: pytest.Pytester):
