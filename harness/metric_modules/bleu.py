@@ -1,9 +1,11 @@
 """Corpus BLEU (sacrebleu) as a local `evaluate` metric module.
 
 Example:
-    >>> bleu = evaluate.load("harness/metric_modules/bleu.py")  # doctest: +SKIP
-    >>> bleu.compute(predictions=["the cat sat"], references=["the cat sat"])  # doctest: +SKIP
-    {'bleu': 100.0, 'tokenize': '13a'}
+    >>> from harness.metric_modules import load_metric
+    >>> bleu = load_metric("bleu")  # evaluate.load of this file, by path
+    >>> scores = bleu.compute(predictions=["the cat sat on the mat"], references=["the cat sat on the mat"])
+    >>> round(scores["bleu"], 6), scores["tokenize"]
+    (100.0, '13a')
 """
 
 import datasets

@@ -1,8 +1,9 @@
 """Corpus chrF (sacrebleu) as a local `evaluate` metric module.
 
 Example:
-    >>> chrf = evaluate.load("harness/metric_modules/chrf.py")  # doctest: +SKIP
-    >>> chrf.compute(predictions=["我是极光"], references=["我是极光"])  # doctest: +SKIP
+    >>> from harness.metric_modules import load_metric
+    >>> chrf = load_metric("chrf")  # evaluate.load of this file, by path
+    >>> chrf.compute(predictions=["我是极光"], references=["我是极光"])
     {'chrf': 100.0}
 """
 

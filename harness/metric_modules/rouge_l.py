@@ -1,8 +1,9 @@
 """ROUGE-L F1 (rouge-score, CJK split per character) as a local `evaluate` metric module.
 
 Example:
-    >>> rouge = evaluate.load("harness/metric_modules/rouge_l.py")  # doctest: +SKIP
-    >>> rouge.compute(predictions=["我是极光"], references=["我是极光"])  # doctest: +SKIP
+    >>> from harness.metric_modules import load_metric
+    >>> rouge = load_metric("rouge_l")  # evaluate.load of this file, by path
+    >>> rouge.compute(predictions=["我是极光"], references=["我是极光"])
     {'rouge_l': 1.0}
 """
 
