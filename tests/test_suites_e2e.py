@@ -172,3 +172,18 @@ def test_latency_is_skipped_when_xdist_workers_share_the_machine(run_suites, mon
     assert result.ret == 0, result.stdout.str()[-2000:]
     result.stdout.fnmatch_lines(["*SKIPPED*latency is timed only when no other test process shares the machine; "
                                  "2 pytest-xdist workers are running*"])
+
+
+def test_two_xdist_workers_give_one_report_and_one_history_append(run_suites):
+    """`pytest suites/ -n 2` (README): both workers' parts merge into one results.json and report, the audit
+    history gets this run's rows once, and latency is skipped with its reason rather than timed under load."""
+    result, report_dir = run_suites("-n", "2", "-rs")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    data = results_of(report_dir)
+    assert {g["capability"] for g in data["gates"]} == set(CAPABILITIES) - {"latency"} | {"new_task", "audit"}
+    assert all(g["passed"] for g in data["gates"]) and not list(report_dir.glob("*/parts"))
+    assert (report_dir / "latest" / "report.html").is_file()
+    history = (report_dir / "history.csv").read_text().splitlines()
+    rows = [line for line in history[1:] if line.startswith(data["run"]["id"] + ",")]
+    assert rows and len(rows) == len(set(rows))  # appended once, by the controller
+    result.stdout.fnmatch_lines(["*SKIPPED*latency is timed only when no other test process shares the machine*"])
