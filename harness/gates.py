@@ -43,6 +43,10 @@ class GateConfigError(ValueError):
     """A gate config is malformed; the message names the file and key."""
 
 
+class GateConfigMissing(GateConfigError):
+    """The gate config file does not exist."""
+
+
 def decide(op: str, threshold: float, value: float, ci: tuple[float | None, float | None] = (None, None),
            rule: str = "point") -> tuple[bool, str]:
     """(passed, how it was decided) for `value OP threshold` under a decision rule.
@@ -311,6 +315,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise GateConfigError(f"{path}: gate config file not found") from None
+        raise GateConfigMissing(f"{path}: gate config file not found") from None
     except tomllib.TOMLDecodeError as err:
         raise GateConfigError(f"{path}: invalid TOML: {err}") from None

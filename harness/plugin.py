@@ -23,7 +23,7 @@ with collector_paused():  # importing torch, transformers and peft otherwise run
     from harness.baselines import BaselineError, baseline_path, drift_gate_ids, load_baseline
     from harness.cache import resolve_cache_root
     from harness.evaluators import CAPABILITY_METRICS
-    from harness.gates import GateConfig, GateConfigError, load_gate_config
+    from harness.gates import GateConfig, GateConfigError, GateConfigMissing, load_gate_config
     from harness.report.html import write_html
     from harness.report.terminal import gate_summary_lines
     from harness.results import RunRecord, new_run_id, point_latest, write_results
@@ -135,11 +135,13 @@ def _gate_config(settings: Settings) -> tuple[GateConfig | None, str]:
     error at once."""
     try:
         return load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, CAPABILITY_METRICS), ""
-    except GateConfigError as err:
-        if settings.gates_file or settings.baseline or settings.save_baseline or "not found" not in str(err):
+    except GateConfigMissing as err:
+        if settings.gates_file or settings.baseline or settings.save_baseline:
             raise pytest.UsageError(str(err)) from None
         return None, f"{err} (tunegate suites need a gate config: --gates FILE, [tool.tunegate.gates] in " \
                      "pyproject.toml, or <data-dir>/gates.toml)"
+    except GateConfigError as err:
+        raise pytest.UsageError(str(err)) from None
 
 
 def _baseline_file(config: pytest.Config, option: str) -> Path | None:
