@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -187,19 +187,6 @@ def percentile_interval(samples: Iterable[float], level: float = 0.95) -> tuple[
     ordered = np.sort(np.fromiter(samples, dtype=float))
     tail = (1 - level) / 2
     return float(ordered[int(tail * (len(ordered) - 1))]), float(ordered[int((1 - tail) * (len(ordered) - 1))])
-
-
-def bootstrap_ci(n_items: int, statistic: Callable[[np.ndarray], float], resamples: int = 2000, seed: int = 0,
-                 level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of `statistic(indices)` over `n_items` items resampled with replacement;
-    `indices` is a numpy array of item positions, so a statistic written with numpy indexing stays fast.
-
-    >>> values = np.array([1.0, 2.0, 3.0, 4.0])
-    >>> low, high = bootstrap_ci(4, lambda idx: values[idx].mean())
-    >>> 1.0 <= low <= 2.5 <= high <= 4.0
-    True
-    """
-    return percentile_interval((statistic(rows) for rows in bootstrap_draws(n_items, resamples, seed)), level)
 
 
 def mean_ci(values: Sequence[float], resamples: int = 2000, seed: int = 0,

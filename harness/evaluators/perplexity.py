@@ -15,7 +15,7 @@ import numpy as np
 
 from harness.data import Example
 from harness.gates import Gate, check_gates
-from harness.metrics import bootstrap_ci, perplexity, text_language
+from harness.metrics import bootstrap_counts, percentile_interval, perplexity, text_language
 from harness.model.lm import LanguageModel
 from harness.results import GateResult, MetricSpec, MetricValue
 
@@ -51,6 +51,11 @@ def _ppl(pairs: np.ndarray) -> float:
     return perplexity(float(nll), int(tokens))
 
 
+def _ppls(sums: np.ndarray) -> np.ndarray:
+    """Perplexity of each row of (NLL sum, token count) sums."""
+    return np.exp(sums[:, 0] / sums[:, 1])
+
+
 def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
     """Perplexity of base and tuned per corpus and language, and tuned / base ratios with bootstrap CIs."""
     out: list[MetricValue] = []
@@ -65,11 +70,9 @@ def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
                 out.append(MetricValue(CAPABILITY, f"{corpus.name}[{lang}]", _ppl(rows),
                                        n=int(rows[:, 1].sum()), checkpoint=checkpoint))
 
-        def ratio(idx: np.ndarray, tuned: np.ndarray = tuned, base: np.ndarray = base) -> float:
-            return _ppl(tuned[idx]) / _ppl(base[idx])
-
-        low, high = bootstrap_ci(len(langs), ratio)
-        out.append(MetricValue(CAPABILITY, f"{corpus.name}_ratio", ratio(np.arange(len(langs))), low, high, tokens))
+        counts = bootstrap_counts(len(langs))  # every resample's (NLL, tokens) sums in one product
+        low, high = percentile_interval(_ppls(counts @ tuned) / _ppls(counts @ base))
+        out.append(MetricValue(CAPABILITY, f"{corpus.name}_ratio", _ppl(tuned) / _ppl(base), low, high, tokens))
     return out
 
 
