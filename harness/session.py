@@ -69,8 +69,7 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
     if _uses_sequences(used, s):
         jobs.append(_sequence_job(s, base_model, SEQUENCE_STRATEGIES[0]))  # the longest first: the helper's
     if "identity_adapter" in used and not s.adapter:
-        jobs.append(TrainingJob("identity", partial(train_identity, base_model, s.fixtures,
-                                                    recipe_for(s, "identity"), s.cache_dir)))
+        jobs.append(_identity_job(s, base_model))
     if "sequences" in used:
         jobs += [_sequence_job(s, base_model, strategy) for strategy in SEQUENCE_STRATEGIES[1:]]
     alone = base_model.device != "cpu" or xdist_workers() > 1
@@ -114,6 +113,11 @@ def _fixtures_used(items: list[pytest.Item], settings: Settings) -> set[str]:
     return used
 
 
+def _identity_job(settings: Settings, base_model: BaseModel) -> TrainingJob:
+    return TrainingJob("identity", partial(train_identity, base_model, settings.fixtures,
+                                           recipe_for(settings, "identity"), settings.cache_dir))
+
+
 def _sequence_job(settings: Settings, base_model: BaseModel, strategy: str) -> TrainingJob:
     return TrainingJob(f"sequence.{strategy}", partial(train_sequence, base_model, settings.fixtures,
                                                        recipe_for(settings, f"sequence.{strategy}"),
@@ -127,7 +131,7 @@ def identity_adapter(tunegate: SessionState, base_model: BaseModel, trained_adap
     if external := _external_adapter(tunegate, "identity"):
         return external
     trained_adapters.wait("identity")
-    trained = train_identity(base_model, s.fixtures, recipe_for(s, "identity"), s.cache_dir)
+    trained = _identity_job(s, base_model).run()
     _record_adapter(tunegate, "identity", trained.path, {**trained.info, "log": trained.log})
     return trained.path
 
@@ -139,10 +143,9 @@ def new_task_adapter(tunegate: SessionState, base_model: BaseModel, trained_adap
     s = tunegate.settings
     if external := _external_adapter(tunegate, "new_task"):
         return external
-    strategy = SEQUENCE_STRATEGIES[0]
-    trained_adapters.wait(f"sequence.{strategy}")
-    stage = train_sequence(base_model, s.fixtures, recipe_for(s, f"sequence.{strategy}"), s.cache_dir,
-                           strategy)[-1]
+    job = _sequence_job(s, base_model, SEQUENCE_STRATEGIES[0])
+    trained_adapters.wait(job.name)
+    stage = job.run()[-1]
     _record_adapter(tunegate, "new_task", stage.adapter, stage.info)
     return stage.adapter
 
@@ -193,9 +196,9 @@ def sequences(base_model: BaseModel, tunegate: SessionState, trained_adapters: S
     s = tunegate.settings
     out = {}
     for strategy in SEQUENCE_STRATEGIES:
-        recipe = recipe_for(s, f"sequence.{strategy}")
-        trained_adapters.wait(f"sequence.{strategy}")
-        out[strategy] = train_sequence(base_model, s.fixtures, recipe, s.cache_dir, strategy)
+        job = _sequence_job(s, base_model, strategy)
+        trained_adapters.wait(job.name)
+        out[strategy] = job.run()
         for stage in out[strategy][1:]:
             _record_adapter(tunegate, f"{strategy}-{stage.task}", stage.adapter, stage.info)
     return out
