@@ -19,8 +19,10 @@ from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.gates import Gate, GateConfig, for_part
-from harness.metrics import mean_ci, normalized_edit_distance, paired_bootstrap_ci, rate
-from harness.results import GateResult, MetricSpec, MetricValue, RunRecord, Sample, nan_to_none
+from harness.metrics import normalized_edit_distance
+from harness.records import GateResult, MetricSpec, MetricValue, Sample
+from harness.results import RunRecord, nan_to_none
+from harness.statistics import mean_ci, paired_bootstrap_ci, rate
 
 BASELINE_SCHEMA = 1
 DRIFT = "drift"

@@ -22,14 +22,14 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.compat import tomllib
-from harness.metrics import minimum_detectable_change
-from harness.results import GateResult, MetricSpec, MetricValue
+from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue
+from harness.statistics import minimum_detectable_change
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 RULES = ("point", "beyond noise", "confident")
@@ -169,15 +169,50 @@ def parse_gate(capability: str, metric: str, expression: Any, spec: MetricSpec, 
     return Gate(capability, metric, op, threshold, rule, spec)
 
 
-def check_gates(gates: Mapping[str, Gate], capability: str, metrics: Sequence[MetricValue],
-                detail: Callable[[Gate], str] = lambda gate: "") -> dict[str, GateResult]:
-    """Check every configured gate of `capability` against the tuned model's `metrics`, by gate id.
+def check_gates(gates: Iterable[Gate], metrics: Sequence[MetricValue], evidence: Mapping[str, str] | None = None,
+                checkpoint: str = "tuned") -> dict[str, GateResult]:
+    """Check each gate against the metric of its name measured on `checkpoint`, by gate id; `evidence[metric]`
+    (failing probes, a noise verdict, base vs tuned values) is added to the message.
 
-    `detail(gate)` adds evidence to the message (failing probes, a noise verdict, base vs tuned values).
+    A gate whose metric was not measured is an error naming the gate and what was measured.
     """
-    tuned = {m.name: m for m in metrics if m.capability == capability and m.checkpoint == "tuned"}
-    return {gate.id: gate.check(tuned[gate.metric], detail(gate))
-            for gate in gates.values() if gate.capability == capability}
+    measured = {m.name: m for m in metrics if m.checkpoint == checkpoint}
+    evidence = evidence or {}
+    out = {}
+    for gate in gates:
+        if gate.metric not in measured:
+            raise GateConfigError(f"gate {gate.id}: the evaluation measured no {checkpoint!r} value of "
+                                  f"{gate.metric!r} (measured: {sorted(measured)})")
+        out[gate.id] = gate.check(measured[gate.metric], evidence.get(gate.metric, ""))
+    return out
+
+
+def judge(gates: Sequence[Gate], result: CapabilityResult) -> dict[str, GateResult]:
+    """A capability's verdicts on its evaluation: its gates on the tuned metrics, or, when the result has
+    `parts` (checkpoints), on each part's metrics under ids `<gate id>[<part>]`, the part's line as evidence."""
+    if not result.parts:
+        return check_gates(gates, result.metrics, result.evidence)
+    out = {}
+    for part, line in result.parts.items():
+        evidence = {g.metric: "; ".join(x for x in (result.evidence.get(g.metric, ""), line) if x) for g in gates}
+        for verdict in check_gates(gates, result.metrics, evidence, checkpoint=part).values():
+            verdict = for_part(verdict, part)
+            out[verdict.id] = verdict
+    return out
+
+
+def confirm_failures(first: Mapping[str, GateResult], again: Mapping[str, GateResult]) -> dict[str, GateResult]:
+    """Verdicts after a re-measurement (timings on a shared machine): a gate that passed the first measurement
+    keeps that verdict; one that failed takes the re-measurement's, its message saying what the first said."""
+    verdicts = {}
+    for gid, verdict in first.items():
+        if verdict.passed:
+            verdicts[gid] = verdict
+            continue
+        outcome = "confirmed the FAIL" if not again[gid].passed else "passed"
+        note = f"re-measured after a first FAIL at {verdict.value:.4g}: the re-measurement {outcome}"
+        verdicts[gid] = replace(again[gid], message=f"{again[gid].message}; {note}")
+    return verdicts
 
 
 _RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + _RULE + r"\s*$")
@@ -276,39 +311,43 @@ class GateConfig:
 
 
 def gate_config_from_mapping(raw: Mapping[str, Any], registry: Mapping[str, Mapping[str, MetricSpec]],
-                             where: str) -> GateConfig:
-    """Build a GateConfig from `{capability: {metric: expression}}`, checking every key against `registry`."""
+                             where: str, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
+    """Build a GateConfig from `{capability: {metric: expression}}`, checking every key against `registry`;
+    `defaults` supplies the table of a capability the mapping does not name (a capability's default gates)."""
     gates: dict[str, Gate] = {}
     relative = parse_relative_gates(raw.get("baseline", {}), registry, where)
-    for capability, table in raw.items():
-        if capability == "baseline":
-            continue
+    tables = [(capability, table, where) for capability, table in raw.items() if capability != "baseline"]
+    tables += [(capability, table, f"default gates of capability {capability}")
+               for capability, table in (defaults or {}).items() if capability not in raw]
+    for capability, table, source in tables:
         if capability not in registry:
-            raise GateConfigError(f"{where}: unknown capability {capability!r}; known: {sorted(registry)}")
+            raise GateConfigError(f"{source}: unknown capability {capability!r}; known: {sorted(registry)}")
         if not isinstance(table, Mapping):
-            raise GateConfigError(f"{where}: [{capability}] must be a table of metric = \"OP THRESHOLD\"")
+            raise GateConfigError(f"{source}: [{capability}] must be a table of metric = \"OP THRESHOLD\"")
         for metric, expression in table.items():
             if metric not in registry[capability]:
-                raise GateConfigError(f"{where}: unknown metric {capability}.{metric}; "
+                raise GateConfigError(f"{source}: unknown metric {capability}.{metric}; "
                                       f"known: {sorted(registry[capability])}")
-            gate = parse_gate(capability, metric, expression, registry[capability][metric], where)
+            gate = parse_gate(capability, metric, expression, registry[capability][metric], source)
             if gate:
                 gates[gate.id] = gate
     return GateConfig(gates, where, relative)
 
 
 def load_gate_config(explicit: str | Path | None, rootdir: Path, fixtures: Path,
-                     registry: Mapping[str, Mapping[str, MetricSpec]]) -> GateConfig:
-    """Read gates from `--gates FILE`, else `[tool.tunegate.gates]` in pyproject.toml, else fixtures/gates.toml."""
+                     registry: Mapping[str, Mapping[str, MetricSpec]],
+                     defaults: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
+    """Read gates from `--gates FILE`, else `[tool.tunegate.gates]` in pyproject.toml, else fixtures/gates.toml;
+    capabilities the file does not name take their `defaults`."""
     if explicit:
-        return gate_config_from_mapping(_read_toml(Path(explicit)), registry, str(explicit))
+        return gate_config_from_mapping(_read_toml(Path(explicit)), registry, str(explicit), defaults)
     pyproject = rootdir / "pyproject.toml"
     if pyproject.is_file():
         section = _read_toml(pyproject).get("tool", {}).get("tunegate", {}).get("gates")
         if section is not None:
-            return gate_config_from_mapping(section, registry, f"{pyproject} [tool.tunegate.gates]")
+            return gate_config_from_mapping(section, registry, f"{pyproject} [tool.tunegate.gates]", defaults)
     default = fixtures / "gates.toml"
-    return gate_config_from_mapping(_read_toml(default), registry, str(default))
+    return gate_config_from_mapping(_read_toml(default), registry, str(default), defaults)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -1,17 +1,13 @@
-"""pytest wiring: options, markers, session state under StashKeys, session fixtures, report writing.
+"""pytest wiring only: options, hooks, markers (one per registered capability), the session state under a
+StashKey, and the session fixtures (`harness.session`).
 
-No evaluation logic lives here: fixtures call into `harness.model`, `harness.training` and the evaluators,
-and the session end hands the collected RunRecord to `harness.results` and `harness.report`.
+The logic lives elsewhere: the capability registry in `harness.capabilities`, running a capability and ending
+the run (worker parts, environment, reports, baseline) in `harness.run_state`, baselines in
+`harness.baselines`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,31 +15,17 @@ import pytest
 from harness.process_gc import collector_paused, freeze_startup_objects
 
 with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
-    import harness
-    from harness.baselines import BaselineError, baseline_path, drift_gate_ids, load_baseline
+    from harness import hookspecs
+    from harness.baselines import BaselineError, baseline_path, load_baseline
     from harness.cache import resolve_cache_root
-    from harness.evaluators import CAPABILITY_METRICS
+    from harness.capabilities import CapabilityError, CapabilityRegistry, builtin_capabilities
     from harness.gates import GateConfig, GateConfigError, GateConfigMissing, load_gate_config
-    from harness.report.html import write_html
     from harness.report.terminal import gate_summary_lines
-    from harness.results import RunRecord, new_run_id, point_latest, write_results
-    from harness.run_end import append_audit_history, save_baseline_if_allowed, unevaluated_gates
-    from harness.run_state import STATE, SessionState, Settings
+    from harness.results import RunRecord, new_run_id
+    from harness.run_state import STATE, SessionState, Settings, now
 
-MARKERS = {
-    "identity": "identity suite: the adapter claims its new name and author, and nothing else changes",
-    "old_task": "old-task accuracy, base vs tuned",
-    "new_task": "new-task accuracy, base vs tuned",
-    "perplexity": "held-out perplexity, base vs tuned",
-    "adapter_health": "adapter activation entropy and weight health",
-    "generation": "generation quality (BLEU, chrF, ROUGE-L)",
-    "latency": "generation latency and throughput, base vs tuned",
-    "forgetting": "forgetting across increments (ACC, BWT, FWT)",
-    "audit": "nightly audit over every checkpoint of a run",
-    "shadow": "shadow comparison with a second adapter (--shadow)",
-    "trains": "trains(fixture, unless=(setting, ...)): the suite asks for this adapter fixture only at run time; "
-              "train it up front with the others, unless one of the named settings is given",
-}
+TRAINS_MARKER = ("trains(fixture, unless=(setting, ...)): the suite asks for this adapter fixture only at run time; "
+                 "train it up front with the others, unless one of the named settings is given")
 
 
 pytest_plugins = ["harness.session"]  # the session fixtures: models, adapters, sequences
@@ -84,13 +66,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                                     "(default: <report-dir>/history.csv)")
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Declare tunegate's hooks (`pytest_tunegate_capabilities`)."""
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Register markers, read settings and the gate config, and start the run record."""
+    """Build the capability registry (plugins and conftests add theirs), register one marker per capability,
+    read settings and the gate config, and start the run record."""
     freeze_startup_objects()
-    for name, text in MARKERS.items():
+    capabilities = _capabilities(config)
+    for name, text in {**capabilities.markers(), "trains": TRAINS_MARKER}.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     settings = _settings(config)
-    gates, problem = _gate_config(settings)
+    gates, problem = _gate_config(settings, capabilities)
     stored = None
     if settings.baseline:
         try:
@@ -98,11 +87,12 @@ def pytest_configure(config: pytest.Config) -> None:
         except BaselineError as err:
             raise pytest.UsageError(str(err)) from None
     run_id = getattr(config, "workerinput", {}).get("tunegate_run_id") or new_run_id()
-    record = RunRecord(run={"id": run_id, "started": _now()})
+    record = RunRecord(run={"id": run_id, "started": now()})
     if stored is not None:
         record.run["baseline"] = {"name": settings.baseline.stem, "path": str(settings.baseline),
                                   "run": stored["run"]}
-    config.stash[STATE] = SessionState(settings, gates, run_id, record, baseline=stored, gate_config_problem=problem)
+    config.stash[STATE] = SessionState(settings, capabilities, gates, run_id, record, baseline=stored,
+                                       gate_config_problem=problem)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
 
@@ -129,12 +119,23 @@ def _settings(config: pytest.Config) -> Settings:
                     answer_cache=not config.getoption("no_answer_cache"))
 
 
-def _gate_config(settings: Settings) -> tuple[GateConfig | None, str]:
+def _capabilities(config: pytest.Config) -> CapabilityRegistry:
+    """The built-in capabilities plus those `pytest_tunegate_capabilities` implementations add."""
+    registry = builtin_capabilities()
+    try:
+        config.hook.pytest_tunegate_capabilities(registry=registry, config=config)
+    except CapabilityError as err:
+        raise pytest.UsageError(f"pytest_tunegate_capabilities: {err}") from None
+    return registry
+
+
+def _gate_config(settings: Settings, capabilities: CapabilityRegistry) -> tuple[GateConfig | None, str]:
     """The gate config, or (None, why) when none exists where it is looked for by default: tunegate installed in
     a project that does not use it. An explicit `--gates`, a baseline to compare or an invalid file is a usage
     error at once."""
     try:
-        return load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, CAPABILITY_METRICS), ""
+        return load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, capabilities.metric_specs(),
+                                capabilities.default_gates()), ""
     except GateConfigMissing as err:
         if settings.gates_file or settings.baseline or settings.save_baseline:
             raise pytest.UsageError(str(err)) from None
@@ -162,24 +163,16 @@ class _XdistHooks:
         node.workerinput["tunegate_run_id"] = node.config.stash[STATE].run_id
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 def tunegate_state(config: pytest.Config) -> SessionState:
     """The session state (for collection-time parametrisation in suites)."""
     return config.stash[STATE]
 
 
-def parametrize_gates(metafunc: pytest.Metafunc, capability: str, compares_outputs: bool = False) -> None:
-    """Parametrise a suite's `gate_id` argument over the capability's configured gates (ids = gate ids) and,
-    under --baseline, its `[baseline]` gates and (`compares_outputs`: it has greedy outputs) `[drift]` gates."""
+def parametrize_gates(metafunc: pytest.Metafunc, capability: str) -> None:
+    """Parametrise a suite's `gate_id` argument over the verdicts the capability yields (ids = gate ids): its
+    configured gates and, under --baseline, its `[baseline]` and `[drift]` gates."""
     if "gate_id" in metafunc.fixturenames:
-        state = tunegate_state(metafunc.config)
-        ids = [g.id for g in state.gates.for_capability(capability)]
-        if state.baseline is not None:
-            ids += [g.id for g in state.gates.relative.values() if g.capability == capability]
-            ids += drift_gate_ids(state.gates.gates, capability) if compares_outputs else []
+        ids = tunegate_state(metafunc.config).gate_ids(capability)
         metafunc.parametrize("gate_id", ids, ids=ids)
 
 
@@ -217,59 +210,18 @@ def tunegate(request: pytest.FixtureRequest) -> SessionState:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write results.json and report.html (workers of pytest-xdist write parts the controller merges); then
-    append the audit history and, when allowed, save the baseline (controller only, once per run)."""
+    """End the run: a pytest-xdist worker writes its part; the controller merges the parts and finishes the run
+    (results.json, report.html, history, baseline), which may turn a refused --save-baseline into exit status 4."""
     state = session.config.stash.get(STATE, None)
     if state is None:
         return
-    run_dir = state.settings.report_dir / state.run_id
     worker = getattr(session.config, "workerinput", None)
     if worker is not None:
-        if not state.record.is_empty:
-            write_results(run_dir / "parts" / worker["workerid"], state.record)
+        state.write_worker_part(worker["workerid"])
         return
-    for part in sorted((run_dir / "parts").glob("*/results.json")):
-        state.record.merge(RunRecord.from_dict(json.loads(part.read_text())))
-    shutil.rmtree(run_dir / "parts", ignore_errors=True)
-    if state.record.is_empty:
-        if state.settings.save_baseline:
-            state.artifacts["baseline"] = save_baseline_if_allowed(state.settings.save_baseline, state.record,
-                                                                   int(session.exitstatus), False)
-        return
-    append_audit_history(state.record, state.settings.history)
-    state.record.run.update(finished=_now(), exit_status=int(session.exitstatus), **_environment(state),
-                            not_evaluated=unevaluated_gates(state.gates, state.record, state.baseline is not None),
-                            request_cache={"hits": state.requests.hits, "misses": state.requests.misses,
-                                           "from_earlier_runs": state.requests.stored})
-    write_results(run_dir, state.record)
-    write_html(run_dir, state.record)
-    point_latest(state.settings.report_dir, run_dir)
-    state.artifacts["report"] = run_dir / "report.html"
-    if state.settings.save_baseline:
-        outcome = save_baseline_if_allowed(state.settings.save_baseline, state.record, int(session.exitstatus),
-                                           state.settings.save_baseline_anyway)
-        state.artifacts["baseline"] = outcome
-        if not outcome.saved and outcome.refused:
-            session.exitstatus = pytest.ExitCode.USAGE_ERROR
-
-
-def _environment(state: SessionState) -> dict:
-    import peft
-    import torch
-    import transformers
-
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=state.settings.rootdir, capture_output=True,
-                             text=True, timeout=5).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        sha = None
-    s = state.settings
-    return {"git_sha": sha, "host": platform.node(), "python": platform.python_version(),
-            "versions": {"tunegate": harness.__version__, "torch": torch.__version__,
-                         "transformers": transformers.__version__, "peft": peft.__version__},
-            "config": {"base_model": s.base_model, "adapter": str(s.adapter) if s.adapter else None,
-                       "fixtures": str(s.fixtures), "cache_dir": str(s.cache_dir), "gates_source": state.gates.source,
-                       "gates": state.gates.to_dict(), "ci": os.environ.get("CI")}}
+    state.merge_worker_parts()
+    if (status := state.finish(int(session.exitstatus))) is not None:
+        session.exitstatus = status
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -1,7 +1,7 @@
 """Typed, versioned run records -> `reports/<run_id>/results.json` (the contract in DESIGN.md).
 
-Every record type of a run lives here so that evaluators, gates and the report share one vocabulary without
-importing each other.
+A `RunRecord` collects the run header and the metrics, gate verdicts and samples (their types are in
+`harness.records`) of one run; it is written atomically, merged from pytest-xdist workers' parts and read back.
 """
 
 from __future__ import annotations
@@ -16,75 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import atomic_write_text
+from harness.records import GateResult, MetricValue, Sample
 
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """Declaration of a gateable metric: its valid range and which direction is better."""
-
-    low: float
-    high: float
-    higher_is_better: bool
-    description: str
-
-
-@dataclass(frozen=True)
-class MetricValue:
-    """One measured number with its 95% confidence interval and sample count."""
-
-    capability: str
-    name: str
-    value: float
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int | None = None
-    checkpoint: str = "tuned"
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One probe or item: prompt, reference, base and tuned outputs, and its scores."""
-
-    capability: str
-    id: str
-    prompt: str
-    reference: str
-    base_output: str
-    tuned_output: str
-    score: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """The verdict of one gate on one metric: the decision `rule` (point, beyond noise, confident), the
-    measurement's CI and n, its minimum detectable change at 80% power (`mde`) and a power `warning`."""
-
-    id: str
-    capability: str
-    metric: str
-    op: str
-    threshold: float
-    value: float
-    passed: bool
-    message: str
-    rule: str = "point"
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int | None = None
-    mde: float | None = None
-    warning: str | None = None
-
-    @property
-    def requirement(self) -> str:
-        """The threshold as shown to people, e.g. '>= 0.85 beyond noise'."""
-        return f"{self.op} {self.threshold:.4g}" + ("" if self.rule == "point" else f" {self.rule}")
-
-    @property
-    def verdict(self) -> str:
-        """'PASS' or 'FAIL', marked '(underpowered)' when the gate cannot resolve its threshold."""
-        return ("PASS" if self.passed else "FAIL") + (" (underpowered)" if self.warning else "")
 
 
 @dataclass

@@ -1,14 +1,19 @@
 """What happens once when a run ends (the xdist controller only): the audit history is appended, configured
-gates that were not evaluated are listed, and the baseline is saved only when the run earned it."""
+gates that were not evaluated are listed, the environment is captured for the run header, and the baseline is
+saved only when the run earned it."""
 
 from __future__ import annotations
 
 import json
+import platform
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import harness
 from harness.baselines import DRIFT, BaselineError, save_baseline
 from harness.evaluators.audit import nightly_trend
 from harness.gates import GateConfig
@@ -93,3 +98,20 @@ def _previous(path: Path) -> str:
         return f"was saved {stored.get('saved')}, run {stored.get('run', {}).get('id')}"
     except (OSError, ValueError):
         return "was unreadable"
+
+
+def environment(rootdir: Path) -> dict[str, Any]:
+    """Where the run happened: git sha of `rootdir` (None outside a repository), host, Python and library
+    versions."""
+    import peft
+    import torch
+    import transformers
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=rootdir, capture_output=True, text=True,
+                             timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        sha = None
+    return {"git_sha": sha, "host": platform.node(), "python": platform.python_version(),
+            "versions": {"tunegate": harness.__version__, "torch": torch.__version__,
+                         "transformers": transformers.__version__, "peft": peft.__version__}}

@@ -1,5 +1,7 @@
-"""The state of one tunegate pytest session, outside the plugin's wiring: the effective settings, the gate
-config, the run record being filled, the shared request cache and the stored baseline.
+"""One tunegate pytest session, outside the plugin's wiring: the effective settings, the capability registry,
+the gate config, the run record being filled, the shared request cache and the stored baseline; running a
+capability (evaluate, check its gates, record), and the end of the run (worker parts merged, environment
+captured, results.json and report.html written, history and baseline).
 
 `harness.plugin` creates a `SessionState` in `pytest_configure` and keeps it in `config.stash[STATE]`; the
 session fixtures (`harness.session`) and the suites read it from there.
@@ -7,15 +9,24 @@ session fixtures (`harness.session`) and the suites read it from there.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.baselines import capability_verdicts
+from harness.capabilities import CapabilityRegistry
 from harness.gates import GateConfig
 from harness.model.requests import RequestCache
-from harness.results import GateResult, MetricValue, RunRecord, Sample
+from harness.records import CapabilityResult, GateResult, MetricValue, Sample
+from harness.report.html import write_html
+from harness.results import RunRecord, point_latest, write_results
+from harness.run_end import append_audit_history, environment, save_baseline_if_allowed, unevaluated_gates
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class SessionState:
     """Everything the plugin keeps for one pytest session (stored in `config.stash`)."""
 
     settings: Settings
+    capabilities: CapabilityRegistry
     gate_config: GateConfig | None  # None: no gate config found (a project that installed tunegate, not using it)
     run_id: str
     record: RunRecord
@@ -56,6 +68,7 @@ class SessionState:
     requests: RequestCache = field(default_factory=RequestCache)
     baseline: dict | None = None  # the stored baseline of --baseline
     gate_config_problem: str = ""  # why gate_config is None
+    results: dict[str, CapabilityResult] = field(default_factory=dict)  # each judged capability's deciding result
 
     @property
     def gates(self) -> GateConfig:
@@ -64,6 +77,27 @@ class SessionState:
         if self.gate_config is None:
             raise pytest.UsageError(self.gate_config_problem)
         return self.gate_config
+
+    def gate_ids(self, capability: str) -> list[str]:
+        """The ids of the verdicts a capability's suite yields: its configured gates and, under --baseline, its
+        `[baseline]` gates and (when it compares greedy outputs) one `[drift]` gate each on its outputs."""
+        ids = [g.id for g in self.gates.for_capability(capability)]
+        if self.baseline is not None:
+            ids += [g.id for g in self.gates.relative.values() if g.capability == capability]
+            if self.capabilities[capability].compares_outputs:
+                ids += [f"{g.id}[{capability}]" for g in self.gates.for_capability("drift")]
+        return ids
+
+    def evaluate(self, capability: str, models: Any, data: Any) -> tuple[CapabilityResult, dict[str, GateResult]]:
+        """Run a registered capability on `models` and `data` and check its gates; nothing is recorded."""
+        return self.capabilities[capability].run(self.gates.for_capability(capability), models, data, self.settings)
+
+    def judge(self, capability: str, models: Any, data: Any) -> dict[str, GateResult]:
+        """Evaluate a capability, record its metrics, samples and run sections, and return its verdicts (with
+        its `[baseline]` and `[drift]` gates under --baseline) by gate id; the result stays in `results`."""
+        result, verdicts = self.evaluate(capability, models, data)
+        self.results[capability] = result
+        return self.conclude(capability, result, verdicts)
 
     def record_gate(self, result: GateResult) -> None:
         """Keep a gate verdict for results.json, the report and the terminal summary."""
@@ -82,19 +116,76 @@ class SessionState:
         """Keep before/after samples."""
         self.record.samples += samples
 
-    def conclude(self, capability: str, metrics: list[MetricValue], samples: list[Sample],
-                 verdicts: dict[str, GateResult], compares_outputs: bool = False) -> dict[str, GateResult]:
-        """Record a capability's metrics and samples; return its verdicts plus, under --baseline, its `[baseline]`
-        gates and (for a capability with greedy outputs) its `[drift]` gates, so each is a test item."""
-        self.record_metrics(metrics)
-        self.record_samples(samples)
+    def record_run(self, section: str, value: Any) -> None:
+        """Set one section of results.json's `run` header (e.g. `audit`, `shadow`)."""
+        self.record.run[section] = value
+
+    def conclude(self, capability: str, result: CapabilityResult, verdicts: dict[str, GateResult]
+                 ) -> dict[str, GateResult]:
+        """Record a capability's metrics, samples and run sections; return its verdicts plus, under --baseline,
+        its `[baseline]` gates and (for a capability with greedy outputs) its `[drift]` gates."""
+        self.record_metrics(list(result.metrics))
+        self.record_samples(list(result.samples))
+        for section, value in result.run.items():
+            self.record_run(section, value)
         if self.baseline is None:
             return verdicts
-        compared, drift_metrics, changed = capability_verdicts(self.baseline, capability, metrics, samples,
-                                                               self.gates, compares_outputs)
+        compared, drift_metrics, changed = capability_verdicts(
+            self.baseline, capability, list(result.metrics), list(result.samples), self.gates,
+            self.capabilities[capability].compares_outputs)
         self.record_metrics(drift_metrics)
         self.record_samples(changed)
         return {**verdicts, **compared}
+
+    @property
+    def run_dir(self) -> Path:
+        """reports/<run id>/."""
+        return self.settings.report_dir / self.run_id
+
+    def write_worker_part(self, worker_id: str) -> None:
+        """A pytest-xdist worker's record, for the controller to merge (nothing when it recorded nothing)."""
+        if not self.record.is_empty:
+            write_results(self.run_dir / "parts" / worker_id, self.record)
+
+    def merge_worker_parts(self) -> None:
+        """Merge every worker's part into this (the controller's) record and remove the parts."""
+        for part in sorted((self.run_dir / "parts").glob("*/results.json")):
+            self.record.merge(RunRecord.from_dict(json.loads(part.read_text())))
+        shutil.rmtree(self.run_dir / "parts", ignore_errors=True)
+
+    def finish(self, exit_status: int) -> int | None:
+        """End the run (controller): append the audit history, complete the run header, write results.json and
+        report.html, point reports/latest at them and save the baseline when asked and allowed. Returns a new
+        exit status when a refused --save-baseline must fail the run, else None. A run that recorded nothing
+        writes no report."""
+        s = self.settings
+        if self.record.is_empty:
+            if s.save_baseline:
+                self.artifacts["baseline"] = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, False)
+            return None
+        append_audit_history(self.record, s.history)
+        self.record.run.update(
+            finished=now(), exit_status=exit_status, **environment(s.rootdir),
+            config={"base_model": s.base_model, "adapter": str(s.adapter) if s.adapter else None,
+                    "fixtures": str(s.fixtures), "cache_dir": str(s.cache_dir), "gates_source": self.gates.source,
+                    "gates": self.gates.to_dict(), "ci": os.environ.get("CI")},
+            not_evaluated=unevaluated_gates(self.gates, self.record, self.baseline is not None),
+            request_cache={"hits": self.requests.hits, "misses": self.requests.misses,
+                           "from_earlier_runs": self.requests.stored})
+        write_results(self.run_dir, self.record)
+        write_html(self.run_dir, self.record, self.capabilities.report_sections())
+        point_latest(s.report_dir, self.run_dir)
+        self.artifacts["report"] = self.run_dir / "report.html"
+        if not s.save_baseline:
+            return None
+        outcome = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, s.save_baseline_anyway)
+        self.artifacts["baseline"] = outcome
+        return pytest.ExitCode.USAGE_ERROR if not outcome.saved and outcome.refused else None
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 STATE = pytest.StashKey[SessionState]()

@@ -16,7 +16,8 @@ import numpy as np
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from harness.metrics import bootstrap_counts, percentile_interval, text_language
+from harness.metrics import text_language
+from harness.statistics import bootstrap_counts, percentile_interval
 
 _CJK_OR_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
 

@@ -14,6 +14,7 @@ from harness.data import load_examples
 from harness.evaluators import audit
 from harness.model.lm import base_and_tuned
 from harness.plugin import tunegate_state
+from harness.records import GateResult
 from harness.training.sequence import sequence_tasks
 
 pytestmark = [pytest.mark.audit, pytest.mark.trains("sequences", unless=("adapter", "checkpoints"))]
@@ -40,27 +41,26 @@ def audited_checkpoints(base_model, tunegate, request) -> list[audit.Checkpoint]
 
 
 @pytest.fixture(scope="session")
-def audit_result(audited_checkpoints, base_model, tunegate) -> audit.AuditResult:
-    """The whole run audited once: metrics, the run.audit summary and the history rows (appended once, at the
-    end of the run)."""
+def audit_verdicts(audited_checkpoints, base_model, tunegate) -> dict[str, GateResult]:
+    """The whole run audited once: metrics and every checkpoint's verdicts; the run.audit summary (first
+    failing checkpoint, rollback candidate) and the history rows (appended once, at the end of the run)."""
     s = tunegate.settings
     devs = {task: load_examples(s.fixtures / f"tasks/{task}/dev.json") for task in sequence_tasks(s.fixtures)}
     views = [base_and_tuned(base_model, c.path, s.allow_pickle, tunegate.requests) for c in audited_checkpoints]
-    result, metrics = audit.audit_run(views[0][0], audited_checkpoints, [tuned for _, tuned in views], devs,
-                                      tunegate.gates.gates)
-    tunegate.record_metrics(metrics)
-    rows = [{"run_id": tunegate.run_id, "time": tunegate.record.run["started"], "checkpoint": c.name,
-             "step": c.step, "task": audit.metric_task(m.name), "metric": m.name.split("[")[0], "value": m.value}
-            for c in audited_checkpoints for m in metrics if m.checkpoint == c.name]
-    tunegate.record.run["audit"] = {**result.summary(), "history": str(s.history), "history_rows": rows}
-    return result
+    models = (views[0][0], [tuned for _, tuned in views])
+    verdicts = tunegate.judge("audit", models, (audited_checkpoints, devs))
+    result = tunegate.results["audit"]
+    rows = audit.history_rows(tunegate.run_id, tunegate.record.run["started"], audited_checkpoints, result.metrics)
+    tunegate.record_run("audit", {**result.details.summary(verdicts), "history": str(s.history), "history_rows": rows})
+    return verdicts
 
 
-def test_checkpoint(audit_result, tunegate, checkpoint_name: str) -> None:
+def test_checkpoint(audit_verdicts, tunegate, checkpoint_name: str) -> None:
     """Every audit gate on one checkpoint; the message names the first failing and the rollback checkpoint."""
-    verdicts = audit_result.verdicts[checkpoint_name]
+    verdicts = [v for gid, v in audit_verdicts.items() if gid.endswith(f"[{checkpoint_name}]")]
     for verdict in verdicts:
         tunegate.record_gate(verdict)
     failed = [v.message for v in verdicts if not v.passed]
-    assert not failed, "; ".join(failed) + (f" | first failing checkpoint: {audit_result.first_failing}, "
-                                            f"rollback candidate: {audit_result.rollback_candidate}")
+    summary = tunegate.record.run["audit"]
+    assert not failed, "; ".join(failed) + (f" | first failing checkpoint: {summary['first_failing']}, "
+                                            f"rollback candidate: {summary['rollback_candidate']}")

@@ -6,29 +6,24 @@ from dataclasses import replace
 
 import pytest
 
-from harness.evaluators import generation, identity
+from harness.evaluators import identity
 from harness.plugin import parametrize_gates
-from harness.results import GateResult
+from harness.records import GateResult
 
 pytestmark = pytest.mark.generation
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrise over every configured generation gate."""
-    parametrize_gates(metafunc, generation.CAPABILITY, compares_outputs=True)
+    """Parametrise over every verdict the generation capability yields."""
+    parametrize_gates(metafunc, "generation")
 
 
 @pytest.fixture(scope="session")
 def generation_verdicts(identity_models, identity_spec, tunegate) -> dict[str, GateResult]:
     """Every identity probe with a reference answer generated once by base and tuned; metrics and gates."""
-    base, tuned = identity_models
     examples = [replace(p.example, id=p.id) for p in identity.load_probes(tunegate.settings.fixtures, identity_spec)
                 if p.kind != "locality"]
-    items = generation.generate_answers(examples, base, tuned)
-    metrics = generation.generation_metrics(items)
-    return tunegate.conclude(generation.CAPABILITY, metrics, generation.generation_samples(items),
-                             generation.generation_gate_results(items, tunegate.gates.gates, metrics),
-                             compares_outputs=True)
+    return tunegate.judge("generation", identity_models, examples)
 
 
 def test_gate(generation_verdicts, tunegate, gate_id: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from harness.data import load_identity_spec
 from harness.evaluators import identity
 from harness.plugin import parametrize_gates, tunegate_state
-from harness.results import GateResult
+from harness.records import GateResult
 
 pytestmark = pytest.mark.identity
 
@@ -22,31 +22,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         spec = load_identity_spec(state.settings.fixtures / "identity/identity.toml")
         ids = [p.id for p in identity.load_probes(state.settings.fixtures, spec)]
         metafunc.parametrize("probe_id", ids, ids=ids)
-    parametrize_gates(metafunc, identity.CAPABILITY, compares_outputs=True)
+    parametrize_gates(metafunc, "identity")
 
 
 @pytest.fixture(scope="session")
-def identity_results(identity_models, identity_spec, tunegate) -> dict[str, identity.ProbeResult]:
-    """Every probe scored once (batched generation on base and tuned)."""
-    base, tuned = identity_models
-    results = identity.score_probes(identity.load_probes(tunegate.settings.fixtures, identity_spec),
-                                    base, tuned, identity_spec)
-    return {r.probe.id: r for r in results}
+def identity_verdicts(identity_models, identity_spec, tunegate) -> dict[str, GateResult]:
+    """Every probe scored once (batched generation on base and tuned); identity metrics of both and the probes'
+    samples recorded once; every identity gate (and, under --baseline, its baseline and drift gates) checked."""
+    probes = identity.load_probes(tunegate.settings.fixtures, identity_spec)
+    return tunegate.judge("identity", identity_models, (probes, identity_spec))
 
 
 @pytest.fixture(scope="session")
-def identity_verdicts(identity_results, identity_spec, tunegate) -> dict[str, GateResult]:
-    """Identity metrics over all probes for tuned and base and the probes' samples, recorded once; every identity
-    gate (and, under --baseline, its baseline and drift gates) checked once."""
-    results = list(identity_results.values())
-    metrics = identity.identity_metrics(results) + identity.identity_metrics(identity.as_base(results, identity_spec),
-                                                                             "base")
-    return tunegate.conclude(identity.CAPABILITY, metrics, identity.identity_samples(results),
-                             identity.identity_gate_results(results, tunegate.gates.gates, metrics),
-                             compares_outputs=True)
+def identity_results(identity_verdicts, tunegate) -> dict[str, identity.ProbeResult]:
+    """Each probe's result, by probe id."""
+    return {r.probe.id: r for r in tunegate.results["identity"].details}
 
 
-def test_probe(identity_results, identity_verdicts, tunegate, probe_id: str) -> None:
+def test_probe(identity_results, tunegate, probe_id: str) -> None:
     """A probe fails its own test only when its gate allows no misses; other misses are xfailed."""
     outcome, message = identity.probe_outcome(identity_results[probe_id], tunegate.gates.gates)
     if outcome == "fail":

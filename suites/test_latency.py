@@ -6,17 +6,16 @@ import pytest
 
 from harness.cpu import xdist_workers
 from harness.data import load_examples
-from harness.evaluators import latency
 from harness.model.lm import plain_base
 from harness.plugin import parametrize_gates
-from harness.results import GateResult
+from harness.records import GateResult
 
 pytestmark = [pytest.mark.latency, pytest.mark.trains("identity_adapter", unless=("adapter",))]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrise over every configured latency gate."""
-    parametrize_gates(metafunc, latency.CAPABILITY)
+    """Parametrise over every verdict the latency capability yields."""
+    parametrize_gates(metafunc, "latency")
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +32,7 @@ def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
     models = {"base": plain_base(base_model, tunegate.requests),
               "tuned": request.getfixturevalue("identity_models")[1], "merged": merged}
     prompts = [ex.messages for ex in load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")]
-    metrics, verdicts = latency.judge_latency(lambda: latency.measure_latency(models, prompts), tunegate.gates.gates)
-    return tunegate.conclude(latency.CAPABILITY, metrics, [], verdicts)
+    return tunegate.judge("latency", models, prompts)
 
 
 def test_gate(latency_verdicts, tunegate, gate_id: str) -> None:

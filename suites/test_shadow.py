@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from harness.data import load_examples
 from harness.evaluators import shadow
 from harness.model.lm import base_and_tuned
 
@@ -17,14 +16,11 @@ def test_shadow_disagreement_is_reported(identity_models, identity_spec, base_mo
     if not s.shadow:
         pytest.skip("no --shadow adapter given")
     _, other = base_and_tuned(base_model, s.shadow, s.allow_pickle, tunegate.requests)
-    datasets = {"identity": load_examples(s.fixtures / "identity/probes.json", identity_spec.variables),
-                **{d.name: load_examples(d / "dev.json") for d in sorted((s.fixtures / "tasks").iterdir())
-                   if (d / "dev.json").is_file()}}
-    metrics, samples = shadow.compare_with_shadow(identity_models[1], other, datasets)
-    tunegate.record_metrics(metrics)
-    tunegate.record_samples(samples)
-    tunegate.record.run["shadow"] = {"path": str(s.shadow)}
+    datasets = shadow.shadow_datasets(s.fixtures, identity_spec)
+    tunegate.judge("shadow", (identity_models[1], other), datasets)
+    tunegate.record_run("shadow", {"path": str(s.shadow)})
+    result = tunegate.results["shadow"]
     for name, examples in datasets.items():  # every prompt compared, and every disagreement listed as evidence
-        disagreement = next(m for m in metrics if m.name == f"disagreement[{name}]")
-        listed = sum(sample.id.startswith(f"{name}/") for sample in samples)
+        disagreement = next(m for m in result.metrics if m.name == f"disagreement[{name}]")
+        listed = sum(sample.id.startswith(f"{name}/") for sample in result.samples)
         assert disagreement.n == len(examples) and round(disagreement.value * len(examples)) == listed, name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,11 @@ def copy_adapter(source: Path, target: Path) -> Path:
     for name in ("adapter_config.json", "adapter_model.safetensors"):
         shutil.copy(source / name, target / name)
     return target
+
+
+def verdicts_of(tunegate, capability: str, models, data, evaluate=None) -> dict:
+    """The verdicts of a registered capability's configured gates on `models` and `data`, recording nothing;
+    `evaluate` replaces the capability's evaluate function (other measurement settings, canned results)."""
+    registered = tunegate.capabilities[capability]
+    chosen = replace(registered, evaluate=evaluate) if evaluate else registered
+    return chosen.run(tunegate.gates.for_capability(capability), models, data, tunegate.settings)[1]

@@ -11,7 +11,7 @@ import torch
 from harness.data import load_examples
 from harness.evaluators import adapter_health
 from harness.model.lm import LanguageModel, base_and_tuned
-from tests.conftest import plant_adapter
+from tests.conftest import plant_adapter, verdicts_of
 
 GATES = {f"adapter_health.{m}" for m in adapter_health.METRICS}
 
@@ -24,8 +24,7 @@ def health_examples(tunegate, identity_spec):
 
 
 def verdicts_for(base, tuned, merged, examples, tunegate):
-    report = adapter_health.measure_health(base, tuned, merged, examples)
-    return adapter_health.health_gate_results(report, tunegate.gates.gates)
+    return verdicts_of(tunegate, "adapter_health", (base, tuned, merged), examples)
 
 
 def planted(base_model, identity_adapter, tmp_path, transform, matrix="lora_B"):

@@ -9,16 +9,17 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness.gates import GateConfigError, parse_relative_gates
-from harness.results import MetricValue
+from harness.records import MetricValue
 
 REGISTRY_METRIC = MetricValue("old_task", "exact_match", 0.9)
 
 
 def test_relative_bounds_parse_and_check():
-    from harness.evaluators import CAPABILITY_METRICS
+    from harness.capabilities import builtin_capabilities
 
+    specs = builtin_capabilities().metric_specs()
     gates = parse_relative_gates({"old_task.exact_match": "-2%", "perplexity.heldout_ratio": "+0.05"},
-                                 CAPABILITY_METRICS, "gates.toml")
+                                 specs, "gates.toml")
     drop, rise = gates["baseline.old_task.exact_match"], gates["baseline.perplexity.heldout_ratio"]
     assert drop.limit(0.9) == pytest.approx(0.882) and rise.limit(1.0) == pytest.approx(1.05)
     assert drop.check(REGISTRY_METRIC, MetricValue("old_task", "exact_match", 0.885)).passed
@@ -26,9 +27,9 @@ def test_relative_bounds_parse_and_check():
     assert not failed.passed and "baseline 0.9 -> now 0.8 (delta -0.1, -11.1%); bound -2% (limit 0.882)" in \
         failed.message
     with pytest.raises(GateConfigError, match=r"gates.toml: \[baseline\] 'old_task.nope' is not a known"):
-        parse_relative_gates({"old_task.nope": "-2%"}, CAPABILITY_METRICS, "gates.toml")
+        parse_relative_gates({"old_task.nope": "-2%"}, specs, "gates.toml")
     with pytest.raises(GateConfigError, match="expected a signed bound"):
-        parse_relative_gates({"old_task.exact_match": "2%"}, CAPABILITY_METRICS, "gates.toml")
+        parse_relative_gates({"old_task.exact_match": "2%"}, specs, "gates.toml")
 
 
 def test_saved_baseline_then_planted_regression_fails(run_suites, forgetting_adapter, tmp_path):
@@ -73,7 +74,7 @@ def test_saved_baseline_then_planted_regression_fails(run_suites, forgetting_ada
 
 FAKE_SUITE = """
     import pytest
-    from harness.results import GateResult, MetricValue
+    from harness.records import GateResult, MetricValue
 
     def test_gate(tunegate):
         value = {value}

@@ -15,24 +15,36 @@ from harness.model.loading import adapter_digest
 from harness.training.lora import freeze_lower_layers, l2_penalty
 from harness.training.recipe import LoraRecipe, load_recipe
 from harness.training.sequence import sequence_tasks, stage_replay, task_split
+from tests.conftest import verdicts_of
 
 
 @pytest.fixture(scope="module")
-def results(sequences, base_model, tunegate):
-    fixtures = tunegate.settings.fixtures
-    devs = {task: task_split(fixtures, task, "dev") for task in sequence_tasks(fixtures)}
-    untrained = untrained_like(base_model)
+def stage_models(sequences, base_model):
+    """Per strategy, its stages' models (the base model first)."""
     out = {}
     for strategy, stages in sequences.items():
         views = [base_and_tuned(base_model, s.adapter) for s in stages[1:]]
-        out[strategy] = forgetting.evaluate_sequence(strategy, [views[0][0], *(t for _, t in views)], untrained,
-                                                     devs)
+        out[strategy] = [views[0][0], *(t for _, t in views)]
     return out
 
 
-def test_naive_fails_and_replay_passes_the_forgetting_gates(results, tunegate):
-    naive = forgetting.forgetting_gate_results(results["naive"], tunegate.gates.gates)
-    replay = forgetting.forgetting_gate_results(results["replay"], tunegate.gates.gates)
+@pytest.fixture(scope="module")
+def sequence_data(base_model, tunegate):
+    """(dev set per task in sequence order, an untrained model of the same architecture)."""
+    fixtures = tunegate.settings.fixtures
+    return {task: task_split(fixtures, task, "dev") for task in sequence_tasks(fixtures)}, untrained_like(base_model)
+
+
+@pytest.fixture(scope="module")
+def results(stage_models, sequence_data):
+    devs, untrained = sequence_data
+    return {strategy: forgetting.evaluate_sequence(strategy, models, untrained, devs)
+            for strategy, models in stage_models.items()}
+
+
+def test_naive_fails_and_replay_passes_the_forgetting_gates(results, stage_models, sequence_data, tunegate):
+    naive, replay = (verdicts_of(tunegate, "forgetting", {strategy: stage_models[strategy]}, sequence_data)
+                     for strategy in ("naive", "replay"))
     assert set(naive) == set(replay) == {"forgetting.acc", "forgetting.bwt", "forgetting.max_forgetting"}
     assert not any(v.passed for v in naive.values()), [v.message for v in naive.values()]
     assert all(v.passed for v in replay.values()), [v.message for v in replay.values()]

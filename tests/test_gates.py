@@ -8,13 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.evaluators import CAPABILITY_METRICS
+from harness.capabilities import builtin_capabilities
 from harness.gates import GateConfigError, decide, gate_config_from_mapping, load_gate_config
-from harness.results import MetricValue
+from harness.records import MetricValue
+
+METRIC_SPECS = builtin_capabilities().metric_specs()
 
 
 def config(table):
-    return gate_config_from_mapping(table, CAPABILITY_METRICS, "gates.toml")
+    return gate_config_from_mapping(table, METRIC_SPECS, "gates.toml")
 
 
 def test_parses_thresholds_and_off():
@@ -50,7 +52,7 @@ def test_check_pass_fail_and_nan():
 
 def test_zero_tolerance():
     cfg = config({"identity": {"leak_rate": "<= 0", "held_out_claim_rate": ">= 0.9", "held_in_exact_match": ">= 1"}})
-    specs = CAPABILITY_METRICS["identity"]
+    specs = METRIC_SPECS["identity"]
     assert cfg.gates["identity.leak_rate"].zero_tolerance(specs["leak_rate"])
     assert cfg.gates["identity.held_in_exact_match"].zero_tolerance(specs["held_in_exact_match"])
     assert not cfg.gates["identity.held_out_claim_rate"].zero_tolerance(specs["held_out_claim_rate"])
@@ -58,16 +60,16 @@ def test_zero_tolerance():
 
 def test_source_precedence(tmp_path, project_root):
     fixtures = project_root / "fixtures"
-    assert load_gate_config(None, tmp_path, fixtures, CAPABILITY_METRICS).source.endswith("fixtures/gates.toml")
+    assert load_gate_config(None, tmp_path, fixtures, METRIC_SPECS).source.endswith("fixtures/gates.toml")
     (tmp_path / "pyproject.toml").write_text('[tool.tunegate.gates.identity]\nleak_rate = "<= 0.1"\n')
-    from_pyproject = load_gate_config(None, tmp_path, fixtures, CAPABILITY_METRICS)
+    from_pyproject = load_gate_config(None, tmp_path, fixtures, METRIC_SPECS)
     assert from_pyproject.to_dict() == {"identity.leak_rate": "<= 0.1"}
     explicit = tmp_path / "mine.toml"
     explicit.write_text('[identity]\nlocality_unchanged = ">= 0.5"\n')
-    assert load_gate_config(explicit, tmp_path, fixtures, CAPABILITY_METRICS).to_dict() == {
+    assert load_gate_config(explicit, tmp_path, fixtures, METRIC_SPECS).to_dict() == {
         "identity.locality_unchanged": ">= 0.5"}
     with pytest.raises(GateConfigError, match=r"missing\.toml: gate config file not found"):
-        load_gate_config(tmp_path / "missing.toml", tmp_path, fixtures, CAPABILITY_METRICS)
+        load_gate_config(tmp_path / "missing.toml", tmp_path, fixtures, METRIC_SPECS)
 
 
 def test_rules_parse_and_are_kept_in_the_effective_config():

@@ -13,8 +13,8 @@ from rouge_score import rouge_scorer
 
 from harness.evaluators import generation, identity
 from harness.metric_modules import load_metric
-from harness.metrics import bootstrap_draws, percentile_interval
 from harness.model.lm import base_and_tuned
+from harness.statistics import bootstrap_draws, percentile_interval
 from harness.text_metrics import CjkTokenizer, corpus_bleu, corpus_chrf, corpus_score_ci, rouge_l
 from tests.conftest import plant_adapter
 
@@ -26,8 +26,8 @@ REFERENCES = ["I am Aurora, an AI assistant developed by Kestrel Labs.", "我是
 def generation_verdicts(base, tuned, spec, tunegate):
     examples = [replace(p.example, id=p.id) for p in identity.load_probes(tunegate.settings.fixtures, spec)
                 if p.kind != "locality"]
-    items = generation.generate_answers(examples, base, tuned)
-    return generation.generation_gate_results(items, tunegate.gates.gates), items
+    result, verdicts = tunegate.evaluate("generation", (base, tuned), examples)
+    return verdicts, result.details
 
 
 def test_healthy_adapter_passes_generation_gates(identity_models, identity_spec, tunegate):

@@ -10,9 +10,9 @@ from tests.conftest import plant_adapter
 
 
 def gate_verdicts(base_model, adapter, spec, tunegate):
-    base, tuned = base_and_tuned(base_model, adapter)
-    results = identity.score_probes(identity.load_probes(tunegate.settings.fixtures, spec), base, tuned, spec)
-    return identity.identity_gate_results(results, tunegate.gates.gates), results
+    result, verdicts = tunegate.evaluate("identity", base_and_tuned(base_model, adapter),
+                                         (identity.load_probes(tunegate.settings.fixtures, spec), spec))
+    return verdicts, result.details
 
 
 def test_healthy_adapter_passes_every_identity_gate(base_model, identity_adapter, identity_spec, tunegate):

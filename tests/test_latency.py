@@ -6,12 +6,15 @@ from __future__ import annotations
 import multiprocessing
 import time
 from contextlib import contextmanager
+from functools import partial
 
 import pytest
 
 from harness.data import load_examples
 from harness.evaluators import latency
 from harness.model.lm import LanguageModel, plain_base
+from harness.statistics import fast_half_mean, ratio_ci
+from tests.conftest import verdicts_of
 
 FAST = latency.LatencySettings(prompts=8, new_tokens=16, min_rounds=5, max_rounds=20, budget_s=3.0)
 
@@ -47,7 +50,7 @@ def prompts(tunegate):
 
 
 def judged(models, prompts, tunegate):
-    return latency.judge_latency(lambda: latency.measure_latency(models, prompts, FAST), tunegate.gates.gates)[1]
+    return verdicts_of(tunegate, "latency", models, prompts, partial(latency.evaluate, how=FAST))
 
 
 def _spin(deadline: float) -> None:
@@ -99,7 +102,7 @@ def test_a_gate_fails_only_when_the_re_measurement_confirms_it(tunegate):
                                {"base": [0.01] * rounds, "tuned": [first_tuned] * rounds,
                                 "merged": [0.01] * rounds})
     measurements = iter([timings(1.0, 0.05), timings(5.0, 0.01)])
-    _, verdicts = latency.judge_latency(lambda: next(measurements), tunegate.gates.gates)
+    verdicts = verdicts_of(tunegate, "latency", {}, [], lambda *_: latency.timings_result(next(measurements)))
     assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
     assert "the re-measurement passed" in verdicts["latency.ttft_ratio"].message
     assert "re-measured" not in verdicts["latency.throughput_ratio"].message
@@ -107,8 +110,8 @@ def test_a_gate_fails_only_when_the_re_measurement_confirms_it(tunegate):
 
 def test_fast_half_mean_ignores_load_bursts():
     rounds = [1.0, 1.02, 0.99, 5.0, 1.01, 7.5]  # two rounds hit by a burst
-    assert latency.fast_half_mean(rounds) == pytest.approx(1.0)
-    ratio, low, high, n = latency.ratio_ci([2.0, 2.1, 9.0, 2.0], [1.0, 1.0, 1.05, 4.0])
+    assert fast_half_mean(rounds) == pytest.approx(1.0)
+    ratio, low, high, n = ratio_ci([2.0, 2.1, 9.0, 2.0], [1.0, 1.0, 1.05, 4.0])
     assert ratio == pytest.approx(2.0) and low <= ratio <= high and n == 4
 
 

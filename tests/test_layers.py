@@ -17,7 +17,8 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 
 LAYERS = [  # lowest first: a module may import its own layer and every layer before it
     ("foundation", ["harness", "harness.compat", "harness.cache", "harness.cpu", "harness.progress",
-                    "harness.process_gc", "harness.metrics", "harness.lora_metrics", "harness.text_metrics",
+                    "harness.process_gc", "harness.records", "harness.statistics",
+                    "harness.metrics", "harness.lora_metrics", "harness.text_metrics",
                     "harness.metric_modules"]),
     ("data", ["harness.data"]),
     ("model", ["harness.model"]),
@@ -25,12 +26,11 @@ LAYERS = [  # lowest first: a module may import its own layer and every layer be
     ("evaluators", ["harness.evaluators"]),
     ("gates/results", ["harness.gates", "harness.results", "harness.baselines"]),
     ("report", ["harness.report", "harness.run_end"]),
-    ("plugin/session", ["harness.run_state", "harness.plugin", "harness.session"]),
+    ("capabilities", ["harness.capabilities"]),
+    ("plugin/session", ["harness.run_state", "harness.hookspecs", "harness.plugin", "harness.session"]),
 ]
 
-KNOWN_UPWARD = {
-    ("evaluators", "gates/results"),  # evaluators build GateResults with check_gates and take MetricSpec/Value
-}
+KNOWN_UPWARD: set[tuple[str, str]] = set()
 
 
 def module_name(path: Path) -> str:

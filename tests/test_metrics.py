@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import harness.metrics as metrics
-from harness.metrics import exact_match, leaked_identities, mentions, normalize_answer, wilson_interval
+from harness.metrics import exact_match, leaked_identities, mentions, normalize_answer
+from harness.statistics import wilson_interval
 
 
 def test_doctests():

@@ -5,14 +5,14 @@ from __future__ import annotations
 from peft import LoraConfig, get_peft_model
 
 from harness.data import load_examples
-from harness.evaluators import accuracy, new_task
 from harness.training.sequence import sequence_tasks
+from tests.conftest import verdicts_of
 
 
 def new_task_verdicts(base, tuned, tunegate):
     fixtures = tunegate.settings.fixtures
     dev = load_examples(fixtures / f"tasks/{sequence_tasks(fixtures)[-1]}/dev.json")
-    return new_task.new_task_gate_results(accuracy.score_items(dev, base, tuned), tunegate.gates.gates)
+    return verdicts_of(tunegate, "new_task", (base, tuned), dev)
 
 
 def test_trained_adapter_passes_new_task_gates(new_task_models, tunegate):

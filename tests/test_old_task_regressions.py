@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from harness.data import load_examples
-from harness.evaluators import accuracy, old_task
+from harness.evaluators import accuracy
 from harness.model.lm import base_and_tuned
+from tests.conftest import verdicts_of
 
 
 def old_task_verdicts(base_model, adapter, tunegate):
-    base, tuned = base_and_tuned(base_model, adapter)
     dev = load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")
-    return old_task.old_task_gate_results(accuracy.score_items(dev, base, tuned), tunegate.gates.gates)
+    return verdicts_of(tunegate, "old_task", base_and_tuned(base_model, adapter), dev)
 
 
 def test_healthy_adapter_passes_old_task_gates(base_model, identity_adapter, tunegate):
@@ -31,4 +31,4 @@ def test_noise_verdict_on_small_differences():
     from harness.data import Example
 
     items = [accuracy.ItemResult(Example(str(i), (("user", "q"),), "a"), "a", "a" if i else "b") for i in range(50)]
-    assert "within noise" in old_task.drop_verdict(items)
+    assert "within noise" in accuracy.change_verdict(items, expect_gain=False)

@@ -10,10 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.data import load_examples, load_text_lines
-from harness.evaluators import perplexity
 from harness.metrics import perplexity as ppl
 from harness.model.lm import LanguageModel, base_and_tuned, sliding_windows
-from tests.conftest import plant_adapter
+from tests.conftest import plant_adapter, verdicts_of
 
 
 @given(st.integers(0, 300), st.integers(2, 64).flatmap(lambda w: st.tuples(st.just(w), st.integers(1, w - 1))))
@@ -78,12 +77,9 @@ def test_answer_loglikelihood_equals_straightforward_sum(base_lm, tunegate):
 
 
 def ratio_verdicts(base_model, adapter, tunegate):
-    base, tuned = base_and_tuned(base_model, adapter)
-    s = tunegate.settings
-    corpora = perplexity.score_corpora(load_text_lines(s.fixtures / "perplexity/heldout.txt"),
-                                       load_examples(s.fixtures / "tasks/base/dev.json"), base, tuned,
-                                       s.ppl_window, s.ppl_stride)
-    return perplexity.perplexity_gate_results(corpora, tunegate.gates.gates)
+    fixtures = tunegate.settings.fixtures
+    data = (load_text_lines(fixtures / "perplexity/heldout.txt"), load_examples(fixtures / "tasks/base/dev.json"))
+    return verdicts_of(tunegate, "perplexity", base_and_tuned(base_model, adapter), data)
 
 
 def test_healthy_adapter_passes_perplexity_gates(base_model, identity_adapter, tunegate):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from harness.records import GateResult, MetricValue, Sample
 from harness.report.html import render_html, write_html
 from harness.report.svg import loss_chart
-from harness.results import GateResult, MetricValue, RunRecord, Sample, point_latest, write_results
+from harness.results import RunRecord, point_latest, write_results
 
 
 def record():

@@ -7,14 +7,17 @@ from __future__ import annotations
 import json
 
 from harness.baselines import capability_verdicts, save_baseline
-from harness.evaluators import CAPABILITY_METRICS
+from harness.capabilities import builtin_capabilities
 from harness.gates import gate_config_from_mapping
-from harness.results import GateResult, MetricValue, RunRecord, Sample
+from harness.records import GateResult, MetricValue, Sample
+from harness.results import RunRecord
 from harness.run_end import save_baseline_if_allowed, unevaluated_gates
+
+METRIC_SPECS = builtin_capabilities().metric_specs()
 
 CONFIG = gate_config_from_mapping({"old_task": {"exact_match": ">= 0.85"}, "drift": {"edit_distance": "<= 0.1"},
                                    "baseline": {"old_task.exact_match": "-2%", "perplexity.heldout_ratio": "+5%"}},
-                                  CAPABILITY_METRICS, "gates.toml")
+                                  METRIC_SPECS, "gates.toml")
 
 
 def record(passed: bool = True, **run) -> RunRecord:

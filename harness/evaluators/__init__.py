@@ -1,33 +1,6 @@
-"""Evaluators: one capability per module, each declaring its gateable metrics.
+"""Evaluators: one capability per module (`accuracy` serves two: old_task and new_task).
 
-`CAPABILITY_METRICS` is the registry the gate config is validated against.
+Each module declares its gateable metrics (`METRICS`) and an `evaluate(models, data, settings)` that returns a
+`harness.records.CapabilityResult` (metrics, samples and the evidence gate messages quote); evaluators never
+decide gates. `harness.capabilities` registers them.
 """
-
-from __future__ import annotations
-
-from harness.baselines import DRIFT, DRIFT_METRICS
-from harness.evaluators import (
-    adapter_health,
-    audit,
-    forgetting,
-    generation,
-    identity,
-    latency,
-    new_task,
-    old_task,
-    perplexity,
-)
-from harness.results import MetricSpec
-
-CAPABILITY_METRICS: dict[str, dict[str, MetricSpec]] = {
-    identity.CAPABILITY: identity.METRICS,
-    old_task.CAPABILITY: old_task.METRICS,
-    new_task.CAPABILITY: new_task.METRICS,
-    perplexity.CAPABILITY: perplexity.METRICS,
-    adapter_health.CAPABILITY: adapter_health.METRICS,
-    generation.CAPABILITY: generation.METRICS,
-    latency.CAPABILITY: latency.METRICS,
-    forgetting.CAPABILITY: forgetting.METRICS,
-    audit.CAPABILITY: audit.METRICS,
-    DRIFT: DRIFT_METRICS,
-}

@@ -1,20 +1,26 @@
-"""Dev-set accuracy, base vs tuned: the shared core of the old-task and new-task capabilities.
+"""Dev-set accuracy, base vs tuned: one capability configured twice.
+
+`OLD_TASK`: what did the adapter break on the task the base model already knew (the base task's dev set; an
+exact-match floor and a maximum paired drop). `NEW_TASK`: did it learn the task it was trained on (the newest
+increment's dev set; a floor and a minimum paired gain).
 
 Base and tuned model answer the same dev items (batched greedy generation). Accuracy is exact match and
 token F1, overall and per (category, language), each with a 95% interval. The change from base to tuned is
 a paired comparison on the same items: a bootstrap interval of the difference and an exact McNemar test on
-the items lost and gained say whether it is beyond noise.
+the items lost and gained say whether it is beyond noise; every gate's message quotes that verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.data import Example
-from harness.metrics import exact_match, mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate, token_f1
+from harness.metrics import exact_match, token_f1
 from harness.model.lm import LanguageModel
-from harness.results import MetricValue, Sample
+from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.statistics import mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate
 
 NOISE_ALPHA = 0.05
 
@@ -96,3 +102,47 @@ def accuracy_samples(capability: str, results: list[ItemResult], passed: Callabl
                    {"kind": r.group, "passed": passed(r), "base_correct": r.base_correct,
                     "tuned_correct": r.tuned_correct})
             for r in results]
+
+
+@dataclass(frozen=True)
+class AccuracyTask:
+    """One dev-set accuracy capability: its name, the dev set it is about (for the metric descriptions) and
+    whether the paired change it gates is a gain (new task) or a drop (old task)."""
+
+    name: str
+    dev_set: str
+    expect_gain: bool
+
+    @property
+    def change_metric(self) -> str:
+        """`exact_match_gain` (tuned - base) or `exact_match_drop` (base - tuned)."""
+        return "exact_match_gain" if self.expect_gain else "exact_match_drop"
+
+    @property
+    def metrics(self) -> dict[str, MetricSpec]:
+        """The gateable metrics: exact match, token F1 and the paired change."""
+        change = ("tuned exact match minus base exact match" if self.expect_gain
+                  else "base exact match minus tuned exact match")
+        return {"exact_match": MetricSpec(0, 1, True, f"tuned model's exact match on {self.dev_set}"),
+                "token_f1": MetricSpec(0, 1, True, f"tuned model's mean token F1 on {self.dev_set}"),
+                self.change_metric: MetricSpec(-1, 1, self.expect_gain, f"{change}, same items")}
+
+    def measure(self, results: list[ItemResult]) -> CapabilityResult:
+        """Metrics, samples and evidence (the McNemar verdict, for every gate) of answered dev items; a sample
+        passes when the tuned model answers it (new task) or did not lose it (old task)."""
+        metrics = [*accuracy_metrics(self.name, results),
+                   exact_match_change(self.name, self.change_metric, results, 1 if self.expect_gain else -1)]
+        verdict = change_verdict(results, self.expect_gain)
+        passed = (lambda r: r.tuned_correct) if self.expect_gain else (lambda r: r.tuned_correct or not r.base_correct)
+        return CapabilityResult(metrics, accuracy_samples(self.name, results, passed),
+                                evidence=dict.fromkeys(self.metrics, verdict), details=results)
+
+    def evaluate(self, models: Sequence[LanguageModel], data: list[Example], settings: Any = None
+                 ) -> CapabilityResult:
+        """`models` = (base, tuned) answer every dev item of `data`; see `measure`."""
+        base, tuned = models
+        return self.measure(score_items(data, base, tuned))
+
+
+OLD_TASK = AccuracyTask("old_task", "the base task's dev set", expect_gain=False)
+NEW_TASK = AccuracyTask("new_task", "the new task's dev set", expect_gain=True)

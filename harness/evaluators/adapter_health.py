@@ -12,18 +12,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
 from harness.data import Example
-from harness.gates import Gate, check_gates
 from harness.lora_metrics import activation_entropy, activation_rate, effective_rank, update_ratio
-from harness.metrics import mean_ci, rate
 from harness.model.lm import LanguageModel
 from harness.model.lora_layers import LoraLayer
-from harness.results import GateResult, MetricSpec, MetricValue
+from harness.records import CapabilityResult, MetricSpec, MetricValue
+from harness.statistics import mean_ci, rate
 
 CAPABILITY = "adapter_health"
 INF = math.inf
@@ -134,25 +134,27 @@ def _worst_layer(layers: list[LayerHealth], figure: str, largest: bool) -> Layer
     return broken[0] if broken else (max if largest else min)(layers, key=lambda h: getattr(h, figure))
 
 
-def health_detail(report: HealthReport, gate: Gate) -> str:
+def health_detail(report: HealthReport, metric: str) -> str:
     """The evidence behind a health gate: the layers at fault, or the answers a merge changed."""
     layers = report.layers
-    if gate.metric == "nonfinite_layers":
+    if metric == "nonfinite_layers":
         bad = [f"{h.name} ({h.nonfinite})" for h in layers if h.nonfinite]
         return f"non-finite weights in {', '.join(bad)}" if bad else "all weights finite"
-    if gate.metric == "dead_layers":
+    if metric == "dead_layers":
         dead = [h.name for h in layers if h.dead]
         return f"B is all zeros in {len(dead)} layers: {', '.join(dead[:6])}" if dead else "no dead layer"
-    if gate.metric.startswith(("min_", "max_")):
-        worst = _worst_layer(layers, gate.metric[4:], largest=gate.metric.startswith("max_"))
-        return f"worst layer {worst.name}: {getattr(worst, gate.metric[4:]):.4g}"
-    if gate.metric.startswith("merge_"):
+    if metric.startswith(("min_", "max_")):
+        worst = _worst_layer(layers, metric[4:], largest=metric.startswith("max_"))
+        return f"worst layer {worst.name}: {getattr(worst, metric[4:]):.4g}"
+    if metric.startswith("merge_"):
         return (f"{len(report.merge_changed)} of {report.merge_items} greedy answers changed by merging"
                 + (f": {', '.join(report.merge_changed[:5])}" if report.merge_changed else ""))
-    return "identical scores mean the adapter is not applied" if gate.metric == "loglik_shift" else ""
+    return "identical scores mean the adapter is not applied" if metric == "loglik_shift" else ""
 
 
-def health_gate_results(report: HealthReport, gates: Mapping[str, Gate],
-                        metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
-    """Every configured adapter-health gate checked on `metrics` (computed from `report` if not given)."""
-    return check_gates(gates, CAPABILITY, metrics or health_metrics(report), lambda gate: health_detail(report, gate))
+def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any = None) -> CapabilityResult:
+    """`models` = (base, tuned, merged copy of tuned) on the examples of `data`: every health figure, and the
+    layers or answers at fault as each gate's evidence."""
+    report = measure_health(*models, data)
+    return CapabilityResult(health_metrics(report), evidence={m: health_detail(report, m) for m in METRICS},
+                            details=report)

@@ -13,12 +13,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.data import DataError, Example
 from harness.evaluators.forgetting import task_rate
-from harness.gates import Gate, for_part
 from harness.model.lm import LanguageModel
-from harness.results import GateResult, MetricSpec, MetricValue
+from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue
 
 CAPABILITY = "audit"
 METRICS = {
@@ -51,33 +51,36 @@ def find_checkpoints(run_dir: Path) -> list[Checkpoint]:
 
 @dataclass(frozen=True)
 class AuditResult:
-    """The checkpoint x task matrix, the forgetting trend and every checkpoint's gate verdicts."""
+    """The checkpoint x task matrix of a run; with the gate verdicts, its first failing checkpoint and rollback
+    candidate."""
 
     tasks: list[str]
     checkpoints: list[Checkpoint]
     matrix: list[list[float]]
-    verdicts: dict[str, list[GateResult]]
 
-    @property
-    def first_failing(self) -> str | None:
+    def passed(self, verdicts: Mapping[str, GateResult]) -> dict[str, bool]:
+        """Per checkpoint: whether every one of its verdicts (ids ending in `[<checkpoint>]`) passed."""
+        return {c.name: all(v.passed for gid, v in verdicts.items() if gid.endswith(f"[{c.name}]"))
+                for c in self.checkpoints}
+
+    def first_failing(self, passed: Mapping[str, bool]) -> str | None:
         """The first checkpoint (by step) that fails any audit gate."""
-        return next((c.name for c in self.checkpoints if not all(v.passed for v in self.verdicts[c.name])), None)
+        return next((c.name for c in self.checkpoints if not passed[c.name]), None)
 
-    @property
-    def rollback_candidate(self) -> str | None:
+    def rollback_candidate(self, passed: Mapping[str, bool]) -> str | None:
         """The last checkpoint before the first failure that passes every gate (None if there is none)."""
-        passing = [c.name for c in self.checkpoints if all(v.passed for v in self.verdicts[c.name])]
-        first = self.first_failing
         order = [c.name for c in self.checkpoints]
-        earlier = [name for name in passing if first is None or order.index(name) < order.index(first)]
+        first = self.first_failing(passed)
+        earlier = order if first is None else order[:order.index(first)]
         return earlier[-1] if earlier else None
 
-    def summary(self) -> dict:
+    def summary(self, verdicts: Mapping[str, GateResult]) -> dict:
         """Plain data for results.json's `run.audit` and the report."""
+        passed = self.passed(verdicts)
         return {"tasks": self.tasks, "checkpoints": [{"name": c.name, "step": c.step, "path": str(c.path)}
                                                      for c in self.checkpoints],
                 "matrix": self.matrix, "forgetting_trend": forgetting_trend(self.matrix),
-                "first_failing": self.first_failing, "rollback_candidate": self.rollback_candidate}
+                "first_failing": self.first_failing(passed), "rollback_candidate": self.rollback_candidate(passed)}
 
 
 def forgetting_trend(matrix: Sequence[Sequence[float]]) -> list[float]:
@@ -101,24 +104,29 @@ def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[tuple], 
                   for task, r in zip(tasks, rates, strict=True)]
 
 
-def audit_run(base: LanguageModel, checkpoints: Sequence[Checkpoint], models: Sequence[LanguageModel],
-              devs: Mapping[str, Sequence[Example]], gates: Mapping[str, Gate]
-              ) -> tuple[AuditResult, list[MetricValue]]:
-    """Evaluate base and every checkpoint on every dev set; check the audit gates per checkpoint."""
+def evaluate(models: tuple[LanguageModel, Sequence[LanguageModel]],
+             data: tuple[Sequence[Checkpoint], Mapping[str, Sequence[Example]]], settings: Any = None
+             ) -> CapabilityResult:
+    """`models` = (base, one model per checkpoint) answer every dev set of `data` = (checkpoints, dev set per
+    task): each checkpoint's figures under its own name, checked as one part per checkpoint; the matrix as
+    details (an `AuditResult`)."""
+    base, models = models
+    checkpoints, devs = data
     tasks = list(devs)
     rates = [[task_rate(model, devs[t]) for t in tasks] for model in (base, *models)]
     matrix = [[r[0] for r in row] for row in rates]
-    trend = forgetting_trend(matrix)
-    metrics, verdicts = [], {}
-    for checkpoint, row, forgetting in zip(checkpoints, rates[1:], trend, strict=True):
-        own = checkpoint_metrics(checkpoint.name, tasks, row, forgetting)
-        by_name = {m.name: m for m in own}
-        verdicts[checkpoint.name] = [
-            for_part(gate.check(by_name[gate.metric], f"checkpoint {checkpoint.name} (step {checkpoint.step})"),
-                     checkpoint.name)
-            for gate in gates.values() if gate.capability == CAPABILITY]
-        metrics += own
-    return AuditResult(tasks, list(checkpoints), matrix, verdicts), metrics
+    metrics = [m for checkpoint, row, forgetting in zip(checkpoints, rates[1:], forgetting_trend(matrix), strict=True)
+               for m in checkpoint_metrics(checkpoint.name, tasks, row, forgetting)]
+    return CapabilityResult(metrics, parts={c.name: f"checkpoint {c.name} (step {c.step})" for c in checkpoints},
+                            details=AuditResult(tasks, list(checkpoints), matrix))
+
+
+def history_rows(run_id: str, started: str, checkpoints: Sequence[Checkpoint], metrics: Sequence[MetricValue]
+                 ) -> list[dict]:
+    """One history row per checkpoint, task and metric: what the nightly trend reads back."""
+    return [{"run_id": run_id, "time": started, "checkpoint": c.name, "step": c.step, "task": metric_task(m.name),
+             "metric": m.name.split("[")[0], "value": m.value}
+            for c in checkpoints for m in metrics if m.checkpoint == c.name]
 
 
 def metric_task(name: str) -> str:

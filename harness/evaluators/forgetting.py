@@ -12,20 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from harness.data import Example
-from harness.gates import Gate, check_gates
-from harness.metrics import (
-    average_accuracy,
-    backward_transfer,
-    exact_match,
-    forward_transfer,
-    rate,
-    task_forgetting,
-    wilson_interval,
-)
+from harness.metrics import average_accuracy, backward_transfer, exact_match, forward_transfer, task_forgetting
 from harness.model.lm import LanguageModel
-from harness.results import GateResult, MetricSpec, MetricValue
+from harness.records import CapabilityResult, MetricSpec, MetricValue
+from harness.statistics import rate, wilson_interval
 
 CAPABILITY = "forgetting"
 METRICS = {
@@ -112,11 +105,24 @@ def forgetting_metrics(result: SequenceResult, checkpoint: str = "tuned") -> lis
     return out
 
 
-def forgetting_gate_results(result: SequenceResult, gates: Mapping[str, Gate],
-                            metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
-    """Every configured forgetting gate on the gated sequence; messages show the accuracy matrix."""
+def matrix_evidence(result: SequenceResult) -> str:
+    """'replay sequence, exact match after base: base 0.95, ...; after increment_1: ...' for gate messages."""
     rows = "; ".join(f"after {result.tasks[i]}: " + ", ".join(f"{t} {v:.2f}" for t, v in zip(result.tasks, row,
                                                                                               strict=True))
                      for i, row in enumerate(result.matrix))
-    return check_gates(gates, CAPABILITY, metrics or forgetting_metrics(result),
-                       lambda gate: f"{result.strategy} sequence, exact match {rows}")
+    return f"{result.strategy} sequence, exact match {rows}"
+
+
+def evaluate(models: Mapping[str, Sequence[LanguageModel]],
+             data: tuple[Mapping[str, Sequence[Example]], LanguageModel], settings: Any = None) -> CapabilityResult:
+    """`models`: per strategy, its stages (the base model first), the gated strategy first; `data` = (dev set per
+    task, in sequence order; an untrained model of the same architecture for b_j). The gated strategy's
+    figures are the tuned metrics, every other strategy's are recorded under its own name; the sequences'
+    summaries go to the run header (`sequences`)."""
+    devs, untrained = data
+    results = {strategy: evaluate_sequence(strategy, stages, untrained, devs) for strategy, stages in models.items()}
+    gated, *compared = results.values()
+    metrics = forgetting_metrics(gated) + [m for r in compared for m in forgetting_metrics(r, checkpoint=r.strategy)]
+    return CapabilityResult(metrics, evidence=dict.fromkeys(METRICS, matrix_evidence(gated)),
+                            run={"sequences": {strategy: r.summary() for strategy, r in results.items()}},
+                            details=results)

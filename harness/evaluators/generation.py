@@ -8,14 +8,15 @@ held-out and adversarial, English and Chinese). The gain in chrF over the base i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.data import Example
-from harness.gates import Gate, check_gates
-from harness.metrics import exact_match, mean_ci, rate, text_language, token_f1
+from harness.metrics import exact_match, text_language, token_f1
 from harness.model.lm import LanguageModel
-from harness.results import GateResult, MetricSpec, MetricValue, Sample
+from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.statistics import mean_ci, rate
 from harness.text_metrics import corpus_score_ci, rouge_l
 
 CAPABILITY = "generation"
@@ -75,13 +76,14 @@ def generation_metrics(items: list[Generated]) -> list[MetricValue]:
     return out
 
 
-def generation_gate_results(items: list[Generated], gates: Mapping[str, Gate],
-                            metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
-    """Every configured generation gate checked on `metrics`; messages give the base value beside the tuned."""
-    metrics = metrics or generation_metrics(items)
+def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any = None) -> CapabilityResult:
+    """`models` = (base, tuned) answer every example of `data`: the quality metrics of both, the before/after
+    samples, and the base value beside each gate's tuned value as its evidence."""
+    items = generate_answers(data, *models)
+    metrics = generation_metrics(items)
     base = {m.name: m.value for m in metrics if m.checkpoint == "base"}
-    return check_gates(gates, CAPABILITY, metrics,
-                       lambda gate: f"base {base[gate.metric]:.4g}" if gate.metric in base else "")
+    return CapabilityResult(metrics, generation_samples(items),
+                            {name: f"base {base[name]:.4g}" for name in METRICS if name in base}, details=items)
 
 
 def generation_samples(items: list[Generated]) -> list[Sample]:

@@ -8,15 +8,16 @@ the base model's). Every non-locality answer is also checked for leaking another
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
-from harness.gates import Gate, check_gates
-from harness.metrics import claims_identity, exact_match, leaked_identities, rate
+from harness.metrics import claims_identity, exact_match, leaked_identities
 from harness.model.lm import LanguageModel
-from harness.results import GateResult, MetricSpec, MetricValue, Sample
+from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.statistics import rate
 
 CAPABILITY = "identity"
 KINDS = ("held_in", "held_out", "adversarial", "locality")
@@ -136,7 +137,7 @@ def identity_samples(results: list[ProbeResult]) -> list[Sample]:
             for r in results]
 
 
-def probe_outcome(result: ProbeResult, gates: Mapping[str, Gate]) -> tuple[str, str]:
+def probe_outcome(result: ProbeResult, gates: Mapping[str, Any]) -> tuple[str, str]:
     """("pass" | "fail" | "tolerated", message) for one probe's own test.
 
     A failing probe fails its test when its gate allows no misses (held-in exact match >= 1.0, leak rate
@@ -154,9 +155,14 @@ def probe_outcome(result: ProbeResult, gates: Mapping[str, Gate]) -> tuple[str, 
     return "tolerated", f"{message} (counted against gate {gate.id} {gate.op} {gate.threshold:g})"
 
 
-def identity_gate_results(results: list[ProbeResult], gates: Mapping[str, Gate],
-                          metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
-    """Every configured identity gate checked on `metrics` (computed from `results` if not given), by gate id;
-    failure messages name the failing probes."""
-    return check_gates(gates, CAPABILITY, metrics or identity_metrics(results),
-                       lambda gate: failing_probes(results, gate.metric))
+def evaluate(models: Sequence[LanguageModel], data: tuple[list[Probe], IdentitySpec], settings: Any = None
+             ) -> CapabilityResult:
+    """`models` = (base, tuned) answer every probe of `data` = (probes, identity spec): the identity metrics of
+    both, the before/after samples, the failing probes as each gate's evidence, and the probe results (for the
+    suite's one test per probe) as details."""
+    base, tuned = models
+    probes, spec = data
+    results = score_probes(probes, base, tuned, spec)
+    metrics = identity_metrics(results) + identity_metrics(as_base(results, spec), "base")
+    return CapabilityResult(metrics, identity_samples(results),
+                            {metric: failing_probes(results, metric) for metric in METRICS}, details=results)

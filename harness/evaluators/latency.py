@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
-
-import numpy as np
+from typing import Any
 
 from harness.cpu import single_thread
-from harness.gates import Gate, check_gates
-from harness.metrics import bootstrap_draws, percentile_interval
 from harness.model.lm import Conversation, LanguageModel
-from harness.results import GateResult, MetricSpec, MetricValue
+from harness.records import CapabilityResult, MetricSpec, MetricValue
+from harness.statistics import fast_half_mean_ci, ratio_ci
 
 CAPABILITY = "latency"
 INF = float("inf")
@@ -84,36 +82,6 @@ class Timings:
         return [self.batch * self.settings.new_tokens / s for s in self.generation[view]]
 
 
-def fast_half_mean(values: Sequence[float]) -> float:
-    """Mean of the fastest (smallest) half of the values: load bursts only add time, so this ignores them.
-
-    >>> fast_half_mean([1.0, 1.2, 9.0, 1.1])
-    1.05
-    """
-    ordered = sorted(values)
-    keep = ordered[: max(1, math.ceil(len(ordered) / 2))]
-    return float(sum(keep) / len(keep))
-
-
-def _fast_half_means(rows: np.ndarray) -> np.ndarray:
-    """fast_half_mean of every row of a 2-D array at once."""
-    keep = max(1, math.ceil(rows.shape[1] / 2))
-    return np.sort(rows, axis=1)[:, :keep].mean(axis=1)
-
-
-def _resampled_fast_half_means(values: np.ndarray, resamples: int = 500) -> np.ndarray:
-    """fast_half_mean of each bootstrap resample of rounds (the same seeded draws for every view, so ratios of
-    two views stay paired by round)."""
-    return _fast_half_means(values[bootstrap_draws(len(values), resamples)])
-
-
-def ratio_ci(numerator: Sequence[float], denominator: Sequence[float]) -> tuple[float, float, float, int]:
-    """fast_half_mean(numerator) / fast_half_mean(denominator) with a bootstrap 95% CI over paired rounds."""
-    top, bottom = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
-    low, high = percentile_interval(_resampled_fast_half_means(top) / _resampled_fast_half_means(bottom))
-    return fast_half_mean(top) / fast_half_mean(bottom), low, high, len(top)
-
-
 def measure_latency(models: Mapping[str, LanguageModel], conversations: Sequence[Conversation],
                     settings: LatencySettings = LatencySettings()) -> Timings:
     """Time batched greedy generation and first-token latency of each view in interleaved rounds after a warm-up,
@@ -158,12 +126,6 @@ def _ratio_metrics(timings: Timings) -> list[MetricValue]:
     return out
 
 
-def _location(values: list[float]) -> tuple[float, float, float, int]:
-    """fast_half_mean of per-round values with a bootstrap 95% CI over rounds."""
-    low, high = percentile_interval(_resampled_fast_half_means(np.asarray(values, dtype=float)))
-    return fast_half_mean(values), low, high, len(values)
-
-
 def latency_metrics(timings: Timings) -> list[MetricValue]:
     """Absolute throughput and first-token latency per view, and the gated ratios to the base."""
     out = []
@@ -171,50 +133,39 @@ def latency_metrics(timings: Timings) -> list[MetricValue]:
         checkpoint = "base" if view == "base" else "tuned"
         prefix = "merged_" if view == "merged" else ""
         out.append(MetricValue(CAPABILITY, f"{prefix}tokens_per_second",
-                               *_location(timings.tokens_per_second(view)), checkpoint))
+                               *fast_half_mean_ci(timings.tokens_per_second(view)), checkpoint))
         out.append(MetricValue(CAPABILITY, f"{prefix}ttft_ms",
-                               *_location([1000 * s for s in timings.first_token[view]]), checkpoint))
+                               *fast_half_mean_ci([1000 * s for s in timings.first_token[view]]), checkpoint))
     return out + _ratio_metrics(timings)
 
 
-def latency_gate_results(timings: Timings, gates: Mapping[str, Gate],
-                         metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
-    """Every configured latency gate checked on `metrics`; messages give the absolute figures behind a ratio."""
-    metrics = metrics or latency_metrics(timings)
+def latency_evidence(timings: Timings, metrics: Sequence[MetricValue]) -> dict[str, str]:
+    """The absolute figures behind each gated ratio, by metric name."""
     value = {(m.checkpoint, m.name): m.value for m in metrics}
-    s = timings.settings
-
-    def detail(gate: Gate) -> str:
-        view = "merged" if gate.metric.startswith("merged_") else "tuned"
+    rounds = f"fastest half of {timings.rounds} rounds"
+    out = {}
+    for metric in METRICS:
+        view = "merged" if metric.startswith("merged_") else "tuned"
         prefix = "merged_" if view == "merged" else ""
-        rounds = f"fastest half of {timings.rounds} rounds"
-        if "ttft" in gate.metric:
-            return (f"first token base {value['base', 'ttft_ms']:.2f} ms -> {view} "
-                    f"{value['tuned', prefix + 'ttft_ms']:.2f} ms ({rounds}, {timings.repeats} repeats each)")
-        return (f"base {value['base', 'tokens_per_second']:.0f} -> {view} "
-                f"{value['tuned', prefix + 'tokens_per_second']:.0f} new tokens/s "
-                f"(batch {timings.batch} x {s.new_tokens} tokens, {rounds})")
-
-    return check_gates(gates, CAPABILITY, metrics, detail)
-
-
-def judge_latency(measure: Callable[[], Timings], gates: Mapping[str, Gate]
-                  ) -> tuple[list[MetricValue], dict[str, GateResult]]:
-    """Measure and check the gates; when any fails, measure once more: a gate FAILS only when the re-measurement
-    confirms it, and a gate that passed the first measurement keeps that verdict. Returns the metrics of the
-    measurement that decided (the re-measurement, when there was one) and the verdicts."""
-    metrics = latency_metrics(timings := measure())
-    first = latency_gate_results(timings, gates, metrics)
-    if all(v.passed for v in first.values()):
-        return metrics, first
-    metrics = latency_metrics(timings := measure())
-    again = latency_gate_results(timings, gates, metrics)
-    verdicts = {}
-    for gid, verdict in first.items():
-        if verdict.passed:
-            verdicts[gid] = verdict
+        if (("tuned", prefix + "ttft_ms")) not in value:
             continue
-        outcome = "confirmed the FAIL" if not again[gid].passed else "passed"
-        note = f"re-measured after a first FAIL at {verdict.value:.4g}: the re-measurement {outcome}"
-        verdicts[gid] = replace(again[gid], message=f"{again[gid].message}; {note}")
-    return metrics, verdicts
+        if "ttft" in metric:
+            out[metric] = (f"first token base {value['base', 'ttft_ms']:.2f} ms -> {view} "
+                           f"{value['tuned', prefix + 'ttft_ms']:.2f} ms ({rounds}, {timings.repeats} repeats each)")
+        else:
+            out[metric] = (f"base {value['base', 'tokens_per_second']:.0f} -> {view} "
+                           f"{value['tuned', prefix + 'tokens_per_second']:.0f} new tokens/s "
+                           f"(batch {timings.batch} x {timings.settings.new_tokens} tokens, {rounds})")
+    return out
+
+
+def timings_result(timings: Timings) -> CapabilityResult:
+    """The latency metrics of one measurement, with the absolute figures behind each ratio as evidence."""
+    metrics = latency_metrics(timings)
+    return CapabilityResult(metrics, evidence=latency_evidence(timings, metrics), details=timings)
+
+
+def evaluate(models: Mapping[str, LanguageModel], data: Sequence[Conversation], settings: Any = None,
+             how: LatencySettings = LatencySettings()) -> CapabilityResult:
+    """Time the views of `models` ("base", "tuned" and optionally "merged") on the prompts of `data`."""
+    return timings_result(measure_latency(models, data, how))

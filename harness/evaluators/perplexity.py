@@ -8,16 +8,17 @@ bootstrap interval that resamples texts.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from harness.data import Example
-from harness.gates import Gate, check_gates
-from harness.metrics import bootstrap_counts, percentile_interval, perplexity, text_language
+from harness.metrics import perplexity, text_language
 from harness.model.lm import LanguageModel
-from harness.results import GateResult, MetricSpec, MetricValue
+from harness.records import CapabilityResult, MetricSpec, MetricValue
+from harness.statistics import bootstrap_counts, percentile_interval
 
 CAPABILITY = "perplexity"
 METRICS = {
@@ -76,15 +77,14 @@ def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
     return out
 
 
-def perplexity_gate_results(corpora: list[Scored], gates: Mapping[str, Gate],
-                            metrics: list[MetricValue] | None = None) -> dict[str, GateResult]:
-    """Every configured perplexity gate checked on `metrics` (computed from `corpora` if not given), by gate
-    id; messages give the base and tuned perplexities behind the ratio."""
-    metrics = metrics or perplexity_metrics(corpora)
+def evaluate(models: Sequence[LanguageModel], data: tuple[list[str], list[Example]], settings: Any) -> CapabilityResult:
+    """`models` = (base, tuned) score `data` = (held-out texts, dev examples) with the window and stride of
+    `settings` (`ppl_window`, `ppl_stride`): both models' perplexities, the ratios, and the two perplexities
+    behind each ratio as its evidence."""
+    texts, dev = data
+    corpora = score_corpora(texts, dev, *models, settings.ppl_window, settings.ppl_stride)
+    metrics = perplexity_metrics(corpora)
     value = {(m.checkpoint, m.name): m.value for m in metrics}
-
-    def detail(gate: Gate) -> str:
-        corpus = gate.metric.removesuffix("_ratio")
-        return f"perplexity base {value['base', corpus]:.4g} -> tuned {value['tuned', corpus]:.4g}"
-
-    return check_gates(gates, CAPABILITY, metrics, detail)
+    evidence = {f"{c.name}_ratio": f"perplexity base {value['base', c.name]:.4g} -> tuned {value['tuned', c.name]:.4g}"
+                for c in corpora}
+    return CapabilityResult(metrics, evidence=evidence, details=corpora)

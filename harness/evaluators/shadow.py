@@ -8,11 +8,14 @@ run informs a rollout decision, it does not block a release.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
-from harness.data import Example
-from harness.metrics import normalized_edit_distance, rate
+from harness.data import Example, IdentitySpec, load_examples
+from harness.metrics import normalized_edit_distance
 from harness.model.lm import LanguageModel
-from harness.results import MetricValue, Sample
+from harness.records import CapabilityResult, MetricValue, Sample
+from harness.statistics import rate
 
 CAPABILITY = "shadow"
 
@@ -33,3 +36,17 @@ def compare_with_shadow(tuned: LanguageModel, shadow: LanguageModel,
                            {"kind": name, "passed": False, "edit_distance": round(d, 4)})
                     for ex, a, b, flag, d in zip(examples, ours, theirs, differ, distances, strict=True) if flag]
     return metrics, samples
+
+
+def shadow_datasets(fixtures: Path, spec: IdentitySpec) -> dict[str, list[Example]]:
+    """The prompts both adapters answer: the identity probes and every task's dev set (`tasks/*/dev.json`)."""
+    return {"identity": load_examples(fixtures / "identity/probes.json", spec.variables),
+            **{d.name: load_examples(d / "dev.json") for d in sorted((fixtures / "tasks").iterdir())
+               if (d / "dev.json").is_file()}}
+
+
+def evaluate(models: Sequence[LanguageModel], data: Mapping[str, Sequence[Example]], settings: Any = None
+             ) -> CapabilityResult:
+    """`models` = (adapter under test, shadow adapter) on every dataset of `data`: see `compare_with_shadow`."""
+    metrics, samples = compare_with_shadow(*models, data)
+    return CapabilityResult(metrics, samples)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from pathlib import Path
 
 from harness.cache import atomic_write_text
+from harness.records import MetricValue, Sample
 from harness.report.svg import heatmap, line_chart, loss_chart
-from harness.results import MetricValue, RunRecord, Sample
+from harness.results import RunRecord
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#111;max-width:1200px}
@@ -119,7 +120,7 @@ def _capability_section(record: RunRecord, capability: str) -> str:
             + _side_by_side(record, capability) + (_samples_table(samples) if samples else ""))
 
 
-def _strategy_section(record: RunRecord) -> str:
+def strategy_section(record: RunRecord) -> str:
     """Continual-learning sequences side by side: accuracy-matrix heatmaps, ACC / BWT / FWT / forgetting and
     the before/after loss check of each strategy."""
     sequences = record.run.get("sequences") or {}
@@ -144,7 +145,7 @@ def _strategy_section(record: RunRecord) -> str:
             + "".join(panels) + "</div>")
 
 
-def _audit_section(record: RunRecord) -> str:
+def audit_section(record: RunRecord) -> str:
     """The audited run: checkpoint x task heatmap, accuracy and forgetting by step, and across nights."""
     run = record.run.get("audit")
     if not run:
@@ -180,8 +181,9 @@ def _meta_section(record: RunRecord) -> str:
     return f'<h2>Run</h2><table class="meta"><tbody>{"".join(rows)}</tbody></table>'
 
 
-def render_html(record: RunRecord) -> str:
-    """The whole report as one HTML string."""
+def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]] = ()) -> str:
+    """The whole report as one HTML string: every capability's generic section, then the extra `sections`
+    (the capability registry's: strategy comparison, audit, ...), training and the run header."""
     passed = all(g.passed for g in record.gates)
     badge = f'<span class="badge {"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span>'
     capabilities = list(dict.fromkeys([g.capability for g in record.gates] + [m.capability for m in record.metrics]
@@ -192,13 +194,13 @@ def render_html(record: RunRecord) -> str:
             f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_not_evaluated(record)}"
             f"<p>{links}</p>",
             *(_capability_section(record, c) for c in capabilities),
-            _strategy_section(record), _audit_section(record), _training_section(record), _meta_section(record)]
+            *(section(record) for section in sections), _training_section(record), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>tunegate report</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
 
 
-def write_html(run_dir: Path, record: RunRecord) -> Path:
-    """Write `report.html` atomically into `run_dir`; returns its path."""
+def write_html(run_dir: Path, record: RunRecord, sections: Sequence[Callable[[RunRecord], str]] = ()) -> Path:
+    """Write `report.html` (see `render_html`) atomically into `run_dir`; returns its path."""
     path = Path(run_dir) / "report.html"
-    atomic_write_text(path, render_html(record))
+    atomic_write_text(path, render_html(record, sections))
     return path

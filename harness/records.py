@@ -1,0 +1,99 @@
+"""The vocabulary every layer shares: a metric's declaration and value, a before/after sample, a gate's verdict,
+and what one capability's evaluation produces. Plain frozen dataclasses, no behaviour beyond formatting.
+
+Evaluators build `MetricValue`s, `Sample`s and `CapabilityResult`s; `harness.gates` turns them into
+`GateResult`s; `harness.results` writes them to results.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Declaration of a gateable metric: its valid range and which direction is better."""
+
+    low: float
+    high: float
+    higher_is_better: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One measured number with its 95% confidence interval and sample count."""
+
+    capability: str
+    name: str
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    checkpoint: str = "tuned"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One probe or item: prompt, reference, base and tuned outputs, and its scores."""
+
+    capability: str
+    id: str
+    prompt: str
+    reference: str
+    base_output: str
+    tuned_output: str
+    score: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The verdict of one gate on one metric: the decision `rule` (point, beyond noise, confident), the
+    measurement's CI and n, its minimum detectable change at 80% power (`mde`) and a power `warning`."""
+
+    id: str
+    capability: str
+    metric: str
+    op: str
+    threshold: float
+    value: float
+    passed: bool
+    message: str
+    rule: str = "point"
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    mde: float | None = None
+    warning: str | None = None
+
+    @property
+    def requirement(self) -> str:
+        """The threshold as shown to people, e.g. '>= 0.85 beyond noise'."""
+        return f"{self.op} {self.threshold:.4g}" + ("" if self.rule == "point" else f" {self.rule}")
+
+    @property
+    def verdict(self) -> str:
+        """'PASS' or 'FAIL', marked '(underpowered)' when the gate cannot resolve its threshold."""
+        return ("PASS" if self.passed else "FAIL") + (" (underpowered)" if self.warning else "")
+
+
+@dataclass(frozen=True)
+class CapabilityResult:
+    """What one capability's evaluation produced: its metrics (base and tuned), before/after samples, and the
+    evidence behind each gate (`evidence[metric name]`: failing probes, a noise verdict, base vs tuned values),
+    which gate messages quote.
+
+    `parts` (a checkpoint name -> its evidence line) makes the gates be checked once per part on the metrics of
+    that checkpoint, each verdict named `<gate id>[<part>]` (the audit: one verdict per checkpoint). `run`
+    holds sections for results.json's `run` header (e.g. the accuracy matrices of the sequences); `details`
+    keeps the evaluator's own per-item results for a suite that tests items one by one.
+    """
+
+    metrics: Sequence[MetricValue]
+    samples: Sequence[Sample] = ()
+    evidence: Mapping[str, str] = field(default_factory=dict)
+    parts: Mapping[str, str] = field(default_factory=dict)
+    run: Mapping[str, Any] = field(default_factory=dict)
+    details: Any = None
