@@ -5,9 +5,9 @@
 For the built-in model and for a larger Llama built from config (random weights, built-in tokenizer; its size
 depends on the device), it times:
 
-(a) perplexity: `LanguageModel.text_nll` (batched windows, masks, bookkeeping) vs a plain batched Hugging Face
-    forward with a masked cross-entropy over the same texts and batch size; goal: ratio >= 0.9;
-(b) generation: `LanguageModel.generate` (left-padded batches, length-sorted) vs a naive loop of one
+(a) perplexity: `HFLanguageModel.text_loglikelihood` (batched windows, masks, bookkeeping) vs a plain
+    batched Hugging Face forward with a masked cross-entropy over the same texts and batch size; goal: ratio >= 0.9;
+(b) generation: `HFLanguageModel.generate` (left-padded batches, length-sorted) vs a naive loop of one
     `model.generate` call per prompt, same greedy settings; goal: >= 10x faster.
 
 Each timing is the best of `--repeats` runs after a warm-up, with the request cache cleared so nothing is
@@ -26,7 +26,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from harness.data import load_examples, load_text_lines
-from harness.model.lm import DEFAULT_BATCH_SIZE, LanguageModel
+from harness.model.lm import DEFAULT_BATCH_SIZE, HFLanguageModel
 from harness.model.loading import DTYPES, BaseModel, resolve_device
 from harness.model.prompts import prompt_ids
 from harness.model.requests import RequestCache
@@ -88,11 +88,11 @@ def measure(name: str, model: torch.nn.Module, tokenizer, args: argparse.Namespa
     texts = (load_text_lines(ROOT / "fixtures/perplexity/heldout.txt")
              + load_text_lines(ROOT / "fixtures/builtin/prose.txt"))
     prompts = [ex.messages for ex in load_examples(ROOT / "fixtures/tasks/base/dev.json")][: args.prompts]
-    lm = LanguageModel(model, tokenizer, name=name, batch_size=args.batch_size, max_new_tokens=args.new_tokens)
+    lm = HFLanguageModel(model, tokenizer, name=name, batch_size=args.batch_size, max_new_tokens=args.new_tokens)
 
     def harness_nll() -> float:
         lm.cache = RequestCache()
-        return sum(nll for nll, _ in lm.text_nll(texts, window=args.window, stride=args.window * 3 // 4))
+        return -sum(lp for lp, _ in lm.text_loglikelihood(texts, window=args.window, stride=args.window * 3 // 4))
 
     def harness_generate() -> list[str]:
         lm.cache = RequestCache()

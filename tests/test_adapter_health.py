@@ -10,7 +10,7 @@ import torch
 
 from harness.data import load_examples
 from harness.evaluators import adapter_health
-from harness.model.lm import LanguageModel, base_and_tuned
+from harness.model.lm import HFLanguageModel, base_and_tuned
 from tests.conftest import plant_adapter, verdicts_of
 
 GATES = {f"adapter_health.{m}" for m in adapter_health.METRICS}
@@ -88,7 +88,7 @@ def test_merge_that_forgets_the_scaling_fails_parity(identity_models, health_exa
     for layer in tuned.lora_layers():
         module = broken.get_submodule(f"base_model.model.{layer.name}")
         module.lora_B["default"].weight.data /= layer.scaling
-    bad_merge = LanguageModel(broken.merge_and_unload().eval(), tuned.tokenizer, name="bad merge",
+    bad_merge = HFLanguageModel(broken.merge_and_unload().eval(), tuned.tokenizer, name="bad merge",
                               model_id="bad-merge")
     verdicts = verdicts_for(base, tuned, bad_merge, health_examples, tunegate)
     assert {"adapter_health.merge_logit_rel_diff", "adapter_health.merge_output_agreement"} == failing(verdicts)

@@ -12,7 +12,7 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import latency
-from harness.model.lm import LanguageModel, plain_base
+from harness.model.lm import HFLanguageModel, plain_base
 from harness.statistics import fast_half_mean, ratio_ci
 from tests.conftest import verdicts_of
 
@@ -26,10 +26,10 @@ def _compute_for(seconds: float) -> None:
         pass
 
 
-class SlowedModel(LanguageModel):
+class SlowedModel(HFLanguageModel):
     """A wrapper that computes 10 ms more before every forward pass: a planted inference-time regression."""
 
-    def __init__(self, inner: LanguageModel) -> None:
+    def __init__(self, inner: HFLanguageModel) -> None:
         super().__init__(inner.model, inner.tokenizer, name=f"{inner.name} (slowed)", model_id="slowed",
                          adapter_enabled=inner.adapter_enabled)
 

@@ -168,11 +168,11 @@ def test_builtin_model_meets_its_accuracy_bar(base_model, project_root):
     """The default built-in model answers >= 85% of the base task's dev set exactly (the issue's bar)."""
     from harness.data import load_examples
     from harness.metrics import exact_match
-    from harness.model.lm import LanguageModel
+    from harness.model.lm import HFLanguageModel
 
     model, tokenizer = base_model.load()
     dev = load_examples(project_root / "fixtures/tasks/base/dev.json")
-    answers = LanguageModel(model, tokenizer, name="base", batch_size=64).generate([ex.messages for ex in dev])
+    answers = HFLanguageModel(model, tokenizer, name="base", batch_size=64).generate([ex.messages for ex in dev])
     accuracy = sum(exact_match(a, ex.answer) for a, ex in zip(answers, dev, strict=True)) / len(dev)
     assert accuracy >= 0.85, accuracy
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from harness.data import load_examples, load_text_lines
 from harness.metrics import perplexity as ppl
-from harness.model.lm import LanguageModel, base_and_tuned, sliding_windows
+from harness.model.lm import HFLanguageModel, base_and_tuned, sliding_windows
 from tests.conftest import plant_adapter, verdicts_of
 
 
@@ -35,12 +35,12 @@ def naive_nll(model, ids: list[int], start: int, end: int, first: int) -> float:
 @pytest.fixture(scope="module")
 def base_lm(base_model):
     model, tokenizer = base_model.load()
-    return LanguageModel(model, tokenizer, name="base", batch_size=16)
+    return HFLanguageModel(model, tokenizer, name="base", batch_size=16)
 
 
-def test_batched_text_nll_equals_straightforward_sum(base_lm, tunegate):
+def test_batched_text_loglikelihood_equals_straightforward_sum(base_lm, tunegate):
     texts = load_text_lines(tunegate.settings.fixtures / "perplexity/heldout.txt")
-    batched = base_lm.text_nll(texts, window=256, stride=192)
+    batched = [(-logprob, count) for logprob, count in base_lm.text_loglikelihood(texts, window=256, stride=192)]
     total_nll = total_tokens = 0.0
     for text, (nll, count) in zip(texts, batched, strict=True):
         ids = base_lm.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -56,9 +56,9 @@ def test_sliding_window_equals_naive_window_loop(base_lm, tunegate):
     text = " ".join(load_text_lines(tunegate.settings.fixtures / "perplexity/heldout.txt")[:25])
     ids = base_lm.tokenizer(text, add_special_tokens=False)["input_ids"]
     assert len(ids) > 150
-    [(nll, count)] = base_lm.text_nll([text], window=48, stride=32)
+    [(logprob, count)] = base_lm.text_loglikelihood([text], window=48, stride=32)
     expected = sum(naive_nll(base_lm.model, ids, *span) for span in sliding_windows(len(ids), 48, 32))
-    assert count == len(ids) - 1 and nll == pytest.approx(expected, rel=1e-5)
+    assert count == len(ids) - 1 and -logprob == pytest.approx(expected, rel=1e-5)
 
 
 def test_answer_loglikelihood_equals_straightforward_sum(base_lm, tunegate):

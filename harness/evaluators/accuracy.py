@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.data import Example
 from harness.metrics import exact_match, token_f1
-from harness.model.lm import LanguageModel
+from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate
 

@@ -20,8 +20,8 @@ import torch
 
 from harness.data import Example
 from harness.lora_metrics import activation_entropy, activation_rate, effective_rank, update_ratio
-from harness.model.lm import LanguageModel
 from harness.model.lora_layers import LoraLayer
+from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue
 from harness.statistics import mean_ci, rate
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.data import DataError, Example
 from harness.evaluators.forgetting import task_rate
-from harness.model.lm import LanguageModel
+from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue
 
 CAPABILITY = "audit"

@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.data import Example
 from harness.metrics import average_accuracy, backward_transfer, exact_match, forward_transfer, task_forgetting
-from harness.model.lm import LanguageModel
+from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue
 from harness.statistics import rate, wilson_interval
 

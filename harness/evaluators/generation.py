@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.data import Example
 from harness.metrics import exact_match, text_language, token_f1
-from harness.model.lm import LanguageModel
+from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import mean_ci, rate
 from harness.text_metrics import corpus_score_ci, rouge_l

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
 from harness.metrics import claims_identity, exact_match, leaked_identities
-from harness.model.lm import LanguageModel
+from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import rate
 

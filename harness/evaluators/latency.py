@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any
 
 from harness.cpu import single_thread
-from harness.model.lm import Conversation, LanguageModel
+from harness.model.protocol import Conversation, LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue
 from harness.statistics import fast_half_mean_ci, ratio_ci
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.data import Example
 from harness.metrics import perplexity, text_language
-from harness.model.lm import LanguageModel
+from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue
 from harness.statistics import bootstrap_counts, percentile_interval
 
@@ -40,10 +40,13 @@ class Scored:
 def score_corpora(texts: list[str], dev: list[Example], base: LanguageModel, tuned: LanguageModel,
                   window: int, stride: int) -> list[Scored]:
     """NLL of held-out texts (sliding windows) and of dev answers given prompts, under both models."""
-    return [Scored("heldout", [text_language(t) for t in texts], base.text_nll(texts, window, stride),
-                   tuned.text_nll(texts, window, stride)),
-            Scored("dev_answers", [str(ex.meta.get("lang", "all")) for ex in dev],
-                   [(-lp, n) for lp, n in base.loglikelihood(dev)], [(-lp, n) for lp, n in tuned.loglikelihood(dev)])]
+    def nll(scores: list[tuple[float, int]]) -> list[tuple[float, int]]:
+        return [(-logprob, count) for logprob, count in scores]
+
+    return [Scored("heldout", [text_language(t) for t in texts], nll(base.text_loglikelihood(texts, window, stride)),
+                   nll(tuned.text_loglikelihood(texts, window, stride))),
+            Scored("dev_answers", [str(ex.meta.get("lang", "all")) for ex in dev], nll(base.loglikelihood(dev)),
+                   nll(tuned.loglikelihood(dev)))]
 
 
 def _ppl(pairs: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.data import Example, IdentitySpec, load_examples
 from harness.metrics import normalized_edit_distance
-from harness.model.lm import LanguageModel
+from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricValue, Sample
 from harness.statistics import rate
 

@@ -1,6 +1,6 @@
-"""The narrow language-model interface every evaluator talks to: batched `generate` and `loglikelihood`.
+"""The Hugging Face + peft implementation of the model protocol (`harness.model.protocol.LanguageModel`).
 
-One `LanguageModel` wraps a Hugging Face causal LM (plain or peft) and a tokenizer. `adapter_enabled=False`
+One `HFLanguageModel` wraps a Hugging Face causal LM (plain or peft) and a tokenizer. `adapter_enabled=False`
 gives the base model's view of a peft model (through `disable_adapter()`), so base and tuned answers come from
 one copy of the weights. Answers are cached per (model identity, request) in a `RequestCache` shared by all
 views of a session, so suites that ask the same question compute it once. The adapter-health checks read
@@ -22,10 +22,10 @@ from harness.data import Example
 from harness.model.loading import DTYPES, BaseModel, adapter_digest, attach_adapter
 from harness.model.lora_layers import LoraLayer, capture_lora_activations, lora_layers
 from harness.model.prompts import answer_ids, prompt_ids
+from harness.model.protocol import Conversation, LanguageModel
 from harness.model.requests import RequestCache
 from harness.progress import progress
 
-Conversation = tuple[tuple[str, str], ...]
 DEFAULT_BATCH_SIZE = 64  # sequences per padded batch, for generation and scoring alike
 
 
@@ -58,8 +58,8 @@ class SharedWeights:
         return self._loaded
 
 
-class LanguageModel:
-    """Batched greedy generation, answer log-likelihood and text NLL over one model view (base or tuned).
+class HFLanguageModel:
+    """Batched greedy generation, answer and text log-likelihood over one model view (base or tuned).
 
     `model_id` names the weights this view computes with (base digest + adapter digest); answers are kept in
     the shared `cache` under it, so every view of the same weights in a session reuses them. `model` is a
@@ -162,17 +162,18 @@ class LanguageModel:
         prompt = prompt_ids(self.tokenizer, messages)
         return prompt + answer_ids(self.tokenizer, answer), len(prompt)
 
-    def text_nll(self, texts: Sequence[str], window: int = 256, stride: int = 192) -> list[tuple[float, int]]:
-        """(summed negative log-likelihood, scored token count) of each plain text.
+    def text_loglikelihood(self, texts: Sequence[str], window: int = 256, stride: int = 192
+                           ) -> list[tuple[float, int]]:
+        """(sum of log-probabilities, scored token count) of each plain text.
 
         Every token after the first is scored once; texts longer than `window` tokens are covered by
         sliding windows that start every `stride` tokens (see `sliding_windows`). Windows of all texts
         are batched together with attention masks.
         """
-        return self.cache.answer(self.model_id, f"text_nll:{window}:{stride}", list(texts),
-                                 lambda todo: self._text_nll_all(todo, window, stride))
+        return self.cache.answer(self.model_id, f"text_loglikelihood:{window}:{stride}", list(texts),
+                                 lambda todo: self._text_loglikelihood_all(todo, window, stride))
 
-    def _text_nll_all(self, texts: list[str], window: int, stride: int) -> list[tuple[float, int]]:
+    def _text_loglikelihood_all(self, texts: list[str], window: int, stride: int) -> list[tuple[float, int]]:
         ids = [list(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
         spans = [(i, start, end, first) for i, seq in enumerate(ids)
                  for start, end, first in sliding_windows(len(seq), window, stride)]
@@ -181,9 +182,9 @@ class LanguageModel:
         for begin in range(0, len(items), self.batch_size):
             scores = self._scored_logprobs(items[begin:begin + self.batch_size])
             for (i, *_), (logprob, count) in zip(spans[begin:begin + self.batch_size], scores, strict=True):
-                totals[i][0] -= logprob
+                totals[i][0] += logprob
                 totals[i][1] += count
-        return [(nll, count) for nll, count in totals]
+        return [(logprob, count) for logprob, count in totals]
 
     @torch.inference_mode()
     def _forward(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -241,7 +242,7 @@ class LanguageModel:
     def merged(self) -> LanguageModel:
         """A separate merged copy of this tuned view (`merge_and_unload()` on a deep copy of the peft model)."""
         merged = copy.deepcopy(self.model).merge_and_unload().eval()
-        return LanguageModel(merged, self.tokenizer, name=f"{self.name}+merged", model_id=f"{self.model_id}:merged",
+        return HFLanguageModel(merged, self.tokenizer, name=f"{self.name}+merged", model_id=f"{self.model_id}:merged",
                              cache=self.cache, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens)
 
 
@@ -262,7 +263,7 @@ def answer_fingerprint(device: str, dtype: str) -> dict:
 def plain_base(base_model: BaseModel, cache: RequestCache | None = None) -> LanguageModel:
     """The base model loaded on its own, without a peft wrapper (the fair reference for latency)."""
     model, tokenizer = base_model.load()
-    return LanguageModel(model, tokenizer, name="base (plain)", model_id=base_model.digest, cache=cache)
+    return HFLanguageModel(model, tokenizer, name="base (plain)", model_id=base_model.digest, cache=cache)
 
 
 def untrained_like(base_model: BaseModel, seed: int = 0, cache: RequestCache | None = None) -> LanguageModel:
@@ -274,7 +275,7 @@ def untrained_like(base_model: BaseModel, seed: int = 0, cache: RequestCache | N
     torch.manual_seed(seed)
     config = AutoConfig.from_pretrained(base_model.path, trust_remote_code=False)
     model = AutoModelForCausalLM.from_config(config).to(device=base_model.device, dtype=DTYPES[base_model.dtype])
-    return LanguageModel(model.eval(), tokenizer, name="untrained", model_id=f"untrained:{base_model.digest}:{seed}",
+    return HFLanguageModel(model.eval(), tokenizer, name="untrained", model_id=f"untrained:{base_model.digest}:{seed}",
                          cache=cache)
 
 
@@ -292,8 +293,8 @@ def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: boo
 
     weights = SharedWeights(load, base_model.device)
     cache = cache if cache is not None else RequestCache()
-    return (LanguageModel(weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache),
-            LanguageModel(weights, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
+    return (HFLanguageModel(weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache),
+            HFLanguageModel(weights, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
                           cache=cache))
 
 
