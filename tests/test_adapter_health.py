@@ -45,12 +45,13 @@ def test_healthy_adapter_passes_every_health_gate(identity_models, health_exampl
 
 
 def test_zeroed_b_is_dead_and_not_applied(base_model, identity_adapter, health_examples, tunegate, tmp_path):
-    verdicts = verdicts_for(*planted(base_model, identity_adapter, tmp_path, lambda b: b * 0), health_examples,
-                            tunegate)
+    models = planted(base_model, identity_adapter, tmp_path, lambda b: b * 0)
+    verdicts = verdicts_for(*models, health_examples, tunegate)
     assert {"adapter_health.dead_layers", "adapter_health.loglik_shift",
             "adapter_health.min_effective_rank"} <= failing(verdicts)
     assert verdicts["adapter_health.loglik_shift"].value == 0.0
-    assert "B is all zeros in 14 layers" in verdicts["adapter_health.dead_layers"].message
+    layers = len(models[1].lora_layers())  # every LoRA layer the recipe targets
+    assert layers > 0 and f"B is all zeros in {layers} layers" in verdicts["adapter_health.dead_layers"].message
 
 
 def test_nan_in_one_matrix_fails_with_the_layer_named(base_model, identity_adapter, health_examples, tunegate,
@@ -101,5 +102,5 @@ def test_activation_capture_drops_padding(identity_models, health_examples):
     activations = tuned.lora_activations(examples)
     real_tokens = sum(len(tuned._answer_item(tuple(ex.messages), ex.answer)[0]) for ex in examples)
     rank = tuned.model.peft_config["default"].r
-    assert len(activations) == 14
+    assert len(activations) == len(tuned.lora_layers()) > 0
     assert all(a.shape == (real_tokens, rank) and torch.isfinite(a).all() for a in activations.values())
