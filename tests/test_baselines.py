@@ -1,10 +1,10 @@
 """CI regression against stored baselines: save from a good adapter, then a planted regression fails with
-metric, baseline value, new value, delta and bound; a missing baseline is an explicit error; drift is measured."""
+metric, baseline value, new value, delta and bound; drift is measured; failing or interrupted runs never become
+a baseline; a shadow adapter's disagreement is reported."""
 
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -33,11 +33,9 @@ def test_relative_bounds_parse_and_check():
 
 
 def test_saved_baseline_then_planted_regression_fails(run_suites, forgetting_adapter, tmp_path):
+    """On the built-in suites (the plugin's baseline rules are tested fast in test_plugin.py): a baseline saved
+    from a partial run on the healthy adapter, then the forgetting adapter compared with it."""
     folder, selection = tmp_path / "baselines", ("-m", "old_task or identity")
-    refused, _ = run_suites(*selection, "--save-baseline", "release", "--baseline-dir", str(folder))
-    assert refused.ret == 4 and not (folder / "release.json").exists()  # a partial run is no baseline
-    refused.stderr.fnmatch_lines(["*--save-baseline release: -m/-k deselected * tests, so the baseline would be "
-                                  "partial*--save-baseline-anyway*"])
     result, _ = run_suites(*selection, "--save-baseline", "release", "--save-baseline-anyway", "--baseline-dir",
                            str(folder))
     assert result.ret == 0 and (folder / "release.json").is_file()
@@ -46,23 +44,14 @@ def test_saved_baseline_then_planted_regression_fails(run_suites, forgetting_ada
     stored = json.loads(saved)
     assert stored["name"] == "release" and any(k.startswith("old_task/") for k in stored["samples"])
 
-    junit = tmp_path / "junit.xml"
-    result, _ = run_suites(*selection, "--baseline", "release", "--baseline-dir", str(folder), f"--junitxml={junit}")
-    assert result.ret == 0, result.stdout.str()[-2000:]
-    result.stdout.fnmatch_lines(["*drift.changed_answer_rate[[]old_task[]]*0*PASS*",
-                                 "baseline.perplexity.heldout_ratio*not evaluated: its suite did not run*"])
-    cases = {c.get("name"): c for c in ET.parse(junit).iter("testcase")}
-    for name in ("test_gate[baseline.old_task.exact_match]", "test_gate[drift.changed_answer_rate[old_task]]",
-                 "test_gate[baseline.identity.held_out_claim_rate]"):
-        assert name in cases and cases[name].find("failure") is None, name  # JUnit names every baseline gate
-
     result, report_dir = run_suites("-m", "old_task or perplexity", "--adapter", str(forgetting_adapter),
                                     "--baseline", "release", "--baseline-dir", str(folder))
     assert result.ret == 1
     gates = {g["id"]: g for g in json.loads((report_dir / "latest" / "results.json").read_text())["gates"]}
     message = gates["baseline.old_task.exact_match"]["message"]
+    dev_items = len([k for k in stored["samples"] if k.startswith("old_task/")])
     assert message.startswith("FAIL baseline.old_task.exact_match: baseline 0.9") and "-> now 0" in message
-    assert "bound -2%" in message and "paired on 182 items: change -0.9" in message
+    assert "bound -2%" in message and f"paired on {dev_items} items: change -0.9" in message
     assert not gates["drift.changed_answer_rate[old_task]"]["passed"]
     missing = gates["baseline.perplexity.heldout_ratio"]  # the stored baseline lacks it: fails, never dropped
     assert not missing["passed"] and "the stored baseline 'release' has no perplexity.heldout_ratio" in \
@@ -113,24 +102,29 @@ def test_failing_or_interrupted_runs_never_write_a_baseline(pytester, project_ro
     again.stdout.fnmatch_lines(["overwrote baseline 'good' (was saved *, run *) at *good.json"])
 
 
-def test_missing_baseline_is_an_explicit_error(run_suites, tmp_path):
-    result, _ = run_suites("-m", "old_task", "--baseline", "nightly", "--baseline-dir", str(tmp_path))
-    assert result.ret == 4
-    result.stderr.fnmatch_lines(["*baseline 'nightly' not found at*nightly.json; create it with --save-baseline*"])
-
-
 def test_shadow_reports_disagreement(run_suites, identity_adapter, tmp_path):
-    from tests.conftest import copy_adapter, plant_adapter
+    from tests.conftest import plant_adapter
 
-    for shadow, expect_disagreement in ((copy_adapter(identity_adapter, tmp_path / "same"), False),
-                                        (plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0), True)):
-        result, report_dir = run_suites("-m", "shadow", "--shadow", str(shadow))
-        assert result.ret == 0, result.stdout.str()[-2000:]
-        data = json.loads((report_dir / "latest" / "results.json").read_text())
-        rates = {m["name"]: m["value"] for m in data["metrics"] if m["capability"] == "shadow"}
-        assert set(rates) >= {"disagreement[identity]", "disagreement[base]", "disagreement[increment_1]"}
-        shown = [s for s in data["samples"] if s["capability"] == "shadow"]
-        if expect_disagreement:
-            assert rates["disagreement[identity]"] >= 0.4 and shown  # every identity probe; locality agrees
-        else:
-            assert all(v == 0 for v in rates.values()) and not shown
+    dead = plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0)
+    result, report_dir = run_suites("-m", "shadow", "--shadow", str(dead))
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    data = json.loads((report_dir / "latest" / "results.json").read_text())
+    rates = {m["name"]: m["value"] for m in data["metrics"] if m["capability"] == "shadow"}
+    assert set(rates) >= {"disagreement[identity]", "disagreement[base]", "disagreement[increment_1]"}
+    shown = [s for s in data["samples"] if s["capability"] == "shadow"]
+    assert rates["disagreement[identity]"] >= 0.4 and shown  # every identity probe; locality agrees
+    assert data["run"]["shadow"]["path"] == str(dead)
+
+
+def test_an_identical_shadow_disagrees_nowhere():
+    from harness.evaluators import shadow
+    from tests.fakes import fake_pair, question_set
+
+    questions = question_set()
+    _, tuned = fake_pair(questions)
+    _, other = fake_pair(questions)
+    result = shadow.evaluate((tuned, other), {"questions": questions})
+    assert [m.value for m in result.metrics] == [0, 0] and not result.samples
+    _, wrong = fake_pair(questions, wrong=4)
+    changed = shadow.evaluate((tuned, wrong), {"questions": questions})
+    assert changed.metrics[0].value == pytest.approx(4 / 40) and len(changed.samples) == 4

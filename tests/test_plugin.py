@@ -179,6 +179,25 @@ def test_baseline_round_trip_gates_the_change_and_the_drift(project, monkeypatch
     refused.stdout.fnmatch_lines(["*baseline 'release' refused: * gates failed*"])
     missing, _ = run(project, "--baseline", "nowhere")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.fnmatch_lines(["*baseline 'nowhere' not found at*nowhere.json; create it with --save-baseline*"])
+
+
+def test_a_partial_run_is_no_baseline_and_a_metric_the_baseline_lacks_fails(project, monkeypatch):
+    refused, _ = run(project, "-m", "old_task", "--save-baseline", "partial")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR and not (project.path / "baselines" / "partial.json").exists()
+    refused.stderr.fnmatch_lines(["*-m/-k deselected 1 tests, so the baseline would be partial*"])
+    saved, _ = run(project, "-m", "old_task", "--save-baseline", "partial", "--save-baseline-anyway")
+    assert saved.ret == pytest.ExitCode.OK
+    project.makefile(".toml", gates=GATES.replace('"old_task.exact_match" = "-2%"',
+                                                  '"old_task.exact_match" = "-2%"\n"answered.answered_rate" = "-5%"'))
+    result, record = run(project, "--baseline", "partial")
+    verdicts = {g["id"]: g for g in record["gates"]}
+    assert verdicts["baseline.old_task.exact_match"]["passed"]
+    assert "paired on 40 items: change +0.0000" in verdicts["baseline.old_task.exact_match"]["message"]
+    lacking = verdicts["baseline.answered.answered_rate"]
+    assert not lacking["passed"] and "the stored baseline 'partial' has no answered.answered_rate" in \
+        lacking["message"]
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
 def _state(tmp_path: Path) -> SessionState:
