@@ -49,7 +49,7 @@ def save_baseline(path: Path, name: str, record: RunRecord) -> None:
     """Write this run's metrics and per-sample outputs atomically (an interrupted save keeps the old file)."""
     document = {"schema_version": BASELINE_SCHEMA, "name": name,
                 "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "run": {k: record.run.get(k) for k in ("id", "git_sha", "base_model", "adapters")},
+                "run": {k: getattr(record.run, k) for k in ("id", "git_sha", "base_model", "adapters")},
                 "metrics": [asdict(m) for m in record.metrics],
                 "samples": {f"{s.capability}/{s.id}": {"output": s.tuned_output, "prompt": s.prompt,
                                                        "correct": s.score.get("tuned_correct")}

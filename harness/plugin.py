@@ -21,7 +21,7 @@ with collector_paused():  # importing torch, transformers and peft otherwise run
     from harness.capabilities import CapabilityError, CapabilityRegistry, builtin_capabilities
     from harness.gates import GateConfig, GateConfigError, GateConfigMissing, load_gate_config
     from harness.report.terminal import gate_summary_lines
-    from harness.results import RunRecord, new_run_id
+    from harness.results import RunInfo, RunRecord, new_run_id
     from harness.run_state import STATE, SessionState, Settings, now
 
 TRAINS_MARKER = ("trains(fixture, unless=(setting, ...)): the suite asks for this adapter fixture only at run time; "
@@ -87,10 +87,9 @@ def pytest_configure(config: pytest.Config) -> None:
         except BaselineError as err:
             raise pytest.UsageError(str(err)) from None
     run_id = getattr(config, "workerinput", {}).get("tunegate_run_id") or new_run_id()
-    record = RunRecord(run={"id": run_id, "started": now()})
+    record = RunRecord(RunInfo(run_id, now(), command=["pytest", *config.invocation_params.args]))
     if stored is not None:
-        record.run["baseline"] = {"name": settings.baseline.stem, "path": str(settings.baseline),
-                                  "run": stored["run"]}
+        record.run.baseline = {"name": settings.baseline.stem, "path": str(settings.baseline), "run": stored["run"]}
     config.stash[STATE] = SessionState(settings, capabilities, gates, run_id, record, baseline=stored,
                                        gate_config_problem=problem)
     if config.pluginmanager.hasplugin("xdist"):
@@ -181,16 +180,16 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
         state = items[0].config.stash.get(STATE, None)
         if state is not None:
-            state.record.run["deselected"] = state.record.run.get("deselected", 0) + len(items)
+            state.record.run.deselected += len(items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Refuse --save-baseline before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
     state = session.config.stash.get(STATE, None)
-    if state and state.settings.save_baseline and state.record.run.get("deselected") and \
+    if state and state.settings.save_baseline and state.record.run.deselected and \
             not state.settings.save_baseline_anyway:
         raise pytest.UsageError(f"--save-baseline {state.settings.save_baseline.stem}: -m/-k deselected "
-                                f"{state.record.run['deselected']} tests, so the baseline would be partial; run "
+                                f"{state.record.run.deselected} tests, so the baseline would be partial; run "
                                 "everything, or pass --save-baseline-anyway")
 
 
@@ -200,7 +199,7 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed and report.when != "call" and (state := item.config.stash.get(STATE, None)):
-        state.record.run["errors"] = state.record.run.get("errors", 0) + 1
+        state.record.run.errors += 1
 
 
 @pytest.fixture(scope="session")
@@ -230,7 +229,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     state = config.stash.get(STATE, None)
     if state is None:
         return
-    if state.record.gates or state.record.run.get("not_evaluated"):
+    if state.record.gates or state.record.run.not_evaluated:
         terminalreporter.section("tunegate gates")
         for text, markup in gate_summary_lines(state.record, str(state.artifacts.get("report") or "")):
             terminalreporter.write_line(text, **markup)

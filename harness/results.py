@@ -11,21 +11,103 @@ import math
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from harness.cache import atomic_write_text
 from harness.records import GateResult, MetricValue, Sample
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the run header is a typed RunInfo (status, command, timings); capability sections in it
+RUN_STATUSES = ("started", "passed", "failed", "interrupted", "error")
+
+
+@dataclass
+class RunInfo:
+    """results.json's `run` header: what ran, where, on which models, how it ended and how long it took.
+
+    `status` is "started" until the run ends, then "passed" (exit status 0), "failed" (gates or tests failed),
+    "interrupted" or "error" (usage or internal error). `sections` holds what capabilities add (the sequences'
+    matrices, the audit, the shadow adapter); in JSON they sit beside the typed fields.
+    """
+
+    id: str
+    started: str
+    status: str = "started"
+    finished: str | None = None
+    exit_status: int | None = None
+    command: list[str] = field(default_factory=list)
+    git_sha: str | None = None
+    host: str | None = None
+    python: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    device: str | None = None
+    dtype: str | None = None
+    base_model: dict[str, Any] | None = None
+    adapters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    training: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trained_side_by_side: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
+    request_cache: dict[str, int] = field(default_factory=dict)
+    not_evaluated: list[dict[str, str]] = field(default_factory=list)
+    deselected: int = 0
+    errors: int = 0
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in RUN_STATUSES:
+            raise ValueError(f"run status {self.status!r} is not one of {RUN_STATUSES}")
+        clash = sorted(set(self.sections) & _RUN_FIELDS)
+        if clash:
+            raise ValueError(f"run sections {clash} clash with run header fields")
+
+    def set_section(self, name: str, value: Any) -> None:
+        """Set a capability's section of the header (e.g. `audit`); a typed field's name is refused."""
+        if name in _RUN_FIELDS:
+            raise ValueError(f"run section {name!r} clashes with a run header field")
+        self.sections[name] = value
+
+    def end(self, finished: str, exit_status: int) -> None:
+        """Mark the run ended with pytest's exit status."""
+        self.finished, self.exit_status = finished, exit_status
+        self.status = {0: "passed", 1: "failed", 2: "interrupted"}.get(exit_status, "error")
+
+    def merge(self, other: RunInfo) -> None:
+        """Add a pytest-xdist worker's header: its tables (adapters, training, sections, ...) join this one's
+        (this one's entries win), unset values are taken from it, and errors add up."""
+        for name in _RUN_FIELDS - {"errors", "deselected"}:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if isinstance(mine, dict) and isinstance(theirs, dict):
+                setattr(self, name, {**theirs, **mine})
+            elif mine in (None, [], {}) and theirs not in (None, [], {}):
+                setattr(self, name, theirs)
+        self.sections = {**other.sections, **self.sections}
+        self.errors += other.errors
+        self.deselected = max(self.deselected, other.deselected)  # every worker deselects the same items
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON header: the typed fields, then the sections beside them."""
+        fields_only = {name: getattr(self, name) for name in _FIELD_ORDER}
+        return {**fields_only, **self.sections}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunInfo:
+        """Inverse of `to_dict`: known keys fill the typed fields, the rest are sections."""
+        return cls(**{k: v for k, v in data.items() if k in _RUN_FIELDS},
+                   sections={k: v for k, v in data.items() if k not in _RUN_FIELDS})
+
+
+_FIELD_ORDER = [f.name for f in fields(RunInfo) if f.name != "sections"]
+_RUN_FIELDS = frozenset(_FIELD_ORDER)
 
 
 @dataclass
 class RunRecord:
     """Everything one `pytest suites/` run measured, gated and sampled."""
 
-    run: dict[str, Any]
+    run: RunInfo
     metrics: list[MetricValue] = field(default_factory=list)
     gates: list[GateResult] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
@@ -43,15 +125,11 @@ class RunRecord:
         self.metrics = _unique(self.metrics + other.metrics, lambda m: (m.capability, m.name, m.checkpoint))
         self.gates = _unique(self.gates + other.gates, lambda g: g.id)
         self.samples = _unique(self.samples + other.samples, lambda s: (s.capability, s.id))
-        for key, value in other.run.items():
-            if isinstance(value, dict):
-                self.run[key] = {**value, **self.run.get(key, {})}
-            else:
-                self.run.setdefault(key, value)
+        self.run.merge(other.run)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document, with NaN written as null."""
-        return nan_to_none({"schema_version": SCHEMA_VERSION, "run": self.run,
+        return nan_to_none({"schema_version": SCHEMA_VERSION, "run": self.run.to_dict(),
                              "metrics": [asdict(m) for m in self.metrics],
                              "gates": [asdict(g) for g in self.gates],
                              "samples": [asdict(s) for s in self.samples]})
@@ -61,7 +139,7 @@ class RunRecord:
         """Inverse of `to_dict`; refuses documents of another schema version."""
         if data.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"results schema_version {data.get('schema_version')!r} is not {SCHEMA_VERSION}")
-        return cls(run=data["run"], metrics=[MetricValue(**m) for m in data["metrics"]],
+        return cls(run=RunInfo.from_dict(data["run"]), metrics=[MetricValue(**m) for m in data["metrics"]],
                    gates=[GateResult(**g) for g in data["gates"]], samples=[Sample(**s) for s in data["samples"]])
 
 

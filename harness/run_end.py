@@ -23,7 +23,7 @@ from harness.results import RunRecord
 def append_audit_history(record: RunRecord, history: Path) -> None:
     """Append the audit's rows (left in `run.audit.history_rows` by the audit suite, from whichever worker ran
     it) to the history file, file-locked and atomically, and put the run-after-run trend in `run.audit`."""
-    audit = record.run.get("audit")
+    audit = record.run.sections.get("audit")
     rows = audit.pop("history_rows", None) if isinstance(audit, dict) else None
     if rows:
         from harness.report.history import append_history  # pandas, only when there is history to write
@@ -69,12 +69,12 @@ def save_baseline_if_allowed(path: Path, record: RunRecord, exit_status: int, an
         return BaselineOutcome(False, exit_status <= 1, f"baseline {name!r} NOT saved: nothing was measured; "
                                                         f"{path} left as it was")
     if exit_status in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR) \
-            or record.run.get("errors"):
+            or record.run.errors:
         why = f"the run ended with exit status {exit_status}" if exit_status > 1 else \
-            f"{record.run['errors']} tests errored"
+            f"{record.run.errors} tests errored"
         return BaselineOutcome(False, False, f"baseline {name!r} NOT saved: {why}; {path} left as it was")
     failed = [g.id for g in record.gates if not g.passed]
-    deselected = record.run.get("deselected", 0)
+    deselected = record.run.deselected
     if not anyway and (failed or exit_status != 0 or deselected):
         why = (f"{len(failed)} gates failed ({', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''})" if failed
                else f"{deselected} tests were deselected" if deselected else f"exit status {exit_status}")

@@ -69,6 +69,7 @@ class SessionState:
     baseline: dict | None = None  # the stored baseline of --baseline
     gate_config_problem: str = ""  # why gate_config is None
     results: dict[str, CapabilityResult] = field(default_factory=dict)  # each judged capability's deciding result
+    clock_started: float = field(default_factory=time.perf_counter)
 
     @property
     def gates(self) -> GateConfig:
@@ -95,7 +96,9 @@ class SessionState:
     def judge(self, capability: str, models: Any, data: Any) -> dict[str, GateResult]:
         """Evaluate a capability, record its metrics, samples and run sections, and return its verdicts (with
         its `[baseline]` and `[drift]` gates under --baseline) by gate id; the result stays in `results`."""
+        started = time.perf_counter()
         result, verdicts = self.evaluate(capability, models, data)
+        self.record.run.timings.setdefault("capabilities_s", {})[capability] = round(time.perf_counter() - started, 3)
         self.results[capability] = result
         return self.conclude(capability, result, verdicts)
 
@@ -118,7 +121,7 @@ class SessionState:
 
     def record_run(self, section: str, value: Any) -> None:
         """Set one section of results.json's `run` header (e.g. `audit`, `shadow`)."""
-        self.record.run[section] = value
+        self.record.run.set_section(section, value)
 
     def conclude(self, capability: str, result: CapabilityResult, verdicts: dict[str, GateResult]
                  ) -> dict[str, GateResult]:
@@ -164,14 +167,17 @@ class SessionState:
                 self.artifacts["baseline"] = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, False)
             return None
         append_audit_history(self.record, s.history)
-        self.record.run.update(
-            finished=now(), exit_status=exit_status, **environment(s.rootdir),
-            config={"base_model": s.base_model, "adapter": str(s.adapter) if s.adapter else None,
-                    "fixtures": str(s.fixtures), "cache_dir": str(s.cache_dir), "gates_source": self.gates.source,
-                    "gates": self.gates.to_dict(), "ci": os.environ.get("CI")},
-            not_evaluated=unevaluated_gates(self.gates, self.record, self.baseline is not None),
-            request_cache={"hits": self.requests.hits, "misses": self.requests.misses,
-                           "from_earlier_runs": self.requests.stored})
+        run = self.record.run
+        run.end(now(), exit_status)
+        for name, value in environment(s.rootdir).items():
+            setattr(run, name, value)
+        run.config = {"base_model": s.base_model, "adapter": str(s.adapter) if s.adapter else None,
+                      "fixtures": str(s.fixtures), "cache_dir": str(s.cache_dir), "gates_source": self.gates.source,
+                      "gates": self.gates.to_dict(), "ci": os.environ.get("CI")}
+        run.not_evaluated = unevaluated_gates(self.gates, self.record, self.baseline is not None)
+        run.request_cache = {"hits": self.requests.hits, "misses": self.requests.misses,
+                             "from_earlier_runs": self.requests.stored}
+        run.timings["total_s"] = round(time.perf_counter() - self.clock_started, 3)
         write_results(self.run_dir, self.record)
         write_html(self.run_dir, self.record, self.capabilities.report_sections())
         point_latest(s.report_dir, self.run_dir)

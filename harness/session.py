@@ -45,8 +45,9 @@ def base_model(tunegate: SessionState) -> BaseModel:
         share_cores_among_workers()
     if s.answer_cache:
         tunegate.requests.persist(s.cache_dir / "answers", answer_fingerprint(device, dtype))
-    tunegate.record.run["base_model"] = {"name": s.base_model, "path": base.path, "sha256": base.digest}
-    tunegate.record.run.update(device=device, dtype=dtype)
+    run = tunegate.record.run
+    run.base_model = {"name": s.base_model, "path": base.path, "sha256": base.digest}
+    run.device, run.dtype = device, dtype
     return base
 
 
@@ -77,7 +78,7 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
     processes = 1 if alone else usable_cores()
     training = train_side_by_side(_worker_order(jobs), processes)
     if training.trained:
-        tunegate.record.run["trained_side_by_side"] = {"chains": training.trained,
+        tunegate.record.run.trained_side_by_side = {"chains": training.trained,
                                                        "processes": min(processes, len(training.trained))}
     yield training
     training.finish()
@@ -166,8 +167,8 @@ def recipe_for(settings: Settings, name: str) -> LoraRecipe:
 
 
 def _record_adapter(state: SessionState, name: str, path: Path, training: dict) -> None:
-    state.record.run.setdefault("adapters", {})[name] = {"path": str(path), "sha256": adapter_digest(path)}
-    state.record.run.setdefault("training", {})[name] = training
+    state.record.run.adapters[name] = {"path": str(path), "sha256": adapter_digest(path)}
+    state.record.run.training[name] = training
 
 
 @pytest.fixture(scope="session")

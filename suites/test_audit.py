@@ -50,7 +50,7 @@ def audit_verdicts(audited_checkpoints, base_model, tunegate) -> dict[str, GateR
     models = (views[0][0], [tuned for _, tuned in views])
     verdicts = tunegate.judge("audit", models, (audited_checkpoints, devs))
     result = tunegate.results["audit"]
-    rows = audit.history_rows(tunegate.run_id, tunegate.record.run["started"], audited_checkpoints, result.metrics)
+    rows = audit.history_rows(tunegate.run_id, tunegate.record.run.started, audited_checkpoints, result.metrics)
     tunegate.record_run("audit", {**result.details.summary(verdicts), "history": str(s.history), "history_rows": rows})
     return verdicts
 
@@ -61,6 +61,6 @@ def test_checkpoint(audit_verdicts, tunegate, checkpoint_name: str) -> None:
     for verdict in verdicts:
         tunegate.record_gate(verdict)
     failed = [v.message for v in verdicts if not v.passed]
-    summary = tunegate.record.run["audit"]
+    summary = tunegate.record.run.sections["audit"]
     assert not failed, "; ".join(failed) + (f" | first failing checkpoint: {summary['first_failing']}, "
                                             f"rollback candidate: {summary['rollback_candidate']}")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from harness.report.history import COLUMNS, append_history, read_history
-from harness.results import RunRecord
+from harness.results import RunInfo, RunRecord
 from harness.run_end import append_audit_history
 
 
@@ -45,8 +45,8 @@ def test_run_end_appends_the_audit_rows_once_and_adds_the_trend(tmp_path):
     path = tmp_path / "history.csv"
     rows = [{"run_id": "r1", "time": "t", "checkpoint": "checkpoint-1", "step": 1, "task": "base",
              "metric": "exact_match", "value": 0.9}]
-    record = RunRecord(run={"audit": {"history_rows": rows}})
+    record = RunRecord(RunInfo("r1", "t0", sections={"audit": {"history_rows": rows}}))
     append_audit_history(record, path)
     append_audit_history(record, path)  # rows are consumed: a second call appends nothing
-    assert len(pd.read_csv(path)) == 1 and "history_rows" not in record.run["audit"]
-    assert record.run["audit"]["nights"] == {"base": [["r1", 0.9]]}
+    assert len(pd.read_csv(path)) == 1 and "history_rows" not in record.run.sections["audit"]
+    assert record.run.sections["audit"]["nights"] == {"base": [["r1", 0.9]]}

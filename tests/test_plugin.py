@@ -15,7 +15,7 @@ import pytest
 
 from harness.capabilities import builtin_capabilities
 from harness.records import GateResult, MetricValue
-from harness.results import RunRecord
+from harness.results import RunInfo, RunRecord
 from harness.run_state import SessionState, Settings
 from tests import fakes
 
@@ -204,7 +204,7 @@ def _state(tmp_path: Path) -> SessionState:
     settings = Settings(rootdir=tmp_path, fixtures=tmp_path, base_model="fake", adapter=None, gates_file=None,
                         report_dir=tmp_path / "reports", cache_dir=tmp_path / "cache", device="cpu",
                         dtype="float32", allow_pickle=False)
-    return SessionState(settings, builtin_capabilities(), None, "run-1", RunRecord(run={"id": "run-1"}))
+    return SessionState(settings, builtin_capabilities(), None, "run-1", RunRecord(RunInfo("run-1", "t0")))
 
 
 def test_worker_parts_merge_into_the_controllers_record_once(tmp_path):
@@ -213,11 +213,11 @@ def test_worker_parts_merge_into_the_controllers_record_once(tmp_path):
     for i, worker in enumerate(workers):
         worker.record_metrics([shared, MetricValue("answered", f"rate_{i}", 1.0)])
         worker.record_gate(GateResult(f"answered.rate_{i}", "answered", f"rate_{i}", ">=", 0.5, 1.0, True, "PASS"))
-        worker.record_run("training", {f"chain-{i}": {}})
+        worker.record.run.training[f"chain-{i}"] = {}
         worker.write_worker_part(f"gw{i}")
     controller = _state(tmp_path)
     controller.merge_worker_parts()
     assert [m.name for m in controller.record.metrics] == ["exact_match", "rate_0", "rate_1"]
     assert {g.id for g in controller.record.gates} == {"answered.rate_0", "answered.rate_1"}
-    assert controller.record.run["training"] == {"chain-0": {}, "chain-1": {}}
+    assert controller.record.run.training == {"chain-0": {}, "chain-1": {}}
     assert not (tmp_path / "reports" / "run-1" / "parts").exists()

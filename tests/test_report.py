@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from harness.records import GateResult, MetricValue, Sample
 from harness.report.html import render_html, write_html
 from harness.report.svg import loss_chart
-from harness.results import RunRecord, point_latest, write_results
+from harness.results import RunInfo, RunRecord, point_latest, write_results
 
 
 def record():
     return RunRecord(
-        run={"id": "r1", "training": {"identity": {"log": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0,
-                                                                                       "eval_loss": 1.5}]}}},
+        run=RunInfo("r1", "t0", training={"identity": {"log": [{"step": 1, "loss": 2.0},
+                                                               {"step": 2, "loss": 1.0, "eval_loss": 1.5}]}}),
         metrics=[MetricValue("identity", "leak_rate", 0.0, 0.0, 0.1, 30)],
         gates=[GateResult("identity.leak_rate", "identity", "leak_rate", "<=", 0.0, 0.0, True, "PASS ...")],
         samples=[Sample("identity", "p1", "<b>who?</b>", "ref", "<script>alert(1)</script>", "I am & co",
@@ -28,7 +30,7 @@ def test_model_output_is_escaped_and_report_is_self_contained():
 
 
 def test_loss_chart_has_train_and_eval_series():
-    svg = loss_chart(record().run["training"]["identity"]["log"], "loss")
+    svg = loss_chart(record().run.training["identity"]["log"], "loss")
     assert svg.count("<polyline") == 2 and "eval loss" in svg
     assert loss_chart([], "empty") == ""
 
@@ -44,16 +46,36 @@ def test_results_round_trip_and_latest_link(tmp_path):
 
 
 def test_merging_worker_parts_keeps_one_copy_of_shared_results():
-    controller = RunRecord(run={"id": "r1", "started": "t0"})
+    controller = RunRecord(RunInfo("r1", "t0"))
     for worker in range(2):
         part = record()
-        part.run["base_model"] = {"sha256": "abc"}
+        part.run.base_model = {"sha256": "abc"}
+        part.run.errors = 1
+        part.run.set_section("audit", {"worker": worker})
         if worker:
             part.gates = []
         controller.merge(part)
     assert len(controller.metrics) == 1 and len(controller.samples) == 1 and len(controller.gates) == 1
-    assert controller.run["base_model"] == {"sha256": "abc"} and "identity" in controller.run["training"]
-    assert controller.run["started"] == "t0"
+    assert controller.run.base_model == {"sha256": "abc"} and "identity" in controller.run.training
+    assert controller.run.started == "t0" and controller.run.errors == 2  # every worker's errors count
+    assert controller.run.sections["audit"] == {"worker": 0}
+
+
+def test_the_run_header_is_typed_and_round_trips_with_its_sections():
+    run = RunInfo("r1", "t0", command=["pytest", "suites/"])
+    run.set_section("sequences", {"replay": {}})
+    run.end("t1", 1)
+    assert run.status == "failed" and RunInfo.from_dict(run.to_dict()) == run
+    assert run.to_dict()["sequences"] == {"replay": {}} and run.to_dict()["status"] == "failed"
+    with pytest.raises(ValueError, match="clashes with a run header field"):
+        run.set_section("status", "x")
+    with pytest.raises(ValueError, match="run status 'done' is not one of"):
+        RunInfo("r1", "t0", status="done")
+    ended = []
+    for code in (0, 1, 2, 4):
+        run.end("t1", code)
+        ended.append(run.status)
+    assert ended == ["passed", "failed", "interrupted", "error"]
 
 
 def test_rule_power_and_unevaluated_gates_are_shown_in_report_and_terminal():
@@ -62,8 +84,8 @@ def test_rule_power_and_unevaluated_gates_are_shown_in_report_and_terminal():
     gate = GateResult("identity.held_out_claim_rate", "identity", "held_out_claim_rate", ">=", 0.9, 0.917, True,
                       "PASS ...", rule="beyond noise", ci_low=0.742, ci_high=0.977, n=24, mde=0.168,
                       warning="underpowered: with n=24 the smallest change detectable at 80% power is 0.168")
-    record = RunRecord(run={"id": "r", "not_evaluated": [{"id": "baseline.old_task.exact_match",
-                                                           "reason": "no --baseline given"}]}, gates=[gate])
+    record = RunRecord(RunInfo("r", "t0", not_evaluated=[{"id": "baseline.old_task.exact_match",
+                                                           "reason": "no --baseline given"}]), gates=[gate])
     html = render_html(record)
     assert "&gt;= 0.9 beyond noise" in html and "0.168" in html and "PASS (underpowered)" in html
     assert "1 configured gates not evaluated" in html and "no --baseline given" in html

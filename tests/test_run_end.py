@@ -10,7 +10,7 @@ from harness.baselines import capability_verdicts, save_baseline
 from harness.capabilities import builtin_capabilities
 from harness.gates import gate_config_from_mapping
 from harness.records import GateResult, MetricValue, Sample
-from harness.results import RunRecord
+from harness.results import RunInfo, RunRecord
 from harness.run_end import save_baseline_if_allowed, unevaluated_gates
 
 METRIC_SPECS = builtin_capabilities().metric_specs()
@@ -23,7 +23,8 @@ CONFIG = gate_config_from_mapping({"old_task": {"exact_match": ">= 0.85"}, "drif
 def record(passed: bool = True, **run) -> RunRecord:
     gate = GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.85, 0.9 if passed else 0.5, passed,
                       "m")
-    return RunRecord(run={"id": "r2", **run}, metrics=[MetricValue("old_task", "exact_match", 0.9)], gates=[gate],
+    return RunRecord(RunInfo(**{"id": "r2", "started": "t0", **run}),
+                     metrics=[MetricValue("old_task", "exact_match", 0.9)], gates=[gate],
                      samples=[Sample("old_task", "q1", "Q?", "A", "A", "A", {"tuned_correct": True})])
 
 
@@ -64,7 +65,7 @@ def test_gates_not_evaluated_are_listed_with_the_reason():
 
 def test_a_baseline_metric_missing_on_either_side_fails_naming_it(tmp_path):
     path = tmp_path / "partial.json"
-    save_baseline(path, "partial", RunRecord(run={"id": "r0"}, metrics=[MetricValue("identity", "leak_rate", 0.0)]))
+    save_baseline(path, "partial", RunRecord(RunInfo("r0", "t0"), metrics=[MetricValue("identity", "leak_rate", 0.0)]))
     stored = json.loads(path.read_text())
     verdicts, _, _ = capability_verdicts(stored, "old_task", record().metrics, record().samples, CONFIG, True)
     missing = verdicts["baseline.old_task.exact_match"]

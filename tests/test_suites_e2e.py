@@ -10,7 +10,7 @@ from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 
 from harness.data import load_examples
-from tests.conftest import copy_adapter, plant_adapter
+from tests.conftest import ROOT, copy_adapter, plant_adapter
 
 
 def results_of(report_dir):
@@ -34,6 +34,8 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert passed == total and int(total) >= 30, summary
     data = results_of(report_dir)
     assert {"schema_version", "run", "metrics", "gates", "samples"} <= set(data)
+    assert data["run"]["status"] == "passed" and str(ROOT / "suites") in data["run"]["command"]
+    assert set(data["run"]["timings"]["capabilities_s"]) >= set(CAPABILITIES) - {"audit", "shadow"}
     assert data["run"]["adapters"]["identity"]["sha256"] and data["run"]["base_model"]["sha256"]
     assert data["run"]["adapters"]["new_task"]["sha256"] and data["run"]["request_cache"]["hits"] > 0
     assert all(g["passed"] for g in data["gates"]) and len(data["samples"]) >= 90
@@ -90,7 +92,7 @@ def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites,
     assert gate_cases["test_gate[identity.leak_rate]"].find("failure") is not None
     assert gate_cases["test_gate[identity.locality_unchanged]"].find("failure") is None
     data = results_of(report_dir)
-    assert data["run"]["adapters"]["identity"]["path"] == str(dead)
+    assert data["run"]["adapters"]["identity"]["path"] == str(dead) and data["run"]["status"] == "failed"
     assert not next(g for g in data["gates"] if g["id"] == "identity.held_in_exact_match")["passed"]
 
 

@@ -52,7 +52,7 @@ def _gate_rows(record: RunRecord, capability: str) -> list[str]:
 
 def _not_evaluated(record: RunRecord) -> str:
     """The configured gates this run did not evaluate, with the reason (never hidden)."""
-    entries = record.run.get("not_evaluated") or []
+    entries = record.run.not_evaluated
     if not entries:
         return ""
     rows = [f"<tr>{_cell(e['id'])}{_cell(e['reason'])}</tr>" for e in entries]
@@ -123,7 +123,7 @@ def _capability_section(record: RunRecord, capability: str) -> str:
 def strategy_section(record: RunRecord) -> str:
     """Continual-learning sequences side by side: accuracy-matrix heatmaps, ACC / BWT / FWT / forgetting and
     the before/after loss check of each strategy."""
-    sequences = record.run.get("sequences") or {}
+    sequences = record.run.sections.get("sequences") or {}
     if not sequences:
         return ""
     panels = []
@@ -147,7 +147,7 @@ def strategy_section(record: RunRecord) -> str:
 
 def audit_section(record: RunRecord) -> str:
     """The audited run: checkpoint x task heatmap, accuracy and forgetting by step, and across nights."""
-    run = record.run.get("audit")
+    run = record.run.sections.get("audit")
     if not run:
         return ""
     steps = [c["step"] for c in run["checkpoints"]]
@@ -168,7 +168,7 @@ def audit_section(record: RunRecord) -> str:
 
 def _training_section(record: RunRecord) -> str:
     charts = []
-    for name, training in record.run.get("training", {}).items():
+    for name, training in record.run.training.items():
         chart = loss_chart(training.get("log", []), f"{name}: training loss")
         summary = {k: training.get(k) for k in ("train_seconds", "steps", "examples", "final_loss") if k in training}
         charts.append(f"<div>{chart or '<p>no loss log</p>'}<p class='mono'>{escape(json.dumps(summary))}</p></div>")
@@ -177,7 +177,8 @@ def _training_section(record: RunRecord) -> str:
 
 def _meta_section(record: RunRecord) -> str:
     rows = [f"<tr>{_cell(key)}{_cell(json.dumps(value, ensure_ascii=False, default=str))}</tr>"
-            for key, value in record.run.items() if key not in {"training", "sequences", "audit", "not_evaluated"}]
+            for key, value in record.run.to_dict().items()
+            if key not in {"training", "sequences", "audit", "not_evaluated"} and value not in (None, [], {})]
     return f'<h2>Run</h2><table class="meta"><tbody>{"".join(rows)}</tbody></table>'
 
 
@@ -190,7 +191,7 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
                                       + [s.capability for s in record.samples]))
     links = " &middot; ".join(f"<a href='#{escape(c)}'>{escape(c)}</a>" for c in capabilities)
     body = [f"<h1>tunegate report {badge}</h1>",
-            f"<p class='mono'>run {escape(str(record.run.get('id', '')))} &middot; "
+            f"<p class='mono'>run {escape(record.run.id)} &middot; "
             f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_not_evaluated(record)}"
             f"<p>{links}</p>",
             *(_capability_section(record, c) for c in capabilities),

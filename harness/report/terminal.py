@@ -11,7 +11,7 @@ from harness.results import RunRecord
 def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> list[tuple[str, dict]]:
     """(text, markup) lines for pytest's terminal writer; markup colours PASS green and FAIL red."""
     lines: list[tuple[str, dict]] = []
-    skipped = record.run.get("not_evaluated", [])
+    skipped = record.run.not_evaluated
     width = max((len(g.id) for g in record.gates), default=10)
     lines.append((f"{'gate':<{width}}  {'value':>9}  {'threshold':<24}  {'MDE':>7}  verdict", {"bold": True}))
     for gate in record.gates:
