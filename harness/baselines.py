@@ -18,7 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.cache import atomic_write_text
-from harness.gates import Gate, GateConfig, for_part
+from harness.gate_config import GateConfig
+from harness.gates import Gate, for_part
 from harness.metrics import normalized_edit_distance
 from harness.records import GateResult, MetricSpec, MetricValue, Sample
 from harness.results import RunRecord, nan_to_none

@@ -1,6 +1,7 @@
-"""Declarative gate thresholds: parsed from TOML into small objects with one-line failure messages.
+"""Gates: thresholds parsed into small objects with one-line failure messages, and the generic check of any
+capability's result against them.
 
-A gate config maps capability -> metric -> "OP THRESHOLD [RULE]" (OP one of >=, <=, >, <), or "off":
+A gate is "OP THRESHOLD [RULE]" (OP one of >=, <=, >, <) on one metric of one capability:
 
     [identity]
     held_out_claim_rate = ">= 0.9 beyond noise"
@@ -10,11 +11,11 @@ RULE says how a measurement with error bars is decided: `point` (the default: th
 `beyond noise` (fail only when the whole 95% CI is on the failing side: the regression is real) or
 `confident` (pass only when the whole 95% CI is on the passing side: we are sure it is fine). Every verdict
 also carries its minimum detectable change at 80% power; a gate whose n is too small to resolve its own
-threshold is flagged `underpowered`.
+threshold is flagged `underpowered`. A `RelativeGate` bounds the change from a stored baseline ("-2%").
 
-Unknown capabilities or metrics, malformed expressions and thresholds outside a metric's range are errors
-naming the key. Sources, first found wins: `--gates FILE`, `[tool.tunegate.gates]` in the rootdir's
-pyproject.toml, `fixtures/gates.toml`.
+`judge` checks a capability's gates on its `CapabilityResult` (once, or once per checkpoint), quoting the
+result's evidence; `confirm_failures` lets a re-measurement decide a failure. Reading gate configs from TOML
+is `harness.gate_config`.
 """
 
 from __future__ import annotations
@@ -23,18 +24,16 @@ import math
 import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.compat import tomllib
 from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue
 from harness.statistics import minimum_detectable_change
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 RULES = ("point", "beyond noise", "confident")
-_RULE = r"(?:\s+(" + "|".join(RULES) + "))?"
-_EXPR = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)" + _RULE + r"\s*$")
+RULE_PATTERN = r"(?:\s+(" + "|".join(RULES) + "))?"
+_EXPR = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)" + RULE_PATTERN + r"\s*$")
 RESOLUTION = 0.1  # a gate must detect a change of 10 points on a 0-1 scale, or 10% of a wider range
 UNBOUNDED_RESOLUTION = 0.25  # or 25% of an unbounded metric's threshold (ratios: noisier, coarser thresholds)
 
@@ -215,7 +214,6 @@ def confirm_failures(first: Mapping[str, GateResult], again: Mapping[str, GateRe
     return verdicts
 
 
-_RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + _RULE + r"\s*$")
 
 
 @dataclass(frozen=True)
@@ -271,89 +269,3 @@ class RelativeGate:
         return GateResult(self.id, "baseline", f"{self.capability}.{self.metric}", ">=", math.nan, math.nan, False,
                           f"FAIL {self.id}: {what} has no {self.capability}.{self.metric}; a [baseline] gate "
                           "that cannot be compared fails (save a complete baseline, or turn the gate off)")
-
-
-def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricSpec]], where: str
-                         ) -> dict[str, RelativeGate]:
-    """The `[baseline]` table: `"capability.metric" = "-2%" | "+5%" | "-0.02"`, keys checked against `registry`."""
-    if not isinstance(table, Mapping):
-        raise GateConfigError(f"{where}: [baseline] must be a table of \"capability.metric\" = \"-2%\"")
-    gates = {}
-    for key, expression in table.items():
-        capability, _, metric = key.partition(".")
-        if metric not in registry.get(capability, {}):
-            raise GateConfigError(f"{where}: [baseline] {key!r} is not a known capability.metric")
-        match = _RELATIVE.match(expression) if isinstance(expression, str) else None
-        if not match:
-            raise GateConfigError(f"{where}: [baseline] {key}: expected a signed bound like \"-2%\" or "
-                                  f"\"+0.05\", got {expression!r}")
-        gate = RelativeGate(capability, metric, match[1], float(match[2]), bool(match[3]), match[4] or "point")
-        gates[gate.id] = gate
-    return gates
-
-
-@dataclass(frozen=True)
-class GateConfig:
-    """All configured gates, by id, the relative-to-baseline gates, and where they were read from."""
-
-    gates: Mapping[str, Gate]
-    source: str
-    relative: Mapping[str, RelativeGate] = field(default_factory=dict)
-
-    def for_capability(self, capability: str) -> list[Gate]:
-        """The gates of one capability, in config order."""
-        return [g for g in self.gates.values() if g.capability == capability]
-
-    def to_dict(self) -> dict[str, str]:
-        """Effective thresholds as `{gate id: "OP THRESHOLD"}` (for results.json)."""
-        return {**{gid: g.expression for gid, g in self.gates.items()},
-                **{gid: g.bound for gid, g in self.relative.items()}}
-
-
-def gate_config_from_mapping(raw: Mapping[str, Any], registry: Mapping[str, Mapping[str, MetricSpec]],
-                             where: str, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
-    """Build a GateConfig from `{capability: {metric: expression}}`, checking every key against `registry`;
-    `defaults` supplies the table of a capability the mapping does not name (a capability's default gates)."""
-    gates: dict[str, Gate] = {}
-    relative = parse_relative_gates(raw.get("baseline", {}), registry, where)
-    tables = [(capability, table, where) for capability, table in raw.items() if capability != "baseline"]
-    tables += [(capability, table, f"default gates of capability {capability}")
-               for capability, table in (defaults or {}).items() if capability not in raw]
-    for capability, table, source in tables:
-        if capability not in registry:
-            raise GateConfigError(f"{source}: unknown capability {capability!r}; known: {sorted(registry)}")
-        if not isinstance(table, Mapping):
-            raise GateConfigError(f"{source}: [{capability}] must be a table of metric = \"OP THRESHOLD\"")
-        for metric, expression in table.items():
-            if metric not in registry[capability]:
-                raise GateConfigError(f"{source}: unknown metric {capability}.{metric}; "
-                                      f"known: {sorted(registry[capability])}")
-            gate = parse_gate(capability, metric, expression, registry[capability][metric], source)
-            if gate:
-                gates[gate.id] = gate
-    return GateConfig(gates, where, relative)
-
-
-def load_gate_config(explicit: str | Path | None, rootdir: Path, fixtures: Path,
-                     registry: Mapping[str, Mapping[str, MetricSpec]],
-                     defaults: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
-    """Read gates from `--gates FILE`, else `[tool.tunegate.gates]` in pyproject.toml, else fixtures/gates.toml;
-    capabilities the file does not name take their `defaults`."""
-    if explicit:
-        return gate_config_from_mapping(_read_toml(Path(explicit)), registry, str(explicit), defaults)
-    pyproject = rootdir / "pyproject.toml"
-    if pyproject.is_file():
-        section = _read_toml(pyproject).get("tool", {}).get("tunegate", {}).get("gates")
-        if section is not None:
-            return gate_config_from_mapping(section, registry, f"{pyproject} [tool.tunegate.gates]", defaults)
-    default = fixtures / "gates.toml"
-    return gate_config_from_mapping(_read_toml(default), registry, str(default), defaults)
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GateConfigMissing(f"{path}: gate config file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise GateConfigError(f"{path}: invalid TOML: {err}") from None

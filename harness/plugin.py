@@ -19,7 +19,8 @@ with collector_paused():  # importing torch, transformers and peft otherwise run
     from harness.baselines import BaselineError, baseline_path, load_baseline
     from harness.cache import resolve_cache_root
     from harness.capabilities import CapabilityError, CapabilityRegistry, builtin_capabilities
-    from harness.gates import GateConfig, GateConfigError, GateConfigMissing, load_gate_config
+    from harness.gate_config import GateConfig, load_gate_config
+    from harness.gates import GateConfigError, GateConfigMissing
     from harness.report.terminal import gate_summary_lines
     from harness.results import RunInfo, RunRecord, new_run_id
     from harness.run_state import STATE, SessionState, Settings, now

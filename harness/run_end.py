@@ -16,7 +16,7 @@ import pytest
 import harness
 from harness.baselines import DRIFT, BaselineError, save_baseline
 from harness.evaluators.audit import nightly_trend
-from harness.gates import GateConfig
+from harness.gate_config import GateConfig
 from harness.results import RunRecord
 
 

@@ -21,7 +21,7 @@ import pytest
 
 from harness.baselines import capability_verdicts
 from harness.capabilities import CapabilityRegistry
-from harness.gates import GateConfig
+from harness.gate_config import GateConfig
 from harness.model.requests import RequestCache
 from harness.records import CapabilityResult, GateResult, MetricValue, Sample
 from harness.report.html import write_html

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from harness.gates import GateConfigError, parse_relative_gates
+from harness.gate_config import parse_relative_gates
+from harness.gates import GateConfigError
 from harness.records import MetricValue
 
 REGISTRY_METRIC = MetricValue("old_task", "exact_match", 0.9)

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.capabilities import builtin_capabilities
-from harness.gates import GateConfigError, decide, gate_config_from_mapping, load_gate_config
+from harness.gate_config import gate_config_from_mapping, load_gate_config
+from harness.gates import GateConfigError, decide
 from harness.records import MetricValue
 
 METRIC_SPECS = builtin_capabilities().metric_specs()

@@ -24,7 +24,7 @@ LAYERS = [  # lowest first: a module may import its own layer and every layer be
     ("model", ["harness.model"]),
     ("training", ["harness.training"]),
     ("evaluators", ["harness.evaluators"]),
-    ("gates/results", ["harness.gates", "harness.results", "harness.baselines"]),
+    ("gates/results", ["harness.gates", "harness.gate_config", "harness.results", "harness.baselines"]),
     ("report", ["harness.report", "harness.run_end"]),
     ("capabilities", ["harness.capabilities"]),
     ("plugin/session", ["harness.run_state", "harness.hookspecs", "harness.plugin", "harness.session"]),

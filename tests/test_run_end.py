@@ -8,7 +8,7 @@ import json
 
 from harness.baselines import capability_verdicts, save_baseline
 from harness.capabilities import builtin_capabilities
-from harness.gates import gate_config_from_mapping
+from harness.gate_config import gate_config_from_mapping
 from harness.records import GateResult, MetricValue, Sample
 from harness.results import RunInfo, RunRecord
 from harness.run_end import save_baseline_if_allowed, unevaluated_gates

@@ -1,0 +1,108 @@
+"""Gate configs: the TOML that says which gates a run checks, validated against the capability registry.
+
+A gate config maps capability -> metric -> "OP THRESHOLD [RULE]" (see `harness.gates`), plus a `[baseline]`
+table of relative bounds (`"capability.metric" = "-2%"`). Unknown capabilities or metrics, malformed
+expressions and thresholds outside a metric's range are errors naming the file and key. Sources, first found
+wins: `--gates FILE`, `[tool.tunegate.gates]` in the rootdir's pyproject.toml, `<data-dir>/gates.toml`; a
+capability the config does not name takes its registered default gates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.compat import tomllib
+from harness.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
+from harness.records import MetricSpec
+
+_RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + RULE_PATTERN + r"\s*$")
+
+
+def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricSpec]], where: str
+                         ) -> dict[str, RelativeGate]:
+    """The `[baseline]` table: `"capability.metric" = "-2%" | "+5%" | "-0.02"`, keys checked against `registry`."""
+    if not isinstance(table, Mapping):
+        raise GateConfigError(f"{where}: [baseline] must be a table of \"capability.metric\" = \"-2%\"")
+    gates = {}
+    for key, expression in table.items():
+        capability, _, metric = key.partition(".")
+        if metric not in registry.get(capability, {}):
+            raise GateConfigError(f"{where}: [baseline] {key!r} is not a known capability.metric")
+        match = _RELATIVE.match(expression) if isinstance(expression, str) else None
+        if not match:
+            raise GateConfigError(f"{where}: [baseline] {key}: expected a signed bound like \"-2%\" or "
+                                  f"\"+0.05\", got {expression!r}")
+        gate = RelativeGate(capability, metric, match[1], float(match[2]), bool(match[3]), match[4] or "point")
+        gates[gate.id] = gate
+    return gates
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """All configured gates, by id, the relative-to-baseline gates, and where they were read from."""
+
+    gates: Mapping[str, Gate]
+    source: str
+    relative: Mapping[str, RelativeGate] = field(default_factory=dict)
+
+    def for_capability(self, capability: str) -> list[Gate]:
+        """The gates of one capability, in config order."""
+        return [g for g in self.gates.values() if g.capability == capability]
+
+    def to_dict(self) -> dict[str, str]:
+        """Effective thresholds as `{gate id: "OP THRESHOLD"}` (for results.json)."""
+        return {**{gid: g.expression for gid, g in self.gates.items()},
+                **{gid: g.bound for gid, g in self.relative.items()}}
+
+
+def gate_config_from_mapping(raw: Mapping[str, Any], registry: Mapping[str, Mapping[str, MetricSpec]],
+                             where: str, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
+    """Build a GateConfig from `{capability: {metric: expression}}`, checking every key against `registry`;
+    `defaults` supplies the table of a capability the mapping does not name (a capability's default gates)."""
+    gates: dict[str, Gate] = {}
+    relative = parse_relative_gates(raw.get("baseline", {}), registry, where)
+    tables = [(capability, table, where) for capability, table in raw.items() if capability != "baseline"]
+    tables += [(capability, table, f"default gates of capability {capability}")
+               for capability, table in (defaults or {}).items() if capability not in raw]
+    for capability, table, source in tables:
+        if capability not in registry:
+            raise GateConfigError(f"{source}: unknown capability {capability!r}; known: {sorted(registry)}")
+        if not isinstance(table, Mapping):
+            raise GateConfigError(f"{source}: [{capability}] must be a table of metric = \"OP THRESHOLD\"")
+        for metric, expression in table.items():
+            if metric not in registry[capability]:
+                raise GateConfigError(f"{source}: unknown metric {capability}.{metric}; "
+                                      f"known: {sorted(registry[capability])}")
+            gate = parse_gate(capability, metric, expression, registry[capability][metric], source)
+            if gate:
+                gates[gate.id] = gate
+    return GateConfig(gates, where, relative)
+
+
+def load_gate_config(explicit: str | Path | None, rootdir: Path, fixtures: Path,
+                     registry: Mapping[str, Mapping[str, MetricSpec]],
+                     defaults: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
+    """Read gates from `--gates FILE`, else `[tool.tunegate.gates]` in pyproject.toml, else fixtures/gates.toml;
+    capabilities the file does not name take their `defaults`."""
+    if explicit:
+        return gate_config_from_mapping(_read_toml(Path(explicit)), registry, str(explicit), defaults)
+    pyproject = rootdir / "pyproject.toml"
+    if pyproject.is_file():
+        section = _read_toml(pyproject).get("tool", {}).get("tunegate", {}).get("gates")
+        if section is not None:
+            return gate_config_from_mapping(section, registry, f"{pyproject} [tool.tunegate.gates]", defaults)
+    default = fixtures / "gates.toml"
+    return gate_config_from_mapping(_read_toml(default), registry, str(default), defaults)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GateConfigMissing(f"{path}: gate config file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise GateConfigError(f"{path}: invalid TOML: {err}") from None
