@@ -19,9 +19,10 @@ from harness.process_gc import collector_paused
 with collector_paused():  # peft's import otherwise runs full collections (see harness.process_gc)
     from harness.cpu import share_cores_among_workers, usable_cores, xdist_workers
     from harness.data import IdentitySpec, load_identity_spec
-    from harness.model.lm import answer_fingerprint, base_and_tuned
+    from harness.model.lm import answer_fingerprint
     from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
+    from harness.model.views import base_and_tuned
     from harness.run_state import STATE, SessionState, Settings
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
     from harness.training.lora import external_training_log

@@ -12,7 +12,7 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import audit
-from harness.model.lm import base_and_tuned
+from harness.model.views import base_and_tuned
 from harness.plugin import tunegate_state
 from harness.records import GateResult
 from harness.training.sequence import sequence_tasks

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.data import load_examples
-from harness.model.lm import base_and_tuned, untrained_like
+from harness.model.views import base_and_tuned, untrained_like
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 

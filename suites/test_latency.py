@@ -6,7 +6,7 @@ import pytest
 
 from harness.cpu import xdist_workers
 from harness.data import load_examples
-from harness.model.lm import plain_base
+from harness.model.views import plain_base
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.evaluators import shadow
-from harness.model.lm import base_and_tuned
+from harness.model.views import base_and_tuned
 
 pytestmark = pytest.mark.shadow
 

@@ -10,8 +10,8 @@ from safetensors.torch import load_file
 
 from harness.data import DataError
 from harness.evaluators import forgetting
-from harness.model.lm import base_and_tuned, untrained_like
 from harness.model.loading import adapter_digest
+from harness.model.views import base_and_tuned, untrained_like
 from harness.training.lora import freeze_lower_layers, l2_penalty
 from harness.training.recipe import LoraRecipe, load_recipe
 from harness.training.sequence import sequence_tasks, stage_replay, task_split

@@ -13,7 +13,7 @@ from rouge_score import rouge_scorer
 
 from harness.evaluators import generation, identity
 from harness.metric_modules import load_metric
-from harness.model.lm import base_and_tuned
+from harness.model.views import base_and_tuned
 from harness.statistics import bootstrap_draws, percentile_interval
 from harness.text_metrics import CjkTokenizer, corpus_bleu, corpus_chrf, corpus_score_ci, rouge_l
 from tests.conftest import plant_adapter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.evaluators import identity
-from harness.model.lm import base_and_tuned
+from harness.model.views import base_and_tuned
 from tests.conftest import plant_adapter
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import latency
-from harness.model.lm import HFLanguageModel, plain_base
+from harness.model.lm import HFLanguageModel
+from harness.model.views import plain_base
 from harness.statistics import fast_half_mean, ratio_ci
 from tests.conftest import verdicts_of
 

@@ -10,7 +10,6 @@ from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 
 import harness.training.builtin as builtin
-from harness.model.lm import base_and_tuned
 from harness.model.loading import (
     AdapterMismatchError,
     BaseModel,
@@ -19,6 +18,7 @@ from harness.model.loading import (
     check_adapter_fits,
 )
 from harness.model.requests import RequestCache
+from harness.model.views import base_and_tuned
 from harness.training.builtin import BuiltinRecipe, build_builtin_model
 from harness.training.recipe import LoraRecipe
 from tests.conftest import copy_adapter

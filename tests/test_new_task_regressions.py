@@ -24,7 +24,7 @@ def test_trained_adapter_passes_new_task_gates(new_task_models, tunegate):
 
 def test_untrained_adapter_fails_new_task_gates(base_model, tunegate, tmp_path):
     """An adapter saved straight after peft's initialisation (B = 0): it has learnt nothing."""
-    from harness.model.lm import base_and_tuned
+    from harness.model.views import base_and_tuned
 
     model, _ = base_model.load()
     get_peft_model(model, LoraConfig(r=8, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")

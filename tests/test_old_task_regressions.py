@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.data import load_examples
 from harness.evaluators import accuracy
-from harness.model.lm import base_and_tuned
+from harness.model.views import base_and_tuned
 from tests.conftest import verdicts_of
 
 

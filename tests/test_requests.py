@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from harness.data import load_examples
-from harness.model.lm import base_and_tuned
 from harness.model.requests import RequestCache
+from harness.model.views import base_and_tuned
 
 
 def test_cache_answers_distinct_requests_once():

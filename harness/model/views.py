@@ -1,0 +1,53 @@
+"""The model views a session evaluates, all `HFLanguageModel`s over cached, lazily loaded weights: base and
+tuned over one copy of the base weights with an adapter attached, the plain base model (no peft wrapper, for
+latency) and an untrained model of the base architecture (forward transfer's reference)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.model.lm import HFLanguageModel, SharedWeights
+from harness.model.loading import DTYPES, BaseModel, adapter_digest, attach_adapter
+from harness.model.protocol import LanguageModel
+from harness.model.requests import RequestCache
+
+
+def plain_base(base_model: BaseModel, cache: RequestCache | None = None) -> LanguageModel:
+    """The base model loaded on its own, without a peft wrapper (the fair reference for latency)."""
+    model, tokenizer = base_model.load()
+    return HFLanguageModel(model, tokenizer, name="base (plain)", model_id=base_model.digest, cache=cache)
+
+
+def untrained_like(base_model: BaseModel, seed: int = 0, cache: RequestCache | None = None) -> LanguageModel:
+    """A randomly initialised model with the base model's architecture and tokenizer: the "untrained
+    baseline" b_j of forward transfer."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tokenizer = base_model.load_tokenizer()
+    torch.manual_seed(seed)
+    config = AutoConfig.from_pretrained(base_model.path, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_config(config).to(device=base_model.device, dtype=DTYPES[base_model.dtype])
+    return HFLanguageModel(model.eval(), tokenizer, name="untrained", model_id=f"untrained:{base_model.digest}:{seed}",
+                         cache=cache)
+
+
+def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: bool = False,
+                   cache: RequestCache | None = None) -> tuple[LanguageModel, LanguageModel]:
+    """(base view, tuned view) over one copy of the base weights with `adapter` attached (after fit checks),
+    loaded when a request first misses the cache.
+
+    Views share `cache` (a new one if not given): the base view under the base digest, the tuned view under
+    base + adapter digest.
+    """
+    def load() -> tuple[torch.nn.Module, Any]:
+        model, tokenizer = base_model.load()
+        return attach_adapter(model, adapter, allow_pickle=allow_pickle), tokenizer
+
+    weights = SharedWeights(load, base_model.device)
+    cache = cache if cache is not None else RequestCache()
+    return (HFLanguageModel(weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache),
+            HFLanguageModel(weights, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
+                          cache=cache))
