@@ -83,6 +83,18 @@ def gate_config_from_mapping(raw: Mapping[str, Any], registry: Mapping[str, Mapp
     return GateConfig(gates, where, relative)
 
 
+def gate_config_source(explicit: str | Path | None, rootdir: Path, fixtures: Path) -> str | None:
+    """Where `load_gate_config` reads from (`--gates FILE`, the pyproject section, the data folder's
+    gates.toml), or None when there is no gate config (reads at most pyproject.toml)."""
+    if explicit:
+        return str(explicit)
+    pyproject = rootdir / "pyproject.toml"
+    if pyproject.is_file() and _read_toml(pyproject).get("tool", {}).get("tunegate", {}).get("gates") is not None:
+        return f"{pyproject} [tool.tunegate.gates]"
+    default = fixtures / "gates.toml"
+    return str(default) if default.is_file() else None
+
+
 def load_gate_config(explicit: str | Path | None, rootdir: Path, fixtures: Path,
                      registry: Mapping[str, Mapping[str, MetricSpec]],
                      defaults: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:

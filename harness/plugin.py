@@ -4,32 +4,35 @@ StashKey, and the session fixtures (`harness.session`).
 The logic lives elsewhere: the capability registry in `harness.capabilities`, running a capability and ending
 the run (worker parts, environment, reports, baseline) in `harness.run_state`, baselines in
 `harness.baselines`.
+
+Installed, the plugin is loaded by every pytest run of the environment, so it stays light until a run uses
+tunegate: when no gate config is found (no `--gates`, no `[tool.tunegate.gates]`, no `<data-dir>/gates.toml`)
+it only adds its options and sleeps; torch, transformers, peft, the registry and the session fixtures are
+imported in `pytest_configure` of a run that has a gate config.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from harness import hookspecs
+from harness.baselines import BaselineError, baseline_path
+from harness.cache import resolve_cache_root
+from harness.gate_config import gate_config_source
+from harness.gates import GateConfigError
 from harness.process_gc import collector_paused, freeze_startup_objects
+from harness.settings import DORMANT, STATE, Settings
 
-with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
-    from harness import hookspecs
-    from harness.baselines import BaselineError, baseline_path, load_baseline
-    from harness.cache import resolve_cache_root
-    from harness.capabilities import CapabilityError, CapabilityRegistry, builtin_capabilities
-    from harness.gate_config import GateConfig, load_gate_config
-    from harness.gates import GateConfigError, GateConfigMissing
-    from harness.report.terminal import gate_summary_lines
-    from harness.results import RunInfo, RunRecord, new_run_id
-    from harness.run_state import STATE, SessionState, Settings, now
+if TYPE_CHECKING:
+    from harness.capabilities import CapabilityRegistry
+    from harness.gate_config import GateConfig
+    from harness.run_state import SessionState
 
 TRAINS_MARKER = ("trains(fixture, unless=(setting, ...)): the suite asks for this adapter fixture only at run time; "
                  "train it up front with the others, unless one of the named settings is given")
-
-
-pytest_plugins = ["harness.session"]  # the session fixtures: models, adapters, sequences
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,26 +76,31 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Build the capability registry (plugins and conftests add theirs), register one marker per capability,
-    read settings and the gate config, and start the run record."""
+    """Read the settings; without a gate config, sleep (a project that only installed tunegate). Otherwise import
+    the stack and the session fixtures, build the capability registry (plugins and conftests add theirs),
+    register one marker per capability, read the gate config and the baseline, and start the run record."""
+    settings = _settings(config)
+    source = gate_config_source(settings.gates_file, settings.rootdir, settings.fixtures)
+    if source is None and not (settings.gates_file or settings.baseline or settings.save_baseline):
+        config.stash[DORMANT] = (f"{settings.fixtures / 'gates.toml'}: gate config file not found (tunegate suites "
+                                 "need a gate config: --gates FILE, [tool.tunegate.gates] in pyproject.toml, or "
+                                 "<data-dir>/gates.toml)")
+        return
+    with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
+        from harness.run_state import SessionState, new_run_record
+
+        config.pluginmanager.import_plugin("harness.session")
     freeze_startup_objects()
     capabilities = _capabilities(config)
     for name, text in {**capabilities.markers(), "trains": TRAINS_MARKER}.items():
         config.addinivalue_line("markers", f"{name}: {text}")
-    settings = _settings(config)
-    gates, problem = _gate_config(settings, capabilities)
-    stored = None
-    if settings.baseline:
-        try:
-            stored = load_baseline(settings.baseline)  # fail before any work when it is missing
-        except BaselineError as err:
-            raise pytest.UsageError(str(err)) from None
-    run_id = getattr(config, "workerinput", {}).get("tunegate_run_id") or new_run_id()
-    record = RunRecord(RunInfo(run_id, now(), command=["pytest", *config.invocation_params.args]))
-    if stored is not None:
-        record.run.baseline = {"name": settings.baseline.stem, "path": str(settings.baseline), "run": stored["run"]}
-    config.stash[STATE] = SessionState(settings, capabilities, gates, run_id, record, baseline=stored,
-                                       gate_config_problem=problem)
+    run_id = getattr(config, "workerinput", {}).get("tunegate_run_id")
+    try:
+        record, stored = new_run_record(run_id, settings, ["pytest", *config.invocation_params.args])
+    except BaselineError as err:  # fail before any work when the baseline to compare is missing
+        raise pytest.UsageError(str(err)) from None
+    config.stash[STATE] = SessionState(settings, capabilities, _gate_config(settings, capabilities),
+                                       record.run.id, record, baseline=stored)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
 
@@ -121,6 +129,8 @@ def _settings(config: pytest.Config) -> Settings:
 
 def _capabilities(config: pytest.Config) -> CapabilityRegistry:
     """The built-in capabilities plus those `pytest_tunegate_capabilities` implementations add."""
+    from harness.capabilities import CapabilityError, builtin_capabilities
+
     registry = builtin_capabilities()
     try:
         config.hook.pytest_tunegate_capabilities(registry=registry, config=config)
@@ -129,18 +139,13 @@ def _capabilities(config: pytest.Config) -> CapabilityRegistry:
     return registry
 
 
-def _gate_config(settings: Settings, capabilities: CapabilityRegistry) -> tuple[GateConfig | None, str]:
-    """The gate config, or (None, why) when none exists where it is looked for by default: tunegate installed in
-    a project that does not use it. An explicit `--gates`, a baseline to compare or an invalid file is a usage
-    error at once."""
+def _gate_config(settings: Settings, capabilities: CapabilityRegistry) -> GateConfig:
+    """The gate config, validated against the registry; a missing or invalid file is a usage error."""
+    from harness.gate_config import load_gate_config
+
     try:
         return load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, capabilities.metric_specs(),
-                                capabilities.default_gates()), ""
-    except GateConfigMissing as err:
-        if settings.gates_file or settings.baseline or settings.save_baseline:
-            raise pytest.UsageError(str(err)) from None
-        return None, f"{err} (tunegate suites need a gate config: --gates FILE, [tool.tunegate.gates] in " \
-                     "pyproject.toml, or <data-dir>/gates.toml)"
+                                capabilities.default_gates())
     except GateConfigError as err:
         raise pytest.UsageError(str(err)) from None
 
@@ -164,8 +169,12 @@ class _XdistHooks:
 
 
 def tunegate_state(config: pytest.Config) -> SessionState:
-    """The session state (for collection-time parametrisation in suites)."""
-    return config.stash[STATE]
+    """The session state (for collection-time parametrisation in suites); a usage error saying where the gate
+    config was looked for when this run has none."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        raise pytest.UsageError(config.stash.get(DORMANT, "tunegate was not configured in this run"))
+    return state
 
 
 def parametrize_gates(metafunc: pytest.Metafunc, capability: str) -> None:
@@ -206,7 +215,7 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 @pytest.fixture(scope="session")
 def tunegate(request: pytest.FixtureRequest) -> SessionState:
     """The session state: settings, gate config and the run record."""
-    return request.config.stash[STATE]
+    return tunegate_state(request.config)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -231,6 +240,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if state is None:
         return
     if state.record.gates or state.record.run.not_evaluated:
+        from harness.report.terminal import gate_summary_lines
+
         terminalreporter.section("tunegate gates")
         for text, markup in gate_summary_lines(state.record, str(state.artifacts.get("report") or "")):
             terminalreporter.write_line(text, **markup)

@@ -3,8 +3,8 @@ the gate config, the run record being filled, the shared request cache and the s
 capability (evaluate, check its gates, record), and the end of the run (worker parts merged, environment
 captured, results.json and report.html written, history and baseline).
 
-`harness.plugin` creates a `SessionState` in `pytest_configure` and keeps it in `config.stash[STATE]`; the
-session fixtures (`harness.session`) and the suites read it from there.
+`harness.plugin` creates a `SessionState` in `pytest_configure` and keeps it in `config.stash[STATE]`
+(`harness.settings`); the session fixtures (`harness.session`) and the suites read it from there.
 """
 
 from __future__ import annotations
@@ -19,40 +19,15 @@ from typing import Any
 
 import pytest
 
-from harness.baselines import capability_verdicts
+from harness.baselines import capability_verdicts, load_baseline
 from harness.capabilities import CapabilityRegistry
 from harness.gate_config import GateConfig
 from harness.model.requests import RequestCache
 from harness.records import CapabilityResult, GateResult, MetricValue, Sample
 from harness.report.html import write_html
-from harness.results import RunRecord, point_latest, write_results
+from harness.results import RunInfo, RunRecord, new_run_id, point_latest, write_results
 from harness.run_end import append_audit_history, environment, save_baseline_if_allowed, unevaluated_gates
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The effective command-line configuration of one run."""
-
-    rootdir: Path
-    fixtures: Path
-    base_model: str
-    adapter: Path | None
-    gates_file: str | None
-    report_dir: Path
-    cache_dir: Path
-    device: str
-    dtype: str
-    allow_pickle: bool
-    ppl_window: int = 256
-    ppl_stride: int = 192
-    checkpoints: Path | None = None
-    history: Path | None = None
-    baseline: Path | None = None
-    save_baseline: Path | None = None
-    save_baseline_anyway: bool = False
-    shadow: Path | None = None
-    train_seed: int | None = None
-    answer_cache: bool = True
+from harness.settings import Settings
 
 
 @dataclass
@@ -61,23 +36,14 @@ class SessionState:
 
     settings: Settings
     capabilities: CapabilityRegistry
-    gate_config: GateConfig | None  # None: no gate config found (a project that installed tunegate, not using it)
+    gates: GateConfig
     run_id: str
     record: RunRecord
     artifacts: dict = field(default_factory=dict)
     requests: RequestCache = field(default_factory=RequestCache)
     baseline: dict | None = None  # the stored baseline of --baseline
-    gate_config_problem: str = ""  # why gate_config is None
     results: dict[str, CapabilityResult] = field(default_factory=dict)  # each judged capability's deciding result
     clock_started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def gates(self) -> GateConfig:
-        """The gate config; a usage error naming the missing file when there is none (raised where a tunegate
-        suite or fixture first needs it, so other projects' tests run unaffected by the installed plugin)."""
-        if self.gate_config is None:
-            raise pytest.UsageError(self.gate_config_problem)
-        return self.gate_config
 
     def gate_ids(self, capability: str) -> list[str]:
         """The ids of the verdicts a capability's suite yields: its configured gates and, under --baseline, its
@@ -189,9 +155,16 @@ class SessionState:
         return pytest.ExitCode.USAGE_ERROR if not outcome.saved and outcome.refused else None
 
 
+def new_run_record(run_id: str | None, settings: Settings, command: list[str]) -> tuple[RunRecord, dict | None]:
+    """A new run record (a pytest-xdist worker takes the controller's `run_id`) and the stored baseline of
+    --baseline (None without); a missing baseline raises `BaselineError`."""
+    stored = load_baseline(settings.baseline) if settings.baseline else None
+    record = RunRecord(RunInfo(run_id or new_run_id(), now(), command=command))
+    if stored is not None:
+        record.run.baseline = {"name": settings.baseline.stem, "path": str(settings.baseline), "run": stored["run"]}
+    return record, stored
+
+
 def now() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-STATE = pytest.StashKey[SessionState]()

@@ -23,7 +23,8 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
     from harness.model.views import base_and_tuned
-    from harness.run_state import STATE, SessionState, Settings
+    from harness.run_state import SessionState
+    from harness.settings import STATE, Settings
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
     from harness.training.lora import external_training_log
     from harness.training.recipe import LoraRecipe, load_recipe

@@ -27,7 +27,8 @@ LAYERS = [  # lowest first: a module may import its own layer and every layer be
     ("gates/results", ["harness.gates", "harness.gate_config", "harness.results", "harness.baselines"]),
     ("report", ["harness.report", "harness.run_end"]),
     ("capabilities", ["harness.capabilities"]),
-    ("plugin/session", ["harness.run_state", "harness.hookspecs", "harness.plugin", "harness.session"]),
+    ("plugin/session", ["harness.settings", "harness.run_state", "harness.hookspecs", "harness.plugin",
+                        "harness.session"]),
 ]
 
 KNOWN_UPWARD: set[tuple[str, str]] = set()

@@ -16,7 +16,8 @@ import pytest
 from harness.capabilities import builtin_capabilities
 from harness.records import GateResult, MetricValue
 from harness.results import RunInfo, RunRecord
-from harness.run_state import SessionState, Settings
+from harness.run_state import SessionState
+from harness.settings import Settings
 from tests import fakes
 
 CONFTEST = """

@@ -46,3 +46,15 @@ def test_an_explicit_missing_gate_file_is_a_usage_error_at_once(pytester: pytest
     result = pytester.runpytest_inprocess("--gates", "nowhere.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*nowhere.toml: gate config file not found*"])
+
+
+def test_a_project_without_tunegate_never_imports_the_model_stack(pytester: pytest.Pytester):
+    """The installed plugin sleeps without a gate config: no torch, transformers or peft in other projects."""
+    pytester.makepyfile(test_plain="""
+        import sys
+
+        def test_no_model_stack():
+            assert not {"torch", "transformers", "peft"} & set(sys.modules)
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "harness.plugin")
+    result.assert_outcomes(passed=1)

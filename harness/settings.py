@@ -1,0 +1,46 @@
+"""The effective options of one tunegate run, and the stash key its session state lives under.
+
+Light on purpose: the plugin reads these before deciding whether a run uses tunegate at all, so a project that
+only installed it never imports torch (see `harness.plugin`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective command-line configuration of one run."""
+
+    rootdir: Path
+    fixtures: Path
+    base_model: str
+    adapter: Path | None
+    gates_file: str | None
+    report_dir: Path
+    cache_dir: Path
+    device: str
+    dtype: str
+    allow_pickle: bool
+    ppl_window: int = 256
+    ppl_stride: int = 192
+    checkpoints: Path | None = None
+    history: Path | None = None
+    baseline: Path | None = None
+    save_baseline: Path | None = None
+    save_baseline_anyway: bool = False
+    shadow: Path | None = None
+    train_seed: int | None = None
+    answer_cache: bool = True
+
+
+STATE = pytest.StashKey["SessionState"]()  # the session state of a run that uses tunegate
+DORMANT = pytest.StashKey[str]()  # why tunegate sleeps in this run: no gate config was found
