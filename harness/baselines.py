@@ -158,4 +158,4 @@ def capability_verdicts(baseline: dict, capability: str, metrics: list[MetricVal
     if not compares_outputs:
         return verdicts, [], []
     drift_metrics, changed = drift(baseline, capability, samples)
-    return {**verdicts, **drift_gate_results(drift_metrics, capability, config.gates)}, drift_metrics, changed
+    return {**verdicts, **drift_gate_results(drift_metrics, capability, config.absolute)}, drift_metrics, changed

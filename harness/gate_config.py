@@ -43,19 +43,20 @@ def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricS
 
 @dataclass(frozen=True)
 class GateConfig:
-    """All configured gates, by id, the relative-to-baseline gates, and where they were read from."""
+    """All configured gates: the `absolute` ones (a threshold on one metric) and the `relative` ones (a bound
+    on the change from a stored baseline), each by id, and where they were read from."""
 
-    gates: Mapping[str, Gate]
+    absolute: Mapping[str, Gate]
     source: str
     relative: Mapping[str, RelativeGate] = field(default_factory=dict)
 
     def for_capability(self, capability: str) -> list[Gate]:
         """The gates of one capability, in config order."""
-        return [g for g in self.gates.values() if g.capability == capability]
+        return [g for g in self.absolute.values() if g.capability == capability]
 
     def to_dict(self) -> dict[str, str]:
         """Effective thresholds as `{gate id: "OP THRESHOLD"}` (for results.json)."""
-        return {**{gid: g.expression for gid, g in self.gates.items()},
+        return {**{gid: g.expression for gid, g in self.absolute.items()},
                 **{gid: g.bound for gid, g in self.relative.items()}}
 
 

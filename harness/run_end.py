@@ -39,7 +39,7 @@ def unevaluated_gates(config: GateConfig, record: RunRecord, has_baseline: bool)
         return any(e == gate_id or e.startswith(gate_id + "[") for e in evaluated)
 
     out = []
-    for gate_id, capability in [(g.id, g.capability) for g in config.gates.values()] + \
+    for gate_id, capability in [(g.id, g.capability) for g in config.absolute.values()] + \
             [(g.id, "baseline") for g in config.relative.values()]:
         if seen(gate_id):
             continue

@@ -72,7 +72,7 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
     jobs = []
     if _uses_sequences(used, s):
         jobs.append(_sequence_job(s, base_model, SEQUENCE_STRATEGIES[0]))  # the longest first: the helper's
-    if "identity_adapter" in used and not s.adapter:
+    if "adapter_under_test" in used and not s.adapter:
         jobs.append(_identity_job(s, base_model))
     if "sequences" in used:
         jobs += [_sequence_job(s, base_model, strategy) for strategy in SEQUENCE_STRATEGIES[1:]]
@@ -129,7 +129,7 @@ def _sequence_job(settings: Settings, base_model: BaseModel, strategy: str) -> T
 
 
 @pytest.fixture(scope="session")
-def identity_adapter(tunegate: SessionState, base_model: BaseModel, trained_adapters: SideBySide) -> Path:
+def adapter_under_test(tunegate: SessionState, base_model: BaseModel, trained_adapters: SideBySide) -> Path:
     """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked)."""
     s = tunegate.settings
     if external := _external_adapter(tunegate, "identity"):
@@ -174,16 +174,16 @@ def _record_adapter(state: SessionState, name: str, path: Path, training: dict) 
 
 
 @pytest.fixture(scope="session")
-def identity_models(base_model: BaseModel, identity_adapter: Path, tunegate: SessionState
-                    ) -> tuple[LanguageModel, LanguageModel]:
+def models_under_test(base_model: BaseModel, adapter_under_test: Path, tunegate: SessionState
+                      ) -> tuple[LanguageModel, LanguageModel]:
     """(base view, tuned view) over one copy of the base weights with the adapter under test attached."""
-    return base_and_tuned(base_model, identity_adapter, tunegate.settings.allow_pickle, tunegate.requests)
+    return base_and_tuned(base_model, adapter_under_test, tunegate.settings.allow_pickle, tunegate.requests)
 
 
 @pytest.fixture(scope="session")
-def merged_model(identity_models: tuple[LanguageModel, LanguageModel]) -> LanguageModel:
+def merged_model(models_under_test: tuple[LanguageModel, LanguageModel]) -> LanguageModel:
     """A merged copy (`merge_and_unload()`) of the tuned model under test."""
-    return identity_models[1].merged()
+    return models_under_test[1].merged()
 
 
 @pytest.fixture(scope="session")

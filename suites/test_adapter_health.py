@@ -17,12 +17,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def adapter_health_verdicts(identity_models, merged_model, identity_spec, tunegate) -> dict[str, GateResult]:
+def adapter_health_verdicts(models_under_test, merged_model, identity_spec, tunegate) -> dict[str, GateResult]:
     """All health checks run once on the adapter under test (identity data and the base dev set as inputs)."""
     fixtures = tunegate.settings.fixtures
     examples = (load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)
                 + load_examples(fixtures / "tasks/base/dev.json"))
-    return tunegate.judge("adapter_health", (*identity_models, merged_model), examples)
+    return tunegate.judge("adapter_health", (*models_under_test, merged_model), examples)
 
 
 def test_gate(adapter_health_verdicts, tunegate, gate_id: str) -> None:

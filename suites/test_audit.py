@@ -12,7 +12,7 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import audit
-from harness.model.views import base_and_tuned
+from harness.model.views import adapter_chain
 from harness.plugin import tunegate_state
 from harness.records import GateResult
 from harness.training.sequence import sequence_tasks
@@ -46,8 +46,9 @@ def audit_verdicts(audited_checkpoints, base_model, tunegate) -> dict[str, GateR
     failing checkpoint, rollback candidate) and the history rows (appended once, at the end of the run)."""
     s = tunegate.settings
     devs = {task: load_examples(s.fixtures / f"tasks/{task}/dev.json") for task in sequence_tasks(s.fixtures)}
-    views = [base_and_tuned(base_model, c.path, s.allow_pickle, tunegate.requests) for c in audited_checkpoints]
-    models = (views[0][0], [tuned for _, tuned in views])
+    base, *checkpoints = adapter_chain(base_model, [c.path for c in audited_checkpoints], s.allow_pickle,
+                                       tunegate.requests)
+    models = (base, checkpoints)
     verdicts = tunegate.judge("audit", models, (audited_checkpoints, devs))
     result = tunegate.results["audit"]
     rows = audit.history_rows(tunegate.run_id, tunegate.record.run.started, audited_checkpoints, result.metrics)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.data import load_examples
-from harness.model.views import base_and_tuned, untrained_like
+from harness.model.views import adapter_chain, untrained_like
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
@@ -28,10 +28,8 @@ def forgetting_verdicts(base_model, tunegate, request) -> dict[str, GateResult]:
     sequences = request.getfixturevalue("sequences")  # trained only when the suite really runs
     tasks = [stage.task for stage in next(iter(sequences.values()))]
     devs = {task: load_examples(tunegate.settings.fixtures / f"tasks/{task}/dev.json") for task in tasks}
-    models = {}
-    for strategy, stages in sequences.items():
-        views = [base_and_tuned(base_model, stage.adapter, cache=tunegate.requests) for stage in stages[1:]]
-        models[strategy] = [views[0][0], *(tuned for _, tuned in views)]
+    models = {strategy: adapter_chain(base_model, [stage.adapter for stage in stages[1:]], cache=tunegate.requests)
+              for strategy, stages in sequences.items()}
     return tunegate.judge("forgetting", models, (devs, untrained_like(base_model, cache=tunegate.requests)))
 
 

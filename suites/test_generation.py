@@ -19,11 +19,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def generation_verdicts(identity_models, identity_spec, tunegate) -> dict[str, GateResult]:
+def generation_verdicts(models_under_test, identity_spec, tunegate) -> dict[str, GateResult]:
     """Every identity probe with a reference answer generated once by base and tuned; metrics and gates."""
     examples = [replace(p.example, id=p.id) for p in identity.load_probes(tunegate.settings.fixtures, identity_spec)
                 if p.kind != "locality"]
-    return tunegate.judge("generation", identity_models, examples)
+    return tunegate.judge("generation", models_under_test, examples)
 
 
 def test_gate(generation_verdicts, tunegate, gate_id: str) -> None:

@@ -26,11 +26,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def identity_verdicts(identity_models, identity_spec, tunegate) -> dict[str, GateResult]:
+def identity_verdicts(models_under_test, identity_spec, tunegate) -> dict[str, GateResult]:
     """Every probe scored once (batched generation on base and tuned); identity metrics of both and the probes'
     samples recorded once; every identity gate (and, under --baseline, its baseline and drift gates) checked."""
     probes = identity.load_probes(tunegate.settings.fixtures, identity_spec)
-    return tunegate.judge("identity", identity_models, (probes, identity_spec))
+    return tunegate.judge("identity", models_under_test, (probes, identity_spec))
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +41,7 @@ def identity_results(identity_verdicts, tunegate) -> dict[str, identity.ProbeRes
 
 def test_probe(identity_results, tunegate, probe_id: str) -> None:
     """A probe fails its own test only when its gate allows no misses; other misses are xfailed."""
-    outcome, message = identity.probe_outcome(identity_results[probe_id], tunegate.gates.gates)
+    outcome, message = identity.probe_outcome(identity_results[probe_id], tunegate.gates.absolute)
     if outcome == "fail":
         pytest.fail(message)
     if outcome == "tolerated":

@@ -10,7 +10,7 @@ from harness.model.views import plain_base
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
-pytestmark = [pytest.mark.latency, pytest.mark.trains("identity_adapter", unless=("adapter",))]
+pytestmark = [pytest.mark.latency, pytest.mark.trains("adapter_under_test", unless=("adapter",))]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -30,7 +30,7 @@ def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
     request.getfixturevalue("trained_adapters").finish()  # no training process may run beside the timing
     base_model, merged = request.getfixturevalue("base_model"), request.getfixturevalue("merged_model")
     models = {"base": plain_base(base_model, tunegate.requests),
-              "tuned": request.getfixturevalue("identity_models")[1], "merged": merged}
+              "tuned": request.getfixturevalue("models_under_test")[1], "merged": merged}
     prompts = [ex.messages for ex in load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")]
     return tunegate.judge("latency", models, prompts)
 

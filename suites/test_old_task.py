@@ -17,10 +17,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def old_task_verdicts(identity_models, tunegate) -> dict[str, GateResult]:
+def old_task_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     """Every dev item answered once by base and tuned model; metrics recorded, every gate checked once."""
     dev = load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")
-    return tunegate.judge("old_task", identity_models, dev)
+    return tunegate.judge("old_task", models_under_test, dev)
 
 
 def test_gate(old_task_verdicts, tunegate, gate_id: str) -> None:

@@ -17,11 +17,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def perplexity_verdicts(identity_models, tunegate) -> dict[str, GateResult]:
+def perplexity_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     """Held-out text and dev answers scored once under base and tuned model; metrics recorded, gates checked."""
     fixtures = tunegate.settings.fixtures
     data = (load_text_lines(fixtures / "perplexity/heldout.txt"), load_examples(fixtures / "tasks/base/dev.json"))
-    return tunegate.judge("perplexity", identity_models, data)
+    return tunegate.judge("perplexity", models_under_test, data)
 
 
 def test_gate(perplexity_verdicts, tunegate, gate_id: str) -> None:

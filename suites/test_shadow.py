@@ -10,14 +10,14 @@ from harness.model.views import base_and_tuned
 pytestmark = pytest.mark.shadow
 
 
-def test_shadow_disagreement_is_reported(identity_models, identity_spec, base_model, tunegate) -> None:
+def test_shadow_disagreement_is_reported(models_under_test, identity_spec, base_model, tunegate) -> None:
     """Identity probes and every task's dev set through both adapters; disagreements recorded, never gated."""
     s = tunegate.settings
     if not s.shadow:
         pytest.skip("no --shadow adapter given")
     _, other = base_and_tuned(base_model, s.shadow, s.allow_pickle, tunegate.requests)
     datasets = shadow.shadow_datasets(s.fixtures, identity_spec)
-    tunegate.judge("shadow", (identity_models[1], other), datasets)
+    tunegate.judge("shadow", (models_under_test[1], other), datasets)
     tunegate.record_run("shadow", {"path": str(s.shadow)})
     result = tunegate.results["shadow"]
     for name, examples in datasets.items():  # every prompt compared, and every disagreement listed as evidence

@@ -28,8 +28,8 @@ def verdicts_for(base, tuned, merged, examples, tunegate):
     return verdicts_of(tunegate, "adapter_health", (base, tuned, merged), examples)
 
 
-def planted(base_model, identity_adapter, tmp_path, transform, matrix="lora_B"):
-    folder = plant_adapter(identity_adapter, tmp_path / "planted", transform, matrix)
+def planted(base_model, adapter_under_test, tmp_path, transform, matrix="lora_B"):
+    folder = plant_adapter(adapter_under_test, tmp_path / "planted", transform, matrix)
     base, tuned = base_and_tuned(base_model, folder)
     return base, tuned, tuned.merged()
 
@@ -38,15 +38,15 @@ def failing(verdicts):
     return {gate for gate, v in verdicts.items() if not v.passed}
 
 
-def test_healthy_adapter_passes_every_health_gate(identity_models, health_examples, tunegate):
-    base, tuned = identity_models
+def test_healthy_adapter_passes_every_health_gate(models_under_test, health_examples, tunegate):
+    base, tuned = models_under_test
     verdicts = verdicts_for(base, tuned, tuned.merged(), health_examples, tunegate)
     assert set(verdicts) == GATES
     assert not failing(verdicts), [v.message for v in verdicts.values()]
 
 
-def test_zeroed_b_is_dead_and_not_applied(base_model, identity_adapter, health_examples, tunegate, tmp_path):
-    models = planted(base_model, identity_adapter, tmp_path, lambda b: b * 0)
+def test_zeroed_b_is_dead_and_not_applied(base_model, adapter_under_test, health_examples, tunegate, tmp_path):
+    models = planted(base_model, adapter_under_test, tmp_path, lambda b: b * 0)
     verdicts = verdicts_for(*models, health_examples, tunegate)
     assert {"adapter_health.dead_layers", "adapter_health.loglik_shift",
             "adapter_health.min_effective_rank"} <= failing(verdicts)
@@ -55,13 +55,13 @@ def test_zeroed_b_is_dead_and_not_applied(base_model, identity_adapter, health_e
     assert layers > 0 and f"B is all zeros in {layers} layers" in verdicts["adapter_health.dead_layers"].message
 
 
-def test_nan_in_one_matrix_fails_with_the_layer_named(base_model, identity_adapter, health_examples, tunegate,
+def test_nan_in_one_matrix_fails_with_the_layer_named(base_model, adapter_under_test, health_examples, tunegate,
                                                       tmp_path):
     def poison(tensors):
         key = next(k for k in sorted(tensors) if "layers.1.mlp.up_proj.lora_A" in k)
         tensors[key][0, 0] = float("nan")
 
-    base, tuned, merged = planted(base_model, identity_adapter, tmp_path, poison, matrix=None)
+    base, tuned, merged = planted(base_model, adapter_under_test, tmp_path, poison, matrix=None)
     verdicts = verdicts_for(base, tuned, merged, health_examples, tunegate)
     nonfinite = verdicts["adapter_health.nonfinite_layers"]
     assert not nonfinite.passed and nonfinite.value == 1
@@ -69,23 +69,23 @@ def test_nan_in_one_matrix_fails_with_the_layer_named(base_model, identity_adapt
     assert "adapter_health.min_activation_entropy" in failing(verdicts)
 
 
-def test_overscaled_a_collapses_entropy_and_fails_update_ratio(base_model, identity_adapter, health_examples,
+def test_overscaled_a_collapses_entropy_and_fails_update_ratio(base_model, adapter_under_test, health_examples,
                                                                tunegate, tmp_path):
-    verdicts = verdicts_for(*planted(base_model, identity_adapter, tmp_path, lambda a: a * 200, "lora_A"),
+    verdicts = verdicts_for(*planted(base_model, adapter_under_test, tmp_path, lambda a: a * 200, "lora_A"),
                             health_examples, tunegate)
     assert {"adapter_health.max_update_ratio", "adapter_health.min_activation_entropy"} <= failing(verdicts)
     assert "worst layer model.layers." in verdicts["adapter_health.min_activation_entropy"].message
 
 
-def test_zeroed_a_has_no_activations(base_model, identity_adapter, health_examples, tunegate, tmp_path):
-    verdicts = verdicts_for(*planted(base_model, identity_adapter, tmp_path, lambda a: a * 0, "lora_A"),
+def test_zeroed_a_has_no_activations(base_model, adapter_under_test, health_examples, tunegate, tmp_path):
+    verdicts = verdicts_for(*planted(base_model, adapter_under_test, tmp_path, lambda a: a * 0, "lora_A"),
                             health_examples, tunegate)
     assert "adapter_health.min_activation_rate" in failing(verdicts)
     assert verdicts["adapter_health.min_activation_rate"].value == 0.0
 
 
-def test_merge_that_forgets_the_scaling_fails_parity(identity_models, health_examples, tunegate):
-    base, tuned = identity_models
+def test_merge_that_forgets_the_scaling_fails_parity(models_under_test, health_examples, tunegate):
+    base, tuned = models_under_test
     broken = copy.deepcopy(tuned.model)
     for layer in tuned.lora_layers():
         module = broken.get_submodule(f"base_model.model.{layer.name}")
@@ -97,8 +97,8 @@ def test_merge_that_forgets_the_scaling_fails_parity(identity_models, health_exa
     assert "greedy answers changed by merging" in verdicts["adapter_health.merge_output_agreement"].message
 
 
-def test_activation_capture_drops_padding(identity_models, health_examples):
-    _, tuned = identity_models
+def test_activation_capture_drops_padding(models_under_test, health_examples):
+    _, tuned = models_under_test
     examples = health_examples[:5]
     activations = tuned.lora_activations(examples)
     real_tokens = sum(len(tuned._answer_item(tuple(ex.messages), ex.answer)[0]) for ex in examples)

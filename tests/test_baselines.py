@@ -103,10 +103,10 @@ def test_failing_or_interrupted_runs_never_write_a_baseline(pytester, project_ro
     again.stdout.fnmatch_lines(["overwrote baseline 'good' (was saved *, run *) at *good.json"])
 
 
-def test_shadow_reports_disagreement(run_suites, identity_adapter, tmp_path):
+def test_shadow_reports_disagreement(run_suites, adapter_under_test, tmp_path):
     from tests.conftest import plant_adapter
 
-    dead = plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0)
+    dead = plant_adapter(adapter_under_test, tmp_path / "dead", lambda b: b * 0)
     result, report_dir = run_suites("-m", "shadow", "--shadow", str(dead))
     assert result.ret == 0, result.stdout.str()[-2000:]
     data = json.loads((report_dir / "latest" / "results.json").read_text())

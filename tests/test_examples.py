@@ -29,7 +29,7 @@ def example_registry():
     return registry
 
 
-def test_the_example_capability_runs_like_a_built_in_one(pytester: pytest.Pytester, tunegate, identity_adapter):
+def test_the_example_capability_runs_like_a_built_in_one(pytester: pytest.Pytester, tunegate, adapter_under_test):
     reports, junit = pytester.path / "reports", pytester.path / "junit.xml"
     result = pytester.runpytest_subprocess(
         str(EXAMPLE), "--rootdir", str(ROOT), "-p", "no:cacheprovider", "--strict-markers", "-m", "answer_language",

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from harness.data import DataError
 from harness.evaluators import forgetting
 from harness.model.loading import adapter_digest
-from harness.model.views import base_and_tuned, untrained_like
+from harness.model.views import adapter_chain, untrained_like
 from harness.training.lora import freeze_lower_layers, l2_penalty
 from harness.training.recipe import LoraRecipe, load_recipe
 from harness.training.sequence import sequence_tasks, stage_replay, task_split
@@ -21,11 +21,8 @@ from tests.conftest import verdicts_of
 @pytest.fixture(scope="module")
 def stage_models(sequences, base_model):
     """Per strategy, its stages' models (the base model first)."""
-    out = {}
-    for strategy, stages in sequences.items():
-        views = [base_and_tuned(base_model, s.adapter) for s in stages[1:]]
-        out[strategy] = [views[0][0], *(t for _, t in views)]
-    return out
+    return {strategy: adapter_chain(base_model, [s.adapter for s in stages[1:]])
+            for strategy, stages in sequences.items()}
 
 
 @pytest.fixture(scope="module")

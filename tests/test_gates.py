@@ -22,7 +22,7 @@ def config(table):
 
 def test_parses_thresholds_and_off():
     cfg = config({"identity": {"leak_rate": "<= 0", "held_out_claim_rate": ">= 0.9", "locality_unchanged": "off"}})
-    assert set(cfg.gates) == {"identity.leak_rate", "identity.held_out_claim_rate"}
+    assert set(cfg.absolute) == {"identity.leak_rate", "identity.held_out_claim_rate"}
     assert cfg.to_dict()["identity.held_out_claim_rate"] == ">= 0.9"
 
 
@@ -41,7 +41,7 @@ def test_bad_config_names_the_key(table, fragment):
 
 
 def test_check_pass_fail_and_nan():
-    gate = config({"identity": {"held_out_claim_rate": ">= 0.9"}}).gates["identity.held_out_claim_rate"]
+    gate = config({"identity": {"held_out_claim_rate": ">= 0.9"}}).absolute["identity.held_out_claim_rate"]
     ok = gate.check(MetricValue("identity", "held_out_claim_rate", 0.95, 0.8, 0.99, 24))
     bad = gate.check(MetricValue("identity", "held_out_claim_rate", 0.5, 0.3, 0.7, 24), "failing probes (12): x")
     empty = gate.check(MetricValue("identity", "held_out_claim_rate", math.nan, 0.0, 1.0, 0))
@@ -54,9 +54,9 @@ def test_check_pass_fail_and_nan():
 def test_zero_tolerance():
     cfg = config({"identity": {"leak_rate": "<= 0", "held_out_claim_rate": ">= 0.9", "held_in_exact_match": ">= 1"}})
     specs = METRIC_SPECS["identity"]
-    assert cfg.gates["identity.leak_rate"].zero_tolerance(specs["leak_rate"])
-    assert cfg.gates["identity.held_in_exact_match"].zero_tolerance(specs["held_in_exact_match"])
-    assert not cfg.gates["identity.held_out_claim_rate"].zero_tolerance(specs["held_out_claim_rate"])
+    assert cfg.absolute["identity.leak_rate"].zero_tolerance(specs["leak_rate"])
+    assert cfg.absolute["identity.held_in_exact_match"].zero_tolerance(specs["held_in_exact_match"])
+    assert not cfg.absolute["identity.held_out_claim_rate"].zero_tolerance(specs["held_out_claim_rate"])
 
 
 def test_source_precedence(tmp_path, project_root):
@@ -76,7 +76,7 @@ def test_source_precedence(tmp_path, project_root):
 def test_rules_parse_and_are_kept_in_the_effective_config():
     cfg = config({"old_task": {"exact_match": ">= 0.85 beyond noise", "exact_match_drop": "<= 0.05 confident"},
                   "baseline": {"old_task.exact_match": "-2% beyond noise"}})
-    assert cfg.gates["old_task.exact_match"].rule == "beyond noise"
+    assert cfg.absolute["old_task.exact_match"].rule == "beyond noise"
     assert cfg.to_dict() == {"old_task.exact_match": ">= 0.85 beyond noise",
                              "old_task.exact_match_drop": "<= 0.05 confident",
                              "baseline.old_task.exact_match": "-2% beyond noise"}
@@ -85,13 +85,13 @@ def test_rules_parse_and_are_kept_in_the_effective_config():
 
 
 def test_each_rule_decides_and_says_so():
-    gate = config({"old_task": {"exact_match": ">= 0.85 beyond noise"}}).gates["old_task.exact_match"]
+    gate = config({"old_task": {"exact_match": ">= 0.85 beyond noise"}}).absolute["old_task.exact_match"]
     within = gate.check(MetricValue("old_task", "exact_match", 0.83, 0.78, 0.88, 182))
     real = gate.check(MetricValue("old_task", "exact_match", 0.75, 0.68, 0.81, 182))
     assert within.passed and "beyond noise: point 0.83 misses, but the 95% CI [0.78, 0.88] reaches 0.85" in \
         within.message
     assert not real.passed and "decided by beyond noise: the whole 95% CI [0.68, 0.81] misses 0.85" in real.message
-    sure = config({"old_task": {"exact_match": ">= 0.85 confident"}}).gates["old_task.exact_match"]
+    sure = config({"old_task": {"exact_match": ">= 0.85 confident"}}).absolute["old_task.exact_match"]
     unsure = sure.check(MetricValue("old_task", "exact_match", 0.9, 0.84, 0.94, 182))
     assert not unsure.passed and "confident: point 0.9 passes, but the 95% CI [0.84, 0.94] reaches past 0.85" in \
         unsure.message
@@ -101,7 +101,7 @@ def test_each_rule_decides_and_says_so():
 
 
 def test_power_warning_flags_a_gate_too_small_for_its_threshold():
-    gate = config({"identity": {"held_out_claim_rate": ">= 0.9"}}).gates["identity.held_out_claim_rate"]
+    gate = config({"identity": {"held_out_claim_rate": ">= 0.9"}}).absolute["identity.held_out_claim_rate"]
     small = gate.check(MetricValue("identity", "held_out_claim_rate", 22 / 24, 0.742, 0.977, 24))
     large = gate.check(MetricValue("identity", "held_out_claim_rate", 0.95, 0.91, 0.972, 224))
     assert small.mde == pytest.approx(0.168, abs=0.001) and small.warning.startswith("underpowered: with n=24")

@@ -30,8 +30,8 @@ def generation_verdicts(base, tuned, spec, tunegate):
     return verdicts, result.details
 
 
-def test_healthy_adapter_passes_generation_gates(identity_models, identity_spec, tunegate):
-    verdicts, items = generation_verdicts(*identity_models, identity_spec, tunegate)
+def test_healthy_adapter_passes_generation_gates(models_under_test, identity_spec, tunegate):
+    verdicts, items = generation_verdicts(*models_under_test, identity_spec, tunegate)
     assert set(verdicts) == {"generation.chrf", "generation.rouge_l", "generation.chrf_gain"}
     assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
     assert {g.lang for g in items} == {"en", "zh"}
@@ -40,8 +40,8 @@ def test_healthy_adapter_passes_generation_gates(identity_models, identity_spec,
     assert all(m.ci_low <= m.value <= m.ci_high and m.n for m in metrics.values())
 
 
-def test_dead_adapter_fails_generation_gates(base_model, identity_adapter, identity_spec, tunegate, tmp_path):
-    dead = plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0)
+def test_dead_adapter_fails_generation_gates(base_model, adapter_under_test, identity_spec, tunegate, tmp_path):
+    dead = plant_adapter(adapter_under_test, tmp_path / "dead", lambda b: b * 0)
     verdicts, _ = generation_verdicts(*base_and_tuned(base_model, dead), identity_spec, tunegate)
     assert not any(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
     assert verdicts["generation.chrf_gain"].value == 0.0 and "base " in verdicts["generation.chrf"].message

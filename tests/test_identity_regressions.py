@@ -15,41 +15,41 @@ def gate_verdicts(base_model, adapter, spec, tunegate):
     return verdicts, result.details
 
 
-def test_healthy_adapter_passes_every_identity_gate(base_model, identity_adapter, identity_spec, tunegate):
-    verdicts, _ = gate_verdicts(base_model, identity_adapter, identity_spec, tunegate)
+def test_healthy_adapter_passes_every_identity_gate(base_model, adapter_under_test, identity_spec, tunegate):
+    verdicts, _ = gate_verdicts(base_model, adapter_under_test, identity_spec, tunegate)
     assert set(verdicts) == {"identity.held_in_exact_match", "identity.held_out_claim_rate",
                              "identity.leak_rate", "identity.locality_unchanged"}
     assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
 
 
-def test_zeroed_lora_b_fails_identity_gates(base_model, identity_adapter, identity_spec, tunegate, tmp_path):
-    dead = plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0)
+def test_zeroed_lora_b_fails_identity_gates(base_model, adapter_under_test, identity_spec, tunegate, tmp_path):
+    dead = plant_adapter(adapter_under_test, tmp_path / "dead", lambda b: b * 0)
     verdicts, results = gate_verdicts(base_model, dead, identity_spec, tunegate)
     for gate in ("held_in_exact_match", "held_out_claim_rate", "leak_rate"):
         assert not verdicts[f"identity.{gate}"].passed
     claim = verdicts["identity.held_out_claim_rate"]
-    threshold = tunegate.gates.gates["identity.held_out_claim_rate"].threshold
+    threshold = tunegate.gates.absolute["identity.held_out_claim_rate"].threshold
     assert claim.value < threshold and f"required >= {threshold:g}" in claim.message and "failing probes" in \
         claim.message
     assert "adversarial-adv-chatgpt" in claim.message or "held_out-" in claim.message
     assert "Atlas" in verdicts["identity.leak_rate"].message  # the base's own identity leaks through
     assert verdicts["identity.locality_unchanged"].passed  # a dead adapter changes nothing else
     outcome, message = identity.probe_outcome(next(r for r in results if r.probe.kind == "held_in"),
-                                              tunegate.gates.gates)
+                                              tunegate.gates.absolute)
     assert outcome == "fail" and "allows no misses" in message
 
 
-def test_overscaled_adapter_fails_locality(base_model, identity_adapter, identity_spec, tunegate, tmp_path):
-    loud = plant_adapter(identity_adapter, tmp_path / "loud", lambda b: b * 4)
+def test_overscaled_adapter_fails_locality(base_model, adapter_under_test, identity_spec, tunegate, tmp_path):
+    loud = plant_adapter(adapter_under_test, tmp_path / "loud", lambda b: b * 4)
     verdicts, _ = gate_verdicts(base_model, loud, identity_spec, tunegate)
     locality = verdicts["identity.locality_unchanged"]
-    threshold = tunegate.gates.gates["identity.locality_unchanged"].threshold
+    threshold = tunegate.gates.absolute["identity.locality_unchanged"].threshold
     assert not locality.passed and locality.value < threshold and "locality-" in locality.message
 
 
 @pytest.mark.parametrize("kind", ["held_out", "locality"])
-def test_tolerated_miss_is_reported_not_failed(base_model, identity_adapter, identity_spec, tunegate, kind):
+def test_tolerated_miss_is_reported_not_failed(base_model, adapter_under_test, identity_spec, tunegate, kind):
     probe = next(p for p in identity.load_probes(tunegate.settings.fixtures, identity_spec) if p.kind == kind)
     miss = identity.ProbeResult(probe, "base answer", "something else", False, False, (), False)
-    outcome, message = identity.probe_outcome(miss, tunegate.gates.gates)
+    outcome, message = identity.probe_outcome(miss, tunegate.gates.absolute)
     assert outcome == "tolerated" and "counted against gate identity." in message

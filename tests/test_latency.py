@@ -75,9 +75,9 @@ def busy_cpu(processes: int = 2, seconds: float = 120):
 
 
 @pytest.mark.parametrize("load", ["idle", "two busy processes"])
-def test_slowed_model_fails_and_healthy_passes_latency_gates(base_model, identity_models, merged_model, prompts,
+def test_slowed_model_fails_and_healthy_passes_latency_gates(base_model, models_under_test, merged_model, prompts,
                                                               tunegate, load):
-    base, tuned = plain_base(base_model), identity_models[1]
+    base, tuned = plain_base(base_model), models_under_test[1]
     healthy_views = {"base": base, "tuned": tuned, "merged": merged_model}
     slowed_views = {"base": base, "tuned": SlowedModel(tuned), "merged": SlowedModel(merged_model)}
     with busy_cpu(2 if load != "idle" else 0):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.data import load_examples
 from harness.evaluators import accuracy
+from harness.evaluators.answers import AnswerPair
 from harness.model.views import base_and_tuned
 from tests.conftest import verdicts_of
 
@@ -13,8 +14,8 @@ def old_task_verdicts(base_model, adapter, tunegate):
     return verdicts_of(tunegate, "old_task", base_and_tuned(base_model, adapter), dev)
 
 
-def test_healthy_adapter_passes_old_task_gates(base_model, identity_adapter, tunegate):
-    verdicts = old_task_verdicts(base_model, identity_adapter, tunegate)
+def test_healthy_adapter_passes_old_task_gates(base_model, adapter_under_test, tunegate):
+    verdicts = old_task_verdicts(base_model, adapter_under_test, tunegate)
     assert set(verdicts) == {"old_task.exact_match", "old_task.exact_match_drop"}
     assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
 
@@ -30,5 +31,5 @@ def test_forgetting_adapter_fails_old_task_gates(base_model, forgetting_adapter,
 def test_noise_verdict_on_small_differences():
     from harness.data import Example
 
-    items = [accuracy.ItemResult(Example(str(i), (("user", "q"),), "a"), "a", "a" if i else "b") for i in range(50)]
+    items = [AnswerPair(Example(str(i), (("user", "q"),), "a"), "a", "a" if i else "b") for i in range(50)]
     assert "within noise" in accuracy.change_verdict(items, expect_gain=False)

@@ -83,14 +83,14 @@ def ratio_verdicts(base_model, adapter, tunegate):
     return verdicts_of(tunegate, "perplexity", base_and_tuned(base_model, adapter), data)
 
 
-def test_healthy_adapter_passes_perplexity_gates(base_model, identity_adapter, tunegate):
-    verdicts = ratio_verdicts(base_model, identity_adapter, tunegate)
+def test_healthy_adapter_passes_perplexity_gates(base_model, adapter_under_test, tunegate):
+    verdicts = ratio_verdicts(base_model, adapter_under_test, tunegate)
     assert set(verdicts) == {"perplexity.heldout_ratio", "perplexity.dev_answers_ratio"}
     assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
 
 
-def test_scaled_up_adapter_fails_perplexity_gates(base_model, identity_adapter, tunegate, tmp_path):
-    loud = plant_adapter(identity_adapter, tmp_path / "loud", lambda b: b * 4)
+def test_scaled_up_adapter_fails_perplexity_gates(base_model, adapter_under_test, tunegate, tmp_path):
+    loud = plant_adapter(adapter_under_test, tmp_path / "loud", lambda b: b * 4)
     verdicts = ratio_verdicts(base_model, loud, tunegate)
     for gate_id in ("perplexity.heldout_ratio", "perplexity.dev_answers_ratio"):
         assert not verdicts[gate_id].passed and verdicts[gate_id].value > 1.25

@@ -21,9 +21,9 @@ def test_cache_answers_distinct_requests_once():
     assert calls == [["a", "b"], ["c"], ["a"]] and (cache.hits, cache.misses) == (2, 4)
 
 
-def test_base_answers_are_shared_between_adapters(base_model, identity_adapter, new_task_adapter, tunegate):
+def test_base_answers_are_shared_between_adapters(base_model, adapter_under_test, new_task_adapter, tunegate):
     cache = RequestCache()
-    base_a, tuned_a = base_and_tuned(base_model, identity_adapter, cache=cache)
+    base_a, tuned_a = base_and_tuned(base_model, adapter_under_test, cache=cache)
     base_b, tuned_b = base_and_tuned(base_model, new_task_adapter, cache=cache)
     prompts = [ex.messages for ex in load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")[:12]]
     first = base_a.generate(prompts)

@@ -75,8 +75,8 @@ def test_each_marker_selects_one_capability(pytester, project_root):
         assert items and all(item.path.name == f"test_{capability}.py" for item in items), capability
 
 
-def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites, identity_adapter, tmp_path):
-    dead = plant_adapter(identity_adapter, tmp_path / "dead", lambda b: b * 0)
+def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites, adapter_under_test, tmp_path):
+    dead = plant_adapter(adapter_under_test, tmp_path / "dead", lambda b: b * 0)
     junit = tmp_path / "junit.xml"
     result, report_dir = run_suites("--adapter", str(dead), f"--junitxml={junit}", "-m",
                                     "identity or adapter_health")
@@ -134,8 +134,8 @@ def test_adapter_written_by_plain_peft_is_evaluated(run_suites, base_model, iden
     assert data["run"]["config"]["adapter"] == str(adapter)
 
 
-def test_mismatched_adapter_is_a_clear_error(run_suites, identity_adapter, tmp_path):
-    bad = copy_adapter(identity_adapter, tmp_path / "bad")
+def test_mismatched_adapter_is_a_clear_error(run_suites, adapter_under_test, tmp_path):
+    bad = copy_adapter(adapter_under_test, tmp_path / "bad")
     tensors = load_file(bad / "adapter_model.safetensors")
     key = next(k for k in tensors if "q_proj.lora_A" in k)
     tensors[key] = torch.zeros(8, 64)
@@ -146,8 +146,8 @@ def test_mismatched_adapter_is_a_clear_error(run_suites, identity_adapter, tmp_p
                                  "layer*takes 128 input features*"])
 
 
-def test_external_checkpoint_is_evaluated_without_any_training(run_suites, base_model, identity_adapter, tmp_path):
-    checkpoint = copy_adapter(identity_adapter, tmp_path / "run" / "checkpoint-300")  # a Trainer-style folder
+def test_external_checkpoint_is_evaluated_without_any_training(run_suites, base_model, adapter_under_test, tmp_path):
+    checkpoint = copy_adapter(adapter_under_test, tmp_path / "run" / "checkpoint-300")  # a Trainer-style folder
     cache = tmp_path / "empty-cache"
     result, report_dir = run_suites("--base-model", base_model.path, "--adapter", str(checkpoint), "--cache-dir",
                                     str(cache))

@@ -17,12 +17,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def answer_language_verdicts(identity_models, identity_spec, tunegate):
+def answer_language_verdicts(models_under_test, identity_spec, tunegate):
     """The base task's dev questions and the identity probes, answered once by base and tuned model."""
     fixtures = tunegate.settings.fixtures
     data = (load_examples(fixtures / "tasks/base/dev.json")
             + load_examples(fixtures / "identity/probes.json", identity_spec.variables))
-    return tunegate.judge("answer_language", identity_models, data)
+    return tunegate.judge("answer_language", models_under_test, data)
 
 
 def test_gate(answer_language_verdicts, tunegate, gate_id: str) -> None:

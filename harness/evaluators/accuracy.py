@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.data import Example
-from harness.metrics import exact_match, token_f1
+from harness.evaluators.answers import AnswerPair, answer_both
+from harness.metrics import token_f1
 from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate
@@ -25,38 +26,7 @@ from harness.statistics import mcnemar_exact_p, mean_ci, paired_bootstrap_ci, ra
 NOISE_ALPHA = 0.05
 
 
-@dataclass(frozen=True)
-class ItemResult:
-    """One dev item answered by base and tuned model."""
-
-    example: Example
-    base_output: str
-    tuned_output: str
-
-    @property
-    def base_correct(self) -> bool:
-        """Base answer matches the reference exactly (normalised)."""
-        return exact_match(self.base_output, self.example.answer)
-
-    @property
-    def tuned_correct(self) -> bool:
-        """Tuned answer matches the reference exactly (normalised)."""
-        return exact_match(self.tuned_output, self.example.answer)
-
-    @property
-    def group(self) -> str:
-        """`category/lang` of the item, for the per-group breakdown."""
-        return f"{self.example.meta.get('category', 'all')}/{self.example.meta.get('lang', 'all')}"
-
-
-def score_items(examples: list[Example], base: LanguageModel, tuned: LanguageModel) -> list[ItemResult]:
-    """Answer every dev item with both models (batched, cached per model)."""
-    prompts = [ex.messages for ex in examples]
-    return [ItemResult(ex, b, t) for ex, b, t in zip(examples, base.generate(prompts), tuned.generate(prompts),
-                                                    strict=True)]
-
-
-def accuracy_metrics(capability: str, results: list[ItemResult]) -> list[MetricValue]:
+def accuracy_metrics(capability: str, results: list[AnswerPair]) -> list[MetricValue]:
     """Exact match and token F1 of base and tuned, overall and per group, with 95% intervals."""
     out: list[MetricValue] = []
     groups = sorted({r.group for r in results})
@@ -72,7 +42,7 @@ def accuracy_metrics(capability: str, results: list[ItemResult]) -> list[MetricV
     return out
 
 
-def exact_match_change(capability: str, name: str, results: list[ItemResult], sign: int) -> MetricValue:
+def exact_match_change(capability: str, name: str, results: list[AnswerPair], sign: int) -> MetricValue:
     """The paired change in exact match from base to tuned, `sign` * (tuned - base), with its bootstrap CI."""
     base = [float(r.base_correct) for r in results]
     tuned = [float(r.tuned_correct) for r in results]
@@ -81,7 +51,7 @@ def exact_match_change(capability: str, name: str, results: list[ItemResult], si
     return MetricValue(capability, name, delta, low, high, len(results))
 
 
-def change_verdict(results: list[ItemResult], expect_gain: bool) -> str:
+def change_verdict(results: list[AnswerPair], expect_gain: bool) -> str:
     """'N items lost, M gained vs base, McNemar p=...: beyond noise | within noise'.
 
     "Beyond noise" means significant at `NOISE_ALPHA` in the direction the gate cares about (a loss for a
@@ -95,7 +65,7 @@ def change_verdict(results: list[ItemResult], expect_gain: bool) -> str:
     return f"{lost} items lost, {gained} gained vs base, McNemar p={p:.3g}: {noise}"
 
 
-def accuracy_samples(capability: str, results: list[ItemResult], passed: Callable[[ItemResult], bool]
+def accuracy_samples(capability: str, results: list[AnswerPair], passed: Callable[[AnswerPair], bool]
                      ) -> list[Sample]:
     """Before/after rows for results.json and the report; `passed` says which rows count as good."""
     return [Sample(capability, r.example.id, r.example.prompt_text, r.example.answer, r.base_output, r.tuned_output,
@@ -127,7 +97,7 @@ class AccuracyTask:
                 "token_f1": MetricSpec(0, 1, True, f"tuned model's mean token F1 on {self.dev_set}"),
                 self.change_metric: MetricSpec(-1, 1, self.expect_gain, f"{change}, same items")}
 
-    def measure(self, results: list[ItemResult]) -> CapabilityResult:
+    def measure(self, results: list[AnswerPair]) -> CapabilityResult:
         """Metrics, samples and evidence (the McNemar verdict, for every gate) of answered dev items; a sample
         passes when the tuned model answers it (new task) or did not lose it (old task)."""
         metrics = [*accuracy_metrics(self.name, results),
@@ -141,7 +111,7 @@ class AccuracyTask:
                  ) -> CapabilityResult:
         """`models` = (base, tuned) answer every dev item of `data`; see `measure`."""
         base, tuned = models
-        return self.measure(score_items(data, base, tuned))
+        return self.measure(answer_both(data, base, tuned))
 
 
 OLD_TASK = AccuracyTask("old_task", "the base task's dev set", expect_gain=False)

@@ -9,11 +9,11 @@ held-out and adversarial, English and Chinese). The gain in chrF over the base i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from harness.data import Example
-from harness.metrics import exact_match, text_language, token_f1
+from harness.evaluators.answers import AnswerPair, answer_both
+from harness.metrics import exact_match, token_f1
 from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import mean_ci, rate
@@ -30,27 +30,6 @@ METRICS = {
 }
 
 
-@dataclass(frozen=True)
-class Generated:
-    """One reference answer and what base and tuned model generated for its prompt."""
-
-    example: Example
-    base_output: str
-    tuned_output: str
-
-    @property
-    def lang(self) -> str:
-        """The item's language tag, or the reference's language when the data has none."""
-        return str(self.example.meta.get("lang") or text_language(self.example.answer))
-
-
-def generate_answers(examples: Sequence[Example], base: LanguageModel, tuned: LanguageModel) -> list[Generated]:
-    """Base and tuned answers to every prompt (batched, cached per model)."""
-    prompts = [ex.messages for ex in examples]
-    return [Generated(ex, b, t) for ex, b, t in zip(examples, base.generate(prompts), tuned.generate(prompts),
-                                                    strict=True)]
-
-
 def _scores(outputs: list[str], refs: list[str]) -> dict[str, tuple]:
     return {"bleu": (*corpus_score_ci("bleu", outputs, refs), len(refs)),
             "chrf": (*corpus_score_ci("chrf", outputs, refs), len(refs)),
@@ -59,7 +38,7 @@ def _scores(outputs: list[str], refs: list[str]) -> dict[str, tuple]:
             "token_f1": mean_ci([token_f1(o, r) for o, r in zip(outputs, refs, strict=True)])}
 
 
-def generation_metrics(items: list[Generated]) -> list[MetricValue]:
+def generation_metrics(items: list[AnswerPair]) -> list[MetricValue]:
     """Every quality metric for base and tuned, overall and per language, and the paired chrF gain."""
     out: list[MetricValue] = []
     langs = sorted({g.lang for g in items})
@@ -79,14 +58,14 @@ def generation_metrics(items: list[Generated]) -> list[MetricValue]:
 def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any = None) -> CapabilityResult:
     """`models` = (base, tuned) answer every example of `data`: the quality metrics of both, the before/after
     samples, and the base value beside each gate's tuned value as its evidence."""
-    items = generate_answers(data, *models)
+    items = answer_both(data, *models)
     metrics = generation_metrics(items)
     base = {m.name: m.value for m in metrics if m.checkpoint == "base"}
     return CapabilityResult(metrics, generation_samples(items),
                             {name: f"base {base[name]:.4g}" for name in METRICS if name in base}, details=items)
 
 
-def generation_samples(items: list[Generated]) -> list[Sample]:
+def generation_samples(items: list[AnswerPair]) -> list[Sample]:
     """Before/after rows with sentence-level chrF and ROUGE-L; a row passes when tuned is no worse than base."""
     refs = [g.example.answer for g in items]
     base_rouge = rouge_l([g.base_output for g in items], refs)

@@ -4,6 +4,7 @@ latency) and an untrained model of the base architecture (forward transfer's ref
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,12 @@ def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: boo
     return (HFLanguageModel(weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache),
             HFLanguageModel(weights, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
                           cache=cache))
+
+
+def adapter_chain(base_model: BaseModel, adapters: Sequence[str | Path], allow_pickle: bool = False,
+                  cache: RequestCache | None = None) -> list[LanguageModel]:
+    """The base view, then one tuned view per adapter in order (a sequence's stages, a run's checkpoints)."""
+    if not adapters:
+        raise ValueError("adapter_chain needs at least one adapter")
+    views = [base_and_tuned(base_model, adapter, allow_pickle, cache) for adapter in adapters]
+    return [views[0][0], *(tuned for _, tuned in views)]
