@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HOME", str(ROOT / ".tunegate-cache" / "hf"))
+# pytester drops the modules each test's in-process runs imported, and pyarrow refuses pandas' extension types
+# registered twice in one process: import them once here, before any pytester snapshot
+importlib.import_module("pandas.core.arrays.arrow.extension_types")
 
 
 @pytest.fixture(scope="session")
@@ -23,19 +28,33 @@ def project_root() -> Path:
 
 @pytest.fixture
 def run_suites(pytester: pytest.Pytester, tunegate):
-    """Run `pytest suites/` of this project in a subprocess, reports in a temporary folder.
+    """Run `pytest suites/` of this project, reports in a temporary folder: in this process (the stack is
+    imported already; the run's modules are dropped afterwards), or with `subprocess=True` in a fresh one.
 
     Returns (result, report_dir); the model cache is the session's, so nothing is rebuilt.
     """
-    def run(*args: str):
+    def run(*args: str, subprocess: bool = False):
         report_dir = pytester.path / "reports"
-        result = pytester.runpytest_subprocess(
-            str(ROOT / "suites"), "--rootdir", str(ROOT), "-p", "no:cacheprovider",
-            "--report-dir", str(report_dir), "--cache-dir", str(tunegate.settings.cache_dir), *args,
-            timeout=600)
-        return result, report_dir
+        options = [str(ROOT / "suites"), "--rootdir", str(ROOT), "-p", "no:cacheprovider", "--report-dir",
+                   str(report_dir), "--cache-dir", str(tunegate.settings.cache_dir), *args]
+        if subprocess:
+            return pytester.runpytest_subprocess(*options, timeout=600), report_dir
+        with torch_threads_kept():  # importlib mode: suites/test_audit.py is not this session's tests/test_audit.py
+            return pytester.runpytest_inprocess(*options, "--import-mode=importlib"), report_dir
 
     return run
+
+
+@contextmanager
+def torch_threads_kept():
+    """The torch thread count as it was before the block (a run in this process may change it)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

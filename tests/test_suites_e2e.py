@@ -163,7 +163,7 @@ def test_external_checkpoint_is_evaluated_without_any_training(run_suites, base_
 def test_two_xdist_workers_give_one_report_and_one_history_append(run_suites):
     """`pytest suites/ -n 2` (README): both workers' parts merge into one results.json and report, the audit
     history gets this run's rows once, and latency is skipped with its reason rather than timed under load."""
-    result, report_dir = run_suites("-n", "2", "-rs")
+    result, report_dir = run_suites("-n", "2", "-rs", subprocess=True)
     assert result.ret == 0, result.stdout.str()[-3000:]
     data = results_of(report_dir)
     assert {g["capability"] for g in data["gates"]} == set(CAPABILITIES) - {"latency"} | {"new_task", "audit"}
