@@ -79,7 +79,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """Read the settings; without a gate config, sleep (a project that only installed tunegate). Otherwise import
     the stack and the session fixtures, build the capability registry (plugins and conftests add theirs),
     register one marker per capability, read the gate config and the baseline, and start the run record."""
-    settings = _settings(config)
+    try:
+        settings = _settings(config)
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
     source = gate_config_source(settings.gates_file, settings.rootdir, settings.fixtures)
     if source is None and not (settings.gates_file or settings.baseline or settings.save_baseline):
         config.stash[DORMANT] = (f"{settings.fixtures / 'gates.toml'}: gate config file not found (tunegate suites "

@@ -41,6 +41,21 @@ class Settings:
     train_seed: int | None = None
     answer_cache: bool = True
 
+    def __post_init__(self) -> None:
+        """Reject values no run can use, naming the option."""
+        if self.ppl_window < 2:
+            raise ValueError(f"--ppl-window must be at least 2 tokens, got {self.ppl_window}")
+        if not 0 < self.ppl_stride <= self.ppl_window:
+            raise ValueError(f"--ppl-stride must be in [1, --ppl-window={self.ppl_window}], got {self.ppl_stride}")
+        if self.history is not None and self.history.suffix not in (".csv", ".parquet"):
+            raise ValueError(f"--history {self.history}: the file must end in .csv or .parquet")
+        for option, path in (("--adapter", self.adapter), ("--shadow", self.shadow),
+                             ("--checkpoints", self.checkpoints)):
+            if path is not None and not path.exists():
+                raise ValueError(f"{option} {path}: no such file or folder")
+        if self.save_baseline_anyway and self.save_baseline is None:
+            raise ValueError("--save-baseline-anyway needs --save-baseline NAME")
+
 
 STATE = pytest.StashKey["SessionState"]()  # the session state of a run that uses tunegate
 DORMANT = pytest.StashKey[str]()  # why tunegate sleeps in this run: no gate config was found

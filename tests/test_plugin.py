@@ -222,3 +222,16 @@ def test_worker_parts_merge_into_the_controllers_record_once(tmp_path):
     assert {g.id for g in controller.record.gates} == {"answered.rate_0", "answered.rate_1"}
     assert controller.record.run.training == {"chain-0": {}, "chain-1": {}}
     assert not (tmp_path / "reports" / "run-1" / "parts").exists()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (("--ppl-stride", "0"), "*--ppl-stride must be in [[]1, --ppl-window=256[]], got 0*"),
+    (("--ppl-window", "1"), "*--ppl-window must be at least 2 tokens, got 1*"),
+    (("--adapter", "no/such/adapter"), "*--adapter */no/such/adapter: no such file or folder*"),
+    (("--history", "nights.txt"), "*--history */nights.txt: the file must end in .csv or .parquet*"),
+    (("--save-baseline-anyway",), "*--save-baseline-anyway needs --save-baseline NAME*"),
+])
+def test_an_option_no_run_can_use_is_a_usage_error_naming_it(project, options, message):
+    result, _ = run(project, *options)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
