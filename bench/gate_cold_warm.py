@@ -79,9 +79,9 @@ def main() -> int:
         artifacts = artifact_times(Path(tmp) / "cache")
     print(f"{'run':<6} {'wall s':>8}  exit  trained side by side       model answers computed / reused")
     for kind, seconds, code, run in runs:
-        side = run.get("trained_side_by_side", {})
+        side = run.get("trained_side_by_side") or {}
         trained = f"{', '.join(side.get('chains', [])) or '-'} ({side.get('processes', 0)} proc)"
-        answers = run.get("request_cache", {})
+        answers = run.get("request_cache") or {}
         print(f"{kind:<6} {seconds:>8.1f}  {code:>4}  {trained:<25} {answers.get('misses')} / "
               f"{answers.get('from_earlier_runs')}")
     cold, best_warm = runs[0][1], min(seconds for kind, seconds, *_ in runs if kind == "warm")
