@@ -1,8 +1,9 @@
 """Margins over seeds: rerun the whole default gate with every training seed set to 0..N-1.
 
-    .venv/bin/python bench/seed_sweep.py [--seeds 5] [-m EXPR] [--data-dir fixtures] [--out FILE.json]
+    .venv/bin/python bench/seed_sweep.py [--seeds 5] [-m EXPR] [--data-dir fixtures] [--out FILE.json] [PATH ...]
 
-Each seed runs `pytest suites/ --train-seed K` with its own empty cache (every adapter is trained afresh), and
+Each seed runs `pytest suites/ [PATH ...] --train-seed K` (PATH: more suites, e.g. examples/answer_language)
+with its own empty cache (every adapter is trained afresh), and
 the table gives, per gate: the worst / median / best value over seeds, the threshold and rule, the worst seed's
 margin (distance of the figure the rule decides on to the threshold, on the passing side; negative = that seed
 fails), the spread over seeds (standard deviation: the run-to-run noise a machine change or a reseed brings)
@@ -28,12 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_seed(seed: int, workdir: Path, extra: list[str]) -> dict:
+def run_seed(seed: int, workdir: Path, extra: list[str], paths: list[str] = ()) -> dict:
     """One `pytest suites/` run with every recipe's seed set to `seed`; its results.json plus wall time."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CI": "true"}
     reports = workdir / f"reports-{seed}"
     started = time.perf_counter()
-    code = subprocess.run([sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider",
+    code = subprocess.run([sys.executable, "-m", "pytest", "suites/", *paths, "-q", "-p", "no:cacheprovider",
                            "--train-seed", str(seed), "--cache-dir", str(workdir / f"cache-{seed}"),
                            "--report-dir", str(reports), "--history", str(workdir / f"history-{seed}.csv"), *extra],
                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
@@ -100,6 +101,7 @@ def print_table(rows: list[dict], runs: list[dict]) -> None:
 def main() -> int:
     """Run the sweep and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", help="more suites to run beside suites/ (e.g. an example's folder)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("-m", dest="marker", default=None, help="only these suites (pytest -m expression)")
@@ -115,7 +117,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         runs = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            runs.append(run_seed(seed, Path(tmp), extra))
+            runs.append(run_seed(seed, Path(tmp), extra, args.paths))
             print(f"seed {seed}: exit {runs[-1]['exit']} in {runs[-1]['seconds']} s", file=sys.stderr, flush=True)
     rows = gate_table(runs)
     print_table(rows, runs)
