@@ -45,8 +45,9 @@ class Settings:
         """Reject values no run can use, naming the option."""
         if self.ppl_window < 2:
             raise ValueError(f"--ppl-window must be at least 2 tokens, got {self.ppl_window}")
-        if not 0 < self.ppl_stride <= self.ppl_window:
-            raise ValueError(f"--ppl-stride must be in [1, --ppl-window={self.ppl_window}], got {self.ppl_stride}")
+        if not 0 < self.ppl_stride < self.ppl_window:
+            raise ValueError(f"--ppl-stride must be in [1, {self.ppl_window - 1}] (below --ppl-window "
+                             f"{self.ppl_window}: every window keeps context), got {self.ppl_stride}")
         if self.history is not None and self.history.suffix not in (".csv", ".parquet"):
             raise ValueError(f"--history {self.history}: the file must end in .csv or .parquet")
         for option, path in (("--adapter", self.adapter), ("--shadow", self.shadow),

@@ -225,7 +225,8 @@ def test_worker_parts_merge_into_the_controllers_record_once(tmp_path):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    (("--ppl-stride", "0"), "*--ppl-stride must be in [[]1, --ppl-window=256[]], got 0*"),
+    (("--ppl-stride", "0"), "*--ppl-stride must be in [[]1, 255[]] (below --ppl-window 256*), got 0*"),
+    (("--ppl-stride", "256"), "*--ppl-stride must be in [[]1, 255[]]*got 256*"),
     (("--ppl-window", "1"), "*--ppl-window must be at least 2 tokens, got 1*"),
     (("--adapter", "no/such/adapter"), "*--adapter */no/such/adapter: no such file or folder*"),
     (("--history", "nights.txt"), "*--history */nights.txt: the file must end in .csv or .parquet*"),
