@@ -1,7 +1,8 @@
 """Session fixtures: the base model, the adapters under test (trained once, cached, file-locked), their
 base / tuned / merged views, and the continual-learning sequences.
 
-Registered by `harness.plugin` (its `pytest_plugins`); each fixture records what it built in the run record.
+Registered by `harness.plugin` in `pytest_configure` of a run that uses tunegate; each fixture records what it
+built in the run record.
 """
 
 from __future__ import annotations
