@@ -24,6 +24,7 @@ from harness.metrics import normalized_edit_distance
 from harness.records import GateResult, MetricSpec, MetricValue, Sample
 from harness.results import RunRecord, nan_to_none
 from harness.statistics import mean_ci, paired_bootstrap_ci, rate
+from harness.textfiles import read_text_file
 
 BASELINE_SCHEMA = 1
 DRIFT = "drift"
@@ -64,7 +65,7 @@ def load_baseline(path: Path) -> dict:
         raise BaselineError(f"baseline {path.stem!r} not found at {path}; create it with --save-baseline "
                             f"{path.stem} (nothing is written without that option)")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(read_text_file(path, BaselineError, "baseline file"))
     except json.JSONDecodeError as err:
         raise BaselineError(f"{path}: not valid JSON: {err}") from None
     if document.get("schema_version") != BASELINE_SCHEMA:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.textfiles import read_text_file
+
 PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
 ROLES = ("system", "user", "assistant")
 
@@ -71,7 +73,7 @@ def _parsed(path: Path, mtime_ns: int, size: int, variables: tuple[tuple[str, st
 
 def _records(path: Path) -> list[tuple[int, Any]]:
     """(line, record) pairs of a .json list or a .jsonl file."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text_file(path, DataError, "dataset file")
     if path.suffix == ".jsonl":
         rows = []
         for number, raw in enumerate(text.splitlines(), start=1):
@@ -185,10 +187,8 @@ def _check_unique_ids(examples: list[Example]) -> None:
 
 def load_text_lines(path: str | Path) -> list[str]:
     """Non-empty lines of a UTF-8 text file (held-out perplexity text, vocabulary sentences)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such text file")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = read_text_file(Path(path), DataError, "text file")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @dataclass(frozen=True)
@@ -226,8 +226,8 @@ def load_identity_spec(path: str | Path) -> IdentitySpec:
 
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
+        raw = tomllib.loads(read_text_file(path, DataError, "identity config"))
+    except tomllib.TOMLDecodeError as err:
         raise DataError(f"{path}: cannot read identity config: {err}") from None
     allowed = {"name", "author", "base", "others"}
     if unknown := set(raw) - allowed:

@@ -18,6 +18,7 @@ from typing import Any
 from harness.compat import tomllib
 from harness.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
 from harness.records import MetricSpec
+from harness.textfiles import read_text_file
 
 _RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + RULE_PATTERN + r"\s*$")
 
@@ -114,8 +115,8 @@ def load_gate_config(explicit: str | Path | None, rootdir: Path, fixtures: Path,
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GateConfigMissing(f"{path}: gate config file not found") from None
+        if not path.exists():
+            raise GateConfigMissing(f"{path}: gate config file not found")
+        return tomllib.loads(read_text_file(path, GateConfigError, "gate config TOML file"))
     except tomllib.TOMLDecodeError as err:
         raise GateConfigError(f"{path}: invalid TOML: {err}") from None

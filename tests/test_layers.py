@@ -17,7 +17,7 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 
 LAYERS = [  # lowest first: a module may import its own layer and every layer before it
     ("foundation", ["harness", "harness.compat", "harness.cache", "harness.cpu", "harness.progress",
-                    "harness.process_gc", "harness.records", "harness.statistics",
+                    "harness.process_gc", "harness.records", "harness.statistics", "harness.textfiles",
                     "harness.metrics", "harness.lora_metrics", "harness.text_metrics",
                     "harness.metric_modules"]),
     ("data", ["harness.data"]),

@@ -80,7 +80,7 @@ class BaseModel:
         """(model, tokenizer): the model in eval mode on its device, the tokenizer with a pad token."""
         tokenizer = self.load_tokenizer()
         model = AutoModelForCausalLM.from_pretrained(self.path, dtype=DTYPES[self.dtype], trust_remote_code=False,
-                                                     use_safetensors=not self.allow_pickle)
+                                                     use_safetensors=None if self.allow_pickle else True)
         return model.to(self.device).eval(), tokenizer
 
 

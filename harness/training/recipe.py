@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.compat import tomllib
+from harness.textfiles import read_text_file
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def load_recipe(path: Path, name: str) -> LoraRecipe:
     """The recipe in table `[name]` of a TOML file (dotted names for nested tables, e.g. "sequence.replay");
     defaults when the file or table is absent."""
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        table = tomllib.loads(read_text_file(path, ValueError, "recipe TOML file")) if path.exists() else {}
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{path}: invalid TOML: {err}") from None
     for part in name.split("."):

@@ -1,0 +1,42 @@
+"""Reading the text files users hand in (datasets, gate and recipe configs, identity files, baselines) one way.
+
+UTF-8, with or without a byte-order mark (editors on Windows add one; it is accepted, not an error). Anything
+else is an error of the caller's boundary type that names the file, what is wrong and what to do, instead of a
+bare `UnicodeDecodeError` or `IsADirectoryError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def read_text_file(path: Path, error: type[Exception], what: str = "file") -> str:
+    """The text of `path` (UTF-8, a leading BOM dropped); `error(message)` when it is missing, a folder, unreadable
+    or not UTF-8, the message naming the file and, for bad bytes, the offset of the first one.
+
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "bom.json"), "wb") as f:
+    ...     _ = f.write(b"\\xef\\xbb\\xbf[1]")
+    >>> read_text_file(Path(folder) / "bom.json", ValueError)
+    '[1]'
+    >>> with open(os.path.join(folder, "latin.json"), "wb") as f:
+    ...     _ = f.write(b'["caf\\xe9"]')
+    >>> read_text_file(Path(folder) / "latin.json", ValueError)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../latin.json: not UTF-8 text (byte 0xe9 at offset 5); save the file as UTF-8
+    """
+    if path.is_dir():
+        raise error(f"{path}: is a folder, expected a {what}")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except OSError as err:
+        raise error(f"{path}: cannot read the {what}: {err.strerror or err}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); save the file "
+                    "as UTF-8") from None
