@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.textfiles import read_text_file
 
-PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")  # any {{ name }}: a wrong case is caught
 ROLES = ("system", "user", "assistant")
 
 
@@ -168,11 +168,24 @@ def _chat_turns(turns: Any, where: str) -> tuple[list[tuple[str, str]], str]:
 
 
 def _fill(text: str, variables: Mapping[str, str], where: str) -> str:
+    """`text` with every `{{NAME}}` replaced by its value; a placeholder with no value (a wrong case, a typo, or a
+    file read without variables) is an error naming the record, so no literal placeholder reaches a reference.
+
+    >>> _fill("I am {{NAME}}.", {"NAME": "Aurora"}, "f.json:3")
+    'I am Aurora.'
+    >>> _fill("I am {{name}}.", {"NAME": "Aurora"}, "f.json:3")
+    Traceback (most recent call last):
+    ...
+    harness.data.DataError: f.json:3: placeholder {{name}} has no value (did you mean {{NAME}}?; known: ['NAME'])
+    """
     def value(match: re.Match) -> str:
-        if match[1] not in variables:
-            raise DataError(f"{where}: placeholder {{{{{match[1]}}}}} has no value "
-                            f"(known: {sorted(variables) or 'none'})")
-        return variables[match[1]]
+        name = match[1]
+        if name in variables:
+            return variables[name]
+        near = next((known for known in variables if known.lower() == name.lower()), None)
+        hint = f"did you mean {{{{{near}}}}}?; " if near else ""
+        known = sorted(variables) or "none"
+        raise DataError(f"{where}: placeholder {{{{{name}}}}} has no value ({hint}known: {known})")
 
     return PLACEHOLDER.sub(value, text)
 

@@ -86,3 +86,14 @@ def test_allowing_pickle_still_loads_a_safetensors_model(base_model):
     """`--allow-pickle` means "also accept .bin", never "refuse safetensors"."""
     model, tokenizer = BaseModel.at(base_model.path, allow_pickle=True).load()
     assert sum(p.numel() for p in model.parameters()) > 0 and tokenizer.pad_token_id is not None
+
+
+def test_a_placeholder_in_the_wrong_case_is_an_error_not_a_literal_reference(tmp_path):
+    """`{{name}}` for `{{NAME}}` once stayed literally in the reference, and every gate passed."""
+    path = tmp_path / "self_cognition.json"
+    path.write_text(json.dumps([{"instruction": "Who are you?", "input": "", "output": "I am {{name}}."}]))
+    with pytest.raises(DataError, match=r"self_cognition.json:\d+: placeholder \{\{name\}\} has no value \(did you "
+                                        r"mean \{\{NAME\}\}\?"):
+        load_examples(path, {"NAME": "Aurora", "AUTHOR": "Kestrel Labs"})
+    with pytest.raises(DataError, match=r"placeholder \{\{name\}\} has no value \(known: none\)"):
+        load_examples(path)  # a file read without variables: no placeholder may remain
