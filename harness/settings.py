@@ -54,6 +54,11 @@ class Settings:
                              ("--checkpoints", self.checkpoints)):
             if path is not None and not path.exists():
                 raise ValueError(f"{option} {path}: no such file or folder")
+        for option, folder in (("--report-dir", self.report_dir), ("--cache-dir", self.cache_dir)):
+            if folder.exists() and not folder.is_dir():
+                raise ValueError(f"{option} {folder}: is a file, expected a folder (it is created when missing)")
+        if self.history is not None and self.history.is_dir():
+            raise ValueError(f"--history {self.history}: is a folder, expected a .csv or .parquet file")
         if self.save_baseline_anyway and self.save_baseline is None:
             raise ValueError("--save-baseline-anyway needs --save-baseline NAME")
 

@@ -231,8 +231,12 @@ def test_worker_parts_merge_into_the_controllers_record_once(tmp_path):
     (("--adapter", "no/such/adapter"), "*--adapter */no/such/adapter: no such file or folder*"),
     (("--history", "nights.txt"), "*--history */nights.txt: the file must end in .csv or .parquet*"),
     (("--save-baseline-anyway",), "*--save-baseline-anyway needs --save-baseline NAME*"),
+    (("--report-dir", "gates.toml"), "*--report-dir */gates.toml: is a file, expected a folder*"),
+    (("--cache-dir", "gates.toml"), "*--cache-dir */gates.toml: is a file, expected a folder*"),
+    (("--history", "reports.csv"), "*--history */reports.csv: is a folder, expected a .csv or .parquet file*"),
 ])
 def test_an_option_no_run_can_use_is_a_usage_error_naming_it(project, options, message):
+    project.mkdir("reports.csv")
     result, _ = run(project, *options)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
