@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +21,7 @@ from harness.gate_config import GateConfig
 from harness.gates import Gate, for_part
 from harness.metrics import normalized_edit_distance
 from harness.records import GateResult, MetricSpec, MetricValue, Sample
-from harness.results import RunRecord, nan_to_none
+from harness.results import RunRecord, nan_to_none, now
 from harness.statistics import mean_ci, paired_bootstrap_ci, rate
 from harness.textfiles import read_text_file
 
@@ -50,7 +49,7 @@ def baseline_path(folder: Path, name: str) -> Path:
 def save_baseline(path: Path, name: str, record: RunRecord) -> None:
     """Write this run's metrics and per-sample outputs atomically (an interrupted save keeps the old file)."""
     document = {"schema_version": BASELINE_SCHEMA, "name": name,
-                "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "saved": now(),
                 "run": {k: getattr(record.run, k) for k in ("id", "git_sha", "base_model", "adapters")},
                 "metrics": [asdict(m) for m in record.metrics],
                 "samples": {f"{s.capability}/{s.id}": {"output": s.tuned_output, "prompt": s.prompt,

@@ -214,8 +214,6 @@ def confirm_failures(first: Mapping[str, GateResult], again: Mapping[str, GateRe
     return verdicts
 
 
-
-
 @dataclass(frozen=True)
 class RelativeGate:
     """`capability.metric: -2%` (may fall at most 2% below the baseline) or `+0.05` (may rise at most 0.05)."""

@@ -102,8 +102,8 @@ def pytest_configure(config: pytest.Config) -> None:
         record, stored = new_run_record(run_id, settings, ["pytest", *config.invocation_params.args])
     except BaselineError as err:  # fail before any work when the baseline to compare is missing
         raise pytest.UsageError(str(err)) from None
-    config.stash[STATE] = SessionState(settings, capabilities, _gate_config(settings, capabilities),
-                                       record.run.id, record, baseline=stored)
+    config.stash[STATE] = SessionState(settings, capabilities, _gate_config(settings, capabilities), record,
+                                       baseline=stored)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
 

@@ -160,6 +160,11 @@ def nan_to_none(value: Any) -> Any:
     return value
 
 
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second (run start and end, baseline save time)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def new_run_id() -> str:
     """A sortable, unique run id: UTC timestamp plus a random suffix."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from harness.baselines import capability_verdicts, load_baseline
+from harness.baselines import capability_verdicts, drift_gate_ids, load_baseline
 from harness.capabilities import CapabilityRegistry
 from harness.gate_config import GateConfig
 from harness.model.requests import RequestCache
 from harness.records import CapabilityResult, GateResult, MetricValue, Sample
 from harness.report.html import write_html
-from harness.results import RunInfo, RunRecord, new_run_id, point_latest, write_results
+from harness.results import RunInfo, RunRecord, new_run_id, now, point_latest, write_results
 from harness.run_end import append_audit_history, environment, save_baseline_if_allowed, unevaluated_gates
 from harness.settings import Settings
 
@@ -37,7 +37,6 @@ class SessionState:
     settings: Settings
     capabilities: CapabilityRegistry
     gates: GateConfig
-    run_id: str
     record: RunRecord
     artifacts: dict = field(default_factory=dict)
     requests: RequestCache = field(default_factory=RequestCache)
@@ -52,7 +51,7 @@ class SessionState:
         if self.baseline is not None:
             ids += [g.id for g in self.gates.relative.values() if g.capability == capability]
             if self.capabilities[capability].compares_outputs:
-                ids += [f"{g.id}[{capability}]" for g in self.gates.for_capability("drift")]
+                ids += drift_gate_ids(self.gates.absolute, capability)
         return ids
 
     def evaluate(self, capability: str, models: Any, data: Any) -> tuple[CapabilityResult, dict[str, GateResult]]:
@@ -105,6 +104,11 @@ class SessionState:
         self.record_metrics(drift_metrics)
         self.record_samples(changed)
         return {**verdicts, **compared}
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (the record's header holds it)."""
+        return self.record.run.id
 
     @property
     def run_dir(self) -> Path:
@@ -164,7 +168,3 @@ def new_run_record(run_id: str | None, settings: Settings, command: list[str]) -
         record.run.baseline = {"name": settings.baseline.stem, "path": str(settings.baseline), "run": stored["run"]}
     return record, stored
 
-
-def now() -> str:
-    """The current UTC time, ISO 8601 to the second."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

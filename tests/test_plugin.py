@@ -205,7 +205,7 @@ def _state(tmp_path: Path) -> SessionState:
     settings = Settings(rootdir=tmp_path, fixtures=tmp_path, base_model="fake", adapter=None, gates_file=None,
                         report_dir=tmp_path / "reports", cache_dir=tmp_path / "cache", device="cpu",
                         dtype="float32", allow_pickle=False)
-    return SessionState(settings, builtin_capabilities(), None, "run-1", RunRecord(RunInfo("run-1", "t0")))
+    return SessionState(settings, builtin_capabilities(), None, RunRecord(RunInfo("run-1", "t0")))
 
 
 def test_worker_parts_merge_into_the_controllers_record_once(tmp_path):
