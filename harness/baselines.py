@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.cache import atomic_write_text
+from harness.errors import InputError
 from harness.gate_config import GateConfig
 from harness.gates import Gate, for_part
 from harness.metrics import normalized_edit_distance
@@ -35,7 +36,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 PAIRED_METRIC = "exact_match"  # the per-item correctness a baseline stores pairs this metric, and only this one
 
 
-class BaselineError(ValueError):
+class BaselineError(InputError):
     """A baseline cannot be found, read or written; the message names the file."""
 
 

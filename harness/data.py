@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.errors import InputError
 from harness.textfiles import read_text_file
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")  # any {{ name }}: a wrong case is caught
 ROLES = ("system", "user", "assistant")
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """A dataset record is malformed; the message starts with `file:line:`."""
 
 

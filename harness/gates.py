@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from harness.errors import InputError
 from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue
 from harness.statistics import minimum_detectable_change
 
@@ -38,7 +39,7 @@ RESOLUTION = 0.1  # a gate must detect a change of 10 points on a 0-1 scale, or 
 UNBOUNDED_RESOLUTION = 0.25  # or 25% of an unbounded metric's threshold (ratios: noisier, coarser thresholds)
 
 
-class GateConfigError(ValueError):
+class GateConfigError(InputError):
     """A gate config is malformed; the message names the file and key."""
 
 

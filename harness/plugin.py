@@ -21,8 +21,8 @@ import pytest
 from harness import hookspecs
 from harness.baselines import BaselineError, baseline_path
 from harness.cache import resolve_cache_root
+from harness.errors import InputError, InputWarning
 from harness.gate_config import gate_config_source
-from harness.gates import GateConfigError
 from harness.process_gc import collector_paused, freeze_startup_objects
 from harness.settings import DORMANT, STATE, Settings
 
@@ -104,6 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
     config.stash[STATE] = SessionState(settings, capabilities, _gate_config(settings, capabilities), record,
                                        baseline=stored)
+    if run_id is None:  # the controller (or a run without xdist) checks the inputs once, before any model loads
+        _preflight(config, settings)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
 
@@ -149,8 +151,20 @@ def _gate_config(settings: Settings, capabilities: CapabilityRegistry) -> GateCo
     try:
         return load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, capabilities.metric_specs(),
                                 capabilities.default_gates())
-    except GateConfigError as err:
+    except InputError as err:
         raise pytest.UsageError(str(err)) from None
+
+
+def _preflight(config: pytest.Config, settings: Settings) -> None:
+    """Every input check of `harness.preflight`: the first problem is a usage error, warnings are shown."""
+    from harness.preflight import preflight
+
+    try:
+        warnings = preflight(settings)
+    except InputError as err:
+        raise pytest.UsageError(str(err)) from None
+    for warning in warnings:
+        config.issue_config_time_warning(InputWarning(warning), stacklevel=2)
 
 
 def _baseline_file(config: pytest.Config, option: str) -> Path | None:
@@ -208,11 +222,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
-    """Count setup and teardown errors in the run record (such a run never writes a baseline)."""
+    """Count setup and teardown errors in the run record (such a run never writes a baseline). A fixture that
+    fails on bad input (an `InputError`: a dataset, adapter or model the run cannot use) stops the session with
+    that one message and exit status 4, instead of one identical error per test that uses it."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed and report.when != "call" and (state := item.config.stash.get(STATE, None)):
+    state = item.config.stash.get(STATE, None)
+    if state is None or not report.failed:
+        return
+    if report.when != "call":
         state.record.run.errors += 1
+    if call.excinfo is not None and isinstance(call.excinfo.value, InputError):
+        pytest.exit(f"{item.nodeid}: {call.excinfo.value}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(scope="session")

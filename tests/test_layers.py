@@ -17,8 +17,8 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 
 LAYERS = [  # lowest first: a module may import its own layer and every layer before it
     ("foundation", ["harness", "harness.compat", "harness.cache", "harness.cpu", "harness.progress",
-                    "harness.process_gc", "harness.records", "harness.statistics", "harness.textfiles",
-                    "harness.metrics", "harness.lora_metrics", "harness.text_metrics",
+                    "harness.process_gc", "harness.errors", "harness.records", "harness.statistics",
+                    "harness.textfiles", "harness.metrics", "harness.lora_metrics", "harness.text_metrics",
                     "harness.metric_modules"]),
     ("data", ["harness.data"]),
     ("model", ["harness.model"]),
@@ -27,8 +27,8 @@ LAYERS = [  # lowest first: a module may import its own layer and every layer be
     ("gates/results", ["harness.gates", "harness.gate_config", "harness.results", "harness.baselines"]),
     ("report", ["harness.report", "harness.run_end"]),
     ("capabilities", ["harness.capabilities"]),
-    ("plugin/session", ["harness.settings", "harness.run_state", "harness.hookspecs", "harness.plugin",
-                        "harness.session"]),
+    ("plugin/session", ["harness.settings", "harness.preflight", "harness.run_state", "harness.hookspecs",
+                        "harness.plugin", "harness.session"]),
 ]
 
 KNOWN_UPWARD: set[tuple[str, str]] = set()

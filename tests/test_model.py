@@ -10,6 +10,7 @@ from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 
 import harness.training.builtin as builtin
+from harness.errors import ModelFolderError
 from harness.model.loading import (
     AdapterMismatchError,
     BaseModel,
@@ -160,7 +161,7 @@ def test_pickled_weights_are_refused_unless_allowed(base_model, tmp_path):
 
 
 def test_base_folder_without_config_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a model folder"):
+    with pytest.raises(ModelFolderError, match="not a model folder"):
         BaseModel.at(tmp_path)
 
 

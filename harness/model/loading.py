@@ -8,27 +8,25 @@ hub ids or paths from other machines there.
 
 from __future__ import annotations
 
-import json
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.cache import directory_digest
+from harness.errors import ModelFolderError, summary
+from harness.model.files import ADAPTER_PICKLE, ADAPTER_WEIGHTS, UnsafeWeightsError, check_adapter_folder
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-ADAPTER_WEIGHTS, ADAPTER_PICKLE = "adapter_model.safetensors", "adapter_model.bin"
 
 
-class AdapterMismatchError(ValueError):
+class AdapterMismatchError(ModelFolderError):
     """The adapter cannot be applied to this base model (missing modules or differing shapes)."""
-
-
-class UnsafeWeightsError(ValueError):
-    """Only pickled weights were found and pickle loading was not allowed."""
 
 
 def resolve_device(choice: str) -> str:
@@ -65,13 +63,14 @@ class BaseModel:
         """Describe the model folder at `path` (computing its digest)."""
         folder = Path(path)
         if not (folder / "config.json").is_file():
-            raise FileNotFoundError(f"{folder}: not a model folder (no config.json)")
+            raise ModelFolderError(f"{folder}: not a model folder (no config.json)")
         _require_safe_weights(folder, "model.safetensors*", "pytorch_model*.bin", allow_pickle)
         return cls(str(folder.resolve()), directory_digest(folder), device, dtype, allow_pickle)
 
     def load_tokenizer(self):
         """The tokenizer, with a pad token (eos when it has none)."""
-        tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=False)
+        with _library_errors(self.path, "the tokenizer"):
+            tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=False)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         return tokenizer
@@ -79,9 +78,22 @@ class BaseModel:
     def load(self):
         """(model, tokenizer): the model in eval mode on its device, the tokenizer with a pad token."""
         tokenizer = self.load_tokenizer()
-        model = AutoModelForCausalLM.from_pretrained(self.path, dtype=DTYPES[self.dtype], trust_remote_code=False,
-                                                     use_safetensors=None if self.allow_pickle else True)
+        with _library_errors(self.path, "the model"):
+            model = AutoModelForCausalLM.from_pretrained(self.path, dtype=DTYPES[self.dtype], trust_remote_code=False,
+                                                         use_safetensors=None if self.allow_pickle else True)
         return model.to(self.device).eval(), tokenizer
+
+
+@contextmanager
+def _library_errors(folder: str | Path, what: str) -> Iterator[None]:
+    """A transformers / peft / safetensors failure to read `folder` as a ModelFolderError naming it (first line of
+    the library's message, the exception kept as the cause)."""
+    try:
+        yield
+    except ModelFolderError:
+        raise
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:
+        raise ModelFolderError(f"{folder}: cannot load {what}: {type(err).__name__}: {summary(err)}") from err
 
 
 def _require_safe_weights(folder: Path, safe_glob: str, pickle_glob: str, allow_pickle: bool) -> None:
@@ -92,7 +104,7 @@ def _require_safe_weights(folder: Path, safe_glob: str, pickle_glob: str, allow_
             return
         raise UnsafeWeightsError(f"{folder}: only pickled weights ({pickle_glob}) found; pickle can run "
                                  "arbitrary code. Convert to safetensors or pass --allow-pickle.")
-    raise FileNotFoundError(f"{folder}: no weights found ({safe_glob})")
+    raise ModelFolderError(f"{folder}: no weights found ({safe_glob})")
 
 
 def adapter_digest(path: str | Path) -> str:
@@ -103,16 +115,12 @@ def adapter_digest(path: str | Path) -> str:
 def check_adapter_fits(model: torch.nn.Module, adapter_dir: str | Path, allow_pickle: bool = False) -> dict:
     """Validate a peft LoRA adapter folder against `model`; return its adapter_config.
 
-    Raises AdapterMismatchError naming the first tensor whose module is missing from the base or whose shape
-    does not match the base layer, and FileNotFoundError / UnsafeWeightsError for unusable folders.
+    Raises ModelFolderError for a folder that is not a whole LoRA adapter (`check_adapter_folder`), and
+    AdapterMismatchError naming the first tensor whose module is missing from the loaded base or whose shape does
+    not match the base layer.
     """
     folder = Path(adapter_dir)
-    config_file = folder / "adapter_config.json"
-    if not config_file.is_file():
-        raise FileNotFoundError(f"{folder}: not a peft adapter folder (no adapter_config.json)")
-    config = json.loads(config_file.read_text())
-    if config.get("peft_type", "LORA") != "LORA":
-        raise AdapterMismatchError(f"{config_file}: peft_type {config.get('peft_type')!r} is not LORA")
+    config = check_adapter_folder(folder, allow_pickle=allow_pickle)
     _require_safe_weights(folder, ADAPTER_WEIGHTS, ADAPTER_PICKLE, allow_pickle)
     if (folder / ADAPTER_WEIGHTS).is_file():
         modules = dict(model.named_modules())
@@ -154,4 +162,5 @@ def attach_adapter(model: torch.nn.Module, adapter_dir: str | Path, allow_pickle
     from peft import PeftModel
 
     check_adapter_fits(model, adapter_dir, allow_pickle)
-    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False).eval()
+    with _library_errors(adapter_dir, "the adapter"):
+        return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False).eval()

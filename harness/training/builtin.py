@@ -31,6 +31,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 import harness
 from harness.cache import cached_artifact, file_digest
 from harness.data import Example, load_examples, load_identity_spec, load_text_lines
+from harness.errors import InputError
 from harness.training.batching import encode_example, encode_text, shuffled_batches
 from harness.training.loop import LoopSettings, train_loop
 from harness.training.tokenizer import train_tokenizer
@@ -42,7 +43,7 @@ MANIFEST = "SHA256SUMS"
 BUILD_INFO = "build_info.json"
 
 
-class ShippedModelError(ValueError):
+class ShippedModelError(InputError):
     """The shipped built-in model is missing files or does not match its SHA256SUMS."""
 
 

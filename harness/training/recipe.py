@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.compat import tomllib
+from harness.errors import InputError
 from harness.textfiles import read_text_file
 
 
@@ -97,16 +98,45 @@ class LoraRecipe:
         return data
 
 
+def recipe_names(path: Path) -> list[str]:
+    """The dotted names of every recipe table in a recipes TOML file (a table holding only tables, like
+    `[sequence]`, is a group); none when the file does not exist."""
+    table = _recipe_tables(path)
+
+    def names(prefix: str, node: dict) -> list[str]:
+        groups = [(k, v) for k, v in node.items() if isinstance(v, dict)]
+        if prefix and (len(groups) < len(node) or not node):
+            return [prefix]
+        return [n for k, v in groups for n in names(f"{prefix}.{k}" if prefix else k, v)]
+
+    return names("", table)
+
+
+def _recipe_tables(path: Path) -> dict:
+    try:
+        return tomllib.loads(read_text_file(path, RecipeError, "recipe TOML file")) if path.exists() else {}
+    except tomllib.TOMLDecodeError as err:
+        raise RecipeError(f"{path}: invalid TOML: {err}") from None
+
+
 def load_recipe(path: Path, name: str) -> LoraRecipe:
     """The recipe in table `[name]` of a TOML file (dotted names for nested tables, e.g. "sequence.replay");
     defaults when the file or table is absent."""
-    try:
-        table = tomllib.loads(read_text_file(path, ValueError, "recipe TOML file")) if path.exists() else {}
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{path}: invalid TOML: {err}") from None
+    table = _recipe_tables(path)
     for part in name.split("."):
         table = table.get(part, {})
-    return LoraRecipe.from_mapping(table, where=f"{path} [{name}]")
+        if not isinstance(table, dict):
+            raise RecipeError(f"{path} [{name}]: expected a table, got {table!r}")
+    where = f"{path} [{name}]"
+    try:
+        return LoraRecipe.from_mapping(table, where=where)
+    except (TypeError, ValueError) as err:
+        message = str(err)
+        raise RecipeError(message if message.startswith(where) else f"{where}: {message}") from err
+
+
+class RecipeError(InputError):
+    """A recipe in recipes.toml is unreadable or invalid; the message names the file and the table."""
 
 
 def _at_least(recipe: LoraRecipe, key: str, low: int) -> None:

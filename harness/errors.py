@@ -1,0 +1,53 @@
+"""The one base type of every error a user must fix in what they handed in, and how it is shown.
+
+Each boundary raises its own subclass (`DataError` for datasets and identity files, `GateConfigError`,
+`BaselineError`, `ModelFolderError` for base-model and adapter folders, `OutputError` for folders tunegate
+writes to). Every message starts with the file (and line or key) at fault, says what was expected and what to
+do; a library exception it replaces is kept as `__cause__`. The plugin turns an `InputError` into one
+usage-error line (exit status 4): at configure time as a `pytest.UsageError`, during the session by stopping it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """Bad input: the message names the file (and line or key), what was expected and what to do."""
+
+
+class ModelFolderError(InputError):
+    """A base-model or adapter folder that cannot be used: the message names the file and, where known, the key
+    or tensor."""
+
+
+class OutputError(InputError):
+    """A folder or file tunegate must write cannot be written (not writable, a file where a folder belongs)."""
+
+
+def read_json(path: Path, text: str, error: type[InputError]) -> object:
+    """`text` (the content of `path`) parsed as JSON; `error` naming `path:line:column` when it is not JSON.
+
+    >>> read_json(Path("a.json"), '{"r": 8,}', InputError)
+    Traceback (most recent call last):
+    ...
+    harness.errors.InputError: a.json:1:9: not valid JSON (Illegal trailing comma before end of object)
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise error(f"{path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from err
+
+
+class InputWarning(UserWarning):
+    """Input tunegate accepts but a user should look at (an evaluation set sharing records with training data)."""
+
+
+def summary(error: BaseException) -> str:
+    """The first line of a library error's message, with how many lines were left out (peft prints one
+    "size mismatch" line per tensor)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return lines[0] + (f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else "")

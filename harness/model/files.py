@@ -1,0 +1,191 @@
+"""Check base-model and adapter folders from their files alone, before any weight is loaded.
+
+A safetensors file is an 8-byte header length, a JSON header (name -> dtype, shape, byte range) and the data;
+reading the header gives every tensor's shape and tells a truncated file (the byte ranges reach past its end)
+from a whole one in microseconds. With the base model's shapes, an adapter's shapes are checked against the
+layers they modify, and against its own `r`, without torch. Every problem is a `ModelFolderError` naming the
+file and the key or tensor at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import ModelFolderError, read_json
+from harness.textfiles import read_text_file
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_PICKLE = "adapter_config.json", "adapter_model.safetensors", \
+    "adapter_model.bin"
+_PREFIX = "base_model.model."
+
+
+class UnsafeWeightsError(ModelFolderError):
+    """Only pickled weights were found and pickle loading was not allowed."""
+
+
+def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape in a safetensors file; a ModelFolderError naming the file when it is truncated or its
+    header is not a safetensors header."""
+    try:
+        with path.open("rb") as handle:
+            size = path.stat().st_size
+            if size < 8:
+                raise ModelFolderError(f"{path}: truncated ({size} bytes; a safetensors file starts with an 8-byte "
+                                       "header length)")
+            (length,) = struct.unpack("<Q", handle.read(8))
+            if length > size - 8:
+                raise ModelFolderError(f"{path}: truncated or not safetensors (header of {length} bytes, file of "
+                                       f"{size}); copy or download it again")
+            raw = handle.read(length)
+    except OSError as err:
+        raise ModelFolderError(f"{path}: cannot read: {err.strerror or err}") from err
+    try:
+        header = json.loads(raw)
+        tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+        end = max((v["data_offsets"][1] for v in tensors.values()), default=0)
+        shapes = {k: tuple(v["shape"]) for k, v in tensors.items()}
+    except (ValueError, TypeError, KeyError, IndexError) as err:
+        raise ModelFolderError(f"{path}: not a safetensors file (unreadable header: {err})") from err
+    if 8 + length + end > size:
+        raise ModelFolderError(f"{path}: truncated: its header describes {8 + length + end} bytes, the file has "
+                               f"{size}; copy or download it again")
+    return shapes
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a base-model folder's files say: its config and every weight's shape (empty for pickled weights)."""
+
+    folder: Path
+    config: dict
+    shapes: dict[str, tuple[int, ...]]
+
+    @property
+    def context(self) -> int | None:
+        """The number of positions the model can attend over (None when its config does not say)."""
+        return next((self.config[k] for k in CONTEXT_KEYS if isinstance(self.config.get(k), int)), None)
+
+
+def check_model_folder(folder: Path, allow_pickle: bool = False) -> ModelFacts:
+    """A base-model folder's config, tokenizer and weights, checked from the files: a ModelFolderError naming the
+    file and key when `config.json` is not a JSON object with `model_type`, no tokenizer file is there, or a
+    weights file is missing or truncated."""
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: --base-model must be a model folder (config.json, tokenizer, weights)")
+    config = _json_object(folder / "config.json", "model config file (config.json)")
+    if not isinstance(config.get("model_type"), str):
+        raise ModelFolderError(f"{folder / 'config.json'}: key 'model_type' missing: not a transformers model "
+                               "config (save the model with `save_pretrained`)")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelFolderError(f"{folder}: no tokenizer files (one of {', '.join(TOKENIZER_FILES)}); save the "
+                               "tokenizer next to the model with `tokenizer.save_pretrained(folder)`")
+    return ModelFacts(folder, config, _weight_shapes(folder, allow_pickle))
+
+
+def _weight_shapes(folder: Path, allow_pickle: bool) -> dict[str, tuple[int, ...]]:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map = _json_object(index, "safetensors index").get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise ModelFolderError(f"{index}: key 'weight_map' missing or not an object")
+        files = sorted(set(weight_map.values()))
+    else:
+        files = sorted(p.name for p in folder.glob("model*.safetensors"))
+    if not files:
+        if allow_pickle and any(folder.glob("pytorch_model*.bin")):
+            return {}
+        if any(folder.glob("pytorch_model*.bin")):
+            raise UnsafeWeightsError(f"{folder}: only pickled weights (pytorch_model*.bin), which can run arbitrary "
+                                     "code: convert them to safetensors or pass --allow-pickle")
+        raise ModelFolderError(f"{folder}: no weights (model.safetensors)")
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name in files:
+        if not (folder / name).is_file():
+            raise ModelFolderError(f"{folder / name}: listed in model.safetensors.index.json but missing")
+        shapes.update(safetensors_shapes(folder / name))
+    return shapes
+
+
+def check_adapter_folder(folder: Path, base: ModelFacts | None = None, allow_pickle: bool = False) -> dict:
+    """A peft LoRA adapter folder checked from its files; returns its adapter config. A ModelFolderError names the
+    file and key or tensor when the config is not a LoRA config, the weights are missing or truncated, a tensor's
+    rank disagrees with `r`, or (given the base's facts) a tensor targets a module the base lacks or has another
+    shape than the layer it modifies."""
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: not an adapter folder")
+    if not (folder / ADAPTER_CONFIG).is_file():
+        held = ", ".join(sorted(p.name for p in folder.iterdir())[:6]) or "nothing"
+        raise ModelFolderError(f"{folder}: no {ADAPTER_CONFIG}, so not a peft adapter (it holds {held}); a "
+                               "checkpoint saved without its adapter cannot be evaluated")
+    config = _json_object(folder / ADAPTER_CONFIG, "adapter config")
+    _check_lora_config(folder / ADAPTER_CONFIG, config)
+    if not (folder / ADAPTER_WEIGHTS).is_file():
+        if allow_pickle and (folder / ADAPTER_PICKLE).is_file():
+            return config
+        if (folder / ADAPTER_PICKLE).is_file():
+            raise UnsafeWeightsError(f"{folder}: only the pickled {ADAPTER_PICKLE}, which can run arbitrary code: "
+                                     "convert it to safetensors or pass --allow-pickle")
+        raise ModelFolderError(f"{folder}: no {ADAPTER_WEIGHTS}")
+    shapes = safetensors_shapes(folder / ADAPTER_WEIGHTS)
+    for key, shape in shapes.items():
+        _check_adapter_tensor(folder, config, key, shape, base)
+    return config
+
+
+def _check_lora_config(path: Path, config: dict) -> None:
+    if "peft_type" not in config:
+        raise ModelFolderError(f"{path}: key 'peft_type' missing; a peft adapter config says \"peft_type\": "
+                               "\"LORA\" (save the adapter with `model.save_pretrained`)")
+    if config["peft_type"] != "LORA":
+        raise ModelFolderError(f"{path}: key 'peft_type' is {config['peft_type']!r}; tunegate evaluates LORA "
+                               "adapters")
+    if not isinstance(config.get("r"), int) or isinstance(config.get("r"), bool) or config["r"] < 1:
+        raise ModelFolderError(f"{path}: key 'r' must be a positive integer, got {config.get('r')!r}")
+
+
+def _check_adapter_tensor(folder: Path, config: dict, key: str, shape: tuple[int, ...], base: ModelFacts | None
+                          ) -> None:
+    """One adapter tensor against `r` and the base layer it modifies (or, for a saved module, replaces)."""
+    where = f"{folder / ADAPTER_WEIGHTS}: tensor {key!r} (shape {list(shape)})"
+    module, _, kind = key.removeprefix(_PREFIX).rpartition(".lora_")
+    if not module:  # a saved module (modules_to_save, resized embeddings) replaces the base's tensor
+        name = key.removeprefix(_PREFIX)
+        if base and base.shapes and name in base.shapes and base.shapes[name] != shape:
+            raise ModelFolderError(f"{where}: the base's {name!r} has shape {list(base.shapes[name])}; the adapter "
+                                   "was trained on a resized or different model (another vocabulary size?): "
+                                   "evaluate it on the base and tokenizer it was trained with")
+        return
+    if kind.startswith(("A.", "B.")) and not config.get("rank_pattern"):
+        rank = shape[0] if kind.startswith("A.") else shape[-1]
+        if len(shape) == 2 and rank != config["r"]:
+            raise ModelFolderError(f"{where}: rank {rank}, but {folder / ADAPTER_CONFIG} key 'r' is {config['r']}; "
+                                   "the config and the weights come from different adapters")
+    if base is None or not base.shapes or not kind.startswith(("A.", "B.")):
+        return
+    target = base.shapes.get(f"{module}.weight")
+    if target is None:
+        if module.endswith("lm_head") and base.config.get("tie_word_embeddings"):
+            return
+        raise ModelFolderError(f"{where}: targets module {module!r}, which the base model {base.folder} does not "
+                               f"have; the adapter was made for another architecture (its config names base "
+                               f"{config.get('base_model_name_or_path')!r})")
+    out_features, in_features = target[0], target[-1]
+    if kind.startswith("A.") and shape[-1] != in_features:
+        raise ModelFolderError(f"{where}: the base layer {module!r} takes {in_features} input features; the adapter "
+                               "was made for another model size or architecture")
+    if kind.startswith("B.") and shape[0] != out_features:
+        raise ModelFolderError(f"{where}: the base layer {module!r} produces {out_features} output features; the "
+                               "adapter was made for another model size or architecture")
+
+
+def _json_object(path: Path, what: str) -> dict:
+    """A JSON file that must hold an object."""
+    document = read_json(path, read_text_file(path, ModelFolderError, what), ModelFolderError)
+    if not isinstance(document, dict):
+        raise ModelFolderError(f"{path}: expected a JSON object, got {type(document).__name__}")
+    return document

@@ -1,0 +1,214 @@
+"""Every check a run's inputs can be given before any model loads, in one place (run by the plugin at configure).
+
+Output folders must be writable folders; the base model's config, tokenizer and weight files must be whole; every
+adapter (--adapter, --shadow, each checkpoint of --checkpoints) must be a LoRA adapter whose tensors agree with
+its `r` and with the base's layers; --ppl-window must fit the base's context; the data folder's recipes, identity
+file, datasets (placeholders filled, dev sets held out from training data, no record longer than the context) and
+the audit history must be readable. The first problem raises an `InputError` naming the file and key; warnings
+(train/dev overlap) are returned. Suites never see input these checks refuse.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec, load_text_lines
+from harness.errors import InputError, OutputError, summary
+from harness.evaluators.audit import find_checkpoints
+from harness.evaluators.identity import load_probes
+from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
+from harness.settings import Settings
+from harness.training.recipe import load_recipe, recipe_names
+from harness.training.sequence import sequence_tasks
+
+TEMPLATE_ALLOWANCE = 64  # tokens a chat template may add around a record: records shorter than the context by more
+# than this, counted in UTF-8 bytes (a token covers at least one byte), cannot overflow it and are not tokenized
+
+
+def preflight(settings: Settings) -> list[str]:
+    """Check everything about a run's inputs that its files can tell; raise the first `InputError`, return the
+    warnings (train/dev overlap)."""
+    check_outputs(settings)
+    base = base_model_facts(settings)
+    check_context(settings, base)
+    check_adapters(settings, base)
+    warnings = check_data_folder(settings.fixtures, base)
+    check_history(settings.history)
+    return warnings
+
+
+def check_outputs(settings: Settings) -> None:
+    """Every folder the run writes to is a folder (or can be created as one) and is writable."""
+    outputs = [("--report-dir", settings.report_dir), ("--cache-dir", settings.cache_dir)]
+    if settings.save_baseline is not None:
+        outputs.append(("--save-baseline (its --baseline-dir)", settings.save_baseline.parent))
+    if settings.history is not None:
+        outputs.append(("--history (its folder)", settings.history.parent))
+    for option, folder in outputs:
+        writable_folder(option, folder)
+
+
+def writable_folder(option: str, folder: Path) -> None:
+    """`folder`, or the nearest folder above it that exists (where it will be created), must be a writable
+    folder; an OutputError naming the option and the folder otherwise."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():
+            raise OutputError(f"{option} {folder}: {existing} is a broken symbolic link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{option} {folder}: {existing} is a file, not a folder; choose another folder")
+    if not can_write(existing):
+        raise OutputError(f"{option} {folder}: {existing} is not writable; choose another folder or make it "
+                          "writable (nothing was run)")
+
+
+def can_write(folder: Path) -> bool:
+    """Whether this process may create files in `folder`."""
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def base_model_facts(settings: Settings) -> ModelFacts | None:
+    """The base model's facts from its files: --base-model FOLDER, or the shipped built-in model; None when the
+    built-in model is still to be built from the data folder (built by tunegate, so nothing to check)."""
+    if settings.base_model != "builtin":
+        return check_model_folder(Path(settings.base_model), settings.allow_pickle)
+    from harness.training.builtin import SHIPPED
+
+    shipped = settings.fixtures / SHIPPED
+    return check_model_folder(shipped) if shipped.is_dir() else None
+
+
+def check_context(settings: Settings, base: ModelFacts | None) -> None:
+    """--ppl-window must fit the positions the base model has (a longer window silently changes perplexity)."""
+    if base is not None and base.context is not None and settings.ppl_window > base.context:
+        raise InputError(f"--ppl-window {settings.ppl_window}: longer than the base model's context "
+                         f"({base.folder / 'config.json'} key max_position_embeddings = {base.context}); use "
+                         f"--ppl-window {base.context} or less")
+
+
+def check_adapters(settings: Settings, base: ModelFacts | None) -> None:
+    """--adapter, --shadow and every checkpoint of --checkpoints against their own config and the base."""
+    folders = [p for p in (settings.adapter, settings.shadow) if p is not None]
+    if settings.checkpoints is not None:
+        folders += [c.path for c in find_checkpoints(settings.checkpoints)]
+    for folder in folders:
+        check_adapter_folder(folder, base, settings.allow_pickle)
+
+
+def check_data_folder(fixtures: Path, base: ModelFacts | None) -> list[str]:
+    """The data folder's recipes, identity file, identity data, task datasets and held-out text (those that
+    exist; a suite that needs a missing one says so when it runs). Returns overlap warnings."""
+    recipes = fixtures / "recipes.toml"
+    for name in recipe_names(recipes):
+        load_recipe(recipes, name)
+    spec = _identity(fixtures)
+    datasets = _identity_datasets(fixtures, spec) + _task_datasets(fixtures)
+    if (fixtures / "perplexity/heldout.txt").exists():
+        load_text_lines(fixtures / "perplexity/heldout.txt")
+    if base is not None and base.context is not None:
+        check_lengths([ex for _, examples in datasets for ex in examples], base)
+    return _overlap_warnings(fixtures, datasets)
+
+
+def _identity(fixtures: Path) -> IdentitySpec | None:
+    path = fixtures / "identity/identity.toml"
+    return load_identity_spec(path) if path.exists() else None
+
+
+def _identity_datasets(fixtures: Path, spec: IdentitySpec | None) -> list[tuple[str, list[Example]]]:
+    """(label, examples) of the identity data, read with the identity's placeholders filled (of probes.json, the
+    held-out paraphrases: adversarial probes may repeat trained refusals on purpose)."""
+    if spec is None:
+        return []
+    out = [(name, load_examples(fixtures / name, spec.variables))
+           for name in ("identity/self_cognition.json", "builtin/base_identity.json") if (fixtures / name).exists()]
+    if (fixtures / "identity/self_cognition.json").exists() and (fixtures / "identity/probes.json").exists():
+        out.append(("identity/probes.json", [p.example for p in load_probes(fixtures, spec) if p.kind == "held_out"]))
+    return out
+
+
+def _task_datasets(fixtures: Path) -> list[tuple[str, list[Example]]]:
+    if not (fixtures / "tasks").is_dir():
+        return []
+    return [(f"tasks/{task}/{split}.json", load_examples(fixtures / f"tasks/{task}/{split}.json"))
+            for task in sequence_tasks(fixtures) for split in ("train", "dev")]
+
+
+def check_lengths(examples: list[Example], base: ModelFacts) -> None:
+    """No record may be longer (prompt + answer, in the base's tokens) than the base's context: a DataError
+    naming the file, line and record id of the first that is. Only records long enough in bytes to possibly
+    overflow are tokenized."""
+    limit = base.context
+    suspects = [ex for ex in examples if _utf8_size(ex) + TEMPLATE_ALLOWANCE > limit]
+    if not suspects:
+        return
+    from transformers import AutoTokenizer
+
+    from harness.model.prompts import answer_ids, prompt_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base.folder), trust_remote_code=False)
+    for ex in suspects:
+        prompt, answer = len(prompt_ids(tokenizer, ex.messages)), len(answer_ids(tokenizer, ex.answer))
+        if prompt + answer > limit:
+            raise DataError(f"{ex.source}: record {ex.id!r} is {prompt + answer} tokens (prompt {prompt}, answer "
+                            f"{answer}), longer than the base model's context of {limit} positions "
+                            f"({base.folder / 'config.json'} max_position_embeddings); shorten or drop it")
+
+
+def _utf8_size(example: Example) -> int:
+    return sum(len(text.encode()) for _, text in example.messages) + len(example.answer.encode())
+
+
+def _overlap_warnings(fixtures: Path, datasets: list[tuple[str, list[Example]]]) -> list[str]:
+    """Records an evaluation set shares with its training data (same id or same prompt). A task dev set that is a
+    copy of its train set is an error; one drawn wholly from it is a closed-book recall set (as the built-in tasks
+    are: they measure whether facts were learned or kept) and is accepted; a partial overlap, or any overlap of
+    the held-out identity probes, is a leak: a warning with the count and the first ids."""
+    by_label = dict(datasets)
+    pairs = [(f"tasks/{t}/dev.json", f"tasks/{t}/train.json") for t in
+             ({label.split("/")[1] for label in by_label if label.startswith("tasks/")})]
+    pairs.append(("identity/probes.json", "identity/self_cognition.json"))
+    warnings = []
+    for held_out, train in sorted(pairs):
+        if held_out not in by_label or train not in by_label:
+            continue
+        shared = shared_records(by_label[held_out], by_label[train])
+        if not shared:
+            continue
+        total = len(by_label[held_out])
+        if held_out.startswith("tasks/") and len(shared) == total:
+            if total == len(by_label[train]):
+                raise DataError(f"{fixtures / held_out}: holds exactly the {total} records of {fixtures / train}; a "
+                                "copy of the training set measures nothing a sample of it would not: make the dev "
+                                "set a held-out or a smaller recall sample")
+            continue
+        ids = ", ".join(shared[:5]) + (" ..." if len(shared) > 5 else "")
+        warnings.append(f"{fixtures / held_out}: {len(shared)} of {total} records also appear in {fixtures / train} "
+                        f"(same id or same prompt: {ids}); their scores measure memory, not generalisation")
+    return warnings
+
+
+def shared_records(held_out: list[Example], train: list[Example]) -> list[str]:
+    """Ids of `held_out` records whose id or prompt also occurs in `train` (one pass over each).
+
+    >>> a = Example("a1", (("user", "Hi"),), "x"); b = Example("b1", (("user", "Yo"),), "y")
+    >>> shared_records([a, b], [Example("t1", (("user", "Hi"),), "z")])
+    ['a1']
+    """
+    ids, prompts = {ex.id for ex in train}, {ex.messages for ex in train}
+    return [ex.id for ex in held_out if ex.id in ids or ex.messages in prompts]
+
+
+def check_history(path: Path | None) -> None:
+    """An existing audit history file must be readable as one (a DataError naming it otherwise)."""
+    if path is None or not path.is_file():
+        return
+    from harness.report.history import read_history
+
+    try:
+        read_history(path)
+    except Exception as err:  # pandas and pyarrow raise many types; all mean "unreadable"
+        raise DataError(f"{path}: unreadable audit history ({type(err).__name__}: {summary(err)}); fix or move "
+                        "the file (a new one is started when it is missing)") from err
