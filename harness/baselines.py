@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.cache import atomic_write_text
-from harness.errors import InputError
+from harness.errors import InputError, read_json
 from harness.gate_config import GateConfig
 from harness.gates import Gate, for_part
 from harness.metrics import normalized_edit_distance
@@ -64,14 +64,40 @@ def load_baseline(path: Path) -> dict:
     if not path.is_file():
         raise BaselineError(f"baseline {path.stem!r} not found at {path}; create it with --save-baseline "
                             f"{path.stem} (nothing is written without that option)")
-    try:
-        document = json.loads(read_text_file(path, BaselineError, "baseline file"))
-    except json.JSONDecodeError as err:
-        raise BaselineError(f"{path}: not valid JSON: {err}") from None
-    if document.get("schema_version") != BASELINE_SCHEMA:
-        raise BaselineError(f"{path}: baseline schema_version {document.get('schema_version')!r} is not "
-                            f"{BASELINE_SCHEMA}")
+    document = read_json(path, read_text_file(path, BaselineError, "baseline file"), BaselineError)
+    check_baseline_document(path, document)
     return document
+
+
+BASELINE_KEYS = {"name": str, "run": dict, "metrics": list, "samples": dict}
+
+
+def check_baseline_document(path: Path, document: object) -> None:
+    """A BaselineError naming the file and key when `document` is not a complete baseline of this schema: a
+    results.json, a baseline of a newer tunegate, or one missing a key or of the wrong shape."""
+    if not isinstance(document, dict):
+        raise BaselineError(f"{path}: expected a JSON object (a baseline), got {type(document).__name__}")
+    if "gates" in document and isinstance(document.get("samples"), list):
+        raise BaselineError(f"{path}: a run's results.json, not a baseline; store a run as a baseline with "
+                            "--save-baseline NAME")
+    version = document.get("schema_version")
+    if isinstance(version, int) and version > BASELINE_SCHEMA:
+        raise BaselineError(f"{path}: key 'schema_version' is {version}: written by a newer tunegate (this one "
+                            f"reads baselines of schema {BASELINE_SCHEMA}); upgrade tunegate, or save the baseline "
+                            "again with this one")
+    if version != BASELINE_SCHEMA:
+        raise BaselineError(f"{path}: key 'schema_version' is {version!r}, expected {BASELINE_SCHEMA}; not a tunegate "
+                            "baseline")
+    for key, kind in BASELINE_KEYS.items():
+        if not isinstance(document.get(key), kind):
+            raise BaselineError(f"{path}: key {key!r} missing or not a {kind.__name__}: the baseline is incomplete; "
+                                "save it again with --save-baseline")
+    for index, metric in enumerate(document["metrics"]):
+        if not isinstance(metric, dict) or not {"capability", "name", "value", "checkpoint"} <= set(metric):
+            raise BaselineError(f"{path}: metrics[{index}] needs keys capability, name, value and checkpoint")
+    for key, sample in document["samples"].items():
+        if not isinstance(sample, dict) or "output" not in sample:
+            raise BaselineError(f"{path}: samples[{key!r}] needs key 'output'")
 
 
 def _paired_change(baseline: dict, samples: list[Sample]) -> tuple[float, float, int] | None:

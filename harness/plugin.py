@@ -220,20 +220,24 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                                 "everything, or pass --save-baseline-anyway")
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call):
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call) -> pytest.TestReport:
     """Count setup and teardown errors in the run record (such a run never writes a baseline). A fixture that
     fails on bad input (an `InputError`: a dataset, adapter or model the run cannot use) stops the session with
-    that one message and exit status 4, instead of one identical error per test that uses it."""
-    outcome = yield
-    report = outcome.get_result()
+    that one message and exit status 4, instead of one identical error per test that uses it (suites' tests,
+    those with a capability marker, only: a failing test of other code stays one test's failure)."""
+    report = yield
     state = item.config.stash.get(STATE, None)
     if state is None or not report.failed:
-        return
+        return report
     if report.when != "call":
         state.record.run.errors += 1
-    if call.excinfo is not None and isinstance(call.excinfo.value, InputError):
-        pytest.exit(f"{item.nodeid}: {call.excinfo.value}", returncode=pytest.ExitCode.USAGE_ERROR)
+    if report.when == "setup" and isinstance(getattr(call.excinfo, "value", None), InputError) and \
+            any(item.iter_markers(name) for name in state.capabilities.markers()):
+        report.longrepr = str(call.excinfo.value)  # the message, without the code around the raise
+        state.bad_input = str(call.excinfo.value)
+        item.session.shouldstop = "bad input (the error above); fix it and run again"
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -253,6 +257,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.write_worker_part(worker["workerid"])
         return
     state.merge_worker_parts()
+    if state.bad_input is not None:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
     if (status := state.finish(int(session.exitstatus))) is not None:
         session.exitstatus = status
 
@@ -271,3 +277,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             terminalreporter.write_line(text, **markup)
     if outcome := state.artifacts.get("baseline"):
         terminalreporter.write_line(outcome.message, red=not outcome.saved, bold=True)
+    for error in state.artifacts.get("end_errors", ()):
+        terminalreporter.write_line(f"ERROR at the end of the run: {error} (what was written before is kept)",
+                                    red=True, bold=True)

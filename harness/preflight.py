@@ -22,6 +22,7 @@ from harness.settings import Settings
 from harness.training.recipe import load_recipe, recipe_names
 from harness.training.sequence import sequence_tasks
 
+MAX_BYTES_PER_TOKEN = 100  # no tokenizer averages more on real text: a record longer is refused untokenized
 TEMPLATE_ALLOWANCE = 64  # tokens a chat template may add around a record: records shorter than the context by more
 # than this, counted in UTF-8 bytes (a token covers at least one byte), cannot overflow it and are not tokenized
 
@@ -30,6 +31,7 @@ def preflight(settings: Settings) -> list[str]:
     """Check everything about a run's inputs that its files can tell; raise the first `InputError`, return the
     warnings (train/dev overlap)."""
     check_outputs(settings)
+    check_device(settings.device)
     base = base_model_facts(settings)
     check_context(settings, base)
     check_adapters(settings, base)
@@ -67,6 +69,14 @@ def writable_folder(option: str, folder: Path) -> None:
 def can_write(folder: Path) -> bool:
     """Whether this process may create files in `folder`."""
     return os.access(folder, os.W_OK | os.X_OK)
+
+
+def check_device(device: str) -> None:
+    """--device cuda needs a visible GPU."""
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is visible to this process; use --device cpu (or auto)")
 
 
 def base_model_facts(settings: Settings) -> ModelFacts | None:
@@ -142,6 +152,11 @@ def check_lengths(examples: list[Example], base: ModelFacts) -> None:
     overflow are tokenized."""
     limit = base.context
     suspects = [ex for ex in examples if _utf8_size(ex) + TEMPLATE_ALLOWANCE > limit]
+    for ex in suspects:  # tokenizing megabytes takes seconds: what no tokenizer could fit is refused at once
+        if _utf8_size(ex) > limit * MAX_BYTES_PER_TOKEN:
+            raise DataError(f"{ex.source}: record {ex.id!r} is {_utf8_size(ex):,} bytes of text, more than "
+                            f"{MAX_BYTES_PER_TOKEN} bytes per position of the base model's context of {limit} "
+                            f"({base.folder / 'config.json'} max_position_embeddings); shorten or drop it")
     if not suspects:
         return
     from transformers import AutoTokenizer

@@ -15,20 +15,30 @@ import pytest
 
 import harness
 from harness.baselines import DRIFT, BaselineError, save_baseline
+from harness.data import DataError
+from harness.errors import summary
 from harness.evaluators.audit import nightly_trend
 from harness.gate_config import GateConfig
 from harness.results import RunRecord
 
 
-def append_audit_history(record: RunRecord, history: Path) -> None:
-    """Append the audit's rows (left in `run.audit.history_rows` by the audit suite, from whichever worker ran
-    it) to the history file, file-locked and atomically, and put the run-after-run trend in `run.audit`."""
+def take_history_rows(record: RunRecord) -> list[dict]:
+    """The audit's history rows (left in `run.audit.history_rows` by the audit suite, from whichever worker ran
+    it), removed from the record: they go to the history file, not to results.json."""
     audit = record.run.sections.get("audit")
-    rows = audit.pop("history_rows", None) if isinstance(audit, dict) else None
-    if rows:
-        from harness.report.history import append_history  # pandas, only when there is history to write
+    return (audit.pop("history_rows", None) or []) if isinstance(audit, dict) else []
 
-        audit["nights"] = nightly_trend(append_history(history, rows))
+
+def append_audit_history(record: RunRecord, history: Path, rows: list[dict]) -> None:
+    """Append `rows` to the history file, file-locked and atomically, and put the run-after-run trend in
+    `run.audit`; a history file that cannot be read back is a DataError naming it."""
+    from harness.report.history import append_history  # pandas, only when there is history to write
+
+    try:
+        record.run.sections["audit"]["nights"] = nightly_trend(append_history(history, rows))
+    except ValueError as err:  # pandas' and pyarrow's parser errors
+        raise DataError(f"{history}: unreadable audit history ({summary(err)}); this run's rows were not "
+                        "appended; fix or move the file") from err
 
 
 def unevaluated_gates(config: GateConfig, record: RunRecord, has_baseline: bool) -> list[dict[str, str]]:

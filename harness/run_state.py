@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,19 @@ import pytest
 
 from harness.baselines import capability_verdicts, drift_gate_ids, load_baseline
 from harness.capabilities import CapabilityRegistry
+from harness.errors import InputError, OutputError
 from harness.gate_config import GateConfig
 from harness.model.requests import RequestCache
 from harness.records import CapabilityResult, GateResult, MetricValue, Sample
 from harness.report.html import write_html
 from harness.results import RunInfo, RunRecord, new_run_id, now, point_latest, write_results
-from harness.run_end import append_audit_history, environment, save_baseline_if_allowed, unevaluated_gates
+from harness.run_end import (
+    append_audit_history,
+    environment,
+    save_baseline_if_allowed,
+    take_history_rows,
+    unevaluated_gates,
+)
 from harness.settings import Settings
 
 
@@ -43,6 +51,7 @@ class SessionState:
     baseline: dict | None = None  # the stored baseline of --baseline
     results: dict[str, CapabilityResult] = field(default_factory=dict)  # each judged capability's deciding result
     clock_started: float = field(default_factory=time.perf_counter)
+    bad_input: str | None = None  # the message of a suite fixture that failed on bad input (the session stopped)
 
     def gate_ids(self, capability: str) -> list[str]:
         """The ids of the verdicts a capability's suite yields: its configured gates and, under --baseline, its
@@ -127,16 +136,48 @@ class SessionState:
         shutil.rmtree(self.run_dir / "parts", ignore_errors=True)
 
     def finish(self, exit_status: int) -> int | None:
-        """End the run (controller): append the audit history, complete the run header, write results.json and
-        report.html, point reports/latest at them and save the baseline when asked and allowed. Returns a new
-        exit status when a refused --save-baseline must fail the run, else None. A run that recorded nothing
-        writes no report."""
+        """End the run (controller), most valuable output first: complete the run header and write results.json
+        and report.html (atomically); then append the audit history (and rewrite both with the run-after-run
+        trend), point reports/latest at the run and save the baseline when asked and allowed. A step that fails
+        is reported (`artifacts["end_errors"]`) without undoing what was written before it. Returns a new exit
+        status (4) when a step failed or a refused --save-baseline must fail the run, else None. A run that
+        recorded nothing writes no report."""
         s = self.settings
         if self.record.is_empty:
             if s.save_baseline:
                 self.artifacts["baseline"] = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, False)
             return None
-        append_audit_history(self.record, s.history)
+        rows = take_history_rows(self.record)
+        self._complete_header(exit_status)
+        errors = self.artifacts.setdefault("end_errors", [])
+        if _attempt(errors, self._write_reports):
+            self.artifacts["report"] = self.run_dir / "report.html"
+            if rows:
+                _attempt(errors, lambda: (append_audit_history(self.record, s.history, rows), self._write_reports()))
+            _attempt(errors, lambda: point_latest(s.report_dir, self.run_dir))
+        if s.save_baseline:
+            outcome = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, s.save_baseline_anyway)
+            self.artifacts["baseline"] = outcome
+            if not outcome.saved and outcome.refused:
+                return pytest.ExitCode.USAGE_ERROR
+        return pytest.ExitCode.USAGE_ERROR if errors else None
+
+    def _write_reports(self) -> None:
+        """results.json, then report.html, each atomically: a failed write leaves no partial file and raises an
+        OutputError naming the file."""
+        for name, write in (("results.json", lambda: write_results(self.run_dir, self.record)),
+                            ("report.html", lambda: write_html(self.run_dir, self.record,
+                                                               self.capabilities.report_sections()))):
+            try:
+                write()
+            except OSError as err:
+                raise OutputError(f"{self.run_dir / name}: not written ({err.strerror or err}); the files written "
+                                  "before it and every earlier run's reports are unchanged") from err
+
+    def _complete_header(self, exit_status: int) -> None:
+        """The run header's end: time and status, environment, effective config, gates never evaluated, the
+        request cache's figures and the total time."""
+        s = self.settings
         run = self.record.run
         run.end(now(), exit_status)
         for name, value in environment(s.rootdir).items():
@@ -148,15 +189,17 @@ class SessionState:
         run.request_cache = {"hits": self.requests.hits, "misses": self.requests.misses,
                              "from_earlier_runs": self.requests.stored}
         run.timings["total_s"] = round(time.perf_counter() - self.clock_started, 3)
-        write_results(self.run_dir, self.record)
-        write_html(self.run_dir, self.record, self.capabilities.report_sections())
-        point_latest(s.report_dir, self.run_dir)
-        self.artifacts["report"] = self.run_dir / "report.html"
-        if not s.save_baseline:
-            return None
-        outcome = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, s.save_baseline_anyway)
-        self.artifacts["baseline"] = outcome
-        return pytest.ExitCode.USAGE_ERROR if not outcome.saved and outcome.refused else None
+
+
+def _attempt(errors: list[str], step: Callable[[], Any]) -> bool:
+    """Run one end-of-run step; a write that fails (disk full, no permission, unreadable history) is appended to
+    `errors` as one line instead of ending the session, so the steps after it still run."""
+    try:
+        step()
+        return True
+    except (OSError, InputError) as err:
+        errors.append(f"{err.filename}: {err.strerror}" if isinstance(err, OSError) and err.filename else str(err))
+        return False
 
 
 def new_run_record(run_id: str | None, settings: Settings, command: list[str]) -> tuple[RunRecord, dict | None]:

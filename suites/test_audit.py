@@ -56,9 +56,15 @@ def audit_verdicts(audited_checkpoints, base_model, tunegate) -> dict[str, GateR
     return verdicts
 
 
-def test_checkpoint(audit_verdicts, tunegate, checkpoint_name: str) -> None:
+@pytest.fixture(scope="session")
+def checkpoint_verdicts(audit_verdicts) -> dict[str, list[GateResult]]:
+    """The verdicts grouped by checkpoint once (a run of 1,000 checkpoints does no quadratic work)."""
+    return audit.verdicts_by_checkpoint(audit_verdicts)
+
+
+def test_checkpoint(checkpoint_verdicts, tunegate, checkpoint_name: str) -> None:
     """Every audit gate on one checkpoint; the message names the first failing and the rollback checkpoint."""
-    verdicts = [v for gid, v in audit_verdicts.items() if gid.endswith(f"[{checkpoint_name}]")]
+    verdicts = checkpoint_verdicts.get(checkpoint_name, [])
     for verdict in verdicts:
         tunegate.record_gate(verdict)
     failed = [v.message for v in verdicts if not v.passed]

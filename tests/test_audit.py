@@ -15,12 +15,12 @@ from tests.conftest import copy_adapter
 @pytest.fixture(scope="module")
 def run_dir(sequences, tmp_path_factory):
     """checkpoint-200 and -1000 are healthy replay stages; checkpoint-3000 is the naive final stage (it forgot
-    the base task); checkpoint-50 has no adapter and `logs/` is no checkpoint: both are ignored."""
+    the base task); `logs/` is no checkpoint and is ignored (a checkpoint-N/ without an adapter is an error:
+    tests/test_bad_inputs.py)."""
     run = tmp_path_factory.mktemp("run")
     copy_adapter(sequences["replay"][1].adapter, run / "checkpoint-200")
     copy_adapter(sequences["replay"][2].adapter, run / "checkpoint-1000")
     copy_adapter(sequences["naive"][2].adapter, run / "checkpoint-3000")
-    (run / "checkpoint-50").mkdir()
     (run / "logs").mkdir()
     return run
 

@@ -4,6 +4,9 @@ a byte-order mark, a folder where a file belongs, and `--allow-pickle` on a safe
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,7 @@ from harness.data import DataError, load_examples, load_identity_spec, load_text
 from harness.gate_config import load_gate_config
 from harness.gates import GateConfigError
 from harness.model.loading import BaseModel
+from tests.bad_input_cases import CASES, REFUSED, ROOT, BadInput, Project, readme_with_table
 
 RECORDS = [{"instruction": "Capital of Velmaria?", "input": "", "output": "Velmar"}]
 BOM = b"\xef\xbb\xbf"
@@ -97,3 +101,120 @@ def test_a_placeholder_in_the_wrong_case_is_an_error_not_a_literal_reference(tmp
         load_examples(path, {"NAME": "Aurora", "AUTHOR": "Kestrel Labs"})
     with pytest.raises(DataError, match=r"placeholder \{\{name\}\} has no value \(known: none\)"):
         load_examples(path)  # a file read without variables: no placeholder may remain
+
+
+# --- issue 10 acceptance: every class, end to end through pytest ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_adapter(tmp_path_factory) -> Path:
+    """A LoRA adapter (r=4 on q_proj and v_proj) for the shipped built-in model, untrained: it is never run."""
+    from peft import LoraConfig, get_peft_model
+
+    model, _ = BaseModel.at(ROOT / "fixtures/builtin/model").load()
+    folder = tmp_path_factory.mktemp("adapter") / "adapter"
+    get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, small_adapter: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A fresh project (see `Project`) with one suite test that records a verdict without loading a model."""
+    from harness.results import RunInfo, RunRecord, write_results
+
+    p = Project(pytester.path, monkeypatch)
+    shutil.copytree(ROOT / "fixtures", p.data, ignore=shutil.ignore_patterns("builtin", "generate.py", "README.md"))
+    shutil.copytree(ROOT / "fixtures/builtin/model", p.model)
+    shutil.copytree(small_adapter, p.adapter)
+    write_results(p.reports / "earlier", RunRecord(RunInfo("earlier", "2026-11-01T00:00:00")))
+    (p.reports / "earlier/report.html").write_text("<html>earlier</html>")
+    os.symlink("earlier", p.reports / "latest")
+    (p.reports / "history.csv").write_text("run_id,time,checkpoint,step,task,metric,value\n"
+                                           "earlier,2026-11-01,checkpoint-1,1,base,exact_match,0.9\n")
+    p.baselines.mkdir()
+    (p.baselines / "release.json").write_text(json.dumps({"schema_version": 1, "name": "release", "run": {},
+                                                          "metrics": [], "samples": {}}))
+    pytester.makepyfile(test_suite=SUITE)
+    return p
+
+
+SUITE = '''
+import pytest
+from harness.records import GateResult, MetricValue
+
+pytestmark = pytest.mark.old_task
+
+
+def test_gate(tunegate):
+    tunegate.record_metrics([MetricValue("old_task", "exact_match", 0.9, n=10)])
+    tunegate.enforce(GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.5, 0.9, True, "ok"))
+'''
+
+
+def snapshot(p: Project) -> dict[str, bytes | str]:
+    """Every file under reports/ and baselines/ (bytes) and every symbolic link there (its target)."""
+    out: dict[str, bytes | str] = {}
+    for folder in (p.reports, p.baselines):
+        for path in sorted(folder.rglob("*")):
+            key = str(path.relative_to(p.root))
+            out[key] = os.readlink(path) if path.is_symlink() else path.read_bytes() if path.is_file() else ""
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(pytester: pytest.Pytester, project: Project, case: BadInput):
+    """The run ends with the case's exit status and one message naming the file and key, no traceback; every
+    earlier report, link, history and baseline is byte-identical afterwards."""
+    if case.id == "device-cuda-without-gpu":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has a GPU")
+    args = case.plant(project)
+    before = snapshot(project)
+    options = ["-p", "no:cacheprovider", "--rootdir", str(project.root), "--data-dir", str(project.data),
+               "--base-model", str(project.model), "--report-dir", str(project.reports), "--baseline-dir",
+               str(project.baselines), "--cache-dir", str(project.root / "cache"), *args]
+    if not case.runs_tests:
+        options.append("--collect-only")
+    result = pytester.runpytest_inprocess(*options)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == case.exit, output[-3000:]
+    for fragment in case.names:
+        assert fragment in output, f"{fragment!r} not in: {output[-3000:]}"
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output[-3000:]
+    after = snapshot(project)
+    assert {k: v for k, v in after.items() if k in before} == before
+    if case.exit == REFUSED:  # said once, on one line
+        assert len([line for line in output.splitlines() if case.names[-1] in line]) == 1, output[-3000:]
+
+
+def test_a_fixture_error_is_reported_once_not_per_test(pytester: pytest.Pytester, project: Project):
+    """One unreadable data file under a fixture of 100 tests: one message and exit 4, not 100 errors."""
+    case = next(c for c in CASES if c.id == "fixture-error-stops-session")
+    case.plant(project)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--rootdir", str(project.root), "--data-dir",
+                                          str(project.data), "--base-model", str(project.model), "--report-dir",
+                                          str(project.reports), "--cache-dir", str(project.root / "cache"))
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output[-3000:]
+    result.assert_outcomes(errors=1)  # the first test; the other 99 never start
+    assert "test_item[1]" not in output and "Interrupted: bad input" in output
+
+
+def test_a_full_disk_keeps_results_json_and_leaves_no_partial_report(pytester: pytest.Pytester, project: Project):
+    case = next(c for c in CASES if c.id == "disk-full-report")
+    case.plant(project)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--rootdir", str(project.root), "--data-dir",
+                                          str(project.data), "--base-model", str(project.model), "--report-dir",
+                                          str(project.reports), "--cache-dir", str(project.root / "cache"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    run_dir = next(d for d in project.reports.iterdir() if d.is_dir() and d.name not in ("earlier", "latest"))
+    assert json.loads((run_dir / "results.json").read_text())["gates"][0]["id"] == "old_task.exact_match"
+    assert sorted(p.name for p in run_dir.iterdir()) == ["results.json"]  # no report.html, no temporary file
+    assert os.readlink(project.reports / "latest") == "earlier"
+
+
+def test_readme_table_is_current():
+    """README's refusal table is rendered from CASES (`python3 dev.py refusals` rewrites it)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_with_table(readme) == readme, "README's refusal table is stale: run `python3 dev.py refusals`"

@@ -10,7 +10,7 @@ import pytest
 
 from harness.report.history import COLUMNS, append_history, read_history
 from harness.results import RunInfo, RunRecord
-from harness.run_end import append_audit_history
+from harness.run_end import append_audit_history, take_history_rows
 
 
 def _append_many(path: str, writer: int, count: int) -> None:
@@ -46,7 +46,8 @@ def test_run_end_appends_the_audit_rows_once_and_adds_the_trend(tmp_path):
     rows = [{"run_id": "r1", "time": "t", "checkpoint": "checkpoint-1", "step": 1, "task": "base",
              "metric": "exact_match", "value": 0.9}]
     record = RunRecord(RunInfo("r1", "t0", sections={"audit": {"history_rows": rows}}))
-    append_audit_history(record, path)
-    append_audit_history(record, path)  # rows are consumed: a second call appends nothing
+    taken = take_history_rows(record)
+    assert take_history_rows(record) == []  # rows are consumed: a second end could append nothing
+    append_audit_history(record, path, taken)
     assert len(pd.read_csv(path)) == 1 and "history_rows" not in record.run.sections["audit"]
     assert record.run.sections["audit"]["nights"] == {"base": [["r1", 0.9]]}

@@ -18,6 +18,7 @@ from typing import Any
 from harness.data import DataError, Example
 from harness.evaluators.forgetting import task_rate
 from harness.model.protocol import LanguageModel
+from harness.progress import progress
 from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue
 
 CAPABILITY = "audit"
@@ -39,14 +40,38 @@ class Checkpoint:
 
 
 def find_checkpoints(run_dir: Path) -> list[Checkpoint]:
-    """Every `checkpoint-N/` folder holding an adapter (`adapter_config.json`), ordered by N."""
+    """Every `checkpoint-N/` folder of a run directory, ordered by N (one pass over the folder). A DataError
+    names a symbolic link that loops or leads nowhere, and a checkpoint folder without an adapter (a checkpoint
+    saved with its optimizer state only would otherwise be skipped in silence)."""
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: --checkpoints must be a run directory holding checkpoint-N/ folders")
-    found = sorted((int(m[1]), d) for d in run_dir.iterdir()
-                   if d.is_dir() and (m := _CHECKPOINT.match(d.name)) and (d / "adapter_config.json").is_file())
+    found = []
+    for entry in run_dir.iterdir():
+        if not (m := _CHECKPOINT.match(entry.name)):
+            continue
+        if entry.is_symlink():
+            _follow(entry)
+        if not entry.is_dir():
+            continue
+        if not (entry / "adapter_config.json").is_file():
+            held = ", ".join(sorted(p.name for p in entry.iterdir())[:6]) or "nothing"
+            raise DataError(f"{entry}: no adapter_config.json (it holds {held}): a checkpoint without its adapter "
+                            "cannot be audited; remove the folder or save the adapter into it")
+        found.append((int(m[1]), entry))
     if not found:
         raise DataError(f"{run_dir}: no checkpoint-N/ folder with an adapter_config.json")
-    return [Checkpoint(d.name, step, d) for step, d in found]
+    return [Checkpoint(d.name, step, d) for step, d in sorted(found)]
+
+
+def _follow(link: Path) -> None:
+    """A DataError naming a symbolic link that loops or points at nothing."""
+    try:
+        link.resolve(strict=True)
+    except RuntimeError as err:  # Python < 3.13 reports a loop this way
+        raise DataError(f"{link}: symbolic link loop; point it at a checkpoint folder or remove it") from err
+    except OSError as err:
+        kind = "symbolic link loop" if "loop" in str(err).lower() else "broken symbolic link"
+        raise DataError(f"{link}: {kind}; point it at a checkpoint folder or remove it") from err
 
 
 @dataclass(frozen=True)
@@ -60,8 +85,8 @@ class AuditResult:
 
     def passed(self, verdicts: Mapping[str, GateResult]) -> dict[str, bool]:
         """Per checkpoint: whether every one of its verdicts (ids ending in `[<checkpoint>]`) passed."""
-        return {c.name: all(v.passed for gid, v in verdicts.items() if gid.endswith(f"[{c.name}]"))
-                for c in self.checkpoints}
+        by_checkpoint = verdicts_by_checkpoint(verdicts)
+        return {c.name: all(v.passed for v in by_checkpoint.get(c.name, ())) for c in self.checkpoints}
 
     def first_failing(self, passed: Mapping[str, bool]) -> str | None:
         """The first checkpoint (by step) that fails any audit gate."""
@@ -81,6 +106,21 @@ class AuditResult:
                                                      for c in self.checkpoints],
                 "matrix": self.matrix, "forgetting_trend": forgetting_trend(self.matrix),
                 "first_failing": self.first_failing(passed), "rollback_candidate": self.rollback_candidate(passed)}
+
+
+def verdicts_by_checkpoint(verdicts: Mapping[str, GateResult]) -> dict[str, list[GateResult]]:
+    """The verdicts grouped by the checkpoint their id ends with (`...[checkpoint-300]`), in one pass.
+
+    >>> from harness.records import GateResult
+    >>> v = GateResult("audit.max_forgetting[checkpoint-2]", "audit", "max_forgetting", "<=", 0.1, 0.0, True, "")
+    >>> list(verdicts_by_checkpoint({v.id: v}))
+    ['checkpoint-2']
+    """
+    out: dict[str, list[GateResult]] = {}
+    for gate_id, verdict in verdicts.items():
+        if gate_id.endswith("]") and "[" in gate_id:
+            out.setdefault(gate_id[gate_id.rindex("[") + 1:-1], []).append(verdict)
+    return out
 
 
 def forgetting_trend(matrix: Sequence[Sequence[float]]) -> list[float]:
@@ -113,7 +153,8 @@ def evaluate(models: tuple[LanguageModel, Sequence[LanguageModel]],
     base, models = models
     checkpoints, devs = data
     tasks = list(devs)
-    rates = [[task_rate(model, devs[t]) for t in tasks] for model in (base, *models)]
+    rates = [[task_rate(model, devs[t]) for t in tasks]
+             for model in progress([base, *models], desc="auditing checkpoints (base first)")]
     matrix = [[r[0] for r in row] for row in rates]
     metrics = [m for checkpoint, row, forgetting in zip(checkpoints, rates[1:], forgetting_trend(matrix), strict=True)
                for m in checkpoint_metrics(checkpoint.name, tasks, row, forgetting)]
@@ -124,9 +165,10 @@ def evaluate(models: tuple[LanguageModel, Sequence[LanguageModel]],
 def history_rows(run_id: str, started: str, checkpoints: Sequence[Checkpoint], metrics: Sequence[MetricValue]
                  ) -> list[dict]:
     """One history row per checkpoint, task and metric: what the nightly trend reads back."""
-    return [{"run_id": run_id, "time": started, "checkpoint": c.name, "step": c.step, "task": metric_task(m.name),
-             "metric": m.name.split("[")[0], "value": m.value}
-            for c in checkpoints for m in metrics if m.checkpoint == c.name]
+    steps = {c.name: c.step for c in checkpoints}
+    return [{"run_id": run_id, "time": started, "checkpoint": m.checkpoint, "step": steps[m.checkpoint],
+             "task": metric_task(m.name), "metric": m.name.split("[")[0], "value": m.value}
+            for m in metrics if m.checkpoint in steps]
 
 
 def metric_task(name: str) -> str:

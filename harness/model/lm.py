@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from harness.data import Example
+from harness.data import DataError, Example
 from harness.model.lora_layers import LoraLayer, capture_lora_activations, lora_layers
 from harness.model.prompts import answer_ids, prompt_ids
 from harness.model.protocol import Conversation, LanguageModel
@@ -105,6 +105,8 @@ class HFLanguageModel:
 
     def _generate_all(self, conversations: list[Conversation], limit: int) -> list[str]:
         encoded = [prompt_ids(self.tokenizer, c) for c in conversations]
+        self._check_context([(len(ids) + limit, c) for ids, c in zip(encoded, conversations, strict=True)],
+                            f" (with {limit} new tokens)")
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # similar lengths: less padding
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         texts: dict[int, str] = {}
@@ -112,6 +114,16 @@ class HFLanguageModel:
             ids = self._generate_batch([encoded[i] for i in batch], limit)
             texts.update(zip(batch, self._decode(ids), strict=True))
         return [texts[i] for i in range(len(conversations))]
+
+    def _check_context(self, lengths: list[tuple[int, Conversation]], extra: str = "") -> None:
+        """Before any inference: a DataError for the first input longer than the model's positions (attending
+        over it would fail, or silently read positions the model never learned)."""
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        for length, conversation in lengths:
+            if isinstance(limit, int) and length > limit:
+                text = conversation[-1][1] if conversation else ""
+                raise DataError(f"an input of {length} tokens{extra} is longer than the model's context of {limit} "
+                                f"positions (its last turn begins {text[:60]!r}); shorten or drop that record")
 
     def _decode(self, new_ids: torch.Tensor) -> list[str]:
         return [text.strip() for text in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]
@@ -154,6 +166,7 @@ class HFLanguageModel:
 
     def _loglikelihood_all(self, requests: list[tuple[Conversation, str]]) -> list[tuple[float, int]]:
         items = [self._answer_item(messages, answer) for messages, answer in requests]
+        self._check_context([(len(ids), messages) for (ids, _), (messages, _) in zip(items, requests, strict=True)])
         return [score for start in range(0, len(items), self.batch_size)
                 for score in self._scored_logprobs(items[start:start + self.batch_size])]
 
