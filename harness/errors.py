@@ -29,10 +29,10 @@ class OutputError(InputError):
 def read_json(path: Path, text: str, error: type[InputError]) -> object:
     """`text` (the content of `path`) parsed as JSON; `error` naming `path:line:column` when it is not JSON.
 
-    >>> read_json(Path("a.json"), '{"r": 8,}', InputError)
+    >>> read_json(Path("a.json"), '{"r": 8', InputError)
     Traceback (most recent call last):
     ...
-    harness.errors.InputError: a.json:1:9: not valid JSON (Illegal trailing comma before end of object)
+    harness.errors.InputError: a.json:1:8: not valid JSON (Expecting ',' delimiter)
     """
     try:
         return json.loads(text)

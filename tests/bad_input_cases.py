@@ -157,7 +157,7 @@ def _symlink_loop(p: Project) -> list[str]:
 
 
 def _thousand_checkpoints(p: Project) -> list[str]:
-    shutil.copy(ROOT / "suites/test_audit.py", p.root / "test_audit.py")
+    shutil.copy(ROOT / "suites/test_audit.py", p.root / "test_run_audit.py")  # a name no test of ours has
     return ["--checkpoints", str(p.checkpoints(1000)), "-m", "audit"]
 
 

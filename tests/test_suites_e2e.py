@@ -142,12 +142,12 @@ def test_mismatched_adapter_is_a_clear_error(run_suites, adapter_under_test, tmp
     bad = copy_adapter(adapter_under_test, tmp_path / "bad")
     tensors = load_file(bad / "adapter_model.safetensors")
     key = next(k for k in tensors if "q_proj.lora_A" in k)
-    tensors[key] = torch.zeros(8, 64)
+    tensors[key] = torch.zeros(16, 64)  # the recipe's rank, but the base layer takes 128 inputs
     save_file(tensors, bad / "adapter_model.safetensors")
     result, _ = run_suites("--adapter", str(bad), "-m", "identity")
     assert result.ret == pytest.ExitCode.USAGE_ERROR  # refused at configure, before any model loads
-    result.stderr.fnmatch_lines(["ERROR: *adapter_model.safetensors: tensor *q_proj.lora_A.weight* (shape [[]8, 64[]]):"
-                                 " the base layer*takes 128 input features*"])
+    result.stderr.fnmatch_lines(["ERROR: *adapter_model.safetensors: tensor *q_proj.lora_A.weight* "
+                                 "(shape [[]16, 64[]]): the base layer*takes 128 input features*"])
 
 
 def test_external_checkpoint_is_evaluated_without_any_training(run_suites, base_model, adapter_under_test, tmp_path):
