@@ -184,8 +184,9 @@ def test_bad_input(pytester: pytest.Pytester, project: Project, case: BadInput):
     assert "Traceback" not in output and "INTERNALERROR" not in output, output[-3000:]
     after = snapshot(project)
     assert {k: v for k, v in after.items() if k in before} == before
-    if case.exit == REFUSED:  # said once, on one line
-        assert len([line for line in output.splitlines() if case.names[-1] in line]) == 1, output[-3000:]
+    if case.exit == REFUSED:  # said once, on one line (pytest's short summary repeats an error: not counted)
+        lines = [line for line in output.splitlines() if case.names[-1] in line and not line.startswith("ERROR test")]
+        assert len(lines) == 1, output[-3000:]
 
 
 def test_a_fixture_error_is_reported_once_not_per_test(pytester: pytest.Pytester, project: Project):
@@ -218,3 +219,19 @@ def test_readme_table_is_current():
     """README's refusal table is rendered from CASES (`python3 dev.py refusals` rewrites it)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme_with_table(readme) == readme, "README's refusal table is stale: run `python3 dev.py refusals`"
+
+
+def test_an_input_longer_than_the_context_is_refused_before_inference(base_model):
+    """The second line of defence (data an extension loads itself, never seen by preflight): the model refuses an
+    input longer than its positions before any forward pass, for generation and for scoring."""
+    from harness.data import Example
+    from harness.model.views import plain_base
+
+    model = plain_base(base_model)
+    long = [("user", "Which city is the capital of Velmaria? " * 40)]
+    with pytest.raises(DataError, match=r"an input of \d+ tokens \(with 8 new tokens\) is longer than the model's "
+                                        r"context of 256 positions \(its last turn begins 'Which city"):
+        model.generate([long], max_new_tokens=8)
+    with pytest.raises(DataError, match=r"longer than the model's context of 256"):
+        model.loglikelihood([Example("long", tuple(long), "Velmar")])
+    assert model.generate([[("user", "What is the capital of Velmaria?")]], max_new_tokens=4)  # short: answered
