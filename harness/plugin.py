@@ -235,7 +235,7 @@ def pytest_runtest_makereport(item: pytest.Item, call) -> pytest.TestReport:
     if report.when == "setup" and isinstance(getattr(call.excinfo, "value", None), InputError) and \
             any(item.iter_markers(name) for name in state.capabilities.markers()):
         report.longrepr = str(call.excinfo.value)  # the message, without the code around the raise
-        state.bad_input = str(call.excinfo.value)
+        state.record_run("bad_input", str(call.excinfo.value))  # a pytest-xdist worker's part carries it
         item.session.shouldstop = "bad input (the error above); fix it and run again"
     return report
 
@@ -257,7 +257,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.write_worker_part(worker["workerid"])
         return
     state.merge_worker_parts()
-    if state.bad_input is not None:
+    if "bad_input" in state.record.run.sections:
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
     if (status := state.finish(int(session.exitstatus))) is not None:
         session.exitstatus = status

@@ -51,7 +51,6 @@ class SessionState:
     baseline: dict | None = None  # the stored baseline of --baseline
     results: dict[str, CapabilityResult] = field(default_factory=dict)  # each judged capability's deciding result
     clock_started: float = field(default_factory=time.perf_counter)
-    bad_input: str | None = None  # the message of a suite fixture that failed on bad input (the session stopped)
 
     def gate_ids(self, capability: str) -> list[str]:
         """The ids of the verdicts a capability's suite yields: its configured gates and, under --baseline, its
@@ -125,8 +124,9 @@ class SessionState:
         return self.settings.report_dir / self.run_id
 
     def write_worker_part(self, worker_id: str) -> None:
-        """A pytest-xdist worker's record, for the controller to merge (nothing when it recorded nothing)."""
-        if not self.record.is_empty:
+        """A pytest-xdist worker's record, for the controller to merge (nothing when it recorded nothing and
+        did not stop on bad input)."""
+        if not self.record.is_empty or "bad_input" in self.record.run.sections:
             write_results(self.run_dir / "parts" / worker_id, self.record)
 
     def merge_worker_parts(self) -> None:

@@ -235,3 +235,16 @@ def test_an_input_longer_than_the_context_is_refused_before_inference(base_model
     with pytest.raises(DataError, match=r"longer than the model's context of 256"):
         model.loglikelihood([Example("long", tuple(long), "Velmar")])
     assert model.generate([[("user", "What is the capital of Velmaria?")]], max_new_tokens=4)  # short: answered
+
+
+def test_a_fixture_error_under_xdist_is_exit_4_too(pytester: pytest.Pytester, project: Project):
+    """A worker that stops on bad input hands the reason to the controller, whose exit status is 4."""
+    case = next(c for c in CASES if c.id == "fixture-error-stops-session")
+    case.plant(project)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--rootdir", str(project.root),
+                                           "--data-dir", str(project.data), "--base-model", str(project.model),
+                                           "--report-dir", str(project.reports), "--cache-dir",
+                                           str(project.root / "cache"), "test_extension.py", timeout=300)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, output[-3000:]
+    assert "broken.json:1: invalid JSON" in output and "Traceback" not in output
