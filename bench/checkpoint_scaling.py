@@ -49,11 +49,12 @@ def run_folder(root: Path, adapter: Path, count: int) -> Path:
 def bookkeeping_seconds(run: Path, settings) -> float:
     """Wall time of the per-checkpoint bookkeeping for one run folder."""
     from harness.evaluators import audit
+    from harness.evaluators.checkpoints import find_checkpoints
     from harness.preflight import base_model_facts, check_adapters
     from harness.records import GateResult, MetricValue
 
     started = time.perf_counter()
-    checkpoints = audit.find_checkpoints(run)
+    checkpoints = find_checkpoints(run)
     check_adapters(replace(settings, checkpoints=run), base_model_facts(settings))
     metrics = [MetricValue("audit", f"exact_match[{task}]", 0.9, checkpoint=c.name) for c in checkpoints
                for task in TASKS]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec, load_text_lines
 from harness.errors import InputError, OutputError, summary
-from harness.evaluators.audit import find_checkpoints
+from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
 from harness.settings import Settings

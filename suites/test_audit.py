@@ -12,6 +12,7 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import audit
+from harness.evaluators.checkpoints import Checkpoint, find_checkpoints, find_run
 from harness.model.views import adapter_chain
 from harness.plugin import tunegate_state
 from harness.records import GateResult
@@ -24,20 +25,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One test per checkpoint, known at collection time."""
     if "checkpoint_name" in metafunc.fixturenames:
         settings = tunegate_state(metafunc.config).settings
-        names = ([c.name for c in audit.find_checkpoints(settings.checkpoints)] if settings.checkpoints
+        names = ([c.name for c in find_checkpoints(settings.checkpoints)] if settings.checkpoints
                  else [f"checkpoint-{i}" for i in range(1, len(sequence_tasks(settings.fixtures)))])
         metafunc.parametrize("checkpoint_name", names, ids=names)
 
 
 @pytest.fixture(scope="session")
-def audited_checkpoints(base_model, tunegate, request) -> list[audit.Checkpoint]:
+def audited_checkpoints(base_model, tunegate, request) -> list[Checkpoint]:
     """The run's checkpoints: --checkpoints, or the built-in replay sequence's stages (trained if needed)."""
     if tunegate.settings.checkpoints:
-        return audit.find_checkpoints(tunegate.settings.checkpoints)
+        run = find_run(tunegate.settings.checkpoints)
+        tunegate.record_run("checkpoints", {"layout": run.layout, "source": run.source})
+        return run.checkpoints
     if tunegate.settings.adapter:
         pytest.skip("--adapter without --checkpoints: nothing to audit (and nothing is trained)")
     stages = request.getfixturevalue("sequences")["replay"]
-    return [audit.Checkpoint(f"checkpoint-{s.index}", s.index, s.adapter) for s in stages[1:]]
+    return [Checkpoint(f"checkpoint-{s.index}", s.index, s.adapter) for s in stages[1:]]
 
 
 @pytest.fixture(scope="session")

@@ -105,3 +105,19 @@ def test_activation_capture_drops_padding(models_under_test, health_examples):
     rank = tuned.model.peft_config["default"].r
     assert len(activations) == len(tuned.lora_layers()) > 0
     assert all(a.shape == (real_tokens, rank) and torch.isfinite(a).all() for a in activations.values())
+
+
+def test_a_dora_adapter_has_its_activations_captured(base_model, health_examples, tmp_path):
+    """DoRA runs lora_A on an identity matrix for its weight norm; only the token activations are captured."""
+    from peft import LoraConfig, get_peft_model
+
+    model, _ = base_model.load()
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                                  use_dora=True, init_lora_weights=False))
+    peft_model.save_pretrained(tmp_path / "dora")
+    _, tuned = base_and_tuned(base_model, tmp_path / "dora")
+    examples = health_examples[:3]
+    activations = tuned.lora_activations(examples)
+    real_tokens = sum(len(tuned._answer_item(tuple(ex.messages), ex.answer)[0]) for ex in examples)
+    assert len(activations) == len(tuned.lora_layers()) > 0
+    assert all(a.shape == (real_tokens, 4) for a in activations.values())

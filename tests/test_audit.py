@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
 
 from harness.data import DataError
-from harness.evaluators.audit import find_checkpoints
+from harness.evaluators.checkpoints import find_checkpoints, find_run
 from tests.conftest import copy_adapter
 
 
@@ -52,3 +53,28 @@ def test_audit_finds_first_failing_checkpoint_and_rollback_candidate(run_suites,
     assert all(len(values) == 2 for values in audit["nights"].values())
     html = (report_dir / "latest" / "report.html").read_text()
     assert "Audit: 3 checkpoints" in html and "run after run" in html
+
+
+def test_ms_swift_launches_are_found_newest_first_and_said(tmp_path):
+    """`--checkpoints output/` of ms-swift: the newest launch (highest v<K>) is audited, and the source says so."""
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    for launch, steps in (("v0-20261122-090000", (50,)), ("v1-20261123-101010", (100, 50))):
+        for step in steps:
+            shutil.copytree(adapter, tmp_path / "output" / launch / f"checkpoint-{step}")
+    (tmp_path / "output" / "v2-20261124-000000").mkdir()  # a launch that saved nothing yet
+    run = find_run(tmp_path / "output")
+    assert run.layout == "ms-swift" and [c.name for c in run.checkpoints] == ["checkpoint-50", "checkpoint-100"]
+    assert run.checkpoints[0].path == tmp_path / "output/v1-20261123-101010/checkpoint-50"
+    assert "newest of 2 ms-swift launches" in run.source
+
+
+def test_a_flat_folder_of_adapters_is_ordered_by_the_number_in_each_name(tmp_path):
+    for name in ("step_200", "step_1000", "final", "notes"):
+        (tmp_path / name).mkdir()
+        if name != "notes":
+            (tmp_path / name / "adapter_config.json").write_text("{}")
+    run = find_run(tmp_path)
+    assert run.layout == "flat" and [(c.name, c.step) for c in run.checkpoints] == [
+        ("step_200", 200), ("step_1000", 1000), ("final", 3)]

@@ -1,21 +1,21 @@
 """Nightly audit: every checkpoint of a training run on every task's dev set.
 
-Checkpoints are the `checkpoint-N/` adapter folders of a run directory (what peft / HF Trainer,
-LLaMA-Factory and ms-swift write), ordered by step N. Each is evaluated on every task's dev set; the result is
-the checkpoint x task exact-match matrix (row 0: the base model), the forgetting trend (per checkpoint, the
-largest drop of any task below its best earlier accuracy), the audit gates checked per checkpoint, the first
-checkpoint that fails any gate and the last one that passes them all (the rollback candidate).
+Checkpoints are a training run's adapter folders in training order (`harness.evaluators.checkpoints`: the
+layouts of HF Trainer, LLaMA-Factory and ms-swift, or a flat folder of adapters). Each is evaluated on every
+task's dev set; the result is the checkpoint x task exact-match matrix (row 0: the base model), the forgetting
+trend (per checkpoint, the largest drop of any task below its best earlier accuracy), the audit gates checked
+per checkpoint, the first checkpoint that fails any gate and the last one that passes them all (the rollback
+candidate).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from harness.data import DataError, Example
+from harness.data import Example
+from harness.evaluators.checkpoints import Checkpoint
 from harness.evaluators.forgetting import task_rate
 from harness.model.protocol import LanguageModel
 from harness.progress import progress
@@ -27,51 +27,6 @@ METRICS = {
     "min_exact_match": MetricSpec(0, 1, True, "lowest exact match over every task's dev set, per checkpoint"),
     "max_forgetting": MetricSpec(-1, 1, False, "largest drop of any task below its best earlier accuracy"),
 }
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One checkpoint of a run: its name, training step and adapter folder."""
-
-    name: str
-    step: int
-    path: Path
-
-
-def find_checkpoints(run_dir: Path) -> list[Checkpoint]:
-    """Every `checkpoint-N/` folder of a run directory, ordered by N (one pass over the folder). A DataError
-    names a symbolic link that loops or leads nowhere, and a checkpoint folder without an adapter (a checkpoint
-    saved with its optimizer state only would otherwise be skipped in silence)."""
-    if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: --checkpoints must be a run directory holding checkpoint-N/ folders")
-    found = []
-    for entry in run_dir.iterdir():
-        if not (m := _CHECKPOINT.match(entry.name)):
-            continue
-        if entry.is_symlink():
-            _follow(entry)
-        if not entry.is_dir():
-            continue
-        if not (entry / "adapter_config.json").is_file():
-            held = ", ".join(sorted(p.name for p in entry.iterdir())[:6]) or "nothing"
-            raise DataError(f"{entry}: no adapter_config.json (it holds {held}): a checkpoint without its adapter "
-                            "cannot be audited; remove the folder or save the adapter into it")
-        found.append((int(m[1]), entry))
-    if not found:
-        raise DataError(f"{run_dir}: no checkpoint-N/ folder with an adapter_config.json")
-    return [Checkpoint(d.name, step, d) for step, d in sorted(found)]
-
-
-def _follow(link: Path) -> None:
-    """A DataError naming a symbolic link that loops or points at nothing."""
-    try:
-        link.resolve(strict=True)
-    except RuntimeError as err:  # Python < 3.13 reports a loop this way
-        raise DataError(f"{link}: symbolic link loop; point it at a checkpoint folder or remove it") from err
-    except OSError as err:
-        kind = "symbolic link loop" if "loop" in str(err).lower() else "broken symbolic link"
-        raise DataError(f"{link}: {kind}; point it at a checkpoint folder or remove it") from err
 
 
 @dataclass(frozen=True)

@@ -52,13 +52,20 @@ def lora_layers(model: torch.nn.Module, adapter: str = "default") -> list[LoraLa
 @contextmanager
 def capture_lora_activations(model: torch.nn.Module, adapter: str = "default"
                              ) -> Iterator[dict[str, list[torch.Tensor]]]:
-    """Record every `lora_A` output (batch, tokens, r) during forward passes, by layer name."""
+    """Record every `lora_A` output on the tokens of a forward pass (batch, tokens, r), by layer name. DoRA also
+    runs `lora_A` on an identity matrix to compute its weight norm: those (in_features, r) calls are not
+    activations and are left out."""
     captured: dict[str, list[torch.Tensor]] = {}
     handles = []
+
+    def keep(store: list[torch.Tensor], output: torch.Tensor) -> None:
+        if output.dim() == 3:
+            store.append(output.detach().float().cpu())
+
     for name, module in _lora_modules(model, adapter):
         store = captured.setdefault(name, [])
         handles.append(module.lora_A[adapter].register_forward_hook(
-            lambda _module, _inputs, output, store=store: store.append(output.detach().float().cpu())))
+            lambda _module, _inputs, output, store=store: keep(store, output)))
     try:
         yield captured
     finally:

@@ -159,6 +159,8 @@ def audit_section(record: RunRecord) -> str:
               for task, values in run.get("nights", {}).items()}
     verdict = (f"first failing checkpoint: <b>{escape(str(run['first_failing']))}</b> &middot; rollback candidate: "
                f"<b>{escape(str(run['rollback_candidate']))}</b>")
+    source = record.run.sections.get("checkpoints", {}).get("source")
+    verdict += f"<br><span class='mono'>{escape(source)}</span>" if source else ""
     return (f"<h2>Audit: {len(steps)} checkpoints</h2><p>{verdict}</p>"
             f"{heatmap(names, run['tasks'], run['matrix'], 'exact match R[checkpoint][task]')}"
             f"{line_chart(by_step, 'by checkpoint step')}"

@@ -1,0 +1,103 @@
+"""Where a training run keeps its checkpoints, in the layouts fine-tuning tools write.
+
+- HF Trainer, peft, LLaMA-Factory: `RUN/checkpoint-N/` adapter folders (N = training step).
+- ms-swift: `OUTPUT/v<K>-<YYYYMMDD>-<HHMMSS>/checkpoint-N/`, one versioned folder per launch; the newest launch
+  (highest K) is audited, and the audit says which one and how many there were.
+- A flat folder of adapter folders (any names): ordered by the number in each name, else by name.
+
+Finding is one pass over the folder; a `checkpoint-N/` without an adapter, a symbolic link that loops or leads
+nowhere, and a folder with none of these layouts are DataErrors naming the path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.data import DataError
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+_SWIFT_RUN = re.compile(r"^v(\d+)-\d{8}-\d{6}$")
+_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint of a run: its name, training step and adapter folder."""
+
+    name: str
+    step: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class CheckpointRun:
+    """The checkpoints found under a folder, the layout they were found in and a line saying so."""
+
+    checkpoints: list[Checkpoint]
+    layout: str
+    source: str
+
+
+def find_checkpoints(run_dir: Path) -> list[Checkpoint]:
+    """The checkpoints of `run_dir` in training order (see `find_run`)."""
+    return find_run(run_dir).checkpoints
+
+
+def find_run(run_dir: Path) -> CheckpointRun:
+    """The checkpoints under `run_dir`: its `checkpoint-N/` folders; else those of its newest ms-swift launch;
+    else its adapter folders. A DataError names the folder when none of these is there."""
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: --checkpoints must be a run directory holding checkpoint-N/ folders")
+    if found := _trainer_checkpoints(run_dir):
+        return CheckpointRun(found, "trainer", f"{run_dir}: {len(found)} checkpoint-N/ folders")
+    launches = sorted((int(m[1]), d.name, d) for d in run_dir.iterdir()
+                      if (m := _SWIFT_RUN.match(d.name)) and d.is_dir() and any(d.glob("checkpoint-*")))
+    if launches:
+        newest = launches[-1][2]
+        found = _trainer_checkpoints(newest)
+        return CheckpointRun(found, "ms-swift", f"{newest}: {len(found)} checkpoints of the newest of "
+                                                f"{len(launches)} ms-swift launches")
+    adapters = [d for d in sorted(run_dir.iterdir()) if d.is_dir() and (d / "adapter_config.json").is_file()]
+    if adapters:
+        ordered = sorted(adapters, key=lambda d: (_number(d.name) is None, _number(d.name) or 0, d.name))
+        found = [Checkpoint(d.name, _number(d.name) or i, d) for i, d in enumerate(ordered, start=1)]
+        return CheckpointRun(found, "flat", f"{run_dir}: {len(found)} adapter folders")
+    raise DataError(f"{run_dir}: no checkpoint-N/ folder with an adapter_config.json (nor ms-swift "
+                    "v<K>-<date>-<time>/checkpoint-N/ launches, nor adapter folders)")
+
+
+def _number(name: str) -> int | None:
+    match = _NUMBER.search(name)
+    return int(match[1]) if match else None
+
+
+def _trainer_checkpoints(folder: Path) -> list[Checkpoint]:
+    """The `checkpoint-N/` folders of `folder`, ordered by N; a DataError for one without an adapter (a checkpoint
+    saved with its optimizer state only would otherwise be skipped in silence) or a bad link."""
+    found = []
+    for entry in folder.iterdir():
+        if not (m := _CHECKPOINT.match(entry.name)):
+            continue
+        if entry.is_symlink():
+            _follow(entry)
+        if not entry.is_dir():
+            continue
+        if not (entry / "adapter_config.json").is_file():
+            held = ", ".join(sorted(p.name for p in entry.iterdir())[:6]) or "nothing"
+            raise DataError(f"{entry}: no adapter_config.json (it holds {held}): a checkpoint without its adapter "
+                            "cannot be audited; remove the folder or save the adapter into it")
+        found.append((int(m[1]), entry))
+    return [Checkpoint(d.name, step, d) for step, d in sorted(found)]
+
+
+def _follow(link: Path) -> None:
+    """A DataError naming a symbolic link that loops or points at nothing."""
+    try:
+        link.resolve(strict=True)
+    except RuntimeError as err:  # Python < 3.13 reports a loop this way
+        raise DataError(f"{link}: symbolic link loop; point it at a checkpoint folder or remove it") from err
+    except OSError as err:
+        kind = "symbolic link loop" if "loop" in str(err).lower() else "broken symbolic link"
+        raise DataError(f"{link}: {kind}; point it at a checkpoint folder or remove it") from err
