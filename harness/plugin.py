@@ -66,6 +66,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--baseline-dir", default="baselines", help="folder of baseline files (default: baselines)")
     group.addoption("--shadow", default=None, help="a second adapter run on the same probes; disagreement with the "
                                                    "adapter under test is reported")
+    group.addoption("--prompt-format", default="auto", help="how prompts are rendered: auto (the tokenizer's chat "
+                    "template, else the plain Question:/Answer: format), chat (the template, required), plain, or "
+                    "a .jinja chat template file")
     group.addoption("--history", default=None, help="audit history file, .csv or .parquet "
                                                     "(default: <report-dir>/history.csv)")
 
@@ -129,7 +132,13 @@ def _settings(config: pytest.Config) -> Settings:
                     save_baseline_anyway=config.getoption("save_baseline_anyway"),
                     shadow=Path(config.getoption("shadow")).resolve() if config.getoption("shadow") else None,
                     train_seed=config.getoption("train_seed"),
-                    answer_cache=not config.getoption("no_answer_cache"))
+                    answer_cache=not config.getoption("no_answer_cache"),
+                    prompt_format=_prompt_format(config.getoption("prompt_format")))
+
+
+def _prompt_format(value: str) -> str:
+    """A .jinja file as an absolute path (it is part of the model's digest); a format name as given."""
+    return str(Path(value).resolve()) if value.endswith(".jinja") else value
 
 
 def _capabilities(config: pytest.Config) -> CapabilityRegistry:

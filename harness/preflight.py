@@ -19,6 +19,7 @@ from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
 from harness.settings import Settings
+from harness.textfiles import read_text_file
 from harness.training.recipe import load_recipe, recipe_names
 from harness.training.sequence import sequence_tasks
 
@@ -34,8 +35,9 @@ def preflight(settings: Settings) -> list[str]:
     check_device(settings.device)
     base = base_model_facts(settings)
     check_context(settings, base)
+    check_prompt_format(settings.prompt_format, base)
     check_adapters(settings, base)
-    warnings = check_data_folder(settings.fixtures, base)
+    warnings = check_data_folder(settings.fixtures, base, settings.prompt_format)
     check_history(settings.history)
     return warnings
 
@@ -98,6 +100,17 @@ def check_context(settings: Settings, base: ModelFacts | None) -> None:
                          f"--ppl-window {base.context} or less")
 
 
+def check_prompt_format(prompt_format: str, base: ModelFacts | None) -> None:
+    """--prompt-format chat needs a chat template in the base model's folder."""
+    if prompt_format != "chat" or base is None:
+        return
+    config = base.folder / "tokenizer_config.json"
+    in_config = config.is_file() and "chat_template" in read_text_file(config, InputError, "tokenizer config")
+    if not (in_config or any(base.folder.glob("chat_template.*"))):
+        raise InputError(f"--prompt-format chat: {base.folder} has no chat template (no chat_template.jinja, none "
+                         "in tokenizer_config.json); use --prompt-format plain or --prompt-format FILE.jinja")
+
+
 def check_adapters(settings: Settings, base: ModelFacts | None) -> None:
     """--adapter, --shadow and every checkpoint of --checkpoints against their own config and the base."""
     folders = [p for p in (settings.adapter, settings.shadow) if p is not None]
@@ -107,7 +120,7 @@ def check_adapters(settings: Settings, base: ModelFacts | None) -> None:
         check_adapter_folder(folder, base, settings.allow_pickle)
 
 
-def check_data_folder(fixtures: Path, base: ModelFacts | None) -> list[str]:
+def check_data_folder(fixtures: Path, base: ModelFacts | None, prompt_format: str = "auto") -> list[str]:
     """The data folder's recipes, identity file, identity data, task datasets and held-out text (those that
     exist; a suite that needs a missing one says so when it runs). Returns overlap warnings."""
     recipes = fixtures / "recipes.toml"
@@ -118,7 +131,7 @@ def check_data_folder(fixtures: Path, base: ModelFacts | None) -> list[str]:
     if (fixtures / "perplexity/heldout.txt").exists():
         load_text_lines(fixtures / "perplexity/heldout.txt")
     if base is not None and base.context is not None:
-        check_lengths([ex for _, examples in datasets for ex in examples], base)
+        check_lengths([ex for _, examples in datasets for ex in examples], base, prompt_format)
     return _overlap_warnings(fixtures, datasets)
 
 
@@ -146,7 +159,7 @@ def _task_datasets(fixtures: Path) -> list[tuple[str, list[Example]]]:
             for task in sequence_tasks(fixtures) for split in ("train", "dev")]
 
 
-def check_lengths(examples: list[Example], base: ModelFacts) -> None:
+def check_lengths(examples: list[Example], base: ModelFacts, prompt_format: str = "auto") -> None:
     """No record may be longer (prompt + answer, in the base's tokens) than the base's context: a DataError
     naming the file, line and record id of the first that is. Only records long enough in bytes to possibly
     overflow are tokenized."""
@@ -161,9 +174,10 @@ def check_lengths(examples: list[Example], base: ModelFacts) -> None:
         return
     from transformers import AutoTokenizer
 
-    from harness.model.prompts import answer_ids, prompt_ids
+    from harness.model.prompts import answer_ids, prompt_ids, prompt_template
 
     tokenizer = AutoTokenizer.from_pretrained(str(base.folder), trust_remote_code=False)
+    tokenizer.chat_template = prompt_template(tokenizer, prompt_format)
     for ex in suspects:
         prompt, answer = len(prompt_ids(tokenizer, ex.messages)), len(answer_ids(tokenizer, ex.answer))
         if prompt + answer > limit:

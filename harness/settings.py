@@ -40,6 +40,7 @@ class Settings:
     shadow: Path | None = None
     train_seed: int | None = None
     answer_cache: bool = True
+    prompt_format: str = "auto"
 
     def __post_init__(self) -> None:
         """Reject values no run can use, naming the option."""
@@ -59,6 +60,10 @@ class Settings:
                 raise ValueError(f"{option} {folder}: is a file, expected a folder (it is created when missing)")
         if self.history is not None and self.history.is_dir():
             raise ValueError(f"--history {self.history}: is a folder, expected a .csv or .parquet file")
+        if self.prompt_format not in ("auto", "chat", "plain") and not (
+                self.prompt_format.endswith(".jinja") and Path(self.prompt_format).is_file()):
+            raise ValueError(f"--prompt-format {self.prompt_format}: expected auto, chat, plain or an existing "
+                             ".jinja chat template file")
         if self.save_baseline_anyway and self.save_baseline is None:
             raise ValueError("--save-baseline-anyway needs --save-baseline NAME")
 

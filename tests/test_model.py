@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,12 +19,14 @@ from harness.model.loading import (
     UnsafeWeightsError,
     attach_adapter,
     check_adapter_fits,
+    model_digest,
 )
+from harness.model.prompts import prompt_ids
 from harness.model.requests import RequestCache
 from harness.model.views import base_and_tuned
 from harness.training.builtin import BuiltinRecipe, build_builtin_model
 from harness.training.recipe import LoraRecipe
-from tests.conftest import copy_adapter
+from tests.conftest import ROOT, copy_adapter
 
 TINY = BuiltinRecipe(steps=3, batch_size=8)
 
@@ -213,3 +217,44 @@ def test_a_misfitting_adapter_fails_when_its_weights_first_load(base_model, tmp_
     _, tuned = base_and_tuned(base_model, folder)
     with pytest.raises(AdapterMismatchError, match=r"has shape \[4, 64\]"):
         tuned.generate([(("user", "Who are you?"),)], max_new_tokens=2)
+
+
+def _template_less_copy(tmp_path) -> Path:
+    """The shipped built-in model without its chat template (as a GPT-2 style base ships)."""
+    folder = tmp_path / "plain-model"
+    shutil.copytree(ROOT / "fixtures/builtin/model", folder)
+    (folder / "chat_template.jinja").unlink()
+    return folder
+
+
+def test_a_base_without_a_chat_template_is_prompted_in_the_plain_format(tmp_path):
+    base = BaseModel.at(_template_less_copy(tmp_path))
+    tokenizer = base.load_tokenizer()
+    text = tokenizer.decode(prompt_ids(tokenizer, [("system", "Be brief."), ("user", "Capital of Velmaria?")]))
+    assert text == "Be brief.\n\nQuestion: Capital of Velmaria?\nAnswer:"
+    with pytest.raises(ModelFolderError, match="--prompt-format chat: the tokenizer has no chat template"):
+        BaseModel.at(base.path, prompt_format="chat").load_tokenizer()
+
+
+def test_the_prompt_format_is_part_of_the_model_digest(tmp_path):
+    folder = ROOT / "fixtures/builtin/model"
+    template = tmp_path / "mine.jinja"
+    template.write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    digests = {BaseModel.at(folder, prompt_format=f).digest for f in ("auto", "plain", str(template))}
+    assert len(digests) == 3  # each format answers differently
+    assert BaseModel.at(folder, prompt_format="chat").digest == BaseModel.at(folder).digest  # the folder's own
+
+
+def test_the_model_digest_covers_what_answers_depend_on_and_nothing_else(tmp_path):
+    """Build metadata does not change the digest (the same bits built twice are one model); the chat template,
+    the tokenizer and the config do."""
+    folder = tmp_path / "model"
+    shutil.copytree(ROOT / "fixtures/builtin/model", folder)
+    digest = model_digest(folder)
+    (folder / "build_info.json").write_text('{"built": "another time"}')
+    (folder / "SHA256SUMS").write_text("changed\n")
+    assert model_digest(folder) == digest
+    for name in ("chat_template.jinja", "tokenizer.json", "config.json"):
+        (folder / name).write_text((folder / name).read_text() + " ")
+        assert model_digest(folder) != digest, name
+        digest = model_digest(folder)

@@ -18,9 +18,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from harness.cache import directory_digest
+from harness.cache import content_hash, directory_digest
 from harness.errors import ModelFolderError, summary
 from harness.model.files import ADAPTER_PICKLE, ADAPTER_WEIGHTS, UnsafeWeightsError, check_adapter_folder
+from harness.model.prompts import prompt_template
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -56,21 +57,30 @@ class BaseModel:
     device: str = "cpu"
     dtype: str = "float32"
     allow_pickle: bool = False
+    prompt_format: str = "auto"
 
     @classmethod
-    def at(cls, path: str | Path, device: str = "cpu", dtype: str = "float32", allow_pickle: bool = False
-           ) -> BaseModel:
-        """Describe the model folder at `path` (computing its digest)."""
+    def at(cls, path: str | Path, device: str = "cpu", dtype: str = "float32", allow_pickle: bool = False,
+           prompt_format: str = "auto") -> BaseModel:
+        """Describe the model folder at `path`: its digest (`model_digest`, with a prompt format other than the
+        folder's own folded in, since it changes every answer)."""
         folder = Path(path)
         if not (folder / "config.json").is_file():
             raise ModelFolderError(f"{folder}: not a model folder (no config.json)")
         _require_safe_weights(folder, "model.safetensors*", "pytorch_model*.bin", allow_pickle)
-        return cls(str(folder.resolve()), directory_digest(folder), device, dtype, allow_pickle)
+        digest = model_digest(folder)
+        if prompt_format not in ("auto", "chat"):  # "chat" is the folder's own template, already in the digest
+            fmt = Path(prompt_format).read_text(encoding="utf-8") if prompt_format.endswith(".jinja") else \
+                prompt_format
+            digest = content_hash([digest, fmt])
+        return cls(str(folder.resolve()), digest, device, dtype, allow_pickle, prompt_format)
 
     def load_tokenizer(self):
-        """The tokenizer, with a pad token (eos when it has none)."""
+        """The tokenizer, prompting in the run's format (`prompt_template`), with a pad token (eos when it has
+        none)."""
         with _library_errors(self.path, "the tokenizer"):
             tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=False)
+            tokenizer.chat_template = prompt_template(tokenizer, self.prompt_format)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         return tokenizer
@@ -105,6 +115,18 @@ def _require_safe_weights(folder: Path, safe_glob: str, pickle_glob: str, allow_
         raise UnsafeWeightsError(f"{folder}: only pickled weights ({pickle_glob}) found; pickle can run "
                                  "arbitrary code. Convert to safetensors or pass --allow-pickle.")
     raise ModelFolderError(f"{folder}: no weights found ({safe_glob})")
+
+
+MODEL_IDENTITY = ("config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
+                  "pytorch_model*.bin", "tokenizer*", "special_tokens_map.json", "added_tokens.json", "vocab.*",
+                  "merges.txt", "spiece.model", "chat_template.*")  # never build metadata, logs or checksums
+
+
+def model_digest(folder: Path) -> str:
+    """Content digest of what makes a model answer as it does: weights, config, tokenizer and chat template.
+    Build metadata (`build_info.json`), logs and checksum lists are left out, so the same bits built twice have
+    one digest."""
+    return directory_digest(folder, MODEL_IDENTITY)
 
 
 def adapter_digest(path: str | Path) -> str:
