@@ -258,3 +258,17 @@ def test_the_model_digest_covers_what_answers_depend_on_and_nothing_else(tmp_pat
         (folder / name).write_text((folder / name).read_text() + " ")
         assert model_digest(folder) != digest, name
         digest = model_digest(folder)
+
+
+def test_generation_stops_at_the_chat_templates_end_of_turn_token():
+    """A Qwen-style template ends turns with <|im_end|>: generation stops there as well as at eos."""
+    from harness.model.prompts import stop_token_ids
+
+    tokenizer = BaseModel.at(ROOT / "fixtures/builtin/model").load_tokenizer()
+    assert stop_token_ids(tokenizer) == [tokenizer.eos_token_id]  # the built-in template ends turns with eos
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_end|>"]})
+    tokenizer.chat_template = "{% for m in messages %}<|im_start|>{{ m['content'] }}<|im_end|>{% endfor %}"
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert stop_token_ids(tokenizer) == sorted({tokenizer.eos_token_id, im_end})
+    assert stop_token_ids(tokenizer, type("Config", (), {"eos_token_id": [7, 9]})()) == sorted(
+        {tokenizer.eos_token_id, im_end, 7, 9})

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from harness.data import load_examples, load_text_lines
 from harness.metrics import perplexity as ppl
-from harness.model.lm import HFLanguageModel, sliding_windows
+from harness.model.lm import HFLanguageModel
+from harness.model.scoring import sliding_windows
 from harness.model.views import base_and_tuned
 from tests.conftest import plant_adapter, verdicts_of
 

@@ -20,9 +20,10 @@ import torch
 
 from harness.data import DataError, Example
 from harness.model.lora_layers import LoraLayer, capture_lora_activations, lora_layers
-from harness.model.prompts import answer_ids, prompt_ids
+from harness.model.prompts import answer_ids, prompt_ids, stop_token_ids
 from harness.model.protocol import Conversation, LanguageModel
 from harness.model.requests import RequestCache
+from harness.model.scoring import sliding_windows, token_logprobs
 from harness.progress import progress
 
 DEFAULT_BATCH_SIZE = 64  # sequences per padded batch, for generation and scoring alike
@@ -74,6 +75,7 @@ class HFLanguageModel:
         self.adapter_enabled = adapter_enabled
         self.cache = cache if cache is not None else RequestCache()
         self.batch_size = batch_size
+        self._stop_ids: list[int] | None = None
         self.max_new_tokens = max_new_tokens
 
     @property
@@ -115,6 +117,13 @@ class HFLanguageModel:
             texts.update(zip(batch, self._decode(ids), strict=True))
         return [texts[i] for i in range(len(conversations))]
 
+    @property
+    def stop_ids(self) -> list[int]:
+        """The tokens generation stops at (`stop_token_ids`: eos and the chat template's end-of-turn token)."""
+        if self._stop_ids is None:
+            self._stop_ids = stop_token_ids(self.tokenizer, getattr(self.model, "generation_config", None))
+        return self._stop_ids
+
     def _check_context(self, lengths: list[tuple[int, Conversation]], extra: str = "") -> None:
         """Before any inference: a DataError for the first input longer than the model's positions (attending
         over it would fail, or silently read positions the model never learned)."""
@@ -138,7 +147,7 @@ class HFLanguageModel:
         with self._view():
             out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=limit, do_sample=False,
                                       min_new_tokens=min_new_tokens or None,
-                                      eos_token_id=self.tokenizer.eos_token_id, pad_token_id=pad,
+                                      eos_token_id=self.stop_ids, pad_token_id=pad,
                                       top_p=None, top_k=None, temperature=None)
         return out[:, width:]
 
@@ -218,8 +227,7 @@ class HFLanguageModel:
         logits, mask = self._forward([seq for seq, _ in items])
         width = logits.shape[1]
         targets = torch.tensor([seq[1:] + [0] * (width - len(seq)) for seq, _ in items], device=logits.device)
-        logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # stays on the device
-        token_lp = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        token_lp = token_logprobs(logits[:, :-1], targets)
         position = torch.arange(width - 1, device=logits.device)
         firsts = torch.tensor([first - 1 for _, first in items], device=logits.device)
         scored = (position[None, :] >= firsts[:, None]) & mask[:, 1:].bool()
@@ -270,27 +278,3 @@ def answer_fingerprint(device: str, dtype: str) -> dict:
     return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
             "device": device, "dtype": dtype, "threads": torch.get_num_threads(), "batch_size": DEFAULT_BATCH_SIZE,
             "code": [file_digest(here / "lm.py"), file_digest(here / "prompts.py")]}
-
-
-def sliding_windows(n_tokens: int, window: int, stride: int) -> list[tuple[int, int, int]]:
-    """(start, end, first_scored) spans covering a sequence so that every token after the first is scored
-    exactly once, each with at least one token of context inside its window.
-
-    A window starts every `stride` tokens; it scores the tokens the previous window did not reach.
-
-    >>> sliding_windows(10, 4, 3)
-    [(0, 4, 1), (3, 7, 4), (6, 10, 7)]
-    >>> sliding_windows(3, 8, 4)
-    [(0, 3, 1)]
-    """
-    if not 0 < stride < window:
-        raise ValueError(f"stride must be in [1, window - 1], got stride={stride}, window={window}")
-    spans, scored_to = [], 1
-    for start in range(0, max(1, n_tokens - 1), stride):
-        end = min(start + window, n_tokens)
-        if end > scored_to:
-            spans.append((start, end, max(scored_to, start + 1)))
-            scored_to = end
-        if end == n_tokens:
-            break
-    return spans

@@ -47,6 +47,23 @@ def prompt_template(tokenizer, prompt_format: str = "auto") -> str:
     return PLAIN_TEMPLATE
 
 
+END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "</s>", "<|eom_id|>")
+
+
+def stop_token_ids(tokenizer, generation_config=None) -> list[int]:
+    """Every token that ends an answer: the tokenizer's eos, the model's generation config's eos ids, and each
+    known end-of-turn token the chat template writes (`<|im_end|>` for Qwen, `<|eot_id|>` for Llama 3,
+    `<end_of_turn>` for Gemma ...) that is a single token of this tokenizer. Generation stops at any of them."""
+    ids = [tokenizer.eos_token_id]
+    configured = getattr(generation_config, "eos_token_id", None)
+    ids += configured if isinstance(configured, list) else [configured]
+    template = getattr(tokenizer, "chat_template", None) or ""
+    for token in END_OF_TURN:
+        if token in template and token in tokenizer.get_vocab():
+            ids.append(tokenizer.convert_tokens_to_ids(token))
+    return sorted({i for i in ids if isinstance(i, int)})
+
+
 def answer_ids(tokenizer, answer: str) -> list[int]:
     """Token ids of an answer followed by the end-of-turn (eos) token."""
     return [*tokenizer(answer, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
