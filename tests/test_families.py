@@ -1,0 +1,67 @@
+"""Bases of the families users fine-tune (Llama, Qwen2, Mistral, Gemma, Phi-3, GPT-2), each a tiny model built
+from its config in this session with the built-in tokenizer: identity (with an adapter trained here, a short
+recipe), perplexity and adapter health run end to end on each without an error. GPT-2 ships no chat template, so
+it is prompted in the plain format. Gates may fail (the models are random): only errors are failures here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+SHAPE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "max_position_embeddings": 256}
+FAMILIES = {
+    "llama": ("LlamaConfig", "LlamaForCausalLM", SHAPE),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", SHAPE),
+    "mistral": ("MistralConfig", "MistralForCausalLM", SHAPE),
+    "gemma": ("GemmaConfig", "GemmaForCausalLM", {**SHAPE, "head_dim": 16}),
+    "phi3": ("Phi3Config", "Phi3ForCausalLM", SHAPE),
+    "gpt2": ("GPT2Config", "GPT2LMHeadModel", {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 256}),
+}
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def build_family(name: str, folder: Path) -> Path:
+    """A randomly initialised model of `name` with the built-in tokenizer (and, except GPT-2, its chat
+    template), saved as a model folder."""
+    import torch
+    import transformers
+
+    config_class, model_class, shape = FAMILIES[name]
+    builtin = json.loads((ROOT / "fixtures/builtin/model/config.json").read_text())
+    special = {k: builtin[k] for k in ("vocab_size", "eos_token_id", "pad_token_id")}
+    config = getattr(transformers, config_class)(**shape, **special, bos_token_id=special["eos_token_id"])
+    torch.manual_seed(0)
+    getattr(transformers, model_class)(config).save_pretrained(folder)
+    for file in TOKENIZER_FILES + (() if name == "gpt2" else ("chat_template.jinja",)):
+        shutil.copy(ROOT / "fixtures/builtin/model" / file, folder / file)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def short_data(tmp_path_factory) -> Path:
+    """The data folder with a 12-step identity recipe (the point is running, not learning)."""
+    data = tmp_path_factory.mktemp("families") / "data"
+    shutil.copytree(ROOT / "fixtures", data, ignore=shutil.ignore_patterns("builtin", "generate.py"))
+    recipes = (data / "recipes.toml").read_text()
+    (data / "recipes.toml").write_text(recipes.replace("steps = 250", "steps = 12", 1))
+    return data
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_a_tiny_base_of_each_family_runs_identity_perplexity_and_health(run_suites, short_data, tmp_path, family):
+    base = build_family(family, tmp_path / family)
+    result, report_dir = run_suites("--base-model", str(base), "--data-dir", str(short_data), "--cache-dir",
+                                    str(tmp_path / "cache"), "-m", "identity or perplexity or adapter_health")
+    outcomes = result.parseoutcomes()
+    output = result.stdout.str()[-3000:] + result.stderr.str()[-2000:]
+    assert result.ret in (0, 1) and not outcomes.get("errors") and not outcomes.get("error"), output
+    data = json.loads((report_dir / "latest/results.json").read_text())
+    capabilities = {g["capability"] for g in data["gates"]}
+    assert {"identity", "perplexity", "adapter_health"} <= capabilities, output
+    assert data["run"]["adapters"]["identity"]["path"]  # an adapter was trained on this base
