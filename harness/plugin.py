@@ -69,6 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--prompt-format", default="auto", help="how prompts are rendered: auto (the tokenizer's chat "
                     "template, else the plain Question:/Answer: format), chat (the template, required), plain, or "
                     "a .jinja chat template file")
+    group.addoption("--batch-size", type=int, default=64, help="sequences per padded batch when models answer "
+                    "(default 64; lower it when a large model runs out of memory)")
+    group.addoption("--max-new-tokens", type=int, default=48, help="longest greedy answer in tokens (default 48)")
     group.addoption("--history", default=None, help="audit history file, .csv or .parquet "
                                                     "(default: <report-dir>/history.csv)")
 
@@ -133,7 +136,8 @@ def _settings(config: pytest.Config) -> Settings:
                     shadow=Path(config.getoption("shadow")).resolve() if config.getoption("shadow") else None,
                     train_seed=config.getoption("train_seed"),
                     answer_cache=not config.getoption("no_answer_cache"),
-                    prompt_format=_prompt_format(config.getoption("prompt_format")))
+                    prompt_format=_prompt_format(config.getoption("prompt_format")),
+                    batch_size=config.getoption("batch_size"), max_new_tokens=config.getoption("max_new_tokens"))
 
 
 def _prompt_format(value: str) -> str:

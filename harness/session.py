@@ -43,7 +43,8 @@ def base_model(tunegate: SessionState) -> BaseModel:
     device = resolve_device(s.device)
     dtype = resolve_dtype(s.dtype, device)
     folder = builtin_model_folder(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
-    base = BaseModel.at(folder, device=device, dtype=dtype, allow_pickle=s.allow_pickle, prompt_format=s.prompt_format)
+    base = BaseModel.at(folder, device=device, dtype=dtype, allow_pickle=s.allow_pickle, prompt_format=s.prompt_format,
+                        batch_size=s.batch_size, max_new_tokens=s.max_new_tokens)
     if device == "cpu":
         share_cores_among_workers()
     if s.answer_cache:

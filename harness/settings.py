@@ -41,6 +41,8 @@ class Settings:
     train_seed: int | None = None
     answer_cache: bool = True
     prompt_format: str = "auto"
+    batch_size: int = 64
+    max_new_tokens: int = 48
 
     def __post_init__(self) -> None:
         """Reject values no run can use, naming the option."""
@@ -64,6 +66,9 @@ class Settings:
                 self.prompt_format.endswith(".jinja") and Path(self.prompt_format).is_file()):
             raise ValueError(f"--prompt-format {self.prompt_format}: expected auto, chat, plain or an existing "
                              ".jinja chat template file")
+        for option, value in (("--batch-size", self.batch_size), ("--max-new-tokens", self.max_new_tokens)):
+            if value < 1:
+                raise ValueError(f"{option} must be at least 1, got {value}")
         if self.save_baseline_anyway and self.save_baseline is None:
             raise ValueError("--save-baseline-anyway needs --save-baseline NAME")
 

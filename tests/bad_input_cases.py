@@ -292,6 +292,8 @@ CASES = [
              lambda p: ["--prompt-format", "alpaca"], ("--prompt-format alpaca", "expected auto, chat, plain")),
     BadInput("base-without-template", "a base whose tokenizer has no chat template (GPT-2 style): the plain format",
              lambda p: ((p.model / "chat_template.jinja").unlink(), [])[1], (), ACCEPTED),
+    BadInput("batch-size-zero", "--batch-size 0", lambda p: ["--batch-size", "0"],
+             ("--batch-size must be at least 1",)),
     BadInput("recipe-invalid", "a recipe with r = 0",
              lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace("\nr = 16 ", "\nr = 0 ", 1)), [])[1],
              ("recipes.toml [identity]", "r must be >= 1")),

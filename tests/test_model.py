@@ -272,3 +272,14 @@ def test_generation_stops_at_the_chat_templates_end_of_turn_token():
     assert stop_token_ids(tokenizer) == sorted({tokenizer.eos_token_id, im_end})
     assert stop_token_ids(tokenizer, type("Config", (), {"eos_token_id": [7, 9]})()) == sorted(
         {tokenizer.eos_token_id, im_end, 7, 9})
+
+
+def test_the_views_answer_in_the_runs_batch_size_and_answer_length():
+    """--batch-size and --max-new-tokens reach every view of a base (through `BaseModel`)."""
+    from harness.model.views import plain_base
+
+    view = plain_base(BaseModel.at(ROOT / "fixtures/builtin/model", batch_size=3, max_new_tokens=2))
+    assert (view.batch_size, view.max_new_tokens) == (3, 2)
+    answers = view.generate([[("user", f"What is the capital of Velmaria? ({i})")] for i in range(5)])
+    assert len(answers) == 5 and all(len(view.tokenizer(a, add_special_tokens=False)["input_ids"]) <= 2
+                                     for a in answers)

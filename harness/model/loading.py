@@ -58,10 +58,12 @@ class BaseModel:
     dtype: str = "float32"
     allow_pickle: bool = False
     prompt_format: str = "auto"
+    batch_size: int = 64  # sequences per padded batch of every model view over this base
+    max_new_tokens: int = 48  # greedy answers stop here at the latest
 
     @classmethod
     def at(cls, path: str | Path, device: str = "cpu", dtype: str = "float32", allow_pickle: bool = False,
-           prompt_format: str = "auto") -> BaseModel:
+           prompt_format: str = "auto", batch_size: int = 64, max_new_tokens: int = 48) -> BaseModel:
         """Describe the model folder at `path`: its digest (`model_digest`, with a prompt format other than the
         folder's own folded in, since it changes every answer)."""
         folder = Path(path)
@@ -73,7 +75,8 @@ class BaseModel:
             fmt = Path(prompt_format).read_text(encoding="utf-8") if prompt_format.endswith(".jinja") else \
                 prompt_format
             digest = content_hash([digest, fmt])
-        return cls(str(folder.resolve()), digest, device, dtype, allow_pickle, prompt_format)
+        return cls(str(folder.resolve()), digest, device, dtype, allow_pickle, prompt_format, batch_size,
+                   max_new_tokens)
 
     def load_tokenizer(self):
         """The tokenizer, prompting in the run's format (`prompt_template`), with a pad token (eos when it has

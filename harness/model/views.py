@@ -19,7 +19,7 @@ from harness.model.requests import RequestCache
 def plain_base(base_model: BaseModel, cache: RequestCache | None = None) -> LanguageModel:
     """The base model loaded on its own, without a peft wrapper (the fair reference for latency)."""
     model, tokenizer = base_model.load()
-    return HFLanguageModel(model, tokenizer, name="base (plain)", model_id=base_model.digest, cache=cache)
+    return _view(base_model, model, tokenizer, name="base (plain)", model_id=base_model.digest, cache=cache)
 
 
 def untrained_like(base_model: BaseModel, seed: int = 0, cache: RequestCache | None = None) -> LanguageModel:
@@ -31,8 +31,8 @@ def untrained_like(base_model: BaseModel, seed: int = 0, cache: RequestCache | N
     torch.manual_seed(seed)
     config = AutoConfig.from_pretrained(base_model.path, trust_remote_code=False)
     model = AutoModelForCausalLM.from_config(config).to(device=base_model.device, dtype=DTYPES[base_model.dtype])
-    return HFLanguageModel(model.eval(), tokenizer, name="untrained", model_id=f"untrained:{base_model.digest}:{seed}",
-                         cache=cache)
+    return _view(base_model, model.eval(), tokenizer, name="untrained",
+                 model_id=f"untrained:{base_model.digest}:{seed}", cache=cache)
 
 
 def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: bool = False,
@@ -49,9 +49,15 @@ def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: boo
 
     weights = SharedWeights(load, base_model.device)
     cache = cache if cache is not None else RequestCache()
-    return (HFLanguageModel(weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache),
-            HFLanguageModel(weights, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
-                          cache=cache))
+    return (_view(base_model, weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache),
+            _view(base_model, weights, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
+                  cache=cache))
+
+
+def _view(base_model: BaseModel, *args: Any, **kwargs: Any) -> HFLanguageModel:
+    """A model view answering in the base's batch size and answer length (--batch-size, --max-new-tokens)."""
+    return HFLanguageModel(*args, batch_size=base_model.batch_size, max_new_tokens=base_model.max_new_tokens,
+                           **kwargs)
 
 
 def adapter_chain(base_model: BaseModel, adapters: Sequence[str | Path], allow_pickle: bool = False,
