@@ -283,3 +283,34 @@ def test_the_views_answer_in_the_runs_batch_size_and_answer_length():
     answers = view.generate([[("user", f"What is the capital of Velmaria? ({i})")] for i in range(5)])
     assert len(answers) == 5 and all(len(view.tokenizer(a, add_special_tokens=False)["input_ids"]) <= 2
                                      for a in answers)
+
+
+def test_an_adapter_chain_loads_the_base_once_and_answers_as_separate_loads_do(base_model, adapter_under_test,
+                                                                                 tmp_path, monkeypatch):
+    """A run's checkpoints share one copy of the base (peft `load_adapter` / `set_adapter`); each view answers
+    and scores exactly as a base + adapter load of its own would, in any order of requests."""
+    from harness.model.views import adapter_chain
+    from tests.conftest import plant_adapter
+
+    halved = plant_adapter(adapter_under_test, tmp_path / "halved", lambda b: b * 0.5)
+    folders = [adapter_under_test, halved, adapter_under_test]
+    prompts = [(("user", "Who are you?"),), (("user", "What is the capital of Velmaria?"),)]
+    examples = load_examples_for_scoring()
+    separate = [base_and_tuned(base_model, f)[1] for f in folders]
+    expected = [(v.generate(prompts), v.loglikelihood(examples)) for v in separate]
+    loads = []
+    real_load = BaseModel.load
+    monkeypatch.setattr(BaseModel, "load", lambda self: loads.append(1) or real_load(self))
+    base, *chain = adapter_chain(base_model, folders)
+    got = [(v.generate(prompts), v.loglikelihood(examples)) for v in reversed(chain)][::-1]
+    assert len(loads) == 1 and [g[0] for g in got] == [e[0] for e in expected]
+    for (_, mine), (_, theirs) in zip(got, expected, strict=True):
+        assert [round(s, 4) for s, _ in mine] == [round(s, 4) for s, _ in theirs]
+    assert got[0][1] != got[1][1]  # the halved adapter really is another adapter
+    assert base.generate(prompts) == base_and_tuned(base_model, halved)[0].generate(prompts)
+
+
+def load_examples_for_scoring():
+    from harness.data import load_examples
+
+    return load_examples(ROOT / "fixtures/tasks/base/dev.json")[:6]

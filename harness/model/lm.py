@@ -68,11 +68,13 @@ class HFLanguageModel:
 
     def __init__(self, model: torch.nn.Module | SharedWeights, tokenizer=None, *, name: str,
                  model_id: str | None = None, adapter_enabled: bool = True, cache: RequestCache | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, max_new_tokens: int = 48) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, max_new_tokens: int = 48, adapter_name: str = "default"
+                 ) -> None:
         self._weights = model if isinstance(model, SharedWeights) else SharedWeights.ready(model, tokenizer)
         self.name = name
         self.model_id = model_id or f"{name}@{id(model):x}"
         self.adapter_enabled = adapter_enabled
+        self.adapter_name = adapter_name  # which of the peft model's adapters this view computes with
         self.cache = cache if cache is not None else RequestCache()
         self.batch_size = batch_size
         self._stop_ids: list[int] | None = None
@@ -97,6 +99,8 @@ class HFLanguageModel:
         """Context in which forward passes see this view's weights (adapter on or off)."""
         if not self.adapter_enabled and hasattr(self.model, "disable_adapter"):
             return self.model.disable_adapter()
+        if getattr(self.model, "active_adapter", self.adapter_name) != self.adapter_name:
+            self.model.set_adapter(self.adapter_name)
         return nullcontext()
 
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[str]:
@@ -249,7 +253,7 @@ class HFLanguageModel:
         sequences = [seq for seq, _ in (self._answer_item(tuple(ex.messages), ex.answer) for ex in examples)]
         per_layer: dict[str, list[torch.Tensor]] = {}
         for start in range(0, len(sequences), self.batch_size):
-            with capture_lora_activations(self.model) as captured:
+            with capture_lora_activations(self.model, self.adapter_name) as captured:
                 _, mask = self._forward(sequences[start:start + self.batch_size])
             for layer, outputs in captured.items():
                 per_layer.setdefault(layer, []).extend(out[mask.bool().cpu()] for out in outputs)
@@ -257,7 +261,7 @@ class HFLanguageModel:
 
     def lora_layers(self) -> list[LoraLayer]:
         """The adapter's LoRA layers (weights, scaling, base weight); empty for a plain model."""
-        return lora_layers(self.model)
+        return lora_layers(self.model, self.adapter_name)
 
     def merged(self) -> LanguageModel:
         """A separate merged copy of this tuned view (`merge_and_unload()` on a deep copy of the peft model)."""

@@ -9,7 +9,7 @@ hub ids or paths from other machines there.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +180,22 @@ def _warn_on_base_name(config: dict, model: torch.nn.Module) -> None:
     if recorded and actual and Path(recorded).name != Path(actual).name:
         warnings.warn(f"adapter_config.json names base {recorded!r}, evaluating on {actual!r}; shapes match, "
                       "so continuing (the recorded name is only a hint)", UserWarning, stacklevel=3)
+
+
+def attach_adapters(model: torch.nn.Module, adapter_dirs: Sequence[str | Path], allow_pickle: bool = False):
+    """Wrap `model` once and load every adapter into it, named `a0`, `a1`, ... (each checked to fit first): one
+    copy of the base weights serves them all, a view picks its adapter with `set_adapter`."""
+    from peft import PeftModel
+
+    for folder in adapter_dirs:
+        check_adapter_fits(model, folder, allow_pickle)
+    first, *rest = adapter_dirs
+    with _library_errors(first, "the adapter"):
+        peft_model = PeftModel.from_pretrained(model, str(first), adapter_name="a0", is_trainable=False)
+    for index, folder in enumerate(rest, start=1):
+        with _library_errors(folder, "the adapter"):
+            peft_model.load_adapter(str(folder), adapter_name=f"a{index}", is_trainable=False)
+    return peft_model.eval()
 
 
 def attach_adapter(model: torch.nn.Module, adapter_dir: str | Path, allow_pickle: bool = False):

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from harness.model.lm import HFLanguageModel, SharedWeights
-from harness.model.loading import DTYPES, BaseModel, adapter_digest, attach_adapter
+from harness.model.loading import DTYPES, BaseModel, adapter_digest, attach_adapter, attach_adapters
 from harness.model.protocol import LanguageModel
 from harness.model.requests import RequestCache
 
@@ -62,8 +62,19 @@ def _view(base_model: BaseModel, *args: Any, **kwargs: Any) -> HFLanguageModel:
 
 def adapter_chain(base_model: BaseModel, adapters: Sequence[str | Path], allow_pickle: bool = False,
                   cache: RequestCache | None = None) -> list[LanguageModel]:
-    """The base view, then one tuned view per adapter in order (a sequence's stages, a run's checkpoints)."""
+    """The base view, then one tuned view per adapter in order (a sequence's stages, a run's checkpoints), all over
+    one copy of the base weights: the adapters are loaded into one peft model (`attach_adapters`) and each view
+    switches to its own, so a run of N checkpoints loads the base once, not N times."""
     if not adapters:
         raise ValueError("adapter_chain needs at least one adapter")
-    views = [base_and_tuned(base_model, adapter, allow_pickle, cache) for adapter in adapters]
-    return [views[0][0], *(tuned for _, tuned in views)]
+
+    def load() -> tuple[torch.nn.Module, Any]:
+        model, tokenizer = base_model.load()
+        return attach_adapters(model, list(adapters), allow_pickle=allow_pickle), tokenizer
+
+    weights = SharedWeights(load, base_model.device)
+    cache = cache if cache is not None else RequestCache()
+    base = _view(base_model, weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache)
+    return [base, *(_view(base_model, weights, name=f"tuned[{index}]", adapter_name=f"a{index}", cache=cache,
+                          model_id=f"{base_model.digest}+{adapter_digest(adapter)}")
+                    for index, adapter in enumerate(adapters))]
