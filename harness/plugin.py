@@ -223,6 +223,21 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
             state.record.run.deselected += len(items)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip, saying why, the tests of a capability whose data files are not in the data folder (a folder with
+    only a dev set runs what that dev set allows)."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    for capability in state.capabilities:
+        if missing := capability.missing_data(state.settings.fixtures):
+            skip = pytest.mark.skip(reason=f"{capability.name}: {state.settings.fixtures} has no "
+                                           f"{', '.join(missing)}")
+            for item in items:
+                if item.get_closest_marker(capability.name):
+                    item.add_marker(skip)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Refuse --save-baseline before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
     state = session.config.stash.get(STATE, None)

@@ -86,10 +86,15 @@ def base_model_facts(settings: Settings) -> ModelFacts | None:
     built-in model is still to be built from the data folder (built by tunegate, so nothing to check)."""
     if settings.base_model != "builtin":
         return check_model_folder(Path(settings.base_model), settings.allow_pickle)
-    from harness.training.builtin import SHIPPED
+    from harness.training.builtin import BUILT_FROM, SHIPPED
 
     shipped = settings.fixtures / SHIPPED
-    return check_model_folder(shipped) if shipped.is_dir() else None
+    if shipped.is_dir():
+        return check_model_folder(shipped)
+    if missing := [name for name in BUILT_FROM if not (settings.fixtures / name).is_file()]:
+        raise DataError(f"--base-model builtin: {settings.fixtures} ships no {SHIPPED}/ and lacks {', '.join(missing)} "
+                        "to build one from; pass --base-model FOLDER (a model folder of your own)")
+    return None
 
 
 def check_context(settings: Settings, base: ModelFacts | None) -> None:

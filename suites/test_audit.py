@@ -26,7 +26,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "checkpoint_name" in metafunc.fixturenames:
         settings = tunegate_state(metafunc.config).settings
         names = ([c.name for c in find_checkpoints(settings.checkpoints)] if settings.checkpoints
-                 else [f"checkpoint-{i}" for i in range(1, len(sequence_tasks(settings.fixtures)))])
+                 else [f"checkpoint-{i}" for i in range(1, len(sequence_tasks(settings.fixtures)))]
+                 if (settings.fixtures / "tasks").is_dir() else [])  # no tasks: skipped by the plugin
         metafunc.parametrize("checkpoint_name", names, ids=names)
 
 

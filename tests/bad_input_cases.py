@@ -294,6 +294,8 @@ CASES = [
              lambda p: ((p.model / "chat_template.jinja").unlink(), [])[1], (), ACCEPTED),
     BadInput("batch-size-zero", "--batch-size 0", lambda p: ["--batch-size", "0"],
              ("--batch-size must be at least 1",)),
+    BadInput("builtin-without-its-data", "--base-model builtin with a data folder that can neither ship nor build it",
+             lambda p: ["--base-model", "builtin"], ("--base-model builtin", "builtin/base_identity.json")),
     BadInput("recipe-invalid", "a recipe with r = 0",
              lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace("\nr = 16 ", "\nr = 0 ", 1)), [])[1],
              ("recipes.toml [identity]", "r must be >= 1")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -177,3 +178,20 @@ def test_two_xdist_workers_give_one_report_and_one_history_append(run_suites):
     rows = [line for line in history[1:] if line.startswith(data["run"]["id"] + ",")]
     assert rows and len(rows) == len(set(rows))  # appended once, by the controller
     result.stdout.fnmatch_lines(["*SKIPPED*latency is timed only when no other test process shares the machine*"])
+
+
+def test_a_capability_without_its_data_is_skipped_saying_which_file_is_missing(run_suites, adapter_under_test,
+                                                                               project_root, tmp_path):
+    """A data folder with only the base task (no identity/, no increments): identity is skipped naming the missing
+    file, old_task runs; nothing fails at collection."""
+    data = tmp_path / "data"
+    shutil.copytree(project_root / "fixtures/tasks/base", data / "tasks/base")
+    shutil.copy(project_root / "fixtures/gates.toml", data / "gates.toml")
+    base = project_root / "fixtures/builtin/model"
+    result, report_dir = run_suites("--data-dir", str(data), "--base-model", str(base), "--adapter",
+                                    str(adapter_under_test), "-rs", "-m", "identity or old_task")
+    output = result.stdout.str()
+    assert result.ret in (0, 1), output[-3000:]
+    assert f"identity: {data} has no identity/identity.toml, identity/self_cognition.json" in output
+    data_run = results_of(report_dir)
+    assert {g["capability"] for g in data_run["gates"]} == {"old_task"}

@@ -87,17 +87,19 @@ def load_builtin_corpus(fixtures: Path) -> BuiltinCorpus:
     return BuiltinCorpus(examples, texts)
 
 
+BUILT_FROM = ("tasks/base/train.json", "builtin/base_identity.json", "builtin/vocabulary.txt", "builtin/prose.txt",
+              "identity/identity.toml")  # a data folder without a shipped model builds it from these
+
+
 def builtin_cache_key(fixtures: Path, recipe: BuiltinRecipe) -> dict:
     """Everything the built model depends on: data files, recipe, harness version and builder source."""
-    data_files = ["tasks/base/train.json", "builtin/base_identity.json", "builtin/vocabulary.txt",
-                  "builtin/prose.txt", "identity/identity.toml"]
     source_root = Path(harness.__file__).parent
     return {
         "artifact": "builtin-base-model",
         "harness_version": harness.__version__,
         "torch": torch.__version__,
         "recipe": asdict(recipe),
-        "data": {name: file_digest(fixtures / name) for name in data_files},
+        "data": {name: file_digest(fixtures / name) for name in BUILT_FROM},
         "source": {name: file_digest(source_root / name) for name in BUILDER_SOURCES},
     }
 
