@@ -314,3 +314,21 @@ def load_examples_for_scoring():
     from harness.data import load_examples
 
     return load_examples(ROOT / "fixtures/tasks/base/dev.json")[:6]
+
+
+@pytest.mark.parametrize("variant", [{"use_rslora": True}, {"modules_to_save": ["lm_head"]}, {"use_dora": True},
+                                     {"r": 64, "lora_alpha": 16}], ids=["rslora", "modules_to_save", "dora", "r64"])
+def test_adapter_variants_pass_the_file_checks_and_answer(base_model, tmp_path, variant):
+    """rsLoRA, a saved lm_head, DoRA and a large rank: checked from their files against the base, loaded, and
+    answering differently from the base."""
+    from harness.model.files import check_adapter_folder, check_model_folder
+
+    model, _ = base_model.load()
+    config = LoraConfig(**{"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"],
+                           "init_lora_weights": False, **variant})
+    get_peft_model(model, config).save_pretrained(tmp_path / "adapter")
+    check_adapter_folder(tmp_path / "adapter", check_model_folder(Path(base_model.path)))
+    base, tuned = base_and_tuned(base_model, tmp_path / "adapter")
+    examples = load_examples_for_scoring()
+    assert [round(s, 3) for s, _ in tuned.loglikelihood(examples)] != [round(s, 3) for s, _ in
+                                                                         base.loglikelihood(examples)]
