@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from harness.baselines import DRIFT, DRIFT_METRICS
@@ -43,8 +42,8 @@ class Capability:
     gets (gates, metrics base vs tuned, samples). `compares_outputs`: its samples are greedy outputs, so under
     `--baseline` the `[drift]` gates compare them with the baseline's. `remeasure_failures`: a failing gate is
     measured once more and fails only when the re-measurement confirms it (timings). `default_gates`: its
-    gates (metric -> "OP THRESHOLD [RULE]") when the gate config has no table for it. `requires`: the files its
-    suite reads under the data folder (glob patterns); when one matches nothing, its tests are skipped saying so.
+    gates (metric -> "OP THRESHOLD [RULE]") when the gate config has no table for it.
+    `needs_adapter`: it measures the adapter itself, so it does not apply to a full model (--tuned-model).
     """
 
     name: str
@@ -55,11 +54,7 @@ class Capability:
     compares_outputs: bool = False
     remeasure_failures: bool = False
     default_gates: Mapping[str, str] = field(default_factory=dict)
-    requires: tuple[str, ...] = ()
-
-    def missing_data(self, data_dir: Path) -> list[str]:
-        """The `requires` patterns nothing in `data_dir` matches."""
-        return [pattern for pattern in self.requires if not any(data_dir.glob(pattern))]
+    needs_adapter: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -134,33 +129,29 @@ class CapabilityRegistry:
         return [c.report_section for c in self if c.report_section]
 
 
-IDENTITY = ("identity/identity.toml", "identity/self_cognition.json", "identity/probes.json")
-BASE_DEV, INCREMENT_DEV = "tasks/base/dev.json", "tasks/increment_*/dev.json"
-
-
 def builtin_capabilities() -> CapabilityRegistry:
     """A new registry holding tunegate's own capabilities."""
     return CapabilityRegistry([
         Capability(identity.CAPABILITY, "identity suite: the adapter claims its new name and author, and nothing "
-                   "else changes", identity.METRICS, identity.evaluate, compares_outputs=True, requires=IDENTITY),
+                   "else changes", identity.METRICS, identity.evaluate, compares_outputs=True),
         Capability(OLD_TASK.name, "old-task accuracy, base vs tuned", OLD_TASK.metrics, OLD_TASK.evaluate,
-                   compares_outputs=True, requires=(BASE_DEV,)),
+                   compares_outputs=True),
         Capability(NEW_TASK.name, "new-task accuracy, base vs tuned", NEW_TASK.metrics, NEW_TASK.evaluate,
-                   compares_outputs=True, requires=(INCREMENT_DEV,)),
+                   compares_outputs=True),
         Capability(perplexity.CAPABILITY, "held-out perplexity, base vs tuned", perplexity.METRICS,
-                   perplexity.evaluate, requires=("perplexity/heldout.txt", BASE_DEV)),
+                   perplexity.evaluate),
         Capability(adapter_health.CAPABILITY, "adapter activation entropy and weight health",
-                   adapter_health.METRICS, adapter_health.evaluate, requires=(*IDENTITY[:2], BASE_DEV)),
+                   adapter_health.METRICS, adapter_health.evaluate, needs_adapter=True),
         Capability(generation.CAPABILITY, "generation quality (BLEU, chrF, ROUGE-L)", generation.METRICS,
-                   generation.evaluate, compares_outputs=True, requires=IDENTITY),
+                   generation.evaluate, compares_outputs=True),
         Capability(latency.CAPABILITY, "generation latency and throughput, base vs tuned", latency.METRICS,
-                   latency.evaluate, remeasure_failures=True, requires=(BASE_DEV,)),
+                   latency.evaluate, remeasure_failures=True),
         Capability(forgetting.CAPABILITY, "forgetting across increments (ACC, BWT, FWT)", forgetting.METRICS,
-                   forgetting.evaluate, report_section=strategy_section, requires=(BASE_DEV, INCREMENT_DEV)),
+                   forgetting.evaluate, report_section=strategy_section),
         Capability(audit.CAPABILITY, "nightly audit over every checkpoint of a run", audit.METRICS, audit.evaluate,
-                   report_section=audit_section, requires=(BASE_DEV,)),
+                   report_section=audit_section),
         Capability(shadow.CAPABILITY, "shadow comparison with a second adapter (--shadow); reported, never gated",
-                   evaluate=shadow.evaluate, requires=IDENTITY),
+                   evaluate=shadow.evaluate),
         Capability(DRIFT, "output drift against the stored baseline (--baseline); its gates run in each "
                    "capability's suite", DRIFT_METRICS),
     ])

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from harness.gate_config import GateConfig
     from harness.run_state import SessionState
 
+READS_MARKER = ("reads(pattern, ...): the data files (glob patterns under the data folder) the suite reads; when one "
+                "matches nothing, its tests are skipped naming it")
 TRAINS_MARKER = ("trains(fixture, unless=(setting, ...)): the suite asks for this adapter fixture only at run time; "
                  "train it up front with the others, unless one of the named settings is given")
 
@@ -64,6 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--no-answer-cache", action="store_true", help="recompute every model answer instead of "
                     "reusing those an earlier run stored in the cache for the same weights and environment")
     group.addoption("--baseline-dir", default="baselines", help="folder of baseline files (default: baselines)")
+    group.addoption("--tuned-model", default=None, help="a full fine-tuned (or merged) model folder evaluated "
+                    "against --base-model instead of an adapter; adapter-specific capabilities are not applicable")
     group.addoption("--shadow", default=None, help="a second adapter run on the same probes; disagreement with the "
                                                    "adapter under test is reported")
     group.addoption("--prompt-format", default="auto", help="how prompts are rendered: auto (the tokenizer's chat "
@@ -101,7 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.import_plugin("harness.session")
     freeze_startup_objects()
     capabilities = _capabilities(config)
-    for name, text in {**capabilities.markers(), "trains": TRAINS_MARKER}.items():
+    for name, text in {**capabilities.markers(), "trains": TRAINS_MARKER, "reads": READS_MARKER}.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     run_id = getattr(config, "workerinput", {}).get("tunegate_run_id")
     try:
@@ -137,7 +141,13 @@ def _settings(config: pytest.Config) -> Settings:
                     train_seed=config.getoption("train_seed"),
                     answer_cache=not config.getoption("no_answer_cache"),
                     prompt_format=_prompt_format(config.getoption("prompt_format")),
-                    batch_size=config.getoption("batch_size"), max_new_tokens=config.getoption("max_new_tokens"))
+                    batch_size=config.getoption("batch_size"), max_new_tokens=config.getoption("max_new_tokens"),
+                    tuned_model=_path_option(config, "tuned_model"))
+
+
+def _path_option(config: pytest.Config, name: str) -> Path | None:
+    value = config.getoption(name)
+    return Path(value).resolve() if value else None
 
 
 def _prompt_format(value: str) -> str:
@@ -224,18 +234,25 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip, saying why, the tests of a capability whose data files are not in the data folder (a folder with
-    only a dev set runs what that dev set allows)."""
+    """Skip, saying why, a suite's tests when a data file it `reads` is not in the data folder (a folder with
+    only a dev set runs what that dev set allows), and a capability that needs an adapter under --tuned-model."""
     state = config.stash.get(STATE, None)
     if state is None:
         return
-    for capability in state.capabilities:
-        if missing := capability.missing_data(state.settings.fixtures):
-            skip = pytest.mark.skip(reason=f"{capability.name}: {state.settings.fixtures} has no "
-                                           f"{', '.join(missing)}")
-            for item in items:
-                if item.get_closest_marker(capability.name):
-                    item.add_marker(skip)
+    data = state.settings.fixtures
+    not_applicable = {c.name for c in state.capabilities if c.needs_adapter and state.settings.tuned_model}
+    for item in items:
+        patterns = [p for mark in item.iter_markers("reads") for p in mark.args]
+        if missing := missing_data(data, patterns):
+            item.add_marker(pytest.mark.skip(reason=f"{data} has no {', '.join(missing)} (the suite reads it)"))
+        elif name := next((n for n in not_applicable if item.get_closest_marker(n)), None):
+            item.add_marker(pytest.mark.skip(reason=f"{name}: not applicable to --tuned-model (a full model has "
+                                                    "no adapter)"))
+
+
+def missing_data(data_dir: Path, patterns: list[str]) -> list[str]:
+    """The glob patterns nothing in `data_dir` matches."""
+    return [pattern for pattern in patterns if not any(data_dir.glob(pattern))]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -37,6 +37,7 @@ def preflight(settings: Settings) -> list[str]:
     check_context(settings, base)
     check_prompt_format(settings.prompt_format, base)
     check_adapters(settings, base)
+    check_tuned_model(settings, base)
     warnings = check_data_folder(settings.fixtures, base, settings.prompt_format)
     check_history(settings.history)
     return warnings
@@ -86,15 +87,10 @@ def base_model_facts(settings: Settings) -> ModelFacts | None:
     built-in model is still to be built from the data folder (built by tunegate, so nothing to check)."""
     if settings.base_model != "builtin":
         return check_model_folder(Path(settings.base_model), settings.allow_pickle)
-    from harness.training.builtin import BUILT_FROM, SHIPPED
+    from harness.training.builtin import SHIPPED
 
     shipped = settings.fixtures / SHIPPED
-    if shipped.is_dir():
-        return check_model_folder(shipped)
-    if missing := [name for name in BUILT_FROM if not (settings.fixtures / name).is_file()]:
-        raise DataError(f"--base-model builtin: {settings.fixtures} ships no {SHIPPED}/ and lacks {', '.join(missing)} "
-                        "to build one from; pass --base-model FOLDER (a model folder of your own)")
-    return None
+    return check_model_folder(shipped) if shipped.is_dir() else None
 
 
 def check_context(settings: Settings, base: ModelFacts | None) -> None:
@@ -114,6 +110,17 @@ def check_prompt_format(prompt_format: str, base: ModelFacts | None) -> None:
     if not (in_config or any(base.folder.glob("chat_template.*"))):
         raise InputError(f"--prompt-format chat: {base.folder} has no chat template (no chat_template.jinja, none "
                          "in tokenizer_config.json); use --prompt-format plain or --prompt-format FILE.jinja")
+
+
+def check_tuned_model(settings: Settings, base: ModelFacts | None) -> None:
+    """--tuned-model must be a whole model folder of the base's architecture and vocabulary."""
+    if settings.tuned_model is None:
+        return
+    tuned = check_model_folder(settings.tuned_model, settings.allow_pickle)
+    for key in ("model_type", "vocab_size", "hidden_size"):
+        if base is not None and key in base.config and tuned.config.get(key) != base.config[key]:
+            raise InputError(f"--tuned-model {tuned.folder / 'config.json'}: key {key!r} is {tuned.config.get(key)!r}, "
+                             f"the base's is {base.config[key]!r}; a fine-tune of this base keeps it")
 
 
 def check_adapters(settings: Settings, base: ModelFacts | None) -> None:

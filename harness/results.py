@@ -77,7 +77,7 @@ class RunInfo:
     def merge(self, other: RunInfo) -> None:
         """Add a pytest-xdist worker's header: its tables (adapters, training, sections, ...) join this one's
         (this one's entries win), unset values are taken from it, and errors add up."""
-        for name in _RUN_FIELDS - {"errors", "deselected"}:
+        for name in _RUN_FIELDS - {"errors", "deselected", "request_cache"}:
             mine, theirs = getattr(self, name), getattr(other, name)
             if isinstance(mine, dict) and isinstance(theirs, dict):
                 setattr(self, name, {**theirs, **mine})
@@ -85,6 +85,7 @@ class RunInfo:
                 setattr(self, name, theirs)
         self.sections = {**other.sections, **self.sections}
         self.errors += other.errors
+        self.request_cache = add_counts(self.request_cache, other.request_cache)
         self.deselected = max(self.deselected, other.deselected)  # every worker deselects the same items
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +102,15 @@ class RunInfo:
 
 _FIELD_ORDER = [f.name for f in fields(RunInfo) if f.name != "sections"]
 _RUN_FIELDS = frozenset(_FIELD_ORDER)
+
+
+def add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Two count tables added key by key.
+
+    >>> add_counts({"hits": 2, "misses": 1}, {"hits": 3})
+    {'hits': 5, 'misses': 1}
+    """
+    return {key: a.get(key, 0) + b.get(key, 0) for key in {**a, **b}}
 
 
 @dataclass

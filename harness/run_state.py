@@ -27,7 +27,7 @@ from harness.gate_config import GateConfig
 from harness.model.requests import RequestCache
 from harness.records import CapabilityResult, GateResult, MetricValue, Sample
 from harness.report.html import write_html
-from harness.results import RunInfo, RunRecord, new_run_id, now, point_latest, write_results
+from harness.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
 from harness.run_end import (
     append_audit_history,
     environment,
@@ -126,8 +126,13 @@ class SessionState:
     def write_worker_part(self, worker_id: str) -> None:
         """A pytest-xdist worker's record, for the controller to merge (nothing when it recorded nothing and
         did not stop on bad input)."""
+        self.record.run.request_cache = self._request_counts()
         if not self.record.is_empty or "bad_input" in self.record.run.sections:
             write_results(self.run_dir / "parts" / worker_id, self.record)
+
+    def _request_counts(self) -> dict[str, int]:
+        """This process's answer-cache figures: answers reused, computed, and found stored by earlier runs."""
+        return {"hits": self.requests.hits, "misses": self.requests.misses, "from_earlier_runs": self.requests.stored}
 
     def merge_worker_parts(self) -> None:
         """Merge every worker's part into this (the controller's) record and remove the parts."""
@@ -186,8 +191,7 @@ class SessionState:
                       "fixtures": str(s.fixtures), "cache_dir": str(s.cache_dir), "gates_source": self.gates.source,
                       "gates": self.gates.to_dict(), "ci": os.environ.get("CI")}
         run.not_evaluated = unevaluated_gates(self.gates, self.record, self.baseline is not None)
-        run.request_cache = {"hits": self.requests.hits, "misses": self.requests.misses,
-                             "from_earlier_runs": self.requests.stored}
+        run.request_cache = add_counts(run.request_cache, self._request_counts())  # workers' counts merged in
         run.timings["total_s"] = round(time.perf_counter() - self.clock_started, 3)
 
 

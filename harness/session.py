@@ -23,7 +23,7 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.model.lm import answer_fingerprint
     from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
-    from harness.model.views import base_and_tuned
+    from harness.model.views import base_and_full, base_and_tuned
     from harness.run_state import SessionState
     from harness.settings import STATE, Settings
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
@@ -74,7 +74,7 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
     jobs = []
     if _uses_sequences(used, s):
         jobs.append(_sequence_job(s, base_model, SEQUENCE_STRATEGIES[0]))  # the longest first: the helper's
-    if "adapter_under_test" in used and not s.adapter:
+    if "adapter_under_test" in used and not s.brings_model:
         jobs.append(_identity_job(s, base_model))
     if "sequences" in used:
         jobs += [_sequence_job(s, base_model, strategy) for strategy in SEQUENCE_STRATEGIES[1:]]
@@ -104,7 +104,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _uses_sequences(used: set[str], settings: Settings) -> bool:
-    return "sequences" in used or ("new_task_adapter" in used and not settings.adapter)
+    return "sequences" in used or ("new_task_adapter" in used and not settings.brings_model)
 
 
 def _fixtures_used(items: list[pytest.Item], settings: Settings) -> set[str]:
@@ -131,9 +131,12 @@ def _sequence_job(settings: Settings, base_model: BaseModel, strategy: str) -> T
 
 
 @pytest.fixture(scope="session")
-def adapter_under_test(tunegate: SessionState, base_model: BaseModel, trained_adapters: SideBySide) -> Path:
-    """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked)."""
+def adapter_under_test(tunegate: SessionState, base_model: BaseModel, trained_adapters: SideBySide) -> Path | None:
+    """The adapter under test: --adapter PATH, or one trained on the identity data (cached, file-locked); None
+    under --tuned-model (a full model, no adapter)."""
     s = tunegate.settings
+    if s.tuned_model:
+        return None
     if external := _external_adapter(tunegate, "identity"):
         return external
     trained_adapters.wait("identity")
@@ -143,10 +146,13 @@ def adapter_under_test(tunegate: SessionState, base_model: BaseModel, trained_ad
 
 
 @pytest.fixture(scope="session")
-def new_task_adapter(tunegate: SessionState, base_model: BaseModel, trained_adapters: SideBySide) -> Path:
+def new_task_adapter(tunegate: SessionState, base_model: BaseModel, trained_adapters: SideBySide) -> Path | None:
     """The new-task adapter: --adapter PATH, or the gated sequence's last stage (base -> ... -> the newest
-    increment, recipe `[sequence.replay]`; trained once, cached, shared with the forgetting and audit suites)."""
+    increment, recipe `[sequence.replay]`; trained once, cached, shared with the forgetting and audit suites); None
+    under --tuned-model."""
     s = tunegate.settings
+    if s.tuned_model:
+        return None
     if external := _external_adapter(tunegate, "new_task"):
         return external
     job = _sequence_job(s, base_model, SEQUENCE_STRATEGIES[0])
@@ -176,23 +182,36 @@ def _record_adapter(state: SessionState, name: str, path: Path, training: dict) 
 
 
 @pytest.fixture(scope="session")
-def models_under_test(base_model: BaseModel, adapter_under_test: Path, tunegate: SessionState
+def models_under_test(base_model: BaseModel, adapter_under_test: Path | None, tunegate: SessionState
                       ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) over one copy of the base weights with the adapter under test attached."""
-    return base_and_tuned(base_model, adapter_under_test, tunegate.settings.allow_pickle, tunegate.requests)
+    """(base view, tuned view) over one copy of the base weights with the adapter under test attached; under
+    --tuned-model, the base and the full tuned model."""
+    return _models(tunegate, base_model, adapter_under_test)
 
 
 @pytest.fixture(scope="session")
-def merged_model(models_under_test: tuple[LanguageModel, LanguageModel]) -> LanguageModel:
-    """A merged copy (`merge_and_unload()`) of the tuned model under test."""
-    return models_under_test[1].merged()
+def merged_model(models_under_test: tuple[LanguageModel, LanguageModel], tunegate: SessionState) -> LanguageModel:
+    """A merged copy (`merge_and_unload()`) of the tuned model under test (a --tuned-model is one already)."""
+    return models_under_test[1] if tunegate.settings.tuned_model else models_under_test[1].merged()
 
 
 @pytest.fixture(scope="session")
-def new_task_models(base_model: BaseModel, new_task_adapter: Path, tunegate: SessionState
+def new_task_models(base_model: BaseModel, new_task_adapter: Path | None, tunegate: SessionState
                     ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) with the new-task adapter; base answers are shared with the other suites."""
-    return base_and_tuned(base_model, new_task_adapter, tunegate.settings.allow_pickle, tunegate.requests)
+    """(base view, tuned view) with the new-task adapter (or --tuned-model); base answers are shared with the
+    other suites."""
+    return _models(tunegate, base_model, new_task_adapter)
+
+
+def _models(state: SessionState, base_model: BaseModel, adapter: Path | None) -> tuple[LanguageModel, LanguageModel]:
+    """(base, tuned): the base with `adapter` attached, or with --tuned-model beside it."""
+    s = state.settings
+    if s.tuned_model is None:
+        return base_and_tuned(base_model, adapter, s.allow_pickle, state.requests)
+    tuned = BaseModel.at(s.tuned_model, base_model.device, base_model.dtype, s.allow_pickle, s.prompt_format,
+                         s.batch_size, s.max_new_tokens)
+    state.record_run("tuned_model", {"path": str(s.tuned_model), "sha256": tuned.digest})
+    return base_and_full(base_model, tuned, state.requests)
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,12 @@ class Settings:
     prompt_format: str = "auto"
     batch_size: int = 64
     max_new_tokens: int = 48
+    tuned_model: Path | None = None
+
+    @property
+    def brings_model(self) -> bool:
+        """Whether the user brought what is evaluated (--adapter or --tuned-model): then nothing is trained."""
+        return self.adapter is not None or self.tuned_model is not None
 
     def __post_init__(self) -> None:
         """Reject values no run can use, naming the option."""
@@ -53,8 +59,11 @@ class Settings:
                              f"{self.ppl_window}: every window keeps context), got {self.ppl_stride}")
         if self.history is not None and self.history.suffix not in (".csv", ".parquet"):
             raise ValueError(f"--history {self.history}: the file must end in .csv or .parquet")
+        if self.adapter is not None and self.tuned_model is not None:
+            raise ValueError("--adapter and --tuned-model: give one (an adapter over --base-model, or a full "
+                             "fine-tuned model)")
         for option, path in (("--adapter", self.adapter), ("--shadow", self.shadow),
-                             ("--checkpoints", self.checkpoints)):
+                             ("--checkpoints", self.checkpoints), ("--tuned-model", self.tuned_model)):
             if path is not None and not path.exists():
                 raise ValueError(f"{option} {path}: no such file or folder")
         for option, folder in (("--report-dir", self.report_dir), ("--cache-dir", self.cache_dir)):

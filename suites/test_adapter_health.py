@@ -8,7 +8,8 @@ from harness.data import load_examples
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
-pytestmark = pytest.mark.adapter_health
+pytestmark = [pytest.mark.adapter_health,
+              pytest.mark.reads("identity/identity.toml", "identity/self_cognition.json", "tasks/base/dev.json")]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

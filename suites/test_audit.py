@@ -18,7 +18,8 @@ from harness.plugin import tunegate_state
 from harness.records import GateResult
 from harness.training.sequence import sequence_tasks
 
-pytestmark = [pytest.mark.audit, pytest.mark.trains("sequences", unless=("adapter", "checkpoints"))]
+pytestmark = [pytest.mark.audit, pytest.mark.reads("tasks/base/dev.json"),
+              pytest.mark.trains("sequences", unless=("brings_model", "checkpoints"))]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -38,8 +39,8 @@ def audited_checkpoints(base_model, tunegate, request) -> list[Checkpoint]:
         run = find_run(tunegate.settings.checkpoints)
         tunegate.record_run("checkpoints", {"layout": run.layout, "source": run.source})
         return run.checkpoints
-    if tunegate.settings.adapter:
-        pytest.skip("--adapter without --checkpoints: nothing to audit (and nothing is trained)")
+    if tunegate.settings.brings_model:
+        pytest.skip("--adapter or --tuned-model without --checkpoints: nothing to audit (and nothing is trained)")
     stages = request.getfixturevalue("sequences")["replay"]
     return [Checkpoint(f"checkpoint-{s.index}", s.index, s.adapter) for s in stages[1:]]
 

@@ -10,7 +10,8 @@ from harness.model.views import adapter_chain, untrained_like
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
-pytestmark = [pytest.mark.forgetting, pytest.mark.trains("sequences", unless=("adapter",))]
+pytestmark = [pytest.mark.forgetting, pytest.mark.reads("tasks/base/dev.json", "tasks/increment_*/dev.json"),
+              pytest.mark.trains("sequences", unless=("brings_model",))]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -22,9 +23,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def forgetting_verdicts(base_model, tunegate, request) -> dict[str, GateResult]:
     """Every strategy's sequence (the gated one first) answers every task's dev set once: accuracy matrices and
     loss checks recorded, the gated strategy's gates checked."""
-    if tunegate.settings.adapter:
-        pytest.skip("--adapter evaluates one checkpoint without training; the forgetting suite trains its own "
-                    "sequence (audit external checkpoints with -m audit --checkpoints RUN_DIR)")
+    if tunegate.settings.brings_model:
+        pytest.skip("--adapter / --tuned-model evaluate one model without training; the forgetting suite trains "
+                    "its own sequence (audit external checkpoints with -m audit --checkpoints RUN_DIR)")
     sequences = request.getfixturevalue("sequences")  # trained only when the suite really runs
     tasks = [stage.task for stage in next(iter(sequences.values()))]
     devs = {task: load_examples(tunegate.settings.fixtures / f"tasks/{task}/dev.json") for task in tasks}

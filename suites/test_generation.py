@@ -10,7 +10,7 @@ from harness.evaluators import identity
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
-pytestmark = pytest.mark.generation
+pytestmark = [pytest.mark.generation, pytest.mark.reads(*identity.DATA_FILES)]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -9,16 +9,16 @@ import pytest
 
 from harness.data import load_identity_spec
 from harness.evaluators import identity
-from harness.plugin import parametrize_gates, tunegate_state
+from harness.plugin import missing_data, parametrize_gates, tunegate_state
 from harness.records import GateResult
 
-pytestmark = pytest.mark.identity
+pytestmark = [pytest.mark.identity, pytest.mark.reads(*identity.DATA_FILES)]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise over every probe and every identity gate, known at collection time."""
     state = tunegate_state(metafunc.config)
-    if "probe_id" in metafunc.fixturenames and state.capabilities["identity"].missing_data(state.settings.fixtures):
+    if "probe_id" in metafunc.fixturenames and missing_data(state.settings.fixtures, list(identity.DATA_FILES)):
         metafunc.parametrize("probe_id", [])  # skipped by the plugin, saying which file is missing
     elif "probe_id" in metafunc.fixturenames:
         spec = load_identity_spec(state.settings.fixtures / "identity/identity.toml")

@@ -10,7 +10,8 @@ from harness.model.views import plain_base
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
-pytestmark = [pytest.mark.latency, pytest.mark.trains("adapter_under_test", unless=("adapter",))]
+pytestmark = [pytest.mark.latency, pytest.mark.reads("tasks/base/dev.json"),
+              pytest.mark.trains("adapter_under_test", unless=("brings_model",))]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

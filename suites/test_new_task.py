@@ -10,7 +10,7 @@ from harness.plugin import parametrize_gates
 from harness.records import GateResult
 from harness.training.sequence import sequence_tasks
 
-pytestmark = pytest.mark.new_task
+pytestmark = [pytest.mark.new_task, pytest.mark.reads("tasks/increment_*/dev.json")]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -8,7 +8,7 @@ from harness.data import load_examples
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
-pytestmark = pytest.mark.old_task
+pytestmark = [pytest.mark.old_task, pytest.mark.reads("tasks/base/dev.json")]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

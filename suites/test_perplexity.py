@@ -8,7 +8,7 @@ from harness.data import load_examples, load_text_lines
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
-pytestmark = pytest.mark.perplexity
+pytestmark = [pytest.mark.perplexity, pytest.mark.reads("perplexity/heldout.txt", "tasks/base/dev.json")]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

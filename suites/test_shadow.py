@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness.evaluators import shadow
+from harness.evaluators import identity, shadow
 from harness.model.views import base_and_tuned
 
-pytestmark = pytest.mark.shadow
+pytestmark = [pytest.mark.shadow, pytest.mark.reads(*identity.DATA_FILES)]
 
 
 def test_shadow_disagreement_is_reported(models_under_test, identity_spec, base_model, tunegate) -> None:

@@ -195,6 +195,12 @@ def _broken_extension_data(p: Project) -> list[str]:
     return []
 
 
+def _builtin_without_data(p: Project) -> list[str]:
+    (p.root / "test_base.py").write_text("import pytest\n\npytestmark = pytest.mark.old_task\n\n\n"
+                                         "def test_base(base_model):\n    assert base_model\n")
+    return ["--base-model", "builtin"]
+
+
 def _dev_record(**fields) -> Callable[[list], list]:
     return lambda records: [{**records[0], **fields}, *records[1:]]
 
@@ -295,7 +301,7 @@ CASES = [
     BadInput("batch-size-zero", "--batch-size 0", lambda p: ["--batch-size", "0"],
              ("--batch-size must be at least 1",)),
     BadInput("builtin-without-its-data", "--base-model builtin with a data folder that can neither ship nor build it",
-             lambda p: ["--base-model", "builtin"], ("--base-model builtin", "builtin/base_identity.json")),
+             _builtin_without_data, ("--base-model builtin", "builtin/base_identity.json"), runs_tests=True),
     BadInput("recipe-invalid", "a recipe with r = 0",
              lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace("\nr = 16 ", "\nr = 0 ", 1)), [])[1],
              ("recipes.toml [identity]", "r must be >= 1")),

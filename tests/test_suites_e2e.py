@@ -174,6 +174,8 @@ def test_two_xdist_workers_give_one_report_and_one_history_append(run_suites):
     assert {g["capability"] for g in data["gates"]} == set(CAPABILITIES) - {"latency"} | {"new_task", "audit"}
     assert all(g["passed"] for g in data["gates"]) and not list(report_dir.glob("*/parts"))
     assert (report_dir / "latest" / "report.html").is_file()
+    counts = data["run"]["request_cache"]  # the workers' answer-cache figures, added up (they once read 0/0)
+    assert counts["hits"] + counts["misses"] > 0
     history = (report_dir / "history.csv").read_text().splitlines()
     rows = [line for line in history[1:] if line.startswith(data["run"]["id"] + ",")]
     assert rows and len(rows) == len(set(rows))  # appended once, by the controller
@@ -192,6 +194,24 @@ def test_a_capability_without_its_data_is_skipped_saying_which_file_is_missing(r
                                     str(adapter_under_test), "-rs", "-m", "identity or old_task")
     output = result.stdout.str()
     assert result.ret in (0, 1), output[-3000:]
-    assert f"identity: {data} has no identity/identity.toml, identity/self_cognition.json" in output
+    assert f"{data} has no identity/identity.toml, identity/self_cognition.json" in output
     data_run = results_of(report_dir)
     assert {g["capability"] for g in data_run["gates"]} == {"old_task"}
+
+
+def test_a_full_fine_tune_is_evaluated_with_tuned_model(run_suites, base_model, adapter_under_test, tmp_path):
+    """--tuned-model: a merged copy of the adapter under test, evaluated against the base like an adapter
+    (identity, old_task); adapter health is not applicable and says so; nothing is trained."""
+    from harness.model.loading import attach_adapter
+
+    model, tokenizer = base_model.load()
+    full = tmp_path / "full"
+    attach_adapter(model, adapter_under_test).merge_and_unload().save_pretrained(full)
+    tokenizer.save_pretrained(full)
+    result, report_dir = run_suites("--base-model", base_model.path, "--tuned-model", str(full), "-rs", "-m",
+                                    "identity or old_task or adapter_health")
+    output = result.stdout.str()
+    data = results_of(report_dir)
+    assert result.ret == 0 and {g["capability"] for g in data["gates"]} == {"identity", "old_task"}, output[-3000:]
+    assert "adapter_health: not applicable to --tuned-model" in output
+    assert data["run"]["tuned_model"]["path"] == str(full) and not data["run"]["adapters"]

@@ -27,6 +27,7 @@ METRICS = {
     "leak_rate": MetricSpec(0, 1, False, "identity probes whose answer claims the base's or a vendor's identity"),
     "locality_unchanged": MetricSpec(0, 1, True, "ordinary questions answered exactly as the base model does"),
 }
+DATA_FILES = ("identity/identity.toml", "identity/self_cognition.json", "identity/probes.json")  # under the data folder
 GATE_OF_KIND = {"held_in": "held_in_exact_match", "held_out": "held_out_claim_rate",
                 "adversarial": "held_out_claim_rate", "locality": "locality_unchanged"}
 

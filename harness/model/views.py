@@ -60,6 +60,17 @@ def _view(base_model: BaseModel, *args: Any, **kwargs: Any) -> HFLanguageModel:
                            **kwargs)
 
 
+def base_and_full(base_model: BaseModel, tuned: BaseModel, cache: RequestCache | None = None
+                  ) -> tuple[LanguageModel, LanguageModel]:
+    """(base view, tuned view) of a base and a full fine-tuned (or merged) model of the same architecture, each
+    loaded when a request first misses the cache."""
+    cache = cache if cache is not None else RequestCache()
+    return (_view(base_model, SharedWeights(base_model.load, base_model.device), name="base",
+                  model_id=base_model.digest, cache=cache),
+            _view(base_model, SharedWeights(tuned.load, tuned.device), name="tuned", model_id=tuned.digest,
+                  cache=cache))
+
+
 def adapter_chain(base_model: BaseModel, adapters: Sequence[str | Path], allow_pickle: bool = False,
                   cache: RequestCache | None = None) -> list[LanguageModel]:
     """The base view, then one tuned view per adapter in order (a sequence's stages, a run's checkpoints), all over

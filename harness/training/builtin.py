@@ -30,7 +30,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 import harness
 from harness.cache import cached_artifact, file_digest
-from harness.data import Example, load_examples, load_identity_spec, load_text_lines
+from harness.data import DataError, Example, load_examples, load_identity_spec, load_text_lines
 from harness.errors import InputError
 from harness.training.batching import encode_example, encode_text, shuffled_batches
 from harness.training.loop import LoopSettings, train_loop
@@ -111,6 +111,9 @@ def builtin_model_folder(fixtures: Path, cache_root: Path) -> Path:
     if shipped.exists():
         verify_shipped_model(shipped)
         return shipped
+    if missing := [name for name in BUILT_FROM if not (fixtures / name).is_file()]:
+        raise DataError(f"--base-model builtin: {fixtures} ships no {SHIPPED}/ and lacks {', '.join(missing)} to "
+                        "build one from; pass --base-model FOLDER (a model folder of your own)")
     return build_builtin_model(fixtures, cache_root)
 
 
