@@ -74,7 +74,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "template, else the plain Question:/Answer: format), chat (the template, required), plain, or "
                     "a .jinja chat template file")
     group.addoption("--batch-size", type=int, default=64, help="sequences per padded batch when models answer "
-                    "(default 64; lower it when a large model runs out of memory)")
+                    "(default 64; a batch that runs out of accelerator memory is halved and retried)")
     group.addoption("--max-new-tokens", type=int, default=48, help="longest greedy answer in tokens (default 48)")
     group.addoption("--history", default=None, help="audit history file, .csv or .parquet "
                                                     "(default: <report-dir>/history.csv)")

@@ -332,3 +332,28 @@ def test_adapter_variants_pass_the_file_checks_and_answer(base_model, tmp_path, 
     examples = load_examples_for_scoring()
     assert [round(s, 3) for s, _ in tuned.loglikelihood(examples)] != [round(s, 3) for s, _ in
                                                                          base.loglikelihood(examples)]
+
+
+def test_a_batch_that_runs_out_of_memory_is_halved_and_retried(monkeypatch):
+    """An out-of-memory batch (injected: any batch over 2 sequences) is halved until it fits; the answers and
+    scores are those of an unconstrained run, and the smaller size is kept."""
+    from harness.model.views import plain_base
+
+    base = BaseModel.at(ROOT / "fixtures/builtin/model", batch_size=8, max_new_tokens=6)
+    prompts = [[("user", f"What is the capital of Velmaria? ({i})")] for i in range(7)]
+    examples = load_examples_for_scoring()
+    free = plain_base(base)
+    expected = (free.generate(prompts), free.loglikelihood(examples), free.text_loglikelihood(["Velmar is a city."]))
+    tight = plain_base(base)
+    for name in ("_generate_batch", "_scored_logprobs"):
+        real = getattr(tight, name)
+
+        def fits(batch, *args, real=real):
+            if len(batch) > 2:
+                raise torch.OutOfMemoryError("injected")
+            return real(batch, *args)
+        monkeypatch.setattr(tight, name, fits)
+    got = (tight.generate(prompts), tight.loglikelihood(examples), tight.text_loglikelihood(["Velmar is a city."]))
+    assert got[0] == expected[0] and tight.batch_size == 2
+    assert [round(s, 4) for s, _ in got[1]] == [round(s, 4) for s, _ in expected[1]]
+    assert round(got[2][0][0], 4) == round(expected[2][0][0], 4)

@@ -114,12 +114,30 @@ class HFLanguageModel:
         self._check_context([(len(ids) + limit, c) for ids, c in zip(encoded, conversations, strict=True)],
                             f" (with {limit} new tokens)")
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # similar lengths: less padding
-        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        texts: dict[int, str] = {}
-        for batch in progress(batches, desc=f"generating ({self.name})"):
-            ids = self._generate_batch([encoded[i] for i in batch], limit)
-            texts.update(zip(batch, self._decode(ids), strict=True))
+        answers = self._in_batches(order, lambda batch: self._decode(
+            self._generate_batch([encoded[i] for i in batch], limit)), f"generating ({self.name})")
+        texts = dict(zip(order, answers, strict=True))
         return [texts[i] for i in range(len(conversations))]
+
+    def _in_batches(self, items: list, run: Callable[[list], list], desc: str = "") -> list:
+        """`run` over consecutive batches of `items` (outputs concatenated). When a batch runs out of accelerator
+        memory it is halved and retried, and the smaller size is kept for the rest of the run (so `--batch-size`
+        is where a large model starts, not a size it must fit)."""
+        out: list = []
+        with progress(total=len(items), desc=desc) as bar:
+            while len(out) < len(items):
+                batch = items[len(out):len(out) + self.batch_size]
+                try:
+                    out += run(batch)
+                except torch.OutOfMemoryError:
+                    if self.batch_size == 1:
+                        raise
+                    self.batch_size = max(1, self.batch_size // 2)
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
+                    continue
+                bar.update(len(batch))
+        return out
 
     @property
     def stop_ids(self) -> list[int]:
@@ -180,8 +198,7 @@ class HFLanguageModel:
     def _loglikelihood_all(self, requests: list[tuple[Conversation, str]]) -> list[tuple[float, int]]:
         items = [self._answer_item(messages, answer) for messages, answer in requests]
         self._check_context([(len(ids), messages) for (ids, _), (messages, _) in zip(items, requests, strict=True)])
-        return [score for start in range(0, len(items), self.batch_size)
-                for score in self._scored_logprobs(items[start:start + self.batch_size])]
+        return self._in_batches(items, self._scored_logprobs)
 
     def _answer_item(self, messages: Conversation, answer: str) -> tuple[list[int], int]:
         prompt = prompt_ids(self.tokenizer, messages)
@@ -204,11 +221,9 @@ class HFLanguageModel:
                  for start, end, first in sliding_windows(len(seq), window, stride)]
         items = [(ids[i][start:end], first - start) for i, start, end, first in spans]
         totals = [[0.0, 0] for _ in texts]
-        for begin in range(0, len(items), self.batch_size):
-            scores = self._scored_logprobs(items[begin:begin + self.batch_size])
-            for (i, *_), (logprob, count) in zip(spans[begin:begin + self.batch_size], scores, strict=True):
-                totals[i][0] += logprob
-                totals[i][1] += count
+        for (i, *_), (logprob, count) in zip(spans, self._in_batches(items, self._scored_logprobs), strict=True):
+            totals[i][0] += logprob
+            totals[i][1] += count
         return [(logprob, count) for logprob, count in totals]
 
     @torch.inference_mode()
