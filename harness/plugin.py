@@ -123,21 +123,19 @@ def pytest_configure(config: pytest.Config) -> None:
 def _settings(config: pytest.Config) -> Settings:
     rootdir = Path(config.rootpath)
     fixtures = Path(config.getoption("data_dir") or rootdir / "fixtures").resolve()
-    adapter = config.getoption("adapter")
     return Settings(rootdir=rootdir, fixtures=fixtures, base_model=config.getoption("base_model"),
-                    adapter=Path(adapter).resolve() if adapter else None, gates_file=config.getoption("gates"),
+                    adapter=_path_option(config, "adapter"), gates_file=config.getoption("gates"),
                     report_dir=(rootdir / config.getoption("report_dir")).resolve(),
                     cache_dir=resolve_cache_root(config.getoption("cache_dir"), rootdir / ".tunegate-cache"),
                     device=config.getoption("device"), dtype=config.getoption("dtype"),
                     allow_pickle=config.getoption("allow_pickle"), ppl_window=config.getoption("ppl_window"),
                     ppl_stride=config.getoption("ppl_stride"),
-                    checkpoints=Path(config.getoption("checkpoints")).resolve() if config.getoption("checkpoints")
-                    else None,
-                    history=(Path(config.getoption("history")).resolve() if config.getoption("history")
-                             else (rootdir / config.getoption("report_dir")).resolve() / "history.csv"),
+                    checkpoints=_path_option(config, "checkpoints"),
+                    history=(_path_option(config, "history")
+                             or (rootdir / config.getoption("report_dir")).resolve() / "history.csv"),
                     baseline=_baseline_file(config, "baseline"), save_baseline=_baseline_file(config, "save_baseline"),
                     save_baseline_anyway=config.getoption("save_baseline_anyway"),
-                    shadow=Path(config.getoption("shadow")).resolve() if config.getoption("shadow") else None,
+                    shadow=_path_option(config, "shadow"),
                     train_seed=config.getoption("train_seed"),
                     answer_cache=not config.getoption("no_answer_cache"),
                     prompt_format=_prompt_format(config.getoption("prompt_format")),
@@ -146,6 +144,7 @@ def _settings(config: pytest.Config) -> Settings:
 
 
 def _path_option(config: pytest.Config, name: str) -> Path | None:
+    """A path option made absolute; None when it was not given."""
     value = config.getoption(name)
     return Path(value).resolve() if value else None
 

@@ -184,12 +184,10 @@ def check_lengths(examples: list[Example], base: ModelFacts, prompt_format: str 
                             f"({base.folder / 'config.json'} max_position_embeddings); shorten or drop it")
     if not suspects:
         return
-    from transformers import AutoTokenizer
+    from harness.model.loading import prompt_tokenizer
+    from harness.model.prompts import answer_ids, prompt_ids
 
-    from harness.model.prompts import answer_ids, prompt_ids, prompt_template
-
-    tokenizer = AutoTokenizer.from_pretrained(str(base.folder), trust_remote_code=False)
-    tokenizer.chat_template = prompt_template(tokenizer, prompt_format)
+    tokenizer = prompt_tokenizer(base.folder, prompt_format)
     for ex in suspects:
         prompt, answer = len(prompt_ids(tokenizer, ex.messages)), len(answer_ids(tokenizer, ex.answer))
         if prompt + answer > limit:

@@ -182,11 +182,26 @@ def _record_adapter(state: SessionState, name: str, path: Path, training: dict) 
 
 
 @pytest.fixture(scope="session")
-def models_under_test(base_model: BaseModel, adapter_under_test: Path | None, tunegate: SessionState
+def full_models(base_model: BaseModel, tunegate: SessionState) -> tuple[LanguageModel, LanguageModel] | None:
+    """Under --tuned-model: (base view, tuned view) of the base and the full model (described, digested and
+    recorded once, for every suite); None otherwise."""
+    s = tunegate.settings
+    if s.tuned_model is None:
+        return None
+    tuned = BaseModel.at(s.tuned_model, base_model.device, base_model.dtype, s.allow_pickle, s.prompt_format,
+                         s.batch_size, s.max_new_tokens)
+    tunegate.record_run("tuned_model", {"path": str(s.tuned_model), "sha256": tuned.digest})
+    return base_and_full(base_model, tuned, tunegate.requests)
+
+
+@pytest.fixture(scope="session")
+def models_under_test(base_model: BaseModel, adapter_under_test: Path | None,
+                      full_models: tuple[LanguageModel, LanguageModel] | None, tunegate: SessionState
                       ) -> tuple[LanguageModel, LanguageModel]:
     """(base view, tuned view) over one copy of the base weights with the adapter under test attached; under
     --tuned-model, the base and the full tuned model."""
-    return _models(tunegate, base_model, adapter_under_test)
+    return full_models or base_and_tuned(base_model, adapter_under_test, tunegate.settings.allow_pickle,
+                                         tunegate.requests)
 
 
 @pytest.fixture(scope="session")
@@ -196,22 +211,13 @@ def merged_model(models_under_test: tuple[LanguageModel, LanguageModel], tunegat
 
 
 @pytest.fixture(scope="session")
-def new_task_models(base_model: BaseModel, new_task_adapter: Path | None, tunegate: SessionState
+def new_task_models(base_model: BaseModel, new_task_adapter: Path | None,
+                    full_models: tuple[LanguageModel, LanguageModel] | None, tunegate: SessionState
                     ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) with the new-task adapter (or --tuned-model); base answers are shared with the
-    other suites."""
-    return _models(tunegate, base_model, new_task_adapter)
-
-
-def _models(state: SessionState, base_model: BaseModel, adapter: Path | None) -> tuple[LanguageModel, LanguageModel]:
-    """(base, tuned): the base with `adapter` attached, or with --tuned-model beside it."""
-    s = state.settings
-    if s.tuned_model is None:
-        return base_and_tuned(base_model, adapter, s.allow_pickle, state.requests)
-    tuned = BaseModel.at(s.tuned_model, base_model.device, base_model.dtype, s.allow_pickle, s.prompt_format,
-                         s.batch_size, s.max_new_tokens)
-    state.record_run("tuned_model", {"path": str(s.tuned_model), "sha256": tuned.digest})
-    return base_and_full(base_model, tuned, state.requests)
+    """(base view, tuned view) with the new-task adapter (or the --tuned-model pair); base answers are shared with
+    the other suites."""
+    return full_models or base_and_tuned(base_model, new_task_adapter, tunegate.settings.allow_pickle,
+                                         tunegate.requests)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,12 @@ class Project:
     reports = property(lambda self: self.root / "reports")
     baselines = property(lambda self: self.root / "baselines")
 
+    def options(self) -> list[str]:
+        """The pytest options of a run of this project (its data, model, reports, baselines and cache)."""
+        return ["-p", "no:cacheprovider", "--rootdir", str(self.root), "--data-dir", str(self.data), "--base-model",
+                str(self.model), "--report-dir", str(self.reports), "--baseline-dir", str(self.baselines),
+                "--cache-dir", str(self.root / "cache")]
+
     def rewrite(self, path: Path, edit: Callable[[str], str], encoding: str = "utf-8") -> None:
         """Replace a text file's content by `edit(content)`, saved in `encoding` (what it cannot encode as "?")."""
         path.write_bytes(edit(path.read_text(encoding="utf-8")).encode(encoding, errors="replace"))

@@ -150,6 +150,11 @@ def test_gate(tunegate):
 '''
 
 
+def case_named(case_id: str) -> BadInput:
+    """The case of CASES with this id."""
+    return next(c for c in CASES if c.id == case_id)
+
+
 def snapshot(p: Project) -> dict[str, bytes | str]:
     """Every file under reports/ and baselines/ (bytes) and every symbolic link there (its target)."""
     out: dict[str, bytes | str] = {}
@@ -171,9 +176,7 @@ def test_bad_input(pytester: pytest.Pytester, project: Project, case: BadInput):
             pytest.skip("this machine has a GPU")
     args = case.plant(project)
     before = snapshot(project)
-    options = ["-p", "no:cacheprovider", "--rootdir", str(project.root), "--data-dir", str(project.data),
-               "--base-model", str(project.model), "--report-dir", str(project.reports), "--baseline-dir",
-               str(project.baselines), "--cache-dir", str(project.root / "cache"), *args]
+    options = [*project.options(), *args]
     if not case.runs_tests:
         options.append("--collect-only")
     result = pytester.runpytest_inprocess(*options)
@@ -191,11 +194,8 @@ def test_bad_input(pytester: pytest.Pytester, project: Project, case: BadInput):
 
 def test_a_fixture_error_is_reported_once_not_per_test(pytester: pytest.Pytester, project: Project):
     """One unreadable data file under a fixture of 100 tests: one message and exit 4, not 100 errors."""
-    case = next(c for c in CASES if c.id == "fixture-error-stops-session")
-    case.plant(project)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--rootdir", str(project.root), "--data-dir",
-                                          str(project.data), "--base-model", str(project.model), "--report-dir",
-                                          str(project.reports), "--cache-dir", str(project.root / "cache"))
+    case_named("fixture-error-stops-session").plant(project)
+    result = pytester.runpytest_inprocess(*project.options())
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, output[-3000:]
     result.assert_outcomes(errors=1)  # the first test; the other 99 never start
@@ -203,11 +203,8 @@ def test_a_fixture_error_is_reported_once_not_per_test(pytester: pytest.Pytester
 
 
 def test_a_full_disk_keeps_results_json_and_leaves_no_partial_report(pytester: pytest.Pytester, project: Project):
-    case = next(c for c in CASES if c.id == "disk-full-report")
-    case.plant(project)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--rootdir", str(project.root), "--data-dir",
-                                          str(project.data), "--base-model", str(project.model), "--report-dir",
-                                          str(project.reports), "--cache-dir", str(project.root / "cache"))
+    case_named("disk-full-report").plant(project)
+    result = pytester.runpytest_inprocess(*project.options())
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     run_dir = next(d for d in project.reports.iterdir() if d.is_dir() and d.name not in ("earlier", "latest"))
     assert json.loads((run_dir / "results.json").read_text())["gates"][0]["id"] == "old_task.exact_match"
@@ -239,12 +236,8 @@ def test_an_input_longer_than_the_context_is_refused_before_inference(base_model
 
 def test_a_fixture_error_under_xdist_is_exit_4_too(pytester: pytest.Pytester, project: Project):
     """A worker that stops on bad input hands the reason to the controller, whose exit status is 4."""
-    case = next(c for c in CASES if c.id == "fixture-error-stops-session")
-    case.plant(project)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--rootdir", str(project.root),
-                                           "--data-dir", str(project.data), "--base-model", str(project.model),
-                                           "--report-dir", str(project.reports), "--cache-dir",
-                                           str(project.root / "cache"), "test_extension.py", timeout=300)
+    case_named("fixture-error-stops-session").plant(project)
+    result = pytester.runpytest_subprocess(*project.options(), "-n", "2", "test_extension.py", timeout=300)
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, output[-3000:]
     assert "broken.json:1: invalid JSON" in output and "Traceback" not in output

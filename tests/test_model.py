@@ -13,10 +13,10 @@ from safetensors.torch import load_file, save_file
 
 import harness.training.builtin as builtin
 from harness.errors import ModelFolderError
+from harness.model.files import UnsafeWeightsError
 from harness.model.loading import (
     AdapterMismatchError,
     BaseModel,
-    UnsafeWeightsError,
     attach_adapter,
     check_adapter_fits,
     model_digest,

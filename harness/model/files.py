@@ -95,14 +95,7 @@ def _weight_shapes(folder: Path, allow_pickle: bool) -> dict[str, tuple[int, ...
             raise ModelFolderError(f"{index}: key 'weight_map' missing or not an object")
         files = sorted(set(weight_map.values()))
     else:
-        files = sorted(p.name for p in folder.glob("model*.safetensors"))
-    if not files:
-        if allow_pickle and any(folder.glob("pytorch_model*.bin")):
-            return {}
-        if any(folder.glob("pytorch_model*.bin")):
-            raise UnsafeWeightsError(f"{folder}: only pickled weights (pytorch_model*.bin), which can run arbitrary "
-                                     "code: convert them to safetensors or pass --allow-pickle")
-        raise ModelFolderError(f"{folder}: no weights (model.safetensors)")
+        files = [p.name for p in safe_weight_files(folder, "model*.safetensors", "pytorch_model*.bin", allow_pickle)]
     shapes: dict[str, tuple[int, ...]] = {}
     for name in files:
         if not (folder / name).is_file():
@@ -124,17 +117,24 @@ def check_adapter_folder(folder: Path, base: ModelFacts | None = None, allow_pic
                                "checkpoint saved without its adapter cannot be evaluated")
     config = _json_object(folder / ADAPTER_CONFIG, "adapter config")
     _check_lora_config(folder / ADAPTER_CONFIG, config)
-    if not (folder / ADAPTER_WEIGHTS).is_file():
-        if allow_pickle and (folder / ADAPTER_PICKLE).is_file():
-            return config
-        if (folder / ADAPTER_PICKLE).is_file():
-            raise UnsafeWeightsError(f"{folder}: only the pickled {ADAPTER_PICKLE}, which can run arbitrary code: "
-                                     "convert it to safetensors or pass --allow-pickle")
-        raise ModelFolderError(f"{folder}: no {ADAPTER_WEIGHTS}")
-    shapes = safetensors_shapes(folder / ADAPTER_WEIGHTS)
-    for key, shape in shapes.items():
-        _check_adapter_tensor(folder, config, key, shape, base)
+    for weights in safe_weight_files(folder, ADAPTER_WEIGHTS, ADAPTER_PICKLE, allow_pickle):
+        for key, shape in safetensors_shapes(weights).items():
+            _check_adapter_tensor(folder, config, key, shape, base)
     return config
+
+
+def safe_weight_files(folder: Path, safe_glob: str, pickle_glob: str, allow_pickle: bool) -> list[Path]:
+    """The safetensors files of `folder` matching `safe_glob`; none when only pickled ones (`pickle_glob`) are
+    there and pickle is allowed. Only pickled weights without `allow_pickle` are an UnsafeWeightsError, no weights
+    at all a ModelFolderError."""
+    if files := sorted(p for p in folder.glob(safe_glob) if p.is_file()):
+        return files
+    if any(folder.glob(pickle_glob)):
+        if allow_pickle:
+            return []
+        raise UnsafeWeightsError(f"{folder}: only pickled weights ({pickle_glob}), which can run arbitrary code: "
+                                 "convert them to safetensors or pass --allow-pickle")
+    raise ModelFolderError(f"{folder}: no weights ({safe_glob})")
 
 
 def _check_lora_config(path: Path, config: dict) -> None:

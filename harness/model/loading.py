@@ -9,18 +9,23 @@ hub ids or paths from other machines there.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from harness.cache import content_hash, directory_digest
 from harness.errors import ModelFolderError, summary
-from harness.model.files import ADAPTER_PICKLE, ADAPTER_WEIGHTS, UnsafeWeightsError, check_adapter_folder
+from harness.model.files import (
+    ADAPTER_WEIGHTS,
+    check_adapter_folder,
+    safe_weight_files,
+    safetensors_shapes,
+)
 from harness.model.prompts import prompt_template
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -69,7 +74,7 @@ class BaseModel:
         folder = Path(path)
         if not (folder / "config.json").is_file():
             raise ModelFolderError(f"{folder}: not a model folder (no config.json)")
-        _require_safe_weights(folder, "model.safetensors*", "pytorch_model*.bin", allow_pickle)
+        safe_weight_files(folder, "model.safetensors*", "pytorch_model*.bin", allow_pickle)
         digest = model_digest(folder)
         if prompt_format not in ("auto", "chat"):  # "chat" is the folder's own template, already in the digest
             fmt = Path(prompt_format).read_text(encoding="utf-8") if prompt_format.endswith(".jinja") else \
@@ -79,14 +84,8 @@ class BaseModel:
                    max_new_tokens)
 
     def load_tokenizer(self):
-        """The tokenizer, prompting in the run's format (`prompt_template`), with a pad token (eos when it has
-        none)."""
-        with _library_errors(self.path, "the tokenizer"):
-            tokenizer = AutoTokenizer.from_pretrained(self.path, trust_remote_code=False)
-            tokenizer.chat_template = prompt_template(tokenizer, self.prompt_format)
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        return tokenizer
+        """The tokenizer of this model folder in the run's prompt format (`prompt_tokenizer`)."""
+        return prompt_tokenizer(self.path, self.prompt_format)
 
     def load(self):
         """(model, tokenizer): the model in eval mode on its device, the tokenizer with a pad token."""
@@ -95,6 +94,17 @@ class BaseModel:
             model = AutoModelForCausalLM.from_pretrained(self.path, dtype=DTYPES[self.dtype], trust_remote_code=False,
                                                          use_safetensors=None if self.allow_pickle else True)
         return model.to(self.device).eval(), tokenizer
+
+
+def prompt_tokenizer(folder: str | Path, prompt_format: str = "auto"):
+    """The tokenizer of a model folder, prompting in `prompt_format` (`prompt_template`), with a pad token (eos
+    when it has none); a ModelFolderError naming the folder when it cannot be loaded."""
+    with _library_errors(folder, "the tokenizer"):
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+        tokenizer.chat_template = prompt_template(tokenizer, prompt_format)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 @contextmanager
@@ -107,17 +117,6 @@ def _library_errors(folder: str | Path, what: str) -> Iterator[None]:
         raise
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:
         raise ModelFolderError(f"{folder}: cannot load {what}: {type(err).__name__}: {summary(err)}") from err
-
-
-def _require_safe_weights(folder: Path, safe_glob: str, pickle_glob: str, allow_pickle: bool) -> None:
-    if any(folder.glob(safe_glob)):
-        return
-    if any(folder.glob(pickle_glob)):
-        if allow_pickle:
-            return
-        raise UnsafeWeightsError(f"{folder}: only pickled weights ({pickle_glob}) found; pickle can run "
-                                 "arbitrary code. Convert to safetensors or pass --allow-pickle.")
-    raise ModelFolderError(f"{folder}: no weights found ({safe_glob})")
 
 
 MODEL_IDENTITY = ("config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
@@ -146,12 +145,10 @@ def check_adapter_fits(model: torch.nn.Module, adapter_dir: str | Path, allow_pi
     """
     folder = Path(adapter_dir)
     config = check_adapter_folder(folder, allow_pickle=allow_pickle)
-    _require_safe_weights(folder, ADAPTER_WEIGHTS, ADAPTER_PICKLE, allow_pickle)
     if (folder / ADAPTER_WEIGHTS).is_file():
         modules = dict(model.named_modules())
-        with safe_open(str(folder / ADAPTER_WEIGHTS), framework="pt") as handle:
-            for key in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
-                _check_tensor(key, tuple(handle.get_slice(key).get_shape()), modules, folder)
+        for key, shape in safetensors_shapes(folder / ADAPTER_WEIGHTS).items():
+            _check_tensor(key, shape, modules, folder)
     _warn_on_base_name(config, model)
     return config
 
@@ -182,26 +179,23 @@ def _warn_on_base_name(config: dict, model: torch.nn.Module) -> None:
                       "so continuing (the recorded name is only a hint)", UserWarning, stacklevel=3)
 
 
-def attach_adapters(model: torch.nn.Module, adapter_dirs: Sequence[str | Path], allow_pickle: bool = False):
-    """Wrap `model` once and load every adapter into it, named `a0`, `a1`, ... (each checked to fit first): one
-    copy of the base weights serves them all, a view picks its adapter with `set_adapter`."""
+def attach_adapters(model: torch.nn.Module, adapters: Mapping[str, str | Path], allow_pickle: bool = False):
+    """Wrap `model` once and load every adapter of `adapters` ({peft adapter name: folder}) into it, each checked
+    to fit first: one copy of the base weights serves them all, a view picks its adapter with `set_adapter`."""
     from peft import PeftModel
 
-    for folder in adapter_dirs:
+    for folder in adapters.values():
         check_adapter_fits(model, folder, allow_pickle)
-    first, *rest = adapter_dirs
+    (first_name, first), *rest = adapters.items()
     with _library_errors(first, "the adapter"):
-        peft_model = PeftModel.from_pretrained(model, str(first), adapter_name="a0", is_trainable=False)
-    for index, folder in enumerate(rest, start=1):
+        peft_model = PeftModel.from_pretrained(model, str(first), adapter_name=first_name, is_trainable=False)
+    for name, folder in rest:
         with _library_errors(folder, "the adapter"):
-            peft_model.load_adapter(str(folder), adapter_name=f"a{index}", is_trainable=False)
+            peft_model.load_adapter(str(folder), adapter_name=name, is_trainable=False)
     return peft_model.eval()
 
 
 def attach_adapter(model: torch.nn.Module, adapter_dir: str | Path, allow_pickle: bool = False):
-    """Check the adapter fits, then wrap `model` in a peft model with the adapter loaded (eval mode)."""
-    from peft import PeftModel
-
-    check_adapter_fits(model, adapter_dir, allow_pickle)
-    with _library_errors(adapter_dir, "the adapter"):
-        return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False).eval()
+    """Check the adapter fits, then wrap `model` in a peft model with the adapter loaded as "default" (eval
+    mode)."""
+    return attach_adapters(model, {"default": adapter_dir}, allow_pickle)

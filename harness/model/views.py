@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from harness.model.lm import HFLanguageModel, SharedWeights
-from harness.model.loading import DTYPES, BaseModel, adapter_digest, attach_adapter, attach_adapters
+from harness.model.loading import DTYPES, BaseModel, adapter_digest, attach_adapters
 from harness.model.protocol import LanguageModel
 from harness.model.requests import RequestCache
 
@@ -43,15 +43,8 @@ def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: boo
     Views share `cache` (a new one if not given): the base view under the base digest, the tuned view under
     base + adapter digest.
     """
-    def load() -> tuple[torch.nn.Module, Any]:
-        model, tokenizer = base_model.load()
-        return attach_adapter(model, adapter, allow_pickle=allow_pickle), tokenizer
-
-    weights = SharedWeights(load, base_model.device)
-    cache = cache if cache is not None else RequestCache()
-    return (_view(base_model, weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache),
-            _view(base_model, weights, name="tuned", model_id=f"{base_model.digest}+{adapter_digest(adapter)}",
-                  cache=cache))
+    base, tuned = _over_one_base(base_model, {"tuned": ("default", adapter)}, allow_pickle, cache)
+    return base, tuned
 
 
 def _view(base_model: BaseModel, *args: Any, **kwargs: Any) -> HFLanguageModel:
@@ -78,14 +71,22 @@ def adapter_chain(base_model: BaseModel, adapters: Sequence[str | Path], allow_p
     switches to its own, so a run of N checkpoints loads the base once, not N times."""
     if not adapters:
         raise ValueError("adapter_chain needs at least one adapter")
+    named = {f"tuned[{index}]": (f"a{index}", adapter) for index, adapter in enumerate(adapters)}
+    return _over_one_base(base_model, named, allow_pickle, cache)
 
+
+def _over_one_base(base_model: BaseModel, adapters: dict[str, tuple[str, str | Path]], allow_pickle: bool,
+                   cache: RequestCache | None) -> list[LanguageModel]:
+    """The base view, then a view per entry of `adapters` ({view name: (peft adapter name, folder)}), all over
+    one copy of the base weights with every adapter loaded into it, loaded when a request first misses the
+    cache; the views share `cache` (a new one if not given)."""
     def load() -> tuple[torch.nn.Module, Any]:
         model, tokenizer = base_model.load()
-        return attach_adapters(model, list(adapters), allow_pickle=allow_pickle), tokenizer
+        return attach_adapters(model, dict(adapters.values()), allow_pickle=allow_pickle), tokenizer
 
     weights = SharedWeights(load, base_model.device)
     cache = cache if cache is not None else RequestCache()
     base = _view(base_model, weights, name="base", model_id=base_model.digest, adapter_enabled=False, cache=cache)
-    return [base, *(_view(base_model, weights, name=f"tuned[{index}]", adapter_name=f"a{index}", cache=cache,
-                          model_id=f"{base_model.digest}+{adapter_digest(adapter)}")
-                    for index, adapter in enumerate(adapters))]
+    return [base, *(_view(base_model, weights, name=view, adapter_name=name, cache=cache,
+                          model_id=f"{base_model.digest}+{adapter_digest(folder)}")
+                    for view, (name, folder) in adapters.items())]
