@@ -4,6 +4,8 @@ forgets the LoRA scaling) and PASSES on the healthy adapter; activation capture 
 from __future__ import annotations
 
 import copy
+import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -14,7 +16,7 @@ from harness.model.lm import HFLanguageModel
 from harness.model.views import base_and_tuned
 from tests.conftest import plant_adapter, verdicts_of
 
-GATES = {f"adapter_health.{m}" for m in adapter_health.METRICS}
+GATES = {f"adapter_health.{m}" for m in adapter_health.METRICS} - {"adapter_health.max_update_ratio"}  # reported
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +71,55 @@ def test_nan_in_one_matrix_fails_with_the_layer_named(base_model, adapter_under_
     assert "adapter_health.min_activation_entropy" in failing(verdicts)
 
 
-def test_overscaled_a_collapses_entropy_and_fails_update_ratio(base_model, adapter_under_test, health_examples,
-                                                               tunegate, tmp_path):
+def test_overscaled_a_collapses_entropy_and_fails_a_growth(base_model, adapter_under_test, health_examples,
+                                                            tunegate, tmp_path):
     verdicts = verdicts_for(*planted(base_model, adapter_under_test, tmp_path, lambda a: a * 200, "lora_A"),
                             health_examples, tunegate)
-    assert {"adapter_health.max_update_ratio", "adapter_health.min_activation_entropy"} <= failing(verdicts)
+    assert {"adapter_health.max_a_growth", "adapter_health.min_activation_entropy"} <= failing(verdicts)
     assert "worst layer model.layers." in verdicts["adapter_health.min_activation_entropy"].message
+    assert verdicts["adapter_health.max_a_growth"].value > 200
+
+
+def test_one_exploding_layer_fails_the_update_spread_with_the_layer_named(base_model, adapter_under_test,
+                                                                         health_examples, tunegate, tmp_path):
+    """Every layer's update but one is as trained: the spread against the median layer names it."""
+    def explode(tensors):
+        key = next(k for k in sorted(tensors) if "layers.0.self_attn.q_proj.lora_B" in k)
+        tensors[key] *= 30
+
+    verdicts = verdicts_for(*planted(base_model, adapter_under_test, tmp_path, explode, matrix=None),
+                            health_examples, tunegate)
+    assert "adapter_health.update_ratio_spread" in failing(verdicts)
+    assert "adapter_health.max_a_growth" not in failing(verdicts)
+    assert "largest layer model.layers.0.self_attn.q_proj" in verdicts["adapter_health.update_ratio_spread"].message
+
+
+def test_update_is_peft_own_delta_weight_in_the_base_weight_layout(models_under_test, tmp_path):
+    """fan_in_fan_out (GPT-2's Conv1D) and the scaling come from peft's get_delta_weight."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    _, tuned = models_under_test
+    layer = tuned.lora_layers()[0]
+    assert torch.allclose(layer.delta(), layer.scaling * layer.B.float() @ layer.A.float(), atol=1e-6)
+    gpt2 = get_peft_model(GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=64)),
+                          LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True, init_lora_weights=False))
+    from harness.model.lora_layers import lora_layers
+    conv = lora_layers(gpt2)[0]
+    assert conv.delta().shape == conv.base_weight.shape == (32, 96)
+    assert conv.initial_a_norm() == pytest.approx((4 / 3) ** 0.5)
+
+
+def test_a_growth_is_not_measured_for_data_derived_inits(models_under_test, health_examples):
+    """PiSSA-style inits set A from the weights: no fixed initial scale, so the gate says to turn it off."""
+    _, tuned = models_under_test
+    layers = [adapter_health.layer_health(replace(layer, init_scheme="pissa"), torch.zeros(1, layer.rank))
+              for layer in tuned.lora_layers()]
+    report = adapter_health.HealthReport(layers, [0.0], [1.0], 0.0, [], 1)
+    values = {m.name: m for m in adapter_health.health_metrics(report)}
+    assert math.isnan(values["max_a_growth"].value) and values["max_a_growth"].n == 0
+    assert 'max_a_growth = "off"' in adapter_health.health_detail(report, "max_a_growth")
+    assert values["update_ratio_spread"].value >= 1
 
 
 def test_zeroed_a_has_no_activations(base_model, adapter_under_test, health_examples, tunegate, tmp_path):

@@ -1,7 +1,8 @@
 """Bases of the families users fine-tune (Llama, Qwen2, Mistral, Gemma, Phi-3, GPT-2), each a tiny model built
 from its config in this session with the built-in tokenizer: identity (with an adapter trained here, a short
 recipe), perplexity and adapter health run end to end on each without an error. GPT-2 ships no chat template, so
-it is prompted in the plain format. Gates may fail (the models are random): only errors are failures here."""
+it is prompted in the plain format. Quality gates may fail (the models are random); the adapter's weight-health
+gates, whose bounds are relative (to the median layer, to the init scale), must pass on every family."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ FAMILIES = {
     "phi3": ("Phi3Config", "Phi3ForCausalLM", SHAPE),
     "gpt2": ("GPT2Config", "GPT2LMHeadModel", {"n_embd": 64, "n_layer": 2, "n_head": 4, "n_positions": 256}),
 }
+STRUCTURAL_HEALTH = ("nonfinite_layers", "dead_layers", "update_ratio_spread", "max_a_growth")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
@@ -65,3 +67,6 @@ def test_a_tiny_base_of_each_family_runs_identity_perplexity_and_health(run_suit
     capabilities = {g["capability"] for g in data["gates"]}
     assert {"identity", "perplexity", "adapter_health"} <= capabilities, output
     assert data["run"]["adapters"]["identity"]["path"]  # an adapter was trained on this base
+    weights = {g["metric"]: g for g in data["gates"] if g["capability"] == "adapter_health"}
+    for metric in STRUCTURAL_HEALTH:  # bounds that mean the same on every architecture hold on a healthy adapter
+        assert weights[metric]["passed"], weights[metric]["message"]

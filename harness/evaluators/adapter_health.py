@@ -2,8 +2,12 @@
 
 - Activations: per layer, the entropy of the low-rank activations (outputs of `lora_A`, padding masked out,
   normalised by ln r) and the fraction of them that are non-zero.
-- Weights: no NaN/Inf, ||scaling * B @ A|| / ||W|| per layer, the effective rank of B @ A, no dead layer
-  (B all zeros, the state peft initialises it in).
+- Weights: no NaN/Inf, no dead layer (B all zeros, the state peft initialises it in), the effective rank of the
+  update. Sizes are judged by bounds that mean the same on every architecture: the update ||dW||_F / ||W||_F
+  (dW from peft's own `get_delta_weight`: scaling, `fan_in_fan_out`) of the largest layer against the median
+  layer's, and ||A||_F against its expected norm at initialisation (peft's scheme fixes it; sqrt(r/3) for the
+  default). The raw largest ratio is reported but not gated: how far a fine-tune may move a weight depends on
+  the weight's own scale, which differs between pretrained and small models.
 - Applied: the tuned model's own answers are scored by base and tuned; a mean per-token log-likelihood
   difference of zero means the adapter changes nothing (the classic "LoRA scores exactly like the base").
 - Merge parity: a `merge_and_unload()` copy gives the same greedy answers and logits within tolerance.
@@ -12,6 +16,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,7 +35,9 @@ INF = math.inf
 METRICS = {
     "nonfinite_layers": MetricSpec(0, INF, False, "LoRA layers with NaN or Inf in A or B"),
     "dead_layers": MetricSpec(0, INF, False, "LoRA layers whose B is all zeros (adapter contributes nothing)"),
-    "max_update_ratio": MetricSpec(0, INF, False, "largest ||scaling*B@A||_F / ||W||_F over layers"),
+    "max_update_ratio": MetricSpec(0, INF, False, "largest ||dW||_F / ||W||_F over layers (reported)"),
+    "update_ratio_spread": MetricSpec(1, INF, False, "largest layer's ||dW||/||W|| over the median layer's"),
+    "max_a_growth": MetricSpec(0, INF, False, "largest ||A||_F over its expected norm at initialisation"),
     "min_effective_rank": MetricSpec(0, INF, True, "smallest effective rank of B@A over layers"),
     "min_activation_entropy": MetricSpec(0, 1, True, "smallest per-layer activation entropy / ln r"),
     "min_activation_rate": MetricSpec(0, 1, True, "smallest per-layer fraction of non-zero activations"),
@@ -38,7 +45,7 @@ METRICS = {
     "merge_logit_rel_diff": MetricSpec(0, INF, False, "max |merged - unmerged logit| / max |unmerged logit|"),
     "merge_output_agreement": MetricSpec(0, 1, True, "fraction of greedy answers unchanged by merging"),
 }
-PER_LAYER = ("update_ratio", "effective_rank", "activation_entropy", "activation_rate")
+PER_LAYER = ("update_ratio", "a_growth", "effective_rank", "activation_entropy", "activation_rate")
 PARITY_LOGIT_ITEMS = 64
 
 
@@ -51,6 +58,7 @@ class LayerHealth:
     nonfinite: str
     dead: bool
     update_ratio: float
+    a_growth: float | None  # None where the init scheme has no fixed scale
     effective_rank: float
     activation_entropy: float
     activation_rate: float
@@ -71,9 +79,10 @@ class HealthReport:
 def layer_health(layer: LoraLayer, activations: torch.Tensor) -> LayerHealth:
     """Weight and activation figures of one layer (`activations`: its real tokens x r)."""
     nonfinite = ",".join(name for name, w in (("A", layer.A), ("B", layer.B)) if not bool(torch.isfinite(w).all()))
-    delta = layer.delta()
+    delta, initial = layer.delta(), layer.initial_a_norm()
+    growth = None if initial is None else float(torch.linalg.matrix_norm(layer.A.double())) / initial
     return LayerHealth(layer.name, layer.rank, nonfinite, bool((layer.B == 0).all()),
-                       update_ratio(delta, layer.base_weight), effective_rank(delta),
+                       update_ratio(delta, layer.base_weight), growth, effective_rank(delta),
                        activation_entropy(activations), activation_rate(activations))
 
 
@@ -104,6 +113,22 @@ def _extreme(values: list[float], pick: Callable) -> float:
     return math.nan if any(math.isnan(v) for v in values) else pick(values)
 
 
+def spread(values: list[float]) -> float:
+    """max / median: how far the largest value stands out from a typical one (NaN when the median is 0 or any
+    value is NaN).
+
+    >>> spread([1.0, 2.0, 6.0])
+    3.0
+    """
+    middle = statistics.median(values) if values else math.nan
+    return _extreme(values, max) / middle if middle > 0 else math.nan
+
+
+def measured_growth(layers: list[LayerHealth]) -> list[float]:
+    """The A-growth of every layer whose init scheme fixes a scale."""
+    return [h.a_growth for h in layers if h.a_growth is not None]
+
+
 def health_metrics(report: HealthReport) -> list[MetricValue]:
     """Gateable summaries, per-layer figures, and base vs tuned mean answer log-probability."""
     layers = report.layers
@@ -116,6 +141,9 @@ def health_metrics(report: HealthReport) -> list[MetricValue]:
     out = [tuned("nonfinite_layers", sum(bool(h.nonfinite) for h in layers)),
            tuned("dead_layers", sum(h.dead for h in layers)),
            tuned("max_update_ratio", _extreme([h.update_ratio for h in layers], max)),
+           tuned("update_ratio_spread", spread([h.update_ratio for h in layers])),
+           tuned("max_a_growth", _extreme(measured_growth(layers), max) if measured_growth(layers) else math.nan,
+                 len(measured_growth(layers))),
            tuned("min_effective_rank", _extreme([h.effective_rank for h in layers], min)),
            tuned("min_activation_entropy", _extreme([h.activation_entropy for h in layers], min)),
            tuned("min_activation_rate", _extreme([h.activation_rate for h in layers], min)),
@@ -124,12 +152,14 @@ def health_metrics(report: HealthReport) -> list[MetricValue]:
            MetricValue(CAPABILITY, "merge_output_agreement", *agree)]
     out += [MetricValue(CAPABILITY, "answer_logprob_per_token", *mean_ci(lp), checkpoint=checkpoint)
             for checkpoint, lp in (("base", report.base_logprob), ("tuned", report.tuned_logprob))]
-    out += [tuned(f"{figure}[{h.name}]", getattr(h, figure), None) for h in layers for figure in PER_LAYER]
+    out += [tuned(f"{figure}[{h.name}]", getattr(h, figure), None) for h in layers for figure in PER_LAYER
+            if getattr(h, figure) is not None]
     return out
 
 
 def _worst_layer(layers: list[LayerHealth], figure: str, largest: bool) -> LayerHealth:
     """The first layer whose `figure` is NaN, else the one with the largest / smallest value."""
+    layers = [h for h in layers if getattr(h, figure) is not None]
     broken = [h for h in layers if math.isnan(getattr(h, figure))]
     return broken[0] if broken else (max if largest else min)(layers, key=lambda h: getattr(h, figure))
 
@@ -143,6 +173,13 @@ def health_detail(report: HealthReport, metric: str) -> str:
     if metric == "dead_layers":
         dead = [h.name for h in layers if h.dead]
         return f"B is all zeros in {len(dead)} layers: {', '.join(dead[:6])}" if dead else "no dead layer"
+    if metric == "update_ratio_spread":
+        worst = _worst_layer(layers, "update_ratio", largest=True)
+        middle = statistics.median(h.update_ratio for h in layers)
+        return f"largest layer {worst.name}: {worst.update_ratio:.4g} against the median layer's {middle:.4g}"
+    if metric == "max_a_growth" and not measured_growth(layers):
+        return ("the adapter's init scheme derives A from the weights or data (no fixed initial scale): "
+                "set adapter_health.max_a_growth = \"off\" for it")
     if metric.startswith(("min_", "max_")):
         worst = _worst_layer(layers, metric[4:], largest=metric.startswith("max_"))
         return f"worst layer {worst.name}: {getattr(worst, metric[4:]):.4g}"
