@@ -13,6 +13,7 @@ imported in `pytest_configure` of a run that has a gate config.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -292,13 +293,16 @@ def tunegate(request: pytest.FixtureRequest) -> SessionState:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """End the run: a pytest-xdist worker writes its part; the controller merges the parts and finishes the run
-    (results.json, report.html, history, baseline), which may turn a refused --save-baseline into exit status 4."""
+    (results.json, report.html, history, baseline), which may turn a refused --save-baseline into exit status 4.
+    Under `accelerate launch` only process 0 finishes: every process holds every answer, so its record is whole."""
     state = session.config.stash.get(STATE, None)
     if state is None:
         return
     worker = getattr(session.config, "workerinput", None)
     if worker is not None:
         state.write_worker_part(worker["workerid"])
+        return
+    if os.environ.get("RANK", "0") != "0":  # `accelerate launch`: process 0 writes the run's files
         return
     state.merge_worker_parts()
     if "bad_input" in state.record.run.sections:
@@ -324,3 +328,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     for error in state.artifacts.get("end_errors", ()):
         terminalreporter.write_line(f"ERROR at the end of the run: {error} (what was written before is kept)",
                                     red=True, bold=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave the `accelerate launch` process group, if this run joined one, once the run's files are written."""
+    if config.stash.get(STATE, None) is not None:
+        from harness.model import processes
+
+        processes.finish()

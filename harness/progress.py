@@ -11,8 +11,9 @@ from tqdm.auto import tqdm
 
 
 def progress_enabled() -> bool:
-    """True when a human is watching: stderr is a terminal and CI is not set."""
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    """True when a human is watching: stderr is a terminal, CI is not set, and this is the first (or only)
+    process of an `accelerate launch`."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"} or os.environ.get("RANK", "0") != "0":
         return False
     stream = sys.__stderr__
     return bool(stream and stream.isatty())

@@ -20,6 +20,7 @@ from harness.process_gc import collector_paused
 with collector_paused():  # peft's import otherwise runs full collections (see harness.process_gc)
     from harness.cpu import share_cores_among_workers, usable_cores, xdist_workers
     from harness.data import IdentitySpec, load_identity_spec
+    from harness.model import processes
     from harness.model.lm import answer_fingerprint
     from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
@@ -40,6 +41,7 @@ def base_model(tunegate: SessionState) -> BaseModel:
     from harness.training.builtin import builtin_model_folder
 
     s = tunegate.settings
+    sharing = processes.current()  # under `accelerate launch`: joins the process group, picks this rank's GPU
     device = resolve_device(s.device)
     dtype = resolve_dtype(s.dtype, device)
     folder = builtin_model_folder(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
@@ -48,10 +50,13 @@ def base_model(tunegate: SessionState) -> BaseModel:
     if device == "cpu":
         share_cores_among_workers()
     if s.answer_cache:
-        tunegate.requests.persist(s.cache_dir / "answers", answer_fingerprint(device, dtype))
+        tunegate.requests.persist(s.cache_dir / "answers", answer_fingerprint(device, dtype),
+                                  write=sharing.is_main)
     run = tunegate.record.run
     run.base_model = {"name": s.base_model, "path": base.path, "sha256": base.digest}
     run.device, run.dtype = device, dtype
+    if sharing.world > 1:
+        run.sections["processes"] = sharing.describe()
     return base
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from harness.data import DataError, Example
+from harness.model import processes
 from harness.model.lora_layers import LoraLayer, capture_lora_activations, lora_layers
 from harness.model.prompts import answer_ids, prompt_ids, stop_token_ids
 from harness.model.protocol import Conversation, LanguageModel
@@ -76,7 +77,8 @@ class HFLanguageModel:
         self.adapter_enabled = adapter_enabled
         self.adapter_name = adapter_name  # which of the peft model's adapters this view computes with
         self.cache = cache if cache is not None else RequestCache()
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # how requests are batched (the same in every process)
+        self.fitting_batch_size = batch_size  # what fits the device: halved on out-of-memory
         self._stop_ids: list[int] | None = None
         self.max_new_tokens = max_new_tokens
 
@@ -113,30 +115,41 @@ class HFLanguageModel:
         encoded = [prompt_ids(self.tokenizer, c) for c in conversations]
         self._check_context([(len(ids) + limit, c) for ids, c in zip(encoded, conversations, strict=True)],
                             f" (with {limit} new tokens)")
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # similar lengths: less padding
-        answers = self._in_batches(order, lambda batch: self._decode(
-            self._generate_batch([encoded[i] for i in batch], limit)), f"generating ({self.name})")
-        texts = dict(zip(order, answers, strict=True))
-        return [texts[i] for i in range(len(conversations))]
+        return self._in_batches(encoded, lambda batch: self._decode(self._generate_batch(batch, limit)),
+                                f"generating ({self.name})", length=len)
 
-    def _in_batches(self, items: list, run: Callable[[list], list], desc: str = "") -> list:
-        """`run` over consecutive batches of `items` (outputs concatenated). When a batch runs out of accelerator
-        memory it is halved and retried, and the smaller size is kept for the rest of the run (so `--batch-size`
-        is where a large model starts, not a size it must fit)."""
+    def _in_batches(self, items: list, run: Callable[[list], list], desc: str = "",
+                    length: Callable[[Any], int] | None = None) -> list:
+        """`run` over padded batches of `batch_size` items; the outputs, one per item, in the order of `items`.
+        With `length`, items are batched shortest first (similar lengths: less padding). Under `accelerate
+        launch` the batches are shared among the processes and gathered (`harness.model.processes`): the same
+        batches, so the same numbers, as one process."""
+        order = sorted(range(len(items)), key=lambda i: length(items[i])) if length else list(range(len(items)))
+        batches = [[items[i] for i in order[start:start + self.batch_size]]
+                   for start in range(0, len(order), self.batch_size)]
+        sharing = processes.current()
+        with progress(total=sum(len(batches[k]) for k in sharing.mine(len(batches))), desc=desc) as bar:
+            outputs = sharing.share(batches, lambda batch: self._fitting(batch, run, bar))
+        by_item = dict(zip(order, outputs, strict=True))
+        return [by_item[i] for i in range(len(items))]
+
+    def _fitting(self, batch: list, run: Callable[[list], list], bar) -> list:
+        """`run` over `batch` in pieces of at most `fitting_batch_size`: a piece that runs out of accelerator
+        memory halves that size (kept for the rest of the run: `--batch-size` is where a large model starts, not
+        a size it must fit) and is retried."""
         out: list = []
-        with progress(total=len(items), desc=desc) as bar:
-            while len(out) < len(items):
-                batch = items[len(out):len(out) + self.batch_size]
-                try:
-                    out += run(batch)
-                except torch.OutOfMemoryError:
-                    if self.batch_size == 1:
-                        raise
-                    self.batch_size = max(1, self.batch_size // 2)
-                    if torch.cuda.is_available():
-                        torch.cuda.empty_cache()
-                    continue
-                bar.update(len(batch))
+        while len(out) < len(batch):
+            piece = batch[len(out):len(out) + self.fitting_batch_size]
+            try:
+                out += run(piece)
+            except torch.OutOfMemoryError:
+                if len(piece) == 1:
+                    raise
+                self.fitting_batch_size = max(1, min(self.fitting_batch_size // 2, len(piece) - 1))
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            bar.update(len(piece))
         return out
 
     @property
@@ -198,7 +211,7 @@ class HFLanguageModel:
     def _loglikelihood_all(self, requests: list[tuple[Conversation, str]]) -> list[tuple[float, int]]:
         items = [self._answer_item(messages, answer) for messages, answer in requests]
         self._check_context([(len(ids), messages) for (ids, _), (messages, _) in zip(items, requests, strict=True)])
-        return self._in_batches(items, self._scored_logprobs)
+        return self._in_batches(items, self._scored_logprobs, length=_sequence_length)
 
     def _answer_item(self, messages: Conversation, answer: str) -> tuple[list[int], int]:
         prompt = prompt_ids(self.tokenizer, messages)
@@ -221,7 +234,8 @@ class HFLanguageModel:
                  for start, end, first in sliding_windows(len(seq), window, stride)]
         items = [(ids[i][start:end], first - start) for i, start, end, first in spans]
         totals = [[0.0, 0] for _ in texts]
-        for (i, *_), (logprob, count) in zip(spans, self._in_batches(items, self._scored_logprobs), strict=True):
+        scored = self._in_batches(items, self._scored_logprobs, length=_sequence_length)
+        for (i, *_), (logprob, count) in zip(spans, scored, strict=True):
             totals[i][0] += logprob
             totals[i][1] += count
         return [(logprob, count) for logprob, count in totals]
@@ -283,6 +297,11 @@ class HFLanguageModel:
         merged = copy.deepcopy(self.model).merge_and_unload().eval()
         return HFLanguageModel(merged, self.tokenizer, name=f"{self.name}+merged", model_id=f"{self.model_id}:merged",
                              cache=self.cache, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens)
+
+
+def _sequence_length(item: tuple[list[int], int]) -> int:
+    """The token count of a (token ids, first scored position) scoring item."""
+    return len(item[0])
 
 
 def answer_fingerprint(device: str, dtype: str) -> dict:

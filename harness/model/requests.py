@@ -32,15 +32,17 @@ class RequestCache:
         self._answers: dict[tuple[str, str, Hashable], Any] = {}
         self._store: Path | None = None
         self._fingerprint: dict = {}
+        self._write = True
         self._loaded: set[tuple[str, str]] = set()
         self._from_disk: set[tuple[str, str, Hashable]] = set()
         self.hits = 0
         self.misses = 0
         self.stored = 0
 
-    def persist(self, folder: Path, fingerprint: Mapping[str, Any]) -> None:
-        """Keep answers on disk in `folder` and reuse those stored under the same `fingerprint`."""
-        self._store, self._fingerprint = Path(folder), dict(fingerprint)
+    def persist(self, folder: Path, fingerprint: Mapping[str, Any], write: bool = True) -> None:
+        """Reuse the answers stored in `folder` under the same `fingerprint`, and (with `write`; one process of an
+        `accelerate launch` writes) keep new ones there."""
+        self._store, self._fingerprint, self._write = Path(folder), dict(fingerprint), write
 
     def answer(self, model_id: str, kind: str, requests: Sequence[Hashable],
                compute: Callable[[list], list]) -> list:
@@ -70,7 +72,7 @@ class RequestCache:
                 self._from_disk.add(key)
 
     def _save(self, model_id: str, kind: str) -> None:
-        if self._store is None:
+        if self._store is None or not self._write:
             return
         path = self._file(model_id, kind)
         path.parent.mkdir(parents=True, exist_ok=True)
