@@ -32,16 +32,21 @@ def usable_cores() -> int:
 
 
 def xdist_workers() -> int:
-    """How many evaluating processes share this machine: pytest-xdist workers times the processes of an
+    """How many pytest-xdist workers share this machine (1 outside xdist)."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+
+def processes_sharing_cores() -> int:
+    """How many evaluating processes share this machine's cores: pytest-xdist workers times the processes of an
     `accelerate launch` on it (1 outside both)."""
-    return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) * int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return xdist_workers() * int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
 
 
 def share_cores_among_workers() -> int:
     """Under pytest-xdist or `accelerate launch`, give this process its share of the cores (at least one torch
     thread): two workers of two threads each on two cores spin at every OpenMP barrier and run several times
     slower. Returns the thread count."""
-    workers = xdist_workers()
+    workers = processes_sharing_cores()
     if workers > 1:
         torch.set_num_threads(max(1, usable_cores() // workers))
     return torch.get_num_threads()

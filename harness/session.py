@@ -18,7 +18,7 @@ import pytest
 from harness.process_gc import collector_paused
 
 with collector_paused():  # peft's import otherwise runs full collections (see harness.process_gc)
-    from harness.cpu import share_cores_among_workers, usable_cores, xdist_workers
+    from harness.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
     from harness.data import IdentitySpec, load_identity_spec
     from harness.model import processes
     from harness.model.lm import answer_fingerprint
@@ -83,7 +83,7 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
         jobs.append(_identity_job(s, base_model))
     if "sequences" in used:
         jobs += [_sequence_job(s, base_model, strategy) for strategy in SEQUENCE_STRATEGIES[1:]]
-    alone = base_model.device != "cpu" or xdist_workers() > 1
+    alone = base_model.device != "cpu" or processes_sharing_cores() > 1
     processes = 1 if alone else usable_cores()
     training = train_side_by_side(_worker_order(jobs), processes)
     if training.trained:

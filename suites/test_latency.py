@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cpu import xdist_workers
+from harness.cpu import processes_sharing_cores, xdist_workers
 from harness.data import load_examples
+from harness.model.loading import resolve_device
 from harness.model.views import plain_base
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
@@ -23,11 +24,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
     """The plain base model (no peft wrapper), the tuned view and the merged copy, timed in interleaved rounds
     on the base task's dev prompts (a FAIL is re-measured once), after any helper training process has finished;
-    metrics and gates. Skipped, before any model is loaded, when other pytest-xdist workers share the machine:
-    their load would be timed too."""
+    metrics and gates. Skipped, before any model is loaded, when other processes share what is timed: pytest-xdist
+    workers, or the CPU processes of an `accelerate launch` (one process per GPU is timed)."""
     if (workers := xdist_workers()) > 1:
         pytest.skip(f"latency is timed only when no other test process shares the machine; {workers} pytest-xdist "
                     "workers are running (run -m latency without -n)")
+    if processes_sharing_cores() > 1 and resolve_device(tunegate.settings.device) == "cpu":
+        pytest.skip("latency is timed only when no other process shares the CPU; the processes of this "
+                    "`accelerate launch` do (time it in a plain run)")
     request.getfixturevalue("trained_adapters").finish()  # no training process may run beside the timing
     base_model, merged = request.getfixturevalue("base_model"), request.getfixturevalue("merged_model")
     models = {"base": plain_base(base_model, tunegate.requests),
