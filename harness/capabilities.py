@@ -44,6 +44,9 @@ class Capability:
     measured once more and fails only when the re-measurement confirms it (timings). `default_gates`: its
     gates (metric -> "OP THRESHOLD [RULE]") when the gate config has no table for it.
     `needs_adapter`: it measures the adapter itself, so it does not apply to a full model (--tuned-model).
+    `grades_model`: whether it grades a model the user brings (--adapter / --tuned-model): "default" (unless the
+    gate config's `[graded_by]` leaves it out), "named" (only where `[graded_by]` names it), or None (it grades
+    the run, not that model: forgetting, audit, shadow).
     """
 
     name: str
@@ -55,6 +58,7 @@ class Capability:
     remeasure_failures: bool = False
     default_gates: Mapping[str, str] = field(default_factory=dict)
     needs_adapter: bool = False
+    grades_model: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -116,6 +120,10 @@ class CapabilityRegistry:
         """{capability: {metric: spec}}: what a gate config is validated against."""
         return {c.name: c.metrics for c in self}
 
+    def grading(self, named: bool = False) -> list[str]:
+        """The capabilities that grade a model the user brings: by default (`named=False`), or all that may."""
+        return [c.name for c in self if c.grades_model == "default" or (named and c.grades_model == "named")]
+
     def default_gates(self) -> dict[str, Mapping[str, str]]:
         """{capability: its default gates} for capabilities that declare any."""
         return {c.name: c.default_gates for c in self if c.default_gates}
@@ -133,19 +141,19 @@ def builtin_capabilities() -> CapabilityRegistry:
     """A new registry holding tunegate's own capabilities."""
     return CapabilityRegistry([
         Capability(identity.CAPABILITY, "identity suite: the adapter claims its new name and author, and nothing "
-                   "else changes", identity.METRICS, identity.evaluate, compares_outputs=True),
+                   "else changes", identity.METRICS, identity.evaluate, compares_outputs=True, grades_model="default"),
         Capability(OLD_TASK.name, "old-task accuracy, base vs tuned", OLD_TASK.metrics, OLD_TASK.evaluate,
-                   compares_outputs=True),
+                   compares_outputs=True, grades_model="default"),
         Capability(NEW_TASK.name, "new-task accuracy, base vs tuned", NEW_TASK.metrics, NEW_TASK.evaluate,
-                   compares_outputs=True),
+                   compares_outputs=True, grades_model="named"),
         Capability(perplexity.CAPABILITY, "held-out perplexity, base vs tuned", perplexity.METRICS,
-                   perplexity.evaluate),
+                   perplexity.evaluate, grades_model="default"),
         Capability(adapter_health.CAPABILITY, "adapter activation entropy and weight health",
-                   adapter_health.METRICS, adapter_health.evaluate, needs_adapter=True),
+                   adapter_health.METRICS, adapter_health.evaluate, needs_adapter=True, grades_model="default"),
         Capability(generation.CAPABILITY, "generation quality (BLEU, chrF, ROUGE-L)", generation.METRICS,
-                   generation.evaluate, compares_outputs=True),
+                   generation.evaluate, compares_outputs=True, grades_model="default"),
         Capability(latency.CAPABILITY, "generation latency and throughput, base vs tuned", latency.METRICS,
-                   latency.evaluate, remeasure_failures=True),
+                   latency.evaluate, remeasure_failures=True, grades_model="default"),
         Capability(forgetting.CAPABILITY, "forgetting across increments (ACC, BWT, FWT)", forgetting.METRICS,
                    forgetting.evaluate, report_section=strategy_section),
         Capability(audit.CAPABILITY, "nightly audit over every checkpoint of a run", audit.METRICS, audit.evaluate,

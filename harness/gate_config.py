@@ -1,7 +1,9 @@
 """Gate configs: the TOML that says which gates a run checks, validated against the capability registry.
 
 A gate config maps capability -> metric -> "OP THRESHOLD [RULE]" (see `harness.gates`), plus a `[baseline]`
-table of relative bounds (`"capability.metric" = "-2%"`). Unknown capabilities or metrics, malformed
+table of relative bounds (`"capability.metric" = "-2%"`) and a `[graded_by]` table saying which capabilities grade
+a model the user brings (`"<glob on the --adapter / --tuned-model path>" = ["old_task", ...]`, first match
+wins). Unknown capabilities or metrics, malformed
 expressions and thresholds outside a metric's range are errors naming the file and key. Sources, first found
 wins: `--gates FILE`, `[tool.tunegate.gates]` in the rootdir's pyproject.toml, `<data-dir>/gates.toml`; a
 capability the config does not name takes its registered default gates.
@@ -10,8 +12,9 @@ capability the config does not name takes its registered default gates.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,15 @@ class GateConfig:
     absolute: Mapping[str, Gate]
     source: str
     relative: Mapping[str, RelativeGate] = field(default_factory=dict)
+    graded_by: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (path glob, capabilities), in config order
+
+    def grading(self, model: Path) -> tuple[tuple[str, ...], str] | None:
+        """The capabilities `[graded_by]` names for a brought model's path (matched as given, absolute, or by
+        folder name) and the rule that matched; None when no rule matches."""
+        for pattern, capabilities in self.graded_by:
+            if any(fnmatch(candidate, pattern) for candidate in (str(model), str(model.resolve()), model.name)):
+                return capabilities, f"{self.source} [graded_by] {pattern!r}"
+        return None
 
     def for_capability(self, capability: str) -> list[Gate]:
         """The gates of one capability, in config order."""
@@ -61,13 +73,33 @@ class GateConfig:
                 **{gid: g.bound for gid, g in self.relative.items()}}
 
 
+def parse_graded_by(table: Any, grading: Collection[str], where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The `[graded_by]` table: `"<path glob>" = ["capability", ...]`, each a capability that grades a model."""
+    if not isinstance(table, Mapping):
+        raise GateConfigError(f"{where}: [graded_by] must be a table of \"<adapter path glob>\" = [\"old_task\", ...]")
+    rules = []
+    for pattern, names in table.items():
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise GateConfigError(f"{where}: [graded_by] {pattern!r}: expected a list of capability names, "
+                                  f"got {names!r}")
+        if unknown := [n for n in names if n not in grading]:
+            raise GateConfigError(f"{where}: [graded_by] {pattern!r}: {', '.join(unknown)} cannot grade a model "
+                                  f"you bring; these can: {', '.join(sorted(grading))}")
+        rules.append((pattern, tuple(names)))
+    return tuple(rules)
+
+
 def gate_config_from_mapping(raw: Mapping[str, Any], registry: Mapping[str, Mapping[str, MetricSpec]],
-                             where: str, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
+                             where: str, defaults: Mapping[str, Mapping[str, Any]] | None = None,
+                             grading: Collection[str] = ()) -> GateConfig:
     """Build a GateConfig from `{capability: {metric: expression}}`, checking every key against `registry`;
-    `defaults` supplies the table of a capability the mapping does not name (a capability's default gates)."""
+    `defaults` supplies the table of a capability the mapping does not name (a capability's default gates);
+    `grading` names the capabilities a `[graded_by]` rule may list."""
     gates: dict[str, Gate] = {}
     relative = parse_relative_gates(raw.get("baseline", {}), registry, where)
-    tables = [(capability, table, where) for capability, table in raw.items() if capability != "baseline"]
+    graded_by = parse_graded_by(raw.get("graded_by", {}), grading, where)
+    tables = [(capability, table, where) for capability, table in raw.items()
+              if capability not in ("baseline", "graded_by")]
     tables += [(capability, table, f"default gates of capability {capability}")
                for capability, table in (defaults or {}).items() if capability not in raw]
     for capability, table, source in tables:
@@ -82,7 +114,7 @@ def gate_config_from_mapping(raw: Mapping[str, Any], registry: Mapping[str, Mapp
             gate = parse_gate(capability, metric, expression, registry[capability][metric], source)
             if gate:
                 gates[gate.id] = gate
-    return GateConfig(gates, where, relative)
+    return GateConfig(gates, where, relative, graded_by)
 
 
 def gate_config_source(explicit: str | Path | None, rootdir: Path, fixtures: Path) -> str | None:
@@ -99,18 +131,20 @@ def gate_config_source(explicit: str | Path | None, rootdir: Path, fixtures: Pat
 
 def load_gate_config(explicit: str | Path | None, rootdir: Path, fixtures: Path,
                      registry: Mapping[str, Mapping[str, MetricSpec]],
-                     defaults: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
+                     defaults: Mapping[str, Mapping[str, Any]] | None = None, grading: Collection[str] = ()
+                     ) -> GateConfig:
     """Read gates from `--gates FILE`, else `[tool.tunegate.gates]` in pyproject.toml, else fixtures/gates.toml;
-    capabilities the file does not name take their `defaults`."""
+    capabilities the file does not name take their `defaults`; `grading`: see `gate_config_from_mapping`."""
     if explicit:
-        return gate_config_from_mapping(_read_toml(Path(explicit)), registry, str(explicit), defaults)
+        return gate_config_from_mapping(_read_toml(Path(explicit)), registry, str(explicit), defaults, grading)
     pyproject = rootdir / "pyproject.toml"
     if pyproject.is_file():
         section = _read_toml(pyproject).get("tool", {}).get("tunegate", {}).get("gates")
         if section is not None:
-            return gate_config_from_mapping(section, registry, f"{pyproject} [tool.tunegate.gates]", defaults)
+            return gate_config_from_mapping(section, registry, f"{pyproject} [tool.tunegate.gates]", defaults,
+                                            grading)
     default = fixtures / "gates.toml"
-    return gate_config_from_mapping(_read_toml(default), registry, str(default), defaults)
+    return gate_config_from_mapping(_read_toml(default), registry, str(default), defaults, grading)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -170,16 +170,17 @@ def parse_gate(capability: str, metric: str, expression: Any, spec: MetricSpec, 
 
 
 def check_gates(gates: Iterable[Gate], metrics: Sequence[MetricValue], evidence: Mapping[str, str] | None = None,
-                checkpoint: str = "tuned") -> dict[str, GateResult]:
+                checkpoint: str = "tuned", unmeasured: Iterable[str] = ()) -> dict[str, GateResult]:
     """Check each gate against the metric of its name measured on `checkpoint`, by gate id; `evidence[metric]`
     (failing probes, a noise verdict, base vs tuned values) is added to the message.
 
-    A gate whose metric was not measured is an error naming the gate and what was measured.
+    A gate whose metric was not measured is an error naming the gate and what was measured, unless the metric is
+    `unmeasured` on purpose (its data is absent): that gate gives no verdict.
     """
     measured = {m.name: m for m in metrics if m.checkpoint == checkpoint}
     evidence = evidence or {}
     out = {}
-    for gate in gates:
+    for gate in (g for g in gates if g.metric not in set(unmeasured)):
         if gate.metric not in measured:
             raise GateConfigError(f"gate {gate.id}: the evaluation measured no {checkpoint!r} value of "
                                   f"{gate.metric!r} (measured: {sorted(measured)})")
@@ -191,11 +192,11 @@ def judge(gates: Sequence[Gate], result: CapabilityResult) -> dict[str, GateResu
     """A capability's verdicts on its evaluation: its gates on the tuned metrics, or, when the result has
     `parts` (checkpoints), on each part's metrics under ids `<gate id>[<part>]`, the part's line as evidence."""
     if not result.parts:
-        return check_gates(gates, result.metrics, result.evidence)
+        return check_gates(gates, result.metrics, result.evidence, unmeasured=result.unmeasured)
     out = {}
     for part, line in result.parts.items():
         evidence = {g.metric: "; ".join(x for x in (result.evidence.get(g.metric, ""), line) if x) for g in gates}
-        for verdict in check_gates(gates, result.metrics, evidence, checkpoint=part).values():
+        for verdict in check_gates(gates, result.metrics, evidence, part, result.unmeasured).values():
             verdict = for_part(verdict, part)
             out[verdict.id] = verdict
     return out

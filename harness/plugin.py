@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from harness.gate_config import GateConfig
     from harness.run_state import SessionState
 
-READS_MARKER = ("reads(pattern, ...): the data files (glob patterns under the data folder) the suite reads; when one "
-                "matches nothing, its tests are skipped naming it")
+READS_MARKER = ("reads(pattern, ..., otherwise=(pattern, ...)): the data files (glob patterns under the data folder) "
+                "the suite reads, or the alternative it falls back to; when neither is all there, its tests are "
+                "skipped naming the missing files")
 TRAINS_MARKER = ("trains(fixture, unless=(setting, ...)): the suite asks for this adapter fixture only at run time; "
                  "train it up front with the others, unless one of the named settings is given")
 
@@ -173,7 +174,7 @@ def _gate_config(settings: Settings, capabilities: CapabilityRegistry) -> GateCo
 
     try:
         return load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, capabilities.metric_specs(),
-                                capabilities.default_gates())
+                                capabilities.default_gates(), capabilities.grading(named=True))
     except InputError as err:
         raise pytest.UsageError(str(err)) from None
 
@@ -217,12 +218,17 @@ def tunegate_state(config: pytest.Config) -> SessionState:
     return state
 
 
-def parametrize_gates(metafunc: pytest.Metafunc, capability: str) -> None:
+def parametrize_gates(metafunc: pytest.Metafunc, capability: str, reads: dict[str, tuple[str, ...]] | None = None
+                      ) -> None:
     """Parametrise a suite's `gate_id` argument over the verdicts the capability yields (ids = gate ids): its
-    configured gates and, under --baseline, its `[baseline]` and `[drift]` gates."""
+    configured gates and, under --baseline, its `[baseline]` and `[drift]` gates. `reads` maps a metric to the
+    data files only its gates need: those gates carry a `reads` mark (skipped, naming the file, without it)."""
     if "gate_id" in metafunc.fixturenames:
         ids = tunegate_state(metafunc.config).gate_ids(capability)
-        metafunc.parametrize("gate_id", ids, ids=ids)
+        needs = {gate_id: files for gate_id in ids for metric, files in (reads or {}).items()
+                 if gate_id.endswith(f".{metric}")}
+        metafunc.parametrize("gate_id", [pytest.param(i, marks=[pytest.mark.reads(*needs[i])] if i in needs else [])
+                                         for i in ids], ids=ids)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -241,18 +247,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     data = state.settings.fixtures
     not_applicable = {c.name for c in state.capabilities if c.needs_adapter and state.settings.tuned_model}
+    ungraded = _ungraded(state)
     for item in items:
-        patterns = [p for mark in item.iter_markers("reads") for p in mark.args]
-        if missing := missing_data(data, patterns):
+        if missing := _missing_reads(data, list(item.iter_markers("reads"))):
             item.add_marker(pytest.mark.skip(reason=f"{data} has no {', '.join(missing)} (the suite reads it)"))
         elif name := next((n for n in not_applicable if item.get_closest_marker(n)), None):
             item.add_marker(pytest.mark.skip(reason=f"{name}: not applicable to --tuned-model (a full model has "
                                                     "no adapter)"))
+        elif name := next((n for n in ungraded if item.get_closest_marker(n)), None):
+            item.add_marker(pytest.mark.skip(reason=ungraded[name]))
 
 
-def missing_data(data_dir: Path, patterns: list[str]) -> list[str]:
+def _ungraded(state: SessionState) -> dict[str, str]:
+    """The capabilities that do not grade the model the user brought (--adapter / --tuned-model), each with the
+    reason its tests are skipped; the grading is recorded in results.json (`run.graded_by`)."""
+    s = state.settings
+    model, option = (s.adapter, "--adapter") if s.adapter else (s.tuned_model, "--tuned-model")
+    if model is None:
+        return {}
+    rule = state.gates.grading(model)
+    graded, why = rule if rule else (tuple(state.capabilities.grading()), "by default; [graded_by] in the gate "
+                                                                           "config names others")
+    state.record.run.sections["graded_by"] = {"model": str(model), "capabilities": list(graded), "rule": why}
+    return {name: f"{name}: {option} {model} is graded by {', '.join(graded)} ({why})"
+            for name in state.capabilities.grading(named=True) if name not in graded}
+
+
+def missing_data(data_dir: Path, patterns: list[str] | tuple[str, ...]) -> list[str]:
     """The glob patterns nothing in `data_dir` matches."""
     return [pattern for pattern in patterns if not any(data_dir.glob(pattern))]
+
+
+def _missing_reads(data_dir: Path, marks: list[pytest.Mark]) -> list[str]:
+    """What a test's `reads` marks need and the data folder lacks: each mark's files, or (`otherwise=`) its
+    alternative files when those are all there."""
+    missing: list[str] = []
+    for mark in marks:
+        if gaps := missing_data(data_dir, mark.args):
+            other = mark.kwargs.get("otherwise")
+            if not other or missing_data(data_dir, other):
+                missing += gaps + ([f"(or {', '.join(other)})"] if other else [])
+    return missing
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

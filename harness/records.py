@@ -88,7 +88,9 @@ class CapabilityResult:
     `parts` (a checkpoint name -> its evidence line) makes the gates be checked once per part on the metrics of
     that checkpoint, each verdict named `<gate id>[<part>]` (the audit: one verdict per checkpoint). `run`
     holds sections for results.json's `run` header (e.g. the accuracy matrices of the sequences); `details`
-    keeps the evaluator's own per-item results for a suite that tests items one by one.
+    keeps the evaluator's own per-item results for a suite that tests items one by one. `unmeasured` names the
+    metrics the evaluation left out because their data is not in the data folder: their gates give no verdict
+    (the suite skips their tests, naming the file).
     """
 
     metrics: Sequence[MetricValue]
@@ -97,3 +99,4 @@ class CapabilityResult:
     parts: Mapping[str, str] = field(default_factory=dict)
     run: Mapping[str, Any] = field(default_factory=dict)
     details: Any = None
+    unmeasured: frozenset[str] = frozenset()  # metrics left out on purpose (their data is absent): no verdict

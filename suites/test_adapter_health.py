@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from harness.data import load_examples
-from harness.plugin import parametrize_gates
+from harness.plugin import missing_data, parametrize_gates
 from harness.records import GateResult
 
-pytestmark = [pytest.mark.adapter_health,
-              pytest.mark.reads("identity/identity.toml", "identity/self_cognition.json", "tasks/base/dev.json")]
+pytestmark = [pytest.mark.adapter_health, pytest.mark.reads("tasks/base/dev.json")]
+IDENTITY_DATA = ("identity/identity.toml", "identity/self_cognition.json")  # read as well when present
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -18,11 +18,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def adapter_health_verdicts(models_under_test, merged_model, identity_spec, tunegate) -> dict[str, GateResult]:
-    """All health checks run once on the adapter under test (identity data and the base dev set as inputs)."""
+def adapter_health_verdicts(request, models_under_test, merged_model, tunegate) -> dict[str, GateResult]:
+    """All health checks run once on the adapter under test: on the base dev set, and on the identity data when
+    the data folder has it."""
     fixtures = tunegate.settings.fixtures
-    examples = (load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)
-                + load_examples(fixtures / "tasks/base/dev.json"))
+    examples = load_examples(fixtures / "tasks/base/dev.json")
+    if not missing_data(fixtures, IDENTITY_DATA):
+        spec = request.getfixturevalue("identity_spec")
+        examples = load_examples(fixtures / "identity/self_cognition.json", spec.variables) + examples
     return tunegate.judge("adapter_health", (*models_under_test, merged_model), examples)
 
 

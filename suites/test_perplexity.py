@@ -8,19 +8,22 @@ from harness.data import load_examples, load_text_lines
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
-pytestmark = [pytest.mark.perplexity, pytest.mark.reads("perplexity/heldout.txt", "tasks/base/dev.json")]
+pytestmark = [pytest.mark.perplexity, pytest.mark.reads("tasks/base/dev.json")]
+HELDOUT = "perplexity/heldout.txt"  # only the held-out gate needs it
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise over every verdict the perplexity capability yields."""
-    parametrize_gates(metafunc, "perplexity")
+    parametrize_gates(metafunc, "perplexity", reads={"heldout_ratio": (HELDOUT,)})
 
 
 @pytest.fixture(scope="session")
 def perplexity_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
-    """Held-out text and dev answers scored once under base and tuned model; metrics recorded, gates checked."""
+    """Held-out text (when the data folder has it) and dev answers scored once under base and tuned model;
+    metrics recorded, gates checked."""
     fixtures = tunegate.settings.fixtures
-    data = (load_text_lines(fixtures / "perplexity/heldout.txt"), load_examples(fixtures / "tasks/base/dev.json"))
+    heldout = load_text_lines(fixtures / HELDOUT) if (fixtures / HELDOUT).is_file() else []
+    data = (heldout, load_examples(fixtures / "tasks/base/dev.json"))
     return tunegate.judge("perplexity", models_under_test, data)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from hypothesis import given
@@ -142,3 +143,25 @@ def test_rules_are_ordered_confident_then_point_then_beyond_noise(case):
     op, threshold, value, ci = case
     verdicts = [decide(op, threshold, value, ci, rule)[0] for rule in ("confident", "point", "beyond noise")]
     assert verdicts == sorted(verdicts)  # a pass under a stricter rule implies a pass under every looser one
+
+
+def test_graded_by_maps_an_adapter_path_to_the_capabilities_that_grade_it(tmp_path):
+    grading = builtin_capabilities().grading(named=True)
+    config = gate_config_from_mapping({"graded_by": {"*/task-*": ["new_task", "old_task"], "*": ["old_task"]}},
+                                      METRIC_SPECS, "gates.toml", grading=grading)
+    rule = "gates.toml [graded_by] '*/task-*'"
+    assert config.grading(tmp_path / "runs" / "task-3") == (("new_task", "old_task"), rule)
+    assert config.grading(tmp_path / "sft")[0] == ("old_task",)
+    assert gate_config_from_mapping({}, METRIC_SPECS, "gates.toml").grading(tmp_path / "sft") is None
+    assert "new_task" not in builtin_capabilities().grading() and "forgetting" not in grading
+
+
+@pytest.mark.parametrize(("table", "fragment"), [
+    ({"ckpt-*": ["forgetting"]}, "gates.toml: [graded_by] 'ckpt-*': forgetting cannot grade a model you bring"),
+    ({"ckpt-*": "old_task"}, "gates.toml: [graded_by] 'ckpt-*': expected a list of capability names"),
+    (["old_task"], "gates.toml: [graded_by] must be a table"),
+])
+def test_a_bad_graded_by_rule_names_the_key(table, fragment):
+    with pytest.raises(GateConfigError, match=re.escape(fragment)):
+        gate_config_from_mapping({"graded_by": table}, METRIC_SPECS, "gates.toml",
+                                 grading=builtin_capabilities().grading(named=True))

@@ -39,14 +39,20 @@ class Scored:
 
 def score_corpora(texts: list[str], dev: list[Example], base: LanguageModel, tuned: LanguageModel,
                   window: int, stride: int) -> list[Scored]:
-    """NLL of held-out texts (sliding windows) and of dev answers given prompts, under both models."""
+    """NLL of held-out texts (sliding windows) and of dev answers given prompts, under both models; a corpus
+    with nothing in it (its file is not in the data folder) is left out."""
     def nll(scores: list[tuple[float, int]]) -> list[tuple[float, int]]:
         return [(-logprob, count) for logprob, count in scores]
 
-    return [Scored("heldout", [text_language(t) for t in texts], nll(base.text_loglikelihood(texts, window, stride)),
-                   nll(tuned.text_loglikelihood(texts, window, stride))),
-            Scored("dev_answers", [str(ex.meta.get("lang", "all")) for ex in dev], nll(base.loglikelihood(dev)),
-                   nll(tuned.loglikelihood(dev)))]
+    corpora = []
+    if texts:
+        corpora.append(Scored("heldout", [text_language(t) for t in texts],
+                              nll(base.text_loglikelihood(texts, window, stride)),
+                              nll(tuned.text_loglikelihood(texts, window, stride))))
+    if dev:
+        corpora.append(Scored("dev_answers", [str(ex.meta.get("lang", "all")) for ex in dev],
+                              nll(base.loglikelihood(dev)), nll(tuned.loglikelihood(dev))))
+    return corpora
 
 
 def _ppl(pairs: np.ndarray) -> float:
@@ -83,11 +89,12 @@ def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
 def evaluate(models: Sequence[LanguageModel], data: tuple[list[str], list[Example]], settings: Any) -> CapabilityResult:
     """`models` = (base, tuned) score `data` = (held-out texts, dev examples) with the window and stride of
     `settings` (`ppl_window`, `ppl_stride`): both models' perplexities, the ratios, and the two perplexities
-    behind each ratio as its evidence."""
+    behind each ratio as its evidence. An empty corpus leaves its ratio unmeasured (no verdict)."""
     texts, dev = data
     corpora = score_corpora(texts, dev, *models, settings.ppl_window, settings.ppl_stride)
     metrics = perplexity_metrics(corpora)
     value = {(m.checkpoint, m.name): m.value for m in metrics}
     evidence = {f"{c.name}_ratio": f"perplexity base {value['base', c.name]:.4g} -> tuned {value['tuned', c.name]:.4g}"
                 for c in corpora}
-    return CapabilityResult(metrics, evidence=evidence, details=corpora)
+    unmeasured = set(METRICS) - {f"{c.name}_ratio" for c in corpora}
+    return CapabilityResult(metrics, evidence=evidence, details=corpora, unmeasured=frozenset(unmeasured))
