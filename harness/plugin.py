@@ -57,6 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ppl-stride", type=int, default=192, help="perplexity sliding-window stride (default 192)")
     group.addoption("--checkpoints", default=None, help="audit: run directory with checkpoint-N/ adapter folders "
                                                         "(default: the built-in replay sequence's stages)")
+    group.addoption("--checkpoint-launches", choices=("newest", "all"), default="newest",
+                    help="an ms-swift output folder under --checkpoints: audit the newest launch (v<K>-...) or "
+                         "all launches in order (default: newest)")
     group.addoption("--baseline", default=None, help="compare with stored baseline NAME ([baseline] and [drift] "
                                                      "gates); a missing baseline is an error")
     group.addoption("--save-baseline", default=None, help="store this run's metrics and outputs as baseline NAME "
@@ -133,6 +136,7 @@ def _settings(config: pytest.Config) -> Settings:
                     allow_pickle=config.getoption("allow_pickle"), ppl_window=config.getoption("ppl_window"),
                     ppl_stride=config.getoption("ppl_stride"),
                     checkpoints=_path_option(config, "checkpoints"),
+                    checkpoint_launches=config.getoption("checkpoint_launches"),
                     history=(_path_option(config, "history")
                              or (rootdir / config.getoption("report_dir")).resolve() / "history.csv"),
                     baseline=_baseline_file(config, "baseline"), save_baseline=_baseline_file(config, "save_baseline"),

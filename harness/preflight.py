@@ -127,7 +127,7 @@ def check_adapters(settings: Settings, base: ModelFacts | None) -> None:
     """--adapter, --shadow and every checkpoint of --checkpoints against their own config and the base."""
     folders = [p for p in (settings.adapter, settings.shadow) if p is not None]
     if settings.checkpoints is not None:
-        folders += [c.path for c in find_checkpoints(settings.checkpoints)]
+        folders += [c.path for c in find_checkpoints(settings.checkpoints, settings.checkpoint_launches)]
     for folder in folders:
         check_adapter_folder(folder, base, settings.allow_pickle)
 

@@ -20,6 +20,7 @@ from harness.process_gc import collector_paused
 with collector_paused():  # peft's import otherwise runs full collections (see harness.process_gc)
     from harness.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
     from harness.data import IdentitySpec, load_identity_spec
+    from harness.evaluators.checkpoints import external_training_log
     from harness.model import processes
     from harness.model.lm import answer_fingerprint
     from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
@@ -28,7 +29,6 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.run_state import SessionState
     from harness.settings import STATE, Settings
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
-    from harness.training.lora import external_training_log
     from harness.training.recipe import LoraRecipe, load_recipe
     from harness.training.sequence import Stage, train_sequence
 

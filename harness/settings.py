@@ -44,6 +44,7 @@ class Settings:
     batch_size: int = 64
     max_new_tokens: int = 48
     tuned_model: Path | None = None
+    checkpoint_launches: str = "newest"
 
     @property
     def brings_model(self) -> bool:

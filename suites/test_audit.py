@@ -26,7 +26,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One test per checkpoint, known at collection time."""
     if "checkpoint_name" in metafunc.fixturenames:
         settings = tunegate_state(metafunc.config).settings
-        names = ([c.name for c in find_checkpoints(settings.checkpoints)] if settings.checkpoints
+        names = ([c.name for c in find_checkpoints(settings.checkpoints, settings.checkpoint_launches)]
+                 if settings.checkpoints
                  else [f"checkpoint-{i}" for i in range(1, len(sequence_tasks(settings.fixtures)))]
                  if (settings.fixtures / "tasks").is_dir() else [])  # no tasks: skipped by the plugin
         metafunc.parametrize("checkpoint_name", names, ids=names)
@@ -34,10 +35,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def audited_checkpoints(base_model, tunegate, request) -> list[Checkpoint]:
-    """The run's checkpoints: --checkpoints, or the built-in replay sequence's stages (trained if needed)."""
+    """The run's checkpoints: --checkpoints (with its trainer_state.json loss history, when it has one), or the
+    built-in replay sequence's stages (trained if needed)."""
     if tunegate.settings.checkpoints:
-        run = find_run(tunegate.settings.checkpoints)
+        run = find_run(tunegate.settings.checkpoints, tunegate.settings.checkpoint_launches)
         tunegate.record_run("checkpoints", {"layout": run.layout, "source": run.source})
+        if log := run.training_log():  # the trainer's loss history, charted in the report's training section
+            tunegate.record.run.training["audited run"] = log
         return run.checkpoints
     if tunegate.settings.brings_model:
         pytest.skip("--adapter or --tuned-model without --checkpoints: nothing to audit (and nothing is trained)")

@@ -183,12 +183,13 @@ def test_builtin_model_meets_its_accuracy_bar(base_model, project_root):
 
 
 def test_external_trainer_state_log_is_read(tmp_path):
-    from harness.training.lora import external_training_log
+    from harness.evaluators.checkpoints import external_training_log
 
     (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": [
         {"step": 10, "loss": 1.5, "learning_rate": 1e-4}, {"step": 20, "eval_loss": 1.2}, {"train_runtime": 3}]}))
-    assert external_training_log(tmp_path / "checkpoint-20") == {"log": [{"step": 10, "loss": 1.5},
-                                                                         {"step": 20, "eval_loss": 1.2}]}
+    assert external_training_log(tmp_path / "checkpoint-20") == {
+        "log": [{"step": 10, "loss": 1.5}, {"step": 20, "eval_loss": 1.2}],
+        "source": str(tmp_path / "trainer_state.json")}
 
 
 def test_views_load_their_shared_weights_once_and_only_when_an_answer_is_missing(base_model, tmp_path,

@@ -2,11 +2,14 @@
 
 - HF Trainer, peft, LLaMA-Factory: `RUN/checkpoint-N/` adapter folders (N = training step).
 - ms-swift: `OUTPUT/v<K>-<YYYYMMDD>-<HHMMSS>/checkpoint-N/`, one versioned folder per launch; the newest launch
-  (highest K) is audited, and the audit says which one and how many there were.
+  (highest K) is audited, or every launch in order (`--checkpoint-launches all`, checkpoints named
+  `v<K>-.../checkpoint-N`), and the audit says which and how many there were.
 - A flat folder of adapter folders (any names): ordered by the number in each name, else by name.
 
 Finding is one pass over the folder; a `checkpoint-N/` without an adapter, a symbolic link that loops or leads
-nowhere, and a folder with none of these layouts are DataErrors naming the path.
+nowhere, and a folder with none of these layouts are DataErrors naming the path. The run's loss history is read
+from HF Trainer's `trainer_state.json` of its last checkpoint that has one (in the checkpoint or its parent), in
+every layout.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.data import DataError
+from harness.errors import read_json
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _SWIFT_RUN = re.compile(r"^v(\d+)-\d{8}-\d{6}$")
@@ -39,26 +43,29 @@ class CheckpointRun:
     layout: str
     source: str
 
+    def training_log(self) -> dict:
+        """The loss history of the run (`{"log": [...], "source": file}`) from the `trainer_state.json` of its
+        last checkpoint that has one; `{}` when none does."""
+        return next((log for c in reversed(self.checkpoints) if (log := external_training_log(c.path))), {})
 
-def find_checkpoints(run_dir: Path) -> list[Checkpoint]:
+
+def find_checkpoints(run_dir: Path, launches: str = "newest") -> list[Checkpoint]:
     """The checkpoints of `run_dir` in training order (see `find_run`)."""
-    return find_run(run_dir).checkpoints
+    return find_run(run_dir, launches).checkpoints
 
 
-def find_run(run_dir: Path) -> CheckpointRun:
-    """The checkpoints under `run_dir`: its `checkpoint-N/` folders; else those of its newest ms-swift launch;
-    else its adapter folders. A DataError names the folder when none of these is there."""
+def find_run(run_dir: Path, launches: str = "newest") -> CheckpointRun:
+    """The checkpoints under `run_dir`: its `checkpoint-N/` folders; else those of its newest ms-swift launch (or,
+    with `launches="all"`, of every launch in launch order); else its adapter folders. A DataError names the
+    folder when none of these is there."""
     if not run_dir.is_dir():
         raise DataError(f"{run_dir}: --checkpoints must be a run directory holding checkpoint-N/ folders")
     if found := _trainer_checkpoints(run_dir):
         return CheckpointRun(found, "trainer", f"{run_dir}: {len(found)} checkpoint-N/ folders")
-    launches = sorted((int(m[1]), d.name, d) for d in run_dir.iterdir()
-                      if (m := _SWIFT_RUN.match(d.name)) and d.is_dir() and any(d.glob("checkpoint-*")))
-    if launches:
-        newest = launches[-1][2]
-        found = _trainer_checkpoints(newest)
-        return CheckpointRun(found, "ms-swift", f"{newest}: {len(found)} checkpoints of the newest of "
-                                                f"{len(launches)} ms-swift launches")
+    found_launches = sorted((int(m[1]), d.name, d) for d in run_dir.iterdir()
+                            if (m := _SWIFT_RUN.match(d.name)) and d.is_dir() and any(d.glob("checkpoint-*")))
+    if found_launches:
+        return _swift_run(run_dir, [d for _, _, d in found_launches], launches)
     adapters = [d for d in sorted(run_dir.iterdir()) if d.is_dir() and (d / "adapter_config.json").is_file()]
     if adapters:
         ordered = sorted(adapters, key=lambda d: (_number(d.name) is None, _number(d.name) or 0, d.name))
@@ -66,6 +73,18 @@ def find_run(run_dir: Path) -> CheckpointRun:
         return CheckpointRun(found, "flat", f"{run_dir}: {len(found)} adapter folders")
     raise DataError(f"{run_dir}: no checkpoint-N/ folder with an adapter_config.json (nor ms-swift "
                     "v<K>-<date>-<time>/checkpoint-N/ launches, nor adapter folders)")
+
+
+def _swift_run(run_dir: Path, launches: list[Path], which: str) -> CheckpointRun:
+    """The checkpoints of the newest ms-swift launch, or of all of them (named `<launch>/checkpoint-N`)."""
+    if which == "all":
+        found = [Checkpoint(f"{launch.name}/{c.name}", c.step, c.path)
+                 for launch in launches for c in _trainer_checkpoints(launch)]
+        return CheckpointRun(found, "ms-swift", f"{run_dir}: {len(found)} checkpoints of all {len(launches)} "
+                                                "ms-swift launches, in launch order")
+    found = _trainer_checkpoints(launches[-1])
+    return CheckpointRun(found, "ms-swift", f"{launches[-1]}: {len(found)} checkpoints of the newest of "
+                                            f"{len(launches)} ms-swift launches")
 
 
 def _number(name: str) -> int | None:
@@ -101,3 +120,19 @@ def _follow(link: Path) -> None:
     except OSError as err:
         kind = "symbolic link loop" if "loop" in str(err).lower() else "broken symbolic link"
         raise DataError(f"{link}: {kind}; point it at a checkpoint folder or remove it") from err
+
+
+def external_training_log(adapter: Path) -> dict:
+    """The loss log of an adapter trained elsewhere, from HF Trainer's `trainer_state.json` (in the adapter
+    folder or its parent), as `{"log": [{"step", "loss" | "eval_loss"}, ...], "source": file}`; `{}` when there
+    is none. A file that is not JSON, or whose `log_history` is not a list, is a DataError naming it."""
+    for candidate in (adapter / "trainer_state.json", adapter.parent / "trainer_state.json"):
+        if candidate.is_file():
+            state = read_json(candidate, candidate.read_text(encoding="utf-8", errors="replace"), DataError)
+            history = state.get("log_history", []) if isinstance(state, dict) else None
+            if not isinstance(history, list):
+                raise DataError(f"{candidate}: log_history must be a list of logged steps")
+            rows = [row for row in history if isinstance(row, dict) and "step" in row]
+            return {"log": [{"step": row["step"], **{k: row[k] for k in ("loss", "eval_loss") if k in row}}
+                            for row in rows if "loss" in row or "eval_loss" in row], "source": str(candidate)}
+    return {}

@@ -52,17 +52,6 @@ def replay_pool(fixtures: Path, recipe: LoraRecipe) -> list[Example]:
     return load_examples(source)
 
 
-def external_training_log(adapter: Path) -> dict:
-    """The loss log of an adapter trained elsewhere, from HF Trainer's `trainer_state.json` (in the adapter
-    folder or its parent), as `{"log": [{"step", "loss" | "eval_loss"}, ...]}`; `{}` when there is none."""
-    for candidate in (adapter / "trainer_state.json", adapter.parent / "trainer_state.json"):
-        if candidate.is_file():
-            history = json.loads(candidate.read_text()).get("log_history", [])
-            return {"log": [{"step": row["step"], **{k: row[k] for k in ("loss", "eval_loss") if k in row}}
-                            for row in history if "step" in row and ("loss" in row or "eval_loss" in row)]}
-    return {}
-
-
 def adapter_cache_key(base: BaseModel, data: Sequence[Example], recipe: LoraRecipe,
                       replay: Sequence[Example], dev: Sequence[Example], init_from: Path | None = None) -> dict:
     """Everything a trained adapter depends on (including the adapter it continues from, if any)."""
