@@ -13,6 +13,7 @@ imported in `pytest_configure` of a run that has a gate config.
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,8 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--prompt-format", default="auto", help="how prompts are rendered: auto (the tokenizer's chat "
                     "template, else the plain Question:/Answer: format), chat (the template, required), plain, or "
                     "a .jinja chat template file")
-    group.addoption("--batch-size", type=int, default=64, help="sequences per padded batch when models answer "
-                    "(default 64; a batch that runs out of accelerator memory is halved and retried)")
+    group.addoption("--batch-size", type=_batch_size, default=64, help="sequences per padded batch when models "
+                    "answer: N, or auto (64 on CPU, 256 on a GPU, halved until it fits); default 64. A batch that "
+                    "runs out of accelerator memory is halved and retried")
     group.addoption("--max-new-tokens", type=int, default=48, help="longest greedy answer in tokens (default 48)")
     group.addoption("--history", default=None, help="audit history file, .csv or .parquet "
                                                     "(default: <report-dir>/history.csv)")
@@ -147,6 +149,16 @@ def _settings(config: pytest.Config) -> Settings:
                     prompt_format=_prompt_format(config.getoption("prompt_format")),
                     batch_size=config.getoption("batch_size"), max_new_tokens=config.getoption("max_new_tokens"),
                     tuned_model=_path_option(config, "tuned_model"))
+
+
+def _batch_size(text: str) -> int | str:
+    """--batch-size: "auto" or a whole number (argparse names the option when this raises)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number, got {text!r}") from None
 
 
 def _path_option(config: pytest.Config, name: str) -> Path | None:

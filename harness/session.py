@@ -23,7 +23,7 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.evaluators.checkpoints import external_training_log
     from harness.model import processes
     from harness.model.lm import answer_fingerprint
-    from harness.model.loading import BaseModel, adapter_digest, resolve_device, resolve_dtype
+    from harness.model.loading import BaseModel, adapter_digest, resolve_batch_size, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
     from harness.model.views import base_and_full, base_and_tuned
     from harness.run_state import SessionState
@@ -46,7 +46,7 @@ def base_model(tunegate: SessionState) -> BaseModel:
     dtype = resolve_dtype(s.dtype, device)
     folder = builtin_model_folder(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
     base = BaseModel.at(folder, device=device, dtype=dtype, allow_pickle=s.allow_pickle, prompt_format=s.prompt_format,
-                        batch_size=s.batch_size, max_new_tokens=s.max_new_tokens)
+                        batch_size=resolve_batch_size(s.batch_size, device), max_new_tokens=s.max_new_tokens)
     if device == "cpu":
         share_cores_among_workers()
     if s.answer_cache:
@@ -194,7 +194,7 @@ def full_models(base_model: BaseModel, tunegate: SessionState) -> tuple[Language
     if s.tuned_model is None:
         return None
     tuned = BaseModel.at(s.tuned_model, base_model.device, base_model.dtype, s.allow_pickle, s.prompt_format,
-                         s.batch_size, s.max_new_tokens)
+                         base_model.batch_size, s.max_new_tokens)
     tunegate.record_run("tuned_model", {"path": str(s.tuned_model), "sha256": tuned.digest})
     return base_and_full(base_model, tuned, tunegate.requests)
 

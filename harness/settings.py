@@ -41,7 +41,7 @@ class Settings:
     train_seed: int | None = None
     answer_cache: bool = True
     prompt_format: str = "auto"
-    batch_size: int = 64
+    batch_size: int | str = 64  # or "auto"
     max_new_tokens: int = 48
     tuned_model: Path | None = None
     checkpoint_launches: str = "newest"
@@ -77,7 +77,7 @@ class Settings:
             raise ValueError(f"--prompt-format {self.prompt_format}: expected auto, chat, plain or an existing "
                              ".jinja chat template file")
         for option, value in (("--batch-size", self.batch_size), ("--max-new-tokens", self.max_new_tokens)):
-            if value < 1:
+            if value != "auto" and value < 1:
                 raise ValueError(f"{option} must be at least 1, got {value}")
         if self.save_baseline_anyway and self.save_baseline is None:
             raise ValueError("--save-baseline-anyway needs --save-baseline NAME")

@@ -306,6 +306,8 @@ CASES = [
              lambda p: ((p.model / "chat_template.jinja").unlink(), [])[1], (), ACCEPTED),
     BadInput("batch-size-zero", "--batch-size 0", lambda p: ["--batch-size", "0"],
              ("--batch-size must be at least 1",)),
+    BadInput("batch-size-not-a-number", "--batch-size neither auto nor a number", lambda p: ["--batch-size", "many"],
+             ("--batch-size", "expected auto or a whole number, got 'many'")),
     BadInput("builtin-without-its-data", "--base-model builtin with a data folder that can neither ship nor build it",
              _builtin_without_data, ("--base-model builtin", "builtin/base_identity.json"), runs_tests=True),
     BadInput("recipe-invalid", "a recipe with r = 0",

@@ -286,6 +286,13 @@ def test_the_views_answer_in_the_runs_batch_size_and_answer_length():
                                      for a in answers)
 
 
+def test_batch_size_auto_starts_where_the_device_allows_and_a_number_is_kept():
+    from harness.model.loading import resolve_batch_size
+
+    assert (resolve_batch_size("auto", "cpu"), resolve_batch_size("auto", "cuda")) == (64, 256)
+    assert resolve_batch_size(8, "cuda") == 8
+
+
 def test_an_adapter_chain_loads_the_base_once_and_answers_as_separate_loads_do(base_model, adapter_under_test,
                                                                                  tmp_path, monkeypatch):
     """A run's checkpoints share one copy of the base (peft `load_adapter` / `set_adapter`); each view answers

@@ -44,6 +44,15 @@ def resolve_device(choice: str) -> str:
     return ("cuda" if torch.cuda.is_available() else "cpu") if choice == "auto" else choice
 
 
+AUTO_BATCH_SIZE = {"cpu": 64, "cuda": 256}  # where --batch-size auto starts; out-of-memory halves it
+
+
+def resolve_batch_size(choice: int | str, device: str) -> int:
+    """--batch-size: a number as given; "auto" starts at 64 on CPU (memory is not what limits it there) and 256 on
+    a GPU, from where the out-of-memory back-off halves it until a batch fits."""
+    return AUTO_BATCH_SIZE["cuda" if device.startswith("cuda") else "cpu"] if choice == "auto" else int(choice)
+
+
 def resolve_dtype(choice: str, device: str) -> str:
     """'auto' is bfloat16 on a GPU that supports it, float32 otherwise."""
     if choice != "auto" and choice not in DTYPES:
