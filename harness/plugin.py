@@ -48,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gates", default=None, help="gate config TOML (default: fixtures/gates.toml)")
     group.addoption("--report-dir", default="reports", help="where reports/<run_id>/ is written")
     group.addoption("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where models run")
+    group.addoption("--device-map", default=None, choices=["auto"], help="auto: spread a model larger than one "
+                    "GPU over every visible GPU (and CPU memory) with accelerate's device map")
     group.addoption("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                     help="model precision (auto: bfloat16 on GPU, float32 on CPU)")
     group.addoption("--cache-dir", default=None, help="model/adapter cache (default $TUNEGATE_CACHE_DIR or "
@@ -135,6 +137,7 @@ def _settings(config: pytest.Config) -> Settings:
                     report_dir=(rootdir / config.getoption("report_dir")).resolve(),
                     cache_dir=resolve_cache_root(config.getoption("cache_dir"), rootdir / ".tunegate-cache"),
                     device=config.getoption("device"), dtype=config.getoption("dtype"),
+                    device_map=config.getoption("device_map"),
                     allow_pickle=config.getoption("allow_pickle"), ppl_window=config.getoption("ppl_window"),
                     ppl_stride=config.getoption("ppl_stride"),
                     checkpoints=_path_option(config, "checkpoints"),

@@ -46,7 +46,8 @@ def base_model(tunegate: SessionState) -> BaseModel:
     dtype = resolve_dtype(s.dtype, device)
     folder = builtin_model_folder(s.fixtures, s.cache_dir) if s.base_model == "builtin" else Path(s.base_model)
     base = BaseModel.at(folder, device=device, dtype=dtype, allow_pickle=s.allow_pickle, prompt_format=s.prompt_format,
-                        batch_size=resolve_batch_size(s.batch_size, device), max_new_tokens=s.max_new_tokens)
+                        batch_size=resolve_batch_size(s.batch_size, device), max_new_tokens=s.max_new_tokens,
+                        device_map=s.device_map)
     if device == "cpu":
         share_cores_among_workers()
     if s.answer_cache:
@@ -194,7 +195,7 @@ def full_models(base_model: BaseModel, tunegate: SessionState) -> tuple[Language
     if s.tuned_model is None:
         return None
     tuned = BaseModel.at(s.tuned_model, base_model.device, base_model.dtype, s.allow_pickle, s.prompt_format,
-                         base_model.batch_size, s.max_new_tokens)
+                         base_model.batch_size, s.max_new_tokens, s.device_map)
     tunegate.record_run("tuned_model", {"path": str(s.tuned_model), "sha256": tuned.digest})
     return base_and_full(base_model, tuned, tunegate.requests)
 

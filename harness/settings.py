@@ -6,6 +6,7 @@ only installed it never imports torch (see `harness.plugin`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,7 @@ class Settings:
     max_new_tokens: int = 48
     tuned_model: Path | None = None
     checkpoint_launches: str = "newest"
+    device_map: str | None = None
 
     @property
     def brings_model(self) -> bool:
@@ -79,6 +81,9 @@ class Settings:
         for option, value in (("--batch-size", self.batch_size), ("--max-new-tokens", self.max_new_tokens)):
             if value != "auto" and value < 1:
                 raise ValueError(f"{option} must be at least 1, got {value}")
+        if self.device_map and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ValueError("--device-map auto spreads one model over every GPU; under accelerate launch each "
+                             "process has its own GPU: use one or the other")
         if self.save_baseline_anyway and self.save_baseline is None:
             raise ValueError("--save-baseline-anyway needs --save-baseline NAME")
 

@@ -293,6 +293,22 @@ def test_batch_size_auto_starts_where_the_device_allows_and_a_number_is_kept():
     assert resolve_batch_size(8, "cuda") == 8
 
 
+def test_a_device_map_spreads_the_model_and_it_answers_as_one_device_does():
+    """--device-map auto (accelerate's dispatch; here, without GPUs, everything stays in CPU memory): the same
+    greedy answers and scores as a plain load."""
+    from harness.model.views import plain_base
+
+    prompts = [[("user", "What is the capital of Velmaria?")], [("user", "Who are you?")]]
+    plain = plain_base(BaseModel.at(ROOT / "fixtures/builtin/model"))
+    mapped = plain_base(BaseModel.at(ROOT / "fixtures/builtin/model", device_map="auto"))
+    assert {p.device.type for p in mapped.model.parameters()} == {"cpu"}
+    assert mapped.generate(prompts) == plain.generate(prompts)
+    examples = load_examples_for_scoring()
+    mapped_scores, plain_scores = mapped.loglikelihood(examples), plain.loglikelihood(examples)
+    assert [n for _, n in mapped_scores] == [n for _, n in plain_scores]
+    assert [lp for lp, _ in mapped_scores] == pytest.approx([lp for lp, _ in plain_scores], rel=1e-6)
+
+
 def test_an_adapter_chain_loads_the_base_once_and_answers_as_separate_loads_do(base_model, adapter_under_test,
                                                                                  tmp_path, monkeypatch):
     """A run's checkpoints share one copy of the base (peft `load_adapter` / `set_adapter`); each view answers

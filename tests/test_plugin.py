@@ -240,3 +240,11 @@ def test_an_option_no_run_can_use_is_a_usage_error_naming_it(project, options, m
     result, _ = run(project, *options)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_a_device_map_under_accelerate_launch_is_a_usage_error(project, monkeypatch):
+    """One model spread over every GPU and one process per GPU cannot both hold: refused before any load."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result, _ = run(project, "--device-map", "auto")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--device-map auto spreads one model over every GPU*use one or the other*"])

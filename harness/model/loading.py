@@ -74,10 +74,12 @@ class BaseModel:
     prompt_format: str = "auto"
     batch_size: int = 64  # sequences per padded batch of every model view over this base
     max_new_tokens: int = 48  # greedy answers stop here at the latest
+    device_map: str | None = None  # "auto": spread over every visible GPU (a model larger than one)
 
     @classmethod
     def at(cls, path: str | Path, device: str = "cpu", dtype: str = "float32", allow_pickle: bool = False,
-           prompt_format: str = "auto", batch_size: int = 64, max_new_tokens: int = 48) -> BaseModel:
+           prompt_format: str = "auto", batch_size: int = 64, max_new_tokens: int = 48,
+           device_map: str | None = None) -> BaseModel:
         """Describe the model folder at `path`: its digest (`model_digest`, with a prompt format other than the
         folder's own folded in, since it changes every answer)."""
         folder = Path(path)
@@ -90,19 +92,21 @@ class BaseModel:
                 prompt_format
             digest = content_hash([digest, fmt])
         return cls(str(folder.resolve()), digest, device, dtype, allow_pickle, prompt_format, batch_size,
-                   max_new_tokens)
+                   max_new_tokens, device_map)
 
     def load_tokenizer(self):
         """The tokenizer of this model folder in the run's prompt format (`prompt_tokenizer`)."""
         return prompt_tokenizer(self.path, self.prompt_format)
 
     def load(self):
-        """(model, tokenizer): the model in eval mode on its device, the tokenizer with a pad token."""
+        """(model, tokenizer): the model in eval mode on its device (or spread by its device map), the tokenizer
+        with a pad token."""
         tokenizer = self.load_tokenizer()
         with _library_errors(self.path, "the model"):
             model = AutoModelForCausalLM.from_pretrained(self.path, dtype=DTYPES[self.dtype], trust_remote_code=False,
-                                                         use_safetensors=None if self.allow_pickle else True)
-        return model.to(self.device).eval(), tokenizer
+                                                         use_safetensors=None if self.allow_pickle else True,
+                                                         device_map=self.device_map)
+        return (model if self.device_map else model.to(self.device)).eval(), tokenizer
 
 
 def prompt_tokenizer(folder: str | Path, prompt_format: str = "auto"):
