@@ -73,6 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                                                                  "(the seed sweep)")
     group.addoption("--no-answer-cache", action="store_true", help="recompute every model answer instead of "
                     "reusing those an earlier run stored in the cache for the same weights and environment")
+    group.addoption("--request-cache", default=None, help="keep every model answer in this SQLite file (keyed by "
+                    "base and adapter digests, request and generation settings) instead of the cache folder's JSON "
+                    "files: a re-run after a gate-config change recomputes nothing")
     group.addoption("--baseline-dir", default="baselines", help="folder of baseline files (default: baselines)")
     group.addoption("--tuned-model", default=None, help="a full fine-tuned (or merged) model folder evaluated "
                     "against --base-model instead of an adapter; adapter-specific capabilities are not applicable")
@@ -151,7 +154,8 @@ def _settings(config: pytest.Config) -> Settings:
                     answer_cache=not config.getoption("no_answer_cache"),
                     prompt_format=_prompt_format(config.getoption("prompt_format")),
                     batch_size=config.getoption("batch_size"), max_new_tokens=config.getoption("max_new_tokens"),
-                    tuned_model=_path_option(config, "tuned_model"))
+                    tuned_model=_path_option(config, "tuned_model"),
+                    request_cache=_path_option(config, "request_cache"))
 
 
 def _batch_size(text: str) -> int | str:

@@ -22,6 +22,7 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.data import IdentitySpec, load_identity_spec
     from harness.evaluators.checkpoints import external_training_log
     from harness.model import processes
+    from harness.model.answer_stores import AnswerStore, FolderStore, SqliteStore
     from harness.model.lm import answer_fingerprint
     from harness.model.loading import BaseModel, adapter_digest, resolve_batch_size, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
@@ -51,7 +52,7 @@ def base_model(tunegate: SessionState) -> BaseModel:
     if device == "cpu":
         share_cores_among_workers()
     if s.answer_cache:
-        tunegate.requests.persist(s.cache_dir / "answers", answer_fingerprint(device, dtype),
+        tunegate.requests.persist(_answer_store(s, answer_fingerprint(device, dtype, base.batch_size)),
                                   write=sharing.is_main)
     run = tunegate.record.run
     run.base_model = {"name": s.base_model, "path": base.path, "sha256": base.digest}
@@ -59,6 +60,13 @@ def base_model(tunegate: SessionState) -> BaseModel:
     if sharing.world > 1:
         run.sections["processes"] = sharing.describe()
     return base
+
+
+def _answer_store(s: Settings, fingerprint: dict) -> AnswerStore:
+    """Where answers outlive the session: the --request-cache SQLite file, else JSON files in the cache folder."""
+    if s.request_cache is not None:
+        return SqliteStore(s.request_cache, fingerprint)
+    return FolderStore(s.cache_dir / "answers", fingerprint)
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    pass
+from harness.model.answer_stores import sqlite_file_problem
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,7 @@ class Settings:
     tuned_model: Path | None = None
     checkpoint_launches: str = "newest"
     device_map: str | None = None
+    request_cache: Path | None = None
 
     @property
     def brings_model(self) -> bool:
@@ -84,8 +83,22 @@ class Settings:
         if self.device_map and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise ValueError("--device-map auto spreads one model over every GPU; under accelerate launch each "
                              "process has its own GPU: use one or the other")
+        self._check_request_cache()
         if self.save_baseline_anyway and self.save_baseline is None:
             raise ValueError("--save-baseline-anyway needs --save-baseline NAME")
+
+
+    def _check_request_cache(self) -> None:
+        """--request-cache must name an SQLite file (or a new one) and is an answer cache: not with
+        --no-answer-cache."""
+        if self.request_cache is None:
+            return
+        if not self.answer_cache:
+            raise ValueError("--request-cache and --no-answer-cache: give one (keep answers in the file, or "
+                             "recompute every answer)")
+        problem = sqlite_file_problem(self.request_cache)
+        if problem:
+            raise ValueError(f"--request-cache {self.request_cache}: {problem}")
 
 
 STATE = pytest.StashKey["SessionState"]()  # the session state of a run that uses tunegate

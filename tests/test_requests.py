@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
+
 from harness.data import load_examples
+from harness.model.answer_stores import FolderStore, SqliteStore
 from harness.model.requests import RequestCache
 from harness.model.views import base_and_tuned
 
@@ -37,6 +42,22 @@ def test_base_answers_are_shared_between_adapters(base_model, adapter_under_test
         base_b.loglikelihood(load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")[:3])
 
 
+STORES = {"json folder": lambda tmp, fp: FolderStore(tmp / "answers", fp),
+          "sqlite": lambda tmp, fp: SqliteStore(tmp / "requests.sqlite", fp)}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request, tmp_path):
+    """A fresh store of each kind in tmp_path, as `store(fingerprint)`: every call opens the same file(s)."""
+    return lambda fingerprint: STORES[request.param](tmp_path, fingerprint)
+
+
+def _cache(store) -> RequestCache:
+    cache = RequestCache()
+    cache.persist(store)
+    return cache
+
+
 def _upper(calls: list):
     def compute(todo):
         calls.append(list(todo))
@@ -44,52 +65,73 @@ def _upper(calls: list):
     return compute
 
 
-def test_persisted_answers_are_reused_by_a_later_session(tmp_path):
+def test_persisted_answers_are_reused_by_a_later_session(store):
     calls = []
-    first = RequestCache()
-    first.persist(tmp_path, {"torch": "x"})
+    first = _cache(store({"torch": "x"}))
     assert first.answer("m", "gen", ["ab", "c"], _upper(calls)) == [("AB", 2), ("C", 1)]
-    later = RequestCache()
-    later.persist(tmp_path, {"torch": "x"})
+    later = _cache(store({"torch": "x"}))
     assert later.answer("m", "gen", ["c", "ab", "new"], _upper(calls)) == [("C", 1), ("AB", 2), ("NEW", 3)]
     assert calls == [["ab", "c"], ["new"]]  # only the unseen request is computed again
     assert (later.hits, later.misses, later.stored) == (2, 1, 2)
 
 
-def test_another_fingerprint_or_model_recomputes(tmp_path):
-    calls = []
-    stored = RequestCache()
-    stored.persist(tmp_path, {"torch": "x"})
-    stored.answer("m", "gen", ["a"], _upper(calls))
-    other_env = RequestCache()
-    other_env.persist(tmp_path, {"torch": "y"})
-    other_env.answer("m", "gen", ["a"], _upper(calls))
-    other_model = RequestCache()
-    other_model.persist(tmp_path, {"torch": "x"})
-    other_model.answer("m2", "gen", ["a"], _upper(calls))
-    assert calls == [["a"], ["a"], ["a"]] and other_env.stored == other_model.stored == 0
+def test_structured_requests_and_float_answers_come_back_equal(store):
+    """Conversations (nested tuples), non-ASCII text and float scores survive the store bit for bit."""
+    request = ((("system", "你是助手"), ("user", "Wer bist du?")), "continuation")
+    answer = (-0.28346729278564453, 3)
+    _cache(store({})).answer("m", "loglikelihood", [request], lambda todo: [answer])
+    again = _cache(store({}))
+    assert again.answer("m", "loglikelihood", [request], lambda todo: pytest.fail("recomputed")) == [answer]
 
 
-def test_processes_storing_the_same_file_keep_each_others_answers(tmp_path):
+def test_another_fingerprint_model_or_request_kind_recomputes(store):
     calls = []
-    worker_a, worker_b = RequestCache(), RequestCache()
+    _cache(store({"torch": "x"})).answer("m", "generate:48", ["a"], _upper(calls))
+    other_env = _cache(store({"torch": "y"}))
+    other_env.answer("m", "generate:48", ["a"], _upper(calls))
+    other_model = _cache(store({"torch": "x"}))
+    other_model.answer("m2", "generate:48", ["a"], _upper(calls))
+    other_settings = _cache(store({"torch": "x"}))  # another --max-new-tokens is another request kind
+    other_settings.answer("m", "generate:16", ["a"], _upper(calls))
+    assert calls == [["a"]] * 4 and other_env.stored == other_model.stored == other_settings.stored == 0
+
+
+def test_processes_storing_the_same_file_keep_each_others_answers(store):
+    calls = []
+    worker_a, worker_b = _cache(store({})), _cache(store({}))
     for cache in (worker_a, worker_b):
-        cache.persist(tmp_path, {})
-        cache.answer("m", "gen", [], _upper(calls))  # both have read the (empty) file
+        cache.answer("m", "gen", [], _upper(calls))  # both have read the (empty) store
     worker_a.answer("m", "gen", ["a"], _upper(calls))
     worker_b.answer("m", "gen", ["b"], _upper(calls))
-    later = RequestCache()
-    later.persist(tmp_path, {})
+    later = _cache(store({}))
     assert later.answer("m", "gen", ["a", "b"], _upper(calls)) == [("A", 1), ("B", 1)] and later.misses == 0
 
 
-def test_unreadable_store_is_recomputed_not_trusted(tmp_path):
+def test_a_reader_that_does_not_write_leaves_the_store_as_it_was(store):
+    """Under accelerate launch only process 0 writes: the others compute without storing."""
     calls = []
-    cache = RequestCache()
-    cache.persist(tmp_path, {})
-    cache.answer("m", "gen", ["a"], _upper(calls))
+    reader = RequestCache()
+    reader.persist(store({}), write=False)
+    reader.answer("m", "gen", ["a"], _upper(calls))
+    assert _cache(store({})).answer("m", "gen", ["a"], _upper(calls)) and calls == [["a"], ["a"]]
+
+
+def test_unreadable_json_store_is_recomputed_not_trusted(tmp_path):
+    calls = []
+    _cache(FolderStore(tmp_path, {})).answer("m", "gen", ["a"], _upper(calls))
     for stored in tmp_path.glob("*.json"):
         stored.write_text('{"answers": [["a", ')  # cut short, as by a full disk
-    again = RequestCache()
-    again.persist(tmp_path, {})
+    again = _cache(FolderStore(tmp_path, {}))
     assert again.answer("m", "gen", ["a"], _upper(calls)) == [("A", 1)] and calls == [["a"], ["a"]]
+
+
+def test_sqlite_store_is_one_self_describing_file(tmp_path):
+    """One row per answer, keyed by model, request kind, fingerprint and request; the fingerprint spelled out."""
+    path = tmp_path / "nested" / "requests.sqlite"
+    _cache(SqliteStore(path, {"torch": "2.13.0"})).answer("base+adapter", "generate:48", ["a", "b"], _upper([]))
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT model_id, kind, request, answer FROM answers ORDER BY request").fetchall()
+        spelled = db.execute("SELECT spelled_out FROM fingerprints").fetchall()
+    assert rows == [("base+adapter", "generate:48", '"a"', '["A",1]'), ("base+adapter", "generate:48", '"b"',
+                                                                         '["B",1]')]
+    assert spelled == [('{"torch": "2.13.0"}',)]

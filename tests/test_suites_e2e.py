@@ -72,6 +72,24 @@ def test_a_second_run_reuses_stored_answers_and_gets_the_same_verdicts(run_suite
     assert values["first"] == values["second"] == values["recomputed"]
 
 
+def test_a_request_cache_file_makes_a_rerun_after_a_gate_change_compute_nothing(run_suites, tmp_path):
+    """--request-cache: the first run stores every answer in one SQLite file; a second run with stricter gates
+    computes none of them and judges the same values against the new thresholds."""
+    database = tmp_path / "requests.sqlite"
+    first, report_dir = run_suites("-m", "old_task", "--request-cache", str(database))
+    assert first.ret == 0, first.stdout.str()[-2000:]
+    before = results_of(report_dir)
+    strict = tmp_path / "strict.toml"
+    strict.write_text((ROOT / "fixtures/gates.toml").read_text().replace(
+        'exact_match = ">= 0.85"', 'exact_match = ">= 0.999"'))
+    second, report_dir = run_suites("-m", "old_task", "--request-cache", str(database), "--gates", str(strict))
+    after = results_of(report_dir)
+    assert after["run"]["request_cache"]["misses"] == 0 and after["run"]["request_cache"]["from_earlier_runs"] > 0
+    assert before["run"]["request_cache"]["misses"] > 0
+    assert [(g["id"], g["value"]) for g in before["gates"]] == [(g["id"], g["value"]) for g in after["gates"]]
+    assert second.ret == 1 and any(g["threshold"] == 0.999 and not g["passed"] for g in after["gates"])
+
+
 def test_each_marker_selects_one_capability(pytester, project_root):
     for capability in CAPABILITIES:  # collection only, in-process: no model is built or loaded
         run = pytester.inline_run(str(project_root / "suites"), "--rootdir", str(project_root), "--collect-only",

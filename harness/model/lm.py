@@ -304,7 +304,7 @@ def _sequence_length(item: tuple[list[int], int]) -> int:
     return len(item[0])
 
 
-def answer_fingerprint(device: str, dtype: str) -> dict:
+def answer_fingerprint(device: str, dtype: str, batch_size: int) -> dict:
     """What besides the weights decides a cached answer: library versions, device, dtype, CPU threads, batch size
     and the harness code that encodes, batches and decodes (this module and the prompt encoding)."""
     import peft
@@ -314,5 +314,5 @@ def answer_fingerprint(device: str, dtype: str) -> dict:
 
     here = Path(__file__).parent
     return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
-            "device": device, "dtype": dtype, "threads": torch.get_num_threads(), "batch_size": DEFAULT_BATCH_SIZE,
+            "device": device, "dtype": dtype, "threads": torch.get_num_threads(), "batch_size": batch_size,
             "code": [file_digest(here / "lm.py"), file_digest(here / "prompts.py")]}
