@@ -23,6 +23,7 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.evaluators.checkpoints import external_training_log
     from harness.model import processes
     from harness.model.answer_stores import AnswerStore, FolderStore, SqliteStore
+    from harness.model.files import named_adapters
     from harness.model.lm import answer_fingerprint
     from harness.model.loading import BaseModel, adapter_digest, resolve_batch_size, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
@@ -192,6 +193,8 @@ def recipe_for(settings: Settings, name: str) -> LoraRecipe:
 
 def _record_adapter(state: SessionState, name: str, path: Path, training: dict) -> None:
     state.record.run.adapters[name] = {"path": str(path), "sha256": adapter_digest(path)}
+    if others := named_adapters(path):  # peft saved several: this is the default one, the others not graded
+        state.record.run.adapters[name]["other_adapters_in_folder"] = others
     state.record.run.training[name] = training
 
 

@@ -185,6 +185,33 @@ def test_external_checkpoint_is_evaluated_without_any_training(run_suites, base_
     assert "training" not in data["run"] or all("train_seconds" not in t for t in data["run"]["training"].values())
 
 
+def test_a_folder_of_several_peft_adapters_grades_the_one_named(run_suites, base_model, adapter_under_test,
+                                                               new_task_adapter, tmp_path):
+    """peft's save_pretrained of a model holding two adapters: "default" at the top, "concise" in a subfolder.
+    --adapter FOLDER grades the default one (the other listed in results.json), FOLDER/concise the named one; a
+    folder of named adapters only is refused, listing them."""
+    from peft import PeftModel
+
+    from harness.model.loading import adapter_digest
+
+    model, _ = base_model.load()
+    both = PeftModel.from_pretrained(model, str(adapter_under_test))
+    both.load_adapter(str(new_task_adapter), adapter_name="concise")
+    both.save_pretrained(tmp_path / "both", selected_adapters=["default", "concise"])
+    result, report_dir = run_suites("--adapter", str(tmp_path / "both"), "-m", "identity")
+    recorded = results_of(report_dir)["run"]["adapters"]["identity"]
+    assert result.ret == 0 and recorded["other_adapters_in_folder"] == ["concise"], result.stdout.str()[-2000:]
+    result, report_dir = run_suites("--adapter", str(tmp_path / "both" / "concise"), "-m", "adapter_health")
+    named = results_of(report_dir)["run"]["adapters"]["identity"]
+    assert result.ret == 0 and named["sha256"] == adapter_digest(tmp_path / "both" / "concise") != recorded["sha256"]
+    for default_file in ("adapter_config.json", "adapter_model.safetensors"):
+        (tmp_path / "both" / default_file).unlink()
+    result, _ = run_suites("--adapter", str(tmp_path / "both"), "-m", "identity")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*both: holds 1 named adapters (concise) and no default one: name the one to "
+                                 "evaluate, e.g. */both/concise*"])
+
+
 def test_two_xdist_workers_give_one_report_and_one_history_append(run_suites):
     """`pytest suites/ -n 2` (README): both workers' parts merge into one results.json and report, the audit
     history gets this run's rows once, and latency is skipped with its reason rather than timed under load."""

@@ -112,6 +112,9 @@ def check_adapter_folder(folder: Path, base: ModelFacts | None = None, allow_pic
     if not folder.is_dir():
         raise ModelFolderError(f"{folder}: not an adapter folder")
     if not (folder / ADAPTER_CONFIG).is_file():
+        if named := named_adapters(folder):
+            raise ModelFolderError(f"{folder}: holds {len(named)} named adapters ({', '.join(named)}) and no "
+                                   f"default one: name the one to evaluate, e.g. {folder / named[0]}")
         held = ", ".join(sorted(p.name for p in folder.iterdir())[:6]) or "nothing"
         raise ModelFolderError(f"{folder}: no {ADAPTER_CONFIG}, so not a peft adapter (it holds {held}); a "
                                "checkpoint saved without its adapter cannot be evaluated")
@@ -121,6 +124,12 @@ def check_adapter_folder(folder: Path, base: ModelFacts | None = None, allow_pic
         for key, shape in safetensors_shapes(weights).items():
             _check_adapter_tensor(folder, config, key, shape, base)
     return config
+
+
+def named_adapters(folder: Path) -> list[str]:
+    """The adapters peft saved in subfolders of `folder` (`save_pretrained` of a model holding several: the
+    "default" adapter at the top, each other one in a subfolder named after it)."""
+    return sorted(p.name for p in folder.iterdir() if (p / ADAPTER_CONFIG).is_file()) if folder.is_dir() else []
 
 
 def safe_weight_files(folder: Path, safe_glob: str, pickle_glob: str, allow_pickle: bool) -> list[Path]:
