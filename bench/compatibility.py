@@ -126,7 +126,7 @@ def run_case(options: list[str], work: Path, threads: int) -> dict:
     done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "suites"), "-p", "no:cacheprovider", "-q",
                            "--report-dir", str(reports), "--cache-dir", str(work / "cache"), *options],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    return {"exit": done.returncode, "cell": cell(done, reports)}
+    return {"exit": done.returncode, "cell": cell(done, reports), "failed_gates": failed_gates(reports)}
 
 
 def cell(done: subprocess.CompletedProcess, reports: Path) -> str:
@@ -145,6 +145,12 @@ def cell(done: subprocess.CompletedProcess, reports: Path) -> str:
     return f"error (exit {done.returncode}): {first.strip()[:160]}"
 
 
+def failed_gates(reports: Path) -> list[str]:
+    """The ids of the gates that failed in a run that wrote results.json (quality gates on random weights)."""
+    results = reports / "latest" / "results.json"
+    return [g["id"] for g in json.loads(results.read_text())["gates"] if not g["passed"]] if results.is_file() else []
+
+
 def main() -> None:
     """Build every family's adapters and runs, run them `--jobs` at a time, print the matrix."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -158,15 +164,18 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         outcomes = list(pool.map(lambda p: run_case(p[2], work, max(1, (os.cpu_count() or 2) // args.jobs)),
                                  planned))
-    matrix = {family: {} for family in args.families.split(",")}
+    matrix, failed = {family: {} for family in args.families.split(",")}, {}
     for (family, column, _), outcome in zip(planned, outcomes, strict=True):
         matrix[family][column] = outcome["cell"]
+        for gate in outcome["failed_gates"]:
+            failed.setdefault(gate, []).append(f"{family}/{column}")
     columns = list(next(iter(matrix.values())))
     print("| family | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns))
     for family, row in matrix.items():
         print(f"| {family} | " + " | ".join(row[c] for c in columns) + " |")
+    print("\ngates that failed (runs):", ", ".join(f"{gate} ({len(runs)})" for gate, runs in sorted(failed.items())))
     if args.json:
-        args.json.write_text(json.dumps(matrix, indent=1))
+        args.json.write_text(json.dumps({"matrix": matrix, "failed_gates": failed}, indent=1))
     shutil.rmtree(work, ignore_errors=True)
 
 

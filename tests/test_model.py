@@ -358,6 +358,29 @@ def test_adapter_variants_pass_the_file_checks_and_answer(base_model, tmp_path, 
                                                                          base.loglikelihood(examples)]
 
 
+def test_a_gpt2_adapter_on_conv1d_layers_passes_the_file_checks_and_a_wrong_size_is_still_named(tmp_path):
+    """GPT-2's Conv1D stores its weight (in, out): adapters peft wrote for it (the first marked fan_in_fan_out, one
+    added with add_adapter not) fit their base, one written for a wider GPT-2 is refused naming the layer."""
+    from transformers import AutoModelForCausalLM
+
+    from harness.model.files import ModelFolderError, check_adapter_folder, check_model_folder
+    from tests.families import build_family
+
+    base = build_family("gpt2", tmp_path / "gpt2")
+    config = LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)
+    both = get_peft_model(AutoModelForCausalLM.from_pretrained(base), config)
+    both.add_adapter("second", LoraConfig(r=4, target_modules="all-linear"))  # saved without fan_in_fan_out
+    both.save_pretrained(tmp_path / "adapter", selected_adapters=["default", "second"])
+    for folder in (tmp_path / "adapter", tmp_path / "adapter" / "second"):
+        check_adapter_folder(folder, check_model_folder(base))
+    narrow = AutoModelForCausalLM.from_pretrained(base).config
+    wide = AutoModelForCausalLM.from_config(type(narrow)(n_embd=128, n_layer=2, n_head=4, n_positions=256,
+                                                         vocab_size=narrow.vocab_size))
+    get_peft_model(wide, LoraConfig(r=4, target_modules="all-linear")).save_pretrained(tmp_path / "wide")
+    with pytest.raises(ModelFolderError, match=r"base layer 'transformer\.h\.0\.attn\.c_attn' takes 64 input"):
+        check_adapter_folder(tmp_path / "wide", check_model_folder(base))
+
+
 def test_a_batch_that_runs_out_of_memory_is_halved_and_retried(monkeypatch):
     """An out-of-memory batch (injected: any batch over 2 sequences) is halved until it fits; the answers and
     scores are those of an unconstrained run, and the smaller size is kept."""

@@ -21,6 +21,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.mo
 CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
 ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_PICKLE = "adapter_config.json", "adapter_model.safetensors", \
     "adapter_model.bin"
+CONV1D_MODEL_TYPES = ("gpt2", "openai-gpt")  # transformers models whose linear layers are Conv1D (weight: in, out)
 _PREFIX = "base_model.model."
 
 
@@ -183,13 +184,19 @@ def _check_adapter_tensor(folder: Path, config: dict, key: str, shape: tuple[int
         raise ModelFolderError(f"{where}: targets module {module!r}, which the base model {base.folder} does not "
                                f"have; the adapter was made for another architecture (its config names base "
                                f"{config.get('base_model_name_or_path')!r})")
-    out_features, in_features = target[0], target[-1]
+    out_features, in_features = (target[-1], target[0]) if _stored_in_by_out(config, base) else (target[0], target[-1])
     if kind.startswith("A.") and shape[-1] != in_features:
         raise ModelFolderError(f"{where}: the base layer {module!r} takes {in_features} input features; the adapter "
                                "was made for another model size or architecture")
     if kind.startswith("B.") and shape[0] != out_features:
         raise ModelFolderError(f"{where}: the base layer {module!r} produces {out_features} output features; the "
                                "adapter was made for another model size or architecture")
+
+
+def _stored_in_by_out(adapter_config: dict, base: ModelFacts) -> bool:
+    """Whether the base stores its targeted weights (in, out): transformers' Conv1D (GPT-2), which peft marks
+    `fan_in_fan_out` on the first adapter but not on one added with `add_adapter`, so the base's type decides too."""
+    return bool(adapter_config.get("fan_in_fan_out")) or base.config.get("model_type") in CONV1D_MODEL_TYPES
 
 
 def _json_object(path: Path, what: str) -> dict:
