@@ -27,7 +27,7 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.model.lm import answer_fingerprint
     from harness.model.loading import BaseModel, adapter_digest, resolve_batch_size, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
-    from harness.model.views import base_and_full, base_and_tuned
+    from harness.model.views import base_and_full, base_and_tuned, base_tuned_and_shadow
     from harness.run_state import SessionState
     from harness.settings import STATE, Settings
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
@@ -212,13 +212,33 @@ def full_models(base_model: BaseModel, tunegate: SessionState) -> tuple[Language
 
 
 @pytest.fixture(scope="session")
-def models_under_test(base_model: BaseModel, adapter_under_test: Path | None,
-                      full_models: tuple[LanguageModel, LanguageModel] | None, tunegate: SessionState
+def adapter_views(base_model: BaseModel, adapter_under_test: Path | None, tunegate: SessionState
+                  ) -> tuple[LanguageModel, ...]:
+    """(base view, tuned view[, shadow view]) over one copy of the base weights with the adapter under test (and
+    the --shadow adapter) loaded into it."""
+    s = tunegate.settings
+    if s.shadow:
+        return base_tuned_and_shadow(base_model, adapter_under_test, s.shadow, s.allow_pickle, tunegate.requests)
+    return base_and_tuned(base_model, adapter_under_test, s.allow_pickle, tunegate.requests)
+
+
+@pytest.fixture(scope="session")
+def models_under_test(request: pytest.FixtureRequest, full_models: tuple[LanguageModel, LanguageModel] | None
                       ) -> tuple[LanguageModel, LanguageModel]:
     """(base view, tuned view) over one copy of the base weights with the adapter under test attached; under
     --tuned-model, the base and the full tuned model."""
-    return full_models or base_and_tuned(base_model, adapter_under_test, tunegate.settings.allow_pickle,
-                                         tunegate.requests)
+    return full_models or request.getfixturevalue("adapter_views")[:2]
+
+
+@pytest.fixture(scope="session")
+def shadow_model(request: pytest.FixtureRequest, base_model: BaseModel, full_models, tunegate: SessionState
+                 ) -> LanguageModel:
+    """The --shadow adapter's view: over the adapter under test's copy of the base (under --tuned-model, over a
+    base of its own)."""
+    s = tunegate.settings
+    if full_models:
+        return base_and_tuned(base_model, s.shadow, s.allow_pickle, tunegate.requests)[1]
+    return request.getfixturevalue("adapter_views")[2]
 
 
 @pytest.fixture(scope="session")

@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 
 from harness.evaluators import identity, shadow
-from harness.model.views import base_and_tuned
 
 pytestmark = [pytest.mark.shadow, pytest.mark.reads(*identity.DATA_FILES)]
 
 
-def test_shadow_disagreement_is_reported(models_under_test, identity_spec, base_model, tunegate) -> None:
-    """Identity probes and every task's dev set through both adapters; disagreements recorded, never gated."""
+def test_shadow_disagreement_is_reported(request, models_under_test, identity_spec, tunegate) -> None:
+    """Identity probes and every task's dev set through both adapters (over one copy of the base);
+    disagreements recorded, never gated."""
     s = tunegate.settings
     if not s.shadow:
         pytest.skip("no --shadow adapter given")
-    _, other = base_and_tuned(base_model, s.shadow, s.allow_pickle, tunegate.requests)
+    other = request.getfixturevalue("shadow_model")
     datasets = shadow.shadow_datasets(s.fixtures, identity_spec)
     tunegate.judge("shadow", (models_under_test[1], other), datasets)
     tunegate.record_run("shadow", {"path": str(s.shadow)})

@@ -334,6 +334,25 @@ def test_an_adapter_chain_loads_the_base_once_and_answers_as_separate_loads_do(b
     assert base.generate(prompts) == base_and_tuned(base_model, halved)[0].generate(prompts)
 
 
+def test_a_shadow_adapter_rides_on_the_tuned_views_base(base_model, adapter_under_test, tmp_path, monkeypatch):
+    """--shadow: the shadow adapter is loaded into the adapter under test's copy of the base (one load, not two),
+    and both views answer as their own loads would."""
+    from harness.model.views import base_tuned_and_shadow
+    from tests.conftest import plant_adapter
+
+    halved = plant_adapter(adapter_under_test, tmp_path / "halved", lambda b: b * 0.5)
+    examples = load_examples_for_scoring()
+    expected = [base_and_tuned(base_model, f)[1].loglikelihood(examples) for f in (adapter_under_test, halved)]
+    loads = []
+    real_load = BaseModel.load
+    monkeypatch.setattr(BaseModel, "load", lambda self: loads.append(1) or real_load(self))
+    _, tuned, shadow = base_tuned_and_shadow(base_model, adapter_under_test, halved)
+    got = [shadow.loglikelihood(examples), tuned.loglikelihood(examples)][::-1]
+    assert len(loads) == 1 and got[0] != got[1]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert [round(lp, 4) for lp, _ in mine] == [round(lp, 4) for lp, _ in theirs]
+
+
 def load_examples_for_scoring():
     from harness.data import load_examples
 

@@ -47,6 +47,15 @@ def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: boo
     return base, tuned
 
 
+def base_tuned_and_shadow(base_model: BaseModel, adapter: str | Path, shadow: str | Path, allow_pickle: bool = False,
+                          cache: RequestCache | None = None) -> tuple[LanguageModel, LanguageModel, LanguageModel]:
+    """(base view, tuned view, shadow view): `base_and_tuned` with a second adapter (--shadow) loaded into the
+    same copy of the base weights, so a shadow comparison loads the base once."""
+    base, tuned, other = _over_one_base(base_model, {"tuned": ("default", adapter), "shadow": ("shadow", shadow)},
+                                        allow_pickle, cache)
+    return base, tuned, other
+
+
 def _view(base_model: BaseModel, *args: Any, **kwargs: Any) -> HFLanguageModel:
     """A model view answering in the base's batch size and answer length (--batch-size, --max-new-tokens)."""
     return HFLanguageModel(*args, batch_size=base_model.batch_size, max_new_tokens=base_model.max_new_tokens,
