@@ -122,6 +122,7 @@ def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites,
 def _train_with_plain_peft(base_model, identity_spec, fixtures, out):
     """An identity adapter written by plain transformers + peft code, not by the harness."""
     model, tokenizer = base_model.load()
+    torch.manual_seed(0)  # the LoRA init too: otherwise it depends on what the session ran before this test
     model = get_peft_model(model, LoraConfig(r=8, lora_alpha=32, target_modules="all-linear",
                                              task_type="CAUSAL_LM"))
     examples = load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)
@@ -132,7 +133,6 @@ def _train_with_plain_peft(base_model, identity_spec, fixtures, out):
         answer = tokenizer(ex.answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         rows.append((prompt + answer, [-100] * len(prompt) + answer))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
-    torch.manual_seed(0)
     model.train()
     for step in range(150):
         batch = [rows[(step * 16 + i) % len(rows)] for i in range(16)]
