@@ -27,6 +27,7 @@ from harness.gate_config import GateConfig
 from harness.model.requests import RequestCache
 from harness.records import CapabilityResult, GateResult, MetricValue, Sample
 from harness.report.html import write_html
+from harness.report.markdown import publish_step_summary, write_summary
 from harness.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
 from harness.run_end import (
     append_audit_history,
@@ -160,6 +161,7 @@ class SessionState:
             if rows:
                 _attempt(errors, lambda: (append_audit_history(self.record, s.history, rows), self._write_reports()))
             _attempt(errors, lambda: point_latest(s.report_dir, self.run_dir))
+            _attempt(errors, lambda: publish_step_summary(self.run_dir / "summary.md"))
         if s.save_baseline:
             outcome = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, s.save_baseline_anyway)
             self.artifacts["baseline"] = outcome
@@ -172,7 +174,8 @@ class SessionState:
         OutputError naming the file."""
         for name, write in (("results.json", lambda: write_results(self.run_dir, self.record)),
                             ("report.html", lambda: write_html(self.run_dir, self.record,
-                                                               self.capabilities.report_sections()))):
+                                                               self.capabilities.report_sections())),
+                            ("summary.md", lambda: write_summary(self.run_dir, self.record))):
             try:
                 write()
             except OSError as err:

@@ -93,3 +93,52 @@ def test_rule_power_and_unevaluated_gates_are_shown_in_report_and_terminal():
     assert "PASS (underpowered)" in text and "warning: identity.held_out_claim_rate: underpowered" in text
     assert "baseline.old_task.exact_match" in text and "not evaluated: no --baseline given" in text
     assert "1 of 1 gates passed, 1 configured gates not evaluated" in text
+
+
+def _two_gates() -> RunRecord:
+    healthy = GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.85, 0.95, True, "PASS ...")
+    broken = GateResult("identity.leak_rate", "identity", "leak_rate", "<=", 0.0, 0.25, False,
+                        "FAIL identity.leak_rate = 0.25; p1 answered '<script>x</script> | I am Northwind'",
+                        ci_low=0.1, ci_high=0.4, n=8)
+    return RunRecord(RunInfo("r7", "t0", base_model={"name": "builtin", "sha256": "f" * 64}, git_sha="a" * 40,
+                             not_evaluated=[{"id": "baseline.old_task.exact_match", "reason": "no --baseline given"}]),
+                     gates=[healthy, broken])
+
+
+def test_the_markdown_summary_puts_the_failed_gates_first_with_their_reason():
+    from harness.report.markdown import summary_markdown
+
+    text = summary_markdown(_two_gates())
+    assert text.startswith("## tunegate FAIL: 1 of 2 gates passed\n")
+    failed = text[text.index("### Failed gates"):text.index("<details>")]
+    assert "| `identity.leak_rate` | 0.25 | <= 0 | [0.1, 0.4] |" in failed and "old_task" not in failed
+    assert "&lt;script>x&lt;/script> \\| I am Northwind" in failed  # one cell: pipe escaped, no raw HTML
+    every = text[text.index("<details>"):]
+    assert every.index("identity.leak_rate") < every.index("old_task.exact_match")
+    assert "- `baseline.old_task.exact_match`: no --baseline given" in text
+    assert "run `r7` · base `builtin` (ffffffffffff) · commit aaaaaaaaaaaa" in text
+    passing = _two_gates()
+    passing.gates = passing.gates[:1]
+    assert summary_markdown(passing).startswith("## tunegate PASS: 1 of 1 gates passed") and \
+        "### Failed gates" not in summary_markdown(passing)
+
+
+def test_the_summary_is_appended_to_the_github_step_summary_when_set(tmp_path, monkeypatch):
+    from harness.report.markdown import publish_step_summary, write_summary
+
+    path = write_summary(tmp_path / "r7", _two_gates())
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    assert not publish_step_summary(path)
+    step = tmp_path / "step.md"
+    step.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    assert publish_step_summary(path)
+    assert step.read_text() == "earlier step\n" + path.read_text()
+
+
+def test_the_terminal_summary_lists_the_failed_gates_first():
+    from harness.report.terminal import gate_summary_lines
+
+    lines = [line for line, _ in gate_summary_lines(_two_gates())]
+    assert lines[1].startswith("identity.leak_rate") and lines[1].endswith("FAIL")
+    assert lines[2].startswith("old_task.exact_match")

@@ -98,9 +98,11 @@ def test_each_marker_selects_one_capability(pytester, project_root):
         assert items and all(item.path.name == f"test_{capability}.py" for item in items), capability
 
 
-def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites, adapter_under_test, tmp_path):
+def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites, adapter_under_test, tmp_path,
+                                                                     monkeypatch):
     dead = plant_adapter(adapter_under_test, tmp_path / "dead", lambda b: b * 0)
     junit = tmp_path / "junit.xml"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "step_summary.md"))
     result, report_dir = run_suites("--adapter", str(dead), f"--junitxml={junit}", "-m",
                                     "identity or adapter_health")
     assert result.ret == 1
@@ -117,6 +119,11 @@ def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites,
     data = results_of(report_dir)
     assert data["run"]["adapters"]["identity"]["path"] == str(dead) and data["run"]["status"] == "failed"
     assert not next(g for g in data["gates"] if g["id"] == "identity.held_in_exact_match")["passed"]
+    summary = (report_dir / "latest" / "summary.md").read_text()
+    failed = summary[summary.index("### Failed gates"):summary.index("<details>")]
+    assert "`identity.leak_rate`" in failed and "`adapter_health.dead_layers`" in failed
+    assert "identity.locality_unchanged" not in failed  # a passing gate is listed under "every gate" only
+    assert (tmp_path / "step_summary.md").read_text() == summary  # appended once
 
 
 def _train_with_plain_peft(base_model, identity_spec, fixtures, out):

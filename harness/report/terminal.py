@@ -1,5 +1,5 @@
-"""The gate summary printed after the test run: each gate, value, threshold and rule, PASS/FAIL, the minimum
-detectable change, power warnings, and the configured gates that were not evaluated."""
+"""The gate summary printed after the test run: each gate (the failed ones first), value, threshold and rule,
+PASS/FAIL, the minimum detectable change, power warnings, and the configured gates that were not evaluated."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
     skipped = record.run.not_evaluated
     width = max((len(g.id) for g in record.gates), default=10)
     lines.append((f"{'gate':<{width}}  {'value':>9}  {'threshold':<24}  {'MDE':>7}  verdict", {"bold": True}))
-    for gate in record.gates:
+    for gate in sorted(record.gates, key=lambda g: g.passed):  # the failed gates first
         value = "no data" if math.isnan(gate.value) else f"{gate.value:.4g}"
         mde = "" if gate.mde is None else f"{gate.mde:.3g}"
         lines.append((f"{gate.id:<{width}}  {value:>9}  {gate.requirement:<24}  {mde:>7}  {gate.verdict}",

@@ -1,0 +1,91 @@
+"""`summary.md`: the run's verdict as Markdown for CI pages: the failed gates first (value, requirement, CI,
+reason), then every gate, the gates not evaluated and the run's identity. Written beside report.html and, when
+`$GITHUB_STEP_SUMMARY` names a file (GitHub Actions), appended to it so the job page shows the verdict."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+from harness.cache import atomic_write_text
+from harness.gates import GateResult
+from harness.results import RunRecord
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # how an HTML tag, comment or declaration opens
+REASON_CHARS = 300  # a failed gate's message is cut here in the table; the report has it whole
+
+
+def summary_markdown(record: RunRecord) -> str:
+    """The Markdown summary of `record` (see the module docstring)."""
+    failed = [g for g in record.gates if not g.passed]
+    verdict = "FAIL" if failed else "PASS"
+    lines = [f"## tunegate {verdict}: {len(record.gates) - len(failed)} of {len(record.gates)} gates passed", ""]
+    if failed:
+        lines += ["### Failed gates", "", "| gate | value | required | 95% CI | reason |", "|---|---|---|---|---|"]
+        lines += [f"| `{g.id}` | {_number(g.value)} | {_cell(g.requirement)} | {_interval(g)} | "
+                  f"{_cell(_shortened(g.message))} |" for g in failed]
+        lines.append("")
+    lines += ["<details><summary>every gate</summary>", "", "| gate | value | required | verdict |",
+              "|---|---|---|---|"]
+    lines += [f"| `{g.id}` | {_number(g.value)} | {_cell(g.requirement)} | {g.verdict} |"
+              for g in sorted(record.gates, key=lambda g: g.passed)]
+    lines += ["", "</details>", ""]
+    if record.run.not_evaluated:
+        lines += [f"{len(record.run.not_evaluated)} configured gates not evaluated:", ""]
+        lines += [f"- `{e['id']}`: {_cell(e['reason'])}" for e in record.run.not_evaluated]
+        lines.append("")
+    lines.append(_identity_line(record))
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(run_dir: Path, record: RunRecord) -> Path:
+    """Write `summary.md` atomically into `run_dir`; returns its path."""
+    path = Path(run_dir) / "summary.md"
+    atomic_write_text(path, summary_markdown(record))
+    return path
+
+
+def publish_step_summary(summary: Path) -> bool:
+    """Append `summary` to the file `$GITHUB_STEP_SUMMARY` names (GitHub Actions' job page); False when unset."""
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not step_summary:
+        return False
+    with open(step_summary, "a", encoding="utf-8") as out:
+        out.write(summary.read_text(encoding="utf-8"))
+    return True
+
+
+def _identity_line(record: RunRecord) -> str:
+    """Run id, base and adapter digests, git commit and duration, on one line."""
+    run = record.run
+    parts = [f"run `{run.id}`"]
+    if run.base_model:
+        parts.append(f"base `{run.base_model.get('name')}` ({str(run.base_model.get('sha256', ''))[:12]})")
+    parts += [f"adapter {name} ({str(info.get('sha256', ''))[:12]})" for name, info in run.adapters.items()]
+    if run.git_sha:
+        parts.append(f"commit {run.git_sha[:12]}")
+    if total := run.timings.get("total_s"):
+        parts.append(f"{total:,.1f} s")
+    return " · ".join(parts)
+
+
+def _number(value: float) -> str:
+    return "no data" if math.isnan(value) else f"{value:,.4g}"
+
+
+def _interval(gate: GateResult) -> str:
+    if gate.ci_low is None or gate.ci_high is None:
+        return ""
+    return f"[{_number(gate.ci_low)}, {_number(gate.ci_high)}]"
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1] + "…"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes escaped, anything tag-like (`<script`, `</b`)
+    neutralised; a comparison such as `<= 0` stays as it reads."""
+    return _TAG_START.sub("&lt;", " ".join(str(text).split()).replace("|", "\\|"))
