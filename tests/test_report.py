@@ -142,3 +142,26 @@ def test_the_terminal_summary_lists_the_failed_gates_first():
     lines = [line for line, _ in gate_summary_lines(_two_gates())]
     assert lines[1].startswith("identity.leak_rate") and lines[1].endswith("FAIL")
     assert lines[2].startswith("old_task.exact_match")
+
+
+def test_the_report_opens_on_the_failed_gates_linked_to_their_rows():
+    html = render_html(_two_gates())
+    header = html[html.index("class='verdict'"):html.index("configured gates not evaluated")]
+    assert "1 failed gate</h2>" in header and "old_task.exact_match" not in header
+    assert "<a href='#gate-identity.leak_rate'>identity.leak_rate</a>" in header
+    assert "&lt;script&gt;x&lt;/script&gt;" in header and "<script>" not in html  # the reason, escaped
+    assert html.index("class='verdict'") < html.index("<h2 id='identity'>")
+    assert "<tr id=\"gate-identity.leak_rate\" class=\"bad\">" in html  # the link's target exists
+    assert "<details class='section' open><summary><h2 id='identity'>" in html  # failing: open
+    assert "<details class='section'><summary><h2 id='old_task'>" in html  # passing: folded to its verdict
+    assert "<a href='#identity' class=fail>identity</a>" in html
+    assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in html
+    assert "class='verdict'" not in render_html(record())  # a passing run has no failure header
+
+
+def test_figures_read_as_numbers_not_exponents():
+    from harness.report.html import _num, gate_anchor
+
+    assert (_num(14550.3), _num(0.93412), _num(7.4e-7), _num(float("nan")), _num(None)) == (
+        "14,550", "0.9341", "7.4e-07", "", "")
+    assert gate_anchor("audit.base_exact_match[checkpoint-2]") == "gate-audit.base_exact_match-checkpoint-2-"

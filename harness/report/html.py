@@ -24,6 +24,10 @@ th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums
 .badge.pass{background:#047857;color:#fff} .badge.fail{background:#b91c1c;color:#fff}
 tr.bad{background:#fef2f2} code,.mono{font-family:ui-monospace,Menlo,monospace;font-size:.8rem}
 details{margin:.5rem 0} .meta td:first-child{width:14rem;color:#555}
+.scroll{overflow-x:auto;max-width:100%} nav a.fail{color:#b91c1c;font-weight:700}
+.verdict{border:2px solid #b91c1c;border-radius:.4rem;padding:.3rem .8rem;margin:1rem 0;background:#fff7f7}
+details.section>summary{cursor:pointer;list-style-position:outside} details.section>summary h2{display:inline}
+@media (max-width:600px){body{margin:.6rem}}
 """
 
 
@@ -33,18 +37,30 @@ def _cell(value: object, cls: str = "") -> str:
 
 
 def _num(value: float | None, digits: int = 4) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
+    """A figure as people read it: `14,550` rather than `1.455e+04`, `0.9341`, `7.4e-07`; empty for none/NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and 1e3 <= abs(value) < 1e15:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"
 
 
 def _table(headers: Sequence[str], rows: Iterable[str]) -> str:
+    """A table in a box that scrolls sideways on a narrow screen instead of widening the page."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+
+
+def gate_anchor(gate_id: str) -> str:
+    """The id of a gate's row in the report (`gate-old_task.exact_match`; brackets and spaces as dashes)."""
+    return "gate-" + "".join(c if c.isalnum() or c in "._-" else "-" for c in gate_id)
 
 
 def _gate_rows(record: RunRecord, capability: str) -> list[str]:
     rows = []
     for g in (g for g in record.gates if g.capability == capability):
-        rows.append(f'<tr class="{"" if g.passed else "bad"}">{_cell(g.id)}{_cell(_num(g.value), "num")}'
+        rows.append(f'<tr id="{gate_anchor(g.id)}" class="{"" if g.passed else "bad"}">{_cell(g.id)}'
+                    f'{_cell(_num(g.value), "num")}'
                     f'{_cell(g.requirement, "num")}{_cell(_num(g.mde, 3), "num")}'
                     f'{_cell(g.verdict, "pass" if g.passed else "fail")}{_cell(g.message)}</tr>')
     return rows
@@ -114,10 +130,26 @@ def _capability_section(record: RunRecord, capability: str) -> str:
     verdict = "" if not passed else f" <span class='{'pass' if all(passed) else 'fail'}'>" \
         f"{'PASS' if all(passed) else 'FAIL'}</span>"
     samples = [s for s in record.samples if s.capability == capability]
-    return (f"<h2 id='{escape(capability)}'>{escape(capability)}{verdict}</h2>"
+    figures = f" &middot; {sum(passed)}/{len(passed)} gates pass" if passed else ""
+    return (f"<details class='section'{'' if all(passed) else ' open'}><summary><h2 id='{escape(capability)}'>"
+            f"{escape(capability)}{verdict}</h2>{figures}</summary>"
             + (_table(["gate", "value", "threshold [rule]", "MDE (80% power)", "verdict", "message"], gates)
                if gates else "")
-            + _side_by_side(record, capability) + (_samples_table(samples) if samples else ""))
+            + _side_by_side(record, capability) + (_samples_table(samples) if samples else "") + "</details>")
+
+
+def _verdict_header(record: RunRecord) -> str:
+    """The failed gates, first thing on the page: gate (linked to its row), value, requirement, CI, reason."""
+    failed = [g for g in record.gates if not g.passed]
+    if not failed:
+        return ""
+    rows = [f"<tr><td><a href='#{gate_anchor(g.id)}'>{escape(g.id)}</a></td>{_cell(_num(g.value), 'num')}"
+            f"{_cell(g.requirement, 'num')}"
+            f"{_cell(f'[{_num(g.ci_low, 3)}, {_num(g.ci_high, 3)}]' if g.ci_low is not None else '', 'num')}"
+            f"{_cell(g.message)}</tr>" for g in failed]
+    return (f"<div class='verdict'><h2 style='margin-top:.3rem'>{len(failed)} failed "
+            f"gate{'s' if len(failed) > 1 else ''}</h2>"
+            + _table(["gate", "value", "required", "95% CI", "reason"], rows) + "</div>")
 
 
 def strategy_section(record: RunRecord) -> str:
@@ -191,14 +223,17 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
     badge = f'<span class="badge {"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span>'
     capabilities = list(dict.fromkeys([g.capability for g in record.gates] + [m.capability for m in record.metrics]
                                       + [s.capability for s in record.samples]))
-    links = " &middot; ".join(f"<a href='#{escape(c)}'>{escape(c)}</a>" for c in capabilities)
+    failing = {g.capability for g in record.gates if not g.passed}
+    links = " &middot; ".join(f"<a href='#{escape(c)}'{' class=fail' if c in failing else ''}>{escape(c)}</a>"
+                              for c in capabilities)
     body = [f"<h1>tunegate report {badge}</h1>",
             f"<p class='mono'>run {escape(record.run.id)} &middot; "
-            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_not_evaluated(record)}"
-            f"<p>{links}</p>",
+            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_verdict_header(record)}"
+            f"{_not_evaluated(record)}<nav>{links}</nav>",
             *(_capability_section(record, c) for c in capabilities),
             *(section(record) for section in sections), _training_section(record), _meta_section(record)]
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>tunegate report</title>"
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>tunegate report</title>"
             f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
 
 
