@@ -165,3 +165,25 @@ def test_figures_read_as_numbers_not_exponents():
     assert (_num(14550.3), _num(0.93412), _num(7.4e-7), _num(float("nan")), _num(None)) == (
         "14,550", "0.9341", "7.4e-07", "", "")
     assert gate_anchor("audit.base_exact_match[checkpoint-2]") == "gate-audit.base_exact_match-checkpoint-2-"
+
+
+def test_sample_rows_show_the_reference_each_models_correctness_and_the_outcome():
+    """"13 + 19" answered 33 by base and 31 by tuned is not regressed (the old-task gate's ok) but wrong in both:
+    the row says so, and a regressed row comes first."""
+    def item(id_, base, tuned, base_correct, tuned_correct, passed):
+        return Sample("old_task", id_, "What is 13 plus 19?", "32", base, tuned,
+                      {"kind": "arith", "passed": passed, "base_correct": base_correct, "tuned_correct": tuned_correct})
+
+    rec = RunRecord(RunInfo("r", "t0"), samples=[item("both-wrong", "33", "31", False, False, True),
+                                                  item("lost", "32", "30", True, False, False),
+                                                  item("kept", "32", "32", True, True, True)])
+    html = render_html(rec)
+    start = html.index("before / after")
+    table = html[start:html.index("</table>", start)]
+    assert "3 items, 1 failing" in table and "<th>reference</th>" in table
+    rows = table.split("<tr")[2:]
+    assert [r.split("mono\">")[1].split("<")[0] for r in rows] == ["lost", "both-wrong", "kept"]
+    assert "<td>32</td><td>32<span class='pass'> ✓</span></td><td>30<span class='fail'> ✗</span></td>" \
+           "<td>regressed</td>" in rows[0]
+    assert "<td>33<span class='fail'> ✗</span></td><td>31<span class='fail'> ✗</span></td>" \
+           "<td>unchanged wrong</td>" in rows[1]

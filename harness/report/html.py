@@ -109,18 +109,37 @@ def _side_by_side(record: RunRecord, capability: str) -> str:
     return html
 
 
+OUTCOMES = {(True, False): "regressed", (False, True): "gained", (True, True): "unchanged right",
+            (False, False): "unchanged wrong"}  # (base correct, tuned correct) -> outcome class
+
+
+def outcome(sample: Sample) -> str:
+    """regressed / gained / unchanged right / unchanged wrong where both models' correctness is known, else ""."""
+    return OUTCOMES.get((sample.score.get("base_correct"), sample.score.get("tuned_correct")), "")
+
+
+def _answer_cell(text: str, correct: object) -> str:
+    """A model's answer with a right (✓) / wrong (✗) mark where its correctness is known."""
+    mark = {True: "<span class='pass'> ✓</span>", False: "<span class='fail'> ✗</span>"}.get(correct, "")
+    return f"<td>{escape(str(text))}{mark}</td>"
+
+
 def _samples_table(samples: list[Sample]) -> str:
+    """Before/after rows, failing first, then regressed: the reference, each model's answer marked right or
+    wrong, the outcome class, and whether the row counts as good for the capability's gates (`verdict`)."""
+    rank = {"regressed": 0, "unchanged wrong": 1, "gained": 2}
     rows = []
-    for s in sorted(samples, key=lambda s: s.score.get("passed", True)):  # failing rows first
+    for s in sorted(samples, key=lambda s: (s.score.get("passed", True), rank.get(outcome(s), 3))):
         passed = s.score.get("passed", True)
-        verdict = "ok" if passed else "miss"
         rows.append(f'<tr class="{"" if passed else "bad"}">{_cell(s.id, "mono")}{_cell(s.score.get("kind", ""))}'
-                    f'{_cell(s.prompt)}{_cell(s.base_output)}{_cell(s.tuned_output)}'
-                    f'{_cell(verdict, "pass" if passed else "fail")}</tr>')
+                    f'{_cell(s.prompt)}{_cell(s.reference)}{_answer_cell(s.base_output, s.score.get("base_correct"))}'
+                    f'{_answer_cell(s.tuned_output, s.score.get("tuned_correct"))}{_cell(outcome(s))}'
+                    f'{_cell("ok" if passed else "miss", "pass" if passed else "fail")}</tr>')
     failing = sum(not s.score.get("passed", True) for s in samples)
-    return (f"<details{' open' if failing else ''}><summary>before / after ({len(samples)} probes, "
+    return (f"<details{' open' if failing else ''}><summary>before / after ({len(samples)} items, "
             f"{failing} failing)</summary>"
-            + _table(["probe", "kind", "prompt", "base answer", "tuned answer", "verdict"], rows) + "</details>")
+            + _table(["item", "kind", "prompt", "reference", "base answer", "tuned answer", "outcome", "verdict"],
+                     rows) + "</details>")
 
 
 def _capability_section(record: RunRecord, capability: str) -> str:
