@@ -42,6 +42,25 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+def ensure_browser() -> None:
+    """Headless Chromium and its driver for the report's browser tests: installed from Debian when missing and
+    this runs as root with apt-get; otherwise those tests skip, saying why."""
+    import shutil
+
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if not shutil.which("apt-get") or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print("[dev] Chromium is missing and cannot be installed here (needs root and apt-get): the report's "
+              "browser tests will be skipped", flush=True)
+        return
+    print("[dev] installing chromium, chromium-driver and fonts-noto-cjk (apt-get)", flush=True)
+    quiet = {"stdout": subprocess.DEVNULL, "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+    installed = subprocess.run(["apt-get", "update", "-qq"], **quiet).returncode == 0 and subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver", "fonts-noto-cjk"], **quiet).returncode == 0
+    if not installed:
+        print("[dev] apt-get could not install Chromium: the report's browser tests will be skipped", flush=True)
+
+
 def pytest(args: list[str]) -> int:
     """Run pytest in the venv, offline; exit status 5 (no tests collected) counts as a failure."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
@@ -63,6 +82,7 @@ def main(argv: list[str]) -> int:
         return subprocess.run([str(PYTHON), str(ROOT / "tests/bad_input_cases.py"), str(ROOT / "README.md")]).returncode
     if command == "gate":
         return pytest(["suites/", *extra])
+    ensure_browser()
     code = pytest(["tests/", *extra])
     return code or pytest(["suites/"])
 

@@ -232,7 +232,7 @@ def _meta_section(record: RunRecord) -> str:
     rows = [f"<tr>{_cell(key)}{_cell(json.dumps(value, ensure_ascii=False, default=str))}</tr>"
             for key, value in record.run.to_dict().items()
             if key not in {"training", "sequences", "audit", "not_evaluated"} and value not in (None, [], {})]
-    return f'<h2>Run</h2><table class="meta"><tbody>{"".join(rows)}</tbody></table>'
+    return f'<h2>Run</h2><div class="scroll"><table class="meta"><tbody>{"".join(rows)}</tbody></table></div>'
 
 
 def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]] = ()) -> str:

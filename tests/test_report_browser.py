@@ -1,0 +1,120 @@
+"""report.html in a real browser (headless Chromium through selenium), as a release engineer opens it: the failed
+gates on the first screen at desktop and phone sizes, every in-page link lands on an existing anchor, nothing
+overflows sideways on a phone outside the scrolling tables, no console errors, injected markup stays text, and a
+healthy run's report stays short. Screenshots are kept in `reports/screenshots/` (the README shows two).
+
+Chromium and its driver come from Debian (`python3 dev.py test` installs them when missing and it can); where they
+are absent, every test here is skipped saying so.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.records import GateResult, MetricValue, Sample
+from harness.report.html import write_html
+from harness.results import RunInfo, RunRecord
+from tests.conftest import ROOT
+
+SCREENSHOTS = ROOT / "reports" / "screenshots"
+DESKTOP, PHONE = (1400, 900), (390, 844)
+PAYLOADS = ("<script>window.__pwned = 1</script>", "<img src=x onerror=\"window.__pwned = 1\">")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium session (skipped, with the reason, where Chromium or its driver is missing)."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e .[dev])")
+    if not (chromium and driver):
+        pytest.skip("Chromium or chromedriver is not installed (Debian: apt-get install chromium chromium-driver; "
+                    "python3 dev.py test does it when it runs as root)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    session = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+    yield session
+    session.quit()
+
+
+def open_report(browser, path: Path, size: tuple[int, int]) -> None:
+    """Load `path` in a window whose viewport is `size` (CSS pixels)."""
+    browser.set_window_size(*size)
+    inner = browser.execute_script("return [window.innerWidth, window.innerHeight]")
+    browser.set_window_size(2 * size[0] - inner[0], 2 * size[1] - inner[1])  # window chrome around the viewport
+    browser.get(path.as_uri())
+
+
+def failing_record() -> RunRecord:
+    """A run of many passing gates and long sample tables, one gate failing in the last capability, and model text
+    carrying script and onerror payloads everywhere text appears."""
+    gates, metrics, samples = [], [], []
+    for capability in ("adapter_health", "identity", "old_task", "generation", "perplexity"):
+        for k in range(9):
+            gates.append(GateResult(f"{capability}.metric_{k}", capability, f"metric_{k}", ">=", 0.5, 0.9, True,
+                                    "PASS"))
+            metrics.append(MetricValue(capability, f"metric_{k}", 0.9, 0.85, 0.95, 100))
+        samples += [Sample(capability, f"{capability}-{i:03d}", f"question {i} {PAYLOADS[0]}", "answer",
+                           f"base {PAYLOADS[1]}", "tuned", {"kind": "en", "passed": True}) for i in range(60)]
+    gates.append(GateResult("perplexity.heldout_ratio", "perplexity", "heldout_ratio", "<=", 1.25, 1.61, False,
+                            f"FAIL perplexity.heldout_ratio = 1.61; {PAYLOADS[0]} {PAYLOADS[1]}", ci_low=1.4,
+                            ci_high=1.8, n=40))
+    run = RunInfo(f"run-{PAYLOADS[1]}", "t0", base_model={"name": PAYLOADS[0], "sha256": "f" * 64})
+    return RunRecord(run, metrics=metrics, gates=gates, samples=samples)
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_failed_gate_is_on_the_first_screen_and_its_link_lands(browser, tmp_path, size):
+    path = write_html(tmp_path, failing_record())
+    open_report(browser, path, size)
+    top, height = browser.execute_script(
+        "const r = document.querySelector('.verdict').getBoundingClientRect(); return [r.top, window.innerHeight]")
+    assert 0 <= top < height * 0.6, (top, height)
+    assert "perplexity.heldout_ratio" in browser.find_element("css selector", ".verdict").text
+    missing = browser.execute_script(
+        "return [...document.querySelectorAll('a[href^=\"#\"]')].map(a => a.getAttribute('href').slice(1))"
+        ".filter(id => !document.getElementById(id))")
+    assert missing == []
+    browser.find_element("css selector", ".verdict a").click()
+    row_top = browser.execute_script(
+        "return document.getElementById('gate-perplexity.heldout_ratio').getBoundingClientRect().top")
+    assert -1 <= row_top < height, row_top  # the link opened the folded section and scrolled to the row
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.get(path.as_uri())
+    browser.save_screenshot(str(SCREENSHOTS / f"failing-{size[0]}.png"))
+
+
+def test_a_phone_sees_no_sideways_overflow_outside_the_scrolling_tables(browser, tmp_path):
+    open_report(browser, write_html(tmp_path, failing_record()), PHONE)
+    overflowing = browser.execute_script(
+        "const w = document.documentElement.clientWidth;"
+        "return [...document.body.querySelectorAll('*')].filter(e => !e.closest('.scroll') && !e.closest('svg')"
+        " && e.getBoundingClientRect().right > w + 1).map(e => e.tagName + '.' + e.className).slice(0, 5)")
+    assert overflowing == []
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+
+
+def test_injected_markup_stays_text_and_the_console_is_clean(browser, tmp_path):
+    open_report(browser, write_html(tmp_path, failing_record()), DESKTOP)
+    assert browser.execute_script("return window.__pwned") is None
+    assert browser.execute_script("return document.querySelectorAll('script, img').length") == 0
+    assert PAYLOADS[0] in browser.find_element("css selector", ".verdict").text  # shown, as text
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
+
+
+def test_a_healthy_run_folds_to_a_short_page(browser, run_suites):
+    """The built-in model's whole gate, passing: every section folded to its verdict, under 5,000 px tall."""
+    result, report_dir = run_suites()
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    open_report(browser, report_dir / "latest" / "report.html", DESKTOP)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    assert height < 5000, height
+    assert browser.execute_script("return document.querySelectorAll('details.section[open]').length") == 0
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "healthy-1400.png"))
