@@ -116,7 +116,7 @@ def test_the_markdown_summary_puts_the_failed_gates_first_with_their_reason():
     every = text[text.index("<details>"):]
     assert every.index("identity.leak_rate") < every.index("old_task.exact_match")
     assert "- `baseline.old_task.exact_match`: no --baseline given" in text
-    assert "run `r7` · base `builtin` (ffffffffffff) · commit aaaaaaaaaaaa" in text
+    assert "run r7 · base builtin (ffffffffffff) · commit aaaaaaaaaaaa" in text
     passing = _two_gates()
     passing.gates = passing.gates[:1]
     assert summary_markdown(passing).startswith("## tunegate PASS: 1 of 1 gates passed") and \
@@ -157,6 +157,10 @@ def test_the_report_opens_on_the_failed_gates_linked_to_their_rows():
     assert "<a href='#identity' class=fail>identity</a>" in html
     assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in html
     assert "class='verdict'" not in render_html(record())  # a passing run has no failure header
+    assert html.index("base builtin (ffffffffffff) · commit aaaaaaaaaaaa") < html.index("class='verdict'")
+    rerun = _two_gates()
+    rerun.run.command = ["pytest", "suites/", "--adapter", "<x>"]
+    assert "reproduce: <code>pytest suites/ --adapter &lt;x&gt;</code>" in render_html(rerun)
 
 
 def test_figures_read_as_numbers_not_exponents():
@@ -187,3 +191,13 @@ def test_sample_rows_show_the_reference_each_models_correctness_and_the_outcome(
            "<td>regressed</td>" in rows[0]
     assert "<td>33<span class='fail'> ✗</span></td><td>31<span class='fail'> ✗</span></td>" \
            "<td>unchanged wrong</td>" in rows[1]
+
+
+def test_the_run_header_reads_as_lines_not_json():
+    rec = RunRecord(RunInfo("r", "t0", base_model={"name": "<b>qwen</b>", "sha256": "abc"},
+                            timings={"total_s": 14550.25}, config={"gates": {f"g{i}": ">= 0.5" for i in range(12)}}))
+    html = render_html(rec)
+    run = html[html.index("<h2>Run</h2>"):]
+    assert "<b>name</b>: &lt;b&gt;qwen&lt;/b&gt;</div>" in run and "{&quot;" not in run and '{"' not in run
+    assert "<b>total_s</b>: 14,550</div>" in run
+    assert "<summary>12 entries</summary>" in run  # a long mapping (the gate config) is folded

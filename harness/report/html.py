@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.records import MetricValue, Sample
+from harness.report.markdown import run_identity
 from harness.report.svg import heatmap, line_chart, loss_chart
 from harness.results import RunRecord
 
@@ -104,7 +105,7 @@ def _side_by_side(record: RunRecord, capability: str) -> str:
     headers = ["metric", *(f"{c} [95% CI]" for c in columns), "change", "n"]
     html = _table(headers, rows[False]) if rows[False] else ""
     if rows[True]:
-        html += (f"<details><summary>{len(rows[True])} breakdown figures</summary>"
+        html += (f"<details><summary>{_plural(len(rows[True]), 'breakdown figure')}</summary>"
                  f"{_table(headers, rows[True])}</details>")
     return html
 
@@ -155,6 +156,13 @@ def _capability_section(record: RunRecord, capability: str) -> str:
             + (_table(["gate", "value", "threshold [rule]", "MDE (80% power)", "verdict", "message"], gates)
                if gates else "")
             + _side_by_side(record, capability) + (_samples_table(samples) if samples else "") + "</details>")
+
+
+def _identity(record: RunRecord) -> str:
+    """What was judged (base, adapters, commit, duration) and the command that reproduces the run."""
+    command = " ".join(record.run.command)
+    return (f"<p class='mono'>{escape(' · '.join(run_identity(record)[1:]))}</p>"
+            + (f"<p>reproduce: <code>{escape(command)}</code></p>" if command else ""))
 
 
 def _verdict_header(record: RunRecord) -> str:
@@ -228,8 +236,28 @@ def _training_section(record: RunRecord) -> str:
     return "<h2>Training</h2>" + ("".join(charts) if charts else "<p>No adapter was trained in this run.</p>")
 
 
+def _plural(count: int, noun: str) -> str:
+    """`1 breakdown figure`, `3 breakdown figures`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _readable(value: object, depth: int = 0) -> str:
+    """A run-header value as escaped HTML people read: mappings as `key: value` lines (nested ones indented),
+    lists comma-separated, numbers as figures; a long mapping is folded."""
+    if isinstance(value, dict):
+        body = "".join(f"<div style='margin-left:{depth}rem'><b>{escape(str(k))}</b>: {_readable(v, depth + 1)}"
+                       "</div>" for k, v in value.items())
+        return f"<details><summary>{len(value)} entries</summary>{body}</details>" if len(value) > 8 else body
+    if isinstance(value, list):
+        return escape(", ".join(str(v) for v in value))
+    if isinstance(value, float):
+        return _num(value)
+    return escape(str(value))
+
+
 def _meta_section(record: RunRecord) -> str:
-    rows = [f"<tr>{_cell(key)}{_cell(json.dumps(value, ensure_ascii=False, default=str))}</tr>"
+    """The run header (identity, environment, config, timings) as readable rows, not JSON blobs."""
+    rows = [f"<tr>{_cell(key)}<td>{_readable(value)}</td></tr>"
             for key, value in record.run.to_dict().items()
             if key not in {"training", "sequences", "audit", "not_evaluated"} and value not in (None, [], {})]
     return f'<h2>Run</h2><div class="scroll"><table class="meta"><tbody>{"".join(rows)}</tbody></table></div>'
@@ -247,7 +275,8 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
                               for c in capabilities)
     body = [f"<h1>tunegate report {badge}</h1>",
             f"<p class='mono'>run {escape(record.run.id)} &middot; "
-            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_verdict_header(record)}"
+            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_identity(record)}"
+            f"{_verdict_header(record)}"
             f"{_not_evaluated(record)}<nav>{links}</nav>",
             *(_capability_section(record, c) for c in capabilities),
             *(section(record) for section in sections), _training_section(record), _meta_section(record)]

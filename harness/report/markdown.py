@@ -36,7 +36,7 @@ def summary_markdown(record: RunRecord) -> str:
         lines += [f"{len(record.run.not_evaluated)} configured gates not evaluated:", ""]
         lines += [f"- `{e['id']}`: {_cell(e['reason'])}" for e in record.run.not_evaluated]
         lines.append("")
-    lines.append(_identity_line(record))
+    lines.append(_cell(" · ".join(run_identity(record))))
     return "\n".join(lines) + "\n"
 
 
@@ -57,18 +57,18 @@ def publish_step_summary(summary: Path) -> bool:
     return True
 
 
-def _identity_line(record: RunRecord) -> str:
-    """Run id, base and adapter digests, git commit and duration, on one line."""
+def run_identity(record: RunRecord) -> list[str]:
+    """The run's identity as short plain-text parts: run id, base and adapter digests, git commit, duration."""
     run = record.run
-    parts = [f"run `{run.id}`"]
+    parts = [f"run {run.id}"]
     if run.base_model:
-        parts.append(f"base `{run.base_model.get('name')}` ({str(run.base_model.get('sha256', ''))[:12]})")
+        parts.append(f"base {run.base_model.get('name')} ({str(run.base_model.get('sha256', ''))[:12]})")
     parts += [f"adapter {name} ({str(info.get('sha256', ''))[:12]})" for name, info in run.adapters.items()]
     if run.git_sha:
         parts.append(f"commit {run.git_sha[:12]}")
     if total := run.timings.get("total_s"):
         parts.append(f"{total:,.1f} s")
-    return " · ".join(parts)
+    return parts
 
 
 def _number(value: float) -> str:
