@@ -102,7 +102,8 @@ def test_a_phone_sees_no_sideways_overflow_outside_the_scrolling_tables(browser,
 def test_injected_markup_stays_text_and_the_console_is_clean(browser, tmp_path):
     open_report(browser, write_html(tmp_path, failing_record()), DESKTOP)
     assert browser.execute_script("return window.__pwned") is None
-    assert browser.execute_script("return document.querySelectorAll('script, img').length") == 0
+    assert browser.execute_script(  # the report's own filter script is the only one
+        "return document.querySelectorAll('script:not(#tunegate-filters), img').length") == 0
     assert PAYLOADS[0] in browser.find_element("css selector", ".verdict").text  # shown, as text
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
@@ -118,3 +119,32 @@ def test_a_healthy_run_folds_to_a_short_page(browser, run_suites):
     assert browser.execute_script("return document.querySelectorAll('details.section[open]').length") == 0
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "healthy-1400.png"))
+
+
+def test_filters_search_and_sort_change_the_visible_rows(browser, tmp_path):
+    def item(id_, kind, base_correct, tuned_correct):
+        return Sample("old_task", id_, f"question {id_}", "32", "b", "t",
+                      {"kind": kind, "passed": not (base_correct and not tuned_correct),
+                       "base_correct": base_correct, "tuned_correct": tuned_correct})
+
+    samples = [item("lost-1", "arith", True, False), item("kept-2", "arith", True, True),
+               item("gained-3", "geo", False, True), item("wrong-4", "geo", False, False)]
+    open_report(browser, write_html(tmp_path, RunRecord(RunInfo("r", "t0"), samples=samples)), DESKTOP)
+    browser.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")  # unfold
+    visible = "return [...document.querySelectorAll('table.samples tbody tr')].filter(r => !r.hidden)" \
+              ".map(r => r.cells[0].textContent)"
+    assert browser.execute_script(visible) == ["lost-1", "wrong-4", "gained-3", "kept-2"]
+    bar = browser.find_element("css selector", ".filters")
+    bar.find_element("css selector", "input[type=search]").send_keys("GAINED")
+    assert browser.execute_script(visible) == ["gained-3"] and "1 of 4 rows" in bar.text
+    bar.find_element("css selector", "input[type=search]").clear()
+    browser.execute_script("const s = document.querySelector('.filters select[aria-label=kind]'); s.value = 'geo';"
+                           "s.dispatchEvent(new Event('input'))")
+    assert browser.execute_script(visible) == ["wrong-4", "gained-3"]
+    browser.execute_script("const s = document.querySelector('.filters select[aria-label=kind]'); s.value = '';"
+                           "s.dispatchEvent(new Event('input'))")
+    bar.find_element("css selector", "input[type=checkbox]").click()
+    assert browser.execute_script(visible) == ["lost-1"]
+    bar.find_element("css selector", "input[type=checkbox]").click()
+    browser.find_element("css selector", "table.samples th").click()  # sort by item
+    assert browser.execute_script(visible) == ["gained-3", "kept-2", "lost-1", "wrong-4"]

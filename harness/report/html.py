@@ -1,4 +1,5 @@
-"""`report.html`: one self-contained file (inline CSS and SVG, no network assets); all model text escaped."""
+"""`report.html`: one self-contained file (inline CSS, SVG and one filter script, no network assets); all model
+text escaped."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.records import MetricValue, Sample
+from harness.report.filters import script_tag
 from harness.report.markdown import run_identity
 from harness.report.svg import heatmap, line_chart, loss_chart
 from harness.results import RunRecord
@@ -28,6 +30,7 @@ details{margin:.5rem 0} .meta td:first-child{width:14rem;color:#555}
 .scroll{overflow-x:auto;max-width:100%} nav a.fail{color:#b91c1c;font-weight:700}
 .verdict{border:2px solid #b91c1c;border-radius:.4rem;padding:.3rem .8rem;margin:1rem 0;background:#fff7f7}
 details.section>summary{cursor:pointer;list-style-position:outside} details.section>summary h2{display:inline}
+.filters{margin:.3rem 0;display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;font-size:.85rem}
 @media (max-width:600px){body{margin:.6rem}}
 """
 
@@ -46,10 +49,12 @@ def _num(value: float | None, digits: int = 4) -> str:
     return f"{value:,.{digits}g}"
 
 
-def _table(headers: Sequence[str], rows: Iterable[str]) -> str:
+def _table(headers: Sequence[str], rows: Iterable[str], cls: str = "") -> str:
     """A table in a box that scrolls sideways on a narrow screen instead of widening the page."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    attr = f" class='{cls}'" if cls else ""
+    return (f"<div class='scroll'><table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+            "</table></div>")
 
 
 def gate_anchor(gate_id: str) -> str:
@@ -132,7 +137,10 @@ def _samples_table(samples: list[Sample]) -> str:
     rows = []
     for s in sorted(samples, key=lambda s: (s.score.get("passed", True), rank.get(outcome(s), 3))):
         passed = s.score.get("passed", True)
-        rows.append(f'<tr class="{"" if passed else "bad"}">{_cell(s.id, "mono")}{_cell(s.score.get("kind", ""))}'
+        data = (f'data-outcome="{escape(outcome(s))}" data-kind="{escape(str(s.score.get("kind", "")))}" '
+                f'data-failing="{0 if passed else 1}"')
+        rows.append(f'<tr class="{"" if passed else "bad"}" {data}>{_cell(s.id, "mono")}'
+                    f'{_cell(s.score.get("kind", ""))}'
                     f'{_cell(s.prompt)}{_cell(s.reference)}{_answer_cell(s.base_output, s.score.get("base_correct"))}'
                     f'{_answer_cell(s.tuned_output, s.score.get("tuned_correct"))}{_cell(outcome(s))}'
                     f'{_cell("ok" if passed else "miss", "pass" if passed else "fail")}</tr>')
@@ -140,7 +148,7 @@ def _samples_table(samples: list[Sample]) -> str:
     return (f"<details{' open' if failing else ''}><summary>before / after ({len(samples)} items, "
             f"{failing} failing)</summary>"
             + _table(["item", "kind", "prompt", "reference", "base answer", "tuned answer", "outcome", "verdict"],
-                     rows) + "</details>")
+                     rows, "samples") + "</details>")
 
 
 def _capability_section(record: RunRecord, capability: str) -> str:
@@ -282,7 +290,7 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
             *(section(record) for section in sections), _training_section(record), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>tunegate report</title>"
-            f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
+            f"<style>{CSS}</style></head><body>{''.join(body)}{script_tag()}</body></html>\n")
 
 
 def write_html(run_dir: Path, record: RunRecord, sections: Sequence[Callable[[RunRecord], str]] = ()) -> Path:
