@@ -178,9 +178,9 @@ def check_gates(gates: Iterable[Gate], metrics: Sequence[MetricValue], evidence:
     `unmeasured` on purpose (its data is absent): that gate gives no verdict.
     """
     measured = {m.name: m for m in metrics if m.checkpoint == checkpoint}
-    evidence = evidence or {}
+    evidence, skipped = evidence or {}, set(unmeasured)
     out = {}
-    for gate in (g for g in gates if g.metric not in set(unmeasured)):
+    for gate in (g for g in gates if g.metric not in skipped):
         if gate.metric not in measured:
             raise GateConfigError(f"gate {gate.id}: the evaluation measured no {checkpoint!r} value of "
                                   f"{gate.metric!r} (measured: {sorted(measured)})")

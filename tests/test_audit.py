@@ -60,14 +60,19 @@ def test_audit_finds_first_failing_checkpoint_and_rollback_candidate(run_suites,
     assert "audited run: training loss" in html
 
 
-def test_ms_swift_launches_are_found_newest_first_and_said(tmp_path):
-    """`--checkpoints output/` of ms-swift: the newest launch (highest v<K>) is audited, and the source says so."""
+def _swift_output(tmp_path):
+    """An ms-swift output folder: launch v0 saved checkpoint-50, launch v1 checkpoints 100 and 50."""
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text("{}")
     for launch, steps in (("v0-20261122-090000", (50,)), ("v1-20261123-101010", (100, 50))):
         for step in steps:
             shutil.copytree(adapter, tmp_path / "output" / launch / f"checkpoint-{step}")
+
+
+def test_ms_swift_launches_are_found_newest_first_and_said(tmp_path):
+    """`--checkpoints output/` of ms-swift: the newest launch (highest v<K>) is audited, and the source says so."""
+    _swift_output(tmp_path)
     (tmp_path / "output" / "v2-20261124-000000").mkdir()  # a launch that saved nothing yet
     run = find_run(tmp_path / "output")
     assert run.layout == "ms-swift" and [c.name for c in run.checkpoints] == ["checkpoint-50", "checkpoint-100"]
@@ -83,12 +88,7 @@ def _trainer_state(folder, losses):
 def test_every_ms_swift_launch_in_order_and_the_loss_history_of_the_last(tmp_path):
     """`--checkpoint-launches all`: the checkpoints of every launch, launch by launch, named by launch; the loss
     history comes from the trainer_state.json of the last checkpoint that has one."""
-    adapter = tmp_path / "adapter"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text("{}")
-    for launch, steps in (("v0-20261122-090000", (50,)), ("v1-20261123-101010", (100, 50))):
-        for step in steps:
-            shutil.copytree(adapter, tmp_path / "output" / launch / f"checkpoint-{step}")
+    _swift_output(tmp_path)
     _trainer_state(tmp_path / "output/v1-20261123-101010/checkpoint-50", [(10, 2.0), (50, 1.1)])
     run = find_run(tmp_path / "output", "all")
     assert [c.name for c in run.checkpoints] == [

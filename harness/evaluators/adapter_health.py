@@ -132,6 +132,7 @@ def measured_growth(layers: list[LayerHealth]) -> list[float]:
 def health_metrics(report: HealthReport) -> list[MetricValue]:
     """Gateable summaries, per-layer figures, and base vs tuned mean answer log-probability."""
     layers = report.layers
+    growth, ratios = measured_growth(layers), [h.update_ratio for h in layers]
 
     def tuned(name: str, value: float, n: int | None = len(layers)) -> MetricValue:
         return MetricValue(CAPABILITY, name, value, n=n)
@@ -140,10 +141,9 @@ def health_metrics(report: HealthReport) -> list[MetricValue]:
     agree = rate([True] * (report.merge_items - len(report.merge_changed)) + [False] * len(report.merge_changed))
     out = [tuned("nonfinite_layers", sum(bool(h.nonfinite) for h in layers)),
            tuned("dead_layers", sum(h.dead for h in layers)),
-           tuned("max_update_ratio", _extreme([h.update_ratio for h in layers], max)),
-           tuned("update_ratio_spread", spread([h.update_ratio for h in layers])),
-           tuned("max_a_growth", _extreme(measured_growth(layers), max) if measured_growth(layers) else math.nan,
-                 len(measured_growth(layers))),
+           tuned("max_update_ratio", _extreme(ratios, max)),
+           tuned("update_ratio_spread", spread(ratios)),
+           tuned("max_a_growth", _extreme(growth, max) if growth else math.nan, len(growth)),
            tuned("min_effective_rank", _extreme([h.effective_rank for h in layers], min)),
            tuned("min_activation_entropy", _extreme([h.activation_entropy for h in layers], min)),
            tuned("min_activation_rate", _extreme([h.activation_rate for h in layers], min)),

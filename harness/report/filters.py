@@ -54,7 +54,6 @@ document.querySelectorAll('table.samples').forEach(function (table) {
     count.textContent = ' ' + shown + ' of ' + rows.length + ' rows';
   }
   [search, outcome, kind, box].forEach(function (el) { el.addEventListener('input', apply); });
-  box.addEventListener('change', apply);
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
     th.style.cursor = 'pointer';
     th.title = 'sort';
