@@ -164,9 +164,10 @@ def test_the_report_opens_on_the_failed_gates_linked_to_their_rows():
 
 
 def test_figures_read_as_numbers_not_exponents():
-    from harness.report.html import _num, gate_anchor
+    from harness.report.figures import figure
+    from harness.report.html import gate_anchor
 
-    assert (_num(14550.3), _num(0.93412), _num(7.4e-7), _num(float("nan")), _num(None)) == (
+    assert (figure(14550.3), figure(0.93412), figure(7.4e-7), figure(float("nan")), figure(None)) == (
         "14,550", "0.9341", "7.4e-07", "", "")
     assert gate_anchor("audit.base_exact_match[checkpoint-2]") == "gate-audit.base_exact_match-checkpoint-2-"
 

@@ -4,13 +4,13 @@ text escaped."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.records import MetricValue, Sample
+from harness.report.figures import figure, interval
 from harness.report.filters import script_tag
 from harness.report.markdown import run_identity
 from harness.report.svg import heatmap, line_chart, loss_chart
@@ -40,15 +40,6 @@ def _cell(value: object, cls: str = "") -> str:
     return f"<td{attr}>{escape(str(value))}</td>"
 
 
-def _num(value: float | None, digits: int = 4) -> str:
-    """A figure as people read it: `14,550` rather than `1.455e+04`, `0.9341`, `7.4e-07`; empty for none/NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and 1e3 <= abs(value) < 1e15:
-        return f"{value:,.0f}"
-    return f"{value:,.{digits}g}"
-
-
 def _table(headers: Sequence[str], rows: Iterable[str], cls: str = "") -> str:
     """A table in a box that scrolls sideways on a narrow screen instead of widening the page."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
@@ -66,8 +57,8 @@ def _gate_rows(record: RunRecord, capability: str) -> list[str]:
     rows = []
     for g in (g for g in record.gates if g.capability == capability):
         rows.append(f'<tr id="{gate_anchor(g.id)}" class="{"" if g.passed else "bad"}">{_cell(g.id)}'
-                    f'{_cell(_num(g.value), "num")}'
-                    f'{_cell(g.requirement, "num")}{_cell(_num(g.mde, 3), "num")}'
+                    f'{_cell(figure(g.value), "num")}'
+                    f'{_cell(g.requirement, "num")}{_cell(figure(g.mde, 3), "num")}'
                     f'{_cell(g.verdict, "pass" if g.passed else "fail")}{_cell(g.message)}</tr>')
     return rows
 
@@ -85,8 +76,8 @@ def _not_evaluated(record: RunRecord) -> str:
 def _with_ci(metric: MetricValue | None) -> str:
     if metric is None:
         return ""
-    ci = f" [{_num(metric.ci_low, 3)}, {_num(metric.ci_high, 3)}]" if metric.ci_low is not None else ""
-    return _num(metric.value) + ci
+    ci = f" {interval(metric.ci_low, metric.ci_high)}" if metric.ci_low is not None else ""
+    return figure(metric.value) + ci
 
 
 def _side_by_side(record: RunRecord, capability: str) -> str:
@@ -102,7 +93,7 @@ def _side_by_side(record: RunRecord, capability: str) -> str:
     rows: dict[bool, list[str]] = {True: [], False: []}
     for name, by_checkpoint in pivot.items():
         base, tuned = by_checkpoint.get("base"), by_checkpoint.get("tuned")
-        change = _num(tuned.value - base.value) if base and tuned else ""
+        change = figure(tuned.value - base.value) if base and tuned else ""
         n = next(m.n for m in by_checkpoint.values())
         cells = "".join(_cell(_with_ci(by_checkpoint.get(c)), "num") for c in columns)
         rows["[" in name].append(f"<tr>{_cell(name)}{cells}{_cell(change, 'num')}"
@@ -178,9 +169,9 @@ def _verdict_header(record: RunRecord) -> str:
     failed = [g for g in record.gates if not g.passed]
     if not failed:
         return ""
-    rows = [f"<tr><td><a href='#{gate_anchor(g.id)}'>{escape(g.id)}</a></td>{_cell(_num(g.value), 'num')}"
+    rows = [f"<tr><td><a href='#{gate_anchor(g.id)}'>{escape(g.id)}</a></td>{_cell(figure(g.value), 'num')}"
             f"{_cell(g.requirement, 'num')}"
-            f"{_cell(f'[{_num(g.ci_low, 3)}, {_num(g.ci_high, 3)}]' if g.ci_low is not None else '', 'num')}"
+            f"{_cell(interval(g.ci_low, g.ci_high), 'num')}"
             f"{_cell(g.message)}</tr>" for g in failed]
     return (f"<div class='verdict'><h2 style='margin-top:.3rem'>{len(failed)} failed "
             f"gate{'s' if len(failed) > 1 else ''}</h2>"
@@ -197,14 +188,14 @@ def strategy_section(record: RunRecord) -> str:
     for strategy, seq in sequences.items():
         tasks = seq["tasks"]
         stages = ["base model", *(f"after {t}" for t in tasks[1:])]
-        summary = (f"ACC {_num(seq['acc'], 3)} &middot; BWT {_num(seq['bwt'], 3)} &middot; FWT "
-                   f"{_num(seq['fwt'], 3)} &middot; forgetting "
-                   + ", ".join(f"{escape(t)} {_num(f, 3)}" for t, f in zip(tasks, seq["forgetting"], strict=True)
+        summary = (f"ACC {figure(seq['acc'], 3)} &middot; BWT {figure(seq['bwt'], 3)} &middot; FWT "
+                   f"{figure(seq['fwt'], 3)} &middot; forgetting "
+                   + ", ".join(f"{escape(t)} {figure(f, 3)}" for t, f in zip(tasks, seq["forgetting"], strict=True)
                                if f is not None and f == f))
         losses = _table(["stage", "base loss before", "after", "base + increment before", "after"],
-                        [f"<tr>{_cell(row['task'])}{_cell(_num(row['base_before']), 'num')}"
-                         f"{_cell(_num(row['base_after']), 'num')}{_cell(_num(row['mixed_before']), 'num')}"
-                         f"{_cell(_num(row['mixed_after']), 'num')}</tr>" for row in seq["losses"]])
+                        [f"<tr>{_cell(row['task'])}{_cell(figure(row['base_before']), 'num')}"
+                         f"{_cell(figure(row['base_after']), 'num')}{_cell(figure(row['mixed_before']), 'num')}"
+                         f"{_cell(figure(row['mixed_after']), 'num')}</tr>" for row in seq["losses"]])
         panels.append(f"<div style='flex:1;min-width:360px'><h3>{escape(strategy)}</h3>"
                       f"{heatmap(stages, tasks, seq['matrix'], f'{strategy}: exact match R[stage][task]')}"
                       f"<p class='mono'>{summary}</p>{losses}</div>")
@@ -259,7 +250,7 @@ def _readable(value: object, depth: int = 0) -> str:
     if isinstance(value, list):
         return escape(", ".join(str(v) for v in value))
     if isinstance(value, float):
-        return _num(value)
+        return figure(value)
     return escape(str(value))
 
 

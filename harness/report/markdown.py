@@ -4,13 +4,12 @@ reason), then every gate, the gates not evaluated and the run's identity. Writte
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
 
 from harness.cache import atomic_write_text
-from harness.gates import GateResult
+from harness.report.figures import figure, interval
 from harness.results import RunRecord
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # how an HTML tag, comment or declaration opens
@@ -24,7 +23,7 @@ def summary_markdown(record: RunRecord) -> str:
     lines = [f"## tunegate {verdict}: {len(record.gates) - len(failed)} of {len(record.gates)} gates passed", ""]
     if failed:
         lines += ["### Failed gates", "", "| gate | value | required | 95% CI | reason |", "|---|---|---|---|---|"]
-        lines += [f"| `{g.id}` | {_number(g.value)} | {_cell(g.requirement)} | {_interval(g)} | "
+        lines += [f"| `{g.id}` | {_number(g.value)} | {_cell(g.requirement)} | {interval(g.ci_low, g.ci_high)} | "
                   f"{_cell(_shortened(g.message))} |" for g in failed]
         lines.append("")
     lines += ["<details><summary>every gate</summary>", "", "| gate | value | required | verdict |",
@@ -72,13 +71,7 @@ def run_identity(record: RunRecord) -> list[str]:
 
 
 def _number(value: float) -> str:
-    return "no data" if math.isnan(value) else f"{value:,.4g}"
-
-
-def _interval(gate: GateResult) -> str:
-    if gate.ci_low is None or gate.ci_high is None:
-        return ""
-    return f"[{_number(gate.ci_low)}, {_number(gate.ci_high)}]"
+    return figure(value) or "no data"
 
 
 def _shortened(text: str) -> str:

@@ -3,8 +3,7 @@ PASS/FAIL, the minimum detectable change, power warnings, and the configured gat
 
 from __future__ import annotations
 
-import math
-
+from harness.report.figures import figure
 from harness.results import RunRecord
 
 
@@ -15,8 +14,7 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
     width = max((len(g.id) for g in record.gates), default=10)
     lines.append((f"{'gate':<{width}}  {'value':>9}  {'threshold':<24}  {'MDE':>7}  verdict", {"bold": True}))
     for gate in sorted(record.gates, key=lambda g: g.passed):  # the failed gates first
-        value = "no data" if math.isnan(gate.value) else f"{gate.value:.4g}"
-        mde = "" if gate.mde is None else f"{gate.mde:.3g}"
+        value, mde = figure(gate.value) or "no data", figure(gate.mde, 3)
         lines.append((f"{gate.id:<{width}}  {value:>9}  {gate.requirement:<24}  {mde:>7}  {gate.verdict}",
                       {"green": gate.passed, "red": not gate.passed}))
     for entry in skipped:
