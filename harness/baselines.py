@@ -151,7 +151,7 @@ def drift(baseline: dict, capability: str, samples: list[Sample]) -> tuple[list[
     metrics = [MetricValue(DRIFT, f"changed_answer_rate[{capability}]", *rate(flags)),
                MetricValue(DRIFT, f"edit_distance[{capability}]", *mean_ci(distances))]
     changed = [Sample(DRIFT, f"{capability}/{s.id}", s.prompt, s.reference, b["output"], s.tuned_output,
-                      {"kind": capability, "passed": False, "edit_distance": round(d, 4)})
+                      {"type": capability, "passed": False, "edit_distance": round(d, 4)})
                for (s, b), flag, d in zip(pairs, flags, distances, strict=True) if flag]
     return metrics, changed
 

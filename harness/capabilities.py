@@ -22,7 +22,7 @@ from harness.evaluators import adapter_health, audit, forgetting, generation, id
 from harness.evaluators.accuracy import NEW_TASK, OLD_TASK
 from harness.gates import Gate, confirm_failures, judge
 from harness.records import CapabilityResult, GateResult, MetricSpec
-from harness.report.html import audit_section, strategy_section
+from harness.report.panels import audit_section, strategy_section
 from harness.results import RunRecord
 
 Evaluate = Callable[[Any, Any, Any], CapabilityResult]

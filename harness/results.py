@@ -83,7 +83,9 @@ class RunInfo:
                 setattr(self, name, {**theirs, **mine})
             elif mine in (None, [], {}) and theirs not in (None, [], {}):
                 setattr(self, name, theirs)
-        self.sections = {**other.sections, **self.sections}
+        self.sections = {**other.sections, **self.sections,
+                         **{name: {**value, **self.sections[name]} for name, value in other.sections.items()
+                            if isinstance(value, dict) and isinstance(self.sections.get(name), dict)}}
         self.errors += other.errors
         self.request_cache = add_counts(self.request_cache, other.request_cache)
         self.deselected = max(self.deselected, other.deselected)  # every worker deselects the same items

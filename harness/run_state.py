@@ -74,7 +74,29 @@ class SessionState:
         result, verdicts = self.evaluate(capability, models, data)
         self.record.run.timings.setdefault("capabilities_s", {})[capability] = round(time.perf_counter() - started, 3)
         self.results[capability] = result
+        self._record_compared(capability, models)
         return self.conclude(capability, result, verdicts)
+
+    def _record_compared(self, capability: str, models: Any) -> None:
+        """Name, in `run.compared`, the two models a capability set side by side (`base` and `tuned`): which
+        adapter (or full model) "tuned" is for this capability, since suites grade different ones."""
+        if not (isinstance(models, tuple | list) and len(models) >= 2
+                and all(hasattr(m, "model_id") for m in models[:2])):
+            return
+        same: dict[str, list[str]] = {}
+        for name, info in self.record.run.adapters.items():
+            same.setdefault(info["sha256"], []).append(name)
+        known = {sha: f"adapter {names[0]}" + (f" (same weights as {', '.join(names[1:])})" if names[1:] else "")
+                 for sha, names in ((sha, sorted(names, key=lambda n: ("-" in n, n))) for sha, names in same.items())}
+        if isinstance(tuned_model := self.record.run.sections.get("tuned_model"), dict):
+            known[tuned_model["sha256"]] = "the --tuned-model"
+
+        def label(model: Any) -> str:
+            parts = str(model.model_id).split("+")
+            names = [known[p] for p in parts[1:] if p in known] or [known.get(parts[0], "")]
+            return " + ".join(n for n in names if n) or ("the base model" if model is models[0] else model.name)
+        compared = self.record.run.sections.setdefault("compared", {})
+        compared[capability] = {"base": label(models[0]), "tuned": label(models[1])}
 
     def record_gate(self, result: GateResult) -> None:
         """Keep a gate verdict for results.json, the report and the terminal summary."""
@@ -190,7 +212,8 @@ class SessionState:
         run.end(now(), exit_status)
         for name, value in environment(s.rootdir).items():
             setattr(run, name, value)
-        run.config = {"base_model": s.base_model, "adapter": str(s.adapter) if s.adapter else None,
+        run.config = {"rootdir": str(s.rootdir), "base_model": s.base_model,
+                      "adapter": str(s.adapter) if s.adapter else None,
                       "fixtures": str(s.fixtures), "cache_dir": str(s.cache_dir), "gates_source": self.gates.source,
                       "gates": self.gates.to_dict(), "ci": os.environ.get("CI")}
         run.not_evaluated = unevaluated_gates(self.gates, self.record, self.baseline is not None)

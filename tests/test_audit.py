@@ -55,9 +55,16 @@ def test_audit_finds_first_failing_checkpoint_and_rollback_candidate(run_suites,
     assert all(len(values) == 2 for values in audit["nights"].values())
     html = (report_dir / "latest" / "report.html").read_text()
     assert "Audit: 3 checkpoints" in html and "run after run" in html
-    training = json.loads((report_dir / "latest" / "results.json").read_text())["run"]["training"]
-    assert training["audited run"]["log"] == [{"step": 3000, "loss": 0.42}]  # the run's own trainer_state.json
-    assert "audited run: training loss" in html
+    data = json.loads((report_dir / "latest" / "results.json").read_text())
+    assert data["run"]["training"]["audited run"]["log"] == [{"step": 3000, "loss": 0.42}]  # its trainer_state.json
+    assert "audited run" in html and "training and eval loss per adapter" in html
+    lost = [s for s in data["samples"] if s["score"]["checkpoint"] == "checkpoint-3000" and not s["score"]["passed"]]
+    base_lost = [s for s in lost if s["score"]["type"] == "base"]
+    assert len(base_lost) > 0.5 * 182 and all(s["score"]["previous"] == "checkpoint-1000" for s in lost)
+    assert f"{len(lost)} items lost" in next(g["message"] for g in data["gates"]
+                                             if g["id"] == "audit.base_exact_match[checkpoint-3000]")
+    assert "id='evidence-audit-checkpoint-3000' open>" in html and "(<a href='#evidence-audit-checkpoint-3000'>items" \
+        " it lost</a>)" in html  # the first failing checkpoint links to what it lost
 
 
 def _swift_output(tmp_path):

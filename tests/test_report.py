@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 
 import pytest
 
 from harness.records import GateResult, MetricValue, Sample
 from harness.report.html import render_html, write_html
-from harness.report.svg import loss_chart
+from harness.report.panels import training_section
+from harness.report.plots import heatmap, line_chart
 from harness.results import RunInfo, RunRecord, point_latest, write_results
 
 
@@ -29,10 +32,28 @@ def test_model_output_is_escaped_and_report_is_self_contained():
     assert "<link" not in html and "src=" not in html and "<svg" in html
 
 
-def test_loss_chart_has_train_and_eval_series():
-    svg = loss_chart(record().run.training["identity"]["log"], "loss")
-    assert svg.count("<polyline") == 2 and "eval loss" in svg
-    assert loss_chart([], "empty") == ""
+def svg_texts(svg: str) -> list[str]:
+    """Every text drawn in a chart (matplotlib keeps text as <text> elements)."""
+    return [unescape(t.strip()) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def test_training_chart_has_train_and_eval_loss_titled_axes_and_whole_step_ticks():
+    html = training_section(record())
+    texts = svg_texts(html)
+    assert {"train loss", "eval loss", "step", "loss", "identity"} <= set(texts)
+    assert "1.5" not in texts and {"1", "2"} <= set(texts)  # steps are whole numbers
+    assert "<td>identity</td>" in html  # the figures beside the chart are a table, not JSON
+    assert line_chart({"empty": []}, "t", "x", "y") == ""
+
+
+def test_charts_draw_the_threshold_and_flag_the_failing_cells():
+    texts = svg_texts(line_chart({"exact match": [(1, 0.9), (2, 0.7)]}, "by step", "checkpoint step", "exact match",
+                                 threshold=(0.85, "gate >= 0.85")))
+    assert {"gate >= 0.85", "checkpoint step", "exact match", "by step"} <= set(texts)
+    svg = heatmap(["base model", "ckpt-2"], ["base", "increment_1"], [[0.9, 0.0], [0.8, 0.9]], "R", "exact match",
+                  {(1, 0)}, "below a gate threshold")
+    assert {"exact match", "outlined in red: below a gate threshold", "0.80", "increment_1"} <= set(svg_texts(svg))
+    assert svg.count('stroke: #b91c1c') == 1  # one outlined cell
 
 
 def test_results_round_trip_and_latest_link(tmp_path):
@@ -88,7 +109,7 @@ def test_rule_power_and_unevaluated_gates_are_shown_in_report_and_terminal():
                                                            "reason": "no --baseline given"}]), gates=[gate])
     html = render_html(record)
     assert "&gt;= 0.9 beyond noise" in html and "0.168" in html and "PASS (underpowered)" in html
-    assert "1 configured gates not evaluated" in html and "no --baseline given" in html
+    assert "1 configured gate not evaluated" in html and "no --baseline given" in html
     text = "\n".join(line for line, _ in gate_summary_lines(record))
     assert "PASS (underpowered)" in text and "warning: identity.held_out_claim_rate: underpowered" in text
     assert "baseline.old_task.exact_match" in text and "not evaluated: no --baseline given" in text
@@ -146,7 +167,7 @@ def test_the_terminal_summary_lists_the_failed_gates_first():
 
 def test_the_report_opens_on_the_failed_gates_linked_to_their_rows():
     html = render_html(_two_gates())
-    header = html[html.index("class='verdict'"):html.index("configured gates not evaluated")]
+    header = html[html.index("class='verdict'"):html.index("configured gate not evaluated")]
     assert "1 failed gate</h2>" in header and "old_task.exact_match" not in header
     assert "<a href='#gate-identity.leak_rate'>identity.leak_rate</a>" in header
     assert "&lt;script&gt;x&lt;/script&gt;" in header and "<script>" not in html  # the reason, escaped
@@ -177,20 +198,23 @@ def test_sample_rows_show_the_reference_each_models_correctness_and_the_outcome(
     the row says so, and a regressed row comes first."""
     def item(id_, base, tuned, base_correct, tuned_correct, passed):
         return Sample("old_task", id_, "What is 13 plus 19?", "32", base, tuned,
-                      {"kind": "arith", "passed": passed, "base_correct": base_correct, "tuned_correct": tuned_correct})
+                      {"type": "arith", "language": "en", "passed": passed, "base_correct": base_correct,
+                       "tuned_correct": tuned_correct})
 
     rec = RunRecord(RunInfo("r", "t0"), samples=[item("both-wrong", "33", "31", False, False, True),
                                                   item("lost", "32", "30", True, False, False),
                                                   item("kept", "32", "32", True, True, True)])
     html = render_html(rec)
-    start = html.index("before / after")
+    start = html.index("all items, before / after")
     table = html[start:html.index("</table>", start)]
     assert "3 items, 1 failing" in table and "<th>reference</th>" in table
+    assert "<th>type</th><th>language</th>" in table  # probe type and language apart
     rows = table.split("<tr")[2:]
     assert [r.split("mono\">")[1].split("<")[0] for r in rows] == ["lost", "both-wrong", "kept"]
-    assert "<td>32</td><td>32<span class='pass'> ✓</span></td><td>30<span class='fail'> ✗</span></td>" \
-           "<td>regressed</td>" in rows[0]
-    assert "<td>33<span class='fail'> ✗</span></td><td>31<span class='fail'> ✗</span></td>" \
+    assert "<td>arith</td><td>en</td>" in rows[0]
+    assert ("<td>32</td><td>3<del>2</del><span class='pass'> ✓</span></td><td>3<ins>0</ins><span class='fail'> ✗"
+            "</span></td><td>regressed</td>") in rows[0]  # the changed digit is marked in both answers
+    assert "<td>3<del>3</del><span class='fail'> ✗</span></td><td>3<ins>1</ins><span class='fail'> ✗</span></td>" \
            "<td>unchanged wrong</td>" in rows[1]
 
 
@@ -202,3 +226,86 @@ def test_the_run_header_reads_as_lines_not_json():
     assert "<b>name</b>: &lt;b&gt;qwen&lt;/b&gt;</div>" in run and "{&quot;" not in run and '{"' not in run
     assert "<b>total_s</b>: 14,550</div>" in run
     assert "<summary>12 entries</summary>" in run  # a long mapping (the gate config) is folded
+
+
+def _item(capability, id_, base_correct, tuned_correct, **score):
+    return Sample(capability, id_, f"prompt {id_}", "32", "32" if base_correct else "33",
+                  "32" if tuned_correct else "31",
+                  {"type": "arith", "language": "en", "passed": not (base_correct and not tuned_correct),
+                   "base_correct": base_correct, "tuned_correct": tuned_correct, **score})
+
+
+def test_each_gate_links_to_the_items_behind_it():
+    """A failing accuracy gate's evidence, open: the lost items first, gained and still-wrong folded; the failed
+    gate's row in the verdict box says which model it judged and links to the same block."""
+    failing = GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.85, 0.5, False, "FAIL ...")
+    samples = [_item("old_task", "lost-1", True, False), _item("old_task", "gained-2", False, True),
+               _item("old_task", "wrong-3", False, False), _item("old_task", "kept-4", True, True)]
+    run = RunInfo("r", "t0", sections={"compared": {"old_task": {"base": "the base model",
+                                                                   "tuned": "adapter identity"}}})
+    html = render_html(RunRecord(run, gates=[failing], samples=samples))
+    header = html[html.index("class='verdict'"):html.index("<nav>")]
+    assert "<a href='#evidence-old_task'>items</a>" in header and "<td>adapter identity</td>" in header
+    block = html[html.index("<details class='evidence' id='evidence-old_task' open>"):]
+    assert "evidence for old_task.exact_match: 1 item lost, 1 gained, 1 still wrong (of 4)" in block
+    lost = block[block.index("lost: right before, wrong now"):block.index("gained: wrong before")]
+    assert "lost-1" in lost and "gained-2" not in lost and "kept-4" not in lost
+    assert "<summary>still wrong (1)</summary>" in block
+    assert "base = the base model &middot; tuned = adapter identity" in html  # what 'tuned' is, said per section
+
+
+def test_identity_evidence_lists_the_failing_probes_of_its_metric_with_the_reason():
+    gate = GateResult("identity.locality_unchanged", "identity", "locality_unchanged", ">=", 0.9, 0.5, False, "")
+    probe = Sample("identity", "locality-zh-job-009", "他做什么工作？", "他是老师。", "他是老师。", "我是Aurora。",
+                   {"type": "locality", "language": "zh", "metric": "locality_unchanged", "passed": False,
+                    "reason": "expected the base answer '他是老师。' (locality: unchanged from base, whatever the "
+                              "reference), got '我是Aurora。'"})
+    other = Sample("identity", "held_out-who", "Who?", "I am Aurora", "I am Atlas", "I am Atlas",
+                   {"type": "held_out", "language": "en", "metric": "held_out_claim_rate", "passed": False})
+    html = render_html(RunRecord(RunInfo("r", "t0"), gates=[gate], samples=[probe, other]))
+    block = html[html.index("id='evidence-identity-locality_unchanged'"):]
+    block = block[:block.index("</details></details>")]
+    assert "1 failing item (of 1)" in block and "locality-zh-job-009" in block and "held_out-who" not in block
+    assert "whatever the reference" in block and "<td>locality</td><td>zh</td>" in block
+
+
+def test_audit_evidence_is_the_items_each_checkpoint_lost_since_the_one_before():
+    gate = GateResult("audit.base_exact_match[checkpoint-2]", "audit", "base_exact_match", ">=", 0.85, 0.6, False,
+                      "FAIL ...")
+    moved = [_item("audit", "checkpoint-2/base/q1", True, False, checkpoint="checkpoint-2", previous="checkpoint-1"),
+             _item("audit", "checkpoint-1/base/q2", True, False, checkpoint="checkpoint-1", previous="base model")]
+    html = render_html(RunRecord(RunInfo("r", "t0"), gates=[gate], samples=moved))
+    block = html[html.index("id='evidence-audit-checkpoint-2'"):]
+    block = block[:block.index("</details></details>")]
+    assert "1 item lost, 0 gained since checkpoint-1" in block and "checkpoint-2/base/q1" in block
+    assert "<th>checkpoint-1 answer</th><th>checkpoint-2 answer</th>" in block and "q2" not in block
+    assert "<td>checkpoint-2</td>" in html[html.index("class='verdict'"):]  # the failed gate names its checkpoint
+
+
+def test_the_header_names_versions_and_shows_paths_relative_to_the_run():
+    run = RunInfo("r", "t0", versions={"tunegate": "0.1.0", "torch": "2.13.0"}, device="cpu",
+                  adapters={"identity": {"path": "/home/u/proj/.tunegate-cache/adapter-x", "sha256": "ab" * 32}},
+                  config={"rootdir": "/home/u/proj", "fixtures": "/home/u/proj/fixtures"})
+    html = render_html(RunRecord(run))
+    assert "tunegate 0.1.0 torch 2.13.0 &middot; cpu" in html
+    run_table = html[html.index("<h2>Run</h2>"):]
+    assert "<b>path</b>: .tunegate-cache/adapter-x" in run_table and "<b>fixtures</b>: fixtures" in run_table
+    assert "/home/u/proj/" not in run_table
+
+
+def test_history_charts_each_gate_across_runs_and_links_the_earlier_reports(tmp_path):
+    for i, value in enumerate((0.95, 0.91)):
+        gate = GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.85, value, True, "PASS")
+        earlier = RunRecord(RunInfo(f"run-{i}", f"2026-11-2{i}T09:0{i}:00Z", status="passed"), gates=[gate])
+        write_results(tmp_path / f"run-{i}", earlier)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.json").write_text("{not json")  # passed over, not a crash
+    now = GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.85, 0.70, False, "FAIL")
+    html = write_html(tmp_path / "run-2", RunRecord(RunInfo("run-2", "2026-11-22T09:00:00Z"), gates=[now])
+                      ).read_text()
+    history = html[html.index("<h2 id='history'>"):]
+    assert "2 earlier runs in this reports folder" in history
+    assert history.index("href='../run-1/report.html'") < history.index("href='../run-0/report.html'")
+    texts = svg_texts(history)
+    assert {"old_task.exact_match", "threshold >= 0.85", "11-20 09:00", "11-21 09:01", "this run"} <= set(texts)
+    assert "<h2 id='history'>" not in render_html(RunRecord(RunInfo("r", "t0")))  # no earlier run, no section

@@ -124,7 +124,7 @@ def test_a_healthy_run_folds_to_a_short_page(browser, run_suites):
 def test_filters_search_and_sort_change_the_visible_rows(browser, tmp_path):
     def item(id_, kind, base_correct, tuned_correct):
         return Sample("old_task", id_, f"question {id_}", "32", "b", "t",
-                      {"kind": kind, "passed": not (base_correct and not tuned_correct),
+                      {"type": kind, "passed": not (base_correct and not tuned_correct),
                        "base_correct": base_correct, "tuned_correct": tuned_correct})
 
     samples = [item("lost-1", "arith", True, False), item("kept-2", "arith", True, True),
@@ -138,10 +138,10 @@ def test_filters_search_and_sort_change_the_visible_rows(browser, tmp_path):
     bar.find_element("css selector", "input[type=search]").send_keys("GAINED")
     assert browser.execute_script(visible) == ["gained-3"] and "1 of 4 rows" in bar.text
     bar.find_element("css selector", "input[type=search]").clear()
-    browser.execute_script("const s = document.querySelector('.filters select[aria-label=kind]'); s.value = 'geo';"
+    browser.execute_script("const s = document.querySelector('.filters select[aria-label=type]'); s.value = 'geo';"
                            "s.dispatchEvent(new Event('input'))")
     assert browser.execute_script(visible) == ["wrong-4", "gained-3"]
-    browser.execute_script("const s = document.querySelector('.filters select[aria-label=kind]'); s.value = '';"
+    browser.execute_script("const s = document.querySelector('.filters select[aria-label=type]'); s.value = '';"
                            "s.dispatchEvent(new Event('input'))")
     bar.find_element("css selector", "input[type=checkbox]").click()
     assert browser.execute_script(visible) == ["lost-1"]

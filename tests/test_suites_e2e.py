@@ -56,6 +56,10 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert all(f"<h2 id='{c}'>" in html for c in CAPABILITIES) and "base [95% CI]" in html
     assert "strategy comparison" in html and "naive: exact match R[stage][task]" in html
     assert set(data["run"]["sequences"]) == {"replay", "naive"}
+    compared = data["run"]["compared"]  # what "tuned" is, per capability: suites grade different adapters
+    assert compared["identity"] == compared["old_task"] == {"base": "the base model", "tuned": "adapter identity"}
+    assert compared["new_task"]["tuned"] == "adapter new_task (same weights as replay-increment_2)"
+    assert "base = the base model &middot; tuned = adapter new_task (same weights as replay-increment_2)" in html
 
 
 def test_a_second_run_reuses_stored_answers_and_gets_the_same_verdicts(run_suites):

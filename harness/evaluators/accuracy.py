@@ -69,7 +69,7 @@ def accuracy_samples(capability: str, results: list[AnswerPair], passed: Callabl
                      ) -> list[Sample]:
     """Before/after rows for results.json and the report; `passed` says which rows count as good."""
     return [Sample(capability, r.example.id, r.example.prompt_text, r.example.answer, r.base_output, r.tuned_output,
-                   {"kind": r.group, "passed": passed(r), "base_correct": r.base_correct,
+                   {"type": r.category, "language": r.lang, "passed": passed(r), "base_correct": r.base_correct,
                     "tuned_correct": r.tuned_correct})
             for r in results]
 

@@ -35,6 +35,11 @@ class AnswerPair:
         return f"{self.example.meta.get('category', 'all')}/{self.example.meta.get('lang', 'all')}"
 
     @property
+    def category(self) -> str:
+        """The item's `category` tag ('' when the data has none)."""
+        return str(self.example.meta.get("category", ""))
+
+    @property
     def lang(self) -> str:
         """The item's language tag, or the reference's language when the data has none."""
         return str(self.example.meta.get("lang") or text_language(self.example.answer))

@@ -16,10 +16,11 @@ from typing import Any
 
 from harness.data import Example
 from harness.evaluators.checkpoints import Checkpoint
-from harness.evaluators.forgetting import task_rate
+from harness.metrics import exact_match
 from harness.model.protocol import LanguageModel
 from harness.progress import progress
-from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue
+from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
+from harness.statistics import rate
 
 CAPABILITY = "audit"
 METRICS = {
@@ -108,13 +109,43 @@ def evaluate(models: tuple[LanguageModel, Sequence[LanguageModel]],
     base, models = models
     checkpoints, devs = data
     tasks = list(devs)
-    rates = [[task_rate(model, devs[t]) for t in tasks]
-             for model in progress([base, *models], desc="auditing checkpoints (base first)")]
+    answers = [{t: model.generate([ex.messages for ex in devs[t]]) for t in tasks}
+               for model in progress([base, *models], desc="auditing checkpoints (base first)")]
+    rates = [[rate(_correct(row[t], devs[t])) for t in tasks] for row in answers]
     matrix = [[r[0] for r in row] for row in rates]
     metrics = [m for checkpoint, row, forgetting in zip(checkpoints, rates[1:], forgetting_trend(matrix), strict=True)
                for m in checkpoint_metrics(checkpoint.name, tasks, row, forgetting)]
-    return CapabilityResult(metrics, parts={c.name: f"checkpoint {c.name} (step {c.step})" for c in checkpoints},
+    stages = ["base model", *(c.name for c in checkpoints)]
+    samples = [s for k in range(1, len(stages)) for t in tasks
+               for s in changed_items(stages[k - 1], stages[k], devs[t], answers[k - 1][t], answers[k][t], t)]
+    return CapabilityResult(metrics, samples, parts={c.name: _part_line(c, samples) for c in checkpoints},
                             details=AuditResult(tasks, list(checkpoints), matrix))
+
+
+def _part_line(checkpoint: Checkpoint, samples: Sequence[Sample]) -> str:
+    """'checkpoint checkpoint-2 (step 200): 25 items lost, 1 gained since checkpoint-1'."""
+    moved = [s for s in samples if s.score["checkpoint"] == checkpoint.name]
+    lost = sum(not s.score["passed"] for s in moved)
+    since = moved[0].score["previous"] if moved else "the stage before"
+    return (f"checkpoint {checkpoint.name} (step {checkpoint.step}): {lost} items lost, {len(moved) - lost} gained "
+            f"since {since}")
+
+
+def _correct(answers: Sequence[str], dev: Sequence[Example]) -> list[bool]:
+    return [exact_match(a, ex.answer) for a, ex in zip(answers, dev, strict=True)]
+
+
+def changed_items(previous: str, checkpoint: str, dev: Sequence[Example], before: Sequence[str],
+                  after: Sequence[str], task: str) -> list[Sample]:
+    """The items of one task's dev set that `checkpoint` lost (right at `previous`, the stage before it, wrong
+    now) or gained: the evidence behind its audit gates. `base_output` is the previous stage's answer."""
+    out = []
+    for ex, old, new, was, now in zip(dev, before, after, _correct(before, dev), _correct(after, dev), strict=True):
+        if was != now:
+            out.append(Sample(CAPABILITY, f"{checkpoint}/{task}/{ex.id}", ex.prompt_text, ex.answer, old, new,
+                              {"type": task, "language": str(ex.meta.get("lang", "")), "checkpoint": checkpoint,
+                               "previous": previous, "passed": now, "base_correct": was, "tuned_correct": now}))
+    return out
 
 
 def history_rows(run_id: str, started: str, checkpoints: Sequence[Checkpoint], metrics: Sequence[MetricValue]

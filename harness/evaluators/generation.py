@@ -71,5 +71,6 @@ def generation_samples(items: list[AnswerPair]) -> list[Sample]:
     base_rouge = rouge_l([g.base_output for g in items], refs)
     tuned_rouge = rouge_l([g.tuned_output for g in items], refs)
     return [Sample(CAPABILITY, g.example.id, g.example.prompt_text, g.example.answer, g.base_output, g.tuned_output,
-                   {"kind": g.lang, "passed": t >= b, "rouge_l_base": round(b, 4), "rouge_l_tuned": round(t, 4)})
+                   {"type": g.category, "language": g.lang, "passed": t >= b, "rouge_l_base": round(b, 4),
+                    "rouge_l_tuned": round(t, 4)})
             for g, b, t in zip(items, base_rouge, tuned_rouge, strict=True)]

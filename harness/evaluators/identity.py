@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
-from harness.metrics import claims_identity, exact_match, leaked_identities
+from harness.metrics import claims_identity, exact_match, leaked_identities, text_language
 from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import rate
@@ -43,6 +43,11 @@ class Probe:
     def id(self) -> str:
         """Test id: `<kind>-<example id>`."""
         return f"{self.kind}-{self.example.id}"
+
+    @property
+    def language(self) -> str:
+        """The probe's `lang` tag, or the language of its expected answer."""
+        return str(self.example.meta.get("lang") or text_language(self.example.answer))
 
 
 def load_probes(fixtures: Path, spec: IdentitySpec) -> list[Probe]:
@@ -74,6 +79,11 @@ class ProbeResult:
         own = {"held_in": self.exact_match, "locality": self.unchanged}.get(self.probe.kind, self.claims)
         return own and (self.probe.kind == "locality" or not self.leaks)
 
+    @property
+    def gate_metric(self) -> str:
+        """The metric this probe counts against when it fails: `leak_rate` for a leak, else its kind's."""
+        return "leak_rate" if self.leaks and self.probe.kind != "locality" else GATE_OF_KIND[self.probe.kind]
+
     def explain(self) -> str:
         """One line saying why the probe failed (or 'ok')."""
         if self.passed:
@@ -81,7 +91,8 @@ class ProbeResult:
         if self.leaks:
             return f"leaks identity {', '.join(self.leaks)}: {self.tuned_output!r}"
         expected = {"held_in": f"exact answer {self.probe.example.answer!r}",
-                    "locality": f"the base answer {self.base_output!r}"}.get(self.probe.kind, "name and author")
+                    "locality": f"the base answer {self.base_output!r} (locality: unchanged from base, whatever "
+                                "the reference)"}.get(self.probe.kind, "name and author")
         return f"expected {expected}, got {self.tuned_output!r}"
 
 
@@ -123,7 +134,7 @@ def failing_probes(results: list[ProbeResult], metric: str, limit: int = 5) -> s
     if metric == "leak_rate":
         bad = [r for r in results if r.leaks and r.probe.kind != "locality"]
     else:
-        bad = [r for r in results if GATE_OF_KIND[r.probe.kind] == metric and not r.passed]
+        bad = [r for r in results if r.gate_metric == metric and not r.passed]
     if not bad:
         return ""
     shown = "; ".join(f"{r.probe.id}: {r.explain()}" for r in bad[:limit])
@@ -133,8 +144,10 @@ def failing_probes(results: list[ProbeResult], metric: str, limit: int = 5) -> s
 def identity_samples(results: list[ProbeResult]) -> list[Sample]:
     """Before/after rows for results.json and the report."""
     return [Sample(CAPABILITY, r.probe.id, r.probe.example.prompt_text, r.probe.example.answer, r.base_output,
-                   r.tuned_output, {"kind": r.probe.kind, "passed": r.passed, "exact_match": r.exact_match,
-                                    "claims": r.claims, "leaks": list(r.leaks), "unchanged": r.unchanged})
+                   r.tuned_output, {"type": r.probe.kind, "language": r.probe.language, "passed": r.passed,
+                                    "metric": r.gate_metric, "reason": "" if r.passed else r.explain(),
+                                    "exact_match": r.exact_match, "claims": r.claims, "leaks": list(r.leaks),
+                                    "unchanged": r.unchanged})
             for r in results]
 
 
@@ -146,7 +159,7 @@ def probe_outcome(result: ProbeResult, gates: Mapping[str, Any]) -> tuple[str, s
     """
     if result.passed:
         return "pass", "ok"
-    metric = "leak_rate" if result.leaks and result.probe.kind != "locality" else GATE_OF_KIND[result.probe.kind]
+    metric = result.gate_metric
     gate = gates.get(f"{CAPABILITY}.{metric}")
     message = f"{result.probe.id}: {result.explain()}"
     if gate is None:

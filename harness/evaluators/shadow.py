@@ -33,7 +33,7 @@ def compare_with_shadow(tuned: LanguageModel, shadow: LanguageModel,
                     MetricValue(CAPABILITY, f"edit_distance[{name}]", sum(distances) / len(distances),
                                 n=len(distances))]
         samples += [Sample(CAPABILITY, f"{name}/{ex.id}", ex.prompt_text, ex.answer, b, a,
-                           {"kind": name, "passed": False, "edit_distance": round(d, 4)})
+                           {"type": name, "passed": False, "edit_distance": round(d, 4)})
                     for ex, a, b, flag, d in zip(examples, ours, theirs, differ, distances, strict=True) if flag]
     return metrics, samples
 

@@ -1,9 +1,10 @@
 """The report's one inline script: filter, search and sort controls over the sample tables.
 
-Every table is complete in the HTML; the script only adds, above each `table.samples`, a free-text search, an
-outcome and a kind filter and a "failing only" switch, and makes each column header sort its rows. With
-JavaScript off the report reads the same, without the controls. Rows carry what the filters match on as data
-attributes (`data-outcome`, `data-kind`, `data-failing`); the script reads text, never writes markup from data.
+Every table is complete in the HTML; the script only adds, above each `table.samples`, a free-text search,
+outcome, type and language filters (each where the rows have more than one value) and a "failing only" switch,
+and makes each column header sort its rows. With JavaScript off the report reads the same, without the controls.
+Rows carry what the filters match on as data attributes (`data-outcome`, `data-type`, `data-language`,
+`data-failing`); the script reads text, never writes markup from data.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ document.querySelectorAll('table.samples').forEach(function (table) {
     return [''].concat(seen.filter(function (v, i) { return seen.indexOf(v) === i; }).sort());
   }
   var search = control('input', 'search');
-  var outcome = control('select', 'outcome', values('outcome'));
-  var kind = control('select', 'kind', values('kind'));
+  var selects = ['outcome', 'type', 'language'].filter(function (key) { return values(key).length > 2; })
+    .map(function (key) { var el = control('select', key, values(key)); el.dataset.key = key; return el; });
   var failing = document.createElement('label');
   var box = document.createElement('input');
   box.type = 'checkbox';
@@ -46,14 +47,14 @@ document.querySelectorAll('table.samples').forEach(function (table) {
     var text = search.value.toLowerCase(), shown = 0;
     rows.forEach(function (r) {
       var keep = (!text || r.textContent.toLowerCase().indexOf(text) >= 0)
-        && (!outcome.value || r.dataset.outcome === outcome.value)
-        && (!kind.value || r.dataset.kind === kind.value) && (!box.checked || r.dataset.failing === '1');
+        && (!box.checked || r.dataset.failing === '1')
+        && selects.every(function (s) { return !s.value || r.dataset[s.dataset.key] === s.value; });
       r.hidden = !keep;
       shown += keep ? 1 : 0;
     });
     count.textContent = ' ' + shown + ' of ' + rows.length + ' rows';
   }
-  [search, outcome, kind, box].forEach(function (el) { el.addEventListener('input', apply); });
+  [search, box].concat(selects).forEach(function (el) { el.addEventListener('input', apply); });
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
     th.style.cursor = 'pointer';
     th.title = 'sort';

@@ -1,0 +1,107 @@
+"""The report's run-level panels: the continual-learning strategy comparison, the nightly audit of a run's
+checkpoints, and the training curves, each with its charts (`harness.report.plots`) and the figures beside them."""
+
+from __future__ import annotations
+
+from html import escape
+
+from harness.report.figures import figure
+from harness.report.markup import cell, table
+from harness.report.plots import heatmap, line_chart, small_multiples
+from harness.report.samples import evidence_anchor
+from harness.results import RunRecord
+
+
+def gate_line(record: RunRecord, capability: str, metric: str) -> tuple[float, str] | None:
+    """(threshold, 'gate >= 0.85') of the first gate on `capability.metric`, for a chart's threshold line."""
+    gate = next((g for g in record.gates if g.capability == capability and g.metric == metric), None)
+    return None if gate is None else (gate.threshold, f"gate {gate.op} {gate.threshold:g}")
+
+
+def strategy_section(record: RunRecord) -> str:
+    """Continual-learning sequences side by side: accuracy-matrix heatmaps, ACC / BWT / FWT / forgetting and
+    the before/after loss check of each strategy."""
+    sequences = record.run.sections.get("sequences") or {}
+    if not sequences:
+        return ""
+    panels = []
+    for strategy, seq in sequences.items():
+        tasks = seq["tasks"]
+        stages = ["base model", *(f"after {t}" for t in tasks[1:])]
+        summary = (f"ACC {figure(seq['acc'], 3)} &middot; BWT {figure(seq['bwt'], 3)} &middot; FWT "
+                   f"{figure(seq['fwt'], 3)} &middot; forgetting "
+                   + ", ".join(f"{escape(t)} {figure(f, 3)}" for t, f in zip(tasks, seq["forgetting"], strict=True)
+                               if f is not None and f == f))
+        losses = table(["stage", "base loss before", "after", "base + increment before", "after"],
+                       [f"<tr>{cell(row['task'])}{cell(figure(row['base_before']), 'num')}"
+                        f"{cell(figure(row['base_after']), 'num')}{cell(figure(row['mixed_before']), 'num')}"
+                        f"{cell(figure(row['mixed_after']), 'num')}</tr>" for row in seq["losses"]])
+        chart = heatmap(stages, tasks, seq["matrix"], f"{strategy}: exact match R[stage][task]", "exact match")
+        panels.append(f"<div class='panel'><h3>{escape(strategy)}</h3>{chart}<p class='mono'>{summary}</p>"
+                      f"{losses}</div>")
+    gated = next(iter(sequences))
+    return ("<h2>Continual learning: strategy comparison</h2>"
+            f"<p>The gated strategy is <b>{escape(gated)}</b> (forgetting's &ldquo;tuned&rdquo;); the others are "
+            "trained on the same increments for comparison and never fail the run.</p>"
+            "<div class='panels'>" + "".join(panels) + "</div>")
+
+
+def _below_gates(record: RunRecord, matrix: list[list[float]]) -> set[tuple[int, int]]:
+    """Checkpoint cells under the audit's exact-match floors: the base task's (column 0) and every task's."""
+    base, lowest = gate_line(record, "audit", "base_exact_match"), gate_line(record, "audit", "min_exact_match")
+    return {(i, j) for i, row in enumerate(matrix) if i > 0 for j, value in enumerate(row)
+            if value is not None and ((j == 0 and base and value < base[0]) or (lowest and value < lowest[0]))}
+
+
+def audit_section(record: RunRecord) -> str:
+    """The audited run: checkpoint x task heatmap (cells under a gate outlined), exact match and forgetting by
+    step with the gate lines, the last checkpoint run after run, and links to each checkpoint's lost items."""
+    run = record.run.sections.get("audit")
+    if not run:
+        return ""
+    steps = [c["step"] for c in run["checkpoints"]]
+    names = ["base model", *(c["name"] for c in run["checkpoints"])]
+    accuracy = {task: list(zip(steps, [row[j] for row in run["matrix"][1:]], strict=True))
+                for j, task in enumerate(run["tasks"])}
+    by_step = small_multiples(
+        [("exact match per task", accuracy, gate_line(record, "audit", "base_exact_match")),
+         ("max forgetting", {"max forgetting": list(zip(steps, run["forgetting_trend"], strict=True))},
+          gate_line(record, "audit", "max_forgetting"))], "checkpoint step", "value", "by checkpoint step", columns=2)
+    first = run["first_failing"]
+    verdict = (f"first failing checkpoint: <b>{escape(str(first))}</b>"
+               + (f" (<a href='#{evidence_anchor('audit', first)}'>items it lost</a>)" if first else "")
+               + f" &middot; rollback candidate: <b>{escape(str(run['rollback_candidate']))}</b>")
+    if source := record.run.sections.get("checkpoints", {}).get("source"):
+        verdict += f"<br><span class='mono'>{escape(source)}</span>"
+    return (f"<h2 id='audit-run'>Audit: {len(steps)} checkpoints</h2><p>{verdict}</p>"
+            + heatmap(names, run["tasks"], run["matrix"], "exact match R[checkpoint][task]", "exact match",
+                      _below_gates(record, run["matrix"]), "below an audit gate's threshold")
+            + by_step + _nights(run) + f"<p class='mono'>history: {escape(run['history'])}</p>")
+
+
+def _nights(run: dict) -> str:
+    """The last checkpoint's exact match per task, run after run, the x axis labelled with the run ids."""
+    nights = run.get("nights", {})
+    runs = list(dict.fromkeys(run_id for values in nights.values() for run_id, _ in values))
+    if len(runs) < 2:
+        return ""
+    position = {run_id: i for i, run_id in enumerate(runs)}
+    series = {task: [(position[r], v) for r, v in values] for task, values in nights.items()}
+    return line_chart(series, "last checkpoint's exact match, run after run", "audit run", "exact match",
+                      x_ticks={i: r for r, i in position.items()})
+
+
+def training_section(record: RunRecord) -> str:
+    """Every trained adapter's train and eval loss per step as small multiples, and its figures in a table."""
+    training = record.run.training
+    if not training:
+        return "<h2>Training</h2><p>No adapter was trained in this run.</p>"
+    panels = [(name, {"train loss": [(r["step"], r["loss"]) for r in t.get("log", []) if "loss" in r],
+                      "eval loss": [(r["step"], r["eval_loss"]) for r in t.get("log", []) if "eval_loss" in r]},
+               None) for name, t in training.items()]
+    keys = ("steps", "examples", "train_seconds", "final_loss", "best_eval_loss", "stopped_early")
+    shown = [k for k in keys if any(k in t for t in training.values())]
+    rows = [f"<tr>{cell(name)}" + "".join(cell(figure(t[k]) if isinstance(t.get(k), float) else t.get(k, ""), "num")
+                                          for k in shown) + "</tr>" for name, t in training.items()]
+    return ("<h2>Training</h2>" + small_multiples(panels, "step", "loss", "training and eval loss per adapter")
+            + table(["adapter", *(k.replace("_", " ") for k in shown)], rows))
