@@ -245,7 +245,8 @@ def test_each_gate_links_to_the_items_behind_it():
                                                                    "tuned": "adapter identity"}}})
     html = render_html(RunRecord(run, gates=[failing], samples=samples))
     header = html[html.index("class='verdict'"):html.index("<nav>")]
-    assert "<a href='#evidence-old_task'>items</a>" in header and "<td>adapter identity</td>" in header
+    assert "<a href='#evidence-old_task'>items</a>" in header
+    assert "<td data-label='model / checkpoint'>adapter identity</td>" in header
     block = html[html.index("<details class='evidence' id='evidence-old_task' open>"):]
     assert "evidence for old_task.exact_match: 1 item lost, 1 gained, 1 still wrong (of 4)" in block
     lost = block[block.index("lost: right before, wrong now"):block.index("gained: wrong before")]
@@ -279,7 +280,8 @@ def test_audit_evidence_is_the_items_each_checkpoint_lost_since_the_one_before()
     block = block[:block.index("</details></details>")]
     assert "1 item lost, 0 gained since checkpoint-1" in block and "checkpoint-2/base/q1" in block
     assert "<th>checkpoint-1 answer</th><th>checkpoint-2 answer</th>" in block and "q2" not in block
-    assert "<td>checkpoint-2</td>" in html[html.index("class='verdict'"):]  # the failed gate names its checkpoint
+    verdict = html[html.index("class='verdict'"):]
+    assert "<td data-label='model / checkpoint'>checkpoint-2</td>" in verdict  # the failed gate names its checkpoint
 
 
 def test_the_header_names_versions_and_shows_paths_relative_to_the_run():

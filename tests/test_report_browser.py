@@ -121,6 +121,32 @@ def test_a_healthy_run_folds_to_a_short_page(browser, run_suites):
     browser.save_screenshot(str(SCREENSHOTS / "healthy-1400.png"))
 
 
+def test_a_planted_regression_shows_what_failed_why_and_the_lost_items(browser, run_suites, forgetting_adapter):
+    """The no-replay adapter (the identity recipe without replay at 5x the learning rate) graded as a release
+    candidate: the failed gates and their reasons are on the first screen at desktop and phone sizes, and the items
+    it lost are one click away."""
+    result, report_dir = run_suites("--adapter", str(forgetting_adapter), "-m", "not latency")
+    assert result.ret == 1, result.stdout.str()[-2000:]
+    path = report_dir / "latest" / "report.html"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for size, name in ((DESKTOP, "planted-no-replay-1400.png"), (PHONE, "planted-no-replay-390.png")):
+        open_report(browser, path, size)
+        box = browser.find_element("css selector", ".verdict")
+        top = browser.execute_script("return arguments[0].getBoundingClientRect().top", box)
+        assert 0 <= top < size[1] * 0.6, top
+        assert "old_task.exact_match" in box.text and "items lost" in box.text  # the gate and its reason
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= size[0]  # no sideways page
+        browser.save_screenshot(str(SCREENSHOTS / name))
+    open_report(browser, path, DESKTOP)
+    browser.find_element("css selector", ".verdict a[href='#evidence-old_task']").click()  # one click
+    shown = browser.execute_script(
+        "const block = document.getElementById('evidence-old_task'), r = block.getBoundingClientRect();"
+        "const rows = [...block.querySelector('details').querySelectorAll('tbody tr')].filter(tr => tr.offsetHeight);"
+        "return [r.top, window.innerHeight, rows.length, rows.length ? rows[0].cells[0].textContent : '']")
+    assert -1 <= shown[0] < shown[1] and shown[2] > 10, shown  # the lost items, on screen
+    browser.save_screenshot(str(SCREENSHOTS / "planted-no-replay-evidence-1400.png"))
+
+
 def test_filters_search_and_sort_change_the_visible_rows(browser, tmp_path):
     def item(id_, kind, base_correct, tuned_correct):
         return Sample("old_task", id_, f"question {id_}", "32", "b", "t",

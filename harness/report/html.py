@@ -28,7 +28,7 @@ th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums
 .pass{color:#047857;font-weight:600} .fail{color:#b91c1c;font-weight:600} .why{color:#555;font-size:.78rem}
 .badge{display:inline-block;padding:.15rem .6rem;border-radius:.3rem;color:#fff;font-weight:700}
 .badge.pass{background:#047857;color:#fff} .badge.fail{background:#b91c1c;color:#fff}
-tr.bad{background:#fef2f2} code,.mono{font-family:ui-monospace,Menlo,monospace;font-size:.8rem}
+tr.bad{background:#fef2f2} code,.mono{font-family:ui-monospace,Menlo,monospace;font-size:.8rem;overflow-wrap:anywhere}
 ins{background:#bbf7d0;text-decoration:none} del{background:#fecaca;text-decoration:none}
 details{margin:.5rem 0} .meta td:first-child{width:14rem;color:#555} .compared{color:#444;font-size:.9rem}
 .scroll{overflow-x:auto;max-width:100%} nav a.fail{color:#b91c1c;font-weight:700}
@@ -38,8 +38,14 @@ details.evidence{border-left:3px solid #ddd;padding-left:.6rem}
 .filters{margin:.3rem 0;display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;font-size:.85rem}
 figure.plot{margin:.5rem 0} figure.plot svg{max-width:100%;height:auto}
 .panels{display:flex;gap:1.5rem;flex-wrap:wrap} .panel{flex:1;min-width:min(360px,100%)}
-@media (max-width:600px){body{margin:.6rem}}
+@media (max-width:600px){body{margin:.6rem} .verdict thead{display:none}
+ .verdict tr,.verdict td{display:block;border:none;padding:.1rem 0}
+ .verdict tr{border-top:1px solid #e5b4b4;padding:.4rem 0}
+ .verdict td[data-label]::before{content:attr(data-label) ": ";color:#555}}
 """
+
+
+KEY_FIGURES = 2  # gate values shown beside a folded section's verdict
 
 
 def gate_anchor(gate_id: str) -> str:
@@ -120,6 +126,7 @@ def _capability_section(record: RunRecord, capability: str) -> str:
     verdict = f" <span class='{word.lower()}'>{word}</span>" if gates else ""
     samples = [s for s in record.samples if s.capability == capability]
     count = f" &middot; {sum(g.passed for g in gates)}/{len(gates)} gates pass" if gates else ""
+    count += "".join(f" &middot; {escape(g.id.split('.', 1)[1])} {figure(g.value)}" for g in gates[:KEY_FIGURES])
     headers = ["gate", "value", "threshold [rule]", "95% CI", "MDE (80% power)", "verdict", "evidence", "message"]
     return (f"<details class='section'{'' if passed else ' open'}><summary><h2 id='{escape(capability)}'>"
             f"{escape(capability)}{verdict}</h2>{count}</summary>{_compared(record, capability)}"
@@ -131,7 +138,7 @@ def _capability_section(record: RunRecord, capability: str) -> str:
 def _identity(record: RunRecord) -> str:
     """What was judged (base, adapters, commit, versions, duration) and the command that reproduces the run."""
     versions = " ".join(f"{k} {v}" for k, v in (record.run.versions or {}).items())
-    command = " ".join(record.run.command)
+    command = _relative(" ".join(record.run.command), str((record.run.config or {}).get("rootdir", "")))
     return (f"<p class='mono'>{escape(' · '.join(run_identity(record)[1:]))}</p>"
             + (f"<p class='mono'>{escape(versions)} &middot; {escape(str(record.run.device or ''))}</p>"
                if versions else "")
@@ -145,18 +152,30 @@ def _failed_where(record: RunRecord, gate: GateResult) -> str:
     return ((record.run.sections.get("compared") or {}).get(gate.capability) or {}).get("tuned", "")
 
 
+def _short(message: str, limit: int = 240) -> str:
+    """A gate message cut to `limit` characters for the verdict box (the gate's row has it whole)."""
+    if len(message) <= limit:
+        return message
+    return message[:limit].rsplit(" ", 1)[0] + " … (whole message in the gate's row)"
+
+
 def _verdict_header(record: RunRecord) -> str:
     """The failed gates, first thing on the page: gate (linked to its row), value, requirement, CI, the
     adapter or checkpoint, the reason, and a link to the items behind it."""
     failed = [g for g in record.gates if not g.passed]
     if not failed:
         return ""
-    rows = [f"<tr><td><a href='#{gate_anchor(g.id)}'>{escape(g.id)}</a></td>{cell(figure(g.value), 'num')}"
-            f"{cell(g.requirement, 'num')}{cell(interval(g.ci_low, g.ci_high), 'num')}"
-            f"{cell(_failed_where(record, g))}{cell(g.message)}{_evidence_link(record, g)}</tr>" for g in failed]
+    headers = ["gate", "value", "required", "95% CI", "model / checkpoint", "reason", "evidence"]
+    rows = []
+    for g in failed:
+        values = [figure(g.value), g.requirement, interval(g.ci_low, g.ci_high), _failed_where(record, g),
+                  _short(g.message)]
+        cells = "".join(f"<td data-label='{label}'>{escape(value)}</td>" for label, value in zip(headers[1:], values,
+                                                                                                 strict=False))
+        rows.append(f"<tr><td><a href='#{gate_anchor(g.id)}'>{escape(g.id)}</a></td>{cells}"
+                    f"{_evidence_link(record, g)}</tr>")
     return (f"<div class='verdict'><h2 style='margin-top:.3rem'>{plural(len(failed), 'failed gate')}</h2>"
-            + table(["gate", "value", "required", "95% CI", "model / checkpoint", "reason", "evidence"], rows)
-            + "</div>")
+            + table(headers, rows) + "</div>")
 
 
 def _relative(text: str, root: str) -> str:
