@@ -55,6 +55,8 @@ def test_audit_finds_first_failing_checkpoint_and_rollback_candidate(run_suites,
     assert all(len(values) == 2 for values in audit["nights"].values())
     html = (report_dir / "latest" / "report.html").read_text()
     assert "Audit: 3 checkpoints" in html and "run after run" in html
+    assert "<th>change (checkpoint-3000 − checkpoint-1000)</th>" in html  # the audit's change: last two checkpoints
+    assert "<a href='#panel-audit'>charts and matrices of audit</a>" in html and "<h2 id='panel-audit'>" in html
     data = json.loads((report_dir / "latest" / "results.json").read_text())
     assert data["run"]["training"]["audited run"]["log"] == [{"step": 3000, "loss": 0.42}]  # its trainer_state.json
     assert "audited run" in html and "training and eval loss per adapter" in html

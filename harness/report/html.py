@@ -13,7 +13,7 @@ from harness.records import GateResult, MetricValue
 from harness.report.figures import figure, interval
 from harness.report.filters import script_tag
 from harness.report.markdown import run_identity
-from harness.report.markup import anchor, cell, plural, table
+from harness.report.markup import anchor, cell, plural, relative, run_root, table
 from harness.report.panels import training_section
 from harness.report.samples import evidence_blocks, evidence_key, samples_table
 from harness.report.trend import EarlierRun, earlier_runs, history_section
@@ -91,17 +91,20 @@ def _side_by_side(record: RunRecord, capability: str) -> str:
     for m in record.metrics:
         if m.capability == capability:
             pivot.setdefault(m.name, {})[m.checkpoint] = m
-    seen = {checkpoint for by_checkpoint in pivot.values() for checkpoint in by_checkpoint}
-    columns = sorted(seen, key=lambda c: (c != "base", c == "tuned", c))
+    seen = list(dict.fromkeys(checkpoint for by_checkpoint in pivot.values() for checkpoint in by_checkpoint))
+    columns = sorted(seen, key=lambda c: (c != "base", c == "tuned"))  # base, others as measured, tuned
     rows: dict[bool, list[str]] = {True: [], False: []}
+    first, last = ("base", "tuned") if {"base", "tuned"} <= set(seen) else (*columns[-2:],) if len(columns) > 1 \
+        else ("", "")  # the audit: its last two checkpoints
     for name, by_checkpoint in pivot.items():
-        base, tuned = by_checkpoint.get("base"), by_checkpoint.get("tuned")
+        base, tuned = by_checkpoint.get(first), by_checkpoint.get(last)
         change = figure(tuned.value - base.value) if base and tuned else ""
         n = next(m.n for m in by_checkpoint.values())
         cells = "".join(cell(_with_ci(by_checkpoint.get(c)), "num") for c in columns)
         rows["[" in name].append(f"<tr>{cell(name)}{cells}{cell(change, 'num')}"
                                  f"{cell(n if n is not None else '', 'num')}</tr>")
-    headers = ["metric", *(f"{c} [95% CI]" for c in columns), "change", "n"]
+    headers = ["metric", *(f"{c} [95% CI]" for c in columns), f"change ({last} − {first})" if first else "change",
+               "n"]
     html = table(headers, rows[False]) if rows[False] else ""
     if rows[True]:
         html += (f"<details><summary>{plural(len(rows[True]), 'breakdown figure')}</summary>"
@@ -117,9 +120,10 @@ def _compared(record: RunRecord, capability: str) -> str:
     return (f"<p class='compared'>base = {escape(pair['base'])} &middot; tuned = {escape(pair['tuned'])}</p>")
 
 
-def _capability_section(record: RunRecord, capability: str) -> str:
+def _capability_section(record: RunRecord, capability: str, panel: bool = False) -> str:
     """Gates (each linked to its items), the models compared, base vs tuned metrics, the evidence behind the
-    gates and every before/after sample; folded to its verdict and gate count when every gate passes."""
+    gates and every before/after sample; folded to its verdict and gate count when every gate passes. `panel`:
+    the page has a run-level panel of this capability (`#panel-<capability>`: charts, matrices), linked here."""
     gates = [g for g in record.gates if g.capability == capability]
     passed = all(g.passed for g in gates)
     word = "PASS" if passed else "FAIL"
@@ -130,6 +134,8 @@ def _capability_section(record: RunRecord, capability: str) -> str:
     headers = ["gate", "value", "threshold [rule]", "95% CI", "MDE (80% power)", "verdict", "evidence", "message"]
     return (f"<details class='section'{'' if passed else ' open'}><summary><h2 id='{escape(capability)}'>"
             f"{escape(capability)}{verdict}</h2>{count}</summary>{_compared(record, capability)}"
+            + (f"<p><a href='#panel-{escape(capability)}'>charts and matrices of {escape(capability)}</a></p>"
+               if panel else "")
             + (table(headers, _gate_rows(record, capability)) if gates else "")
             + _side_by_side(record, capability) + evidence_blocks(gates, record.samples)
             + (samples_table(samples) if samples else "") + "</details>")
@@ -138,7 +144,7 @@ def _capability_section(record: RunRecord, capability: str) -> str:
 def _identity(record: RunRecord) -> str:
     """What was judged (base, adapters, commit, versions, duration) and the command that reproduces the run."""
     versions = " ".join(f"{k} {v}" for k, v in (record.run.versions or {}).items())
-    command = _relative(" ".join(record.run.command), str((record.run.config or {}).get("rootdir", "")))
+    command = relative(" ".join(record.run.command), run_root(record))
     return (f"<p class='mono'>{escape(' · '.join(run_identity(record)[1:]))}</p>"
             + (f"<p class='mono'>{escape(versions)} &middot; {escape(str(record.run.device or ''))}</p>"
                if versions else "")
@@ -178,11 +184,6 @@ def _verdict_header(record: RunRecord) -> str:
             + table(headers, rows) + "</div>")
 
 
-def _relative(text: str, root: str) -> str:
-    """`text` with the run's working folder `root` left off paths under it (`fixtures/...`, not `/home/...`)."""
-    return text.replace(root.rstrip("/") + "/", "") if root and root != "/" else text
-
-
 def _readable(value: object, root: str, depth: int = 0) -> str:
     """A run-header value as escaped HTML people read: mappings as `key: value` lines (nested ones indented),
     lists comma-separated, numbers as figures, paths relative to the run's folder; a long mapping is folded."""
@@ -191,15 +192,15 @@ def _readable(value: object, root: str, depth: int = 0) -> str:
                        f"{_readable(v, root, depth + 1)}</div>" for k, v in value.items())
         return f"<details><summary>{len(value)} entries</summary>{body}</details>" if len(value) > 8 else body
     if isinstance(value, list):
-        return escape(_relative(", ".join(str(v) for v in value), root))
+        return escape(relative(", ".join(str(v) for v in value), root))
     if isinstance(value, float):
         return figure(value)
-    return escape(_relative(str(value), root))
+    return escape(relative(str(value), root))
 
 
 def _meta_section(record: RunRecord) -> str:
     """The run header (identity, environment, config, timings) as readable rows, not JSON blobs."""
-    root = str((record.run.config or {}).get("rootdir", ""))
+    root = run_root(record)
     rows = [f"<tr>{cell(key)}<td>{_readable(value, root)}</td></tr>"
             for key, value in record.run.to_dict().items()
             if key not in {"training", "sequences", "audit", "not_evaluated", "compared"}
@@ -219,13 +220,14 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
     failing = {g.capability for g in record.gates if not g.passed}
     links = " &middot; ".join(f"<a href='#{escape(c)}'{' class=fail' if c in failing else ''}>{escape(c)}</a>"
                               for c in capabilities)
+    panels = "".join(section(record) for section in sections)
     body = [f"<h1>tunegate report {badge}</h1>",
             f"<p class='mono'>run {escape(record.run.id)} &middot; "
             f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_identity(record)}"
             f"{_verdict_header(record)}"
             f"{_not_evaluated(record)}<nav>{links}</nav>",
-            *(_capability_section(record, c) for c in capabilities),
-            *(section(record) for section in sections), training_section(record),
+            *(_capability_section(record, c, f"id='panel-{c}'" in panels) for c in capabilities),
+            panels, training_section(record),
             history_section(record, list(earlier)), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>tunegate report</title>"

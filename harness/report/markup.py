@@ -1,10 +1,11 @@
 """The HTML building blocks every report part shares: an escaped cell, a table that scrolls in its own box, a
-count with its noun."""
+count with its noun, element ids, paths relative to the run's folder."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from html import escape
+from typing import Any
 
 
 def cell(value: object, cls: str = "") -> str:
@@ -29,3 +30,13 @@ def plural(count: int, noun: str) -> str:
 def anchor(prefix: str, name: str) -> str:
     """An element id from any name: `gate-old_task.exact_match`, brackets and spaces as dashes."""
     return prefix + "-" + "".join(c if c.isalnum() or c in "._-" else "-" for c in name)
+
+
+def run_root(record: Any) -> str:
+    """The folder the run was started from (`run.config.rootdir`), '' when not recorded."""
+    return str((record.run.config or {}).get("rootdir", ""))
+
+
+def relative(text: str, root: str) -> str:
+    """`text` with the run's folder `root` left off paths under it (`fixtures/...`, not `/home/...`)."""
+    return text.replace(root.rstrip("/") + "/", "") if root and root != "/" else text

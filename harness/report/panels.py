@@ -6,8 +6,8 @@ from __future__ import annotations
 from html import escape
 
 from harness.report.figures import figure
-from harness.report.markup import cell, table
-from harness.report.plots import heatmap, line_chart, small_multiples
+from harness.report.markup import cell, relative, run_root, table
+from harness.report.plots import Panel, heatmap, line_chart, small_multiples
 from harness.report.samples import evidence_anchor
 from harness.results import RunRecord
 
@@ -40,7 +40,7 @@ def strategy_section(record: RunRecord) -> str:
         panels.append(f"<div class='panel'><h3>{escape(strategy)}</h3>{chart}<p class='mono'>{summary}</p>"
                       f"{losses}</div>")
     gated = next(iter(sequences))
-    return ("<h2>Continual learning: strategy comparison</h2>"
+    return ("<h2 id='panel-forgetting'>Continual learning: strategy comparison</h2>"
             f"<p>The gated strategy is <b>{escape(gated)}</b> (forgetting's &ldquo;tuned&rdquo;); the others are "
             "trained on the same increments for comparison and never fail the run.</p>"
             "<div class='panels'>" + "".join(panels) + "</div>")
@@ -63,20 +63,23 @@ def audit_section(record: RunRecord) -> str:
     names = ["base model", *(c["name"] for c in run["checkpoints"])]
     accuracy = {task: list(zip(steps, [row[j] for row in run["matrix"][1:]], strict=True))
                 for j, task in enumerate(run["tasks"])}
+    forgetting = {"max forgetting": list(zip(steps, run["forgetting_trend"], strict=True))}
     by_step = small_multiples(
-        [("exact match per task", accuracy, gate_line(record, "audit", "base_exact_match")),
-         ("max forgetting", {"max forgetting": list(zip(steps, run["forgetting_trend"], strict=True))},
-          gate_line(record, "audit", "max_forgetting"))], "checkpoint step", "value", "by checkpoint step", columns=2)
+        [Panel("exact match per task", accuracy, gate_line(record, "audit", "base_exact_match"), "exact match"),
+         Panel("max forgetting", forgetting, gate_line(record, "audit", "max_forgetting"), "forgetting")],
+        "checkpoint step", "value", "by checkpoint step", columns=2,
+        x_ticks={s: str(s) for s in steps} if len(steps) <= 12 else None)
     first = run["first_failing"]
     verdict = (f"first failing checkpoint: <b>{escape(str(first))}</b>"
                + (f" (<a href='#{evidence_anchor('audit', first)}'>items it lost</a>)" if first else "")
                + f" &middot; rollback candidate: <b>{escape(str(run['rollback_candidate']))}</b>")
     if source := record.run.sections.get("checkpoints", {}).get("source"):
-        verdict += f"<br><span class='mono'>{escape(source)}</span>"
-    return (f"<h2 id='audit-run'>Audit: {len(steps)} checkpoints</h2><p>{verdict}</p>"
+        verdict += f"<br><span class='mono'>{escape(relative(source, run_root(record)))}</span>"
+    return (f"<h2 id='panel-audit'>Audit: {len(steps)} checkpoints</h2><p>{verdict}</p>"
             + heatmap(names, run["tasks"], run["matrix"], "exact match R[checkpoint][task]", "exact match",
                       _below_gates(record, run["matrix"]), "below an audit gate's threshold")
-            + by_step + _nights(run) + f"<p class='mono'>history: {escape(run['history'])}</p>")
+            + by_step + _nights(run)
+            + f"<p class='mono'>history: {escape(relative(run['history'], run_root(record)))}</p>")
 
 
 def _nights(run: dict) -> str:
@@ -96,9 +99,9 @@ def training_section(record: RunRecord) -> str:
     training = record.run.training
     if not training:
         return "<h2>Training</h2><p>No adapter was trained in this run.</p>"
-    panels = [(name, {"train loss": [(r["step"], r["loss"]) for r in t.get("log", []) if "loss" in r],
-                      "eval loss": [(r["step"], r["eval_loss"]) for r in t.get("log", []) if "eval_loss" in r]},
-               None) for name, t in training.items()]
+    panels = [Panel(name, {"train loss": [(r["step"], r["loss"]) for r in t.get("log", []) if "loss" in r],
+                           "eval loss": [(r["step"], r["eval_loss"]) for r in t.get("log", []) if "eval_loss" in r]})
+              for name, t in training.items()]
     keys = ("steps", "examples", "train_seconds", "final_loss", "best_eval_loss", "stopped_early")
     shown = [k for k in keys if any(k in t for t in training.values())]
     rows = [f"<tr>{cell(name)}" + "".join(cell(figure(t[k]) if isinstance(t.get(k), float) else t.get(k, ""), "num")

@@ -8,10 +8,22 @@ import io
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 Series = Mapping[str, Sequence[tuple[float, float]]]
+Threshold = tuple[float, str]  # (value, legend label) of a dashed gate line
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One chart of a small-multiples grid: its title, its series, an optional gate line and y-axis title."""
+
+    title: str
+    series: Series
+    threshold: Threshold | None = None
+    y_label: str = ""
 
 
 def _pyplot() -> Any:
@@ -41,14 +53,16 @@ def _finite(values: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     return [(x, y) for x, y in values if y is not None and math.isfinite(y)]
 
 
-def _draw_lines(ax: Any, series: Series, threshold: tuple[float, str] | None, integer_x: bool) -> bool:
+def _draw_lines(ax: Any, series: Series, threshold: Threshold | None, integer_x: bool,
+                colors: Mapping[str, str] | None = None) -> bool:
     from matplotlib.ticker import MaxNLocator
 
     drawn = False
     for name, values in series.items():
         points = _finite(values)
         if points:
-            ax.plot(*zip(*points, strict=True), marker="o" if len(points) < 25 else None, markersize=3, label=name)
+            ax.plot(*zip(*points, strict=True), marker="o" if len(points) < 25 else None, markersize=3, label=name,
+                    color=(colors or {}).get(name))
             drawn = True
     if threshold is not None:
         ax.axhline(threshold[0], color="#b91c1c", linestyle="--", linewidth=1, label=threshold[1])
@@ -58,7 +72,7 @@ def _draw_lines(ax: Any, series: Series, threshold: tuple[float, str] | None, in
     return drawn
 
 
-def line_chart(series: Series, title: str, x_label: str, y_label: str, threshold: tuple[float, str] | None = None,
+def line_chart(series: Series, title: str, x_label: str, y_label: str, threshold: Threshold | None = None,
                x_ticks: Mapping[float, str] | None = None, integer_x: bool = True) -> str:
     """One chart of (x, y) series with both axis titles, an optional dashed threshold line (value, label), the
     legend outside the plot, whole-number x ticks (or the named `x_ticks`, e.g. run ids); '' when no data."""
@@ -74,22 +88,25 @@ def line_chart(series: Series, title: str, x_label: str, y_label: str, threshold
     return to_svg(fig, title)
 
 
-def small_multiples(panels: Sequence[tuple[str, Series, tuple[float, str] | None]], x_label: str, y_label: str,
-                    title: str, columns: int = 3, x_ticks: Mapping[float, str] | None = None) -> str:
-    """One chart per (panel title, series, threshold) on a grid, axes titled on every panel, one legend for all
-    beside the grid; '' when no panel has data."""
-    panels = [p for p in panels if any(_finite(v) for v in p[1].values())]
+def small_multiples(panels: Sequence[Panel], x_label: str, y_label: str, title: str, columns: int = 3,
+                    x_ticks: Mapping[float, str] | None = None) -> str:
+    """One chart per panel on a grid, both axes titled on every panel (`y_label` unless the panel has its own),
+    a series keeping its colour across panels, one legend for all beside the grid; '' when no panel has data."""
+    panels = [p for p in panels if any(_finite(v) for v in p.series.values())]
     if not panels:
         return ""
     plt = _pyplot()
+    names = list(dict.fromkeys(name for p in panels for name in p.series))
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
     rows = math.ceil(len(panels) / columns)
     width = min(columns, len(panels))
     fig, axes = plt.subplots(rows, width, figsize=(3.3 * width, 2.5 * rows), squeeze=False)
-    for ax, (name, series, threshold) in zip(axes.flat, panels, strict=False):
-        _draw_lines(ax, series, threshold, integer_x=True)
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        _draw_lines(ax, panel.series, panel.threshold, integer_x=True, colors=colors)
         if x_ticks:
             ax.set_xticks(list(x_ticks), list(x_ticks.values()), rotation=30, ha="right", fontsize=7)
-        ax.set(title=name, xlabel=x_label, ylabel=y_label)
+        ax.set(title=panel.title, xlabel=x_label, ylabel=panel.y_label or y_label)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}

@@ -9,7 +9,7 @@ from html import escape
 from pathlib import Path
 
 from harness.report.markup import cell, plural, table
-from harness.report.plots import small_multiples
+from harness.report.plots import Panel, small_multiples
 from harness.results import RunRecord
 
 SHOWN_RUNS = 20  # the newest earlier runs read back
@@ -68,8 +68,8 @@ def history_section(record: RunRecord, earlier: list[EarlierRun]) -> str:
     panels = []
     for gate in _gates_to_chart(record, earlier):
         points = [(i, r.gates[gate.id][0]) for i, r in enumerate(earlier) if gate.id in r.gates]
-        panels.append((gate.id, {"value": [*points, (len(earlier), gate.value)]},
-                       (gate.threshold, f"threshold {gate.op} {gate.threshold:g}")))
+        panels.append(Panel(gate.id, {"value": [*points, (len(earlier), gate.value)]},
+                            (gate.threshold, f"threshold {gate.op} {gate.threshold:g}")))
     charts = small_multiples(panels, "run", "value", "gates run after run", x_ticks=ticks)
     rows = []
     for r in reversed(earlier):
