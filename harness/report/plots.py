@@ -101,7 +101,7 @@ def small_multiples(panels: Sequence[Panel], x_label: str, y_label: str, title: 
     colors = {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
     rows = math.ceil(len(panels) / columns)
     width = min(columns, len(panels))
-    fig, axes = plt.subplots(rows, width, figsize=(3.3 * width, 2.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, width, figsize=(3.3 * width, 2.5 * rows), squeeze=False, layout="constrained")
     for ax, panel in zip(axes.flat, panels, strict=False):
         _draw_lines(ax, panel.series, panel.threshold, integer_x=True, colors=colors)
         if x_ticks:
@@ -112,7 +112,6 @@ def small_multiples(panels: Sequence[Panel], x_label: str, y_label: str, title: 
     handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels(), strict=True)}
     fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.95), frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
     return to_svg(fig, title)
 
 
