@@ -59,12 +59,17 @@ def failing_record() -> RunRecord:
             gates.append(GateResult(f"{capability}.metric_{k}", capability, f"metric_{k}", ">=", 0.5, 0.9, True,
                                     "PASS"))
             metrics.append(MetricValue(capability, f"metric_{k}", 0.9, 0.85, 0.95, 100))
-        samples += [Sample(capability, f"{capability}-{i:03d}", f"question {i} {PAYLOADS[0]}", "answer",
-                           f"base {PAYLOADS[1]}", "tuned", {"kind": "en", "passed": True}) for i in range(60)]
+        samples += [Sample(capability, f"{capability}-{i:03d}", f"question {i} {PAYLOADS[0]}", f"ref {PAYLOADS[1]}",
+                           f"base {PAYLOADS[1]}", f"tuned {PAYLOADS[0]}",
+                           {"type": PAYLOADS[0], "language": PAYLOADS[1], "passed": i % 30 != 0,
+                            "reason": f"why {PAYLOADS[1]}", "base_correct": True, "tuned_correct": i % 30 != 0})
+                    for i in range(60)]
     gates.append(GateResult("perplexity.heldout_ratio", "perplexity", "heldout_ratio", "<=", 1.25, 1.61, False,
                             f"FAIL perplexity.heldout_ratio = 1.61; {PAYLOADS[0]} {PAYLOADS[1]}", ci_low=1.4,
                             ci_high=1.8, n=40))
-    run = RunInfo(f"run-{PAYLOADS[1]}", "t0", base_model={"name": PAYLOADS[0], "sha256": "f" * 64})
+    run = RunInfo(f"run-{PAYLOADS[1]}", "t0", base_model={"name": PAYLOADS[0], "sha256": "f" * 64},
+                  command=["pytest", PAYLOADS[0]], versions={"torch": PAYLOADS[1]},
+                  sections={"compared": {"perplexity": {"base": PAYLOADS[0], "tuned": PAYLOADS[1]}}})
     return RunRecord(run, metrics=metrics, gates=gates, samples=samples)
 
 
