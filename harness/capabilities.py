@@ -18,7 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.baselines import DRIFT, DRIFT_METRICS
-from harness.evaluators import adapter_health, audit, forgetting, generation, identity, latency, perplexity, shadow
+from harness.evaluators import (
+    adapter_health,
+    audit,
+    forgetting,
+    generation,
+    identity,
+    latency,
+    perplexity,
+    shadow,
+    training,
+)
 from harness.evaluators.accuracy import NEW_TASK, OLD_TASK
 from harness.gates import Gate, confirm_failures, judge
 from harness.records import CapabilityResult, GateResult, MetricSpec
@@ -156,6 +166,8 @@ def builtin_capabilities() -> CapabilityRegistry:
                    latency.evaluate, remeasure_failures=True, grades_model="default"),
         Capability(forgetting.CAPABILITY, "forgetting across increments (ACC, BWT, FWT)", forgetting.METRICS,
                    forgetting.evaluate, report_section=strategy_section),
+        Capability(training.CAPABILITY, "training health: every trained adapter's loss fell and stayed finite",
+                   training.METRICS, training.evaluate),
         Capability(audit.CAPABILITY, "nightly audit over every checkpoint of a run", audit.METRICS, audit.evaluate,
                    report_section=audit_section),
         Capability(shadow.CAPABILITY, "shadow comparison with a second adapter (--shadow); reported, never gated",

@@ -102,9 +102,22 @@ def training_section(record: RunRecord) -> str:
     panels = [Panel(name, {"train loss": [(r["step"], r["loss"]) for r in t.get("log", []) if "loss" in r],
                            "eval loss": [(r["step"], r["eval_loss"]) for r in t.get("log", []) if "eval_loss" in r]})
               for name, t in training.items()]
-    keys = ("steps", "examples", "train_seconds", "final_loss", "best_eval_loss", "stopped_early")
+    keys = ("steps", "examples", "train_seconds", "final_loss")
     shown = [k for k in keys if any(k in t for t in training.values())]
     rows = [f"<tr>{cell(name)}" + "".join(cell(figure(t[k]) if isinstance(t.get(k), float) else t.get(k, ""), "num")
-                                          for k in shown) + "</tr>" for name, t in training.items()]
+                                          for k in shown) + f"{cell(_stopped(t.get('stop') or {}))}</tr>"
+            for name, t in training.items()]
     return ("<h2>Training</h2>" + small_multiples(panels, "step", "loss", "training and eval loss per adapter")
-            + table(["adapter", *(k.replace("_", " ") for k in shown)], rows))
+            + table(["adapter", *(k.replace("_", " ") for k in shown), "how it ended"], rows))
+
+
+def _stopped(stop: dict) -> str:
+    """'early stopping at step 40; best eval loss 0.52 at step 20, its weights restored' and the like."""
+    if not stop:
+        return ""
+    text = f"{stop['reason']} at step {stop.get('at_step', '?')}" + (f" ({stop['detail']})" if stop.get("detail")
+                                                                       else "")
+    if stop.get("best_step") is not None:
+        text += (f"; best eval loss {figure(stop['best_eval_loss'])} at step {stop['best_step']}"
+                 + (", its weights restored" if stop.get("restored_best") else ""))
+    return text

@@ -187,7 +187,7 @@ def _build_into(out: Path, corpus: BuiltinCorpus, recipe: BuiltinRecipe) -> None
                             warmup_ratio=recipe.warmup_ratio, weight_decay=recipe.weight_decay)
     batches = shuffled_batches(sequences, recipe.batch_size, tokenizer.pad_token_id, recipe.seed)
     with _deterministic():
-        log = train_loop(model, batches, settings, desc="pretraining built-in model")
+        log = train_loop(model, batches, settings, desc="pretraining built-in model").log
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     info = {"recipe": asdict(recipe), "sequences": len(sequences), "parameters": model.num_parameters(),

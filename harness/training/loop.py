@@ -26,6 +26,36 @@ class LoopSettings:
     max_grad_norm: float = 1.0
 
 
+@dataclass
+class LoopResult:
+    """What a training run did: the per-step log and how it ended (`stop`: `reason` "steps" | "early stopping" |
+    "diverged", the step it ended at, and with eval, the best eval loss, its step and whether the weights of that
+    step were restored)."""
+
+    log: list[dict]
+    stop: dict
+
+
+class _BestWeights:
+    """A copy of the trainable weights at the best eval loss so far, put back at the end of training."""
+
+    def __init__(self, params: list[torch.nn.Parameter]) -> None:
+        self.params, self.copy, self.step, self.loss = params, None, None, math.inf
+
+    def offer(self, step: int, loss: float) -> bool:
+        """Keep the weights if `loss` is the best so far; True when it is."""
+        if not loss < self.loss:
+            return False
+        self.copy, self.step, self.loss = [p.detach().clone() for p in self.params], step, loss
+        return True
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        """Put the kept weights back (no-op when none were kept)."""
+        for param, kept in zip(self.params, self.copy or [], strict=False):
+            param.copy_(kept)
+
+
 def lr_factor(step: int, steps: int, warmup: int) -> float:
     """Linear warm-up then cosine decay to 10% of the peak.
 
@@ -68,8 +98,8 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
                eval_loss: Callable[[], float] | None = None,
                penalty: Callable[[], torch.Tensor] | None = None,
                loss_fn: Callable[[torch.nn.Module, dict], torch.Tensor] = model_loss,
-               lr_scale: Callable[[str], float] = lambda name: 1.0) -> list[dict]:
-    """Run AdamW for `settings.steps` optimiser steps; return the per-step log.
+               lr_scale: Callable[[str], float] = lambda name: 1.0) -> LoopResult:
+    """Run AdamW for `settings.steps` optimiser steps; return the per-step log and how training ended.
 
     `loss_fn(model, batch)` gives the data loss (default: the model's own); `lr_scale(parameter name)` scales
     the learning rate per parameter (default: 1). `penalty()`, when given, is added to every optimiser step's
@@ -77,7 +107,9 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
 
     Each log row has `step`, `loss` (mean over the accumulated micro-batches) and `lr`; rows where
     `eval_loss` ran also have `eval_loss`. Early stopping ends training when eval loss has not improved
-    for `early_stopping_patience` evaluations.
+    for `early_stopping_patience` evaluations and puts back the weights of the best evaluation. A non-finite
+    training loss ends training before the optimiser step ("diverged"): the weights stay finite and the log
+    says where it happened (the training gates fail on it; nothing raises).
     """
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
@@ -87,7 +119,7 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
     warmup = int(settings.steps * settings.warmup_ratio)
     device = next(model.parameters()).device
     log: list[dict] = []
-    best, stale = math.inf, 0
+    best, stale, stop = _BestWeights(params), 0, {"reason": "steps"}
     model.train()
     for step in progress(range(settings.steps), desc=desc):
         for group in optimizer.param_groups:
@@ -99,7 +131,13 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
             total += loss.item()
             if penalty is not None:
                 loss = loss + penalty() / settings.gradient_accumulation
+            if not math.isfinite(total):
+                break
             loss.backward()
+        if not math.isfinite(total):
+            log.append({"step": step + 1, "loss": None, "nonfinite_loss": str(total)})
+            stop = {"reason": "diverged", "detail": f"non-finite training loss ({total}) at step {step + 1}"}
+            break
         torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -107,9 +145,15 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
                "lr": settings.learning_rate * lr_factor(step, settings.steps, warmup)}
         if eval_loss and settings.eval_every and (step + 1) % settings.eval_every == 0:
             row["eval_loss"] = round(eval_loss(), 6)
-            best, stale = (row["eval_loss"], 0) if row["eval_loss"] < best else (best, stale + 1)
+            stale = 0 if best.offer(step + 1, row["eval_loss"]) else stale + 1
         log.append(row)
         if settings.early_stopping_patience and stale >= settings.early_stopping_patience:
+            stop = {"reason": "early stopping", "detail": f"eval loss not improved for {stale} evaluations"}
             break
+    if best.step is not None:
+        restore = bool(settings.early_stopping_patience) and best.step != log[-1]["step"]
+        if restore:
+            best.restore()
+        stop |= {"best_step": best.step, "best_eval_loss": best.loss, "restored_best": restore}
     model.eval()
-    return log
+    return LoopResult(log, {**stop, "at_step": log[-1]["step"] if log else 0})

@@ -146,14 +146,16 @@ def _train_single_threaded(out: Path, base: BaseModel, data: Sequence[Example], 
     dev_batches = [collate(dev_encoded[i:i + 64], tokenizer.pad_token_id) for i in range(0, len(dev_encoded), 64)]
     batches = shuffled_batches(sequences, recipe.batch_size, tokenizer.pad_token_id, recipe.seed,
                                replay=replayed, replay_ratio=recipe.replay_ratio)
-    log = train_loop(model, batches, settings, desc=f"training {name}",
+    result = train_loop(model, batches, settings, desc=f"training {name}",
                      eval_loss=(lambda: _mean_loss(model, dev_batches)) if dev_batches else None,
                      penalty=l2_penalty(model, recipe.l2_to_previous), loss_fn=answer_loss,
                      lr_scale=lambda param: recipe.loraplus_lr_ratio if ".lora_B." in param else 1.0)
     model.save_pretrained(out)
+    log = result.log
     info = {"name": name, "recipe": recipe.to_dict(), "examples": len(data), "replay_pool": len(replayed),
             "steps": len(log), "train_seconds": round(time.perf_counter() - started, 2),
-            "final_loss": log[-1]["loss"], "trainable_parameters": _trainable(model), "base": asdict(base),
+            "final_loss": log[-1]["loss"], "stop": result.stop, "trainable_parameters": _trainable(model),
+            "base": asdict(base),
             "init_from_sha256": adapter_digest(init_from) if init_from else None,
             "torch_threads": torch.get_num_threads()}
     (out / LOG_FILE).write_text(json.dumps(log))
