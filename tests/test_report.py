@@ -311,3 +311,17 @@ def test_history_charts_each_gate_across_runs_and_links_the_earlier_reports(tmp_
     texts = svg_texts(history)
     assert {"old_task.exact_match", "threshold >= 0.85", "11-20 09:00", "11-21 09:01", "this run"} <= set(texts)
     assert "<h2 id='history'>" not in render_html(RunRecord(RunInfo("r", "t0")))  # no earlier run, no section
+
+
+def test_the_training_table_says_how_each_run_ended():
+    stops = {"a": {"reason": "steps", "at_step": 250},
+             "b": {"reason": "early stopping", "detail": "eval loss not improved for 2 evaluations", "at_step": 40,
+                   "best_step": 20, "best_eval_loss": 0.52, "restored_best": True},
+             "c": {"reason": "diverged", "detail": "non-finite training loss (nan) at step 4", "at_step": 4}}
+    run = RunInfo("r", "t0", training={name: {"log": [{"step": 1, "loss": 1.0}], "stop": stop}
+                                       for name, stop in stops.items()})
+    html = training_section(RunRecord(run))
+    assert "<td>ran all 250 steps</td>" in html
+    assert ("early stopping at step 40 (eval loss not improved for 2 evaluations); best eval loss 0.52 at step 20, "
+            "its weights restored") in html
+    assert "diverged at step 4 (non-finite training loss (nan) at step 4)" in html

@@ -115,8 +115,9 @@ def _stopped(stop: dict) -> str:
     """'early stopping at step 40; best eval loss 0.52 at step 20, its weights restored' and the like."""
     if not stop:
         return ""
-    text = f"{stop['reason']} at step {stop.get('at_step', '?')}" + (f" ({stop['detail']})" if stop.get("detail")
-                                                                       else "")
+    text = (f"ran all {stop.get('at_step', '?')} steps" if stop["reason"] == "steps"
+            else f"{stop['reason']} at step {stop.get('at_step', '?')}")
+    text += f" ({stop['detail']})" if stop.get("detail") else ""
     if stop.get("best_step") is not None:
         text += (f"; best eval loss {figure(stop['best_eval_loss'])} at step {stop['best_step']}"
                  + (", its weights restored" if stop.get("restored_best") else ""))

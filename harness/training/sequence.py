@@ -70,6 +70,7 @@ def train_sequence(base: BaseModel, fixtures: Path, recipe: LoraRecipe, cache_ro
     for index, task in enumerate(tasks[1:], start=1):
         trained = train_adapter(base, task_split(fixtures, task, "train"), recipe, cache_root,
                                 replay=stage_replay(fixtures, recipe, tasks[:index]),
+                                dev=task_split(fixtures, task, "dev") if recipe.eval_every else (),
                                 name=f"{strategy}-{task}", init_from=out[-1].adapter, train=train)
         if trained is None:
             return None
