@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import PeftModel, get_peft_model
 
 import harness
 from harness.cache import cached_artifact, cached_folder, file_digest
@@ -95,10 +95,7 @@ def _lora_model(model: torch.nn.Module, recipe: LoraRecipe, init_from: Path | No
     """`model` with a trainable LoRA adapter: a fresh one from the recipe, or `init_from`'s weights."""
     if init_from is not None:
         return PeftModel.from_pretrained(model, str(init_from), is_trainable=True)
-    config = LoraConfig(r=recipe.r, lora_alpha=recipe.alpha, lora_dropout=recipe.dropout,
-                        target_modules=recipe.target_modules if isinstance(recipe.target_modules, str)
-                        else list(recipe.target_modules), task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    return get_peft_model(model, recipe.peft_config())
 
 
 def freeze_lower_layers(model: torch.nn.Module, top_layers: int) -> None:

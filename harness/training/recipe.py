@@ -90,6 +90,14 @@ class LoraRecipe:
             raise ValueError(f"{where}: unknown LoraRecipe key(s) {unknown}; known: {sorted(known)}")
         return cls(**values)
 
+    def peft_config(self) -> Any:
+        """The recipe as a peft `LoraConfig` (causal LM)."""
+        from peft import LoraConfig
+
+        return LoraConfig(r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout, task_type="CAUSAL_LM",
+                          target_modules=self.target_modules if isinstance(self.target_modules, str)
+                          else list(self.target_modules))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, for cache keys and results.json."""
         data = asdict(self)
@@ -143,3 +151,14 @@ def _at_least(recipe: LoraRecipe, key: str, low: int) -> None:
     value = getattr(recipe, key)
     if not isinstance(value, int) or value < low:
         raise ValueError(f"LoraRecipe.{key} must be >= {low}, got {value!r}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from harness.training.recipe_check import main
+
+    if sys.argv[1:2] != ["check"]:
+        sys.exit("usage: python -m harness.training.recipe check --recipe FILE:TABLE --base-model DIR|builtin "
+                 "[--data FILE]")
+    sys.exit(main(sys.argv[2:]))
