@@ -39,7 +39,26 @@ def preflight(settings: Settings) -> list[str]:
     check_adapters(settings, base)
     check_tuned_model(settings, base)
     warnings = check_data_folder(settings.fixtures, base, settings.prompt_format)
+    if not settings.brings_model:
+        warnings += check_recipes(settings.fixtures / "recipes.toml", base)
     check_history(settings.history)
+    return warnings
+
+
+def check_recipes(recipes: Path, base: ModelFacts | None) -> list[str]:
+    """Every recipe the run may train, against the base's architecture (built on the meta device): an error
+    (a target module the base lacks, a rank larger than a layer) refuses the run before any training; warnings
+    (scaling, dropout, learning rate out of the usual range) are returned."""
+    if base is None or not recipe_names(recipes):
+        return []
+    from harness.training.recipe_check import adaptable_layers, meta_model, refuse_errors, structure_findings
+
+    model = meta_model(base.folder)
+    layers, warnings = adaptable_layers(model), []
+    for name in recipe_names(recipes):
+        findings = structure_findings(load_recipe(recipes, name), layers, model.config.model_type)
+        refuse_errors(findings, f"{recipes} [{name}]")
+        warnings += [f"{recipes} [{name}] {f}" for f in findings if f.level == "warning"]
     return warnings
 
 

@@ -313,6 +313,14 @@ CASES = [
     BadInput("recipe-invalid", "a recipe with r = 0",
              lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace("\nr = 16 ", "\nr = 0 ", 1)), [])[1],
              ("recipes.toml [identity]", "r must be >= 1")),
+    BadInput("recipe-missing-target-module", "a recipe targeting a module the base does not have (refused before "
+             "training, close matches named)",
+             lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace(
+                 'target_modules = "all-linear"', 'target_modules = ["q_proj", "qkv_proj"]', 1)), [])[1],
+             ("recipes.toml [identity]", "'qkv_proj' matches no Linear/Conv1D module", "close: v_proj, q_proj")),
+    BadInput("recipe-rank-too-large", "a recipe whose rank exceeds the base's layers",
+             lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace("\nr = 16 ", "\nr = 512 ", 1)), [])[1],
+             ("recipes.toml [identity]", "r = 512 exceeds the smaller side")),
     # --- clear before issue 10, kept clear ---
     BadInput("dataset-invalid-json", "a dataset that is not JSON",
              lambda p: ((p.data / DEV).write_text('[{"instruction": "Hi" "output": "x"}]'), [])[1],

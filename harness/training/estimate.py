@@ -2,15 +2,18 @@
 meta device), memory for weights, gradients, optimizer state and activations at the recipe's batch and length for a
 float32, bfloat16 or 4-bit base, and time per step from the FLOPs of a step and this machine's measured matmul rate.
 
-The activation term follows Korthikanti et al. 2022 (per layer, B*T*h*(34 + 5*a*T/h) bytes at 16 bits), plus the
-float32 logits of the positions that carry a loss; LoRA keeps every activation (gradients flow through the frozen
-layers to the adapters below) but no gradient or optimizer state for the frozen weights. A LoRA step costs about
-4 * N * tokens FLOPs (forward 2N, activation gradients 2N, no weight gradients of the frozen N) plus attention.
+The activation term follows Korthikanti et al. 2022 (per layer, B*T*h*(34 + 5*a*T/h) bytes at 16 bits), plus four
+float32 copies of the logits of the positions that carry a loss (logits, shifted copy, log-softmax, gradient). LoRA
+keeps every activation (gradients flow through the frozen layers to the adapters below) but no gradient or
+optimizer state for the frozen weights. A LoRA step costs about 4 * N * tokens FLOPs (forward 2N, activation
+gradients 2N, no weight gradients of the frozen N) plus attention. bench/resource_estimate.py measures the error.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +23,7 @@ from harness.training.recipe import LoraRecipe
 WEIGHT_BYTES = {"float32": 4.0, "bfloat16": 2.0, "4bit": 0.5 + 0.5 / 64 * 2}  # NF4 + one bf16 scale per 64 weights
 ACTIVATION_BYTES = {"float32": 4.0, "bfloat16": 2.0, "4bit": 2.0}  # 4-bit bases compute in bfloat16
 ADAPTER_BYTES = 4.0  # LoRA weights, their gradients and AdamW's two moments stay float32
+LOGIT_COPIES = 4  # float32 logits, their shifted copy, the saved log-softmax and the logits' gradient
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def memory(shape: Shape, batch: int, length: int, precision: str, loss_fraction:
     share of positions whose logits are computed for the loss)."""
     per_layer = batch * length * shape.hidden * (34 + 5 * shape.heads * length / shape.hidden)
     activations = shape.layers * per_layer * ACTIVATION_BYTES[precision] / 2
-    logits = batch * length * loss_fraction * shape.vocab * 4
+    logits = LOGIT_COPIES * batch * length * loss_fraction * shape.vocab * 4
     return {"weights": shape.parameters * WEIGHT_BYTES[precision] + shape.trainable * ADAPTER_BYTES,
             "gradients": shape.trainable * ADAPTER_BYTES, "optimizer": 2 * shape.trainable * ADAPTER_BYTES,
             "activations": activations + logits}
@@ -99,3 +103,44 @@ def estimate_table(shape: Shape, recipe: LoraRecipe, flop_rate: float, loss_frac
     lines.append(f"time per step: {seconds:.3g} s ({tokens / seconds:,.0f} tokens/s) at {flop_rate / 1e9:,.0f} "
                  "GFLOP/s (this machine's measured matmul rate)")
     return "\n".join(lines)
+
+
+def measure_step(build: Callable[[], torch.nn.Module], recipe: LoraRecipe, steps: int = 4) -> dict[str, float]:
+    """Build a model (`build()`: real weights on their device), add the recipe's adapter and train it for `steps`
+    optimiser steps on random tokens, every position a label: the seconds per step (the first, warm-up step left
+    out) and the peak memory in bytes, weights included (`torch.cuda.max_memory_allocated` on a GPU; on CPU the
+    process's peak resident size over its size before `build`, so run it in a fresh process)."""
+    import resource
+
+    from peft import get_peft_model
+
+    before = _resident_bytes()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    model = build()
+    device = next(model.parameters()).device
+    model = get_peft_model(model, recipe.peft_config())
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.learning_rate)
+    vocab = model.config.vocab_size
+    times = []
+    for _ in range(steps):
+        ids = torch.randint(0, vocab, (recipe.batch_size, recipe.max_length), device=device)
+        started = time.perf_counter()
+        model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - started)
+    peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before)
+    return {"seconds_per_step": sum(times[1:]) / max(1, len(times) - 1), "peak_bytes": float(peak)}
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0

@@ -175,12 +175,6 @@ def refuse_errors(findings: Sequence[Finding], where: str) -> None:
         raise RecipeError(f"{where}: " + "; ".join(f"{f.key}: {f.message}" for f in errors))
 
 
-def check_against(recipe: LoraRecipe, base_folder: Path) -> list[Finding]:
-    """The structural findings of `recipe` on the base model in `base_folder` (no data needed)."""
-    model = meta_model(base_folder)
-    return structure_findings(recipe, adaptable_layers(model), model.config.model_type)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m harness.training.recipe check --recipe FILE:TABLE --base-model DIR|builtin [--data FILE]`: the
     recipe's findings against the base (and its training data), then the resource estimate. Exit 1 when the recipe
