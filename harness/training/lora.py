@@ -23,7 +23,7 @@ from harness.training.loop import LoopSettings, answer_loss, train_loop
 from harness.training.recipe import LoraRecipe
 
 TRAINING_SOURCES = (
-    "training/lora.py", "training/batching.py", "model/prompts.py", "training/loop.py", "training/recipe.py")
+    "training/lora.py", "training/batching.py", "model/prompts.py", "training/loop.py", "training/recipe/__init__.py")
 LOG_FILE, INFO_FILE = "training_log.json", "training_info.json"
 _LAYER = re.compile(r"\.layers\.(\d+)\.")
 

@@ -152,13 +152,3 @@ def _at_least(recipe: LoraRecipe, key: str, low: int) -> None:
     if not isinstance(value, int) or value < low:
         raise ValueError(f"LoraRecipe.{key} must be >= {low}, got {value!r}")
 
-
-if __name__ == "__main__":
-    import sys
-
-    from harness.training.recipe_check import main
-
-    if sys.argv[1:2] != ["check"]:
-        sys.exit("usage: python -m harness.training.recipe check --recipe FILE:TABLE --base-model DIR|builtin "
-                 "[--data FILE]")
-    sys.exit(main(sys.argv[2:]))
