@@ -7,7 +7,8 @@ import sys
 
 from harness.training.recipe_check import main
 
-if sys.argv[1:2] != ["check"]:
-    sys.exit("usage: python -m harness.training.recipe check --recipe FILE:TABLE --base-model DIR|builtin "
-             "[--data FILE]")
-sys.exit(main(sys.argv[2:]))
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["check"]:
+        sys.exit("usage: python -m harness.training.recipe check --recipe FILE:TABLE --base-model DIR|builtin "
+                 "[--data FILE]")
+    sys.exit(main(sys.argv[2:]))
