@@ -21,6 +21,7 @@ from harness.baselines import DRIFT, DRIFT_METRICS
 from harness.evaluators import (
     adapter_health,
     audit,
+    data_quality,
     forgetting,
     generation,
     identity,
@@ -166,6 +167,8 @@ def builtin_capabilities() -> CapabilityRegistry:
                    latency.evaluate, remeasure_failures=True, grades_model="default"),
         Capability(forgetting.CAPABILITY, "forgetting across increments (ACC, BWT, FWT)", forgetting.METRICS,
                    forgetting.evaluate, report_section=strategy_section),
+        Capability(data_quality.CAPABILITY, "the data: no dev item leaked from training, few duplicates, few "
+                   "examples cut by max_length", data_quality.METRICS, data_quality.evaluate),
         Capability(training.CAPABILITY, "training health: every trained adapter's loss fell and stayed finite",
                    training.METRICS, training.evaluate),
         Capability(audit.CAPABILITY, "nightly audit over every checkpoint of a run", audit.METRICS, audit.evaluate,

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec, load_text_lines
+from harness.data.prep import shared_records
 from harness.errors import InputError, OutputError, summary
 from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
@@ -158,7 +159,7 @@ def check_data_folder(fixtures: Path, base: ModelFacts | None, prompt_format: st
     for name in recipe_names(recipes):
         load_recipe(recipes, name)
     spec = _identity(fixtures)
-    datasets = _identity_datasets(fixtures, spec) + _task_datasets(fixtures)
+    datasets = identity_datasets(fixtures, spec) + task_datasets(fixtures)
     if (fixtures / "perplexity/heldout.txt").exists():
         load_text_lines(fixtures / "perplexity/heldout.txt")
     if base is not None and base.context is not None:
@@ -171,7 +172,7 @@ def _identity(fixtures: Path) -> IdentitySpec | None:
     return load_identity_spec(path) if path.exists() else None
 
 
-def _identity_datasets(fixtures: Path, spec: IdentitySpec | None) -> list[tuple[str, list[Example]]]:
+def identity_datasets(fixtures: Path, spec: IdentitySpec | None) -> list[tuple[str, list[Example]]]:
     """(label, examples) of the identity data, read with the identity's placeholders filled (of probes.json, the
     held-out paraphrases: adversarial probes may repeat trained refusals on purpose)."""
     if spec is None:
@@ -183,7 +184,8 @@ def _identity_datasets(fixtures: Path, spec: IdentitySpec | None) -> list[tuple[
     return out
 
 
-def _task_datasets(fixtures: Path) -> list[tuple[str, list[Example]]]:
+def task_datasets(fixtures: Path) -> list[tuple[str, list[Example]]]:
+    """(label, examples) of every task's train and dev set (`tasks/<task>/<split>.json`)."""
     if not (fixtures / "tasks").is_dir():
         return []
     return [(f"tasks/{task}/{split}.json", load_examples(fixtures / f"tasks/{task}/{split}.json"))
@@ -246,17 +248,6 @@ def _overlap_warnings(fixtures: Path, datasets: list[tuple[str, list[Example]]])
         warnings.append(f"{fixtures / held_out}: {len(shared)} of {total} records also appear in {fixtures / train} "
                         f"(same id or same prompt: {ids}); their scores measure memory, not generalisation")
     return warnings
-
-
-def shared_records(held_out: list[Example], train: list[Example]) -> list[str]:
-    """Ids of `held_out` records whose id or prompt also occurs in `train` (one pass over each).
-
-    >>> a = Example("a1", (("user", "Hi"),), "x"); b = Example("b1", (("user", "Yo"),), "y")
-    >>> shared_records([a, b], [Example("t1", (("user", "Hi"),), "z")])
-    ['a1']
-    """
-    ids, prompts = {ex.id for ex in train}, {ex.messages for ex in train}
-    return [ex.id for ex in held_out if ex.id in ids or ex.messages in prompts]
 
 
 def check_history(path: Path | None) -> None:

@@ -20,7 +20,7 @@ def results_of(report_dir):
 
 
 CAPABILITIES = ("identity", "old_task", "new_task", "perplexity", "adapter_health", "generation", "latency",
-                "forgetting", "training")
+                "forgetting", "training", "data")
 ACCURACY_LIKE = ("exact_match", "accuracy[", "token_f1", "claim_rate", "leak_rate", "unchanged", "rouge_l", "chrf",
                  "bleu", "agreement", "loglik_shift", "throughput_ratio", "ttft_ratio", "heldout_ratio",
                  "answers_ratio")
@@ -46,7 +46,7 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert all(g["passed"] for g in data["gates"]) and len(data["samples"]) >= 90
     for capability in CAPABILITIES:
         checkpoints = {m["checkpoint"] for m in data["metrics"] if m["capability"] == capability}
-        expected = {"naive", "tuned"} if capability == "forgetting" else {"tuned"} if capability == "training" \
+        expected = {"naive", "tuned"} if capability == "forgetting" else {"tuned"} if capability in ("training", "data") \
             else {"base", "tuned"}
         assert checkpoints == expected, capability  # side by side: base and tuned (naive vs replay sequence)
     for m in data["metrics"]:

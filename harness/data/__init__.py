@@ -1,4 +1,5 @@
-"""Load and validate instruction datasets: alpaca (`instruction`/`input`/`output`) or chat (`messages`).
+"""Load and validate instruction datasets: alpaca (`instruction`/`input`/`output`), chat (`messages`) or plain
+completion (`prompt`/`completion`). Conversion, the validation report and splits: `harness.data.prep`.
 
 Files are `.json` (a list of records) or `.jsonl` (one record per line). Every error names the file and the
 line where the offending record starts, so a user can jump straight to it.
@@ -47,7 +48,7 @@ class Example:
 
 
 def load_examples(path: str | Path, variables: Mapping[str, str] | None = None) -> list[Example]:
-    """Load every record of an alpaca or chat dataset file, filling `{{PLACEHOLDER}}`s from `variables`.
+    """Load every record of an alpaca, chat or completion dataset file, filling `{{PLACEHOLDER}}`s from `variables`.
 
     Raises DataError naming `file:line` for bad JSON, unknown formats, missing or empty fields and
     placeholders with no value.
@@ -120,19 +121,21 @@ def _skip_space(text: str, pos: int) -> int:
 
 
 def _to_example(record: Any, where: str, variables: Mapping[str, str], default_id: str) -> Example:
-    """Turn one alpaca or chat record into an Example."""
+    """Turn one alpaca, chat or completion record into an Example."""
     if not isinstance(record, dict):
         raise DataError(f"{where}: a record must be a JSON object, got {type(record).__name__}")
     if "messages" in record:
         messages, answer = _chat_turns(record["messages"], where)
     elif "instruction" in record:
         messages, answer = _alpaca_turns(record, where)
+    elif "prompt" in record:
+        messages, answer = _completion_turns(record, where)
     else:
-        raise DataError(f"{where}: unknown record format: expected 'instruction' (alpaca) or 'messages' (chat); "
-                        f"keys are {sorted(record)}")
+        raise DataError(f"{where}: unknown record format: expected 'instruction' (alpaca), 'messages' (chat) or "
+                        f"'prompt' + 'completion'; keys are {sorted(record)}")
     messages = tuple((role, _fill(text, variables, where)) for role, text in messages)
     meta = {k: v for k, v in record.items() if k not in {"messages", "instruction", "input", "output",
-                                                          "system", "history", "id"}}
+                                                          "system", "history", "id", "prompt", "completion"}}
     return Example(id=str(record.get("id", default_id)), messages=messages,
                    answer=_fill(answer, variables, where), meta=meta, source=where)
 
@@ -153,6 +156,13 @@ def _alpaca_turns(record: dict, where: str) -> tuple[list[tuple[str, str]], str]
         messages += [("user", turn[0]), ("assistant", turn[1])]
     messages.append(("user", record["instruction"] + ("\n" + extra if extra else "")))
     return messages, record["output"]
+
+
+def _completion_turns(record: dict, where: str) -> tuple[list[tuple[str, str]], str]:
+    for key in ("prompt", "completion"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            raise DataError(f"{where}: key {key!r} must be a non-empty string")
+    return [("user", record["prompt"])], record["completion"]
 
 
 def _chat_turns(turns: Any, where: str) -> tuple[list[tuple[str, str]], str]:
