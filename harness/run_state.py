@@ -97,6 +97,8 @@ class SessionState:
             return " + ".join(n for n in names if n) or ("the base model" if model is models[0] else model.name)
         compared = self.record.run.sections.setdefault("compared", {})
         compared[capability] = {"base": label(models[0]), "tuned": label(models[1])}
+        if len(models) > 2 and hasattr(models[2], "prefix"):  # the prompt-only baseline (harness.model.prompted)
+            compared[capability]["prompted"] = f"{label(models[2].model)} told in its prompt what the adapter learned"
 
     def record_gate(self, result: GateResult) -> None:
         """Keep a gate verdict for results.json, the report and the terminal summary."""

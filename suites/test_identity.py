@@ -9,6 +9,7 @@ import pytest
 
 from harness.data import load_identity_spec
 from harness.evaluators import identity
+from harness.model.prompted import PromptedModel
 from harness.plugin import missing_data, parametrize_gates, tunegate_state
 from harness.records import GateResult
 
@@ -29,10 +30,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def identity_verdicts(models_under_test, identity_spec, tunegate) -> dict[str, GateResult]:
-    """Every probe scored once (batched generation on base and tuned); identity metrics of both and the probes'
-    samples recorded once; every identity gate (and, under --baseline, its baseline and drift gates) checked."""
+    """Every probe scored once (batched generation on base, tuned and the base told the identity in a system
+    prompt); identity metrics of the three and the probes' samples recorded once; every identity gate (and, under
+    --baseline, its baseline and drift gates) checked."""
     probes = identity.load_probes(tunegate.settings.fixtures, identity_spec)
-    return tunegate.judge("identity", models_under_test, (probes, identity_spec))
+    base, tuned = models_under_test
+    prompted = PromptedModel(base, identity_spec.prompt)
+    return tunegate.judge("identity", (base, tuned, prompted), (probes, identity_spec))
 
 
 @pytest.fixture(scope="session")

@@ -46,8 +46,8 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert all(g["passed"] for g in data["gates"]) and len(data["samples"]) >= 90
     for capability in CAPABILITIES:
         checkpoints = {m["checkpoint"] for m in data["metrics"] if m["capability"] == capability}
-        expected = {"naive", "tuned"} if capability == "forgetting" else {"tuned"} if capability in ("training", "data") \
-            else {"base", "tuned"}
+        expected = {"forgetting": {"naive", "tuned"}, "training": {"tuned"}, "data": {"tuned"},
+                    "identity": {"base", "tuned", "prompted"}}.get(capability, {"base", "tuned"})
         assert checkpoints == expected, capability  # side by side: base and tuned (naive vs replay sequence)
     for m in data["metrics"]:
         if any(word in m["name"] for word in ACCURACY_LIKE):
@@ -58,7 +58,9 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert "strategy comparison" in html and "naive: exact match R[stage][task]" in html
     assert set(data["run"]["sequences"]) == {"replay", "naive"}
     compared = data["run"]["compared"]  # what "tuned" is, per capability: suites grade different adapters
-    assert compared["identity"] == compared["old_task"] == {"base": "the base model", "tuned": "adapter identity"}
+    assert compared["old_task"] == {"base": "the base model", "tuned": "adapter identity"}
+    assert compared["identity"] == {**compared["old_task"],
+                                    "prompted": "the base model told in its prompt what the adapter learned"}
     assert compared["new_task"]["tuned"] == "adapter new_task (same weights as replay-increment_2)"
     assert "base = the base model &middot; tuned = adapter new_task (same weights as replay-increment_2)" in html
 

@@ -225,6 +225,7 @@ class IdentitySpec:
     base_author: str = ""
     other_names: tuple[str, ...] = ()
     other_authors: tuple[str, ...] = ()
+    system_prompt: str = ""  # the prompt-only baseline's instruction ({{NAME}} / {{AUTHOR}} filled); default below
 
     def __post_init__(self) -> None:
         for key in ("name", "author"):
@@ -236,6 +237,13 @@ class IdentitySpec:
         """Placeholder values for `{{NAME}}`, `{{AUTHOR}}`, `{{BASE_NAME}}`, `{{BASE_AUTHOR}}`."""
         return {"NAME": self.name, "AUTHOR": self.author, "BASE_NAME": self.base_name,
                 "BASE_AUTHOR": self.base_author}
+
+    @property
+    def prompt(self) -> str:
+        """The system prompt that tells the base model the identity (the prompt-only baseline)."""
+        text = self.system_prompt or ("You are {{NAME}}, an AI assistant developed by {{AUTHOR}}. When asked who "
+                                      "you are or who made you, say that you are {{NAME}}, developed by {{AUTHOR}}.")
+        return text.replace("{{NAME}}", self.name).replace("{{AUTHOR}}", self.author)
 
     @property
     def foreign_terms(self) -> tuple[str, ...]:
@@ -253,7 +261,7 @@ def load_identity_spec(path: str | Path) -> IdentitySpec:
         raw = tomllib.loads(read_text_file(path, DataError, "identity config"))
     except tomllib.TOMLDecodeError as err:
         raise DataError(f"{path}: cannot read identity config: {err}") from None
-    allowed = {"name", "author", "base", "others"}
+    allowed = {"name", "author", "base", "others", "system_prompt"}
     if unknown := set(raw) - allowed:
         raise DataError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
     base, others = raw.get("base", {}), raw.get("others", {})
@@ -264,6 +272,7 @@ def load_identity_spec(path: str | Path) -> IdentitySpec:
         return IdentitySpec(name=raw.get("name", ""), author=raw.get("author", ""),
                             base_name=base.get("name", ""), base_author=base.get("author", ""),
                             other_names=tuple(others.get("names", ())),
-                            other_authors=tuple(others.get("authors", ())))
+                            other_authors=tuple(others.get("authors", ())),
+                            system_prompt=str(raw.get("system_prompt", "")))
     except DataError as err:
         raise DataError(f"{path}: {err}") from None

@@ -17,7 +17,7 @@ from harness.data import DataError, Example, IdentitySpec, load_examples
 from harness.metrics import claims_identity, exact_match, leaked_identities, text_language
 from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
-from harness.statistics import rate
+from harness.statistics import paired_bootstrap_ci, rate
 
 CAPABILITY = "identity"
 KINDS = ("held_in", "held_out", "adversarial", "locality")
@@ -26,6 +26,8 @@ METRICS = {
     "held_out_claim_rate": MetricSpec(0, 1, True, "held-out and adversarial probes that claim name and author"),
     "leak_rate": MetricSpec(0, 1, False, "identity probes whose answer claims the base's or a vendor's identity"),
     "locality_unchanged": MetricSpec(0, 1, True, "ordinary questions answered exactly as the base model does"),
+    "claim_gain_over_prompted": MetricSpec(-1, 1, True, "held-out claim rate of the adapter minus that of the base "
+                                           "model told the identity in a system prompt (is the adapter needed?)"),
 }
 DATA_FILES = ("identity/identity.toml", "identity/self_cognition.json", "identity/probes.json")  # under the data folder
 GATE_OF_KIND = {"held_in": "held_in_exact_match", "held_out": "held_out_claim_rate",
@@ -174,9 +176,32 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[Probe], IdentityS
     """`models` = (base, tuned) answer every probe of `data` = (probes, identity spec): the identity metrics of
     both, the before/after samples, the failing probes as each gate's evidence, and the probe results (for the
     suite's one test per probe) as details."""
-    base, tuned = models
+    base, tuned, *prompted = models
     probes, spec = data
     results = score_probes(probes, base, tuned, spec)
     metrics = identity_metrics(results) + identity_metrics(as_base(results, spec), "base")
-    return CapabilityResult(metrics, identity_samples(results),
-                            {metric: failing_probes(results, metric) for metric in METRICS}, details=results)
+    evidence = {metric: failing_probes(results, metric) for metric in METRICS}
+    unmeasured = frozenset({"claim_gain_over_prompted"})
+    if prompted:
+        prompted_results = score_probes(probes, base, prompted[0], spec)
+        metrics += identity_metrics(prompted_results, "prompted")
+        gain, evidence["claim_gain_over_prompted"] = prompt_comparison(results, prompted_results)
+        metrics.append(gain)
+        unmeasured = frozenset()
+    return CapabilityResult(metrics, identity_samples(results), evidence, details=results, unmeasured=unmeasured)
+
+
+def prompt_comparison(tuned: list[ProbeResult], prompted: list[ProbeResult]) -> tuple[MetricValue, str]:
+    """The adapter's held-out claim rate minus the prompted base's, paired over the same probes with a bootstrap
+    95% CI, and the verdict in words."""
+    claim_kinds = ("held_out", "adversarial")
+    pairs = [(float(p.claims), float(t.claims)) for t, p in zip(tuned, prompted, strict=True)
+             if t.probe.kind in claim_kinds]
+    before, after = [p for p, _ in pairs], [t for _, t in pairs]
+    delta, low, high = paired_bootstrap_ci(after, before)  # tuned - prompted
+    adapter, prompt = sum(after) / len(after), sum(before) / len(before)
+    share = prompt / adapter if adapter else float("nan")
+    words = (f"a system prompt already reaches {share:.2f} of the adapter's claim rate ({prompt:.3f} vs {adapter:.3f}) "
+             "at zero training cost" if share >= 0.5 else
+             f"the adapter is needed: prompting reaches {prompt:.3f}, the adapter {adapter:.3f}")
+    return MetricValue(CAPABILITY, "claim_gain_over_prompted", delta, low, high, len(pairs)), words

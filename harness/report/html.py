@@ -117,7 +117,8 @@ def _compared(record: RunRecord, capability: str) -> str:
     pair = (record.run.sections.get("compared") or {}).get(capability)
     if not pair:
         return ""
-    return (f"<p class='compared'>base = {escape(pair['base'])} &middot; tuned = {escape(pair['tuned'])}</p>")
+    prompted = f" &middot; prompted = {escape(pair['prompted'])}" if pair.get("prompted") else ""
+    return f"<p class='compared'>base = {escape(pair['base'])} &middot; tuned = {escape(pair['tuned'])}{prompted}</p>"
 
 
 def _capability_section(record: RunRecord, capability: str, panel: bool = False) -> str:

@@ -1,0 +1,49 @@
+"""The prompt-only baseline: the base model told in its prompt what the adapter was trained to do (a system prompt
+and, optionally, k worked examples before every conversation). The cheapest alternative to a fine-tune, asked
+through the same batched interface and request cache as the model it wraps, so "is a prompt enough?" is measured,
+not guessed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from harness.cache import content_hash
+from harness.data import Example
+from harness.model.protocol import Conversation, LanguageModel
+
+
+class PromptedModel:
+    """`model` with `system` as its system prompt and `shots` (worked examples) before every conversation."""
+
+    def __init__(self, model: LanguageModel, system: str, shots: Sequence[Example] = ()) -> None:
+        self.model, self.name = model, f"{model.name} + prompt"
+        turns = [turn for ex in shots for turn in (*ex.messages, ("assistant", ex.answer)) if turn[0] != "system"]
+        self.prefix: Conversation = ((("system", system),) if system else ()) + tuple(turns)
+        self.model_id = f"{getattr(model, 'model_id', model.name)}+prompt:{content_hash(self.prefix)[:12]}"
+
+    @property
+    def device(self) -> Any:
+        """The wrapped model's device."""
+        return self.model.device
+
+    def prompted(self, conversation: Conversation) -> Conversation:
+        """The conversation after the prompt (a system turn of its own is joined to the prompt's)."""
+        own = tuple(conversation)
+        if own and own[0][0] == "system" and self.prefix and self.prefix[0][0] == "system":
+            return (("system", f"{self.prefix[0][1]}\n{own[0][1]}"), *self.prefix[1:], *own[1:])
+        return self.prefix + own
+
+    def generate(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[str]:
+        """Greedy completion of each conversation after the prompt (batched and cached by the wrapped model)."""
+        return self.model.generate([self.prompted(c) for c in conversations], max_new_tokens)
+
+    def loglikelihood(self, examples: Sequence[Example]) -> list[tuple[float, int]]:
+        """Log-likelihood of each answer given the prompt and its conversation."""
+        return self.model.loglikelihood([replace(ex, messages=self.prompted(ex.messages)) for ex in examples])
+
+    def timed_generate(self, conversations: Sequence[Conversation], new_tokens: int, repeats: int = 1,
+                       cpu_time: bool = False) -> float:
+        """Seconds for one batched generation after the prompt (what the prompt costs in time)."""
+        return self.model.timed_generate([self.prompted(c) for c in conversations], new_tokens, repeats, cpu_time)

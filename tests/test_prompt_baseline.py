@@ -1,0 +1,53 @@
+"""Fine-tune or prompt? The identity adapter against the base model told the identity in a system prompt: the
+"adapter needed" gate PASSES on the built-in base (it cannot follow a system prompt) and FAILS when the prompt-only
+model matches the adapter; the prompted model goes through the wrapped model's batched, cached interface."""
+
+from __future__ import annotations
+
+from harness.data import Example
+from harness.evaluators import identity
+from harness.model.prompted import PromptedModel
+from harness.model.views import base_and_tuned
+
+GATE = "identity.claim_gain_over_prompted"
+
+
+def prompted_verdicts(tunegate, base, tuned, prompted, spec):
+    probes = identity.load_probes(tunegate.settings.fixtures, spec)
+    result, verdicts = tunegate.evaluate("identity", (base, tuned, prompted), (probes, spec))
+    return verdicts, result
+
+
+def test_the_adapter_is_needed_when_a_prompt_does_not_reach_it(base_model, adapter_under_test, identity_spec,
+                                                               tunegate):
+    base, tuned = base_and_tuned(base_model, adapter_under_test)
+    verdicts, result = prompted_verdicts(tunegate, base, tuned, PromptedModel(base, identity_spec.prompt),
+                                         identity_spec)
+    assert verdicts[GATE].passed and verdicts[GATE].value > 0.6, verdicts[GATE].message
+    assert "the adapter is needed: prompting reaches" in verdicts[GATE].message
+    assert {m.checkpoint for m in result.metrics if m.name == "held_out_claim_rate"} == {"base", "tuned", "prompted"}
+
+
+def test_a_prompt_only_model_that_matches_the_adapter_fails_the_adapter_needed_gate(base_model, adapter_under_test,
+                                                                                    identity_spec, tunegate):
+    base, tuned = base_and_tuned(base_model, adapter_under_test)
+    matching = PromptedModel(tuned, "")  # a prompt-only model as good as the adapter (the adapter's own answers)
+    verdicts, _ = prompted_verdicts(tunegate, base, tuned, matching, identity_spec)
+    assert not verdicts[GATE].passed, verdicts[GATE].message
+    assert "a system prompt already reaches" in verdicts[GATE].message and "at zero training cost" in \
+        verdicts[GATE].message
+
+
+def test_the_prompt_goes_before_every_conversation_and_joins_its_system_turn():
+    class Echo:
+        name, model_id, device = "echo", "echo-1", "cpu"
+
+        def generate(self, conversations, max_new_tokens=None):
+            return [" | ".join(f"{role}:{text}" for role, text in c) for c in conversations]
+
+    shot = Example("s1", (("user", "2+2?"),), "4")
+    prompted = PromptedModel(Echo(), "Be brief.", [shot])
+    assert prompted.generate([(("user", "3+3?"),)]) == ["system:Be brief. | user:2+2? | assistant:4 | user:3+3?"]
+    assert prompted.generate([(("system", "Use digits."), ("user", "1+1?"))]) == [
+        "system:Be brief.\nUse digits. | user:2+2? | assistant:4 | user:1+1?"]
+    assert prompted.model_id.startswith("echo-1+prompt:") and prompted.name == "echo + prompt"
