@@ -37,7 +37,8 @@ def test_placeholders_are_filled(tmp_path):
 
 @pytest.mark.parametrize(("text", "line", "fragment"), [
     ('[\n {"instruction": "a", "output": "b"},\n {"instruction": "a"}\n]', 3, "key 'output'"),
-    ('[\n {"instruction": "a", "output": "b"},\n {"prompt": "a"}\n]', 3, "unknown record format"),
+    ('[\n {"instruction": "a", "output": "b"},\n {"question": "a"}\n]', 3, "unknown record format"),
+    ('[\n {"instruction": "a", "output": "b"},\n {"prompt": "a"}\n]', 3, "key 'completion' must be a non-empty"),
     ('[\n {"instruction": "a", "output": "b"}\n {"instruction": "c", "output": "d"}\n]', 3, "expected ','"),
     ('[\n {"instruction": "a", "output": "b",}\n]', 2, "invalid JSON"),
     ('[\n {"instruction": "{{WHO}}", "output": "b"}\n]', 2, "placeholder {{WHO}}"),

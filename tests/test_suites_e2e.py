@@ -120,8 +120,10 @@ def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites,
     gate_cases = {c.get("name"): c for c in ET.parse(junit).iter("testcase")
                   if c.get("name").startswith("test_gate[identity.")}
     assert set(gate_cases) == {f"test_gate[identity.{m}]" for m in ("held_in_exact_match", "held_out_claim_rate",
-                                                                     "leak_rate", "locality_unchanged")}
+                                                                     "leak_rate", "locality_unchanged",
+                                                                     "claim_gain_over_prompted")}
     assert gate_cases["test_gate[identity.leak_rate]"].find("failure") is not None
+    assert gate_cases["test_gate[identity.claim_gain_over_prompted]"].find("failure") is not None  # dead: no gain
     assert gate_cases["test_gate[identity.locality_unchanged]"].find("failure") is None
     data = results_of(report_dir)
     assert data["run"]["adapters"]["identity"]["path"] == str(dead) and data["run"]["status"] == "failed"
