@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.data import load_examples
+from harness.model.prompted import PromptedModel, few_shot_prompt
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 from harness.training.sequence import sequence_tasks
@@ -20,10 +21,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def new_task_verdicts(new_task_models, tunegate) -> dict[str, GateResult]:
-    """Every dev item of the new task answered once by base and tuned model; metrics recorded, gates checked."""
+    """Every dev item of the new task answered once by base, tuned and the base prompted with worked examples
+    (fixtures/prompted.toml); metrics recorded, gates checked."""
     fixtures = tunegate.settings.fixtures
-    dev = load_examples(fixtures / f"tasks/{sequence_tasks(fixtures)[-1]}/dev.json")
-    return tunegate.judge("new_task", new_task_models, dev)
+    task = sequence_tasks(fixtures)[-1]
+    dev = load_examples(fixtures / f"tasks/{task}/dev.json")
+    base, tuned = new_task_models
+    prompted = PromptedModel(base, *few_shot_prompt(fixtures, task, dev))
+    return tunegate.judge("new_task", (base, tuned, prompted), dev)
 
 
 def test_gate(new_task_verdicts, tunegate, gate_id: str) -> None:

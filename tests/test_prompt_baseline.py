@@ -4,12 +4,16 @@ model matches the adapter; the prompted model goes through the wrapped model's b
 
 from __future__ import annotations
 
-from harness.data import Example
+import pytest
+
+from harness.data import DataError, Example, PromptBaseline, load_prompt_baseline
 from harness.evaluators import identity
-from harness.model.prompted import PromptedModel
+from harness.model.prompted import PromptedModel, few_shot_prompt
 from harness.model.views import base_and_tuned
+from tests.conftest import verdicts_of
 
 GATE = "identity.claim_gain_over_prompted"
+PROMPT_GATE = "new_task.exact_match_gain_over_prompted"
 
 
 def prompted_verdicts(tunegate, base, tuned, prompted, spec):
@@ -51,3 +55,41 @@ def test_the_prompt_goes_before_every_conversation_and_joins_its_system_turn():
     assert prompted.generate([(("system", "Use digits."), ("user", "1+1?"))]) == [
         "system:Be brief.\nUse digits. | user:2+2? | assistant:4 | user:1+1?"]
     assert prompted.model_id.startswith("echo-1+prompt:") and prompted.name == "echo + prompt"
+
+
+def new_task_prompt_verdicts(tunegate, base, tuned, prompted):
+    from harness.data import load_examples
+    from harness.training.sequence import sequence_tasks
+
+    fixtures = tunegate.settings.fixtures
+    dev = load_examples(fixtures / f"tasks/{sequence_tasks(fixtures)[-1]}/dev.json")
+    return verdicts_of(tunegate, "new_task", (base, tuned, prompted), dev)
+
+
+def test_the_new_task_adapter_beats_the_few_shot_prompted_base(new_task_models, tunegate):
+    from harness.data import load_examples
+    from harness.training.sequence import sequence_tasks
+
+    base, tuned = new_task_models
+    fixtures = tunegate.settings.fixtures
+    task = sequence_tasks(fixtures)[-1]
+    dev = load_examples(fixtures / f"tasks/{task}/dev.json")
+    system, shots = few_shot_prompt(fixtures, task, dev)
+    assert len(shots) == 4 and not {s.id for s in shots} & {d.id for d in dev}  # no dev item is a worked example
+    verdict = new_task_prompt_verdicts(tunegate, base, tuned, PromptedModel(base, system, shots))[PROMPT_GATE]
+    assert verdict.passed and "the adapter is needed" in verdict.message, verdict.message
+    matching = new_task_prompt_verdicts(tunegate, base, tuned, PromptedModel(tuned, ""))[PROMPT_GATE]
+    assert not matching.passed and "already reaches 1.00 of the adapter's exact match" in matching.message
+
+
+def test_the_prompt_baseline_config_is_validated(tmp_path):
+    config = tmp_path / "prompted.toml"
+    assert load_prompt_baseline(config, "new_task") == PromptBaseline()  # absent: defaults
+    config.write_text('[new_task]\nshots = 2\nsystem = "Be brief."\n')
+    assert load_prompt_baseline(config, "new_task") == PromptBaseline("Be brief.", 2, 0)
+    config.write_text('[new_task]\nshot = 2\n')
+    with pytest.raises(DataError, match=r"prompted.toml \[new_task\]: unknown key\(s\) \['shot'\]"):
+        load_prompt_baseline(config, "new_task")
+    config.write_text('[new_task]\nshots = -1\n')
+    with pytest.raises(DataError, match="key 'shots' must be a whole number >= 0"):
+        load_prompt_baseline(config, "new_task")

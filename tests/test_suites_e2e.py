@@ -47,7 +47,8 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     for capability in CAPABILITIES:
         checkpoints = {m["checkpoint"] for m in data["metrics"] if m["capability"] == capability}
         expected = {"forgetting": {"naive", "tuned"}, "training": {"tuned"}, "data": {"tuned"},
-                    "identity": {"base", "tuned", "prompted"}}.get(capability, {"base", "tuned"})
+                    "identity": {"base", "tuned", "prompted"}, "new_task": {"base", "tuned", "prompted"}
+                    }.get(capability, {"base", "tuned"})
         assert checkpoints == expected, capability  # side by side: base and tuned (naive vs replay sequence)
     for m in data["metrics"]:
         if any(word in m["name"] for word in ACCURACY_LIKE):
@@ -62,6 +63,7 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert compared["identity"] == {**compared["old_task"],
                                     "prompted": "the base model told in its prompt what the adapter learned"}
     assert compared["new_task"]["tuned"] == "adapter new_task (same weights as replay-increment_2)"
+    assert compared["new_task"]["prompted"] == "the base model told in its prompt what the adapter learned"
     assert "base = the base model &middot; tuned = adapter new_task (same weights as replay-increment_2)" in html
 
 

@@ -276,3 +276,33 @@ def load_identity_spec(path: str | Path) -> IdentitySpec:
                             system_prompt=str(raw.get("system_prompt", "")))
     except DataError as err:
         raise DataError(f"{path}: {err}") from None
+
+
+@dataclass(frozen=True)
+class PromptBaseline:
+    """The prompt-only baseline of a task: a system prompt and `shots` worked examples (drawn with `seed` from the
+    task's training data, none of its dev items) before every question."""
+
+    system: str = "Answer with the fact only, as in the examples."
+    shots: int = 4
+    seed: int = 0
+
+
+def load_prompt_baseline(path: Path, table: str) -> PromptBaseline:
+    """Table `[table]` of a prompt-baseline TOML file (`fixtures/prompted.toml`); defaults when the file or table is
+    absent; an unknown key or a bad value is an error naming the file, table and key."""
+    from harness.compat import tomllib
+
+    if not path.is_file():
+        return PromptBaseline()
+    try:
+        raw = tomllib.loads(read_text_file(path, DataError, "prompt baseline config")).get(table, {})
+    except tomllib.TOMLDecodeError as err:
+        raise DataError(f"{path}: cannot read the prompt baseline config: {err}") from None
+    known = {"system", "shots", "seed"}
+    if unknown := sorted(set(raw) - known):
+        raise DataError(f"{path} [{table}]: unknown key(s) {unknown}; known: {sorted(known)}")
+    if not isinstance(raw.get("shots", 0), int) or raw.get("shots", 0) < 0:
+        raise DataError(f"{path} [{table}]: key 'shots' must be a whole number >= 0, got {raw['shots']!r}")
+    return PromptBaseline(**raw)
+

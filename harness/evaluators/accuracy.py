@@ -13,7 +13,7 @@ the items lost and gained say whether it is beyond noise; every gate's message q
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.data import Example
@@ -74,6 +74,9 @@ def accuracy_samples(capability: str, results: list[AnswerPair], passed: Callabl
             for r in results]
 
 
+PROMPT_GAIN = "exact_match_gain_over_prompted"
+
+
 @dataclass(frozen=True)
 class AccuracyTask:
     """One dev-set accuracy capability: its name, the dev set it is about (for the metric descriptions) and
@@ -93,9 +96,13 @@ class AccuracyTask:
         """The gateable metrics: exact match, token F1 and the paired change."""
         change = ("tuned exact match minus base exact match" if self.expect_gain
                   else "base exact match minus tuned exact match")
-        return {"exact_match": MetricSpec(0, 1, True, f"tuned model's exact match on {self.dev_set}"),
-                "token_f1": MetricSpec(0, 1, True, f"tuned model's mean token F1 on {self.dev_set}"),
-                self.change_metric: MetricSpec(-1, 1, self.expect_gain, f"{change}, same items")}
+        specs = {"exact_match": MetricSpec(0, 1, True, f"tuned model's exact match on {self.dev_set}"),
+                 "token_f1": MetricSpec(0, 1, True, f"tuned model's mean token F1 on {self.dev_set}"),
+                 self.change_metric: MetricSpec(-1, 1, self.expect_gain, f"{change}, same items")}
+        if self.expect_gain:
+            specs[PROMPT_GAIN] = MetricSpec(-1, 1, True, "tuned exact match minus that of the base model prompted "
+                                            "with worked examples, same items (is the adapter needed?)")
+        return specs
 
     def measure(self, results: list[AnswerPair]) -> CapabilityResult:
         """Metrics, samples and evidence (the McNemar verdict, for every gate) of answered dev items; a sample
@@ -109,9 +116,32 @@ class AccuracyTask:
 
     def evaluate(self, models: Sequence[LanguageModel], data: list[Example], settings: Any = None
                  ) -> CapabilityResult:
-        """`models` = (base, tuned) answer every dev item of `data`; see `measure`."""
-        base, tuned = models
-        return self.measure(answer_both(data, base, tuned))
+        """`models` = (base, tuned[, prompted]) answer every dev item of `data`; see `measure`. With a prompted
+        base (new task), its exact match is the `prompted` column and the gain over it is measured."""
+        base, tuned, *prompted = models
+        result = self.measure(answer_both(data, base, tuned))
+        if not self.expect_gain:
+            return result
+        if not prompted:
+            return replace(result, unmeasured=frozenset({PROMPT_GAIN}))
+        versus = answer_both(data, prompted[0], tuned)  # base_correct: the prompted model's
+        metric, words = prompt_gain(self.name, versus)
+        rate_of = MetricValue(self.name, "exact_match", *rate([r.base_correct for r in versus]), checkpoint="prompted")
+        return replace(result, metrics=[*result.metrics, rate_of, metric],
+                       evidence={**result.evidence, PROMPT_GAIN: words})
+
+
+def prompt_gain(capability: str, versus: list[AnswerPair]) -> tuple[MetricValue, str]:
+    """Tuned exact match minus the prompted base's (`versus`: prompted as base, tuned as tuned), paired, with the
+    verdict in words."""
+    change = exact_match_change(capability, PROMPT_GAIN, versus, 1)
+    adapter = sum(r.tuned_correct for r in versus) / len(versus)
+    prompt = sum(r.base_correct for r in versus) / len(versus)
+    share = prompt / adapter if adapter else float("nan")
+    words = (f"a prompt with worked examples already reaches {share:.2f} of the adapter's exact match ({prompt:.3f} "
+             f"vs {adapter:.3f}) at zero training cost" if share >= 0.5 else
+             f"the adapter is needed: prompting reaches {prompt:.3f}, the adapter {adapter:.3f}")
+    return change, words
 
 
 OLD_TASK = AccuracyTask("old_task", "the base task's dev set", expect_gain=False)

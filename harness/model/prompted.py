@@ -5,12 +5,14 @@ not guessed."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from harness.cache import content_hash
-from harness.data import Example
+from harness.data import Example, load_examples, load_prompt_baseline
 from harness.model.protocol import Conversation, LanguageModel
 
 
@@ -47,3 +49,14 @@ class PromptedModel:
                        cpu_time: bool = False) -> float:
         """Seconds for one batched generation after the prompt (what the prompt costs in time)."""
         return self.model.timed_generate([self.prompted(c) for c in conversations], new_tokens, repeats, cpu_time)
+
+
+def few_shot_prompt(fixtures: Path, task: str, dev: Sequence[Example]) -> tuple[str, list[Example]]:
+    """A task's baseline prompt (`fixtures/prompted.toml` [new_task]): its system prompt and `shots` worked
+    examples from `tasks/<task>/train.json` that are not dev items (by id or prompt), drawn with its seed."""
+    config = load_prompt_baseline(fixtures / "prompted.toml", "new_task")
+    held = {ex.id for ex in dev} | {ex.messages for ex in dev}
+    pool = [ex for ex in load_examples(fixtures / f"tasks/{task}/train.json")
+            if ex.id not in held and ex.messages not in held]
+    return config.system, random.Random(config.seed).sample(pool, min(config.shots, len(pool)))
+
