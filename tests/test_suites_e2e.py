@@ -249,8 +249,8 @@ def test_two_xdist_workers_give_one_report_and_one_history_append(run_suites):
 
 def test_a_data_folder_with_only_a_dev_set_runs_what_that_dev_set_allows(run_suites, adapter_under_test,
                                                                          project_root, tmp_path):
-    """A data folder with only the base task's dev set and an adapter: old_task, perplexity (dev answers),
-    adapter health and generation (on the dev set) run; identity, the held-out perplexity gate and the
+    """A data folder with only the base task and an adapter: old_task, perplexity (dev answers), adapter health,
+    generation (on the dev set) and the data checks run; identity, the held-out perplexity gate and the
     generation gain claim are skipped, each naming the missing file; nothing fails at collection."""
     data = tmp_path / "data"
     shutil.copytree(project_root / "fixtures/tasks/base", data / "tasks/base")
@@ -262,7 +262,7 @@ def test_a_data_folder_with_only_a_dev_set_runs_what_that_dev_set_allows(run_sui
     assert result.ret == 0, output[-3000:]
     data_run = results_of(report_dir)
     graded = {g["capability"] for g in data_run["gates"]}
-    assert graded == {"old_task", "perplexity", "adapter_health", "generation"}, output[-3000:]
+    assert graded == {"old_task", "perplexity", "adapter_health", "generation", "data"}, output[-3000:]
     assert "perplexity.dev_answers_ratio" in {g["id"] for g in data_run["gates"]}
     assert not {"perplexity.heldout_ratio", "generation.chrf_gain"} & {g["id"] for g in data_run["gates"]}
     result.stdout.fnmatch_lines([f"SKIPPED*test_generation.py: {data} has no identity/identity.toml*",
