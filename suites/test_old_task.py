@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.data import load_examples
+from harness.data import load_examples, load_identity_spec
+from harness.model.prompted import PromptedModel
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
@@ -18,9 +19,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def old_task_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
-    """Every dev item answered once by base and tuned model; metrics recorded, every gate checked once."""
-    dev = load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")
-    return tunegate.judge("old_task", models_under_test, dev)
+    """Every dev item answered once by base and tuned model and, where the data folder has an identity, by the
+    base told the identity in a system prompt (what the prompt costs the old task, beside what the adapter costs
+    it); metrics recorded, every gate checked once."""
+    fixtures = tunegate.settings.fixtures
+    dev = load_examples(fixtures / "tasks/base/dev.json")
+    identity = fixtures / "identity/identity.toml"
+    if not identity.is_file():
+        return tunegate.judge("old_task", models_under_test, dev)
+    base, tuned = models_under_test
+    prompted = PromptedModel(base, load_identity_spec(identity).prompt)
+    return tunegate.judge("old_task", (base, tuned, prompted), dev)
 
 
 def test_gate(old_task_verdicts, tunegate, gate_id: str) -> None:

@@ -47,7 +47,7 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     for capability in CAPABILITIES:
         checkpoints = {m["checkpoint"] for m in data["metrics"] if m["capability"] == capability}
         expected = {"forgetting": {"naive", "tuned"}, "training": {"tuned"}, "data": {"tuned"},
-                    "identity": {"base", "tuned", "prompted"}, "new_task": {"base", "tuned", "prompted"}
+                    **{key: {"base", "tuned", "prompted"} for key in ("identity", "new_task", "old_task")}
                     }.get(capability, {"base", "tuned"})
         assert checkpoints == expected, capability  # side by side: base and tuned (naive vs replay sequence)
     for m in data["metrics"]:
@@ -59,9 +59,12 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert "strategy comparison" in html and "naive: exact match R[stage][task]" in html
     assert set(data["run"]["sequences"]) == {"replay", "naive"}
     compared = data["run"]["compared"]  # what "tuned" is, per capability: suites grade different adapters
-    assert compared["old_task"] == {"base": "the base model", "tuned": "adapter identity"}
-    assert compared["identity"] == {**compared["old_task"],
-                                    "prompted": "the base model told in its prompt what the adapter learned"}
+    assert compared["identity"] == compared["old_task"] == {
+        "base": "the base model", "tuned": "adapter identity",
+        "prompted": "the base model told in its prompt what the adapter learned"}
+    prompted_em = next(m["value"] for m in data["metrics"] if m["capability"] == "old_task"
+                       and m["name"] == "exact_match" and m["checkpoint"] == "prompted")
+    assert prompted_em < 0.5  # the built-in base, told the identity in a system prompt, loses its old task
     assert compared["new_task"]["tuned"] == "adapter new_task (same weights as replay-increment_2)"
     assert compared["new_task"]["prompted"] == "the base model told in its prompt what the adapter learned"
     assert "base = the base model &middot; tuned = adapter new_task (same weights as replay-increment_2)" in html

@@ -120,13 +120,13 @@ class AccuracyTask:
         base (new task), its exact match is the `prompted` column and the gain over it is measured."""
         base, tuned, *prompted = models
         result = self.measure(answer_both(data, base, tuned))
-        if not self.expect_gain:
-            return result
         if not prompted:
-            return replace(result, unmeasured=frozenset({PROMPT_GAIN}))
+            return replace(result, unmeasured=frozenset({PROMPT_GAIN} & set(self.metrics)))
         versus = answer_both(data, prompted[0], tuned)  # base_correct: the prompted model's
-        metric, words = prompt_gain(self.name, versus)
         rate_of = MetricValue(self.name, "exact_match", *rate([r.base_correct for r in versus]), checkpoint="prompted")
+        if not self.expect_gain:  # the old task: what the prompt costs it, beside what the adapter costs it
+            return replace(result, metrics=[*result.metrics, rate_of])
+        metric, words = prompt_gain(self.name, versus)
         return replace(result, metrics=[*result.metrics, rate_of, metric],
                        evidence={**result.evidence, PROMPT_GAIN: words})
 
