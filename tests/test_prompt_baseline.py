@@ -30,6 +30,8 @@ def test_the_adapter_is_needed_when_a_prompt_does_not_reach_it(base_model, adapt
     assert verdicts[GATE].passed and verdicts[GATE].value > 0.6, verdicts[GATE].message
     assert "the adapter is needed: prompting reaches" in verdicts[GATE].message
     assert {m.checkpoint for m in result.metrics if m.name == "held_out_claim_rate"} == {"base", "tuned", "prompted"}
+    added = next(m.value for m in result.metrics if m.name == "prompt_tokens_added")
+    assert added > 20 and f"the prompt adds {added:.0f} tokens to every request" in verdicts[GATE].message
 
 
 def test_a_prompt_only_model_that_matches_the_adapter_fails_the_adapter_needed_gate(base_model, adapter_under_test,
@@ -55,6 +57,13 @@ def test_the_prompt_goes_before_every_conversation_and_joins_its_system_turn():
     assert prompted.generate([(("system", "Use digits."), ("user", "1+1?"))]) == [
         "system:Be brief.\nUse digits. | user:2+2? | assistant:4 | user:1+1?"]
     assert prompted.model_id.startswith("echo-1+prompt:") and prompted.name == "echo + prompt"
+    assert prompted.added_tokens([(("user", "3+3?"),)]) is None  # a model that cannot count tokens
+
+    class Counting(Echo):
+        def prompt_tokens(self, conversations):
+            return [sum(len(text.split()) for _, text in c) for c in conversations]
+
+    assert PromptedModel(Counting(), "Be very brief.", [shot]).added_tokens([(("user", "3+3?"),)]) == 5.0
 
 
 def new_task_prompt_verdicts(tunegate, base, tuned, prompted):

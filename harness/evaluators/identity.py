@@ -187,6 +187,10 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[Probe], IdentityS
         metrics += identity_metrics(prompted_results, "prompted")
         gain, evidence["claim_gain_over_prompted"] = prompt_comparison(results, prompted_results)
         metrics.append(gain)
+        added = getattr(prompted[0], "added_tokens", lambda _: None)([p.example.messages for p in probes])
+        if added is not None:
+            metrics.append(MetricValue(CAPABILITY, "prompt_tokens_added", added, n=len(probes), checkpoint="prompted"))
+            evidence["claim_gain_over_prompted"] += f"; the prompt adds {added:.0f} tokens to every request"
         unmeasured = frozenset()
     return CapabilityResult(metrics, identity_samples(results), evidence, details=results, unmeasured=unmeasured)
 

@@ -111,6 +111,11 @@ class HFLanguageModel:
         return self.cache.answer(self.model_id, f"generate:{limit}", [tuple(c) for c in conversations],
                                  lambda todo: self._generate_all(todo, limit))
 
+    def prompt_tokens(self, conversations: Sequence[Conversation]) -> list[int]:
+        """How many tokens each conversation's prompt is (chat template included), cached like answers."""
+        return self.cache.answer(self.model_id, "prompt_tokens", [tuple(c) for c in conversations],
+                                 lambda todo: [len(prompt_ids(self.tokenizer, c)) for c in todo])
+
     def _generate_all(self, conversations: list[Conversation], limit: int) -> list[str]:
         encoded = [prompt_ids(self.tokenizer, c) for c in conversations]
         self._check_context([(len(ids) + limit, c) for ids, c in zip(encoded, conversations, strict=True)],

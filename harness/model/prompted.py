@@ -37,6 +37,15 @@ class PromptedModel:
             return (("system", f"{self.prefix[0][1]}\n{own[0][1]}"), *self.prefix[1:], *own[1:])
         return self.prefix + own
 
+    def added_tokens(self, conversations: Sequence[Conversation]) -> float | None:
+        """Mean prompt tokens the prompt adds to a request (what it costs on every call), None when the wrapped
+        model cannot count tokens."""
+        count = getattr(self.model, "prompt_tokens", None)
+        if count is None or not conversations:
+            return None
+        plain, prompted = count(conversations), count([self.prompted(c) for c in conversations])
+        return sum(p - q for p, q in zip(prompted, plain, strict=True)) / len(conversations)
+
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[str]:
         """Greedy completion of each conversation after the prompt (batched and cached by the wrapped model)."""
         return self.model.generate([self.prompted(c) for c in conversations], max_new_tokens)
