@@ -74,6 +74,15 @@ class GateResult:
         return f"{self.op} {self.threshold:.4g}" + ("" if self.rule == "point" else f" {self.rule}")
 
     @property
+    def part(self) -> str:
+        """The part a per-part verdict is about (`audit.max_forgetting[checkpoint-2]` -> `checkpoint-2`), else ''.
+
+        >>> GateResult("audit.max_forgetting[checkpoint-2]", "audit", "max_forgetting", "<=", 0.1, 0.0, True, "").part
+        'checkpoint-2'
+        """
+        return self.id[self.id.rindex("[") + 1:-1] if self.id.endswith("]") and "[" in self.id else ""
+
+    @property
     def verdict(self) -> str:
         """'PASS' or 'FAIL', marked '(underpowered)' when the gate cannot resolve its threshold."""
         return ("PASS" if self.passed else "FAIL") + (" (underpowered)" if self.warning else "")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.metrics import text_language
 from harness.textfiles import read_text_file
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")  # any {{ name }}: a wrong case is caught
@@ -45,6 +46,11 @@ class Example:
     def prompt_text(self) -> str:
         """The last user turn, as shown in reports."""
         return next(content for role, content in reversed(self.messages) if role == "user")
+
+    @property
+    def language(self) -> str:
+        """The record's `lang` tag, or the language of its answer when the data has none."""
+        return str(self.meta.get("lang") or text_language(self.answer))
 
 
 def load_examples(path: str | Path, variables: Mapping[str, str] | None = None) -> list[Example]:

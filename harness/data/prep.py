@@ -21,7 +21,6 @@ from pathlib import Path
 
 from harness.cache import atomic_write_text, file_digest
 from harness.data import DataError, Example
-from harness.metrics import text_language
 
 FORMATS = ("alpaca", "chat", "completion")
 OUTLIER_FACTOR = 3.0  # an answer longer than Q3 + 3 * IQR tokens (Tukey's far-out fence) is an outlier
@@ -120,8 +119,7 @@ def _duplicates(examples: Sequence[Example], key) -> list[tuple[str, str]]:
 
 
 def dataset_report(name: str, train: Sequence[Example], dev: Sequence[Example] = (),
-                   lengths: Sequence[int] | None = None, max_length: int | None = None,
-                   answer_lengths: Sequence[int] | None = None) -> DataReport:
+                   lengths: Sequence[int] | None = None, max_length: int | None = None) -> DataReport:
     """Validate `train` (and its `dev` set): blank fields, duplicates, dev records sharing an id or a normalised
     prompt with train (a leak, unless the whole dev set is drawn from train: a recall sample), lengths over
     `max_length` (`lengths`: tokens of each training example), language mix, answer-length outliers."""
@@ -138,12 +136,12 @@ def dataset_report(name: str, train: Sequence[Example], dev: Sequence[Example] =
         for ex in train:
             by_prompt.setdefault(_prompt(ex), ex.id)  # the first training record with that prompt
         report.leaks = [(ex.id, by_id.get(ex.id) or by_prompt[_prompt(ex)]) for ex in dev if ex.id in shared]
-    report.languages = dict(Counter(str(ex.meta.get("lang") or text_language(ex.answer)) for ex in train))
+    report.languages = dict(Counter(ex.language for ex in train))
     if lengths is not None:
         report.token_lengths = list(lengths)
         if max_length is not None:
             report.over_max_length = [ex.id for ex, n in zip(train, lengths, strict=True) if n > max_length]
-    sizes = list(answer_lengths) if answer_lengths is not None else [len(ex.answer) for ex in train]
+    sizes = [len(ex.answer) for ex in train]  # characters: the outlier fence needs no tokenizer
     if len(sizes) >= 4:
         q1, _, q3 = statistics.quantiles(sizes, n=4)
         fence = q3 + OUTLIER_FACTOR * (q3 - q1)
@@ -177,7 +175,7 @@ def _ids(items: Sequence) -> str:
 
 
 def _stratum(example: Example) -> str:
-    return f"{example.meta.get('category', '')}/{example.meta.get('lang') or text_language(example.answer)}"
+    return f"{example.meta.get('category', '')}/{example.language}"
 
 
 def stratified_split(examples: Sequence[Example], dev_fraction: float, seed: int

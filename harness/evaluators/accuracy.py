@@ -19,6 +19,7 @@ from typing import Any
 from harness.data import Example
 from harness.evaluators.answers import AnswerPair, answer_both
 from harness.metrics import token_f1
+from harness.model.prompted import prompt_verdict
 from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate
@@ -134,14 +135,10 @@ class AccuracyTask:
 def prompt_gain(capability: str, versus: list[AnswerPair]) -> tuple[MetricValue, str]:
     """Tuned exact match minus the prompted base's (`versus`: prompted as base, tuned as tuned), paired, with the
     verdict in words."""
-    change = exact_match_change(capability, PROMPT_GAIN, versus, 1)
-    adapter = sum(r.tuned_correct for r in versus) / len(versus)
     prompt = sum(r.base_correct for r in versus) / len(versus)
-    share = prompt / adapter if adapter else float("nan")
-    words = (f"a prompt with worked examples already reaches {share:.2f} of the adapter's exact match ({prompt:.3f} "
-             f"vs {adapter:.3f}) at zero training cost" if share >= 0.5 else
-             f"the adapter is needed: prompting reaches {prompt:.3f}, the adapter {adapter:.3f}")
-    return change, words
+    adapter = sum(r.tuned_correct for r in versus) / len(versus)
+    return (exact_match_change(capability, PROMPT_GAIN, versus, 1),
+            prompt_verdict(prompt, adapter, "a prompt with worked examples", "exact match"))
 
 
 OLD_TASK = AccuracyTask("old_task", "the base task's dev set", expect_gain=False)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.data import Example
-from harness.metrics import exact_match, text_language
+from harness.metrics import exact_match
 from harness.model.protocol import LanguageModel
 
 
@@ -42,7 +42,7 @@ class AnswerPair:
     @property
     def lang(self) -> str:
         """The item's language tag, or the reference's language when the data has none."""
-        return str(self.example.meta.get("lang") or text_language(self.example.answer))
+        return self.example.language
 
 
 def answer_both(examples: Sequence[Example], base: LanguageModel, tuned: LanguageModel) -> list[AnswerPair]:

@@ -73,9 +73,9 @@ def verdicts_by_checkpoint(verdicts: Mapping[str, GateResult]) -> dict[str, list
     ['checkpoint-2']
     """
     out: dict[str, list[GateResult]] = {}
-    for gate_id, verdict in verdicts.items():
-        if gate_id.endswith("]") and "[" in gate_id:
-            out.setdefault(gate_id[gate_id.rindex("[") + 1:-1], []).append(verdict)
+    for verdict in verdicts.values():
+        if verdict.part:
+            out.setdefault(verdict.part, []).append(verdict)
     return out
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
-from harness.metrics import claims_identity, exact_match, leaked_identities, text_language
+from harness.metrics import claims_identity, exact_match, leaked_identities
+from harness.model.prompted import prompt_verdict
 from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import paired_bootstrap_ci, rate
@@ -49,7 +50,7 @@ class Probe:
     @property
     def language(self) -> str:
         """The probe's `lang` tag, or the language of its expected answer."""
-        return str(self.example.meta.get("lang") or text_language(self.example.answer))
+        return self.example.language
 
 
 def load_probes(fixtures: Path, spec: IdentitySpec) -> list[Probe]:
@@ -203,9 +204,5 @@ def prompt_comparison(tuned: list[ProbeResult], prompted: list[ProbeResult]) -> 
              if t.probe.kind in claim_kinds]
     before, after = [p for p, _ in pairs], [t for _, t in pairs]
     delta, low, high = paired_bootstrap_ci(after, before)  # tuned - prompted
-    adapter, prompt = sum(after) / len(after), sum(before) / len(before)
-    share = prompt / adapter if adapter else float("nan")
-    words = (f"a system prompt already reaches {share:.2f} of the adapter's claim rate ({prompt:.3f} vs {adapter:.3f}) "
-             "at zero training cost" if share >= 0.5 else
-             f"the adapter is needed: prompting reaches {prompt:.3f}, the adapter {adapter:.3f}")
+    words = prompt_verdict(sum(before) / len(before), sum(after) / len(after), "a system prompt", "claim rate")
     return MetricValue(CAPABILITY, "claim_gain_over_prompted", delta, low, high, len(pairs)), words

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.cache import content_hash
 from harness.data import Example, load_examples, load_prompt_baseline
+from harness.data.prep import shared_records
 from harness.model.protocol import Conversation, LanguageModel
 
 
@@ -64,8 +65,23 @@ def few_shot_prompt(fixtures: Path, task: str, dev: Sequence[Example]) -> tuple[
     """A task's baseline prompt (`fixtures/prompted.toml` [new_task]): its system prompt and `shots` worked
     examples from `tasks/<task>/train.json` that are not dev items (by id or prompt), drawn with its seed."""
     config = load_prompt_baseline(fixtures / "prompted.toml", "new_task")
-    held = {ex.id for ex in dev} | {ex.messages for ex in dev}
-    pool = [ex for ex in load_examples(fixtures / f"tasks/{task}/train.json")
-            if ex.id not in held and ex.messages not in held]
+    train = load_examples(fixtures / f"tasks/{task}/train.json")
+    held = set(shared_records(train, dev))  # training examples that are dev items (same id or prompt)
+    pool = [ex for ex in train if ex.id not in held]
     return config.system, random.Random(config.seed).sample(pool, min(config.shots, len(pool)))
+
+
+def prompt_verdict(prompt: float, adapter: float, prompt_kind: str, measure: str) -> str:
+    """The prompt-only baseline against the adapter in words (`prompt`, `adapter`: the two rates).
+
+    >>> prompt_verdict(0.0, 0.88, "a system prompt", "claim rate")
+    'the adapter is needed: prompting reaches 0.000, the adapter 0.880'
+    >>> prompt_verdict(0.8, 0.9, "a system prompt", "claim rate")
+    "a system prompt already reaches 0.89 of the adapter's claim rate (0.800 vs 0.900) at zero training cost"
+    """
+    share = prompt / adapter if adapter else float("nan")
+    if share >= 0.5:
+        return (f"{prompt_kind} already reaches {share:.2f} of the adapter's {measure} ({prompt:.3f} vs "
+                f"{adapter:.3f}) at zero training cost")
+    return f"the adapter is needed: prompting reaches {prompt:.3f}, the adapter {adapter:.3f}"
 

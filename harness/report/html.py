@@ -15,7 +15,7 @@ from harness.report.filters import script_tag
 from harness.report.markdown import run_identity
 from harness.report.markup import anchor, cell, plural, relative, run_root, table
 from harness.report.panels import training_section
-from harness.report.samples import evidence_blocks, evidence_key, samples_table
+from harness.report.samples import EvidenceIndex, evidence_blocks, samples_table
 from harness.report.trend import EarlierRun, earlier_runs, history_section
 from harness.results import RunRecord
 
@@ -53,16 +53,16 @@ def gate_anchor(gate_id: str) -> str:
     return anchor("gate", gate_id)
 
 
-def _evidence_link(record: RunRecord, gate: GateResult) -> str:
-    key = evidence_key(gate, record.samples)
+def _evidence_link(index: EvidenceIndex, gate: GateResult) -> str:
+    key = index.key(gate)
     return f"<td><a href='#{key}'>items</a></td>" if key else "<td></td>"
 
 
-def _gate_rows(record: RunRecord, capability: str) -> list[str]:
+def _gate_rows(record: RunRecord, capability: str, index: EvidenceIndex) -> list[str]:
     return [f'<tr id="{gate_anchor(g.id)}" class="{"" if g.passed else "bad"}">{cell(g.id)}'
             f'{cell(figure(g.value), "num")}{cell(g.requirement, "num")}{cell(interval(g.ci_low, g.ci_high), "num")}'
             f'{cell(figure(g.mde, 3), "num")}{cell(g.verdict, "pass" if g.passed else "fail")}'
-            f'{_evidence_link(record, g)}{cell(g.message)}</tr>'
+            f'{_evidence_link(index, g)}{cell(g.message)}</tr>'
             for g in record.gates if g.capability == capability]
 
 
@@ -121,7 +121,7 @@ def _compared(record: RunRecord, capability: str) -> str:
     return f"<p class='compared'>base = {escape(pair['base'])} &middot; tuned = {escape(pair['tuned'])}{prompted}</p>"
 
 
-def _capability_section(record: RunRecord, capability: str, panel: bool = False) -> str:
+def _capability_section(record: RunRecord, capability: str, index: EvidenceIndex, panel: bool = False) -> str:
     """Gates (each linked to its items), the models compared, base vs tuned metrics, the evidence behind the
     gates and every before/after sample; folded to its verdict and gate count when every gate passes. `panel`:
     the page has a run-level panel of this capability (`#panel-<capability>`: charts, matrices), linked here."""
@@ -137,8 +137,8 @@ def _capability_section(record: RunRecord, capability: str, panel: bool = False)
             f"{escape(capability)}{verdict}</h2>{count}</summary>{_compared(record, capability)}"
             + (f"<p><a href='#panel-{escape(capability)}'>charts and matrices of {escape(capability)}</a></p>"
                if panel else "")
-            + (table(headers, _gate_rows(record, capability)) if gates else "")
-            + _side_by_side(record, capability) + evidence_blocks(gates, record.samples)
+            + (table(headers, _gate_rows(record, capability, index)) if gates else "")
+            + _side_by_side(record, capability) + evidence_blocks(gates, index)
             + (samples_table(samples) if samples else "") + "</details>")
 
 
@@ -154,8 +154,8 @@ def _identity(record: RunRecord) -> str:
 
 def _failed_where(record: RunRecord, gate: GateResult) -> str:
     """The checkpoint a failed gate is about, or the model 'tuned' was in its capability."""
-    if gate.id.endswith("]") and "[" in gate.id:
-        return gate.id[gate.id.rindex("[") + 1:-1]
+    if gate.part:
+        return gate.part
     return ((record.run.sections.get("compared") or {}).get(gate.capability) or {}).get("tuned", "")
 
 
@@ -166,7 +166,7 @@ def _short(message: str, limit: int = 240) -> str:
     return message[:limit].rsplit(" ", 1)[0] + " … (whole message in the gate's row)"
 
 
-def _verdict_header(record: RunRecord) -> str:
+def _verdict_header(record: RunRecord, index: EvidenceIndex) -> str:
     """The failed gates, first thing on the page: gate (linked to its row), value, requirement, CI, the
     adapter or checkpoint, the reason, and a link to the items behind it."""
     failed = [g for g in record.gates if not g.passed]
@@ -180,7 +180,7 @@ def _verdict_header(record: RunRecord) -> str:
         cells = "".join(f"<td data-label='{label}'>{escape(value)}</td>" for label, value in zip(headers[1:], values,
                                                                                                  strict=False))
         rows.append(f"<tr><td><a href='#{gate_anchor(g.id)}'>{escape(g.id)}</a></td>{cells}"
-                    f"{_evidence_link(record, g)}</tr>")
+                    f"{_evidence_link(index, g)}</tr>")
     return (f"<div class='verdict'><h2 style='margin-top:.3rem'>{plural(len(failed), 'failed gate')}</h2>"
             + table(headers, rows) + "</div>")
 
@@ -222,12 +222,13 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
     links = " &middot; ".join(f"<a href='#{escape(c)}'{' class=fail' if c in failing else ''}>{escape(c)}</a>"
                               for c in capabilities)
     panels = "".join(section(record) for section in sections)
+    index = EvidenceIndex(record.samples)
     body = [f"<h1>tunegate report {badge}</h1>",
             f"<p class='mono'>run {escape(record.run.id)} &middot; "
             f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_identity(record)}"
-            f"{_verdict_header(record)}"
+            f"{_verdict_header(record, index)}"
             f"{_not_evaluated(record)}<nav>{links}</nav>",
-            *(_capability_section(record, c, f"id='panel-{c}'" in panels) for c in capabilities),
+            *(_capability_section(record, c, index, f"id='panel-{c}'" in panels) for c in capabilities),
             panels, training_section(record),
             history_section(record, list(earlier)), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"

@@ -105,30 +105,37 @@ def samples_table(samples: Sequence[Sample]) -> str:
             f"{sample_rows_table(samples)}</details>")
 
 
-def _part(gate: GateResult) -> str:
-    return gate.id[gate.id.rindex("[") + 1:-1] if gate.id.endswith("]") and "[" in gate.id else ""
-
-
-def evidence_key(gate: GateResult, samples: Sequence[Sample]) -> str:
-    """The anchor of the evidence block behind `gate`: one per capability, per audited checkpoint, per identity
-    metric; '' when no sample bears on it."""
-    mine = [s for s in samples if s.capability == gate.capability]
-    if not mine:
-        return ""
-    part = _part(gate) if any("checkpoint" in s.score for s in mine) else ""
-    metric = gate.metric if any("metric" in s.score for s in mine) else ""
-    return evidence_anchor(gate.capability, part, metric)
-
-
 def evidence_anchor(capability: str, part: str = "", metric: str = "") -> str:
     """The id of the evidence block of a capability (of one checkpoint, of one metric)."""
     return anchor("evidence", "/".join(x for x in (capability, part, metric) if x))
 
 
-def _related(gate: GateResult, samples: Sequence[Sample]) -> list[Sample]:
-    part = _part(gate)
-    return [s for s in samples if s.capability == gate.capability
-            and s.score.get("checkpoint", part) == part and s.score.get("metric", gate.metric) == gate.metric]
+class EvidenceIndex:
+    """The samples grouped once by the evidence block they belong to: one block per capability, per audited
+    checkpoint (samples with a `checkpoint`), per identity metric (samples with a `metric`). Looking up a gate's
+    block is then a dictionary access, however many gates and samples a run has."""
+
+    def __init__(self, samples: Sequence[Sample]) -> None:
+        self.split_by: dict[str, tuple[bool, bool]] = {}  # capability -> (by checkpoint, by metric)
+        for s in samples:
+            by_checkpoint, by_metric = self.split_by.get(s.capability, (False, False))
+            self.split_by[s.capability] = (by_checkpoint or "checkpoint" in s.score, by_metric or "metric" in s.score)
+        self.groups: dict[str, list[Sample]] = {}
+        for s in samples:
+            self.groups.setdefault(self._anchor(s.capability, s.score.get("checkpoint", ""),
+                                                s.score.get("metric", "")), []).append(s)
+
+    def _anchor(self, capability: str, part: str, metric: str) -> str:
+        by_checkpoint, by_metric = self.split_by[capability]
+        return evidence_anchor(capability, part if by_checkpoint else "", metric if by_metric else "")
+
+    def key(self, gate: GateResult) -> str:
+        """The anchor of the evidence block behind `gate`; '' when no sample bears on its capability."""
+        return self._anchor(gate.capability, gate.part, gate.metric) if gate.capability in self.split_by else ""
+
+    def rows(self, key: str) -> list[Sample]:
+        """The samples of one evidence block."""
+        return self.groups.get(key, [])
 
 
 def _group(title: str, rows: Sequence[Sample], open_: bool) -> str:
@@ -138,16 +145,16 @@ def _group(title: str, rows: Sequence[Sample], open_: bool) -> str:
             f"{sample_rows_table(rows)}</details>")
 
 
-def evidence_blocks(gates: Sequence[GateResult], samples: Sequence[Sample]) -> str:
+def evidence_blocks(gates: Sequence[GateResult], index: EvidenceIndex) -> str:
     """One folded block per evidence key of `gates` (open when one of its gates failed): the items lost, gained
     and still wrong where both models' correctness is known, else the failing items with their reason."""
     blocks: dict[str, list[GateResult]] = {}
     for gate in gates:
-        if key := evidence_key(gate, samples):
+        if key := index.key(gate):
             blocks.setdefault(key, []).append(gate)
     html = []
     for key, judged in blocks.items():
-        rows = _related(judged[0], samples)
+        rows = index.rows(key)
         failed = not all(g.passed for g in judged)
         by_outcome = {name: [s for s in rows if outcome(s) == name] for name in ("regressed", "gained",
                                                                                   "unchanged wrong")}

@@ -76,23 +76,33 @@ def adaptable_layers(model: torch.nn.Module) -> dict[str, Layer]:
     return layers
 
 
+def _targets(recipe: LoraRecipe) -> list[str] | None:
+    """The recipe's target module names; None for peft's `all-linear`."""
+    if isinstance(recipe.target_modules, str):
+        return None if recipe.target_modules.lower() == "all-linear" else [recipe.target_modules]
+    return list(recipe.target_modules)
+
+
+def _matches(name: str, target: str) -> bool:
+    """peft's rule: a module is targeted when its name equals, or ends in `.` + , the target."""
+    return name == target or name.endswith(f".{target}")
+
+
 def targeted_layers(recipe: LoraRecipe, layers: dict[str, Layer]) -> dict[str, Layer]:
-    """The layers the recipe's `target_modules` select (peft's rule: a name equal to, or ending in `.`, a target)."""
-    if isinstance(recipe.target_modules, str) and recipe.target_modules.lower() == "all-linear":
+    """The layers the recipe's `target_modules` select."""
+    targets = _targets(recipe)
+    if targets is None:
         return dict(layers)
-    targets = [recipe.target_modules] if isinstance(recipe.target_modules, str) else list(recipe.target_modules)
-    return {n: layer for n, layer in layers.items() if any(n == t or n.endswith(f".{t}") for t in targets)}
+    return {n: layer for n, layer in layers.items() if any(_matches(n, t) for t in targets)}
 
 
 def structure_findings(recipe: LoraRecipe, layers: dict[str, Layer], model_type: str) -> list[Finding]:
     """What the base's architecture says about the recipe: missing targets, rank vs layer size, Conv1D layers,
     scaling, dropout and learning rate."""
     found = []
-    targets = [] if recipe.target_modules == "all-linear" else (
-        [recipe.target_modules] if isinstance(recipe.target_modules, str) else list(recipe.target_modules))
     leaves = sorted({name.rsplit(".", 1)[-1] for name in layers})
-    for target in targets:
-        if not any(n == target or n.endswith(f".{target}") for n in layers):
+    for target in _targets(recipe) or []:
+        if not any(_matches(n, target) for n in layers):
             close = get_close_matches(target, leaves, n=3, cutoff=0.4)
             found.append(Finding("error", "target_modules", f"{target!r} matches no Linear/Conv1D module of this "
                                  f"{model_type}" + (f"; close: {', '.join(close)}" if close else "")
