@@ -106,3 +106,6 @@ def test_the_data_gate_fails_on_a_leaked_dev_item_and_passes_on_clean_data(tuneg
     assert not verdicts["data.dev_leaks"].passed and "leaky: dev d2 = train t7" in verdicts["data.dev_leaks"].message
     duplicated = dataset_report("dups", [*train, *(ex(f"x{i}", f"question {i}", "A") for i in range(5))])
     assert not verdicts_of(tunegate, "data", None, [duplicated])["data.duplicate_rate"].passed  # 5 / 45 > 0.05
+    cut = dataset_report("cut", train, lengths=[10] * 36 + [200] * 4, max_length=96)  # 4 / 40 over max_length
+    verdict = verdicts_of(tunegate, "data", None, [clean, cut])["data.over_max_length"]
+    assert not verdict.passed and verdict.value == 0.1 and "cut: t36" in verdict.message

@@ -35,9 +35,9 @@ def test_a_diverging_recipe_fails_the_training_gates_and_does_not_crash(base_mod
     data = load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)
     trained = train_adapter(base_model, data, diverging, tunegate.settings.cache_dir, name="identity-lr-10")
     verdicts = verdicts_of(tunegate, "training", None, {"lr 10": {**trained.info, "log": trained.log}})
-    failed = [v for v in verdicts.values() if not v.passed]
-    assert failed, [v.message for v in verdicts.values()]
-    assert any("lr 10: loss" in v.message for v in failed)  # the message names the adapter and its losses
+    assert not any(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]  # both gates
+    assert verdicts["training.nonfinite_steps"].value == 1 and verdicts["training.loss_ratio"].value == math.inf
+    assert all("lr 10: loss" in v.message for v in verdicts.values())  # the message names the adapter and losses
 
 
 def test_a_non_finite_loss_ends_training_with_finite_weights():
