@@ -39,7 +39,7 @@ from harness.run_end import (
 from harness.settings import Settings
 
 
-@dataclass
+@dataclass(repr=False)
 class SessionState:
     """Everything the plugin keeps for one pytest session (stored in `config.stash`)."""
 
@@ -52,6 +52,9 @@ class SessionState:
     baseline: dict | None = None  # the stored baseline of --baseline
     results: dict[str, CapabilityResult] = field(default_factory=dict)  # each judged capability's deciding result
     clock_started: float = field(default_factory=time.perf_counter)
+
+    def __repr__(self) -> str:  # a traceback that shows the `tunegate` fixture must not print every result
+        return f"<tunegate session: {len(self.results)} capabilities measured, {len(self.record.gates)} verdicts>"
 
     def gate_ids(self, capability: str) -> list[str]:
         """The ids of the verdicts a capability's suite yields: its configured gates and, under --baseline, its
@@ -107,7 +110,8 @@ class SessionState:
     def enforce(self, result: GateResult) -> None:
         """Record a gate verdict and fail the calling test with its message when the gate failed."""
         self.record_gate(result)
-        assert result.passed, result.message
+        if not result.passed:  # the message is the whole story: no traceback of the test's (large) arguments
+            pytest.fail(result.message, pytrace=False)
 
     def record_metrics(self, metrics: list[MetricValue]) -> None:
         """Keep measured metrics."""

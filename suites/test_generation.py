@@ -8,6 +8,7 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import identity
+from harness.model.prompted import identity_prompted
 from harness.plugin import missing_data, parametrize_gates
 from harness.records import GateResult
 
@@ -24,14 +25,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def generation_verdicts(request, models_under_test, tunegate) -> dict[str, GateResult]:
     """Every identity probe with a reference answer (or, in a data folder without identity data, every base dev
-    example) generated once by base and tuned; metrics and gates."""
+    example) generated once by base, tuned and the base told the identity in a system prompt (the identity suite's
+    requests: cached); metrics and gates."""
     fixtures = tunegate.settings.fixtures
     if missing_data(fixtures, identity.DATA_FILES):
-        examples = load_examples(fixtures / DEV_SET)
-    else:
-        probes = identity.load_probes(fixtures, request.getfixturevalue("identity_spec"))
-        examples = [replace(p.example, id=p.id) for p in probes if p.kind != "locality"]
-    return tunegate.judge("generation", models_under_test, examples)
+        return tunegate.judge("generation", models_under_test, load_examples(fixtures / DEV_SET))
+    spec = request.getfixturevalue("identity_spec")
+    examples = [replace(p.example, id=p.id) for p in identity.load_probes(fixtures, spec) if p.kind != "locality"]
+    prompted = identity_prompted(models_under_test[0], fixtures)
+    return tunegate.judge("generation", (*models_under_test, prompted), examples)
 
 
 def test_gate(generation_verdicts, tunegate, gate_id: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from harness.data import load_identity_spec
 from harness.evaluators import identity
-from harness.model.prompted import PromptedModel
+from harness.model.prompted import identity_prompted
 from harness.plugin import missing_data, parametrize_gates, tunegate_state
 from harness.records import GateResult
 
@@ -35,7 +35,7 @@ def identity_verdicts(models_under_test, identity_spec, tunegate) -> dict[str, G
     --baseline, its baseline and drift gates) checked."""
     probes = identity.load_probes(tunegate.settings.fixtures, identity_spec)
     base, tuned = models_under_test
-    prompted = PromptedModel(base, identity_spec.prompt)
+    prompted = identity_prompted(base, tunegate.settings.fixtures)
     return tunegate.judge("identity", (base, tuned, prompted), (probes, identity_spec))
 
 
@@ -49,7 +49,7 @@ def test_probe(identity_results, tunegate, probe_id: str) -> None:
     """A probe fails its own test only when its gate allows no misses; other misses are xfailed."""
     outcome, message = identity.probe_outcome(identity_results[probe_id], tunegate.gates.absolute)
     if outcome == "fail":
-        pytest.fail(message)
+        pytest.fail(message, pytrace=False)
     if outcome == "tolerated":
         pytest.xfail(message)
 

@@ -7,6 +7,7 @@ import pytest
 from harness.cpu import processes_sharing_cores, xdist_workers
 from harness.data import load_examples
 from harness.model.loading import resolve_device
+from harness.model.prompted import identity_prompted
 from harness.model.views import plain_base
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
@@ -22,7 +23,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
-    """The plain base model (no peft wrapper), the tuned view and the merged copy, timed in interleaved rounds
+    """The plain base model (no peft wrapper), the tuned view, the merged copy and (where the data folder has an
+    identity) the plain base with the identity's system prompt, timed in interleaved rounds
     on the base task's dev prompts (a FAIL is re-measured once), after any helper training process has finished;
     metrics and gates. Skipped, before any model is loaded, when other processes share what is timed: pytest-xdist
     workers, or the CPU processes of an `accelerate launch` (one process per GPU is timed)."""
@@ -34,8 +36,10 @@ def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
                     "`accelerate launch` do (time it in a plain run)")
     request.getfixturevalue("trained_adapters").finish()  # no training process may run beside the timing
     base_model, merged = request.getfixturevalue("base_model"), request.getfixturevalue("merged_model")
-    models = {"base": plain_base(base_model, tunegate.requests),
-              "tuned": request.getfixturevalue("models_under_test")[1], "merged": merged}
+    plain = plain_base(base_model, tunegate.requests)
+    models = {"base": plain, "tuned": request.getfixturevalue("models_under_test")[1], "merged": merged}
+    if prompted := identity_prompted(plain, tunegate.settings.fixtures):
+        models["prompted"] = prompted
     prompts = [ex.messages for ex in load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")]
     return tunegate.judge("latency", models, prompts)
 

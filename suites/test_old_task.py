@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.data import load_examples, load_identity_spec
-from harness.model.prompted import PromptedModel
+from harness.data import load_examples
+from harness.model.prompted import identity_prompted
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
@@ -23,13 +23,9 @@ def old_task_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     base told the identity in a system prompt (what the prompt costs the old task, beside what the adapter costs
     it); metrics recorded, every gate checked once."""
     fixtures = tunegate.settings.fixtures
-    dev = load_examples(fixtures / "tasks/base/dev.json")
-    identity = fixtures / "identity/identity.toml"
-    if not identity.is_file():
-        return tunegate.judge("old_task", models_under_test, dev)
-    base, tuned = models_under_test
-    prompted = PromptedModel(base, load_identity_spec(identity).prompt)
-    return tunegate.judge("old_task", (base, tuned, prompted), dev)
+    prompted = identity_prompted(models_under_test[0], fixtures)
+    models = (*models_under_test, prompted) if prompted else models_under_test
+    return tunegate.judge("old_task", models, load_examples(fixtures / "tasks/base/dev.json"))
 
 
 def test_gate(old_task_verdicts, tunegate, gate_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.data import load_examples, load_text_lines
+from harness.model.prompted import identity_prompted
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
@@ -19,12 +20,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def perplexity_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
-    """Held-out text (when the data folder has it) and dev answers scored once under base and tuned model;
-    metrics recorded, gates checked."""
+    """Held-out text (when the data folder has it) and dev answers scored once under base and tuned model, the dev
+    answers also under the base told the identity in a system prompt (when the data folder has one); metrics
+    recorded, gates checked."""
     fixtures = tunegate.settings.fixtures
     heldout = load_text_lines(fixtures / HELDOUT) if (fixtures / HELDOUT).is_file() else []
     data = (heldout, load_examples(fixtures / "tasks/base/dev.json"))
-    return tunegate.judge("perplexity", models_under_test, data)
+    prompted = identity_prompted(models_under_test[0], fixtures)
+    return tunegate.judge("perplexity", (*models_under_test, prompted) if prompted else models_under_test, data)
 
 
 def test_gate(perplexity_verdicts, tunegate, gate_id: str) -> None:

@@ -321,6 +321,10 @@ CASES = [
     BadInput("recipe-rank-too-large", "a recipe whose rank exceeds the base's layers",
              lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace("\nr = 16 ", "\nr = 512 ", 1)), [])[1],
              ("recipes.toml [identity]", "r = 512 exceeds the smaller side")),
+    BadInput("identity-prompt-shots-negative", "a negative number of worked examples for the identity's baseline",
+             lambda p: (p.rewrite(p.data / "identity/identity.toml", lambda t: t.replace(
+                 "\n[base]", "\nprompt_shots = -1\n[base]", 1)), [])[1],
+             ("identity/identity.toml", "key 'prompt_shots' must be a whole number >= 0, got -1")),
     # --- clear before issue 10, kept clear ---
     BadInput("dataset-invalid-json", "a dataset that is not JSON",
              lambda p: ((p.data / DEV).write_text('[{"instruction": "Hi" "output": "x"}]'), [])[1],

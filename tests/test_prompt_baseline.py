@@ -102,3 +102,105 @@ def test_the_prompt_baseline_config_is_validated(tmp_path):
     config.write_text('[new_task]\nshots = -1\n')
     with pytest.raises(DataError, match="key 'shots' must be a whole number >= 0"):
         load_prompt_baseline(config, "new_task")
+
+
+def _by_checkpoint(result, name):
+    return {m.checkpoint: m.value for m in result.metrics if m.name == name}
+
+
+def test_perplexity_and_generation_get_a_prompted_column_that_no_gate_reads(base_model, adapter_under_test,
+                                                                           identity_spec, tunegate):
+    from dataclasses import replace as with_id
+
+    from harness.data import load_examples, load_text_lines
+    from harness.metrics import perplexity
+    from harness.text_metrics import corpus_score_ci
+
+    base, tuned = base_and_tuned(base_model, adapter_under_test)
+    prompted = PromptedModel(base, identity_spec.prompt)
+    fixtures = tunegate.settings.fixtures
+    dev = load_examples(fixtures / "tasks/base/dev.json")
+    result, verdicts = tunegate.evaluate("perplexity", (base, tuned, prompted),
+                                         (load_text_lines(fixtures / "perplexity/heldout.txt"), dev))
+    scores = prompted.loglikelihood(dev)
+    expected = perplexity(-sum(s for s, _ in scores), sum(n for _, n in scores))
+    ppl, ratio = _by_checkpoint(result, "dev_answers"), _by_checkpoint(result, "dev_answers_ratio")
+    assert ppl["prompted"] == pytest.approx(expected, rel=1e-9)
+    assert ratio["prompted"] == pytest.approx(ppl["prompted"] / ppl["base"], rel=1e-9)
+    assert ratio["prompted"] > 5 and verdicts["perplexity.dev_answers_ratio"].passed  # the gate reads tuned only
+    assert verdicts["perplexity.dev_answers_ratio"].value == ratio["tuned"]
+    assert "the prompted base" in verdicts["perplexity.dev_answers_ratio"].message
+    assert set(_by_checkpoint(result, "heldout")) == {"base", "tuned"}  # raw text: no conversation to prompt
+
+    probes = [with_id(p.example, id=p.id) for p in identity.load_probes(fixtures, identity_spec)
+              if p.kind != "locality"]
+    result, verdicts = tunegate.evaluate("generation", (base, tuned, prompted), probes)
+    answers = prompted.generate([p.messages for p in probes])
+    chrf = _by_checkpoint(result, "chrf")
+    assert chrf["prompted"] == pytest.approx(corpus_score_ci("chrf", answers, [p.answer for p in probes])[0])
+    assert _by_checkpoint(result, "chrf_gain")["prompted"] == pytest.approx(chrf["prompted"] - chrf["base"])
+    assert verdicts["generation.chrf"].value == chrf["tuned"] and "the prompted base" in \
+        verdicts["generation.chrf"].message
+
+
+def test_latency_times_what_the_prompt_costs_beside_what_the_adapter_costs(base_model, models_under_test,
+                                                                          identity_spec, tunegate):
+    from harness.data import load_examples
+    from harness.evaluators import latency
+    from harness.model.views import plain_base
+
+    plain = plain_base(base_model)
+    prompts = [ex.messages for ex in load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")]
+    how = latency.LatencySettings(prompts=8, new_tokens=8, min_rounds=5, max_rounds=10, budget_s=2.0)
+    models = {"base": plain, "tuned": models_under_test[1], "prompted": PromptedModel(plain, identity_spec.prompt)}
+    timings = latency.measure_latency(models, prompts, how)
+    metrics = latency.latency_metrics(timings)
+    ttft = {m.checkpoint: m.value for m in metrics if m.name == "ttft_ratio"}
+    assert set(ttft) == {"tuned", "prompted"}
+    assert ttft["prompted"] > 1.3, ttft  # 62 more prompt tokens to prefill on every request (measured here: 2.8x)
+    evidence = latency.latency_evidence(timings, metrics)
+    assert "the prompted base:" in evidence["ttft_ratio"] and "the prompted base:" in evidence["throughput_ratio"]
+
+
+def test_the_identity_baseline_takes_k_worked_examples_that_are_no_probe(tmp_path):
+    import shutil
+
+    from harness.data import load_examples, load_identity_spec
+    from harness.model.prompted import identity_prompted
+    from tests.conftest import ROOT
+
+    class Named:
+        name, model_id, device = "named", "named-1", "cpu"
+
+    shutil.copytree(ROOT / "fixtures/identity", tmp_path / "identity")
+    config = tmp_path / "identity/identity.toml"
+    assert identity_prompted(Named(), tmp_path).prefix == (("system", load_identity_spec(config).prompt),)
+    config.write_text(config.read_text().replace("\n[base]", "\nprompt_shots = 3\n[base]", 1))
+    spec = load_identity_spec(config)
+    prefix = identity_prompted(Named(), tmp_path).prefix
+    assert len(prefix) == 1 + 2 * 3 and prefix == identity_prompted(Named(), tmp_path).prefix  # seeded: same draw
+    probe_prompts = {ex.prompt_text.strip().lower() for ex in load_examples(tmp_path / "identity/probes.json",
+                                                                             spec.variables)}
+    shots = [text for role, text in prefix[1:] if role == "user"]
+    assert len(shots) == 3 and not {s.strip().lower() for s in shots} & probe_prompts
+    assert "{{NAME}}" not in str(prefix) and spec.name in str(prefix)  # the identity filled in
+    config.write_text(config.read_text().replace("prompt_shots = 3", "prompt_shots = -2"))
+    with pytest.raises(DataError, match=r"identity.toml: key 'prompt_shots' must be a whole number >= 0, got -2"):
+        identity_prompted(Named(), tmp_path)
+    assert identity_prompted(Named(), tmp_path / "elsewhere") is None  # no identity in that data folder
+
+
+def test_a_baseline_prompt_too_long_for_the_context_is_named_as_the_cause(base_model, tmp_path):
+    import shutil
+
+    from harness.model.prompted import identity_prompted
+    from harness.model.views import plain_base
+    from tests.conftest import ROOT
+
+    shutil.copytree(ROOT / "fixtures/identity", tmp_path / "identity")
+    config = tmp_path / "identity/identity.toml"
+    config.write_text(config.read_text().replace("\n[base]", "\nprompt_shots = 6\n[base]", 1))
+    prompted = identity_prompted(plain_base(base_model), tmp_path)  # 6 examples: longer than the 256 positions
+    with pytest.raises(DataError, match=r"longer than the model's context .*the prompt-only baseline put 13 turn\(s\) "
+                                        r"before it.*`prompt_shots` in identity/identity.toml"):
+        prompted.generate([(("user", "Who are you?"),)])

@@ -46,9 +46,9 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert all(g["passed"] for g in data["gates"]) and len(data["samples"]) >= 90
     for capability in CAPABILITIES:
         checkpoints = {m["checkpoint"] for m in data["metrics"] if m["capability"] == capability}
+        prompted = ("identity", "new_task", "old_task", "perplexity", "generation", "latency")
         expected = {"forgetting": {"naive", "tuned"}, "training": {"tuned"}, "data": {"tuned"},
-                    **{key: {"base", "tuned", "prompted"} for key in ("identity", "new_task", "old_task")}
-                    }.get(capability, {"base", "tuned"})
+                    **{key: {"base", "tuned", "prompted"} for key in prompted}}.get(capability, {"base", "tuned"})
         assert checkpoints == expected, capability  # side by side: base and tuned (naive vs replay sequence)
     for m in data["metrics"]:
         if any(word in m["name"] for word in ACCURACY_LIKE):

@@ -232,6 +232,8 @@ class IdentitySpec:
     other_names: tuple[str, ...] = ()
     other_authors: tuple[str, ...] = ()
     system_prompt: str = ""  # the prompt-only baseline's instruction ({{NAME}} / {{AUTHOR}} filled); default below
+    prompt_shots: int = 0  # worked examples from the identity training data before every request of that baseline
+    prompt_seed: int = 0  # the draw of those examples
 
     def __post_init__(self) -> None:
         for key in ("name", "author"):
@@ -267,19 +269,23 @@ def load_identity_spec(path: str | Path) -> IdentitySpec:
         raw = tomllib.loads(read_text_file(path, DataError, "identity config"))
     except tomllib.TOMLDecodeError as err:
         raise DataError(f"{path}: cannot read identity config: {err}") from None
-    allowed = {"name", "author", "base", "others", "system_prompt"}
+    allowed = {"name", "author", "base", "others", "system_prompt", "prompt_shots", "prompt_seed"}
     if unknown := set(raw) - allowed:
         raise DataError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
     base, others = raw.get("base", {}), raw.get("others", {})
     for section, keys, given in (("base", {"name", "author"}, base), ("others", {"names", "authors"}, others)):
         if unknown := set(given) - keys:
             raise DataError(f"{path}: unknown key(s) in [{section}]: {sorted(unknown)}")
+    for key in ("prompt_shots", "prompt_seed"):
+        if not isinstance(raw.get(key, 0), int) or isinstance(raw.get(key), bool) or raw.get(key, 0) < 0:
+            raise DataError(f"{path}: key {key!r} must be a whole number >= 0, got {raw[key]!r}")
     try:
         return IdentitySpec(name=raw.get("name", ""), author=raw.get("author", ""),
                             base_name=base.get("name", ""), base_author=base.get("author", ""),
                             other_names=tuple(others.get("names", ())),
                             other_authors=tuple(others.get("authors", ())),
-                            system_prompt=str(raw.get("system_prompt", "")))
+                            system_prompt=str(raw.get("system_prompt", "")),
+                            prompt_shots=raw.get("prompt_shots", 0), prompt_seed=raw.get("prompt_seed", 0))
     except DataError as err:
         raise DataError(f"{path}: {err}") from None
 

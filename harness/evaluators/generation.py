@@ -3,7 +3,9 @@
 BLEU and chrF (sacrebleu, corpus level) and ROUGE-L F1 (rouge-score, Chinese split per character), plus
 exact match and token F1, overall and per language, each with a 95% bootstrap interval over items. The
 data is the adapter's own target behaviour: the identity probes that carry a reference answer (held-in,
-held-out and adversarial, English and Chinese). The gain in chrF over the base is a paired bootstrap.
+held-out and adversarial, English and Chinese). The gain in chrF over the base is a paired bootstrap. With the
+prompt-only baseline (the base told in a system prompt what the adapter learned), its answers are scored the same
+way: the `prompted` column.
 """
 
 from __future__ import annotations
@@ -38,31 +40,40 @@ def _scores(outputs: list[str], refs: list[str]) -> dict[str, tuple]:
             "token_f1": mean_ci([token_f1(o, r) for o, r in zip(outputs, refs, strict=True)])}
 
 
-def generation_metrics(items: list[AnswerPair]) -> list[MetricValue]:
-    """Every quality metric for base and tuned, overall and per language, and the paired chrF gain."""
+def generation_metrics(items: list[AnswerPair], prompted: list[str] | None = None) -> list[MetricValue]:
+    """Every quality metric for base and tuned (and the prompted base's answers `prompted`, when given), overall
+    and per language, and each one's paired chrF gain over the base."""
     out: list[MetricValue] = []
     langs = sorted({g.lang for g in items})
-    for checkpoint in ("base", "tuned"):
+    refs = [g.example.answer for g in items]
+    answers = {"base": [g.base_output for g in items], "tuned": [g.tuned_output for g in items]}
+    if prompted is not None:
+        answers["prompted"] = prompted
+    for checkpoint, outputs in answers.items():
         for lang in [None, *langs] if len(langs) > 1 else [None]:
-            chosen = [g for g in items if lang is None or g.lang == lang]
-            outputs = [getattr(g, f"{checkpoint}_output") for g in chosen]
+            chosen = [i for i, g in enumerate(items) if lang is None or g.lang == lang]
             suffix = f"[{lang}]" if lang else ""
             out += [MetricValue(CAPABILITY, name + suffix, *values, checkpoint=checkpoint)
-                    for name, values in _scores(outputs, [g.example.answer for g in chosen]).items()]
-    gain = corpus_score_ci("chrf", [g.tuned_output for g in items], [g.example.answer for g in items],
-                           baseline=[g.base_output for g in items])
-    out.append(MetricValue(CAPABILITY, "chrf_gain", *gain, len(items)))
+                    for name, values in _scores([outputs[i] for i in chosen], [refs[i] for i in chosen]).items()]
+        if checkpoint != "base":
+            gain = corpus_score_ci("chrf", outputs, refs, baseline=answers["base"])
+            out.append(MetricValue(CAPABILITY, "chrf_gain", *gain, len(items), checkpoint))
     return out
 
 
 def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any = None) -> CapabilityResult:
-    """`models` = (base, tuned) answer every example of `data`: the quality metrics of both, the before/after
-    samples, and the base value beside each gate's tuned value as its evidence."""
-    items = answer_both(data, *models)
-    metrics = generation_metrics(items)
-    base = {m.name: m.value for m in metrics if m.checkpoint == "base"}
-    return CapabilityResult(metrics, generation_samples(items),
-                            {name: f"base {base[name]:.4g}" for name in METRICS if name in base}, details=items)
+    """`models` = (base, tuned[, prompted]) answer every example of `data`: the quality metrics of each, the
+    before/after samples, and the base (and prompted) value beside each gate's tuned value as its evidence."""
+    base, tuned, *prompted = models
+    items = answer_both(data, base, tuned)
+    prompted_answers = prompted[0].generate([ex.messages for ex in data]) if prompted else None
+    metrics = generation_metrics(items, prompted_answers)
+    value = {(m.checkpoint, m.name): m.value for m in metrics}
+    labels = {"base": "base", "prompted": "the prompted base"}
+    evidence = {name: "; ".join(f"{label} {value[checkpoint, name]:.4g}" for checkpoint, label in labels.items()
+                                if (checkpoint, name) in value)
+                for name in METRICS if ("tuned", name) in value}
+    return CapabilityResult(metrics, generation_samples(items), evidence, details=items)
 
 
 def generation_samples(items: list[AnswerPair]) -> list[Sample]:

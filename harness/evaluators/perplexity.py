@@ -2,7 +2,11 @@
 
 Token-weighted perplexity (sum of token NLL over token count) of base and tuned model on held-out text, per
 language, and on the base task's dev answers given their prompts. The gate is on tuned / base ratios, with a
-bootstrap interval that resamples texts.
+bootstrap interval that resamples texts. With the prompt-only baseline (the base told in a system prompt what
+the adapter learned) the dev answers are scored under it too: the `prompted` column, and its ratio to the base
+(what the prompt costs the old task's answers, beside what the adapter costs them). Held-out text is scored as
+raw text, outside any conversation, so a system prompt has nothing to attach to and that corpus has no prompted
+column.
 """
 
 from __future__ import annotations
@@ -29,18 +33,28 @@ METRICS = {
 
 @dataclass(frozen=True)
 class Scored:
-    """Per-item (NLL sum, token count) of one corpus under base and tuned model."""
+    """Per-item (NLL sum, token count) of one corpus under base and tuned model (and the prompted base, when
+    it was scored)."""
 
     name: str
     langs: list[str]
     base: list[tuple[float, int]]
     tuned: list[tuple[float, int]]
+    prompted: list[tuple[float, int]] | None = None
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """(NLL sum, token count) rows by checkpoint: base, tuned and, when scored, prompted."""
+        rows = {"base": self.base, "tuned": self.tuned, "prompted": self.prompted}
+        return {name: np.asarray(pairs, dtype=float) for name, pairs in rows.items() if pairs is not None}
 
 
-def score_corpora(texts: list[str], dev: list[Example], base: LanguageModel, tuned: LanguageModel,
-                  window: int, stride: int) -> list[Scored]:
-    """NLL of held-out texts (sliding windows) and of dev answers given prompts, under both models; a corpus
-    with nothing in it (its file is not in the data folder) is left out."""
+def score_corpora(texts: list[str], dev: list[Example], models: Sequence[LanguageModel], window: int, stride: int
+                  ) -> list[Scored]:
+    """NLL of held-out texts (sliding windows) and of dev answers given prompts, under `models` = (base, tuned[,
+    prompted]; the prompted base scores the dev answers only); a corpus with nothing in it (its file is not in the
+    data folder) is left out."""
+    base, tuned, *prompted = models
+
     def nll(scores: list[tuple[float, int]]) -> list[tuple[float, int]]:
         return [(-logprob, count) for logprob, count in scores]
 
@@ -51,7 +65,8 @@ def score_corpora(texts: list[str], dev: list[Example], base: LanguageModel, tun
                               nll(tuned.text_loglikelihood(texts, window, stride))))
     if dev:
         corpora.append(Scored("dev_answers", [str(ex.meta.get("lang", "all")) for ex in dev],
-                              nll(base.loglikelihood(dev)), nll(tuned.loglikelihood(dev))))
+                              nll(base.loglikelihood(dev)), nll(tuned.loglikelihood(dev)),
+                              nll(prompted[0].loglikelihood(dev)) if prompted else None))
     return corpora
 
 
@@ -67,34 +82,36 @@ def _ppls(sums: np.ndarray) -> np.ndarray:
 
 
 def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
-    """Perplexity of base and tuned per corpus and language, and tuned / base ratios with bootstrap CIs."""
+    """Perplexity of each scored model per corpus and language, and its ratio to the base with a bootstrap CI
+    (`<corpus>_ratio`: tuned / base, the gated one; prompted / base under the `prompted` checkpoint)."""
     out: list[MetricValue] = []
     for corpus in corpora:
-        langs = np.asarray(corpus.langs)
-        base, tuned = np.asarray(corpus.base, dtype=float), np.asarray(corpus.tuned, dtype=float)
-        tokens = int(tuned[:, 1].sum())
-        for checkpoint, pairs in (("base", base), ("tuned", tuned)):
+        langs, columns = np.asarray(corpus.langs), corpus.columns()
+        counts = bootstrap_counts(len(langs))  # every resample's (NLL, tokens) sums in one product
+        for checkpoint, pairs in columns.items():
+            tokens = int(pairs[:, 1].sum())
             out.append(MetricValue(CAPABILITY, corpus.name, _ppl(pairs), n=tokens, checkpoint=checkpoint))
             for lang in sorted(set(corpus.langs)):
                 rows = pairs[langs == lang]
                 out.append(MetricValue(CAPABILITY, f"{corpus.name}[{lang}]", _ppl(rows),
                                        n=int(rows[:, 1].sum()), checkpoint=checkpoint))
-
-        counts = bootstrap_counts(len(langs))  # every resample's (NLL, tokens) sums in one product
-        low, high = percentile_interval(_ppls(counts @ tuned) / _ppls(counts @ base))
-        out.append(MetricValue(CAPABILITY, f"{corpus.name}_ratio", _ppl(tuned) / _ppl(base), low, high, tokens))
+            if checkpoint != "base":
+                low, high = percentile_interval(_ppls(counts @ pairs) / _ppls(counts @ columns["base"]))
+                out.append(MetricValue(CAPABILITY, f"{corpus.name}_ratio", _ppl(pairs) / _ppl(columns["base"]),
+                                       low, high, tokens, checkpoint))
     return out
 
 
 def evaluate(models: Sequence[LanguageModel], data: tuple[list[str], list[Example]], settings: Any) -> CapabilityResult:
-    """`models` = (base, tuned) score `data` = (held-out texts, dev examples) with the window and stride of
-    `settings` (`ppl_window`, `ppl_stride`): both models' perplexities, the ratios, and the two perplexities
+    """`models` = (base, tuned[, prompted]) score `data` = (held-out texts, dev examples) with the window and
+    stride of `settings` (`ppl_window`, `ppl_stride`): the models' perplexities, the ratios, and the perplexities
     behind each ratio as its evidence. An empty corpus leaves its ratio unmeasured (no verdict)."""
     texts, dev = data
-    corpora = score_corpora(texts, dev, *models, settings.ppl_window, settings.ppl_stride)
+    corpora = score_corpora(texts, dev, models, settings.ppl_window, settings.ppl_stride)
     metrics = perplexity_metrics(corpora)
     value = {(m.checkpoint, m.name): m.value for m in metrics}
     evidence = {f"{c.name}_ratio": f"perplexity base {value['base', c.name]:.4g} -> tuned {value['tuned', c.name]:.4g}"
+                + (f"; the prompted base {value['prompted', c.name]:.4g}" if c.prompted is not None else "")
                 for c in corpora}
     unmeasured = set(METRICS) - {f"{c.name}_ratio" for c in corpora}
     return CapabilityResult(metrics, evidence=evidence, details=corpora, unmeasured=frozenset(unmeasured))

@@ -6,13 +6,14 @@ not guessed."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.cache import content_hash
-from harness.data import Example, load_examples, load_prompt_baseline
+from harness.data import DataError, Example, load_examples, load_identity_spec, load_prompt_baseline
 from harness.data.prep import shared_records
 from harness.model.protocol import Conversation, LanguageModel
 
@@ -47,18 +48,51 @@ class PromptedModel:
         plain, prompted = count(conversations), count([self.prompted(c) for c in conversations])
         return sum(p - q for p, q in zip(prompted, plain, strict=True)) / len(conversations)
 
+    @contextmanager
+    def _named_as_the_cause(self) -> Iterator[None]:
+        """A request too long for the model's context says that the baseline's prompt made it so."""
+        try:
+            yield
+        except DataError as err:
+            raise DataError(f"{err}; the prompt-only baseline put {len(self.prefix)} turn(s) before it (its system "
+                            "prompt and worked examples): give it a shorter prompt or fewer examples (`prompt_shots` "
+                            "in identity/identity.toml, `shots` in prompted.toml)") from None
+
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[str]:
         """Greedy completion of each conversation after the prompt (batched and cached by the wrapped model)."""
-        return self.model.generate([self.prompted(c) for c in conversations], max_new_tokens)
+        with self._named_as_the_cause():
+            return self.model.generate([self.prompted(c) for c in conversations], max_new_tokens)
 
     def loglikelihood(self, examples: Sequence[Example]) -> list[tuple[float, int]]:
         """Log-likelihood of each answer given the prompt and its conversation."""
-        return self.model.loglikelihood([replace(ex, messages=self.prompted(ex.messages)) for ex in examples])
+        with self._named_as_the_cause():
+            return self.model.loglikelihood([replace(ex, messages=self.prompted(ex.messages)) for ex in examples])
 
     def timed_generate(self, conversations: Sequence[Conversation], new_tokens: int, repeats: int = 1,
                        cpu_time: bool = False) -> float:
         """Seconds for one batched generation after the prompt (what the prompt costs in time)."""
-        return self.model.timed_generate([self.prompted(c) for c in conversations], new_tokens, repeats, cpu_time)
+        with self._named_as_the_cause():
+            return self.model.timed_generate([self.prompted(c) for c in conversations], new_tokens, repeats,
+                                             cpu_time)
+
+
+def identity_prompted(model: LanguageModel, fixtures: Path) -> PromptedModel | None:
+    """`model` told the identity of `fixtures/identity/identity.toml` in its system prompt, after `prompt_shots`
+    worked examples drawn (with `prompt_seed`) from `identity/self_cognition.json` that share no prompt with a probe
+    of `identity/probes.json` (the prompt-only baseline of the identity adapter, the column beside base and tuned);
+    None when the data folder has no identity."""
+    path = fixtures / "identity/identity.toml"
+    if not path.is_file():
+        return None
+    spec = load_identity_spec(path)
+    if not spec.prompt_shots:
+        return PromptedModel(model, spec.prompt)
+    train = load_examples(fixtures / "identity/self_cognition.json", spec.variables)
+    probes = fixtures / "identity/probes.json"
+    held = set(shared_records(train, load_examples(probes, spec.variables))) if probes.is_file() else set()
+    pool = [ex for ex in train if ex.id not in held]
+    return PromptedModel(model, spec.prompt, random.Random(spec.prompt_seed).sample(pool, min(spec.prompt_shots,
+                                                                                              len(pool))))
 
 
 def few_shot_prompt(fixtures: Path, task: str, dev: Sequence[Example]) -> tuple[str, list[Example]]:
