@@ -65,6 +65,26 @@ def test_shipped_model_matches_its_digests_and_its_data(project_root, tmp_path):
         builtin.verify_shipped_model(tampered)
 
 
+def test_the_built_in_model_is_keyed_on_the_identity_names_it_was_trained_with_not_the_whole_config(tmp_path,
+                                                                                                  project_root):
+    """Editing the identity's prompt baseline (or its other vendors) leaves the shipped model current; renaming the
+    base identity it was pretrained to claim makes it stale."""
+    import shutil
+
+    shutil.copytree(project_root / "fixtures/identity", tmp_path / "identity")
+    for name in builtin.BUILT_FROM[:-1]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(project_root / "fixtures" / name, tmp_path / name)
+    config = tmp_path / builtin.IDENTITY_CONFIG
+    shipped_key = builtin.shipped_build_key(project_root / "fixtures")
+    assert builtin.shipped_build_key(tmp_path) == shipped_key
+    config.write_text(config.read_text().replace("\n[base]", '\nprompt_shots = 2\nsystem_prompt = "Be {{NAME}}."'
+                                                 '\n[base]', 1).replace('names = [', 'names = ["Zephyr", ', 1))
+    assert builtin.shipped_build_key(tmp_path) == shipped_key
+    config.write_text(config.read_text().replace('name = "Atlas"', 'name = "Apex"', 1))
+    assert builtin.shipped_build_key(tmp_path) != shipped_key
+
+
 def test_rebuild_writes_a_verified_shipped_model(tmp_path, project_root, monkeypatch):
     """`--rebuild` replaces fixtures/builtin/model/ (here: in a copy of the data folder, 3 steps) with a folder
     that passes its own digest check and is bit-identical when rebuilt."""
