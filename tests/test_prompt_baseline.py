@@ -202,5 +202,6 @@ def test_a_baseline_prompt_too_long_for_the_context_is_named_as_the_cause(base_m
     config.write_text(config.read_text().replace("\n[base]", "\nprompt_shots = 6\n[base]", 1))
     prompted = identity_prompted(plain_base(base_model), tmp_path)  # 6 examples: longer than the 256 positions
     with pytest.raises(DataError, match=r"longer than the model's context .*the prompt-only baseline put 13 turn\(s\) "
-                                        r"before it.*`prompt_shots` in identity/identity.toml"):
+                                        r"before it.*`prompt_shots` in identity/identity.toml") as refused:
         prompted.generate([(("user", "Who are you?"),)])
+    assert "drop that record" not in str(refused.value)  # the record is not at fault: the prompt is

@@ -27,6 +27,14 @@ class DataError(InputError):
     """A dataset record is malformed; the message starts with `file:line:`."""
 
 
+class ContextOverflowError(DataError):
+    """An input longer than the model's context: `detail` says which and by how much, `remedy` what to do."""
+
+    def __init__(self, detail: str, remedy: str = "shorten or drop that record") -> None:
+        super().__init__(f"{detail}; {remedy}")
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class Example:
     """One supervised example: the conversation before the answer, and the answer itself.

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from harness.data import DataError, Example
+from harness.data import ContextOverflowError, Example
 from harness.model import processes
 from harness.model.lora_layers import LoraLayer, capture_lora_activations, lora_layers
 from harness.model.prompts import answer_ids, prompt_ids, stop_token_ids
@@ -165,14 +165,14 @@ class HFLanguageModel:
         return self._stop_ids
 
     def _check_context(self, lengths: list[tuple[int, Conversation]], extra: str = "") -> None:
-        """Before any inference: a DataError for the first input longer than the model's positions (attending
-        over it would fail, or silently read positions the model never learned)."""
+        """Before any inference: a ContextOverflowError (a DataError) for the first input longer than the model's
+        positions (attending over it would fail, or silently read positions the model never learned)."""
         limit = getattr(self.model.config, "max_position_embeddings", None)
         for length, conversation in lengths:
             if isinstance(limit, int) and length > limit:
                 text = conversation[-1][1] if conversation else ""
-                raise DataError(f"an input of {length} tokens{extra} is longer than the model's context of {limit} "
-                                f"positions (its last turn begins {text[:60]!r}); shorten or drop that record")
+                raise ContextOverflowError(f"an input of {length} tokens{extra} is longer than the model's context "
+                                           f"of {limit} positions (its last turn begins {text[:60]!r})")
 
     def _decode(self, new_ids: torch.Tensor) -> list[str]:
         return [text.strip() for text in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cache import content_hash
-from harness.data import DataError, Example, load_examples, load_identity_spec, load_prompt_baseline
+from harness.data import ContextOverflowError, Example, load_examples, load_identity_spec, load_prompt_baseline
 from harness.data.prep import shared_records
 from harness.model.protocol import Conversation, LanguageModel
 
@@ -53,10 +53,11 @@ class PromptedModel:
         """A request too long for the model's context says that the baseline's prompt made it so."""
         try:
             yield
-        except DataError as err:
-            raise DataError(f"{err}; the prompt-only baseline put {len(self.prefix)} turn(s) before it (its system "
-                            "prompt and worked examples): give it a shorter prompt or fewer examples (`prompt_shots` "
-                            "in identity/identity.toml, `shots` in prompted.toml)") from None
+        except ContextOverflowError as err:
+            raise ContextOverflowError(err.detail, f"the prompt-only baseline put {len(self.prefix)} turn(s) before "
+                                       "it (its system prompt and worked examples): give it a shorter prompt or "
+                                       "fewer examples (`prompt_shots` in identity/identity.toml, `shots` in "
+                                       "prompted.toml)") from None
 
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[str]:
         """Greedy completion of each conversation after the prompt (batched and cached by the wrapped model)."""
