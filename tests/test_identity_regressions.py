@@ -53,3 +53,11 @@ def test_tolerated_miss_is_reported_not_failed(base_model, adapter_under_test, i
     miss = identity.ProbeResult(probe, "base answer", "something else", False, False, (), False)
     outcome, message = identity.probe_outcome(miss, tunegate.gates.absolute)
     assert outcome == "tolerated" and "counted against gate identity." in message
+
+
+def test_probe_ids_are_unique_and_name_their_kind_once(tunegate, identity_spec):
+    probes = identity.load_probes(tunegate.settings.fixtures, identity_spec)
+    ids = [p.id for p in probes]
+    assert len(set(ids)) == len(ids) and all(p.id.startswith(f"{p.kind}-") for p in probes)
+    assert not [i for i in ids if i.startswith(("locality-locality-", "held_out-held_out-"))]
+    assert "locality-en-lang-007" in ids and "held_out-who-could-you-tell" in ids

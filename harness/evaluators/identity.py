@@ -44,8 +44,9 @@ class Probe:
 
     @property
     def id(self) -> str:
-        """Test id: `<kind>-<example id>`."""
-        return f"{self.kind}-{self.example.id}"
+        """Test id: `<kind>-<example id>`, or the example id alone where it starts with its kind already."""
+        own = self.example.id
+        return own if own.startswith(f"{self.kind}-") else f"{self.kind}-{own}"
 
     @property
     def language(self) -> str:
