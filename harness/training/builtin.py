@@ -29,7 +29,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 import harness
-from harness.cache import cached_artifact, file_digest
+from harness.cache import cached_artifact, content_hash, file_digest
 from harness.data import DataError, Example, load_examples, load_identity_spec, load_text_lines
 from harness.errors import InputError
 from harness.training.batching import encode_example, encode_text, shuffled_batches
@@ -100,7 +100,7 @@ def _input_digest(fixtures: Path, name: str) -> tuple[str, str]:
     if name != IDENTITY_CONFIG:
         return name, file_digest(fixtures / name)
     variables = load_identity_spec(fixtures / name).variables
-    return f"{name}#placeholders", hashlib.sha256(json.dumps(variables, sort_keys=True).encode()).hexdigest()
+    return f"{name}#placeholders", content_hash(variables)
 
 
 def builtin_cache_key(fixtures: Path, recipe: BuiltinRecipe) -> dict:
