@@ -8,7 +8,7 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import identity
-from harness.model.prompted import identity_prompted
+from harness.model.prompted import with_identity_prompt
 from harness.plugin import missing_data, parametrize_gates
 from harness.records import GateResult
 
@@ -32,8 +32,7 @@ def generation_verdicts(request, models_under_test, tunegate) -> dict[str, GateR
         return tunegate.judge("generation", models_under_test, load_examples(fixtures / DEV_SET))
     spec = request.getfixturevalue("identity_spec")
     examples = [replace(p.example, id=p.id) for p in identity.load_probes(fixtures, spec) if p.kind != "locality"]
-    prompted = identity_prompted(models_under_test[0], fixtures)
-    return tunegate.judge("generation", (*models_under_test, prompted), examples)
+    return tunegate.judge("generation", with_identity_prompt(models_under_test, fixtures), examples)
 
 
 def test_gate(generation_verdicts, tunegate, gate_id: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from harness.data import load_identity_spec
 from harness.evaluators import identity
-from harness.model.prompted import identity_prompted
+from harness.model.prompted import with_identity_prompt
 from harness.plugin import missing_data, parametrize_gates, tunegate_state
 from harness.records import GateResult
 
@@ -34,9 +34,8 @@ def identity_verdicts(models_under_test, identity_spec, tunegate) -> dict[str, G
     prompt); identity metrics of the three and the probes' samples recorded once; every identity gate (and, under
     --baseline, its baseline and drift gates) checked."""
     probes = identity.load_probes(tunegate.settings.fixtures, identity_spec)
-    base, tuned = models_under_test
-    prompted = identity_prompted(base, tunegate.settings.fixtures)
-    return tunegate.judge("identity", (base, tuned, prompted), (probes, identity_spec))
+    models = with_identity_prompt(models_under_test, tunegate.settings.fixtures)
+    return tunegate.judge("identity", models, (probes, identity_spec))
 
 
 @pytest.fixture(scope="session")

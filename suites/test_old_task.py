@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.data import load_examples
-from harness.model.prompted import identity_prompted
+from harness.model.prompted import with_identity_prompt
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
@@ -23,8 +23,7 @@ def old_task_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     base told the identity in a system prompt (what the prompt costs the old task, beside what the adapter costs
     it); metrics recorded, every gate checked once."""
     fixtures = tunegate.settings.fixtures
-    prompted = identity_prompted(models_under_test[0], fixtures)
-    models = (*models_under_test, prompted) if prompted else models_under_test
+    models = with_identity_prompt(models_under_test, fixtures)
     return tunegate.judge("old_task", models, load_examples(fixtures / "tasks/base/dev.json"))
 
 

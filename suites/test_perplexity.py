@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.data import load_examples, load_text_lines
-from harness.model.prompted import identity_prompted
+from harness.model.prompted import with_identity_prompt
 from harness.plugin import parametrize_gates
 from harness.records import GateResult
 
@@ -26,8 +26,7 @@ def perplexity_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     fixtures = tunegate.settings.fixtures
     heldout = load_text_lines(fixtures / HELDOUT) if (fixtures / HELDOUT).is_file() else []
     data = (heldout, load_examples(fixtures / "tasks/base/dev.json"))
-    prompted = identity_prompted(models_under_test[0], fixtures)
-    return tunegate.judge("perplexity", (*models_under_test, prompted) if prompted else models_under_test, data)
+    return tunegate.judge("perplexity", with_identity_prompt(models_under_test, fixtures), data)
 
 
 def test_gate(perplexity_verdicts, tunegate, gate_id: str) -> None:

@@ -285,8 +285,7 @@ def load_identity_spec(path: str | Path) -> IdentitySpec:
         if unknown := set(given) - keys:
             raise DataError(f"{path}: unknown key(s) in [{section}]: {sorted(unknown)}")
     for key in ("prompt_shots", "prompt_seed"):
-        if not isinstance(raw.get(key, 0), int) or isinstance(raw.get(key), bool) or raw.get(key, 0) < 0:
-            raise DataError(f"{path}: key {key!r} must be a whole number >= 0, got {raw[key]!r}")
+        _require_whole_number(raw, key, f"{path}")
     try:
         return IdentitySpec(name=raw.get("name", ""), author=raw.get("author", ""),
                             base_name=base.get("name", ""), base_author=base.get("author", ""),
@@ -322,7 +321,13 @@ def load_prompt_baseline(path: Path, table: str) -> PromptBaseline:
     known = {"system", "shots", "seed"}
     if unknown := sorted(set(raw) - known):
         raise DataError(f"{path} [{table}]: unknown key(s) {unknown}; known: {sorted(known)}")
-    if not isinstance(raw.get("shots", 0), int) or raw.get("shots", 0) < 0:
-        raise DataError(f"{path} [{table}]: key 'shots' must be a whole number >= 0, got {raw['shots']!r}")
+    _require_whole_number(raw, "shots", f"{path} [{table}]")
     return PromptBaseline(**raw)
+
+
+def _require_whole_number(raw: dict, key: str, where: str) -> None:
+    """A DataError naming `where` and `key` unless `raw[key]` (when given) is a whole number >= 0."""
+    value = raw.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DataError(f"{where}: key {key!r} must be a whole number >= 0, got {value!r}")
 

@@ -90,20 +90,30 @@ def identity_prompted(model: LanguageModel, fixtures: Path) -> PromptedModel | N
         return PromptedModel(model, spec.prompt)
     train = load_examples(fixtures / "identity/self_cognition.json", spec.variables)
     probes = fixtures / "identity/probes.json"
-    held = set(shared_records(train, load_examples(probes, spec.variables))) if probes.is_file() else set()
+    evaluated = load_examples(probes, spec.variables) if probes.is_file() else []
+    return PromptedModel(model, spec.prompt, draw_shots(train, evaluated, spec.prompt_shots, spec.prompt_seed))
+
+
+def with_identity_prompt(models: tuple[LanguageModel, ...], fixtures: Path) -> tuple[LanguageModel, ...]:
+    """`models` (base first) and, where the data folder has an identity, the base told it in a system prompt."""
+    prompted = identity_prompted(models[0], fixtures)
+    return (*models, prompted) if prompted else models
+
+
+def draw_shots(train: Sequence[Example], evaluated: Sequence[Example], k: int, seed: int) -> list[Example]:
+    """`k` worked examples drawn with `seed` from `train`, none sharing an id or a prompt with an item of
+    `evaluated` (a shot must not answer a question it is scored on)."""
+    held = set(shared_records(train, evaluated))
     pool = [ex for ex in train if ex.id not in held]
-    return PromptedModel(model, spec.prompt, random.Random(spec.prompt_seed).sample(pool, min(spec.prompt_shots,
-                                                                                              len(pool))))
+    return random.Random(seed).sample(pool, min(k, len(pool)))
 
 
 def few_shot_prompt(fixtures: Path, task: str, dev: Sequence[Example]) -> tuple[str, list[Example]]:
     """A task's baseline prompt (`fixtures/prompted.toml` [new_task]): its system prompt and `shots` worked
     examples from `tasks/<task>/train.json` that are not dev items (by id or prompt), drawn with its seed."""
     config = load_prompt_baseline(fixtures / "prompted.toml", "new_task")
-    train = load_examples(fixtures / f"tasks/{task}/train.json")
-    held = set(shared_records(train, dev))  # training examples that are dev items (same id or prompt)
-    pool = [ex for ex in train if ex.id not in held]
-    return config.system, random.Random(config.seed).sample(pool, min(config.shots, len(pool)))
+    return config.system, draw_shots(load_examples(fixtures / f"tasks/{task}/train.json"), dev, config.shots,
+                                     config.seed)
 
 
 def prompt_verdict(prompt: float, adapter: float, prompt_kind: str, measure: str) -> str:
