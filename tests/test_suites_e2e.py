@@ -44,9 +44,9 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert data["run"]["adapters"]["identity"]["sha256"] and data["run"]["base_model"]["sha256"]
     assert data["run"]["adapters"]["new_task"]["sha256"] and data["run"]["request_cache"]["hits"] > 0
     assert all(g["passed"] for g in data["gates"]) and len(data["samples"]) >= 90
+    prompted = ("identity", "new_task", "old_task", "perplexity", "generation", "latency")
     for capability in CAPABILITIES:
         checkpoints = {m["checkpoint"] for m in data["metrics"] if m["capability"] == capability}
-        prompted = ("identity", "new_task", "old_task", "perplexity", "generation", "latency")
         expected = {"forgetting": {"naive", "tuned"}, "training": {"tuned"}, "data": {"tuned"},
                     **{key: {"base", "tuned", "prompted"} for key in prompted}}.get(capability, {"base", "tuned"})
         assert checkpoints == expected, capability  # side by side: base and tuned (naive vs replay sequence)
