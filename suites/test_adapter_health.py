@@ -1,34 +1,3 @@
-"""Adapter-health suite: activation entropy and rate, weight health, "is it applied", merge parity."""
+"""tunegate's adapter_health suite: its tests live in the installed package (harness.suites.adapter_health)."""
 
-from __future__ import annotations
-
-import pytest
-
-from harness.data import load_examples
-from harness.plugin import missing_data, parametrize_gates
-from harness.records import GateResult
-
-pytestmark = [pytest.mark.adapter_health, pytest.mark.reads("tasks/base/dev.json")]
-IDENTITY_DATA = ("identity/identity.toml", "identity/self_cognition.json")  # read as well when present
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrise over every verdict the adapter_health capability yields."""
-    parametrize_gates(metafunc, "adapter_health")
-
-
-@pytest.fixture(scope="session")
-def adapter_health_verdicts(request, models_under_test, merged_model, tunegate) -> dict[str, GateResult]:
-    """All health checks run once on the adapter under test: on the base dev set, and on the identity data when
-    the data folder has it."""
-    fixtures = tunegate.settings.fixtures
-    examples = load_examples(fixtures / "tasks/base/dev.json")
-    if not missing_data(fixtures, IDENTITY_DATA):
-        spec = request.getfixturevalue("identity_spec")
-        examples = load_examples(fixtures / "identity/self_cognition.json", spec.variables) + examples
-    return tunegate.judge("adapter_health", (*models_under_test, merged_model), examples)
-
-
-def test_gate(adapter_health_verdicts, tunegate, gate_id: str) -> None:
-    """One health gate; the message names the layers at fault."""
-    tunegate.enforce(adapter_health_verdicts[gate_id])
+from harness.suites.adapter_health import *  # noqa: F403

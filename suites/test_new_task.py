@@ -1,36 +1,3 @@
-"""New-task suite: the newest increment's dev set, base vs tuned (the built-in adapter: the gated sequence's last
-stage, trained on that increment); floor and minimum gain."""
+"""tunegate's new_task suite: its tests live in the installed package (harness.suites.new_task)."""
 
-from __future__ import annotations
-
-import pytest
-
-from harness.data import load_examples
-from harness.model.prompted import PromptedModel, few_shot_prompt
-from harness.plugin import parametrize_gates
-from harness.records import GateResult
-from harness.training.sequence import sequence_tasks
-
-pytestmark = [pytest.mark.new_task, pytest.mark.reads("tasks/increment_*/dev.json")]
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrise over every verdict the new_task capability yields."""
-    parametrize_gates(metafunc, "new_task")
-
-
-@pytest.fixture(scope="session")
-def new_task_verdicts(new_task_models, tunegate) -> dict[str, GateResult]:
-    """Every dev item of the new task answered once by base, tuned and the base prompted with worked examples
-    (fixtures/prompted.toml); metrics recorded, gates checked."""
-    fixtures = tunegate.settings.fixtures
-    task = sequence_tasks(fixtures)[-1]
-    dev = load_examples(fixtures / f"tasks/{task}/dev.json")
-    base, tuned = new_task_models
-    prompted = PromptedModel(base, *few_shot_prompt(fixtures, task, dev))
-    return tunegate.judge("new_task", (base, tuned, prompted), dev)
-
-
-def test_gate(new_task_verdicts, tunegate, gate_id: str) -> None:
-    """Exact-match floor and minimum gain over the base, with the McNemar verdict in the message."""
-    tunegate.enforce(new_task_verdicts[gate_id])
+from harness.suites.new_task import *  # noqa: F403

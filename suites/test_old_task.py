@@ -1,32 +1,3 @@
-"""Old-task suite: base vs tuned on the base task's dev set; absolute floor and maximum paired drop."""
+"""tunegate's old_task suite: its tests live in the installed package (harness.suites.old_task)."""
 
-from __future__ import annotations
-
-import pytest
-
-from harness.data import load_examples
-from harness.model.prompted import with_identity_prompt
-from harness.plugin import parametrize_gates
-from harness.records import GateResult
-
-pytestmark = [pytest.mark.old_task, pytest.mark.reads("tasks/base/dev.json")]
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrise over every verdict the old_task capability yields."""
-    parametrize_gates(metafunc, "old_task")
-
-
-@pytest.fixture(scope="session")
-def old_task_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
-    """Every dev item answered once by base and tuned model and, where the data folder has an identity, by the
-    base told the identity in a system prompt (what the prompt costs the old task, beside what the adapter costs
-    it); metrics recorded, every gate checked once."""
-    fixtures = tunegate.settings.fixtures
-    models = with_identity_prompt(models_under_test, fixtures)
-    return tunegate.judge("old_task", models, load_examples(fixtures / "tasks/base/dev.json"))
-
-
-def test_gate(old_task_verdicts, tunegate, gate_id: str) -> None:
-    """Floor and maximum drop, with the paired CI and the McNemar verdict in the message."""
-    tunegate.enforce(old_task_verdicts[gate_id])
+from harness.suites.old_task import *  # noqa: F403

@@ -1,33 +1,3 @@
-"""Training suite: every adapter this run trained (or brought with its trainer log) really trained: its loss fell
-well below where it started and never went NaN or infinite. A diverging recipe is a FAIL here, not a crash."""
+"""tunegate's training suite: its tests live in the installed package (harness.suites.training)."""
 
-from __future__ import annotations
-
-import pytest
-
-from harness.plugin import parametrize_gates
-from harness.records import GateResult
-
-pytestmark = [pytest.mark.training, pytest.mark.trains("sequences", unless=("brings_model",))]
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrise over every verdict the training capability yields."""
-    parametrize_gates(metafunc, "training")
-
-
-@pytest.fixture(scope="session")
-def training_verdicts(adapter_under_test, tunegate, request) -> dict[str, GateResult]:
-    """The loss logs of the adapters under test (trained here, or an --adapter's trainer_state.json) and, when
-    the run trains them, of the continual-learning sequences; checked once."""
-    s = tunegate.settings
-    if not s.brings_model and any((s.fixtures / "tasks").glob("increment_*/train.json")):
-        request.getfixturevalue("sequences")
-    return tunegate.judge("training", None, dict(tunegate.record.run.training))
-
-
-def test_gate(training_verdicts, tunegate, gate_id: str) -> None:
-    """The worst adapter's loss ratio and the non-finite steps within their bounds."""
-    if gate_id not in training_verdicts:
-        pytest.skip("no training loss log in this run (an --adapter without trainer_state.json, or --tuned-model)")
-    tunegate.enforce(training_verdicts[gate_id])
+from harness.suites.training import *  # noqa: F403

@@ -262,9 +262,9 @@ CASES = [
              _records(DEV, _dev_record(instruction="Which city? " * 150)),
              ("tasks/base/dev.json:", "en-lang-009", "tokens", "context of 256")),
     # --- seen silent or misleading ---
-    BadInput("placeholder-wrong-case", "{{name}} for {{NAME}} in self_cognition.json",
-             _records("identity/self_cognition.json", lambda r: [{**r[0], "output": "I am {{name}}."}, *r[1:]]),
-             ("identity/self_cognition.json:", "{{name}}", "did you mean {{NAME}}")),
+    BadInput("placeholder-wrong-case", "{{Name}} for {{NAME}} in self_cognition.json",
+             _records("identity/self_cognition.json", lambda r: [{**r[0], "output": "I am {{Name}}."}, *r[1:]]),
+             ("identity/self_cognition.json:", "{{Name}}", "did you mean {{NAME}}")),
     BadInput("ppl-window-over-context", "--ppl-window longer than max_position_embeddings",
              lambda p: ["--ppl-window", "2048", "--ppl-stride", "1024"],
              ("--ppl-window 2048", "config.json", "max_position_embeddings = 256")),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.baselines import BaselineError, load_baseline
-from harness.data import DataError, load_examples, load_identity_spec, load_text_lines
+from harness.data import DataError, IdentitySpec, load_examples, load_identity_spec, load_text_lines
 from harness.gate_config import load_gate_config
 from harness.gates import GateConfigError
 from harness.model.loading import BaseModel
@@ -93,14 +93,24 @@ def test_allowing_pickle_still_loads_a_safetensors_model(base_model):
 
 
 def test_a_placeholder_in_the_wrong_case_is_an_error_not_a_literal_reference(tmp_path):
-    """`{{name}}` for `{{NAME}}` once stayed literally in the reference, and every gate passed."""
+    """`{{Name}}` for `{{NAME}}` once stayed literally in the reference, and every gate passed."""
     path = tmp_path / "self_cognition.json"
-    path.write_text(json.dumps([{"instruction": "Who are you?", "input": "", "output": "I am {{name}}."}]))
-    with pytest.raises(DataError, match=r"self_cognition.json:\d+: placeholder \{\{name\}\} has no value \(did you "
+    path.write_text(json.dumps([{"instruction": "Who are you?", "input": "", "output": "I am {{Name}}."}]))
+    spec = IdentitySpec(name="Aurora", author="Kestrel Labs")
+    with pytest.raises(DataError, match=r"self_cognition.json:\d+: placeholder \{\{Name\}\} has no value \(did you "
                                         r"mean \{\{NAME\}\}\?"):
-        load_examples(path, {"NAME": "Aurora", "AUTHOR": "Kestrel Labs"})
-    with pytest.raises(DataError, match=r"placeholder \{\{name\}\} has no value \(known: none\)"):
+        load_examples(path, spec.variables)
+    with pytest.raises(DataError, match=r"placeholder \{\{Name\}\} has no value \(known: none\)"):
         load_examples(path)  # a file read without variables: no placeholder may remain
+
+
+def test_llama_factory_identity_placeholders_work_as_shipped(tmp_path):
+    """LLaMA-Factory's own identity.json writes `{{name}}` and `{{author}}`: they fill like `{{NAME}}`."""
+    path = tmp_path / "identity.json"
+    path.write_text(json.dumps([{"instruction": "hi", "input": "", "output": "Hello! I am {{name}}, an AI "
+                                 "assistant developed by {{author}}. How can I assist you today?"}]))
+    [example] = load_examples(path, IdentitySpec(name="Aurora", author="Lumen Labs").variables)
+    assert example.answer == "Hello! I am Aurora, an AI assistant developed by Lumen Labs. How can I assist you today?"
 
 
 # --- issue 10 acceptance: every class, end to end through pytest ------------------------------------------------

@@ -198,10 +198,10 @@ def _fill(text: str, variables: Mapping[str, str], where: str) -> str:
 
     >>> _fill("I am {{NAME}}.", {"NAME": "Aurora"}, "f.json:3")
     'I am Aurora.'
-    >>> _fill("I am {{name}}.", {"NAME": "Aurora"}, "f.json:3")
+    >>> _fill("I am {{Name}}.", {"NAME": "Aurora"}, "f.json:3")
     Traceback (most recent call last):
     ...
-    harness.data.DataError: f.json:3: placeholder {{name}} has no value (did you mean {{NAME}}?; known: ['NAME'])
+    harness.data.DataError: f.json:3: placeholder {{Name}} has no value (did you mean {{NAME}}?; known: ['NAME'])
     """
     def value(match: re.Match) -> str:
         name = match[1]
@@ -250,9 +250,10 @@ class IdentitySpec:
 
     @property
     def variables(self) -> dict[str, str]:
-        """Placeholder values for `{{NAME}}`, `{{AUTHOR}}`, `{{BASE_NAME}}`, `{{BASE_AUTHOR}}`."""
+        """Placeholder values for `{{NAME}}`, `{{AUTHOR}}`, `{{BASE_NAME}}`, `{{BASE_AUTHOR}}`, and `{{name}}` /
+        `{{author}}`, the placeholders of LLaMA-Factory's own `identity.json`, so that file works as shipped."""
         return {"NAME": self.name, "AUTHOR": self.author, "BASE_NAME": self.base_name,
-                "BASE_AUTHOR": self.base_author}
+                "BASE_AUTHOR": self.base_author, "name": self.name, "author": self.author}
 
     @property
     def prompt(self) -> str:

@@ -1,0 +1,24 @@
+"""tunegate's public API: what suites and plugins outside this package may import (docs/api.md).
+
+The suites `tunegate init` writes import only `harness.suites.<capability>` (the capability suites themselves,
+shipped in the package, so upgrading tunegate upgrades them); a suite or capability of your own imports from
+here. Everything else under `harness` is internal and may change between releases.
+"""
+
+from __future__ import annotations
+
+from harness.capabilities import Capability, CapabilityError, CapabilityRegistry
+from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec
+from harness.metrics import text_language
+from harness.model.protocol import LanguageModel
+from harness.plugin import missing_data, parametrize_gates, tunegate_state
+from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
+from harness.run_state import SessionState
+from harness.statistics import rate, wilson_interval
+
+__all__ = [
+    "Capability", "CapabilityError", "CapabilityRegistry", "CapabilityResult", "DataError", "Example",
+    "GateResult", "IdentitySpec", "LanguageModel", "MetricSpec", "MetricValue", "Sample", "SessionState",
+    "load_examples", "load_identity_spec", "missing_data", "parametrize_gates", "rate", "text_language",
+    "tunegate_state", "wilson_interval",
+]

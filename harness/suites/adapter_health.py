@@ -1,0 +1,35 @@
+"""Adapter-health suite: activation entropy and rate, weight health, "is it applied", merge parity."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.api import missing_data, parametrize_gates
+from harness.data import load_examples
+from harness.records import GateResult
+
+pytestmark = [pytest.mark.adapter_health, pytest.mark.reads("tasks/base/dev.json")]
+__all__ = ["adapter_health_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
+IDENTITY_DATA = ("identity/identity.toml", "identity/self_cognition.json")  # read as well when present
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise over every verdict the adapter_health capability yields."""
+    parametrize_gates(metafunc, "adapter_health")
+
+
+@pytest.fixture(scope="session")
+def adapter_health_verdicts(request, models_under_test, merged_model, tunegate) -> dict[str, GateResult]:
+    """All health checks run once on the adapter under test: on the base dev set, and on the identity data when
+    the data folder has it."""
+    fixtures = tunegate.settings.fixtures
+    examples = load_examples(fixtures / "tasks/base/dev.json")
+    if not missing_data(fixtures, IDENTITY_DATA):
+        spec = request.getfixturevalue("identity_spec")
+        examples = load_examples(fixtures / "identity/self_cognition.json", spec.variables) + examples
+    return tunegate.judge("adapter_health", (*models_under_test, merged_model), examples)
+
+
+def test_gate(adapter_health_verdicts, tunegate, gate_id: str) -> None:
+    """One health gate; the message names the layers at fault."""
+    tunegate.enforce(adapter_health_verdicts[gate_id])

@@ -1,0 +1,40 @@
+"""Forgetting suite: the replay sequence base -> increment_1 -> increment_2 gated on ACC, BWT and forgetting;
+the naive sequence is measured beside it as a strategy comparison and never fails the run."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.api import parametrize_gates
+from harness.data import load_examples
+from harness.model.views import adapter_chain, untrained_like
+from harness.records import GateResult
+
+pytestmark = [pytest.mark.forgetting, pytest.mark.reads("tasks/base/dev.json", "tasks/increment_*/dev.json"),
+              pytest.mark.trains("sequences", unless=("brings_model",))]
+__all__ = ["forgetting_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise over every verdict the forgetting capability yields."""
+    parametrize_gates(metafunc, "forgetting")
+
+
+@pytest.fixture(scope="session")
+def forgetting_verdicts(base_model, tunegate, request) -> dict[str, GateResult]:
+    """Every strategy's sequence (the gated one first) answers every task's dev set once: accuracy matrices and
+    loss checks recorded, the gated strategy's gates checked."""
+    if tunegate.settings.brings_model:
+        pytest.skip("--adapter / --tuned-model evaluate one model without training; the forgetting suite trains "
+                    "its own sequence (audit external checkpoints with -m audit --checkpoints RUN_DIR)")
+    sequences = request.getfixturevalue("sequences")  # trained only when the suite really runs
+    tasks = [stage.task for stage in next(iter(sequences.values()))]
+    devs = {task: load_examples(tunegate.settings.fixtures / f"tasks/{task}/dev.json") for task in tasks}
+    models = {strategy: adapter_chain(base_model, [stage.adapter for stage in stages[1:]], cache=tunegate.requests)
+              for strategy, stages in sequences.items()}
+    return tunegate.judge("forgetting", models, (devs, untrained_like(base_model, cache=tunegate.requests)))
+
+
+def test_gate(forgetting_verdicts, tunegate, gate_id: str) -> None:
+    """ACC, BWT or maximum forgetting of the gated sequence, with its accuracy matrix in the message."""
+    tunegate.enforce(forgetting_verdicts[gate_id])

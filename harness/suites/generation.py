@@ -1,0 +1,41 @@
+"""Generation-quality suite: BLEU, chrF, ROUGE-L, exact match and token F1 of the adapter's answers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from harness.api import missing_data, parametrize_gates
+from harness.data import load_examples
+from harness.evaluators import identity
+from harness.model.prompted import with_identity_prompt
+from harness.records import GateResult
+
+DEV_SET = "tasks/base/dev.json"  # the references when the data folder has no identity data (no gain gate then)
+
+pytestmark = [pytest.mark.generation, pytest.mark.reads(*identity.DATA_FILES, otherwise=(DEV_SET,))]
+__all__ = ["generation_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise over every verdict the generation capability yields."""
+    parametrize_gates(metafunc, "generation", reads={"chrf_gain": identity.DATA_FILES})  # a claim of learning
+
+
+@pytest.fixture(scope="session")
+def generation_verdicts(request, models_under_test, tunegate) -> dict[str, GateResult]:
+    """Every identity probe with a reference answer (or, in a data folder without identity data, every base dev
+    example) generated once by base, tuned and the base told the identity in a system prompt (the identity suite's
+    requests: cached); metrics and gates."""
+    fixtures = tunegate.settings.fixtures
+    if missing_data(fixtures, identity.DATA_FILES):
+        return tunegate.judge("generation", models_under_test, load_examples(fixtures / DEV_SET))
+    spec = request.getfixturevalue("identity_spec")
+    examples = [replace(p.example, id=p.id) for p in identity.load_probes(fixtures, spec) if p.kind != "locality"]
+    return tunegate.judge("generation", with_identity_prompt(models_under_test, fixtures), examples)
+
+
+def test_gate(generation_verdicts, tunegate, gate_id: str) -> None:
+    """One generation-quality gate, with the base model's value in the message."""
+    tunegate.enforce(generation_verdicts[gate_id])
