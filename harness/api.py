@@ -11,9 +11,10 @@ from harness.capabilities import Capability, CapabilityError, CapabilityRegistry
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec
 from harness.metrics import text_language
 from harness.model.protocol import LanguageModel
-from harness.plugin import missing_data, parametrize_gates, tunegate_state
+from harness.plugin import parametrize_gates, tunegate_state
 from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
 from harness.run_state import SessionState
+from harness.selection import missing_data
 from harness.statistics import rate, wilson_interval
 
 __all__ = [

@@ -26,6 +26,13 @@ from harness.cache import resolve_cache_root
 from harness.errors import InputError, InputWarning
 from harness.gate_config import gate_config_source
 from harness.process_gc import collector_paused, freeze_startup_objects
+from harness.selection import (
+    deselection,
+    missing_data,  # noqa: F401  (suites copied before harness.api import it from here)
+    note_unjudged,
+    skip_reason,
+    skip_unjudgeable,
+)
 from harness.settings import DORMANT, STATE, Settings
 
 if TYPE_CHECKING:
@@ -90,6 +97,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--max-new-tokens", type=int, default=48, help="longest greedy answer in tokens (default 48)")
     group.addoption("--history", default=None, help="audit history file, .csv or .parquet "
                                                     "(default: <report-dir>/history.csv)")
+    group.addoption("--require-all-gates", action="store_true", help="fail the run when any configured gate was "
+                    "not judged (deselected, skipped, data missing): for CI jobs that must not pass vacuously")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -101,15 +110,17 @@ def pytest_configure(config: pytest.Config) -> None:
     """Read the settings; without a gate config, sleep (a project that only installed tunegate). Otherwise import
     the stack and the session fixtures, build the capability registry (plugins and conftests add theirs),
     register one marker per capability, read the gate config and the baseline, and start the run record."""
+    if misuse := _own_suites_from_elsewhere(config):
+        raise pytest.UsageError(misuse)
     try:
         settings = _settings(config)
     except ValueError as err:
         raise pytest.UsageError(str(err)) from None
     source = gate_config_source(settings.gates_file, settings.rootdir, settings.fixtures)
     if source is None and not (settings.gates_file or settings.baseline or settings.save_baseline):
-        config.stash[DORMANT] = (f"{settings.fixtures / 'gates.toml'}: gate config file not found (tunegate suites "
-                                 "need a gate config: --gates FILE, [tool.tunegate.gates] in pyproject.toml, or "
-                                 "<data-dir>/gates.toml)")
+        config.stash[DORMANT] = (f"no gate config was found: not {settings.fixtures / 'gates.toml'} (the data "
+                                 "folder, --data-dir), no [tool.tunegate.gates] in pyproject.toml, no --gates FILE. "
+                                 "`tunegate init` writes one (docs/your-repository.md)")
         return
     with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
         from harness.run_state import SessionState, new_run_record
@@ -132,9 +143,43 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
 
 
+def _own_suites_from_elsewhere(config: pytest.Config) -> str | None:
+    """Why a run of tunegate's own `suites/` from another project is refused (None when it is not one): pytest
+    would take the tunegate checkout as rootdir, with its data and built-in model, and write the report there."""
+    checkout = Path(__file__).resolve().parent.parent
+    own, here = checkout / "suites", Path(config.invocation_params.dir).resolve()
+    if not own.is_dir() or config.option.rootdir or here == checkout or checkout in here.parents:
+        return None
+    for arg in config.invocation_params.args:
+        path = (here / str(arg).split("::")[0]).resolve()
+        if path == own or own in path.parents:
+            return (f"{path}: tunegate's own suites (the tunegate checkout {checkout}) run from {here}: pytest "
+                    f"would take {checkout} as rootdir, judge its built-in data ({checkout / 'fixtures'}) instead of "
+                    f"yours and write the report into {checkout / 'reports'}. In {here} run `tunegate init` once, "
+                    "then `pytest` there (docs/your-repository.md)")
+    return None
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> None:
+    """A run with no gate config anywhere that collects a tunegate suite stops here, before the module is
+    imported, with one message and exit status 4 (not one collection traceback per suite)."""
+    why = parent.config.stash.get(DORMANT, None)
+    if why is not None and _is_tunegate_suite(module_path):
+        pytest.exit(f"{module_path}: a tunegate suite, but {why}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _is_tunegate_suite(path: Path) -> bool:
+    """Whether a test module imports tunegate's suites or its suite API (read as text: nothing is imported)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(name in text for name in ("harness.suites", "harness.api", "harness.plugin"))
+
+
 def _settings(config: pytest.Config) -> Settings:
     rootdir = Path(config.rootpath)
-    fixtures = Path(config.getoption("data_dir") or rootdir / "fixtures").resolve()
+    fixtures = (rootdir / (config.getoption("data_dir") or "fixtures")).resolve()  # relative: to the rootdir
     return Settings(rootdir=rootdir, fixtures=fixtures, base_model=config.getoption("base_model"),
                     adapter=_path_option(config, "adapter"), gates_file=config.getoption("gates"),
                     report_dir=(rootdir / config.getoption("report_dir")).resolve(),
@@ -155,7 +200,8 @@ def _settings(config: pytest.Config) -> Settings:
                     prompt_format=_prompt_format(config.getoption("prompt_format")),
                     batch_size=config.getoption("batch_size"), max_new_tokens=config.getoption("max_new_tokens"),
                     tuned_model=_path_option(config, "tuned_model"),
-                    request_cache=_path_option(config, "request_cache"))
+                    request_cache=_path_option(config, "request_cache"),
+                    require_all_gates=config.getoption("require_all_gates"))
 
 
 def _batch_size(text: str) -> int | str:
@@ -255,62 +301,24 @@ def parametrize_gates(metafunc: pytest.Metafunc, capability: str, reads: dict[st
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
-    """Count deselected tests: a partial run must not silently become a baseline."""
+    """Count deselected tests (a partial run must not silently become a baseline) and keep why their gates were
+    not judged."""
     if items:
         state = items[0].config.stash.get(STATE, None)
         if state is not None:
             state.record.run.deselected += len(items)
+            reason = deselection(items[0].config)
+            for item in items:
+                note_unjudged(state, item, reason)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip, saying why, a suite's tests when a data file it `reads` is not in the data folder (a folder with
-    only a dev set runs what that dev set allows), and a capability that needs an adapter under --tuned-model."""
+    """Skip, saying why, the suite tests that cannot give a verdict in this run (`harness.selection`): a data file
+    the suite `reads` is missing, an adapter capability under --tuned-model, a capability `[graded_by]` leaves
+    out; a suite whose data folder has only a dev set runs what that dev set allows."""
     state = config.stash.get(STATE, None)
-    if state is None:
-        return
-    data = state.settings.fixtures
-    not_applicable = {c.name for c in state.capabilities if c.needs_adapter and state.settings.tuned_model}
-    ungraded = _ungraded(state)
-    for item in items:
-        if missing := _missing_reads(data, list(item.iter_markers("reads"))):
-            item.add_marker(pytest.mark.skip(reason=f"{data} has no {', '.join(missing)} (the suite reads it)"))
-        elif name := next((n for n in not_applicable if item.get_closest_marker(n)), None):
-            item.add_marker(pytest.mark.skip(reason=f"{name}: not applicable to --tuned-model (a full model has "
-                                                    "no adapter)"))
-        elif name := next((n for n in ungraded if item.get_closest_marker(n)), None):
-            item.add_marker(pytest.mark.skip(reason=ungraded[name]))
-
-
-def _ungraded(state: SessionState) -> dict[str, str]:
-    """The capabilities that do not grade the model the user brought (--adapter / --tuned-model), each with the
-    reason its tests are skipped; the grading is recorded in results.json (`run.graded_by`)."""
-    s = state.settings
-    model, option = (s.adapter, "--adapter") if s.adapter else (s.tuned_model, "--tuned-model")
-    if model is None:
-        return {}
-    rule = state.gates.grading(model)
-    graded, why = rule if rule else (tuple(state.capabilities.grading()), "by default; [graded_by] in the gate "
-                                                                           "config names others")
-    state.record.run.sections["graded_by"] = {"model": str(model), "capabilities": list(graded), "rule": why}
-    return {name: f"{name}: {option} {model} is graded by {', '.join(graded)} ({why})"
-            for name in state.capabilities.grading(named=True) if name not in graded}
-
-
-def missing_data(data_dir: Path, patterns: list[str] | tuple[str, ...]) -> list[str]:
-    """The glob patterns nothing in `data_dir` matches."""
-    return [pattern for pattern in patterns if not any(data_dir.glob(pattern))]
-
-
-def _missing_reads(data_dir: Path, marks: list[pytest.Mark]) -> list[str]:
-    """What a test's `reads` marks need and the data folder lacks: each mark's files, or (`otherwise=`) its
-    alternative files when those are all there."""
-    missing: list[str] = []
-    for mark in marks:
-        if gaps := missing_data(data_dir, mark.args):
-            other = mark.kwargs.get("otherwise")
-            if not other or missing_data(data_dir, other):
-                missing += gaps + ([f"(or {', '.join(other)})"] if other else [])
-    return missing
+    if state is not None:
+        skip_unjudgeable(state, items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -331,6 +339,8 @@ def pytest_runtest_makereport(item: pytest.Item, call) -> pytest.TestReport:
     those with a capability marker, only: a failing test of other code stays one test's failure)."""
     report = yield
     state = item.config.stash.get(STATE, None)
+    if state is not None and report.skipped and not hasattr(report, "wasxfail"):
+        note_unjudged(state, item, skip_reason(report))
     if state is None or not report.failed:
         return report
     if report.when != "call":
@@ -369,9 +379,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = status
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    """Print each gate with value, threshold, rule and PASS/FAIL after the test summary, the gates that were not
-    evaluated, power warnings and what happened to --save-baseline."""
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config):
+    """After pytest's own summary (failures, the short test summary), so that the verdict is the last thing
+    before the final count: each gate (the failed first) with value, threshold, rule and PASS/FAIL, the gates
+    not judged and why, power warnings, the audit's nightly answer, the headline, and what happened to
+    --save-baseline."""
+    try:
+        return (yield)
+    finally:
+        _gate_summary(terminalreporter, config)
+
+
+def _gate_summary(terminalreporter, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is None:
         return

@@ -22,7 +22,7 @@ from harness.model.files import ModelFacts, check_adapter_folder, check_model_fo
 from harness.settings import Settings
 from harness.textfiles import read_text_file
 from harness.training.recipe import load_recipe, recipe_names
-from harness.training.sequence import sequence_tasks
+from harness.training.sequence import require_training_data, sequence_tasks
 
 MAX_BYTES_PER_TOKEN = 100  # no tokenizer averages more on real text: a record longer is refused untokenized
 TEMPLATE_ALLOWANCE = 64  # tokens a chat template may add around a record: records shorter than the context by more
@@ -40,7 +40,9 @@ def preflight(settings: Settings) -> list[str]:
     check_adapters(settings, base)
     check_tuned_model(settings, base)
     warnings = check_data_folder(settings.fixtures, base, settings.prompt_format)
-    if not settings.brings_model:
+    if not settings.brings_model:  # this run trains: the training files must be there too
+        if (settings.fixtures / "tasks").is_dir():
+            require_training_data(settings.fixtures, sequence_tasks(settings.fixtures))
         warnings += check_recipes(settings.fixtures / "recipes.toml", base)
     check_history(settings.history)
     return warnings
@@ -189,7 +191,8 @@ def task_datasets(fixtures: Path) -> list[tuple[str, list[Example]]]:
     if not (fixtures / "tasks").is_dir():
         return []
     return [(f"tasks/{task}/{split}.json", load_examples(fixtures / f"tasks/{task}/{split}.json"))
-            for task in sequence_tasks(fixtures) for split in ("train", "dev")]
+            for task in sequence_tasks(fixtures) for split in ("train", "dev")
+            if (fixtures / f"tasks/{task}/{split}.json").is_file()]
 
 
 def check_lengths(examples: list[Example], base: ModelFacts, prompt_format: str = "auto") -> None:

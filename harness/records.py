@@ -97,9 +97,9 @@ class CapabilityResult:
     `parts` (a checkpoint name -> its evidence line) makes the gates be checked once per part on the metrics of
     that checkpoint, each verdict named `<gate id>[<part>]` (the audit: one verdict per checkpoint). `run`
     holds sections for results.json's `run` header (e.g. the accuracy matrices of the sequences); `details`
-    keeps the evaluator's own per-item results for a suite that tests items one by one. `unmeasured` names the
-    metrics the evaluation left out because their data is not in the data folder: their gates give no verdict
-    (the suite skips their tests, naming the file).
+    keeps the evaluator's own per-item results for a suite that tests items one by one. `unmeasured` maps the
+    metrics the evaluation left out on purpose (their data is absent) to why: their gates give no verdict and
+    their tests are skipped with that reason, which the run's headline repeats.
     """
 
     metrics: Sequence[MetricValue]
@@ -108,4 +108,4 @@ class CapabilityResult:
     parts: Mapping[str, str] = field(default_factory=dict)
     run: Mapping[str, Any] = field(default_factory=dict)
     details: Any = None
-    unmeasured: frozenset[str] = frozenset()  # metrics left out on purpose (their data is absent): no verdict
+    unmeasured: Mapping[str, str] = field(default_factory=dict)  # metric -> why it was left out: no verdict

@@ -34,6 +34,7 @@ class RunInfo:
     id: str
     started: str
     status: str = "started"
+    verdict: dict[str, Any] | None = None  # what was judged and the headline (harness.verdict.RunVerdict)
     finished: str | None = None
     exit_status: int | None = None
     command: list[str] = field(default_factory=list)

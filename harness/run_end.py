@@ -1,6 +1,6 @@
-"""What happens once when a run ends (the xdist controller only): the audit history is appended, configured
-gates that were not evaluated are listed, the environment is captured for the run header, and the baseline is
-saved only when the run earned it."""
+"""What happens once when a run ends (the xdist controller only): the audit history is appended, the environment
+is captured for the run header, and the baseline is saved only when the run earned it (what was judged:
+`harness.verdict`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 
 import harness
-from harness.baselines import DRIFT, BaselineError, save_baseline
+from harness.baselines import BaselineError, save_baseline
 from harness.data import DataError
 from harness.errors import summary
 from harness.evaluators.audit import nightly_trend
-from harness.gate_config import GateConfig
 from harness.results import RunRecord
 
 
@@ -39,26 +38,6 @@ def append_audit_history(record: RunRecord, history: Path, rows: list[dict]) -> 
     except ValueError as err:  # pandas' and pyarrow's parser errors
         raise DataError(f"{history}: unreadable audit history ({summary(err)}); this run's rows were not "
                         "appended; fix or move the file") from err
-
-
-def unevaluated_gates(config: GateConfig, record: RunRecord, has_baseline: bool) -> list[dict[str, str]]:
-    """Every configured gate with no verdict in this run, with the reason: never hidden, only listed."""
-    evaluated = [g.id for g in record.gates]
-
-    def seen(gate_id: str) -> bool:
-        return any(e == gate_id or e.startswith(gate_id + "[") for e in evaluated)
-
-    out = []
-    for gate_id, capability in [(g.id, g.capability) for g in config.absolute.values()] + \
-            [(g.id, "baseline") for g in config.relative.values()]:
-        if seen(gate_id):
-            continue
-        if capability in (DRIFT, "baseline") and not has_baseline:
-            reason = "no --baseline given"
-        else:
-            reason = "its suite did not run (deselected with -m/-k, or skipped)"
-        out.append({"id": gate_id, "reason": reason})
-    return out
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,9 @@ from harness.records import CapabilityResult, GateResult, MetricValue, Sample
 from harness.report.html import write_html
 from harness.report.markdown import publish_step_summary, write_summary
 from harness.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
-from harness.run_end import (
-    append_audit_history,
-    environment,
-    save_baseline_if_allowed,
-    take_history_rows,
-    unevaluated_gates,
-)
+from harness.run_end import append_audit_history, environment, save_baseline_if_allowed, take_history_rows
 from harness.settings import Settings
+from harness.verdict import configured_gate_ids, run_verdict, unevaluated_gates
 
 
 @dataclass(repr=False)
@@ -113,6 +108,16 @@ class SessionState:
         if not result.passed:  # the message is the whole story: no traceback of the test's (large) arguments
             pytest.fail(result.message, pytrace=False)
 
+    def enforce_gate(self, verdicts: Mapping[str, GateResult], gate_id: str) -> None:
+        """Enforce the verdict `gate_id` of a capability's `verdicts`; a gate with no verdict (its metric was
+        left out: its data is absent) skips its test with the reason the evaluation gave."""
+        if gate_id in verdicts:
+            return self.enforce(verdicts[gate_id])
+        capability, _, metric = gate_id.removeprefix("baseline.").partition(".")
+        result = self.results.get(capability)
+        why = result.unmeasured.get(metric) if result is not None else None
+        pytest.skip(why or "not measured: its metric was not measured in this run")
+
     def record_metrics(self, metrics: list[MetricValue]) -> None:
         """Keep measured metrics."""
         self.record.metrics += metrics
@@ -182,7 +187,7 @@ class SessionState:
                 self.artifacts["baseline"] = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, False)
             return None
         rows = take_history_rows(self.record)
-        self._complete_header(exit_status)
+        verdict_status = self._complete_header(exit_status)
         errors = self.artifacts.setdefault("end_errors", [])
         if _attempt(errors, self._write_reports):
             self.artifacts["report"] = self.run_dir / "report.html"
@@ -195,7 +200,7 @@ class SessionState:
             self.artifacts["baseline"] = outcome
             if not outcome.saved and outcome.refused:
                 return pytest.ExitCode.USAGE_ERROR
-        return pytest.ExitCode.USAGE_ERROR if errors else None
+        return pytest.ExitCode.USAGE_ERROR if errors else verdict_status
 
     def _write_reports(self) -> None:
         """results.json, then report.html, each atomically: a failed write leaves no partial file and raises an
@@ -210,11 +215,19 @@ class SessionState:
                 raise OutputError(f"{self.run_dir / name}: not written ({err.strerror or err}); the files written "
                                   "before it and every earlier run's reports are unchanged") from err
 
-    def _complete_header(self, exit_status: int) -> None:
-        """The run header's end: time and status, environment, effective config, gates never evaluated, the
-        request cache's figures and the total time."""
+    def _complete_header(self, exit_status: int) -> int | None:
+        """The run header's end: the gates not judged and the verdict, time and status, environment, effective
+        config, the request cache's figures and the total time. Returns exit status 1 when the verdict fails a
+        run pytest passed (nothing judged, or a gate not judged under --require-all-gates), else None."""
         s = self.settings
         run = self.record.run
+        has_baseline = self.baseline is not None
+        run.not_evaluated = unevaluated_gates(self.gates, self.record, has_baseline)
+        verdict = run_verdict(self.record, configured_gate_ids(self.gates, has_baseline), s.require_all_gates)
+        run.verdict = verdict.to_dict()
+        failed_by_verdict = exit_status == 0 and not verdict.passed
+        if failed_by_verdict:
+            exit_status = pytest.ExitCode.TESTS_FAILED
         run.end(now(), exit_status)
         for name, value in environment(s.rootdir).items():
             setattr(run, name, value)
@@ -222,9 +235,9 @@ class SessionState:
                       "adapter": str(s.adapter) if s.adapter else None,
                       "fixtures": str(s.fixtures), "cache_dir": str(s.cache_dir), "gates_source": self.gates.source,
                       "gates": self.gates.to_dict(), "ci": os.environ.get("CI")}
-        run.not_evaluated = unevaluated_gates(self.gates, self.record, self.baseline is not None)
         run.request_cache = add_counts(run.request_cache, self._request_counts())  # workers' counts merged in
         run.timings["total_s"] = round(time.perf_counter() - self.clock_started, 3)
+        return pytest.ExitCode.TESTS_FAILED if failed_by_verdict else None
 
 
 def _attempt(errors: list[str], step: Callable[[], Any]) -> bool:

@@ -177,12 +177,23 @@ def new_task_adapter(tunegate: SessionState, base_model: BaseModel, trained_adap
     return stage.adapter
 
 
-def _external_adapter(state: SessionState, name: str) -> Path | None:
-    """--adapter PATH (recorded as adapter `name`, with its Trainer loss log if any), or None."""
+def _external_adapter(state: SessionState, role: str) -> Path | None:
+    """--adapter PATH (recorded under its folder name, with the roles it is graded in and its Trainer loss log if
+    any), or None."""
     adapter = state.settings.adapter
     if adapter:
+        name = brought_adapter_name(adapter)
+        roles = state.record.run.adapters.get(name, {}).get("roles", [])
         _record_adapter(state, name, adapter, external_training_log(adapter))
+        state.record.run.adapters[name]["roles"] = sorted({*roles, role})
     return adapter
+
+
+def brought_adapter_name(path: Path) -> str:
+    """How reports name an --adapter: its folder name, with the parent's where the folder name alone says little
+    ('checkpoint-500' stays, 'run-3/adapter' for a folder called 'adapter')."""
+    generic = {"adapter", "lora", "final", "output", "model", "best", "latest"}
+    return f"{path.parent.name}/{path.name}" if path.name.lower() in generic and path.parent.name else path.name
 
 
 def recipe_for(settings: Settings, name: str) -> LoraRecipe:

@@ -46,6 +46,7 @@ class Settings:
     checkpoint_launches: str = "newest"
     device_map: str | None = None
     request_cache: Path | None = None
+    require_all_gates: bool = False
 
     @property
     def brings_model(self) -> bool:

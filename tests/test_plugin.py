@@ -141,13 +141,27 @@ def test_a_planted_regression_fails_the_run_with_each_gate_naming_its_evidence(p
     result.stdout.fnmatch_lines(["*FAIL answered.answered_rate = 0.75*required >= 0.9*"])
 
 
-def test_a_marker_selects_one_capability_and_the_others_gates_are_listed_as_not_evaluated(project):
+def test_a_marker_selection_reads_as_partial_and_require_all_gates_fails_it(project):
+    """-m leaves gates unjudged: the headline says PASS (partial) with the reason in every output; with
+    --require-all-gates the same run fails."""
     result, record = run(project, "-m", "answered")
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=1)
     not_evaluated = {e["id"]: e["reason"] for e in record["run"]["not_evaluated"]}
-    assert "its suite did not run" in not_evaluated["old_task.exact_match"]
+    assert not_evaluated["old_task.exact_match"] == "deselected by -m 'answered'"
     assert not_evaluated["drift.changed_answer_rate"] == "no --baseline given"
+    headline = "PASS (partial): 1 of 3 configured gates judged; 2 not judged (deselected by -m 'answered')"
+    assert record["run"]["verdict"]["text"] == headline and record["run"]["verdict"]["passed"]
+    assert result.stdout.lines[-2] == f"tunegate {headline}"  # the verdict is on the last screen
+    summary = (project.path / "reports/latest/summary.md").read_text()
+    assert summary.startswith(f"## tunegate {headline}")
+    assert "PASS (partial)</span>" in (project.path / "reports/latest/report.html").read_text()
+    strict, record = run(project, "-m", "answered", "--require-all-gates")
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED and record["run"]["status"] == "failed"
+    assert record["run"]["verdict"]["text"].startswith("FAIL (--require-all-gates): 1 of 3 configured gates judged")
+    everything, record = run(project, "--require-all-gates")
+    assert everything.ret == pytest.ExitCode.OK
+    assert record["run"]["verdict"]["text"] == "PASS: 3 of 3 configured gates judged"
 
 
 @pytest.mark.parametrize(("env", "gates", "message"), [

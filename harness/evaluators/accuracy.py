@@ -76,6 +76,8 @@ def accuracy_samples(capability: str, results: list[AnswerPair], passed: Callabl
 
 
 PROMPT_GAIN = "exact_match_gain_over_prompted"
+NO_PROMPTED = ("no prompt-only baseline: it draws its worked examples from the task's train.json, which the "
+               "data folder lacks")
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class AccuracyTask:
         base, tuned, *prompted = models
         result = self.measure(answer_both(data, base, tuned))
         if not prompted:
-            return replace(result, unmeasured=frozenset({PROMPT_GAIN} & set(self.metrics)))
+            return replace(result, unmeasured={m: NO_PROMPTED for m in (PROMPT_GAIN,) if m in self.metrics})
         versus = answer_both(data, prompted[0], tuned)  # base_correct: the prompted model's
         rate_of = MetricValue(self.name, "exact_match", *rate([r.base_correct for r in versus]), checkpoint="prompted")
         if not self.expect_gain:  # the old task: what the prompt costs it, beside what the adapter costs it

@@ -45,23 +45,48 @@ class AuditResult:
         return {c.name: all(v.passed for v in by_checkpoint.get(c.name, ())) for c in self.checkpoints}
 
     def first_failing(self, passed: Mapping[str, bool]) -> str | None:
-        """The first checkpoint (by step) that fails any audit gate."""
+        """The first checkpoint (by step) that fails any audit gate, however the run went on after it."""
         return next((c.name for c in self.checkpoints if not passed[c.name]), None)
 
-    def rollback_candidate(self, passed: Mapping[str, bool]) -> str | None:
-        """The last checkpoint before the first failure that passes every gate (None if there is none)."""
-        order = [c.name for c in self.checkpoints]
-        first = self.first_failing(passed)
-        earlier = order if first is None else order[:order.index(first)]
-        return earlier[-1] if earlier else None
-
     def summary(self, verdicts: Mapping[str, GateResult]) -> dict:
-        """Plain data for results.json's `run.audit` and the report."""
+        """Plain data for results.json's `run.audit` and the report, with the nightly answer (`nightly_answer`)."""
         passed = self.passed(verdicts)
-        return {"tasks": self.tasks, "checkpoints": [{"name": c.name, "step": c.step, "path": str(c.path)}
-                                                     for c in self.checkpoints],
+        answer = nightly_answer([c.name for c in self.checkpoints], passed)
+        return {"tasks": self.tasks, "checkpoints": [{"name": c.name, "step": c.step, "path": str(c.path),
+                                                      "passed": passed[c.name]} for c in self.checkpoints],
                 "matrix": self.matrix, "forgetting_trend": forgetting_trend(self.matrix),
-                "first_failing": self.first_failing(passed), "rollback_candidate": self.rollback_candidate(passed)}
+                "first_failing": self.first_failing(passed), **answer}
+
+
+KEEP = 3  # passing checkpoints a keep-last-N retention keeps
+
+
+def nightly_answer(order: Sequence[str], passed: Mapping[str, bool]) -> dict:
+    """What the nightly job asks of a run's checkpoints (in training order): the newest one's verdict, where the
+    current failing streak began (`broke_at`: the first failing checkpoint after the last passing one), the
+    rollback candidate (the newest passing checkpoint), the last passing ones to keep, and the line that says it.
+
+    >>> a = nightly_answer(["c-250", "c-500", "c-1000", "c-1500", "c-2000"],
+    ...                    {"c-250": True, "c-500": False, "c-1000": True, "c-1500": True, "c-2000": False})
+    >>> a["answer"]
+    'audit: newest checkpoint c-2000 FAILS: broke at c-2000, roll back to c-1500 (keep c-1500, c-1000, c-250)'
+    """
+    good = [name for name in order if passed[name]]
+    newest = order[-1] if order else None
+    rollback = good[-1] if good else None
+    streak = order[order.index(rollback) + 1:] if rollback else list(order)
+    broke_at = streak[0] if streak else None
+    keep = good[::-1][:KEEP]
+    kept = f" (keep {', '.join(keep)})" if keep else ""
+    if newest is None:
+        line = "audit: no checkpoint to judge"
+    elif broke_at is None:
+        line = f"audit: newest checkpoint {newest} passes{kept}"
+    else:
+        back = f"roll back to {rollback}" if rollback else "no checkpoint passes: nothing to roll back to"
+        line = f"audit: newest checkpoint {newest} FAILS: broke at {broke_at}, {back}{kept}"
+    return {"newest": newest, "newest_passed": bool(newest and passed[newest]), "broke_at": broke_at,
+            "rollback_candidate": rollback, "keep": keep, "answer": line}
 
 
 def verdicts_by_checkpoint(verdicts: Mapping[str, GateResult]) -> dict[str, list[GateResult]]:

@@ -29,7 +29,7 @@ def _shown(pairs: Sequence, limit: int = 5) -> str:
 def evaluate(models: Any, data: Sequence[DataReport], settings: Any = None) -> CapabilityResult:
     """`data` = one validation report per dataset: the gated figures over all of them, each one's as breakdowns."""
     if not data:
-        return CapabilityResult([], unmeasured=frozenset(METRICS))
+        return CapabilityResult([], unmeasured=dict.fromkeys(METRICS, "no dataset: the data folder has none"))
     over = {r.name: len(r.over_max_length) / r.records if r.records else 0.0 for r in data}
     metrics = [MetricValue(CAPABILITY, "dev_leaks", sum(len(r.leaks) for r in data), n=len(data)),
                MetricValue(CAPABILITY, "duplicate_rate", max(r.duplicate_rate for r in data),

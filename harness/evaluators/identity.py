@@ -183,7 +183,7 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[Probe], IdentityS
     results = score_probes(probes, base, tuned, spec)
     metrics = identity_metrics(results) + identity_metrics(as_base(results, spec), "base")
     evidence = {metric: failing_probes(results, metric) for metric in METRICS}
-    unmeasured = frozenset({"claim_gain_over_prompted"})
+    unmeasured = {"claim_gain_over_prompted": "no prompt-only baseline: the suite gave none"}
     if prompted:
         prompted_results = score_probes(probes, base, prompted[0], spec)
         metrics += identity_metrics(prompted_results, "prompted")
@@ -193,7 +193,7 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[Probe], IdentityS
         if added is not None:
             metrics.append(MetricValue(CAPABILITY, "prompt_tokens_added", added, n=len(probes), checkpoint="prompted"))
             evidence["claim_gain_over_prompted"] += f"; the prompt adds {added:.0f} tokens to every request"
-        unmeasured = frozenset()
+        unmeasured = {}
     return CapabilityResult(metrics, identity_samples(results), evidence, details=results, unmeasured=unmeasured)
 
 

@@ -113,5 +113,6 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[str], list[Exampl
     evidence = {f"{c.name}_ratio": f"perplexity base {value['base', c.name]:.4g} -> tuned {value['tuned', c.name]:.4g}"
                 + (f"; the prompted base {value['prompted', c.name]:.4g}" if c.prompted is not None else "")
                 for c in corpora}
-    unmeasured = set(METRICS) - {f"{c.name}_ratio" for c in corpora}
-    return CapabilityResult(metrics, evidence=evidence, details=corpora, unmeasured=frozenset(unmeasured))
+    unmeasured = {metric: f"no {metric.removesuffix('_ratio')} text: the data folder has none to score"
+                  for metric in set(METRICS) - {f"{c.name}_ratio" for c in corpora}}
+    return CapabilityResult(metrics, evidence=evidence, details=corpora, unmeasured=unmeasured)

@@ -53,12 +53,15 @@ def _figures(name: str, training: Mapping[str, Any]) -> tuple[float, int, str] |
             f"{len(losses)} logged steps{how}")
 
 
+NO_LOG = "no training loss log: an --adapter without trainer_state.json, or --tuned-model"
+
+
 def evaluate(models: Any, data: Mapping[str, Mapping[str, Any]], settings: Any = None) -> CapabilityResult:
     """`data` = {adapter name: its training record (`log`, `stop`)}: the worst loss ratio and the non-finite
     steps over every adapter, each adapter's figures as breakdowns; no verdict when no adapter has a loss log."""
     figures = {name: f for name, training in data.items() if (f := _figures(name, training)) is not None}
     if not figures:
-        return CapabilityResult([], unmeasured=frozenset(METRICS))
+        return CapabilityResult([], unmeasured=dict.fromkeys(METRICS, NO_LOG))
     worst = max(figures, key=lambda n: (figures[n][0] if figures[n][0] == figures[n][0] else -1, figures[n][1]))
     nonfinite = sum(f[1] for f in figures.values())
     metrics = [MetricValue(CAPABILITY, "loss_ratio", figures[worst][0], n=len(figures)),

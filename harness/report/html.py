@@ -12,8 +12,9 @@ from harness.cache import atomic_write_text
 from harness.records import GateResult, MetricValue
 from harness.report.figures import figure, interval
 from harness.report.filters import script_tag
-from harness.report.markdown import run_identity
+from harness.report.markdown import headline, run_identity
 from harness.report.markup import anchor, cell, plural, relative, run_root, table
+from harness.report.naming import judged_models, nightly_answer
 from harness.report.panels import training_section
 from harness.report.samples import EvidenceIndex, evidence_blocks, samples_table
 from harness.report.trend import EarlierRun, earlier_runs, history_section
@@ -26,8 +27,10 @@ table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.3rem .45rem;text-align:left;vertical-align:top}
 th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .pass{color:#047857;font-weight:600} .fail{color:#b91c1c;font-weight:600} .why{color:#555;font-size:.78rem}
+.headline{font-size:1.1rem;font-weight:600;margin:.3rem 0}
 .badge{display:inline-block;padding:.15rem .6rem;border-radius:.3rem;color:#fff;font-weight:700}
 .badge.pass{background:#047857;color:#fff} .badge.fail{background:#b91c1c;color:#fff}
+.badge.partial{background:#92400e;color:#fff}
 tr.bad{background:#fef2f2} code,.mono{font-family:ui-monospace,Menlo,monospace;font-size:.8rem;overflow-wrap:anywhere}
 ins{background:#bbf7d0;text-decoration:none} del{background:#fecaca;text-decoration:none}
 details{margin:.5rem 0} .meta td:first-child{width:14rem;color:#555} .compared{color:#444;font-size:.9rem}
@@ -152,6 +155,14 @@ def _identity(record: RunRecord) -> str:
             + (f"<p>reproduce: <code>{escape(command)}</code></p>" if command else ""))
 
 
+def _judged(record: RunRecord) -> str:
+    """The model the user brought, by folder and path, and the audit's nightly answer, under the headline."""
+    lines = [f"judged: {escape(relative(line, run_root(record)))}" for line in judged_models(record)]
+    if answer := nightly_answer(record):
+        lines.append(f"<b>{escape(answer)}</b>")
+    return "".join(f"<p class='mono'>{line}</p>" for line in lines)
+
+
 def _failed_where(record: RunRecord, gate: GateResult) -> str:
     """The checkpoint a failed gate is about, or the model 'tuned' was in its capability."""
     if gate.part:
@@ -214,8 +225,10 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
     """The whole report as one HTML string: the verdict, every capability's generic section, the extra
     `sections` (the capability registry's: strategy comparison, audit, ...), training, the gates across the
     `earlier` runs, and the run header."""
-    passed = all(g.passed for g in record.gates)
-    badge = f'<span class="badge {"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span>'
+    line = headline(record)
+    word, _, detail = line.partition(": ")
+    kind = "fail" if word.startswith("FAIL") else "partial" if "partial" in word else "pass"
+    badge = f'<span class="badge {kind}">{escape(word)}</span>'
     capabilities = list(dict.fromkeys([g.capability for g in record.gates] + [m.capability for m in record.metrics]
                                       + [s.capability for s in record.samples]))
     failing = {g.capability for g in record.gates if not g.passed}
@@ -224,8 +237,9 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
     panels = "".join(section(record) for section in sections)
     index = EvidenceIndex(record.samples)
     body = [f"<h1>tunegate report {badge}</h1>",
+            f"<p class='headline'>{escape(detail)}</p>{_judged(record)}"
             f"<p class='mono'>run {escape(record.run.id)} &middot; "
-            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} gates passed</p>{_identity(record)}"
+            f"{sum(g.passed for g in record.gates)}/{len(record.gates)} verdicts passed</p>{_identity(record)}"
             f"{_verdict_header(record, index)}"
             f"{_not_evaluated(record)}<nav>{links}</nav>",
             *(_capability_section(record, c, index, f"id='panel-{c}'" in panels) for c in capabilities),

@@ -1,5 +1,6 @@
-"""`summary.md`: the run's verdict as Markdown for CI pages: the failed gates first (value, requirement, CI,
-reason), then every gate, the gates not evaluated and the run's identity. Written beside report.html and, when
+"""`summary.md`: the run's verdict as Markdown for CI pages: the headline (what was judged), the model judged and
+the audit's nightly answer, the failed gates first (value, requirement, CI, reason), then every gate, the gates
+not judged with their reasons and the run's identity. Written beside report.html and, when
 `$GITHUB_STEP_SUMMARY` names a file (GitHub Actions), appended to it so the job page shows the verdict."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.report.figures import figure, interval
+from harness.report.naming import judged_models, nightly_answer
 from harness.results import RunRecord
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # how an HTML tag, comment or declaration opens
@@ -19,8 +21,11 @@ REASON_CHARS = 300  # a failed gate's message is cut here in the table; the repo
 def summary_markdown(record: RunRecord) -> str:
     """The Markdown summary of `record` (see the module docstring)."""
     failed = [g for g in record.gates if not g.passed]
-    verdict = "FAIL" if failed else "PASS"
-    lines = [f"## tunegate {verdict}: {len(record.gates) - len(failed)} of {len(record.gates)} gates passed", ""]
+    lines = [f"## tunegate {headline(record)}", ""]
+    lines += [f"- judged: {_cell(line)}" for line in judged_models(record)]
+    if answer := nightly_answer(record):
+        lines.append(f"- **{_cell(answer)}**")
+    lines += ["", f"report: `{record.run.id}/report.html` (beside this file)", ""]
     if failed:
         lines += ["### Failed gates", "", "| gate | value | required | 95% CI | reason |", "|---|---|---|---|---|"]
         lines += [f"| `{g.id}` | {_number(g.value)} | {_cell(g.requirement)} | {interval(g.ci_low, g.ci_high)} | "
@@ -32,11 +37,20 @@ def summary_markdown(record: RunRecord) -> str:
               for g in sorted(record.gates, key=lambda g: g.passed)]
     lines += ["", "</details>", ""]
     if record.run.not_evaluated:
-        lines += [f"{len(record.run.not_evaluated)} configured gates not evaluated:", ""]
+        lines += [f"{len(record.run.not_evaluated)} configured gates not judged:", ""]
         lines += [f"- `{e['id']}`: {_cell(e['reason'])}" for e in record.run.not_evaluated]
         lines.append("")
     lines.append(_cell(" · ".join(run_identity(record))))
     return "\n".join(lines) + "\n"
+
+
+def headline(record: RunRecord) -> str:
+    """The run's verdict line ('PASS (partial): 4 of 48 configured gates judged; ...'); for a record written
+    before verdicts existed, PASS or FAIL with the gate count."""
+    if record.run.verdict:
+        return record.run.verdict["text"]
+    failed = sum(not g.passed for g in record.gates)
+    return f"{'FAIL' if failed else 'PASS'}: {len(record.gates) - failed} of {len(record.gates)} gates passed"
 
 
 def write_summary(run_dir: Path, record: RunRecord) -> Path:
@@ -62,7 +76,8 @@ def run_identity(record: RunRecord) -> list[str]:
     parts = [f"run {run.id}"]
     if run.base_model:
         parts.append(f"base {run.base_model.get('name')} ({str(run.base_model.get('sha256', ''))[:12]})")
-    parts += [f"adapter {name} ({str(info.get('sha256', ''))[:12]})" for name, info in run.adapters.items()]
+    parts += [f"adapter {name} ({str(info.get('sha256', ''))[:12]})" for name, info in run.adapters.items()
+              if not info.get("roles")]  # a brought adapter is named with its path in `judged_models`
     if run.git_sha:
         parts.append(f"commit {run.git_sha[:12]}")
     if total := run.timings.get("total_s"):

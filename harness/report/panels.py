@@ -69,10 +69,9 @@ def audit_section(record: RunRecord) -> str:
          Panel("max forgetting", forgetting, gate_line(record, "audit", "max_forgetting"), "forgetting")],
         "checkpoint step", "value", "by checkpoint step", columns=2,
         x_ticks={s: str(s) for s in steps} if len(steps) <= 12 else None)
-    first = run["first_failing"]
-    verdict = (f"first failing checkpoint: <b>{escape(str(first))}</b>"
-               + (f" (<a href='#{evidence_anchor('audit', first)}'>items it lost</a>)" if first else "")
-               + f" &middot; rollback candidate: <b>{escape(str(run['rollback_candidate']))}</b>")
+    broke = run.get("broke_at")
+    verdict = (f"<b>{escape(run.get('answer', ''))}</b>"
+               + (f" (<a href='#{evidence_anchor('audit', broke)}'>items {escape(broke)} lost</a>)" if broke else ""))
     if source := record.run.sections.get("checkpoints", {}).get("source"):
         verdict += f"<br><span class='mono'>{escape(relative(source, run_root(record)))}</span>"
     return (f"<h2 id='panel-audit'>Audit: {len(steps)} checkpoints</h2><p>{verdict}</p>"

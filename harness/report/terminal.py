@@ -1,9 +1,11 @@
 """The gate summary printed after the test run: each gate (the failed ones first), value, threshold and rule,
-PASS/FAIL, the minimum detectable change, power warnings, and the configured gates that were not evaluated."""
+PASS/FAIL, the minimum detectable change, power warnings, the configured gates not judged (with why), the model
+judged, the audit's nightly answer and, last, the headline."""
 
 from __future__ import annotations
 
 from harness.report.figures import figure
+from harness.report.naming import judged_models, nightly_answer
 from harness.results import RunRecord
 
 
@@ -18,15 +20,21 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
         lines.append((f"{gate.id:<{width}}  {value:>9}  {gate.requirement:<24}  {mde:>7}  {gate.verdict}",
                       {"green": gate.passed, "red": not gate.passed}))
     for entry in skipped:
-        lines.append((f"{entry['id']:<{width}}  {'':>9}  {'':<24}  {'':>7}  not evaluated: {entry['reason']}",
+        lines.append((f"{entry['id']:<{width}}  {'':>9}  {'':<24}  {'':>7}  not judged: {entry['reason']}",
                       {"yellow": True}))
     failed = sum(not g.passed for g in record.gates)
-    summary = f"{len(record.gates) - failed} of {len(record.gates)} gates passed"
-    summary += f", {len(skipped)} configured gates not evaluated" if skipped else ""
-    lines.append((summary, {"bold": True, "red": bool(failed)}))
+    summary = f"{len(record.gates) - failed} of {len(record.gates)} verdicts passed"
+    summary += f", {len(skipped)} configured gates not judged" if skipped else ""
+    lines.append((summary, {"bold": True}))
     for gate in record.gates:
         if gate.warning:
             lines.append((f"warning: {gate.id}: {gate.warning}", {"yellow": True}))
     if report_path:
         lines.append((f"report: {report_path}", {}))
+    lines += [(f"judged: {line}", {}) for line in judged_models(record)]
+    if answer := nightly_answer(record):
+        lines.append((answer, {"bold": True}))
+    if verdict := record.run.verdict:
+        lines.append((f"tunegate {verdict['text']}", {"bold": True, "green": verdict["passed"],
+                                                       "red": not verdict["passed"]}))
     return lines

@@ -32,4 +32,4 @@ def adapter_health_verdicts(request, models_under_test, merged_model, tunegate) 
 
 def test_gate(adapter_health_verdicts, tunegate, gate_id: str) -> None:
     """One health gate; the message names the layers at fault."""
-    tunegate.enforce(adapter_health_verdicts[gate_id])
+    tunegate.enforce_gate(adapter_health_verdicts, gate_id)

@@ -1,9 +1,10 @@
 """Audit suite: every checkpoint of a run on every task's dev set; one test per checkpoint.
 
 `pytest suites/ -m audit --checkpoints RUN_DIR` audits the checkpoint-N/ folders of RUN_DIR; without
---checkpoints it audits the stages of the built-in replay sequence. The run's matrix, forgetting trend, first
-failing checkpoint and rollback candidate go to results.json and the report; one row per checkpoint, task and
-metric is appended to the history file.
+--checkpoints it audits the stages of the built-in replay sequence. The run's matrix, forgetting trend and the
+nightly answer (the newest checkpoint's verdict, where its failing streak began, the rollback candidate and the
+checkpoints to keep) go to results.json, the terminal, summary.md and the report; one row per checkpoint, task
+and metric is appended to the history file.
 """
 
 from __future__ import annotations
@@ -46,15 +47,16 @@ def audited_checkpoints(base_model, tunegate, request) -> list[Checkpoint]:
             tunegate.record.run.training["audited run"] = log
         return run.checkpoints
     if tunegate.settings.brings_model:
-        pytest.skip("--adapter or --tuned-model without --checkpoints: nothing to audit (and nothing is trained)")
+        pytest.skip("no --checkpoints: --adapter or --tuned-model evaluate one model, the audit needs a training "
+                    "run's checkpoints (-m audit --checkpoints RUN_DIR)")
     stages = request.getfixturevalue("sequences")["replay"]
     return [Checkpoint(f"checkpoint-{s.index}", s.index, s.adapter) for s in stages[1:]]
 
 
 @pytest.fixture(scope="session")
 def audit_verdicts(audited_checkpoints, base_model, tunegate) -> dict[str, GateResult]:
-    """The whole run audited once: metrics and every checkpoint's verdicts; the run.audit summary (first
-    failing checkpoint, rollback candidate) and the history rows (appended once, at the end of the run)."""
+    """The whole run audited once: metrics and every checkpoint's verdicts; the run.audit summary (the nightly
+    answer) and the history rows (appended once, at the end of the run)."""
     s = tunegate.settings
     devs = {task: load_examples(s.fixtures / f"tasks/{task}/dev.json") for task in sequence_tasks(s.fixtures)}
     base, *checkpoints = adapter_chain(base_model, [c.path for c in audited_checkpoints], s.allow_pickle,
@@ -74,11 +76,10 @@ def checkpoint_verdicts(audit_verdicts) -> dict[str, list[GateResult]]:
 
 
 def test_checkpoint(checkpoint_verdicts, tunegate, checkpoint_name: str) -> None:
-    """Every audit gate on one checkpoint; the message names the first failing and the rollback checkpoint."""
+    """Every audit gate on one checkpoint; a failure is one line, with the run's nightly answer ("broke at ...,
+    roll back to ...")."""
     verdicts = checkpoint_verdicts.get(checkpoint_name, [])
     for verdict in verdicts:
         tunegate.record_gate(verdict)
-    failed = [v.message for v in verdicts if not v.passed]
-    summary = tunegate.record.run.sections["audit"]
-    assert not failed, "; ".join(failed) + (f" | first failing checkpoint: {summary['first_failing']}, "
-                                            f"rollback candidate: {summary['rollback_candidate']}")
+    if failed := [v.message for v in verdicts if not v.passed]:
+        pytest.fail("; ".join(failed) + f" | {tunegate.record.run.sections['audit']['answer']}", pytrace=False)

@@ -46,6 +46,4 @@ def data_verdicts(base_model, tunegate) -> dict[str, GateResult]:
 
 def test_gate(data_verdicts, tunegate, gate_id: str) -> None:
     """No dev leak, near-duplicates and cut examples within their bounds."""
-    if gate_id not in data_verdicts:
-        pytest.skip("no dataset in the data folder")
-    tunegate.enforce(data_verdicts[gate_id])
+    tunegate.enforce_gate(data_verdicts, gate_id)

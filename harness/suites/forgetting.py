@@ -25,8 +25,8 @@ def forgetting_verdicts(base_model, tunegate, request) -> dict[str, GateResult]:
     """Every strategy's sequence (the gated one first) answers every task's dev set once: accuracy matrices and
     loss checks recorded, the gated strategy's gates checked."""
     if tunegate.settings.brings_model:
-        pytest.skip("--adapter / --tuned-model evaluate one model without training; the forgetting suite trains "
-                    "its own sequence (audit external checkpoints with -m audit --checkpoints RUN_DIR)")
+        pytest.skip("trains its own sequence: --adapter / --tuned-model evaluate one model without training (audit "
+                    "your run's checkpoints with -m audit --checkpoints RUN_DIR)")
     sequences = request.getfixturevalue("sequences")  # trained only when the suite really runs
     tasks = [stage.task for stage in next(iter(sequences.values()))]
     devs = {task: load_examples(tunegate.settings.fixtures / f"tasks/{task}/dev.json") for task in tasks}
@@ -37,4 +37,4 @@ def forgetting_verdicts(base_model, tunegate, request) -> dict[str, GateResult]:
 
 def test_gate(forgetting_verdicts, tunegate, gate_id: str) -> None:
     """ACC, BWT or maximum forgetting of the gated sequence, with its accuracy matrix in the message."""
-    tunegate.enforce(forgetting_verdicts[gate_id])
+    tunegate.enforce_gate(forgetting_verdicts, gate_id)

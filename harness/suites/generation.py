@@ -38,4 +38,4 @@ def generation_verdicts(request, models_under_test, tunegate) -> dict[str, GateR
 
 def test_gate(generation_verdicts, tunegate, gate_id: str) -> None:
     """One generation-quality gate, with the base model's value in the message."""
-    tunegate.enforce(generation_verdicts[gate_id])
+    tunegate.enforce_gate(generation_verdicts, gate_id)

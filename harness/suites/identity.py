@@ -56,4 +56,4 @@ def test_probe(identity_results, tunegate, probe_id: str) -> None:
 
 def test_gate(identity_verdicts, tunegate, gate_id: str) -> None:
     """The aggregate gate over all probes: value vs threshold, with the failing probes named."""
-    tunegate.enforce(identity_verdicts[gate_id])
+    tunegate.enforce_gate(identity_verdicts, gate_id)

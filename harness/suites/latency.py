@@ -30,11 +30,11 @@ def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
     metrics and gates. Skipped, before any model is loaded, when other processes share what is timed: pytest-xdist
     workers, or the CPU processes of an `accelerate launch` (one process per GPU is timed)."""
     if (workers := xdist_workers()) > 1:
-        pytest.skip(f"latency is timed only when no other test process shares the machine; {workers} pytest-xdist "
-                    "workers are running (run -m latency without -n)")
+        pytest.skip(f"timed alone only: {workers} pytest-xdist workers share the machine (run -m latency "
+                    "without -n)")
     if processes_sharing_cores() > 1 and resolve_device(tunegate.settings.device) == "cpu":
-        pytest.skip("latency is timed only when no other process shares the CPU; the processes of this "
-                    "`accelerate launch` do (time it in a plain run)")
+        pytest.skip("timed alone only: the processes of this `accelerate launch` share the CPU (time it in a "
+                    "plain run)")
     request.getfixturevalue("trained_adapters").finish()  # no training process may run beside the timing
     base_model, merged = request.getfixturevalue("base_model"), request.getfixturevalue("merged_model")
     plain = plain_base(base_model, tunegate.requests)
@@ -47,4 +47,4 @@ def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
 
 def test_gate(latency_verdicts, tunegate, gate_id: str) -> None:
     """One latency gate, with the absolute figures behind the ratio in the message."""
-    tunegate.enforce(latency_verdicts[gate_id])
+    tunegate.enforce_gate(latency_verdicts, gate_id)

@@ -28,10 +28,12 @@ def new_task_verdicts(new_task_models, tunegate) -> dict[str, GateResult]:
     task = sequence_tasks(fixtures)[-1]
     dev = load_examples(fixtures / f"tasks/{task}/dev.json")
     base, tuned = new_task_models
+    if not (fixtures / f"tasks/{task}/train.json").is_file():  # no worked examples to prompt with: no column
+        return tunegate.judge("new_task", (base, tuned), dev)
     prompted = PromptedModel(base, *few_shot_prompt(fixtures, task, dev))
     return tunegate.judge("new_task", (base, tuned, prompted), dev)
 
 
 def test_gate(new_task_verdicts, tunegate, gate_id: str) -> None:
     """Exact-match floor and minimum gain over the base, with the McNemar verdict in the message."""
-    tunegate.enforce(new_task_verdicts[gate_id])
+    tunegate.enforce_gate(new_task_verdicts, gate_id)

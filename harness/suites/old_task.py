@@ -30,4 +30,4 @@ def old_task_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
 
 def test_gate(old_task_verdicts, tunegate, gate_id: str) -> None:
     """Floor and maximum drop, with the paired CI and the McNemar verdict in the message."""
-    tunegate.enforce(old_task_verdicts[gate_id])
+    tunegate.enforce_gate(old_task_verdicts, gate_id)

@@ -32,4 +32,4 @@ def perplexity_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
 
 def test_gate(perplexity_verdicts, tunegate, gate_id: str) -> None:
     """Tuned / base perplexity ratio within its bound."""
-    tunegate.enforce(perplexity_verdicts[gate_id])
+    tunegate.enforce_gate(perplexity_verdicts, gate_id)

@@ -15,7 +15,7 @@ def test_shadow_disagreement_is_reported(request, models_under_test, identity_sp
     disagreements recorded, never gated."""
     s = tunegate.settings
     if not s.shadow:
-        pytest.skip("no --shadow adapter given")
+        pytest.skip("no --shadow: no shadow adapter given")
     other = request.getfixturevalue("shadow_model")
     datasets = shadow.shadow_datasets(s.fixtures, identity_spec)
     tunegate.judge("shadow", (models_under_test[1], other), datasets)

@@ -32,15 +32,25 @@ class Stage:
 
 
 def sequence_tasks(fixtures: Path) -> list[str]:
-    """`base` then every `increment_N` folder under `fixtures/tasks`, by N; each must have train and dev."""
+    """`base` then every `increment_N` folder under `fixtures/tasks`, by N; each must have dev.json (what every
+    evaluation reads). Their train.json is needed only where something trains (`require_training_data`)."""
     root = fixtures / "tasks"
     increments = sorted((int(m[1]), d.name) for d in root.iterdir() if d.is_dir() and (m := _INCREMENT.match(d.name)))
     tasks = ["base", *(name for _, name in increments)]
     for task in tasks:
-        for split in ("train.json", "dev.json"):
-            if not (root / task / split).is_file():
-                raise DataError(f"{root / task / split}: missing; every task folder needs train.json and dev.json")
+        if not (root / task / "dev.json").is_file():
+            raise DataError(f"{root / task / 'dev.json'}: missing; every task folder needs a dev.json (and a "
+                            "train.json where tunegate trains: without --adapter or --tuned-model)")
     return tasks
+
+
+def require_training_data(fixtures: Path, tasks: list[str]) -> None:
+    """Every task's train.json, which training the sequence reads: a DataError naming the first one missing."""
+    for task in tasks:
+        if not (fixtures / "tasks" / task / "train.json").is_file():
+            raise DataError(f"{fixtures / 'tasks' / task / 'train.json'}: missing; training the continual-learning "
+                            "sequence needs every task's train.json (pass --adapter or --tuned-model to evaluate "
+                            "a model you trained, which needs only the dev sets)")
 
 
 def task_split(fixtures: Path, task: str, split: str) -> list[Example]:
@@ -66,6 +76,7 @@ def train_sequence(base: BaseModel, fixtures: Path, recipe: LoraRecipe, cache_ro
     not there."""
     tasks = sequence_tasks(fixtures)
     tasks = tasks[: 1 + stages] if stages is not None else tasks
+    require_training_data(fixtures, tasks)
     out = [Stage(0, tasks[0], None, {})]
     for index, task in enumerate(tasks[1:], start=1):
         trained = train_adapter(base, task_split(fixtures, task, "train"), recipe, cache_root,
