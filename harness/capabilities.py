@@ -156,7 +156,7 @@ def builtin_capabilities() -> CapabilityRegistry:
         Capability(OLD_TASK.name, "old-task accuracy, base vs tuned", OLD_TASK.metrics, OLD_TASK.evaluate,
                    compares_outputs=True, grades_model="default"),
         Capability(NEW_TASK.name, "new-task accuracy, base vs tuned", NEW_TASK.metrics, NEW_TASK.evaluate,
-                   compares_outputs=True, grades_model="named"),
+                   compares_outputs=True, grades_model="default"),
         Capability(perplexity.CAPABILITY, "held-out perplexity, base vs tuned", perplexity.METRICS,
                    perplexity.evaluate, grades_model="default"),
         Capability(adapter_health.CAPABILITY, "adapter activation entropy and weight health",

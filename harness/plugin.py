@@ -25,6 +25,7 @@ from harness.baselines import BaselineError, baseline_path
 from harness.cache import resolve_cache_root
 from harness.errors import InputError, InputWarning
 from harness.gate_config import gate_config_source
+from harness.invocation import is_tunegate_suite, misread_option_value, own_suites_from_elsewhere
 from harness.process_gc import collector_paused, freeze_startup_objects
 from harness.selection import (
     deselection,
@@ -110,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Read the settings; without a gate config, sleep (a project that only installed tunegate). Otherwise import
     the stack and the session fixtures, build the capability registry (plugins and conftests add theirs),
     register one marker per capability, read the gate config and the baseline, and start the run record."""
-    if misuse := _own_suites_from_elsewhere(config):
+    if misuse := own_suites_from_elsewhere(config) or misread_option_value(config):
         raise pytest.UsageError(misuse)
     try:
         settings = _settings(config)
@@ -143,38 +144,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
 
 
-def _own_suites_from_elsewhere(config: pytest.Config) -> str | None:
-    """Why a run of tunegate's own `suites/` from another project is refused (None when it is not one): pytest
-    would take the tunegate checkout as rootdir, with its data and built-in model, and write the report there."""
-    checkout = Path(__file__).resolve().parent.parent
-    own, here = checkout / "suites", Path(config.invocation_params.dir).resolve()
-    if not own.is_dir() or config.option.rootdir or here == checkout or checkout in here.parents:
-        return None
-    for arg in config.invocation_params.args:
-        path = (here / str(arg).split("::")[0]).resolve()
-        if path == own or own in path.parents:
-            return (f"{path}: tunegate's own suites (the tunegate checkout {checkout}) run from {here}: pytest "
-                    f"would take {checkout} as rootdir, judge its built-in data ({checkout / 'fixtures'}) instead of "
-                    f"yours and write the report into {checkout / 'reports'}. In {here} run `tunegate init` once, "
-                    "then `pytest` there (docs/your-repository.md)")
-    return None
-
-
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> None:
     """A run with no gate config anywhere that collects a tunegate suite stops here, before the module is
     imported, with one message and exit status 4 (not one collection traceback per suite)."""
     why = parent.config.stash.get(DORMANT, None)
-    if why is not None and _is_tunegate_suite(module_path):
+    if why is not None and is_tunegate_suite(module_path):
         pytest.exit(f"{module_path}: a tunegate suite, but {why}", returncode=pytest.ExitCode.USAGE_ERROR)
-
-
-def _is_tunegate_suite(path: Path) -> bool:
-    """Whether a test module imports tunegate's suites or its suite API (read as text: nothing is imported)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return any(name in text for name in ("harness.suites", "harness.api", "harness.plugin"))
 
 
 def _settings(config: pytest.Config) -> Settings:

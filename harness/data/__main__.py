@@ -1,4 +1,5 @@
-"""`python -m harness.data convert|report|split`: data preparation as a checked step (`harness.data.prep`).
+"""`python -m harness.data convert|report|split` (also `tunegate data ...`): data preparation as a checked step
+(`harness.data.prep`).
 
   convert SRC DST --to alpaca|chat|completion     records of any format (JSON or JSONL) to another
   report TRAIN [--dev DEV] [--base-model DIR] [--max-length N]
@@ -29,10 +30,10 @@ def _lengths(base: str | None, examples) -> list[int] | None:
     return [len(tokenizer("\n".join(t for _, t in ex.messages) + "\n" + ex.answer)["input_ids"]) for ex in examples]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m harness.data") -> int:
     """Run one subcommand; 0 when it succeeded (and a report found no leak or blank field), 1 when the report did,
     2 on unreadable input (the message names the file and line)."""
-    parser = argparse.ArgumentParser(prog="python -m harness.data", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     convert = commands.add_parser("convert", help="convert records to another format")
     convert.add_argument("source", type=Path)

@@ -64,6 +64,7 @@ class ProbeSet:
     records: list[dict]
     skipped: list[str]
     locality_pool: int
+    seed: int = 0
 
     def count(self, kind: str) -> int:
         """How many probes of `kind` the set holds."""
@@ -83,19 +84,24 @@ class ProbeSet:
 
 
 def build_probes(spec: IdentitySpec, training: Sequence[Example], base_task: Sequence[Example], seed: int = 0,
-                 locality: int = DEFAULT_LOCALITY) -> ProbeSet:
-    """Held-out and adversarial probes for `spec`, none a normalised copy of a `training` question, and up to
-    `locality` questions sampled from `base_task` (its train or dev set)."""
-    trained = {normalised(ex.messages[-1][1]) for ex in training} | {normalised(ex.prompt_text) for ex in training}
-    records, skipped = [], []
+                 locality: int = DEFAULT_LOCALITY, held_out: int | None = None) -> ProbeSet:
+    """Held-out probes (all candidates, or `held_out` of them drawn with `seed`) and adversarial probes for
+    `spec`, none a normalised copy of a `training` question, and up to `locality` questions sampled from
+    `base_task` (its train or dev set)."""
+    trained = {normalised(ex.prompt_text) for ex in training}
+    kept, skipped = [], []
     for pid, lang, question in _held_out_candidates():
         if normalised(question) in trained:
             skipped.append(question)
         else:
-            records.append(_probe(pid, "held_out", lang, question))
+            kept.append((pid, lang, question))
+    if held_out is not None and held_out < len(kept):
+        chosen = set(random.Random(seed).sample(range(len(kept)), held_out))
+        kept = [candidate for i, candidate in enumerate(kept) if i in chosen]
+    records = [_probe(pid, "held_out", lang, question) for pid, lang, question in kept]
     records += [_probe(pid, "adversarial", lang, question) for pid, lang, question in _adversarial(spec)]
     records += _locality(base_task, seed, locality)
-    return ProbeSet(records, skipped, len(base_task))
+    return ProbeSet(records, skipped, len(base_task), seed)
 
 
 def _held_out_candidates() -> list[tuple[str, str, str]]:

@@ -19,9 +19,8 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
         value, mde = figure(gate.value) or "no data", figure(gate.mde, 3)
         lines.append((f"{gate.id:<{width}}  {value:>9}  {gate.requirement:<24}  {mde:>7}  {gate.verdict}",
                       {"green": gate.passed, "red": not gate.passed}))
-    for entry in skipped:
-        lines.append((f"{entry['id']:<{width}}  {'':>9}  {'':<24}  {'':>7}  not judged: {entry['reason']}",
-                      {"yellow": True}))
+    for label, reason in not_judged_groups(skipped):
+        lines.append((f"{label:<{width}}  {'':>9}  {'':<24}  {'':>7}  not judged: {reason}", {"yellow": True}))
     failed = sum(not g.passed for g in record.gates)
     summary = f"{len(record.gates) - failed} of {len(record.gates)} verdicts passed"
     summary += f", {len(skipped)} configured gates not judged" if skipped else ""
@@ -38,3 +37,18 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
         lines.append((f"tunegate {verdict['text']}", {"bold": True, "green": verdict["passed"],
                                                        "red": not verdict["passed"]}))
     return lines
+
+
+def not_judged_groups(entries: list[dict[str, str]]) -> list[tuple[str, str]]:
+    """The gates not judged, one row per capability and reason ('new_task.* (3 gates)') instead of one per gate.
+
+    >>> not_judged_groups([{"id": "audit.a", "reason": "r"}, {"id": "audit.b", "reason": "r"},
+    ...                    {"id": "data.c", "reason": "s"}])
+    [('audit.* (2 gates)', 'r'), ('data.c', 's')]
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for entry in entries:
+        owner = entry["id"].rsplit(".", 1)[0]
+        groups.setdefault((owner, entry["reason"]), []).append(entry["id"])
+    return [(ids[0] if len(ids) == 1 else f"{owner}.* ({len(ids)} gates)", reason)
+            for (owner, reason), ids in groups.items()]

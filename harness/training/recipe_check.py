@@ -185,7 +185,7 @@ def refuse_errors(findings: Sequence[Finding], where: str) -> None:
         raise RecipeError(f"{where}: " + "; ".join(f"{f.key}: {f.message}" for f in errors))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m harness.training.recipe check") -> int:
     """`python -m harness.training.recipe check --recipe FILE:TABLE --base-model DIR|builtin [--data FILE]`: the
     recipe's findings against the base (and its training data), then the resource estimate. Exit 1 when the recipe
     has an error, 0 otherwise."""
@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from harness.training.recipe import load_recipe
 
-    parser = argparse.ArgumentParser(prog="python -m harness.training.recipe check", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=main.__doc__)
     parser.add_argument("--recipe", required=True, help="TOML file and table: fixtures/recipes.toml:identity")
     parser.add_argument("--base-model", default="builtin", help="base model folder, or builtin")
     parser.add_argument("--data", type=Path, help="the training data (alpaca/chat JSON or JSONL)")

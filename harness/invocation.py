@@ -1,0 +1,65 @@
+"""Runs refused because of how pytest was invoked, each with one message saying what to do instead: tunegate's
+own suites run from another project, an option value pytest took for a test path (which moved its rootdir and
+dropped your pytest configuration), and a tunegate suite collected where no gate config exists."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+CHECKOUT = Path(__file__).resolve().parent.parent  # a source checkout of tunegate (its own suites/ beside harness/)
+PATH_OPTIONS = ("--adapter", "--tuned-model", "--checkpoints", "--shadow", "--base-model", "--data-dir", "--gates",
+                "--report-dir", "--cache-dir", "--history", "--request-cache", "--baseline-dir")
+SUITE_IMPORTS = ("harness.suites", "harness.api", "harness.plugin")
+
+
+def own_suites_from_elsewhere(config: pytest.Config) -> str | None:
+    """Why a run of tunegate's own `suites/` from another project is refused (None when it is not one): pytest
+    would take the tunegate checkout as rootdir, with its data and built-in model, and write the report there."""
+    own, here = CHECKOUT / "suites", Path(config.invocation_params.dir).resolve()
+    if not own.is_dir() or config.option.rootdir or here == CHECKOUT or CHECKOUT in here.parents:
+        return None
+    for arg in config.invocation_params.args:
+        path = (here / str(arg).split("::")[0]).resolve()
+        if path == own or own in path.parents:
+            return (f"{path}: tunegate's own suites (the tunegate checkout {CHECKOUT}) run from {here}: pytest "
+                    f"would take {CHECKOUT} as rootdir, judge its built-in data ({CHECKOUT / 'fixtures'}) instead of "
+                    f"yours and write the report into {CHECKOUT / 'reports'}. In {here} run `tunegate init` once, "
+                    "then `pytest` there (docs/your-repository.md)")
+    return None
+
+
+def misread_option_value(config: pytest.Config) -> str | None:
+    """Why a run whose rootdir pytest chose from an option's value is refused (None when it is not one).
+
+    pytest settles its rootdir and configuration file before it loads plugins, so `--adapter /elsewhere/ckpt`
+    reads `/elsewhere/ckpt` as a test path: the rootdir moves above it and the repository's pytest.ini (its
+    addopts: --base-model, --data-dir) is silently left out. `--adapter=/elsewhere/ckpt` is read right."""
+    from _pytest.config.findpaths import determine_setup
+
+    args = [str(a) for a in config.invocation_params.args]
+    try:
+        meant, inifile, _, _ = determine_setup(
+            inifile=config.option.inifilename, override_ini=config.option.override_ini,
+            args=[str(a) for a in config.option.file_or_dir or []], rootdir_cmd_arg=config.option.rootdir or None,
+            invocation_dir=Path(config.invocation_params.dir))
+    except (TypeError, pytest.UsageError):  # another pytest's signature, or its own refusal later: not ours
+        return None
+    if meant == config.rootpath:
+        return None
+    option, value = next(((a, b) for a, b in pairwise(args) if a in PATH_OPTIONS),
+                         ("an option", "its value"))
+    return (f"pytest took {value} (the value of {option}) for a test path, so it chose {config.rootpath} as "
+            f"rootdir instead of {meant}{f' and left out {inifile}' if inifile else ''}: write {option}={value} "
+            f"(with '='), or pass --rootdir {meant}")
+
+
+def is_tunegate_suite(path: Path) -> bool:
+    """Whether a test module imports tunegate's suites or its suite API (read as text: nothing is imported)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(name in text for name in SUITE_IMPORTS)

@@ -1,0 +1,206 @@
+"""`tunegate init`: set up tunegate in your own repository, never overwriting a file of yours.
+
+It writes the pytest configuration (testpaths, addopts for --base-model and --data-dir) where the repository has
+none, one thin suite file per capability under `suites/` (each star-imports `harness.suites.<capability>`, so an
+upgrade of tunegate upgrades them), and a data folder: a commented `gates.toml`, `identity/identity.toml` filled
+from the answers, starter identity training data (or yours, copied), identity probes for your identity and base
+(`harness.data.probes`), your task folders when given, and a README naming every file the folder may hold
+(docs/data-folder.md). Running it twice is harmless: what exists is left alone and named.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from harness.cache import atomic_write_text
+from harness.data import IdentitySpec, load_examples, load_identity_spec
+from harness.data.probes import ProbeSet, build_probes
+from harness.errors import InputError
+from harness.suites import CAPABILITY_SUITES
+
+DEFAULT_DATA_DIR = "tunegate-data"
+OTHER_NAMES = ("ChatGPT", "GPT-4", "Claude", "Gemini", "Llama", "Qwen", "通义千问", "文心一言")
+OTHER_AUTHORS = ("OpenAI", "Anthropic", "Google", "Meta", "Alibaba", "阿里巴巴", "谷歌", "百度")
+PYTEST_CONFIGS = (("pytest.ini", None), (".pytest.ini", None), ("pyproject.toml", "[tool.pytest.ini_options]"),
+                  ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]"))
+CI_WORKFLOWS = ("tunegate-regression.yml", "tunegate-nightly.yml")
+
+
+@dataclass(frozen=True)
+class InitAnswers:
+    """What `tunegate init` needs to know (asked in a terminal, else taken from its options)."""
+
+    name: str
+    author: str
+    base_model: str
+    base_name: str = ""
+    base_author: str = ""
+    data_dir: str = DEFAULT_DATA_DIR
+    identity_data: Path | None = None  # your identity training file (alpaca/chat/LLaMA-Factory identity.json)
+    tasks: Path | None = None  # a folder with base/dev.json, increment_1/{train,dev}.json, ...
+    seed: int = 0
+    ci: bool = False  # also write GitHub Actions workflows
+
+    def __post_init__(self) -> None:
+        for key in ("name", "author", "base_model"):
+            if not getattr(self, key).strip():
+                raise InputError(f"tunegate init: --{key.replace('_', '-')} must not be empty")
+        for option, path in (("--identity-data", self.identity_data), ("--tasks", self.tasks)):
+            if path is not None and not path.exists():
+                raise InputError(f"tunegate init {option} {path}: no such file or folder")
+
+
+@dataclass
+class InitReport:
+    """What `init` wrote, what it left alone (a file of yours), and what it has to tell."""
+
+    written: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The report as printed lines."""
+        out = [f"wrote {path}" for path in self.written]
+        out += [f"left alone (exists): {path}" for path in self.kept]
+        return out + self.notes
+
+
+def suite_file_text(capability: str) -> str:
+    """A suite file of a repository: one star-import of the packaged suite (this checkout's suites/ are these)."""
+    return (f'"""tunegate\'s {capability} suite: its tests live in the installed package (harness.suites.'
+            f'{capability})."""\n\nfrom harness.suites.{capability} import *  # noqa: F403\n')
+
+
+def identity_toml(answers: InitAnswers) -> str:
+    """identity/identity.toml for the answers: the identity to learn, the base's, the other vendors'."""
+    def quoted(values: tuple[str, ...]) -> str:
+        return ", ".join(json.dumps(v, ensure_ascii=False) for v in values)
+
+    return (f"# The identity the adapter must learn ({{{{NAME}}}} / {{{{AUTHOR}}}}, or LLaMA-Factory's {{{{name}}}} / "
+            f"{{{{author}}}}, in the identity files are filled from here)\n"
+            f"name = {json.dumps(answers.name, ensure_ascii=False)}\n"
+            f"author = {json.dumps(answers.author, ensure_ascii=False)}\n\n"
+            "# The base model's own identity ({{BASE_NAME}} / {{BASE_AUTHOR}}): claiming it after tuning is a leak\n"
+            f"[base]\nname = {json.dumps(answers.base_name, ensure_ascii=False)}\n"
+            f"author = {json.dumps(answers.base_author, ensure_ascii=False)}\n\n"
+            "# Other vendors' model names and companies: claiming any of them is a leak\n"
+            f"[others]\nnames = [{quoted(OTHER_NAMES)}]\nauthors = [{quoted(OTHER_AUTHORS)}]\n")
+
+
+def pytest_ini(answers: InitAnswers) -> str:
+    """The pytest configuration `init` writes where the repository has none."""
+    return ("# tunegate release gates (written by `tunegate init`; docs/your-repository.md)\n[pytest]\n"
+            "testpaths = suites\n"
+            f"addopts = --base-model {answers.base_model} --data-dir {answers.data_dir}\n")
+
+
+def init_repository(root: Path, answers: InitAnswers) -> InitReport:
+    """Set up `root` (see the module docstring); returns what was written and what was left alone."""
+    report = InitReport()
+    root.mkdir(parents=True, exist_ok=True)
+    _pytest_config(root, answers, report)
+    for capability in CAPABILITY_SUITES:
+        _write(root, f"suites/test_{capability}.py", suite_file_text(capability), report)
+    data = root / answers.data_dir
+    _write(root, f"{answers.data_dir}/gates.toml", _template("gates.toml"), report)
+    _write(root, f"{answers.data_dir}/README.md", _template("data-folder.md"), report)
+    _write(root, f"{answers.data_dir}/identity/identity.toml", identity_toml(answers), report)
+    training = answers.identity_data.read_text(encoding="utf-8") if answers.identity_data else \
+        _template("self_cognition.json")
+    _write(root, f"{answers.data_dir}/identity/self_cognition.json", training, report)
+    if answers.tasks is not None:
+        _copy_tasks(answers.tasks, root, f"{answers.data_dir}/tasks", report)
+    if (data / "identity/probes.json").exists():
+        report.kept.append(f"{answers.data_dir}/identity/probes.json")
+    else:
+        probes = write_probes(data, answers.seed)
+        report.written.append(f"{answers.data_dir}/identity/probes.json")
+        report.notes += probes_summary(probes, data)
+    if answers.ci:
+        for workflow in CI_WORKFLOWS:
+            _write(root, f".github/workflows/{workflow}", _template(workflow), report)
+    return report
+
+
+def write_probes(data_dir: Path, seed: int = 0, held_out: int | None = None) -> ProbeSet:
+    """Generate `identity/probes.json` of a data folder from its identity.toml, its identity training file and
+    its base-task data (train.json, else dev.json, for locality); written atomically."""
+    spec = _identity(data_dir)
+    training = load_examples(data_dir / "identity/self_cognition.json", spec.variables)
+    base = next((p for p in (data_dir / "tasks/base/train.json", data_dir / "tasks/base/dev.json") if p.is_file()),
+                None)
+    probes = build_probes(spec, training, load_examples(base) if base else [], seed, held_out=held_out)
+    text = json.dumps(probes.records, ensure_ascii=False, indent=1) + "\n"
+    atomic_write_text(data_dir / "identity/probes.json", text)
+    return probes
+
+
+def probes_summary(probes: ProbeSet, data_dir: Path) -> list[str]:
+    """What the probe file holds, what was skipped, where locality came from, and each gate's power."""
+    lines = [f"probes: {probes.count('held_out')} held-out, {probes.count('adversarial')} adversarial, "
+             f"{probes.count('locality')} locality (seed {probes.seed})"]
+    if probes.skipped:
+        shown = "; ".join(probes.skipped[:3]) + (" ..." if len(probes.skipped) > 3 else "")
+        lines.append(f"probes: skipped {len(probes.skipped)} held-out candidates that are questions of your "
+                     f"identity training file ({shown})")
+    if not probes.locality_pool:
+        lines.append(f"probes: no locality probes: {data_dir / 'tasks/base'} has no train.json or dev.json yet; "
+                     "add your base-task data and run `tunegate probes --force`")
+    return lines + [f"power: {line}" for line in probes.power_lines()]
+
+
+def _identity(data_dir: Path) -> IdentitySpec:
+    path = data_dir / "identity/identity.toml"
+    if not path.is_file():
+        raise InputError(f"{path}: no identity config; `tunegate init` writes one")
+    return load_identity_spec(path)
+
+
+def _pytest_config(root: Path, answers: InitAnswers, report: InitReport) -> None:
+    """pytest.ini, unless a pytest configuration exists: then the lines to add are a note."""
+    for name, section in PYTEST_CONFIGS:
+        path = root / name
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        if path.is_file() and (section is None or section in text):
+            report.kept.append(name)
+            if "--data-dir" not in text:
+                report.notes.append(f"add to the pytest configuration in {name}: testpaths = [\"suites\"] and "
+                                    f"addopts \"--base-model {answers.base_model} --data-dir {answers.data_dir}\"")
+            return
+    _write(root, "pytest.ini", pytest_ini(answers), report)
+
+
+def _copy_tasks(source: Path, root: Path, target: str, report: InitReport) -> None:
+    """Every task file of `source` (base/dev.json, increment_1/train.json, ...) into the data folder; the
+    records are read first, so a broken file is refused naming its line before anything is copied."""
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
+    for path in files:
+        load_examples(path)
+    for path in files:
+        relative = f"{target}/{path.relative_to(source).as_posix()}"
+        if (root / relative).exists():
+            report.kept.append(relative)
+        else:
+            (root / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, root / relative)
+            report.written.append(relative)
+
+
+def _write(root: Path, relative: str, text: str, report: InitReport) -> None:
+    """Write a new file (atomically); an existing one is left alone and named."""
+    path = root / relative
+    if path.exists():
+        report.kept.append(relative)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+    report.written.append(relative)
+
+
+def _template(name: str) -> str:
+    """A file shipped in `harness/templates/`."""
+    return resources.files("harness").joinpath("templates", name).read_text(encoding="utf-8")
