@@ -56,8 +56,27 @@ def misread_option_value(config: pytest.Config) -> str | None:
             f"(with '='), or pass --rootdir {meant}")
 
 
-def is_tunegate_suite(path: Path) -> bool:
-    """Whether a test module imports tunegate's suites or its suite API (read as text: nothing is imported)."""
+def first_tunegate_suite(args: list[str]) -> Path | None:
+    """The first test module under the run's paths that imports tunegate's suites or its suite API (read as text:
+    nothing is imported; hidden folders and virtual environments are not searched)."""
+    for arg in args:
+        path = Path(str(arg).split("::")[0])
+        candidates = [path] if path.is_file() else sorted(_test_modules(path)) if path.is_dir() else []
+        for candidate in candidates:
+            if _imports_tunegate(candidate):
+                return candidate
+    return None
+
+
+def _test_modules(folder: Path):
+    for path in folder.rglob("*.py"):
+        if (path.name.startswith("test_") or path.name.endswith("_test.py")) and not any(
+                part.startswith(".") or part in ("venv", "node_modules", "site-packages")
+                for part in path.relative_to(folder).parts[:-1]):
+            yield path
+
+
+def _imports_tunegate(path: Path) -> bool:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -25,7 +25,7 @@ from harness.baselines import BaselineError, baseline_path
 from harness.cache import resolve_cache_root
 from harness.errors import InputError, InputWarning
 from harness.gate_config import gate_config_source
-from harness.invocation import is_tunegate_suite, misread_option_value, own_suites_from_elsewhere
+from harness.invocation import first_tunegate_suite, misread_option_value, own_suites_from_elsewhere
 from harness.process_gc import collector_paused, freeze_startup_objects
 from harness.selection import (
     deselection,
@@ -144,12 +144,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")
 
 
-def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> None:
-    """A run with no gate config anywhere that collects a tunegate suite stops here, before the module is
+def pytest_collection(session: pytest.Session) -> None:
+    """A run with no gate config anywhere whose paths hold a tunegate suite stops here, before any module is
     imported, with one message and exit status 4 (not one collection traceback per suite)."""
-    why = parent.config.stash.get(DORMANT, None)
-    if why is not None and is_tunegate_suite(module_path):
-        pytest.exit(f"{module_path}: a tunegate suite, but {why}", returncode=pytest.ExitCode.USAGE_ERROR)
+    why = session.config.stash.get(DORMANT, None)
+    if why is not None and (suite := first_tunegate_suite(session.config.args)):
+        raise pytest.UsageError(f"{suite}: a tunegate suite, but {why}")
 
 
 def _settings(config: pytest.Config) -> Settings:

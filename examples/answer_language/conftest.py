@@ -15,10 +15,7 @@ from __future__ import annotations
 
 from html import escape
 
-from harness.capabilities import Capability
-from harness.metrics import text_language
-from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
-from harness.statistics import rate
+from harness.api import Capability, CapabilityResult, MetricSpec, MetricValue, Sample, rate, text_language
 
 NAME = "answer_language"
 METRICS = {

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.data import load_examples
-from harness.plugin import parametrize_gates
+from harness.api import load_examples, parametrize_gates
 
 pytestmark = pytest.mark.answer_language
 
@@ -27,4 +26,4 @@ def answer_language_verdicts(models_under_test, identity_spec, tunegate):
 
 def test_gate(answer_language_verdicts, tunegate, gate_id: str) -> None:
     """One answer-language gate; the message names answers in the wrong language."""
-    tunegate.enforce(answer_language_verdicts[gate_id])
+    tunegate.enforce_gate(answer_language_verdicts, gate_id)

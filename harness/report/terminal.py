@@ -48,7 +48,7 @@ def not_judged_groups(entries: list[dict[str, str]]) -> list[tuple[str, str]]:
     """
     groups: dict[tuple[str, str], list[str]] = {}
     for entry in entries:
-        owner = entry["id"].rsplit(".", 1)[0]
+        owner = entry["id"].split(".", 1)[0]
         groups.setdefault((owner, entry["reason"]), []).append(entry["id"])
     return [(ids[0] if len(ids) == 1 else f"{owner}.* ({len(ids)} gates)", reason)
             for (owner, reason), ids in groups.items()]
