@@ -3,7 +3,7 @@
 
     python3 dev.py gate [PYTEST ARGS]   # the release gate: pytest suites/ on the built-in model
     python3 dev.py test [PYTEST ARGS]   # the harness's own tests, then an end-to-end pytest suites/
-    python3 dev.py refusals             # rewrite README's table of refused bad inputs from tests/bad_input_cases.py
+    python3 dev.py refusals             # rewrite docs/refusals.md's table of refused inputs (tests/bad_input_cases.py)
 
 Creates (or reuses) the virtual environment `.venv`, installs torch==2.13.0 first (an open torch range would
 pull a multi-GB CUDA build), then the project with its dev extras; re-installs only when pyproject.toml
@@ -79,7 +79,8 @@ def main(argv: list[str]) -> int:
     ensure_environment()
     command, extra = argv[0], argv[1:]
     if command == "refusals":
-        return subprocess.run([str(PYTHON), str(ROOT / "tests/bad_input_cases.py"), str(ROOT / "README.md")]).returncode
+        return subprocess.run([str(PYTHON), str(ROOT / "tests/bad_input_cases.py"),
+                               str(ROOT / "docs/refusals.md")]).returncode
     if command == "gate":
         return pytest(["suites/", *extra])
     ensure_browser()

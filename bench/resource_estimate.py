@@ -5,7 +5,7 @@ process (so the peak resident size is that case's). Run: python bench/resource_e
 `builtin`: the built-in model with the identity recipe (r=16 all-linear, batch 32 x 96 tokens), on one thread as
 tunegate trains on CPU. `llama-20m` / `llama-110m`: Llamas built from config (vocabulary 8,000 / 32,000), r=16
 all-linear, batch 4 x 256, on every core. `qwen2.5-7b`: the estimate only (r=8 all-linear, batch 8 x 512), for the
-H100 comparison in README.
+H100 comparison in docs/before-training.md.
 """
 
 from __future__ import annotations

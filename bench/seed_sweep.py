@@ -11,7 +11,7 @@ and a verdict: `ok` when the worst margin exceeds one spread, `ok (exact)` for a
 seed meets exactly (no NaN, no leak, every held-in probe: the value cannot be better), `THIN` when it passes by
 less, `FAILS` when some seed fails. Float summation order differs between CPUs and training amplifies it, so a
 gate that holds on one seed proves little; this is the check. `--from FILE` reprints an `--out` file's table
-(bench/results/seed_sweep.json holds the README's).
+(bench/results/seed_sweep.json holds the one in bench/results/margins.md).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def _fmt(value) -> str:
 
 
 def print_table(rows: list[dict], runs: list[dict]) -> None:
-    """The README table (markdown)."""
+    """The margins table (markdown, bench/results/margins.md)."""
     print("| gate | worst | median | best | threshold | worst-seed margin | spread (sd) | verdict |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -32,7 +32,8 @@ def own_suites_from_elsewhere(config: pytest.Config) -> str | None:
 
 
 def misread_option_value(config: pytest.Config) -> str | None:
-    """Why a run whose rootdir pytest chose from an option's value is refused (None when it is not one).
+    """Why a run whose pytest configuration was left out because of an option's value is refused (None when it is
+    not one).
 
     pytest settles its rootdir and configuration file before it loads plugins, so `--adapter /elsewhere/ckpt`
     reads `/elsewhere/ckpt` as a test path: the rootdir moves above it and the repository's pytest.ini (its
@@ -43,17 +44,18 @@ def misread_option_value(config: pytest.Config) -> str | None:
     try:
         meant, inifile, _, _ = determine_setup(
             inifile=config.option.inifilename, override_ini=config.option.override_ini,
-            args=[str(a) for a in config.option.file_or_dir or []], rootdir_cmd_arg=config.option.rootdir or None,
+            args=[str(a) for a in getattr(config.option, "file_or_dir", None) or []],
+            rootdir_cmd_arg=config.option.rootdir or None,
             invocation_dir=Path(config.invocation_params.dir))
-    except (TypeError, pytest.UsageError):  # another pytest's signature, or its own refusal later: not ours
+    except (TypeError, AttributeError, pytest.UsageError):  # another pytest, or --help: not ours to refuse
         return None
-    if meant == config.rootpath:
+    if meant == config.rootpath or inifile is None or inifile == config.inipath:  # nothing of yours left out
         return None
     option, value = next(((a, b) for a, b in pairwise(args) if a in PATH_OPTIONS),
                          ("an option", "its value"))
     return (f"pytest took {value} (the value of {option}) for a test path, so it chose {config.rootpath} as "
-            f"rootdir instead of {meant}{f' and left out {inifile}' if inifile else ''}: write {option}={value} "
-            f"(with '='), or pass --rootdir {meant}")
+            f"rootdir instead of {meant} and left out {inifile}: write {option}={value} (with '='), or pass "
+            f"--rootdir {meant}")
 
 
 def first_tunegate_suite(args: list[str]) -> Path | None:

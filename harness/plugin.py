@@ -28,6 +28,7 @@ from harness.gate_config import gate_config_source
 from harness.invocation import first_tunegate_suite, misread_option_value, own_suites_from_elsewhere
 from harness.process_gc import collector_paused, freeze_startup_objects
 from harness.selection import (
+    capability_of,
     deselection,
     missing_data,  # noqa: F401  (suites copied before harness.api import it from here)
     note_unjudged,
@@ -297,8 +298,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Refuse --save-baseline before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
+    """Count the suite tests this run will run (a run of them that judges nothing fails); refuse --save-baseline
+    before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
     state = session.config.stash.get(STATE, None)
+    if state:
+        state.suite_tests = sum(capability_of(item, state) is not None for item in session.items)
     if state and state.settings.save_baseline and state.record.run.deselected and \
             not state.settings.save_baseline_anyway:
         raise pytest.UsageError(f"--save-baseline {state.settings.save_baseline.stem}: -m/-k deselected "

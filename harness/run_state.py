@@ -47,6 +47,7 @@ class SessionState:
     baseline: dict | None = None  # the stored baseline of --baseline
     results: dict[str, CapabilityResult] = field(default_factory=dict)  # each judged capability's deciding result
     clock_started: float = field(default_factory=time.perf_counter)
+    suite_tests: int = 0  # tests of tunegate suites this run selected: if it judges none, it fails
 
     def __repr__(self) -> str:  # a traceback that shows the `tunegate` fixture must not print every result
         return f"<tunegate session: {len(self.results)} capabilities measured, {len(self.record.gates)} verdicts>"
@@ -179,10 +180,11 @@ class SessionState:
         and report.html (atomically); then append the audit history (and rewrite both with the run-after-run
         trend), point reports/latest at the run and save the baseline when asked and allowed. A step that fails
         is reported (`artifacts["end_errors"]`) without undoing what was written before it. Returns a new exit
-        status (4) when a step failed or a refused --save-baseline must fail the run, else None. A run that
-        recorded nothing writes no report."""
+        status (4) when a step failed or a refused --save-baseline must fail the run, 1 when the verdict fails a run
+        pytest passed, else None. A run that ran no suite test writes no report; one whose suite tests judged
+        nothing writes a FAIL report saying why."""
         s = self.settings
-        if self.record.is_empty:
+        if self.record.is_empty and not self.suite_tests:  # no tunegate suite ran: not a tunegate run
             if s.save_baseline:
                 self.artifacts["baseline"] = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, False)
             return None

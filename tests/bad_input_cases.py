@@ -1,9 +1,9 @@
 """Every kind of bad input tunegate was tried with (issue 10), as data: how to plant it in a fresh project, what
-the one message must name, and the exit status. `tests/test_bad_inputs.py` runs each; README's table "What
-tunegate refuses, and how it tells you" is rendered from this list (`python3 dev.py refusals` rewrites it,
-`test_readme_table_is_current` keeps it honest).
+the one message must name, and the exit status. `tests/test_bad_inputs.py` runs each; the table of
+docs/refusals.md is rendered from this list (`python3 dev.py refusals` rewrites it, `test_refusals_page_is_current`
+keeps it honest).
 
-Run as a script with README.md's path, it rewrites that table in place.
+Run as a script with that page's path, it rewrites the table in place.
 """
 
 from __future__ import annotations
@@ -367,7 +367,7 @@ CASES = [
 
 
 def render_table() -> str:
-    """The README table: one row per case, by test id."""
+    """The docs/refusals.md table: one row per case, by test id."""
     rows = ["| test id | bad input | outcome | the message names |", "|---|---|---|---|"]
     for case in CASES:
         outcome = "refused, exit 4" if case.exit == REFUSED else "accepted"
@@ -383,6 +383,6 @@ def readme_with_table(readme: str) -> str:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "README.md")
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs/refusals.md")
     target.write_text(readme_with_table(target.read_text(encoding="utf-8")), encoding="utf-8")
     print(f"{target}: table of {len(CASES)} bad inputs written")

@@ -36,7 +36,7 @@ def test_checkpoints_are_found_and_ordered_by_step(run_dir, tmp_path):
         find_checkpoints(tmp_path / "absent")
 
 
-def test_audit_finds_first_failing_checkpoint_and_rollback_candidate(run_suites, run_dir, tmp_path):
+def test_audit_says_where_the_run_broke_and_what_to_roll_back_to(run_suites, run_dir, tmp_path):
     history = tmp_path / "history.parquet"
     for _night in (1, 2):
         result, report_dir = run_suites("-m", "audit", "--checkpoints", str(run_dir), "--history", str(history))
@@ -44,7 +44,9 @@ def test_audit_finds_first_failing_checkpoint_and_rollback_candidate(run_suites,
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*FAILED*test_checkpoint[[]checkpoint-3000[]]*"])
     result.stdout.fnmatch_lines(["*audit.base_exact_match[[]checkpoint-3000[]]*FAIL"])
-    assert "first failing checkpoint: checkpoint-3000, rollback candidate: checkpoint-1000" in result.stdout.str()
+    answer = ("audit: newest checkpoint checkpoint-3000 FAILS: broke at checkpoint-3000, roll back to "
+              "checkpoint-1000 (keep checkpoint-1000, checkpoint-200)")
+    assert answer in result.stdout.str()
     audit = json.loads((report_dir / "latest" / "results.json").read_text())["run"]["audit"]
     assert audit["first_failing"] == "checkpoint-3000" and audit["rollback_candidate"] == "checkpoint-1000"
     assert [c["step"] for c in audit["checkpoints"]] == [200, 1000, 3000]

@@ -222,10 +222,10 @@ def test_a_full_disk_keeps_results_json_and_leaves_no_partial_report(pytester: p
     assert os.readlink(project.reports / "latest") == "earlier"
 
 
-def test_readme_table_is_current():
-    """README's refusal table is rendered from CASES (`python3 dev.py refusals` rewrites it)."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme_with_table(readme) == readme, "README's refusal table is stale: run `python3 dev.py refusals`"
+def test_refusals_page_is_current():
+    """docs/refusals.md's table is rendered from CASES (`python3 dev.py refusals` rewrites it)."""
+    page = (ROOT / "docs/refusals.md").read_text(encoding="utf-8")
+    assert readme_with_table(page) == page, "docs/refusals.md's table is stale: run `python3 dev.py refusals`"
 
 
 def test_an_input_longer_than_the_context_is_refused_before_inference(base_model):

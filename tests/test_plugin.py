@@ -57,7 +57,7 @@ def pytest_tunegate_capabilities(registry, config):
 SUITE = """
 import pytest
 
-from harness.plugin import parametrize_gates
+from harness.api import parametrize_gates
 from tests.fakes import question_set
 
 CAPABILITY = "{name}"
@@ -162,6 +162,19 @@ def test_a_marker_selection_reads_as_partial_and_require_all_gates_fails_it(proj
     everything, record = run(project, "--require-all-gates")
     assert everything.ret == pytest.ExitCode.OK
     assert record["run"]["verdict"]["text"] == "PASS: 3 of 3 configured gates judged"
+
+
+def test_a_run_whose_suite_tests_judge_nothing_fails_and_says_why(project):
+    """Every suite test skipped (here: its data missing): nothing judged is never a pass."""
+    project.makeconftest(CONFTEST + "\n\ndef pytest_collection_modifyitems(items):\n    for item in items:\n"
+                         "        item.add_marker(pytest.mark.reads('tasks/none/dev.json'))\n")
+    result, record = run(project)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(skipped=3)
+    verdict = record["run"]["verdict"]
+    assert verdict["text"] == ("FAIL (partial): 0 of 3 configured gates judged; 3 not judged (missing "
+                               "tasks/none/dev.json)")
+    assert record["run"]["status"] == "failed" and result.stdout.lines[-2] == f"tunegate {verdict['text']}"
 
 
 @pytest.mark.parametrize(("env", "gates", "message"), [

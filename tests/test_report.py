@@ -109,11 +109,11 @@ def test_rule_power_and_unevaluated_gates_are_shown_in_report_and_terminal():
                                                            "reason": "no --baseline given"}]), gates=[gate])
     html = render_html(record)
     assert "&gt;= 0.9 beyond noise" in html and "0.168" in html and "PASS (underpowered)" in html
-    assert "1 configured gate not evaluated" in html and "no --baseline given" in html
+    assert "1 configured gate not judged" in html and "no --baseline given" in html
     text = "\n".join(line for line, _ in gate_summary_lines(record))
     assert "PASS (underpowered)" in text and "warning: identity.held_out_claim_rate: underpowered" in text
-    assert "baseline.old_task.exact_match" in text and "not evaluated: no --baseline given" in text
-    assert "1 of 1 gates passed, 1 configured gates not evaluated" in text
+    assert "baseline.old_task.exact_match" in text and "not judged: no --baseline given" in text
+    assert "1 of 1 verdicts passed, 1 configured gates not judged" in text
 
 
 def _two_gates() -> RunRecord:
@@ -167,7 +167,7 @@ def test_the_terminal_summary_lists_the_failed_gates_first():
 
 def test_the_report_opens_on_the_failed_gates_linked_to_their_rows():
     html = render_html(_two_gates())
-    header = html[html.index("class='verdict'"):html.index("configured gate not evaluated")]
+    header = html[html.index("class='verdict'"):html.index("configured gate not judged")]
     assert "1 failed gate</h2>" in header and "old_task.exact_match" not in header
     assert "<a href='#gate-identity.leak_rate'>identity.leak_rate</a>" in header
     assert "&lt;script&gt;x&lt;/script&gt;" in header and "<script>" not in html  # the reason, escaped
@@ -178,7 +178,9 @@ def test_the_report_opens_on_the_failed_gates_linked_to_their_rows():
     assert "<a href='#identity' class=fail>identity</a>" in html
     assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in html
     assert "class='verdict'" not in render_html(record())  # a passing run has no failure header
-    assert html.index("base builtin (ffffffffffff) · commit aaaaaaaaaaaa") < html.index("class='verdict'")
+    # the headline, then the failed gates, then the digests and versions of what was judged
+    assert html.index("class='headline'") < html.index("class='verdict'") < html.index(
+        "base builtin (ffffffffffff) · commit aaaaaaaaaaaa")
     rerun = _two_gates()
     rerun.run.command = ["pytest", "suites/", "--adapter", "<x>"]
     assert "reproduce: <code>pytest suites/ --adapter &lt;x&gt;</code>" in render_html(rerun)

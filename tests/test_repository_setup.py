@@ -180,3 +180,13 @@ def test_the_probe_bank_is_not_the_built_in_training_data():
     trained = {normalised(ex.prompt_text) for ex in load_examples(ROOT / "harness/templates/self_cognition.json",
                                                                     SPEC.variables)}
     assert not trained & {normalised(q) for q in HELD_OUT_EN}  # the starter data leaves every phrasing held out
+
+
+def test_readme_is_short_and_every_documentation_link_lands():
+    import re
+
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 300
+    pages = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "bench/results").glob("*.md")]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), (page.name, target)

@@ -11,7 +11,8 @@ from harness.capabilities import builtin_capabilities
 from harness.gate_config import gate_config_from_mapping
 from harness.records import GateResult, MetricValue, Sample
 from harness.results import RunInfo, RunRecord
-from harness.run_end import save_baseline_if_allowed, unevaluated_gates
+from harness.run_end import save_baseline_if_allowed
+from harness.verdict import NOT_COLLECTED, configured_gate_ids, run_verdict, unevaluated_gates
 
 METRIC_SPECS = builtin_capabilities().metric_specs()
 
@@ -60,7 +61,27 @@ def test_gates_not_evaluated_are_listed_with_the_reason():
                       "no --baseline given", "baseline.perplexity.heldout_ratio": "no --baseline given"}
     with_baseline = unevaluated_gates(CONFIG, record(), has_baseline=True)
     assert {e["id"] for e in with_baseline} == set(listed)
-    assert all("did not run" in e["reason"] for e in with_baseline)
+    assert all(e["reason"] == NOT_COLLECTED for e in with_baseline)  # nothing said why: the suite was not there
+    why = record(sections={"unjudged": {"baseline.perplexity.heldout_ratio": "missing perplexity/heldout.txt: x",
+                                        "old_task": "deselected by -m 'identity'"}})
+    reasons = {e["id"]: e["reason"] for e in unevaluated_gates(CONFIG, why, has_baseline=True)}
+    assert reasons["baseline.perplexity.heldout_ratio"] == "missing perplexity/heldout.txt: x"  # by gate id first
+    assert reasons["baseline.old_task.exact_match"] == "deselected by -m 'identity'"  # then by its capability
+
+
+def test_the_verdict_counts_configured_gates_and_never_passes_what_it_did_not_judge():
+    ids = configured_gate_ids(CONFIG, has_baseline=False)
+    assert ids == ["old_task.exact_match"]  # [baseline] and [drift] count only under --baseline
+    full = record()
+    full.run.not_evaluated = unevaluated_gates(CONFIG, full, has_baseline=False)
+    assert run_verdict(full, ids, require_all=True).text == "PASS: 1 of 1 configured gates judged"
+    nothing = RunRecord(RunInfo("r", "t0"))
+    nothing.run.not_evaluated = [{"id": "old_task.exact_match", "reason": "deselected by -m 'x'"}]
+    verdict = run_verdict(nothing, ids, require_all=False)
+    assert not verdict.passed and verdict.text == ("FAIL (partial): 0 of 1 configured gates judged; 1 not judged "
+                                                   "(deselected by -m 'x')")
+    failing = record(passed=False)
+    assert run_verdict(failing, ids, require_all=False).text == "FAIL: 1 of 1 configured gates judged, 1 failed"
 
 
 def test_a_baseline_metric_missing_on_either_side_fails_naming_it(tmp_path):

@@ -249,11 +249,16 @@ class IdentitySpec:
                 raise DataError(f"identity config: key {key!r} must be a non-empty string")
 
     @property
-    def variables(self) -> dict[str, str]:
-        """Placeholder values for `{{NAME}}`, `{{AUTHOR}}`, `{{BASE_NAME}}`, `{{BASE_AUTHOR}}`, and `{{name}}` /
-        `{{author}}`, the placeholders of LLaMA-Factory's own `identity.json`, so that file works as shipped."""
+    def placeholders(self) -> dict[str, str]:
+        """Values of tunegate's own placeholders: `{{NAME}}`, `{{AUTHOR}}`, `{{BASE_NAME}}`, `{{BASE_AUTHOR}}`."""
         return {"NAME": self.name, "AUTHOR": self.author, "BASE_NAME": self.base_name,
-                "BASE_AUTHOR": self.base_author, "name": self.name, "author": self.author}
+                "BASE_AUTHOR": self.base_author}
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """What fills a data file: `placeholders`, and `{{name}}` / `{{author}}`, the placeholders of
+        LLaMA-Factory's own `identity.json`, so that file works as shipped."""
+        return {**self.placeholders, "name": self.name, "author": self.author}
 
     @property
     def prompt(self) -> str:

@@ -70,12 +70,12 @@ def _gate_rows(record: RunRecord, capability: str, index: EvidenceIndex) -> list
 
 
 def _not_evaluated(record: RunRecord) -> str:
-    """The configured gates this run did not evaluate, with the reason (never hidden)."""
+    """The configured gates this run did not judge, with the reason (never hidden)."""
     entries = record.run.not_evaluated
     if not entries:
         return ""
     rows = [f"<tr>{cell(e['id'])}{cell(e['reason'])}</tr>" for e in entries]
-    return (f"<details><summary>{plural(len(entries), 'configured gate')} not evaluated</summary>"
+    return (f"<details><summary>{plural(len(entries), 'configured gate')} not judged</summary>"
             + table(["gate", "why"], rows) + "</details>")
 
 
@@ -237,10 +237,9 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
     panels = "".join(section(record) for section in sections)
     index = EvidenceIndex(record.samples)
     body = [f"<h1>tunegate report {badge}</h1>",
-            f"<p class='headline'>{escape(detail)}</p>{_judged(record)}"
+            f"<p class='headline'>{escape(detail)}</p>{_judged(record)}{_verdict_header(record, index)}"
             f"<p class='mono'>run {escape(record.run.id)} &middot; "
             f"{sum(g.passed for g in record.gates)}/{len(record.gates)} verdicts passed</p>{_identity(record)}"
-            f"{_verdict_header(record, index)}"
             f"{_not_evaluated(record)}<nav>{links}</nav>",
             *(_capability_section(record, c, index, f"id='panel-{c}'" in panels) for c in capabilities),
             panels, training_section(record),

@@ -99,7 +99,7 @@ def _input_digest(fixtures: Path, name: str) -> tuple[str, str]:
     editing its prompt baseline or its list of other vendors leaves the built-in model current)."""
     if name != IDENTITY_CONFIG:
         return name, file_digest(fixtures / name)
-    variables = load_identity_spec(fixtures / name).variables
+    variables = load_identity_spec(fixtures / name).placeholders
     return f"{name}#placeholders", content_hash(variables)
 
 
