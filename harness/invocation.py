@@ -4,6 +4,7 @@ dropped your pytest configuration), and a tunegate suite collected where no gate
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 CHECKOUT = Path(__file__).resolve().parent.parent  # a source checkout of tunegate (its own suites/ beside harness/)
 PATH_OPTIONS = ("--adapter", "--tuned-model", "--checkpoints", "--shadow", "--base-model", "--data-dir", "--gates",
                 "--report-dir", "--cache-dir", "--history", "--request-cache", "--baseline-dir")
-SUITE_IMPORTS = ("harness.suites", "harness.api", "harness.plugin")
+SUITE_IMPORT = re.compile(r"^\s*(from|import)\s+harness\b", re.MULTILINE)  # a test module importing tunegate
 
 
 def own_suites_from_elsewhere(config: pytest.Config) -> str | None:
@@ -83,4 +84,4 @@ def _imports_tunegate(path: Path) -> bool:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
-    return any(name in text for name in SUITE_IMPORTS)
+    return bool(SUITE_IMPORT.search(text))

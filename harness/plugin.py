@@ -301,7 +301,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Count the suite tests this run will run (a run of them that judges nothing fails); refuse --save-baseline
     before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
     state = session.config.stash.get(STATE, None)
-    if state:
+    if state and not session.config.option.collectonly:
         state.suite_tests = sum(capability_of(item, state) is not None for item in session.items)
     if state and state.settings.save_baseline and state.record.run.deselected and \
             not state.settings.save_baseline_anyway:

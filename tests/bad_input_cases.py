@@ -43,6 +43,12 @@ class Project:
                 str(self.model), "--report-dir", str(self.reports), "--baseline-dir", str(self.baselines),
                 "--cache-dir", str(self.root / "cache")]
 
+    def write_ini(self) -> None:
+        """The project's pytest.ini, as `tunegate init` writes it: the options as addopts, paths relative."""
+        options = self.options()[4:]  # not -p no:cacheprovider --rootdir ROOT: pytest finds this file itself
+        (self.root / "pytest.ini").write_text("[pytest]\naddopts = " + " ".join(
+            str(Path(o).relative_to(self.root)) if o.startswith(str(self.root)) else o for o in options) + "\n")
+
     def rewrite(self, path: Path, edit: Callable[[str], str], encoding: str = "utf-8") -> None:
         """Replace a text file's content by `edit(content)`, saved in `encoding` (what it cannot encode as "?")."""
         path.write_bytes(edit(path.read_text(encoding="utf-8")).encode(encoding, errors="replace"))
@@ -80,6 +86,8 @@ class BadInput:
     names: tuple[str, ...]
     exit: int = REFUSED
     runs_tests: bool = False  # the case needs the session to run (an error at the end, or in a fixture)
+    in_repository: bool = False  # run as in a user's repository: pytest infers the rootdir, the options come from
+    # the project's pytest.ini (`Project.write_ini`), not from the command line
 
 
 def _latin_1(path: str, old: str, new: str) -> Callable[[Project], list[str]]:
@@ -165,6 +173,23 @@ def _symlink_loop(p: Project) -> list[str]:
 def _thousand_checkpoints(p: Project) -> list[str]:
     shutil.copy(ROOT / "suites/test_audit.py", p.root / "test_run_audit.py")  # a name no test of ours has
     return ["--checkpoints", str(p.checkpoints(1000)), "-m", "audit"]
+
+
+def _no_gate_config(p: Project) -> list[str]:
+    (p.data / "gates.toml").unlink()
+    return []
+
+
+def _tunegate_own_suites(p: Project) -> list[str]:
+    return [str(ROOT / "suites")]
+
+
+def _adapter_path_with_a_space(p: Project) -> list[str]:
+    """The repository's pytest.ini, and an adapter outside it given as `--adapter PATH` (not `--adapter=PATH`)."""
+    p.write_ini()
+    elsewhere = p.root.parent / f"{p.root.name}-adapters" / "checkpoint-500"
+    shutil.copytree(p.adapter, elsewhere)
+    return ["--adapter", str(elsewhere)]
 
 
 def _disk_full(p: Project) -> list[str]:
@@ -363,6 +388,14 @@ CASES = [
              ("identity/probes.json:", "key 'kind'")),
     BadInput("device-cuda-without-gpu", "--device cuda on a machine without a GPU", lambda p: ["--device", "cuda"],
              ("--device cuda", "no CUDA device")),
+    # --- adopting tunegate in a repository (issue 24) ---
+    BadInput("no-gate-config", "a tunegate suite collected with no gate config anywhere", _no_gate_config,
+             ("test_suite.py: a tunegate suite, but no gate config was found", "data/gates.toml", "tunegate init")),
+    BadInput("tunegate-own-suites-from-elsewhere", "pytest ../tunegate/suites run from another project",
+             _tunegate_own_suites, ("tunegate's own suites", "run from", "tunegate init"), in_repository=True),
+    BadInput("adapter-path-read-as-test-path", "--adapter /outside/the/repo with a space: pytest took the path "
+             "for a test path and left the repository's pytest.ini out", _adapter_path_with_a_space,
+             ("(the value of --adapter) for a test path", "pytest.ini", "--adapter=", "with '='"), in_repository=True),
 ]
 
 

@@ -186,7 +186,7 @@ def test_bad_input(pytester: pytest.Pytester, project: Project, case: BadInput):
             pytest.skip("this machine has a GPU")
     args = case.plant(project)
     before = snapshot(project)
-    options = [*project.options(), *args]
+    options = ["-p", "no:cacheprovider", *args] if case.in_repository else [*project.options(), *args]
     if not case.runs_tests:
         options.append("--collect-only")
     result = pytester.runpytest_inprocess(*options)

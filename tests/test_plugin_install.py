@@ -26,22 +26,6 @@ def test_a_project_without_tunegate_tests_runs_untouched(pytester: pytest.Pytest
     assert not (pytester.path / "reports").exists()
 
 
-def test_a_suite_without_a_gate_config_is_told_where_to_put_one(pytester: pytest.Pytester):
-    pytester.makepyfile(test_gated="""
-        from harness.plugin import parametrize_gates
-
-        def pytest_generate_tests(metafunc):
-            parametrize_gates(metafunc, "old_task")
-
-        def test_gate(gate_id):
-            pass
-    """)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")  # a suite copied before harness.api existed
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*test_gated.py: a tunegate suite, but no gate config was found: not *fixtures/"
-                                 "gates.toml*--gates FILE*"])
-
-
 def test_an_explicit_missing_gate_file_is_a_usage_error_at_once(pytester: pytest.Pytester):
     pytester.makepyfile(test_plain="def test_sum():\n    assert True\n")
     result = pytester.runpytest_inprocess("--gates", "nowhere.toml")

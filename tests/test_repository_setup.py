@@ -1,5 +1,6 @@
 """Adopting tunegate in your own repository, fast (no model): `tunegate init` and `tunegate probes`, the suites a
-repository keeps (thin, public API only), the data-folder contract page, and the refusals of misused runs."""
+repository keeps (thin, public API only), the data-folder contract page and the documentation's links. The
+refusals of misused runs are cases of the bad-input table (tests/bad_input_cases.py)."""
 
 from __future__ import annotations
 
@@ -150,23 +151,6 @@ def test_a_suite_without_any_gate_config_is_one_clear_error(pytester):
     output = result.stdout.str() + result.stderr.str()
     assert "a tunegate suite, but no gate config was found" in output and "tunegate init" in output
     assert "Traceback" not in output and "PytestUnknownMarkWarning" not in output
-
-
-def test_tunegate_own_suites_run_from_another_project_are_refused(pytester):
-    result = pytester.runpytest_inprocess(str(ROOT / "suites"), "-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*{ROOT / 'suites'}: tunegate's own suites*run from {pytester.path}*"
-                                 f"tunegate init*"])
-
-
-def test_an_option_value_pytest_took_for_a_test_path_is_refused_with_the_fix(pytester, tmp_path_factory):
-    outside = tmp_path_factory.mktemp("elsewhere") / "checkpoint-500"
-    outside.mkdir()
-    pytester.makeini("[pytest]\naddopts = --data-dir data\n")
-    result = pytester.runpytest_inprocess("--adapter", str(outside), "-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*pytest took {outside} (the value of --adapter) for a test path*"
-                                 f"write --adapter={outside} (with '=')*"])
 
 
 def test_write_probes_refuses_a_data_folder_without_an_identity(tmp_path):
