@@ -51,7 +51,8 @@ def skip_unjudgeable(state: SessionState, items: list[pytest.Item]) -> None:
     for item in items:
         capability = capability_of(item, state)
         if missing := missing_reads(data, list(item.iter_markers("reads"))):
-            reason = f"missing {', '.join(missing)}: {data} has no such file (the suite reads it)"
+            more = f" (+{len(missing) - 1} more)" if len(missing) > 1 else ""
+            reason = f"missing {missing[0]}{more}: {data} lacks {', '.join(missing)} (the suite reads it)"
         elif capability in not_applicable:
             reason = f"not applicable to --tuned-model: {capability} measures an adapter, a full model has none"
         elif capability in ungraded:

@@ -68,7 +68,7 @@ def test_audit_says_where_the_run_broke_and_what_to_roll_back_to(run_suites, run
     assert f"{len(lost)} items lost" in next(g["message"] for g in data["gates"]
                                              if g["id"] == "audit.base_exact_match[checkpoint-3000]")
     assert "id='evidence-audit-checkpoint-3000' open>" in html and "(<a href='#evidence-audit-checkpoint-3000'>items" \
-        " it lost</a>)" in html  # the first failing checkpoint links to what it lost
+        " checkpoint-3000 lost</a>)" in html  # the checkpoint where the run broke links to what it lost
 
 
 def _swift_output(tmp_path):

@@ -26,10 +26,13 @@ def _shown(pairs: Sequence, limit: int = 5) -> str:
     return text + (" ..." if len(pairs) > limit else "")
 
 
+NO_TRAINING_SET = "no training set: the data folder has no train.json to check for leaks, duplicates or truncation"
+
+
 def evaluate(models: Any, data: Sequence[DataReport], settings: Any = None) -> CapabilityResult:
     """`data` = one validation report per dataset: the gated figures over all of them, each one's as breakdowns."""
     if not data:
-        return CapabilityResult([], unmeasured=dict.fromkeys(METRICS, "no dataset: the data folder has none"))
+        return CapabilityResult([], unmeasured=dict.fromkeys(METRICS, NO_TRAINING_SET))
     over = {r.name: len(r.over_max_length) / r.records if r.records else 0.0 for r in data}
     metrics = [MetricValue(CAPABILITY, "dev_leaks", sum(len(r.leaks) for r in data), n=len(data)),
                MetricValue(CAPABILITY, "duplicate_rate", max(r.duplicate_rate for r in data),

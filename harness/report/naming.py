@@ -8,11 +8,10 @@ from harness.results import RunRecord
 
 
 def judged_models(record: RunRecord) -> list[str]:
-    """'adapter aurora-lora at /repo/out/aurora-lora (graded as identity, new_task)' for each adapter the user
-    brought, 'full model ... at ...' for a --tuned-model; nothing for adapters the run trained itself."""
+    """'adapter aurora-lora at /repo/out/aurora-lora' for each adapter the user brought, 'full model at ...' for a
+    --tuned-model, the audited run's folder; nothing for adapters the run trained itself (named by role)."""
     run = record.run
-    lines = [f"adapter {name} at {info['path']} (graded as {', '.join(info['roles'])})"
-             for name, info in run.adapters.items() if info.get("roles")]
+    lines = [f"adapter {name} at {info['path']}" for name, info in run.adapters.items() if info.get("roles")]
     if isinstance(tuned := run.sections.get("tuned_model"), dict):
         lines.append(f"full model at {tuned['path']}")
     if isinstance(checkpoints := run.sections.get("checkpoints"), dict) and checkpoints.get("source"):

@@ -17,23 +17,35 @@ from harness.evaluators import audit
 from harness.evaluators.checkpoints import Checkpoint, find_checkpoints, find_run
 from harness.model.views import adapter_chain
 from harness.records import GateResult
+from harness.settings import Settings
 from harness.training.sequence import sequence_tasks
 
 pytestmark = [pytest.mark.audit, pytest.mark.reads("tasks/base/dev.json"),
               pytest.mark.trains("sequences", unless=("brings_model", "checkpoints"))]
+NO_CHECKPOINTS = ("no --checkpoints: --adapter or --tuned-model evaluate one model, the audit needs a training run's "
+                  "checkpoints (-m audit --checkpoints=RUN_DIR)")
 __all__ = ["audit_verdicts", "audited_checkpoints", "checkpoint_verdicts", "pytest_generate_tests", "pytestmark",
            "test_checkpoint"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One test per checkpoint, known at collection time."""
+    """One test per checkpoint, known at collection time; none to audit is one test skipped saying why."""
     if "checkpoint_name" in metafunc.fixturenames:
         settings = tunegate_state(metafunc.config).settings
-        names = ([c.name for c in find_checkpoints(settings.checkpoints, settings.checkpoint_launches)]
-                 if settings.checkpoints
-                 else [f"checkpoint-{i}" for i in range(1, len(sequence_tasks(settings.fixtures)))]
-                 if (settings.fixtures / "tasks").is_dir() else [])  # no tasks: skipped by the plugin
-        metafunc.parametrize("checkpoint_name", names, ids=names)
+        names, why = checkpoint_names(settings)
+        metafunc.parametrize("checkpoint_name", names or [pytest.param(None, marks=pytest.mark.skip(reason=why))],
+                             ids=names or ["none"])
+
+
+def checkpoint_names(settings: Settings) -> tuple[list[str], str]:
+    """The checkpoints a run audits (--checkpoints, else the stages of the sequence it trains), and why none."""
+    if settings.checkpoints:
+        return [c.name for c in find_checkpoints(settings.checkpoints, settings.checkpoint_launches)], ""
+    if settings.brings_model:
+        return [], NO_CHECKPOINTS
+    tasks = sequence_tasks(settings.fixtures) if (settings.fixtures / "tasks").is_dir() else []
+    return ([f"checkpoint-{i}" for i in range(1, len(tasks))],
+            "no increments: the run trains no sequence to audit (tasks/ has no increment_N), and no --checkpoints")
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +59,7 @@ def audited_checkpoints(base_model, tunegate, request) -> list[Checkpoint]:
             tunegate.record.run.training["audited run"] = log
         return run.checkpoints
     if tunegate.settings.brings_model:
-        pytest.skip("no --checkpoints: --adapter or --tuned-model evaluate one model, the audit needs a training "
-                    "run's checkpoints (-m audit --checkpoints RUN_DIR)")
+        pytest.skip(NO_CHECKPOINTS)
     stages = request.getfixturevalue("sequences")["replay"]
     return [Checkpoint(f"checkpoint-{s.index}", s.index, s.adapter) for s in stages[1:]]
 
