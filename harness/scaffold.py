@@ -101,6 +101,10 @@ def pytest_ini(answers: InitAnswers) -> str:
 def init_repository(root: Path, answers: InitAnswers) -> InitReport:
     """Set up `root` (see the module docstring); returns what was written and what was left alone."""
     report = InitReport()
+    task_files = checked_task_files(answers.tasks) if answers.tasks is not None else []  # refused before any write
+    if answers.identity_data is not None:
+        spec = IdentitySpec(answers.name, answers.author, answers.base_name, answers.base_author)
+        load_examples(answers.identity_data, spec.variables)
     root.mkdir(parents=True, exist_ok=True)
     _pytest_config(root, answers, report)
     for capability in CAPABILITY_SUITES:
@@ -112,8 +116,8 @@ def init_repository(root: Path, answers: InitAnswers) -> InitReport:
     training = answers.identity_data.read_text(encoding="utf-8") if answers.identity_data else \
         _template("self_cognition.json")
     _write(root, f"{answers.data_dir}/identity/self_cognition.json", training, report)
-    if answers.tasks is not None:
-        _copy_tasks(answers.tasks, root, f"{answers.data_dir}/tasks", report)
+    for path in task_files:
+        _copy(path, root, f"{answers.data_dir}/tasks/{path.relative_to(answers.tasks).as_posix()}", report)
     if (data / "identity/probes.json").exists():
         report.kept.append(f"{answers.data_dir}/identity/probes.json")
     else:
@@ -174,20 +178,23 @@ def _pytest_config(root: Path, answers: InitAnswers, report: InitReport) -> None
     _write(root, "pytest.ini", pytest_ini(answers), report)
 
 
-def _copy_tasks(source: Path, root: Path, target: str, report: InitReport) -> None:
-    """Every task file of `source` (base/dev.json, increment_1/train.json, ...) into the data folder; the
-    records are read first, so a broken file is refused naming its line before anything is copied."""
+def checked_task_files(source: Path) -> list[Path]:
+    """Every task file of `source` (base/dev.json, increment_1/train.json, ...), each read first: a broken one is
+    refused naming its file and line before anything is written."""
     files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
     for path in files:
         load_examples(path)
-    for path in files:
-        relative = f"{target}/{path.relative_to(source).as_posix()}"
-        if (root / relative).exists():
-            report.kept.append(relative)
-        else:
-            (root / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, root / relative)
-            report.written.append(relative)
+    return files
+
+
+def _copy(source: Path, root: Path, relative: str, report: InitReport) -> None:
+    """Copy a file of yours into the repository; an existing one is left alone and named."""
+    if (root / relative).exists():
+        report.kept.append(relative)
+        return
+    (root / relative).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, root / relative)
+    report.written.append(relative)
 
 
 def _write(root: Path, relative: str, text: str, report: InitReport) -> None:

@@ -117,6 +117,12 @@ def test_the_command_asks_nothing_without_a_terminal_and_names_what_is_missing(t
     forced = tunegate("probes", "--data-dir", "repo/tunegate-data", "--force", "--held-out", "50", cwd=tmp_path)
     assert forced.returncode == 0 and "50 held-out" in forced.stdout
     assert tunegate("data", "--help", cwd=tmp_path).stdout.startswith("usage: tunegate data")
+    (tmp_path / "broken/base").mkdir(parents=True)
+    (tmp_path / "broken/base/dev.json").write_text('[{"instruction": "Hi",\n "output": }]')
+    broken = tunegate("init", "repo2", "--name", "A", "--author", "B", "--base-model", "m", "--tasks", "broken",
+                      cwd=tmp_path)
+    assert broken.returncode == 2 and "broken/base/dev.json:2: invalid JSON" in broken.stderr
+    assert not (tmp_path / "repo2").exists()  # refused before anything was written
 
 
 def test_this_repository_keeps_the_suites_init_writes():
@@ -174,3 +180,10 @@ def test_readme_is_short_and_every_documentation_link_lands():
     for page in pages:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).exists(), (page.name, target)
+
+
+def test_the_starter_identity_data_is_the_built_in_adapters_training_data():
+    """What init writes for a team without identity data is what the built-in identity adapter learns from (a
+    recipe shown to generalise to held-out probes: bench/results/margins.md)."""
+    starter = ROOT / "harness/templates/self_cognition.json"
+    assert starter.read_bytes() == (ROOT / "fixtures/identity/self_cognition.json").read_bytes()
