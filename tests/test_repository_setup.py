@@ -187,3 +187,16 @@ def test_the_starter_identity_data_is_the_built_in_adapters_training_data():
     recipe shown to generalise to held-out probes: bench/results/margins.md)."""
     starter = ROOT / "harness/templates/self_cognition.json"
     assert starter.read_bytes() == (ROOT / "fixtures/identity/self_cognition.json").read_bytes()
+
+
+def test_init_asks_in_a_terminal_for_what_its_options_did_not_say(tmp_path, monkeypatch, capsys):
+    from harness import cli
+
+    replies = iter(["Aurora", "Lumen Labs", "models/base", "Atlas", ""])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda question: next(replies))
+    assert cli.main(["init", str(tmp_path / "repo")]) == 0
+    identity = (tmp_path / "repo/tunegate-data/identity/identity.toml").read_text()
+    assert 'name = "Aurora"' in identity and 'name = "Atlas"' in identity and 'author = ""' in identity
+    assert "--base-model models/base" in (tmp_path / "repo/pytest.ini").read_text()
+    assert "wrote suites/test_identity.py" in capsys.readouterr().out
