@@ -85,7 +85,8 @@ def _init(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, identity_data=args.identity_data, tasks=args.tasks, seed=args.seed, ci=args.ci)
     report = init_repository(args.dir.resolve(), answers)
     print("\n".join(report.lines()))
-    print(f"next: cd {args.dir} && pytest --adapter YOUR_ADAPTER   (docs/your-repository.md)")
+    where = "" if args.dir.resolve() == Path.cwd() else f"cd {args.dir} && "
+    print(f"next: {where}pytest --adapter=PATH_OF_YOUR_ADAPTER   (tunegate's docs/your-repository.md)")
     return 0
 
 

@@ -192,7 +192,9 @@ def judge(gates: Sequence[Gate], result: CapabilityResult) -> dict[str, GateResu
     """A capability's verdicts on its evaluation: its gates on the tuned metrics, or, when the result has
     `parts` (checkpoints), on each part's metrics under ids `<gate id>[<part>]`, the part's line as evidence."""
     if not result.parts:
-        return check_gates(gates, result.metrics, result.evidence, unmeasured=result.unmeasured)
+        verdicts = check_gates(gates, result.metrics, result.evidence, unmeasured=result.unmeasured)
+        return {gid: replace(v, note=result.notes[v.metric]) if v.metric in result.notes else v
+                for gid, v in verdicts.items()}
     out = {}
     for part, line in result.parts.items():
         evidence = {g.metric: "; ".join(x for x in (result.evidence.get(g.metric, ""), line) if x) for g in gates}

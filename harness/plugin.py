@@ -139,7 +139,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
     config.stash[STATE] = SessionState(settings, capabilities, _gate_config(settings, capabilities), record,
                                        baseline=stored)
-    if run_id is None:  # the controller (or a run without xdist) checks the inputs once, before any model loads
+    if run_id is None and not config.option.help:  # the controller (or a run without xdist) checks the inputs
+        # once, before any model loads
         _preflight(config, settings)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "tunegate-xdist")

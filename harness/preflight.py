@@ -22,7 +22,7 @@ from harness.model.files import ModelFacts, check_adapter_folder, check_model_fo
 from harness.settings import Settings
 from harness.textfiles import read_text_file
 from harness.training.recipe import load_recipe, recipe_names
-from harness.training.sequence import require_training_data, sequence_tasks
+from harness.training.sequence import sequence_tasks
 
 MAX_BYTES_PER_TOKEN = 100  # no tokenizer averages more on real text: a record longer is refused untokenized
 TEMPLATE_ALLOWANCE = 64  # tokens a chat template may add around a record: records shorter than the context by more
@@ -40,9 +40,7 @@ def preflight(settings: Settings) -> list[str]:
     check_adapters(settings, base)
     check_tuned_model(settings, base)
     warnings = check_data_folder(settings.fixtures, base, settings.prompt_format)
-    if not settings.brings_model:  # this run trains: the training files must be there too
-        if (settings.fixtures / "tasks").is_dir():
-            require_training_data(settings.fixtures, sequence_tasks(settings.fixtures))
+    if not settings.brings_model:  # the training files are checked once the selection is known (harness.session)
         warnings += check_recipes(settings.fixtures / "recipes.toml", base)
     check_history(settings.history)
     return warnings

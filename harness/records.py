@@ -51,7 +51,8 @@ class Sample:
 @dataclass(frozen=True)
 class GateResult:
     """The verdict of one gate on one metric: the decision `rule` (point, beyond noise, confident), the
-    measurement's CI and n, its minimum detectable change at 80% power (`mde`) and a power `warning`."""
+    measurement's CI and n, its minimum detectable change at 80% power (`mde`), a power `warning` and a `note`
+    the evaluation attached (what the verdict does not say, e.g. that a dev set is a recall sample)."""
 
     id: str
     capability: str
@@ -67,6 +68,7 @@ class GateResult:
     n: int | None = None
     mde: float | None = None
     warning: str | None = None
+    note: str | None = None
 
     @property
     def requirement(self) -> str:
@@ -109,3 +111,4 @@ class CapabilityResult:
     run: Mapping[str, Any] = field(default_factory=dict)
     details: Any = None
     unmeasured: Mapping[str, str] = field(default_factory=dict)  # metric -> why it was left out: no verdict
+    notes: Mapping[str, str] = field(default_factory=dict)  # metric -> what its verdict does not say

@@ -97,8 +97,8 @@ def environment(rootdir: Path) -> dict[str, Any]:
     import transformers
 
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=rootdir, capture_output=True, text=True,
-                             timeout=5).stdout.strip() or None
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=rootdir, capture_output=True, text=True, timeout=5)
+        sha = done.stdout.strip() if done.returncode == 0 else None  # a repository with no commit prints "HEAD"
     except (OSError, subprocess.SubprocessError):
         sha = None
     return {"git_sha": sha, "host": platform.node(), "python": platform.python_version(),

@@ -115,7 +115,9 @@ def init_repository(root: Path, answers: InitAnswers) -> InitReport:
     _write(root, f"{answers.data_dir}/identity/identity.toml", identity_toml(answers), report)
     training = answers.identity_data.read_text(encoding="utf-8") if answers.identity_data else \
         _template("self_cognition.json")
-    _write(root, f"{answers.data_dir}/identity/self_cognition.json", training, report)
+    if _write(root, f"{answers.data_dir}/identity/self_cognition.json", training, report) and not answers.identity_data:
+        report.notes.append("identity: a starter training set was written; the held-in probes are its questions, so "
+                            "train your adapter on it, or run init with --identity-data YOUR_FILE")
     for path in task_files:
         _copy(path, root, f"{answers.data_dir}/tasks/{path.relative_to(answers.tasks).as_posix()}", report)
     if (data / "identity/probes.json").exists():
@@ -127,6 +129,11 @@ def init_repository(root: Path, answers: InitAnswers) -> InitReport:
     if answers.ci:
         for workflow in CI_WORKFLOWS:
             _write(root, f".github/workflows/{workflow}", _template(workflow), report)
+    if not _write(root, ".gitignore", "reports/\n.tunegate-cache/\n", report):
+        report.notes.append(".gitignore: add reports/ and .tunegate-cache/ (tunegate writes them)")
+    if Path(answers.base_model).is_absolute() and root not in Path(answers.base_model).parents:
+        report.notes.append(f"--base-model {answers.base_model} is outside the repository: where CI has it elsewhere, "
+                            "pass --base-model=PATH there (a later option overrides pytest.ini's)")
     return report
 
 
@@ -197,15 +204,16 @@ def _copy(source: Path, root: Path, relative: str, report: InitReport) -> None:
     report.written.append(relative)
 
 
-def _write(root: Path, relative: str, text: str, report: InitReport) -> None:
-    """Write a new file (atomically); an existing one is left alone and named."""
+def _write(root: Path, relative: str, text: str, report: InitReport) -> bool:
+    """Write a new file (atomically) and say so; an existing one is left alone and named (False)."""
     path = root / relative
     if path.exists():
         report.kept.append(relative)
-        return
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)
     report.written.append(relative)
+    return True
 
 
 def _template(name: str) -> str:

@@ -20,6 +20,7 @@ from harness.process_gc import collector_paused
 with collector_paused():  # peft's import otherwise runs full collections (see harness.process_gc)
     from harness.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
     from harness.data import IdentitySpec, load_identity_spec
+    from harness.errors import InputError
     from harness.evaluators.checkpoints import external_training_log
     from harness.model import processes
     from harness.model.answer_stores import AnswerStore, FolderStore, SqliteStore
@@ -32,7 +33,7 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.settings import STATE, Settings
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
     from harness.training.recipe import LoraRecipe, load_recipe
-    from harness.training.sequence import Stage, train_sequence
+    from harness.training.sequence import Stage, require_training_data, sequence_tasks, train_sequence
 
 SEQUENCE_STRATEGIES = ("replay", "naive")  # the first is gated; the rest are reported for comparison
 
@@ -116,6 +117,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     on a multi-core CPU the sequence trains in a helper process while the others are evaluated."""
     settings = config.stash[STATE].settings
     items.sort(key=lambda item: _uses_sequences(_fixtures_used([item], settings), settings))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse, before any model loads, a run whose selected tests will train while a task's train.json is missing
+    (a run that trains nothing, such as `-m audit --checkpoints=DIR`, needs only the dev sets)."""
+    settings = session.config.stash[STATE].settings
+    used = _fixtures_used(session.items, settings)
+    trains = _uses_sequences(used, settings) or ("adapter_under_test" in used and not settings.brings_model)
+    if trains and (settings.fixtures / "tasks").is_dir() and not session.config.option.collectonly:
+        try:
+            require_training_data(settings.fixtures, sequence_tasks(settings.fixtures))
+        except InputError as err:
+            raise pytest.UsageError(str(err)) from None
 
 
 def _uses_sequences(used: set[str], settings: Settings) -> bool:

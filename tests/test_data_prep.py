@@ -109,3 +109,7 @@ def test_the_data_gate_fails_on_a_leaked_dev_item_and_passes_on_clean_data(tuneg
     cut = dataset_report("cut", train, lengths=[10] * 36 + [200] * 4, max_length=96)  # 4 / 40 over max_length
     verdict = verdicts_of(tunegate, "data", None, [clean, cut])["data.over_max_length"]
     assert not verdict.passed and verdict.value == 0.1 and "cut: t36" in verdict.message
+    recall = dataset_report("increment_1", train, [ex("d1", "Question 3?", "a")])  # every dev prompt is trained
+    verdict = verdicts_of(tunegate, "data", None, [clean, recall])["data.dev_leaks"]
+    assert verdict.passed and verdict.note.startswith("increment_1: every dev prompt is also a training prompt")
+    assert verdicts_of(tunegate, "data", None, [clean])["data.dev_leaks"].note is None

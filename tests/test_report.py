@@ -113,7 +113,8 @@ def test_rule_power_and_unevaluated_gates_are_shown_in_report_and_terminal():
     text = "\n".join(line for line, _ in gate_summary_lines(record))
     assert "PASS (underpowered)" in text and "warning: identity.held_out_claim_rate: underpowered" in text
     assert "baseline.old_task.exact_match" in text and "not judged: no --baseline given" in text
-    assert "1 of 1 verdicts passed, 1 configured gates not judged" in text
+    assert "1 of 1 verdicts passed; 1 [baseline]/[drift] gates wait for --baseline" in text
+    assert "[0.742, 0.977]" in text  # the CI the rule decided on, beside the value
 
 
 def _two_gates() -> RunRecord:

@@ -30,11 +30,13 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     result, report_dir = run_suites()
     assert result.ret == 0, result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(["*tunegate gates*", "identity.leak_rate*<= 0*PASS",
-                                 "* of * verdicts passed, * configured gates not judged"])
+                                 "* of * verdicts passed (on * gates: *); * gates wait for --baseline"])
     summary = next(line for line in result.stdout.lines if "verdicts passed" in line)
     data = results_of(report_dir)
     gates, skipped = len(data["gates"]), len(data["run"]["not_evaluated"])
-    assert summary == f"{gates} of {gates} verdicts passed, {skipped} configured gates not judged", summary
+    judged = len({g["id"].split("[")[0] for g in data["gates"]})
+    assert summary == (f"{gates} of {gates} verdicts passed (on {judged} gates: the audit gives one verdict per "
+                       f"checkpoint); {skipped} [baseline]/[drift] gates wait for --baseline"), summary
     configured = len(data["run"]["config"]["gates"]) - skipped  # only [baseline] and [drift] wait for --baseline
     assert result.stdout.lines[-2] == f"tunegate PASS: {configured} of {configured} configured gates judged"
     unevaluated = {e["id"] for e in data["run"]["not_evaluated"]}

@@ -45,8 +45,13 @@ def evaluate(models: Any, data: Sequence[DataReport], settings: Any = None) -> C
     leaks = [(f"{r.name}: dev {dev}", f"train {train}") for r in data for dev, train in r.leaks]
     duplicates = [(f"{r.name}: {dup}", first) for r in data for dup, first in r.normalised_duplicates]
     cut = [(f"{r.name}: {ex}", "") for r in data for ex in r.over_max_length]
-    return CapabilityResult(metrics, evidence={
-        "dev_leaks": f"leaked ({len(leaks)}): {_shown(leaks)}" if leaks else "no dev prompt is a training prompt"
-                     + "".join(f"; {r.name}: a recall sample drawn wholly from train" for r in data if r.recall_set),
+    recall = [r.name for r in data if r.recall_set]
+    notes = {"dev_leaks": f"{', '.join(recall)}: every dev prompt is also a training prompt (a recall sample drawn "
+                          "from train): its accuracy gates measure recall of trained items, not answers to new "
+                          "questions (docs/data-folder.md)"} if recall else {}
+    return CapabilityResult(metrics, notes=notes, evidence={
+        "dev_leaks": f"leaked ({len(leaks)}): {_shown(leaks)}" if leaks else
+                     "no dev set shares part of its prompts with its training set" + (
+                         f" (drawn wholly from it, a recall sample: {', '.join(recall)})" if recall else ""),
         "duplicate_rate": f"near-duplicates ({len(duplicates)}): {_shown(duplicates)}" if duplicates else "",
         "over_max_length": f"cut by max_length ({len(cut)}): {_shown(cut)}" if cut else ""})

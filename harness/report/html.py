@@ -65,7 +65,7 @@ def _gate_rows(record: RunRecord, capability: str, index: EvidenceIndex) -> list
     return [f'<tr id="{gate_anchor(g.id)}" class="{"" if g.passed else "bad"}">{cell(g.id)}'
             f'{cell(figure(g.value), "num")}{cell(g.requirement, "num")}{cell(interval(g.ci_low, g.ci_high), "num")}'
             f'{cell(figure(g.mde, 3), "num")}{cell(g.verdict, "pass" if g.passed else "fail")}'
-            f'{_evidence_link(index, g)}{cell(g.message)}</tr>'
+            f'{_evidence_link(index, g)}{cell(g.message + (f"; note: {g.note}" if g.note else ""))}</tr>'
             for g in record.gates if g.capability == capability]
 
 

@@ -40,6 +40,9 @@ def summary_markdown(record: RunRecord) -> str:
         lines += [f"{len(record.run.not_evaluated)} configured gates not judged:", ""]
         lines += [f"- `{e['id']}`: {_cell(e['reason'])}" for e in record.run.not_evaluated]
         lines.append("")
+    cautions = [f"- `{g.id}`: {_cell(text)}" for g in record.gates for text in (g.warning, g.note) if text]
+    if cautions:
+        lines += ["Warnings and notes:", "", *cautions, ""]
     lines.append(_cell(" · ".join(run_identity(record))))
     return "\n".join(lines) + "\n"
 

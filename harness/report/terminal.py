@@ -4,9 +4,10 @@ judged, the audit's nightly answer and, last, the headline."""
 
 from __future__ import annotations
 
-from harness.report.figures import figure
+from harness.report.figures import figure, interval
 from harness.report.naming import judged_models, nightly_answer
 from harness.results import RunRecord
+from harness.verdict import NO_BASELINE
 
 
 def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> list[tuple[str, dict]]:
@@ -14,20 +15,21 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
     lines: list[tuple[str, dict]] = []
     skipped = record.run.not_evaluated
     width = max((len(g.id) for g in record.gates), default=10)
-    lines.append((f"{'gate':<{width}}  {'value':>9}  {'threshold':<24}  {'MDE':>7}  verdict", {"bold": True}))
+    lines.append((f"{'gate':<{width}}  {'value':>9}  {'95% CI':<16}  {'threshold':<24}  {'MDE':>7}  verdict",
+                  {"bold": True}))
     for gate in sorted(record.gates, key=lambda g: g.passed):  # the failed gates first
         value, mde = figure(gate.value) or "no data", figure(gate.mde, 3)
-        lines.append((f"{gate.id:<{width}}  {value:>9}  {gate.requirement:<24}  {mde:>7}  {gate.verdict}",
+        ci = interval(gate.ci_low, gate.ci_high)
+        lines.append((f"{gate.id:<{width}}  {value:>9}  {ci:<16}  {gate.requirement:<24}  {mde:>7}  {gate.verdict}",
                       {"green": gate.passed, "red": not gate.passed}))
     for label, reason in not_judged_groups(skipped):
-        lines.append((f"{label:<{width}}  {'':>9}  {'':<24}  {'':>7}  not judged: {reason}", {"yellow": True}))
-    failed = sum(not g.passed for g in record.gates)
-    summary = f"{len(record.gates) - failed} of {len(record.gates)} verdicts passed"
-    summary += f", {len(skipped)} configured gates not judged" if skipped else ""
-    lines.append((summary, {"bold": True}))
+        lines.append((f"{label:<{width}}  not judged: {reason}", {"yellow": True}))
+    lines.append((counts_line(record), {"bold": True}))
     for gate in record.gates:
         if gate.warning:
             lines.append((f"warning: {gate.id}: {gate.warning}", {"yellow": True}))
+        if gate.note:
+            lines.append((f"note: {gate.id}: {gate.note}", {"yellow": True}))
     if report_path:
         lines.append((f"report: {report_path}", {}))
     lines += [(f"judged: {line}", {}) for line in judged_models(record)]
@@ -37,6 +39,20 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
         lines.append((f"tunegate {verdict['text']}", {"bold": True, "green": verdict["passed"],
                                                        "red": not verdict["passed"]}))
     return lines
+
+
+def counts_line(record: RunRecord) -> str:
+    """'30 of 33 verdicts passed; 6 configured gates not judged; 7 [baseline]/[drift] gates wait for --baseline',
+    saying when verdicts outnumber gates (the audit gives one per checkpoint)."""
+    gates = len({g.id.split("[", 1)[0] for g in record.gates})
+    failed = sum(not g.passed for g in record.gates)
+    line = f"{len(record.gates) - failed} of {len(record.gates)} verdicts passed"
+    if gates != len(record.gates):
+        line += f" (on {gates} gates: the audit gives one verdict per checkpoint)"
+    waiting = sum(e["reason"] == NO_BASELINE for e in record.run.not_evaluated)
+    if missing := len(record.run.not_evaluated) - waiting:
+        line += f"; {missing} configured gates not judged"
+    return line + (f"; {waiting} [baseline]/[drift] gates wait for --baseline" if waiting else "")
 
 
 def not_judged_groups(entries: list[dict[str, str]]) -> list[tuple[str, str]]:

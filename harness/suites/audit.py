@@ -1,6 +1,6 @@
 """Audit suite: every checkpoint of a run on every task's dev set; one test per checkpoint.
 
-`pytest suites/ -m audit --checkpoints RUN_DIR` audits the checkpoint-N/ folders of RUN_DIR; without
+`pytest suites/ -m audit --checkpoints=RUN_DIR` audits the checkpoint-N/ folders of RUN_DIR; without
 --checkpoints it audits the stages of the built-in replay sequence. The run's matrix, forgetting trend and the
 nightly answer (the newest checkpoint's verdict, where its failing streak began, the rollback candidate and the
 checkpoints to keep) go to results.json, the terminal, summary.md and the report; one row per checkpoint, task

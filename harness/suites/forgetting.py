@@ -26,7 +26,7 @@ def forgetting_verdicts(base_model, tunegate, request) -> dict[str, GateResult]:
     loss checks recorded, the gated strategy's gates checked."""
     if tunegate.settings.brings_model:
         pytest.skip("trains its own sequence: --adapter / --tuned-model evaluate one model without training (audit "
-                    "your run's checkpoints with -m audit --checkpoints RUN_DIR)")
+                    "your run's checkpoints with -m audit --checkpoints=RUN_DIR)")
     sequences = request.getfixturevalue("sequences")  # trained only when the suite really runs
     tasks = [stage.task for stage in next(iter(sequences.values()))]
     devs = {task: load_examples(tunegate.settings.fixtures / f"tasks/{task}/dev.json") for task in tasks}

@@ -48,9 +48,11 @@ def require_training_data(fixtures: Path, tasks: list[str]) -> None:
     """Every task's train.json, which training the sequence reads: a DataError naming the first one missing."""
     for task in tasks:
         if not (fixtures / "tasks" / task / "train.json").is_file():
-            raise DataError(f"{fixtures / 'tasks' / task / 'train.json'}: missing; training the continual-learning "
-                            "sequence needs every task's train.json (pass --adapter or --tuned-model to evaluate "
-                            "a model you trained, which needs only the dev sets)")
+            raise DataError(f"{fixtures / 'tasks' / task / 'train.json'}: missing; this run trains adapters (no "
+                            "--adapter or --tuned-model given, and suites selected that train), which needs every "
+                            "task's train.json. To judge a model you trained, pass --adapter=PATH (or "
+                            "--tuned-model=PATH); to audit a run, -m audit --checkpoints=RUN_DIR: both need only "
+                            "the dev sets")
 
 
 def task_split(fixtures: Path, task: str, split: str) -> list[Example]:
