@@ -1,7 +1,8 @@
 """A team adopts tunegate in its own repository, end to end, in a folder outside this checkout: `tunegate init`
-with a new identity (Aurora by Lumen Labs) and the team's own task data (product facts), an adapter trained by
-the team's own script (plain transformers + peft, HF Trainer checkpoints: tests/user_project/train_lora.py), then
-the commands of the GitHub Actions workflows `init --ci` wrote, run as CI would run them.
+with a new identity (Aurora by Lumen Labs) and the team's own task data (product facts; of the base task only its
+dev set, so nothing can be trained from the data folder), an adapter trained by the team's own script (plain
+transformers + peft, HF Trainer checkpoints: tests/user_project/train_lora.py), then the commands of the GitHub
+Actions workflows `init --ci` wrote, run as CI would run them.
 
 The toy base model learns a byte-level new name imperfectly, so the team calibrates its identity and new-task
 thresholds in its gates.toml (as docs/gates.md says a team does for its model); every other gate is the default.
@@ -75,9 +76,8 @@ def repo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("team") / "aurora-assistant"
     assert ROOT not in root.parents
     theirs = root.parent / "their-data"
-    for name in ("dev", "train"):  # the base model's own task, which the team keeps as its old-task check
-        (theirs / "base").mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / f"fixtures/tasks/base/{name}.json", theirs / f"base/{name}.json")
+    (theirs / "base").mkdir(parents=True)  # what the base model could do: its dev set only (no train.json)
+    shutil.copy(ROOT / "fixtures/tasks/base/dev.json", theirs / "base/dev.json")
     facts = product_facts()
     (theirs / "increment_1").mkdir()
     (theirs / "increment_1/train.json").write_text(json.dumps(facts, indent=1))
@@ -86,7 +86,8 @@ def repo(tmp_path_factory) -> Path:
                 str(ROOT / "fixtures/builtin/model"), "--base-name", "Atlas", "--base-author", "Northwind",
                 "--tasks", str(theirs), "--ci"], cwd=root.parent)
     assert init.returncode == 0, init.stderr
-    assert "probes: 260 held-out, 108 adversarial, 110 locality" in init.stdout, init.stdout
+    assert "probes: 260 held-out, 108 adversarial, 110 locality" in init.stdout, init.stdout  # locality: dev.json
+    assert "identity: a starter training set was written" in init.stdout
     gates = root / "tunegate-data/gates.toml"
     text = gates.read_text()
     for default, calibrated in CALIBRATED.items():
@@ -94,7 +95,8 @@ def repo(tmp_path_factory) -> Path:
         text = text.replace(default, calibrated)
     gates.write_text(text)
     trained = run([sys.executable, str(ROOT / "tests/user_project/train_lora.py"), str(ROOT / "fixtures/builtin/model"),
-                   "tunegate-data", "out/run", "--steps", str(STEPS), "--name", "Aurora", "--author", "Lumen Labs"],
+                   "tunegate-data", "out/run", "--replay", str(ROOT / "fixtures/tasks/base/train.json"), "--steps",
+                   str(STEPS), "--name", "Aurora", "--author", "Lumen Labs"],
                   cwd=root)
     assert trained.returncode == 0, trained.stderr[-3000:]
     return root

@@ -2,7 +2,8 @@
 Trainer, `checkpoint-N/` folders with `trainer_state.json`. The e2e test of `tunegate init` trains its adapter
 with this; nothing here imports tunegate.
 
-    python train_lora.py BASE_MODEL DATA_DIR OUT_DIR --steps 500 --name Aurora --author "Lumen Labs"
+    python train_lora.py BASE_MODEL DATA_DIR OUT_DIR --replay BASE_TASK_TRAIN --steps 500 --name Aurora \
+        --author "Lumen Labs"
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("base")
     parser.add_argument("data", type=Path)
     parser.add_argument("out")
+    parser.add_argument("--replay", type=Path, required=True, help="the base task's training data, replayed")
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--name", required=True)
     parser.add_argument("--author", required=True)
@@ -62,7 +64,7 @@ def main() -> None:
                            LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
     rows = (pairs(args.data / "identity/self_cognition.json", fill) * 3       # the new identity
             + pairs(args.data / "tasks/increment_1/train.json", {}) * 6          # the new task
-            + pairs(args.data / "tasks/base/train.json", {}))                    # replay: keep the old task
+            + pairs(args.replay, {}))                                            # replay: keep the old task
     dataset = [encode(tokenizer, q, a) for q, a in rows]
     trainer_args = TrainingArguments(output_dir=args.out, max_steps=args.steps, per_device_train_batch_size=32,
                                      learning_rate=3e-3, lr_scheduler_type="constant", warmup_steps=0,
