@@ -99,42 +99,57 @@ def pytest_ini(answers: InitAnswers) -> str:
 
 
 def init_repository(root: Path, answers: InitAnswers) -> InitReport:
-    """Set up `root` (see the module docstring); returns what was written and what was left alone."""
-    report = InitReport()
-    task_files = checked_task_files(answers.tasks) if answers.tasks is not None else []  # refused before any write
+    """Set up `root` (see the module docstring); returns what was written and what was left alone. Every input
+    file is read before anything is written, so a broken one is refused with nothing changed."""
+    task_files = checked_task_files(answers.tasks) if answers.tasks is not None else []
     if answers.identity_data is not None:
-        spec = IdentitySpec(answers.name, answers.author, answers.base_name, answers.base_author)
-        load_examples(answers.identity_data, spec.variables)
+        load_examples(answers.identity_data, _spec(answers).variables)
+    report = InitReport()
     root.mkdir(parents=True, exist_ok=True)
     _pytest_config(root, answers, report)
     for capability in CAPABILITY_SUITES:
         _write(root, f"suites/test_{capability}.py", suite_file_text(capability), report)
-    data = root / answers.data_dir
-    _write(root, f"{answers.data_dir}/gates.toml", _template("gates.toml"), report)
-    _write(root, f"{answers.data_dir}/README.md", _template("data-folder.md"), report)
-    _write(root, f"{answers.data_dir}/identity/identity.toml", identity_toml(answers), report)
-    training = answers.identity_data.read_text(encoding="utf-8") if answers.identity_data else \
-        _template("self_cognition.json")
-    if _write(root, f"{answers.data_dir}/identity/self_cognition.json", training, report) and not answers.identity_data:
+    _data_folder(root, answers, task_files, report)
+    for workflow in CI_WORKFLOWS if answers.ci else ():
+        _write(root, f".github/workflows/{workflow}", _template(workflow), report)
+    _repository_notes(root, answers, report)
+    return report
+
+
+def _data_folder(root: Path, answers: InitAnswers, task_files: list[Path], report: InitReport) -> None:
+    """The data folder: gates, its README, the identity, identity training data, your tasks, then the probes."""
+    folder = answers.data_dir
+    _write(root, f"{folder}/gates.toml", _template("gates.toml"), report)
+    _write(root, f"{folder}/README.md", _template("data-folder.md"), report)
+    _write(root, f"{folder}/identity/identity.toml", identity_toml(answers), report)
+    starter = answers.identity_data is None
+    training = _template("self_cognition.json") if starter else answers.identity_data.read_text(encoding="utf-8")
+    if _write(root, f"{folder}/identity/self_cognition.json", training, report) and starter:
         report.notes.append("identity: a starter training set was written; the held-in probes are its questions, so "
                             "train your adapter on it, or run init with --identity-data YOUR_FILE")
     for path in task_files:
-        _copy(path, root, f"{answers.data_dir}/tasks/{path.relative_to(answers.tasks).as_posix()}", report)
-    if (data / "identity/probes.json").exists():
-        report.kept.append(f"{answers.data_dir}/identity/probes.json")
-    else:
-        probes = write_probes(data, answers.seed)
-        report.written.append(f"{answers.data_dir}/identity/probes.json")
-        report.notes += probes_summary(probes, data)
-    if answers.ci:
-        for workflow in CI_WORKFLOWS:
-            _write(root, f".github/workflows/{workflow}", _template(workflow), report)
-    if not _write(root, ".gitignore", "reports/\n.tunegate-cache/\n", report):
+        _copy(path, root, f"{folder}/tasks/{path.relative_to(answers.tasks).as_posix()}", report)
+    if (root / folder / "identity/probes.json").exists():
+        report.kept.append(f"{folder}/identity/probes.json")
+        return
+    probes = write_probes(root / folder, answers.seed)
+    report.written.append(f"{folder}/identity/probes.json")
+    report.notes += probes_summary(probes, root / folder)
+
+
+def _repository_notes(root: Path, answers: InitAnswers, report: InitReport) -> None:
+    """A .gitignore for what tunegate writes (or the lines to add), and a word on a base model outside the repo."""
+    ignored = "reports/\n.tunegate-cache/\n"
+    if not _write(root, ".gitignore", ignored, report) and "reports" not in (root / ".gitignore").read_text():
         report.notes.append(".gitignore: add reports/ and .tunegate-cache/ (tunegate writes them)")
-    if Path(answers.base_model).is_absolute() and root not in Path(answers.base_model).parents:
-        report.notes.append(f"--base-model {answers.base_model} is outside the repository: where CI has it elsewhere, "
-                            "pass --base-model=PATH there (a later option overrides pytest.ini's)")
-    return report
+    base = Path(answers.base_model)
+    if base.is_absolute() and root not in base.parents:
+        report.notes.append(f"--base-model {base} is outside the repository: where CI has it elsewhere, pass "
+                            "--base-model=PATH there (an option on the command line overrides pytest.ini's)")
+
+
+def _spec(answers: InitAnswers) -> IdentitySpec:
+    return IdentitySpec(answers.name, answers.author, answers.base_name, answers.base_author)
 
 
 def write_probes(data_dir: Path, seed: int = 0, held_out: int | None = None) -> ProbeSet:
