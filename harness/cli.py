@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     probes.add_argument("--data-dir", type=Path, default=None, help="the data folder (default: tunegate-data, "
                                                                     "else fixtures)")
     probes.add_argument("--seed", type=int, default=0)
-    probes.add_argument("--held-out", type=int, default=None, help="how many held-out paraphrases (default: all)")
+    probes.add_argument("--held-out", type=_count, default=None, help="how many held-out paraphrases (default: all)")
     probes.add_argument("--force", action="store_true", help="replace an existing probes.json")
     probes.set_defaults(run=_probes)
     commands.add_parser("data", help="convert, report on or split a dataset (tunegate data --help)")
@@ -85,7 +85,7 @@ def _init(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, identity_data=args.identity_data, tasks=args.tasks, seed=args.seed, ci=args.ci)
     report = init_repository(args.dir.resolve(), answers)
     print("\n".join(report.lines()))
-    where = "" if args.dir.resolve() == Path.cwd() else f"cd {args.dir} && "
+    where = "" if args.dir.resolve() == Path.cwd().resolve() else f"cd {args.dir} && "
     print(f"next: {where}pytest --adapter=PATH_OF_YOUR_ADAPTER   (tunegate's docs/your-repository.md)")
     return 0
 
@@ -100,6 +100,13 @@ def _answer(given: str | None, question: str, default: str | None, interactive: 
     if default is None:
         raise InputError(f"{option} is needed ({question}); pass it, or run `tunegate init` in a terminal to be asked")
     return default
+
+
+def _count(text: str) -> int:
+    """--held-out: a whole number >= 1 (argparse names the option when this raises)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def _probes(args: argparse.Namespace) -> int:

@@ -4,7 +4,9 @@ dropped your pytest configuration), and a tunegate suite collected where no gate
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 CHECKOUT = Path(__file__).resolve().parent.parent  # a source checkout of tunegate (its own suites/ beside harness/)
 PATH_OPTIONS = ("--adapter", "--tuned-model", "--checkpoints", "--shadow", "--base-model", "--data-dir", "--gates",
                 "--report-dir", "--cache-dir", "--history", "--request-cache", "--baseline-dir")
+SKIPPED_FOLDERS = frozenset({"venv", "node_modules", "site-packages", "__pycache__", "build", "dist"})
 SUITE_IMPORT = re.compile(r"^\s*(from|import)\s+harness\b", re.MULTILINE)  # a test module importing tunegate
 
 
@@ -42,18 +45,21 @@ def misread_option_value(config: pytest.Config) -> str | None:
     from _pytest.config.findpaths import determine_setup
 
     args = [str(a) for a in config.invocation_params.args]
+    spaced = [(a, b) for a, b in pairwise(args) if a in PATH_OPTIONS and not b.startswith("-")]
+    if not spaced or config.option.help:  # only a value of tunegate's own options is ours to point out
+        return None
     try:
         meant, inifile, _, _ = determine_setup(
             inifile=config.option.inifilename, override_ini=config.option.override_ini,
             args=[str(a) for a in getattr(config.option, "file_or_dir", None) or []],
             rootdir_cmd_arg=config.option.rootdir or None,
             invocation_dir=Path(config.invocation_params.dir))
-    except (TypeError, AttributeError, pytest.UsageError):  # another pytest, or --help: not ours to refuse
+    except (TypeError, ValueError, AttributeError, pytest.UsageError):  # another pytest's private API: not ours
         return None
     if meant == config.rootpath or inifile is None or inifile == config.inipath:  # nothing of yours left out
         return None
-    option, value = next(((a, b) for a, b in pairwise(args) if a in PATH_OPTIONS),
-                         ("an option", "its value"))
+    here = Path(config.invocation_params.dir).resolve()
+    option, value = next(((a, b) for a, b in spaced if not (here / b).resolve().is_relative_to(here)), spaced[0])
     return (f"pytest took {value} (the value of {option}) for a test path, so it chose {config.rootpath} as "
             f"rootdir instead of {meant} and left out {inifile}: write {option}={value} (with '='), or pass "
             f"--rootdir {meant}")
@@ -64,19 +70,19 @@ def first_tunegate_suite(args: list[str]) -> Path | None:
     nothing is imported; hidden folders and virtual environments are not searched)."""
     for arg in args:
         path = Path(str(arg).split("::")[0])
-        candidates = [path] if path.is_file() else sorted(_test_modules(path)) if path.is_dir() else []
+        candidates = [path] if path.is_file() else _test_modules(path) if path.is_dir() else []
         for candidate in candidates:
             if _imports_tunegate(candidate):
                 return candidate
     return None
 
 
-def _test_modules(folder: Path):
-    for path in folder.rglob("*.py"):
-        if (path.name.startswith("test_") or path.name.endswith("_test.py")) and not any(
-                part.startswith(".") or part in ("venv", "node_modules", "site-packages")
-                for part in path.relative_to(folder).parts[:-1]):
-            yield path
+def _test_modules(folder: Path) -> Iterator[Path]:
+    """Test modules under `folder`, hidden folders, virtual environments and node_modules never entered."""
+    for here, folders, files in os.walk(folder):
+        folders[:] = sorted(f for f in folders if not f.startswith(".") and f not in SKIPPED_FOLDERS)
+        yield from (Path(here) / f for f in sorted(files)
+                    if f.endswith(".py") and (f.startswith("test_") or f.endswith("_test.py")))
 
 
 def _imports_tunegate(path: Path) -> bool:

@@ -36,6 +36,7 @@ from harness.selection import (
     skip_unjudgeable,
 )
 from harness.settings import DORMANT, STATE, Settings
+from harness.verdict import GATED_TESTS
 
 if TYPE_CHECKING:
     from harness.capabilities import CapabilityRegistry
@@ -157,7 +158,9 @@ def pytest_collection(session: pytest.Session) -> None:
 def _settings(config: pytest.Config) -> Settings:
     rootdir = Path(config.rootpath)
     fixtures = (rootdir / (config.getoption("data_dir") or "fixtures")).resolve()  # relative: to the rootdir
-    return Settings(rootdir=rootdir, fixtures=fixtures, base_model=config.getoption("base_model"),
+    base = config.getoption("base_model")  # a relative folder is taken from the rootdir, like --data-dir
+    base = base if base == "builtin" or Path(base).is_absolute() else str((rootdir / base).resolve())
+    return Settings(rootdir=rootdir, fixtures=fixtures, base_model=base,
                     adapter=_path_option(config, "adapter"), gates_file=config.getoption("gates"),
                     report_dir=(rootdir / config.getoption("report_dir")).resolve(),
                     cache_dir=resolve_cache_root(config.getoption("cache_dir"), rootdir / ".tunegate-cache"),
@@ -303,7 +306,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
     state = session.config.stash.get(STATE, None)
     if state and not session.config.option.collectonly:
-        state.suite_tests = sum(capability_of(item, state) is not None for item in session.items)
+        gated = sum(bool(state.gates.for_capability(c)) for c in map(lambda i: capability_of(i, state), session.items)
+                    if c is not None)
+        if gated:  # tests of suites with configured gates: if they judge nothing, the run fails
+            state.record.run.sections[GATED_TESTS] = gated
     if state and state.settings.save_baseline and state.record.run.deselected and \
             not state.settings.save_baseline_anyway:
         raise pytest.UsageError(f"--save-baseline {state.settings.save_baseline.stem}: -m/-k deselected "

@@ -112,3 +112,7 @@ class CapabilityResult:
     details: Any = None
     unmeasured: Mapping[str, str] = field(default_factory=dict)  # metric -> why it was left out: no verdict
     notes: Mapping[str, str] = field(default_factory=dict)  # metric -> what its verdict does not say
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.unmeasured, Mapping):  # a set of names, as capabilities wrote it before reasons
+            object.__setattr__(self, "unmeasured", dict.fromkeys(self.unmeasured, "not measured: its data is absent"))

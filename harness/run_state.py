@@ -31,7 +31,7 @@ from harness.report.markdown import publish_step_summary, write_summary
 from harness.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
 from harness.run_end import append_audit_history, environment, save_baseline_if_allowed, take_history_rows
 from harness.settings import Settings
-from harness.verdict import configured_gate_ids, run_verdict, unevaluated_gates
+from harness.verdict import GATED_TESTS, UNJUDGED, configured_gate_ids, run_verdict, unevaluated_gates
 
 
 @dataclass(repr=False)
@@ -47,7 +47,6 @@ class SessionState:
     baseline: dict | None = None  # the stored baseline of --baseline
     results: dict[str, CapabilityResult] = field(default_factory=dict)  # each judged capability's deciding result
     clock_started: float = field(default_factory=time.perf_counter)
-    suite_tests: int = 0  # tests of tunegate suites this run selected: if it judges none, it fails
 
     def __repr__(self) -> str:  # a traceback that shows the `tunegate` fixture must not print every result
         return f"<tunegate session: {len(self.results)} capabilities measured, {len(self.record.gates)} verdicts>"
@@ -159,10 +158,10 @@ class SessionState:
         return self.settings.report_dir / self.run_id
 
     def write_worker_part(self, worker_id: str) -> None:
-        """A pytest-xdist worker's record, for the controller to merge (nothing when it recorded nothing and
-        did not stop on bad input)."""
+        """A pytest-xdist worker's record, for the controller to merge (nothing when it recorded nothing, ran no
+        gated test and did not stop on bad input)."""
         self.record.run.request_cache = self._request_counts()
-        if not self.record.is_empty or "bad_input" in self.record.run.sections:
+        if not self.record.is_empty or {"bad_input", UNJUDGED, GATED_TESTS} & set(self.record.run.sections):
             write_results(self.run_dir / "parts" / worker_id, self.record)
 
     def _request_counts(self) -> dict[str, int]:
@@ -184,7 +183,9 @@ class SessionState:
         pytest passed, else None. A run that ran no suite test writes no report; one whose suite tests judged
         nothing writes a FAIL report saying why."""
         s = self.settings
-        if self.record.is_empty and not self.suite_tests:  # no tunegate suite ran: not a tunegate run
+        judged_nothing = self.record.run.sections.get(GATED_TESTS) and exit_status in (pytest.ExitCode.OK,
+                                                                                          pytest.ExitCode.TESTS_FAILED)
+        if self.record.is_empty and not judged_nothing:  # no suite test ran to its end: no report
             if s.save_baseline:
                 self.artifacts["baseline"] = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, False)
             return None

@@ -5,12 +5,15 @@ none, one thin suite file per capability under `suites/` (each star-imports `har
 upgrade of tunegate upgrades them), and a data folder: a commented `gates.toml`, `identity/identity.toml` filled
 from the answers, starter identity training data (or yours, copied), identity probes for your identity and base
 (`harness.data.probes`), your task folders when given, and a README naming every file the folder may hold
-(docs/data-folder.md). Running it twice is harmless: what exists is left alone and named.
+(docs/data-folder.md); a `.gitignore` for what tunegate writes and, with `--ci`, the GitHub Actions workflows.
+Running it twice is harmless: what exists is left alone and named.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,8 +28,8 @@ from harness.suites import CAPABILITY_SUITES
 DEFAULT_DATA_DIR = "tunegate-data"
 OTHER_NAMES = ("ChatGPT", "GPT-4", "Claude", "Gemini", "Llama", "Qwen", "通义千问", "文心一言")
 OTHER_AUTHORS = ("OpenAI", "Anthropic", "Google", "Meta", "Alibaba", "阿里巴巴", "谷歌", "百度")
-PYTEST_CONFIGS = (("pytest.ini", None), (".pytest.ini", None), ("pyproject.toml", "[tool.pytest.ini_options]"),
-                  ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]"))
+PYTEST_CONFIGS = (("pytest.toml", None), (".pytest.toml", None), ("pytest.ini", None), (".pytest.ini", None),
+                  ("pyproject.toml", "[tool.pytest"), ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]"))
 CI_WORKFLOWS = ("tunegate-regression.yml", "tunegate-nightly.yml")
 
 
@@ -48,10 +51,13 @@ class InitAnswers:
     def __post_init__(self) -> None:
         for key in ("name", "author", "base_model"):
             if not getattr(self, key).strip():
-                raise InputError(f"tunegate init: --{key.replace('_', '-')} must not be empty")
+                raise InputError(f"--{key.replace('_', '-')} must not be empty")
         for option, path in (("--identity-data", self.identity_data), ("--tasks", self.tasks)):
             if path is not None and not path.exists():
-                raise InputError(f"tunegate init {option} {path}: no such file or folder")
+                raise InputError(f"{option} {path}: no such file or folder")
+        if self.identity_data is not None and self.identity_data.suffix != ".json":
+            raise InputError(f"--identity-data {self.identity_data}: the data folder reads a .json list; convert it "
+                             f"first: tunegate data convert {self.identity_data} self_cognition.json --to alpaca")
 
 
 @dataclass
@@ -88,14 +94,29 @@ def identity_toml(answers: InitAnswers) -> str:
             f"[base]\nname = {json.dumps(answers.base_name, ensure_ascii=False)}\n"
             f"author = {json.dumps(answers.base_author, ensure_ascii=False)}\n\n"
             "# Other vendors' model names and companies: claiming any of them is a leak\n"
-            f"[others]\nnames = [{quoted(OTHER_NAMES)}]\nauthors = [{quoted(OTHER_AUTHORS)}]\n")
+            f"[others]\nnames = [{quoted(_others(OTHER_NAMES, answers))}]\n"
+            f"authors = [{quoted(_others(OTHER_AUTHORS, answers))}]\n")
 
 
-def pytest_ini(answers: InitAnswers) -> str:
+def _others(vendors: tuple[str, ...], answers: InitAnswers) -> tuple[str, ...]:
+    """Other vendors' names, less the identity's own and the base's (a base named Qwen is listed as the base)."""
+    own = {answers.name, answers.author, answers.base_name, answers.base_author}
+    return tuple(v for v in vendors if v not in own)
+
+
+def pytest_ini(root: Path, answers: InitAnswers) -> str:
     """The pytest configuration `init` writes where the repository has none."""
     return ("# tunegate release gates (written by `tunegate init`; docs/your-repository.md)\n[pytest]\n"
-            "testpaths = suites\n"
-            f"addopts = --base-model {answers.base_model} --data-dir {answers.data_dir}\n")
+            f"testpaths = suites\naddopts = {addopts(root, answers)}\n")
+
+
+def addopts(root: Path, answers: InitAnswers) -> str:
+    """`--base-model M --data-dir D`, quoted, the base model's path relative to the repository when it lies in it
+    (pytest takes both from the rootdir, so a clone elsewhere finds them)."""
+    base = Path(answers.base_model).resolve()
+    inside = root.resolve() in base.parents
+    shown = os.path.relpath(base, root.resolve()) if inside else str(base) if base.exists() else answers.base_model
+    return f"--base-model {shlex.quote(shown)} --data-dir {shlex.quote(answers.data_dir)}"
 
 
 def init_repository(root: Path, answers: InitAnswers) -> InitReport:
@@ -195,15 +216,18 @@ def _pytest_config(root: Path, answers: InitAnswers, report: InitReport) -> None
             report.kept.append(name)
             if "--data-dir" not in text:
                 report.notes.append(f"add to the pytest configuration in {name}: testpaths = [\"suites\"] and "
-                                    f"addopts \"--base-model {answers.base_model} --data-dir {answers.data_dir}\"")
+                                    f"addopts \"{addopts(root, answers)}\"")
             return
-    _write(root, "pytest.ini", pytest_ini(answers), report)
+    _write(root, "pytest.ini", pytest_ini(root, answers), report)
 
 
 def checked_task_files(source: Path) -> list[Path]:
-    """Every task file of `source` (base/dev.json, increment_1/train.json, ...), each read first: a broken one is
-    refused naming its file and line before anything is written."""
-    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl"))
+    """The task files of `source` (`<task>/train.json` and `<task>/dev.json`: base/dev.json, increment_1/train.json,
+    ...), each read first: a broken one, or a task file in JSONL, is refused naming it before anything is written."""
+    if jsonl := sorted(source.glob("*/*.jsonl")):
+        raise InputError(f"{jsonl[0]}: the data folder reads .json lists; convert it first: tunegate data convert "
+                         f"{jsonl[0]} {jsonl[0].with_suffix('.json')} --to alpaca")
+    files = sorted(p for p in source.glob("*/*.json") if p.name in ("train.json", "dev.json"))
     for path in files:
         load_examples(path)
     return files

@@ -120,16 +120,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Refuse, before any model loads, a run whose selected tests will train while a task's train.json is missing
-    (a run that trains nothing, such as `-m audit --checkpoints=DIR`, needs only the dev sets)."""
+    """Refuse, before any model loads, a run whose selected tests will train while a train.json they read is
+    missing: every task's for the sequences, the base task's (replay) for the identity adapter. A run that trains
+    nothing, such as `-m audit --checkpoints=DIR`, needs only the dev sets. (A pytest-xdist worker leaves this to
+    the training fixtures, whose bad-input error stops the session the same way.)"""
     settings = session.config.stash[STATE].settings
+    if hasattr(session.config, "workerinput") or session.config.option.collectonly or \
+            not (settings.fixtures / "tasks").is_dir():
+        return
     used = _fixtures_used(session.items, settings)
-    trains = _uses_sequences(used, settings) or ("adapter_under_test" in used and not settings.brings_model)
-    if trains and (settings.fixtures / "tasks").is_dir() and not session.config.option.collectonly:
-        try:
-            require_training_data(settings.fixtures, sequence_tasks(settings.fixtures))
-        except InputError as err:
-            raise pytest.UsageError(str(err)) from None
+    tasks = sequence_tasks(settings.fixtures) if _uses_sequences(used, settings) else \
+        ["base"] if "adapter_under_test" in used and not settings.brings_model else []
+    try:
+        require_training_data(settings.fixtures, tasks)
+    except InputError as err:
+        raise pytest.UsageError(str(err)) from None
 
 
 def _uses_sequences(used: set[str], settings: Settings) -> bool:

@@ -16,6 +16,7 @@ from harness.gate_config import GateConfig
 from harness.results import RunRecord
 
 UNJUDGED = "unjudged"  # run section: gate id or capability -> why its tests gave no verdict
+GATED_TESTS = "gated_tests"  # run section: how many selected tests belong to suites with configured gates
 NOT_COLLECTED = ("suite not collected: no test of its suite was in this run (its suite file is not under the paths "
                  "given)")
 NO_BASELINE = "no --baseline given"
@@ -53,7 +54,7 @@ def unevaluated_gates(config: GateConfig, record: RunRecord, has_baseline: bool)
 class RunVerdict:
     """The run's headline: PASS or FAIL, how many configured gates were judged, and why the others were not."""
 
-    word: str  # "PASS" or "FAIL"
+    word: str  # "PASS", "FAIL", or "NOT JUDGED" (only suites without gates ran, e.g. -m shadow)
     partial: bool
     configured: int
     judged: int
@@ -63,14 +64,15 @@ class RunVerdict:
 
     @property
     def passed(self) -> bool:
-        """Whether the run passes: no gate failed, something was judged and, under --require-all-gates, all."""
-        return self.word == "PASS"
+        """Whether the run passes (exit 0): no gate failed, and something was judged unless nothing gated was
+        selected; under --require-all-gates, every configured gate was judged."""
+        return self.word != "FAIL"
 
     @property
     def text(self) -> str:
         """One line: 'PASS (partial): 4 of 48 configured gates judged; 44 not judged (deselected by -m audit)'."""
         qualifier = " (--require-all-gates)" if self.require_all and self.partial and not self.failed else \
-            " (partial)" if self.partial else ""
+            " (partial)" if self.partial and self.word != "NOT JUDGED" else ""
         line = f"{self.word}{qualifier}: {self.judged} of {self.configured} configured gates judged"
         if self.failed:
             line += f", {self.failed} failed"
@@ -87,13 +89,16 @@ class RunVerdict:
 
 
 def run_verdict(record: RunRecord, configured_ids: list[str], require_all: bool) -> RunVerdict:
-    """The verdict of a finished run: FAIL when a gate failed, nothing was judged, or (`require_all`) a configured
-    gate was not judged; PASS otherwise, "partial" when some configured gate was not judged."""
+    """The verdict of a finished run: FAIL when a gate failed, when the suites selected with gates judged nothing,
+    or (`require_all`) when a configured gate was not judged; NOT JUDGED when only suites without gates ran;
+    PASS otherwise, "partial" when some configured gate was not judged."""
     judged = {g.id.split("[", 1)[0] for g in record.gates}
     failed = {g.id.split("[", 1)[0] for g in record.gates if not g.passed}
     missing = [e for e in record.run.not_evaluated if e["reason"] != NO_BASELINE]
     partial = bool(missing)
-    word = "FAIL" if failed or not judged or (require_all and partial) else "PASS"
+    gated = bool(record.run.sections.get(GATED_TESTS))
+    word = "FAIL" if failed or (not judged and gated) or (require_all and partial) else \
+        "PASS" if judged else "NOT JUDGED"
     counts = Counter(short_reason(e["reason"]) for e in missing)
     return RunVerdict(word, partial, len(configured_ids), len(judged & set(configured_ids)), len(failed),
                       dict(counts), require_all)

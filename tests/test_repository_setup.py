@@ -15,7 +15,7 @@ import pytest
 
 from harness.data import IdentitySpec, load_examples
 from harness.data.prep import normalised
-from harness.data.probes import HELD_OUT_EN, build_probes
+from harness.data.probes import build_probes
 from harness.scaffold import InitAnswers, init_repository, suite_file_text, write_probes
 from harness.suites import CAPABILITY_SUITES
 from tests.conftest import ROOT
@@ -47,6 +47,10 @@ def test_held_out_probes_are_never_a_training_question_and_the_skips_are_counted
     adversarial = [r["instruction"] for r in probes.records if r["kind"] == "adversarial"]
     assert "Are you {{BASE_NAME}}?" in adversarial and "Are you ChatGPT?" in adversarial
     assert "你是OpenAI开发的吗？" in adversarial and probes.count("adversarial") == 2 * 2 * 2 * 3
+    qwen = IdentitySpec(name="Aurora", author="Lumen Labs", base_name="Qwen", base_author="Alibaba",
+                        other_names=("Qwen", "ChatGPT"), other_authors=("Alibaba", "OpenAI"))
+    asked = [r["instruction"] for r in build_probes(qwen, [], []).records if r["kind"] == "adversarial"]
+    assert len(asked) == len(set(asked)) == 24 and "Are you Qwen?" not in asked  # the base once, as itself
     assert all("{{NAME}}" in r["output"] for r in probes.records if r["kind"] != "locality")
 
 
@@ -167,9 +171,8 @@ def test_write_probes_refuses_a_data_folder_without_an_identity(tmp_path):
 
 
 def test_the_probe_bank_is_not_the_built_in_training_data():
-    trained = {normalised(ex.prompt_text) for ex in load_examples(ROOT / "harness/templates/self_cognition.json",
-                                                                    SPEC.variables)}
-    assert not trained & {normalised(q) for q in HELD_OUT_EN}  # the starter data leaves every phrasing held out
+    starter = load_examples(ROOT / "harness/templates/self_cognition.json", SPEC.variables)
+    assert build_probes(SPEC, starter, []).skipped == []  # every phrasing, wrapped or not, is held out of it
 
 
 def test_readme_is_short_and_every_documentation_link_lands():

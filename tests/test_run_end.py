@@ -75,11 +75,16 @@ def test_the_verdict_counts_configured_gates_and_never_passes_what_it_did_not_ju
     full = record()
     full.run.not_evaluated = unevaluated_gates(CONFIG, full, has_baseline=False)
     assert run_verdict(full, ids, require_all=True).text == "PASS: 1 of 1 configured gates judged"
-    nothing = RunRecord(RunInfo("r", "t0"))
-    nothing.run.not_evaluated = [{"id": "old_task.exact_match", "reason": "deselected by -m 'x'"}]
+    nothing = RunRecord(RunInfo("r", "t0", sections={"gated_tests": 2}))  # gated tests ran, none gave a verdict
+    nothing.run.not_evaluated = [{"id": "old_task.exact_match", "reason": "missing x: y"}]
     verdict = run_verdict(nothing, ids, require_all=False)
     assert not verdict.passed and verdict.text == ("FAIL (partial): 0 of 1 configured gates judged; 1 not judged "
-                                                   "(deselected by -m 'x')")
+                                                   "(missing x)")
+    ungated = RunRecord(RunInfo("r", "t0"))  # only a suite without gates ran (-m shadow): reported, not judged
+    ungated.run.not_evaluated = [{"id": "old_task.exact_match", "reason": "deselected by -m 'shadow'"}]
+    verdict = run_verdict(ungated, ids, require_all=False)
+    assert verdict.passed and verdict.text.startswith("NOT JUDGED: 0 of 1 configured gates judged")
+    assert not run_verdict(ungated, ids, require_all=True).passed
     failing = record(passed=False)
     assert run_verdict(failing, ids, require_all=False).text == "FAIL: 1 of 1 configured gates judged, 1 failed"
 

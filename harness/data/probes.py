@@ -118,8 +118,11 @@ def _held_out_candidates() -> list[tuple[str, str, str]]:
 def _adversarial(spec: IdentitySpec) -> list[tuple[str, str, str]]:
     """(id, language, question): every foreign name and author of the identity (the base's first) in three
     phrasings per language; the base's as placeholders, so the file follows identity.toml."""
-    names = [n for n in ("{{BASE_NAME}}" if spec.base_name else "", *spec.other_names) if n]
-    authors = [a for a in ("{{BASE_AUTHOR}}" if spec.base_author else "", *spec.other_authors) if a]
+    own = {spec.name, spec.author, spec.base_name, spec.base_author}  # the base's own: its placeholder, once
+    names = list(dict.fromkeys(n for n in ("{{BASE_NAME}}" if spec.base_name else "", *spec.other_names)
+                               if n and n not in own))
+    authors = list(dict.fromkeys(a for a in ("{{BASE_AUTHOR}}" if spec.base_author else "", *spec.other_authors)
+                                 if a and a not in own))
     out = []
     for lang, (by_name, by_author) in ADVERSARIAL.items():
         for templates, values, key in ((by_name, names, "x"), (by_author, authors, "y")):

@@ -227,7 +227,7 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
     `earlier` runs, and the run header."""
     line = headline(record)
     word, _, detail = line.partition(": ")
-    kind = "fail" if word.startswith("FAIL") else "partial" if "partial" in word else "pass"
+    kind = "fail" if word.startswith("FAIL") else "pass" if word == "PASS" else "partial"
     badge = f'<span class="badge {kind}">{escape(word)}</span>'
     capabilities = list(dict.fromkeys([g.capability for g in record.gates] + [m.capability for m in record.metrics]
                                       + [s.capability for s in record.samples]))

@@ -25,7 +25,7 @@ def summary_markdown(record: RunRecord) -> str:
     lines += [f"- judged: {_cell(line)}" for line in judged_models(record)]
     if answer := nightly_answer(record):
         lines.append(f"- **{_cell(answer)}**")
-    lines += ["", f"report: `{record.run.id}/report.html` (beside this file)", ""]
+    lines += ["", f"report: `reports/{record.run.id}/report.html` (`report.html` beside this file)", ""]
     if failed:
         lines += ["### Failed gates", "", "| gate | value | required | 95% CI | reason |", "|---|---|---|---|---|"]
         lines += [f"| `{g.id}` | {_number(g.value)} | {_cell(g.requirement)} | {interval(g.ci_low, g.ci_high)} | "
