@@ -21,6 +21,7 @@ from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.data import IdentitySpec, load_examples, load_identity_spec
+from harness.data.prep import write_records
 from harness.data.probes import ProbeSet, build_probes
 from harness.errors import InputError
 from harness.suites import CAPABILITY_SUITES
@@ -181,8 +182,7 @@ def write_probes(data_dir: Path, seed: int = 0, held_out: int | None = None) -> 
     base = next((p for p in (data_dir / "tasks/base/train.json", data_dir / "tasks/base/dev.json") if p.is_file()),
                 None)
     probes = build_probes(spec, training, load_examples(base) if base else [], seed, held_out=held_out)
-    text = json.dumps(probes.records, ensure_ascii=False, indent=1) + "\n"
-    atomic_write_text(data_dir / "identity/probes.json", text)
+    write_records(data_dir / "identity/probes.json", probes.records)
     return probes
 
 

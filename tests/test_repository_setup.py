@@ -203,3 +203,13 @@ def test_init_asks_in_a_terminal_for_what_its_options_did_not_say(tmp_path, monk
     assert 'name = "Aurora"' in identity and 'name = "Atlas"' in identity and 'author = ""' in identity
     assert "--base-model models/base" in (tmp_path / "repo/pytest.ini").read_text()
     assert "wrote suites/test_identity.py" in capsys.readouterr().out
+
+
+def test_the_gates_init_writes_are_the_default_gates():
+    """harness/templates/gates.toml (what a team starts from) holds the thresholds of fixtures/gates.toml, whose
+    margins over seeds are measured (bench/results/margins.md): the two cannot drift apart unseen."""
+    from harness.compat import tomllib
+
+    template = tomllib.loads((ROOT / "harness/templates/gates.toml").read_text())
+    fixtures = tomllib.loads((ROOT / "fixtures/gates.toml").read_text())
+    assert template == fixtures

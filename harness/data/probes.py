@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.data import Example, IdentitySpec
-from harness.data.prep import normalised, record_of
+from harness.data.prep import normalised, record_of, stratified_split
 from harness.statistics import minimum_detectable_change, wilson_interval
 
 HELD_OUT_EN = (
@@ -133,16 +132,17 @@ def _adversarial(spec: IdentitySpec) -> list[tuple[str, str, str]]:
 
 
 def _locality(base_task: Sequence[Example], seed: int, count: int) -> list[dict]:
-    """Up to `count` base-task questions, stratified by (category, language), in the file's order."""
-    strata: dict[tuple[str, str], list[Example]] = defaultdict(list)
-    for ex in base_task:
-        strata[(str(ex.meta.get("category", "")), ex.language)].append(ex)
-    rng = random.Random(seed)
-    share = min(1.0, count / len(base_task)) if base_task else 0.0
-    chosen = {ex.id for group in strata.values() for ex in rng.sample(group, round(len(group) * share))}
-    picked = [ex for ex in base_task if ex.id in chosen][:count]
+    """`count` base-task questions (or all), a stratified sample by category and language (the data split's own
+    draw, topped up from the rest when rounding leaves it short), in the file's order."""
+    if count <= 0:
+        return []
+    if count >= len(base_task):
+        chosen = {ex.id for ex in base_task}
+    else:
+        rest, sample = stratified_split(base_task, count / len(base_task), seed)
+        chosen = {ex.id for ex in [*sample, *rest][:count]}
     return [{**record_of(ex, "alpaca"), "id": f"locality-{ex.id}", "kind": "locality", "lang": ex.language}
-            for ex in picked]
+            for ex in base_task if ex.id in chosen]
 
 
 def _probe(pid: str, kind: str, lang: str, question: str) -> dict:
