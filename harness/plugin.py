@@ -306,8 +306,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
     state = session.config.stash.get(STATE, None)
     if state and not session.config.option.collectonly:
-        gated = sum(bool(state.gates.for_capability(c)) for c in map(lambda i: capability_of(i, state), session.items)
-                    if c is not None)
+        capabilities = [capability_of(item, state) for item in session.items]
+        gated = sum(1 for c in capabilities if c is not None and state.gates.for_capability(c))
         if gated:  # tests of suites with configured gates: if they judge nothing, the run fails
             state.record.run.sections[GATED_TESTS] = gated
     if state and state.settings.save_baseline and state.record.run.deselected and \

@@ -76,6 +76,12 @@ class GateResult:
         return f"{self.op} {self.threshold:.4g}" + ("" if self.rule == "point" else f" {self.rule}")
 
     @property
+    def configured_id(self) -> str:
+        """The id of the configured gate this verdict is of (`audit.max_forgetting[checkpoint-2]` ->
+        `audit.max_forgetting`): one gate gives one verdict per part."""
+        return self.id.split("[", 1)[0]
+
+    @property
     def part(self) -> str:
         """The part a per-part verdict is about (`audit.max_forgetting[checkpoint-2]` -> `checkpoint-2`), else ''.
 

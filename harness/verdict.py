@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
+from harness.baselines import DRIFT
 from harness.gate_config import GateConfig
 from harness.results import RunRecord
 
@@ -34,14 +35,14 @@ def short_reason(reason: str) -> str:
 
 def unevaluated_gates(config: GateConfig, record: RunRecord, has_baseline: bool) -> list[dict[str, str]]:
     """Every configured gate with no verdict in this run, with its specific reason: never hidden, only listed."""
-    judged = {g.id.split("[", 1)[0] for g in record.gates}
+    judged = {g.configured_id for g in record.gates}
     reasons = record.run.sections.get(UNJUDGED) or {}
     out = []
     for gate_id, capability in [(g.id, g.capability) for g in config.absolute.values()] + \
             [(g.id, "baseline") for g in config.relative.values()]:
         if gate_id in judged:
             continue
-        if capability in ("drift", "baseline") and not has_baseline:
+        if capability in (DRIFT, "baseline") and not has_baseline:
             reason = NO_BASELINE
         else:
             owner = gate_id.removeprefix("baseline.").split(".", 1)[0]
@@ -92,8 +93,8 @@ def run_verdict(record: RunRecord, configured_ids: list[str], require_all: bool)
     """The verdict of a finished run: FAIL when a gate failed, when the suites selected with gates judged nothing,
     or (`require_all`) when a configured gate was not judged; NOT JUDGED when only suites without gates ran;
     PASS otherwise, "partial" when some configured gate was not judged."""
-    judged = {g.id.split("[", 1)[0] for g in record.gates}
-    failed = {g.id.split("[", 1)[0] for g in record.gates if not g.passed}
+    judged = {g.configured_id for g in record.gates}
+    failed = {g.configured_id for g in record.gates if not g.passed}
     missing = [e for e in record.run.not_evaluated if e["reason"] != NO_BASELINE]
     partial = bool(missing)
     gated = bool(record.run.sections.get(GATED_TESTS))
@@ -107,5 +108,5 @@ def run_verdict(record: RunRecord, configured_ids: list[str], require_all: bool)
 def configured_gate_ids(config: GateConfig, has_baseline: bool) -> list[str]:
     """The gates a run is expected to judge: every absolute gate, and the `[baseline]` / `[drift]` ones only
     under --baseline."""
-    return [g.id for g in config.absolute.values() if has_baseline or g.capability != "drift"] + \
+    return [g.id for g in config.absolute.values() if has_baseline or g.capability != DRIFT] + \
         ([g.id for g in config.relative.values()] if has_baseline else [])

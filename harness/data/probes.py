@@ -13,7 +13,6 @@ Everything is a function of the inputs and the seed.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,7 +52,6 @@ ANSWERS = {"held_out": {"en": "I am {{NAME}}, an AI assistant developed by {{AUT
                            "zh": "不是。我是{{NAME}}，由{{AUTHOR}}开发的人工智能助手。"}}
 DEFAULT_LOCALITY = 110  # ordinary questions: MDE ~10 points on a 0.85 rate
 PLANNING_RATES = {"held_out_claim_rate": 0.8, "locality_unchanged": 0.85}  # the default gates' thresholds
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -151,5 +149,5 @@ def _probe(pid: str, kind: str, lang: str, question: str) -> dict:
 
 
 def _lower_first(text: str) -> str:
-    """'Who are you?' -> 'who are you?' after a wrapper such as 'Excuse me, ' (Chinese is left as it is)."""
-    return text if _HAN.match(text) else text[:1].lower() + text[1:]
+    """'Who are you?' -> 'who are you?' after a wrapper such as 'Excuse me, ' (only English wrappers end in ', ')."""
+    return text[:1].lower() + text[1:]

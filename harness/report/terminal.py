@@ -44,7 +44,7 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
 def counts_line(record: RunRecord) -> str:
     """'30 of 33 verdicts passed; 6 configured gates not judged; 7 [baseline]/[drift] gates wait for --baseline',
     saying when verdicts outnumber gates (the audit gives one per checkpoint)."""
-    gates = len({g.id.split("[", 1)[0] for g in record.gates})
+    gates = len({g.configured_id for g in record.gates})
     failed = sum(not g.passed for g in record.gates)
     line = f"{len(record.gates) - failed} of {len(record.gates)} verdicts passed"
     if gates != len(record.gates):
