@@ -4,8 +4,11 @@ dev set, so nothing can be trained from the data folder), an adapter trained by 
 transformers + peft, HF Trainer checkpoints: tests/user_project/train_lora.py), then the commands of the GitHub
 Actions workflows `init --ci` wrote, run as CI would run them.
 
-The toy base model learns a byte-level new name imperfectly, so the team calibrates its identity and new-task
-thresholds in its gates.toml (as docs/gates.md says a team does for its model); every other gate is the default.
+The toy base model learns a byte-level new name imperfectly, and with it the old task keeps 0.80-0.93 exact match
+(six trainings of this script, seeds 0-4 and one in CI; the base: 0.923), so the team calibrates its identity,
+new-task, generation and old-task thresholds in its gates.toml below the worst of them, as docs/your-repository.md
+says a team does for its model; every other gate is the default. The planted forgetting adapter (old-task exact
+match 0) fails every one of them by a wide margin.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ CALIBRATED = {  # the team's thresholds for this small base (gates.toml of its d
     'exact_match_gain_over_prompted = ">= 0.3 beyond noise"': 'exact_match_gain_over_prompted = ">= 0.2 beyond noise"',
     'chrf = ">= 60"': 'chrf = ">= 40"',
     'rouge_l = ">= 0.75"': 'rouge_l = ">= 0.5"',
+    'exact_match = ">= 0.85"': 'exact_match = ">= 0.75"',  # old task: worst 0.80 of six trainings
+    'exact_match_drop = "<= 0.05 beyond noise"': 'exact_match_drop = "<= 0.15 beyond noise"',
+    'base_exact_match = ">= 0.85 beyond noise"': 'base_exact_match = ">= 0.75 beyond noise"',  # the audit
 }
 
 
