@@ -21,21 +21,21 @@ is `harness.gate_config`.
 from __future__ import annotations
 
 import math
-import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.errors import InputError
+from harness.item_gates import OPS, shortfall
 from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue
 from harness.statistics import minimum_detectable_change
 
-OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 RULES = ("point", "beyond noise", "confident")
 RULE_PATTERN = r"(?:\s+(" + "|".join(RULES) + "))?"
 _EXPR = re.compile(r"^\s*(>=|<=|>|<)\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)" + RULE_PATTERN + r"\s*$")
 RESOLUTION = 0.1  # a gate must detect a change of 10 points on a 0-1 scale, or 10% of a wider range
+NO_DATA_SEVERITY = 1e9  # a finite "worst" (JSON has no infinity)
 UNBOUNDED_RESOLUTION = 0.25  # or 25% of an unbounded metric's threshold (ratios: noisier, coarser thresholds)
 
 
@@ -89,6 +89,23 @@ def resolution(threshold: float, spec: MetricSpec) -> float:
     return RESOLUTION * (1.0 if width <= 2 else width)
 
 
+def severity(op: str, threshold: float, value: float, spec: MetricSpec | None) -> float:
+    """How far `value` lies past `threshold` on the failing side, in units of the change the gate must resolve
+    (`resolution`; the threshold's magnitude without a spec): 0 on the passing side, NO_DATA_SEVERITY with no data
+    (first: a gate that measured nothing is the worst news). Why:
+    failed gates are listed worst first, and a perplexity ratio of 16,806 against 1.25 must outrank an entropy
+    of 0.24 against 0.3 although the raw distances say otherwise.
+
+    >>> severity(">=", 0.85, 0.0, MetricSpec(0, 1, True, "")), severity("<=", 1.25, 1.0, None)
+    (8.5, 0.0)
+    """
+    if math.isnan(value):
+        return NO_DATA_SEVERITY
+    past = shortfall(op, threshold, value)
+    unit = resolution(threshold, spec) if spec is not None else abs(threshold)
+    return max(past, 0.0) / (unit or 1.0)
+
+
 @dataclass(frozen=True)
 class Gate:
     """`capability.metric OP threshold`, decided by `rule` (point, beyond noise, confident)."""
@@ -129,7 +146,7 @@ class Gate:
         message += "".join(f"; {part}" for part in (detail, warning) if part)
         return GateResult(self.id, self.capability, self.metric, self.op, self.threshold, value, passed, message,
                           rule=self.rule, ci_low=metric.ci_low, ci_high=metric.ci_high, n=metric.n, mde=mde,
-                          warning=warning)
+                          warning=warning, severity=round(severity(self.op, self.threshold, value, self.spec), 4))
 
     def power_warning(self, mde: float | None, n: int | None, value: float) -> str | None:
         """'underpowered: ...' when the gate cannot resolve its own threshold where it matters: the minimum

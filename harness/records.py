@@ -51,8 +51,9 @@ class Sample:
 @dataclass(frozen=True)
 class GateResult:
     """The verdict of one gate on one metric: the decision `rule` (point, beyond noise, confident), the
-    measurement's CI and n, its minimum detectable change at 80% power (`mde`), a power `warning` and a `note`
-    the evaluation attached (what the verdict does not say, e.g. that a dev set is a recall sample)."""
+    measurement's CI and n, its minimum detectable change at 80% power (`mde`), a power `warning`, a `note`
+    the evaluation attached (what the verdict does not say, e.g. that a dev set is a recall sample) and the
+    `severity` that orders failed gates worst first."""
 
     id: str
     capability: str
@@ -69,6 +70,7 @@ class GateResult:
     mde: float | None = None
     warning: str | None = None
     note: str | None = None
+    severity: float | None = None  # how far past its threshold, in units of the gate's resolution (0: on its side)
 
     @property
     def requirement(self) -> str:

@@ -119,6 +119,18 @@ def corpus_score_ci(name: str, predictions: Sequence[str], references: Sequence[
     return value, *percentile_interval(resampled)
 
 
+def sentence_chrf(predictions: Sequence[str], references: Sequence[str]) -> list[float]:
+    """chrF (0-100) of each prediction against its reference, from the statistics the corpus score already
+    extracted (so the report's per-item figures cost no second pass).
+
+    >>> sentence_chrf(["极光", "abc"], ["极光", "xyz"])
+    [100.0, 0.0]
+    """
+    metric = _sacrebleu_metric("chrf", "")
+    return [float(metric._compute_score_from_stats(row).score)
+            for row in _segment_statistics("chrf", "", predictions, references)]
+
+
 def rouge_l(predictions: Sequence[str], references: Sequence[str]) -> list[float]:
     """ROUGE-L F1 (0-1) of each prediction against its reference, CJK split per character.
 

@@ -18,7 +18,7 @@ LAYERS = [  # lowest first: a module may import its own layer and every layer be
     ("foundation", ["harness", "harness.compat", "harness.cache", "harness.cpu", "harness.progress",
                     "harness.process_gc", "harness.errors", "harness.records", "harness.statistics",
                     "harness.textfiles", "harness.metrics", "harness.lora_metrics", "harness.text_metrics",
-                    "harness.metric_modules"]),
+                    "harness.metric_modules", "harness.item_gates"]),
     ("data", ["harness.data"]),
     ("model", ["harness.model"]),
     ("training", ["harness.training"]),

@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.data import Example
 from harness.evaluators.answers import AnswerPair, answer_both
+from harness.item_gates import paired
 from harness.metrics import token_f1
 from harness.model.prompted import prompt_verdict
 from harness.model.protocol import LanguageModel
@@ -66,13 +67,23 @@ def change_verdict(results: list[AnswerPair], expect_gain: bool) -> str:
     return f"{lost} items lost, {gained} gained vs base, McNemar p={p:.3g}: {noise}"
 
 
-def accuracy_samples(capability: str, results: list[AnswerPair], passed: Callable[[AnswerPair], bool]
-                     ) -> list[Sample]:
-    """Before/after rows for results.json and the report; `passed` says which rows count as good."""
+def accuracy_samples(capability: str, results: list[AnswerPair], passed: Callable[[AnswerPair], bool],
+                     change_metric: str) -> list[Sample]:
+    """Before/after rows for results.json and the report; `passed` says which rows count as good, `gates` each
+    item's part in the exact-match floor and the paired change (see `harness.item_gates`)."""
     return [Sample(capability, r.example.id, r.example.prompt_text, r.example.answer, r.base_output, r.tuned_output,
                    {"type": r.category, "language": r.lang, "passed": passed(r), "base_correct": r.base_correct,
-                    "tuned_correct": r.tuned_correct})
+                    "tuned_correct": r.tuned_correct,
+                    "gates": {"exact_match": r.tuned_correct, change_metric: paired(r.base_correct, r.tuned_correct)}})
             for r in results]
+
+
+def with_prompted(samples: list[Sample], versus: list[AnswerPair]) -> list[Sample]:
+    """The samples with the prompted base's answer beside them and each item's part in the gain over it."""
+    return [replace(s, score={**s.score, "prompted_output": v.base_output, "prompted_correct": v.base_correct,
+                              "gates": {**s.score["gates"], PROMPT_GAIN: paired(v.base_correct, v.tuned_correct,
+                                                                                 "prompted")}})
+            for s, v in zip(samples, versus, strict=True)]
 
 
 PROMPT_GAIN = "exact_match_gain_over_prompted"
@@ -114,7 +125,7 @@ class AccuracyTask:
                    exact_match_change(self.name, self.change_metric, results, 1 if self.expect_gain else -1)]
         verdict = change_verdict(results, self.expect_gain)
         passed = (lambda r: r.tuned_correct) if self.expect_gain else (lambda r: r.tuned_correct or not r.base_correct)
-        return CapabilityResult(metrics, accuracy_samples(self.name, results, passed),
+        return CapabilityResult(metrics, accuracy_samples(self.name, results, passed, self.change_metric),
                                 evidence=dict.fromkeys(self.metrics, verdict), details=results)
 
     def evaluate(self, models: Sequence[LanguageModel], data: list[Example], settings: Any = None
@@ -131,7 +142,7 @@ class AccuracyTask:
             return replace(result, metrics=[*result.metrics, rate_of])
         metric, words = prompt_gain(self.name, versus)
         return replace(result, metrics=[*result.metrics, rate_of, metric],
-                       evidence={**result.evidence, PROMPT_GAIN: words})
+                       samples=with_prompted(result.samples, versus), evidence={**result.evidence, PROMPT_GAIN: words})
 
 
 def prompt_gain(capability: str, versus: list[AnswerPair]) -> tuple[MetricValue, str]:

@@ -27,7 +27,7 @@ from harness.data import Example
 from harness.lora_metrics import activation_entropy, activation_rate, effective_rank, update_ratio
 from harness.model.lora_layers import LoraLayer
 from harness.model.protocol import LanguageModel
-from harness.records import CapabilityResult, MetricSpec, MetricValue
+from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import mean_ci, rate
 
 CAPABILITY = "adapter_health"
@@ -193,5 +193,24 @@ def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any
     """`models` = (base, tuned, merged copy of tuned) on the examples of `data`: every health figure, and the
     layers or answers at fault as each gate's evidence."""
     report = measure_health(*models, data)
-    return CapabilityResult(health_metrics(report), evidence={m: health_detail(report, m) for m in METRICS},
-                            details=report)
+    return CapabilityResult(health_metrics(report), layer_samples(report.layers),
+                            evidence={m: health_detail(report, m) for m in METRICS}, details=report)
+
+
+def layer_samples(layers: list[LayerHealth]) -> list[Sample]:
+    """One row per LoRA layer: its figures, and its part in each per-layer gate (see `harness.item_gates`): the
+    layer's own entropy, rank, A growth and update ratio over the median layer's, finite and alive or not."""
+    if not layers:
+        return []
+    middle = statistics.median(h.update_ratio for h in layers) or math.nan
+    samples = []
+    for h in layers:
+        parts = {"nonfinite_layers": not h.nonfinite, "dead_layers": not h.dead,
+                 "update_ratio_spread": h.update_ratio / middle, "min_effective_rank": h.effective_rank,
+                 "min_activation_entropy": h.activation_entropy, "min_activation_rate": h.activation_rate}
+        if h.a_growth is not None:
+            parts["max_a_growth"] = h.a_growth
+        figures = {figure: round(getattr(h, figure), 4) for figure in PER_LAYER if getattr(h, figure) is not None}
+        samples.append(Sample(CAPABILITY, h.name, "", "", "", "", {"type": "layer", "gates": parts,
+                                                                   "figures": figures}))
+    return samples

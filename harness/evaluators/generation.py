@@ -19,7 +19,7 @@ from harness.metrics import exact_match, token_f1
 from harness.model.protocol import LanguageModel
 from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import mean_ci, rate
-from harness.text_metrics import corpus_score_ci, rouge_l
+from harness.text_metrics import corpus_score_ci, rouge_l, sentence_chrf
 
 CAPABILITY = "generation"
 METRICS = {
@@ -77,11 +77,22 @@ def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any
 
 
 def generation_samples(items: list[AnswerPair]) -> list[Sample]:
-    """Before/after rows with sentence-level chrF and ROUGE-L; a row passes when tuned is no worse than base."""
+    """Before/after rows with each item's chrF and ROUGE-L (base and tuned, `figures`), its part in each gate (its
+    tuned chrF and ROUGE-L, its chrF gain; see `harness.item_gates`) and whether tuned got better or worse; a row
+    passes when tuned is no worse than base."""
     refs = [g.example.answer for g in items]
-    base_rouge = rouge_l([g.base_output for g in items], refs)
-    tuned_rouge = rouge_l([g.tuned_output for g in items], refs)
-    return [Sample(CAPABILITY, g.example.id, g.example.prompt_text, g.example.answer, g.base_output, g.tuned_output,
-                   {"type": g.category, "language": g.lang, "passed": t >= b, "rouge_l_base": round(b, 4),
-                    "rouge_l_tuned": round(t, 4)})
-            for g, b, t in zip(items, base_rouge, tuned_rouge, strict=True)]
+    base, tuned = [g.base_output for g in items], [g.tuned_output for g in items]
+    chrf = zip(sentence_chrf(base, refs), sentence_chrf(tuned, refs), strict=True)
+    rouge = zip(rouge_l(base, refs), rouge_l(tuned, refs), strict=True)
+    samples = []
+    for g, (chrf_b, chrf_t), (rouge_b, rouge_t) in zip(items, chrf, rouge, strict=True):
+        change = chrf_t - chrf_b
+        samples.append(Sample(CAPABILITY, g.example.id, g.example.prompt_text, g.example.answer, g.base_output,
+                              g.tuned_output,
+                              {"type": g.category, "language": g.lang, "passed": rouge_t >= rouge_b,
+                               "outcome": "better" if change > 0 else "worse" if change < 0 else "same",
+                               "figures": {"chrF": [round(chrf_b, 1), round(chrf_t, 1)],
+                                           "ROUGE-L": [round(rouge_b, 3), round(rouge_t, 3)]},
+                               "gates": {"chrf": round(chrf_t, 2), "rouge_l": round(rouge_t, 4),
+                                         "chrf_gain": round(change, 2)}}))
+    return samples

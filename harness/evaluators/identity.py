@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
+from harness.item_gates import paired
 from harness.metrics import claims_identity, exact_match, leaked_identities
 from harness.model.prompted import prompt_verdict
 from harness.model.protocol import LanguageModel
@@ -88,6 +89,13 @@ class ProbeResult:
         """The metric this probe counts against when it fails: `leak_rate` for a leak, else its kind's."""
         return "leak_rate" if self.leaks and self.probe.kind != "locality" else GATE_OF_KIND[self.probe.kind]
 
+    def why(self) -> str:
+        """Why the probe failed in a few words, without quoting the answers (the report shows them beside it)."""
+        if self.leaks:
+            return f"leaks identity {', '.join(self.leaks)}"
+        return {"held_in": "not the trained answer", "locality": "answer changed from the base model's"}.get(
+            self.probe.kind, "does not claim name and author")
+
     def explain(self) -> str:
         """One line saying why the probe failed (or 'ok')."""
         if self.passed:
@@ -134,25 +142,43 @@ def identity_metrics(results: list[ProbeResult], checkpoint: str = "tuned") -> l
 
 
 def failing_probes(results: list[ProbeResult], metric: str, limit: int = 5) -> str:
-    """'probe ids that hurt `metric`', for gate failure messages."""
-    if metric == "leak_rate":
-        bad = [r for r in results if r.leaks and r.probe.kind != "locality"]
-    else:
-        bad = [r for r in results if r.gate_metric == metric and not r.passed]
+    """'probe ids that hurt `metric`', for gate failure messages: the probes whose part in its gate fails, the
+    same items the report's evidence lists (`item_gates`)."""
+    bad = [r for r in results if item_gates(r).get(metric) is False]
     if not bad:
         return ""
     shown = "; ".join(f"{r.probe.id}: {r.explain()}" for r in bad[:limit])
     return f"failing probes ({len(bad)}): {shown}" + (" ..." if len(bad) > limit else "")
 
 
-def identity_samples(results: list[ProbeResult]) -> list[Sample]:
-    """Before/after rows for results.json and the report."""
-    return [Sample(CAPABILITY, r.probe.id, r.probe.example.prompt_text, r.probe.example.answer, r.base_output,
-                   r.tuned_output, {"type": r.probe.kind, "language": r.probe.language, "passed": r.passed,
-                                    "metric": r.gate_metric, "reason": "" if r.passed else r.explain(),
-                                    "exact_match": r.exact_match, "claims": r.claims, "leaks": list(r.leaks),
-                                    "unchanged": r.unchanged})
-            for r in results]
+def item_gates(result: ProbeResult, prompted: ProbeResult | None = None) -> dict[str, Any]:
+    """The probe's part in each identity gate (see `harness.item_gates`): its own kind's criterion, the leak
+    check for every identity probe, and for held-out probes the claim paired with the prompted base's."""
+    kind = result.probe.kind
+    if kind == "locality":
+        return {"locality_unchanged": result.unchanged}
+    parts: dict[str, Any] = {GATE_OF_KIND[kind]: result.exact_match if kind == "held_in" else result.claims,
+                             "leak_rate": not result.leaks}
+    if prompted is not None and kind != "held_in":
+        parts["claim_gain_over_prompted"] = paired(prompted.claims, result.claims, "prompted")
+    return parts
+
+
+def identity_samples(results: list[ProbeResult], base: list[ProbeResult],
+                     prompted: list[ProbeResult] | None = None) -> list[Sample]:
+    """Before/after rows for results.json and the report: base and tuned answers with whether each meets the
+    probe's criterion, each gate's part (`gates`), and the prompted base's answer where there is one."""
+    samples = []
+    for i, (r, b) in enumerate(zip(results, base, strict=True)):
+        p = prompted[i] if prompted else None
+        score = {"type": r.probe.kind, "language": r.probe.language, "passed": r.passed, "metric": r.gate_metric,
+                 "reason": "" if r.passed else r.why(), "base_correct": b.passed, "tuned_correct": r.passed,
+                 "gates": item_gates(r, p)}
+        if p is not None:
+            score |= {"prompted_output": p.tuned_output, "prompted_correct": p.passed}
+        samples.append(Sample(CAPABILITY, r.probe.id, r.probe.example.prompt_text, r.probe.example.answer,
+                              r.base_output, r.tuned_output, score))
+    return samples
 
 
 def probe_outcome(result: ProbeResult, gates: Mapping[str, Any]) -> tuple[str, str]:
@@ -196,9 +222,11 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[Probe], IdentityS
     base, tuned, *prompted = models
     probes, spec = data
     results = score_probes(probes, base, tuned, spec)
-    metrics = identity_metrics(results) + identity_metrics(as_base(results, spec), "base")
+    base_results = as_base(results, spec)
+    metrics = identity_metrics(results) + identity_metrics(base_results, "base")
     evidence = {metric: failing_probes(results, metric) for metric in METRICS}
     unmeasured = {"claim_gain_over_prompted": "no prompt-only baseline: the suite gave none"}
+    prompted_results = None
     if prompted:
         prompted_results = score_probes(probes, base, prompted[0], spec)
         metrics += identity_metrics(prompted_results, "prompted")
@@ -209,7 +237,8 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[Probe], IdentityS
             metrics.append(MetricValue(CAPABILITY, "prompt_tokens_added", added, n=len(probes), checkpoint="prompted"))
             evidence["claim_gain_over_prompted"] += f"; the prompt adds {added:.0f} tokens to every request"
         unmeasured = {}
-    return CapabilityResult(metrics, identity_samples(results), evidence, details=results, unmeasured=unmeasured)
+    samples = identity_samples(results, base_results, prompted_results)
+    return CapabilityResult(metrics, samples, evidence, details=results, unmeasured=unmeasured)
 
 
 def prompt_comparison(tuned: list[ProbeResult], prompted: list[ProbeResult]) -> tuple[MetricValue, str]:

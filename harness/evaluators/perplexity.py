@@ -21,7 +21,7 @@ import numpy as np
 from harness.data import Example
 from harness.metrics import perplexity, text_language
 from harness.model.protocol import LanguageModel
-from harness.records import CapabilityResult, MetricSpec, MetricValue
+from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.statistics import bootstrap_counts, percentile_interval
 
 CAPABILITY = "perplexity"
@@ -98,7 +98,7 @@ def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
             if checkpoint != "base":
                 low, high = percentile_interval(_ppls(counts @ pairs) / _ppls(counts @ columns["base"]))
                 out.append(MetricValue(CAPABILITY, f"{corpus.name}_ratio", _ppl(pairs) / _ppl(columns["base"]),
-                                       low, high, tokens, checkpoint))
+                                       low, high, len(langs), checkpoint))  # n: the texts the bootstrap resamples
     return out
 
 
@@ -115,4 +115,26 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[str], list[Exampl
                 for c in corpora}
     unmeasured = {metric: f"no {metric.removesuffix('_ratio')} text: the data folder has none to score"
                   for metric in set(METRICS) - {f"{c.name}_ratio" for c in corpora}}
-    return CapabilityResult(metrics, evidence=evidence, details=corpora, unmeasured=unmeasured)
+    samples = [s for c in corpora for s in corpus_samples(c, texts if c.name == "heldout" else dev)]
+    return CapabilityResult(metrics, samples, evidence=evidence, details=corpora, unmeasured=unmeasured)
+
+
+SHOWN_TEXT = 160  # characters of a held-out text quoted in its row
+
+
+def corpus_samples(corpus: Scored, items: Sequence[str] | Sequence[Example]) -> list[Sample]:
+    """One row per scored text: its tokens, base and tuned perplexity and their ratio (`figures`), the ratio being
+    its part in the corpus's ratio gate (see `harness.item_gates`)."""
+    samples = []
+    for i, (item, lang, base, tuned) in enumerate(zip(items, corpus.langs, corpus.base, corpus.tuned, strict=True)):
+        before, after = perplexity(*base), perplexity(*tuned)
+        if isinstance(item, Example):  # the answer scored; its prompt is in the old task's rows
+            item_id, prompt, reference = item.id, "", item.answer
+        else:
+            item_id, reference = f"{corpus.name}-{i + 1:03d}", ""
+            prompt = item if len(item) <= SHOWN_TEXT else item[:SHOWN_TEXT] + "…"
+        samples.append(Sample(CAPABILITY, item_id, prompt, reference, "", "",
+                              {"type": corpus.name, "language": lang, "gates": {f"{corpus.name}_ratio": after / before},
+                               "figures": {"tokens": int(base[1]), "perplexity": [round(before, 3), round(after, 3)],
+                                           "ratio": round(after / before, 3)}}))
+    return samples
