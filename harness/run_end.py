@@ -28,14 +28,29 @@ def take_history_rows(record: RunRecord) -> list[dict]:
     return (audit.pop("history_rows", None) or []) if isinstance(audit, dict) else []
 
 
-def append_audit_history(record: RunRecord, history: Path, rows: list[dict]) -> None:
-    """Append `rows` to the history file, file-locked and atomically, and put the run-after-run trend in
-    `run.audit`; a history file that cannot be read back is a DataError naming it."""
-    from harness.report.history import append_history  # pandas, only when there is history to write
+def preview_audit_trend(record: RunRecord, history: Path, rows: list[dict]) -> None:
+    """Put the run-after-run trend, this run's `rows` included, in `run.audit` without writing anything: the
+    report is then drawn once, and the history file is appended only after it (a run whose report cannot be
+    written leaves the history as it was). A history file that cannot be read is a DataError naming it."""
+    import pandas as pd
+
+    from harness.report.history import COLUMNS, read_history  # pandas, only when there is history to write
 
     try:
-        record.run.sections["audit"]["nights"] = nightly_trend(append_history(history, rows))
+        frame = pd.concat([read_history(history), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
     except ValueError as err:  # pandas' and pyarrow's parser errors
+        raise DataError(f"{history}: unreadable audit history ({summary(err)}); this run's rows were not "
+                        "appended; fix or move the file") from err
+    record.run.sections["audit"]["nights"] = nightly_trend(frame)
+
+
+def append_audit_history(history: Path, rows: list[dict]) -> None:
+    """Append `rows` to the history file, file-locked and atomically; unreadable, a DataError naming it."""
+    from harness.report.history import append_history
+
+    try:
+        append_history(history, rows)
+    except ValueError as err:
         raise DataError(f"{history}: unreadable audit history ({summary(err)}); this run's rows were not "
                         "appended; fix or move the file") from err
 

@@ -29,7 +29,13 @@ from harness.records import CapabilityResult, GateResult, MetricValue, Sample
 from harness.report.html import write_html
 from harness.report.markdown import publish_step_summary, write_summary
 from harness.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
-from harness.run_end import append_audit_history, environment, save_baseline_if_allowed, take_history_rows
+from harness.run_end import (
+    append_audit_history,
+    environment,
+    preview_audit_trend,
+    save_baseline_if_allowed,
+    take_history_rows,
+)
 from harness.settings import Settings
 from harness.verdict import GATED_TESTS, UNJUDGED, configured_gate_ids, run_verdict, unevaluated_gates
 
@@ -175,9 +181,10 @@ class SessionState:
         shutil.rmtree(self.run_dir / "parts", ignore_errors=True)
 
     def finish(self, exit_status: int) -> int | None:
-        """End the run (controller), most valuable output first: complete the run header and write results.json
-        and report.html (atomically); then append the audit history (and rewrite both with the run-after-run
-        trend), point reports/latest at the run and save the baseline when asked and allowed. A step that fails
+        """End the run (controller), most valuable output first: complete the run header (with the audit's
+        run-after-run trend, read from the history and this run's rows) and write results.json, report.html and
+        summary.md (atomically, each once); then append the audit history, point reports/latest at the run and
+        save the baseline when asked and allowed. A step that fails
         is reported (`artifacts["end_errors"]`) without undoing what was written before it. Returns a new exit
         status (4) when a step failed or a refused --save-baseline must fail the run, 1 when the verdict fails a run
         pytest passed, else None. A run that ran no suite test writes no report; one whose suite tests judged
@@ -192,10 +199,11 @@ class SessionState:
         rows = take_history_rows(self.record)
         verdict_status = self._complete_header(exit_status)
         errors = self.artifacts.setdefault("end_errors", [])
+        previewed = bool(rows) and _attempt(errors, lambda: preview_audit_trend(self.record, s.history, rows))
         if _attempt(errors, self._write_reports):
             self.artifacts["report"] = self.run_dir / "report.html"
-            if rows:
-                _attempt(errors, lambda: (append_audit_history(self.record, s.history, rows), self._write_reports()))
+            if previewed:
+                _attempt(errors, lambda: append_audit_history(s.history, rows))
             _attempt(errors, lambda: point_latest(s.report_dir, self.run_dir))
             _attempt(errors, lambda: publish_step_summary(self.run_dir / "summary.md"))
         if s.save_baseline:
@@ -206,8 +214,8 @@ class SessionState:
         return pytest.ExitCode.USAGE_ERROR if errors else verdict_status
 
     def _write_reports(self) -> None:
-        """results.json, then report.html, each atomically: a failed write leaves no partial file and raises an
-        OutputError naming the file."""
+        """results.json, then report.html and summary.md, each atomically: a failed write leaves no partial file
+        and raises an OutputError naming the file."""
         for name, write in (("results.json", lambda: write_results(self.run_dir, self.record)),
                             ("report.html", lambda: write_html(self.run_dir, self.record,
                                                                self.capabilities.report_sections())),

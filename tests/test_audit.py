@@ -67,8 +67,9 @@ def test_audit_says_where_the_run_broke_and_what_to_roll_back_to(run_suites, run
     assert len(base_lost) > 0.5 * 182 and all(s["score"]["previous"] == "checkpoint-1000" for s in lost)
     assert f"{len(lost)} items lost" in next(g["message"] for g in data["gates"]
                                              if g["id"] == "audit.base_exact_match[checkpoint-3000]")
-    assert "id='evidence-audit-checkpoint-3000' open>" in html and "(<a href='#evidence-audit-checkpoint-3000'>items" \
-        " checkpoint-3000 lost</a>)" in html  # the checkpoint where the run broke links to what it lost
+    evidence = "evidence-audit.base_exact_match-checkpoint-3000-"
+    assert f"id='{evidence}'" in html and f"(<a href='#{evidence}'>items checkpoint-3000 lost</a>)" in html  # the
+    # checkpoint where the run broke links to what it lost
 
 
 def _swift_output(tmp_path):

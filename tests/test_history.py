@@ -10,7 +10,7 @@ import pytest
 
 from harness.report.history import COLUMNS, append_history, read_history
 from harness.results import RunInfo, RunRecord
-from harness.run_end import append_audit_history, take_history_rows
+from harness.run_end import append_audit_history, preview_audit_trend, take_history_rows
 
 
 def _append_many(path: str, writer: int, count: int) -> None:
@@ -41,13 +41,14 @@ def test_concurrent_appends_lose_no_row(tmp_path, suffix):
     assert not list(tmp_path.glob(".history*"))  # no temporary file left behind
 
 
-def test_run_end_appends_the_audit_rows_once_and_adds_the_trend(tmp_path):
+def test_run_end_shows_the_trend_before_it_appends_the_audit_rows_once(tmp_path):
     path = tmp_path / "history.csv"
     rows = [{"run_id": "r1", "time": "t", "checkpoint": "checkpoint-1", "step": 1, "task": "base",
              "metric": "exact_match", "value": 0.9}]
     record = RunRecord(RunInfo("r1", "t0", sections={"audit": {"history_rows": rows}}))
     taken = take_history_rows(record)
     assert take_history_rows(record) == []  # rows are consumed: a second end could append nothing
-    append_audit_history(record, path, taken)
+    preview_audit_trend(record, path, taken)
+    assert record.run.sections["audit"]["nights"] == {"base": [["r1", 0.9]]} and not path.exists()
+    append_audit_history(path, taken)
     assert len(pd.read_csv(path)) == 1 and "history_rows" not in record.run.sections["audit"]
-    assert record.run.sections["audit"]["nights"] == {"base": [["r1", 0.9]]}

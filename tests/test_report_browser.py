@@ -9,6 +9,8 @@ are absent, every test here is skipped saying so.
 
 from __future__ import annotations
 
+import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -17,10 +19,11 @@ import pytest
 from harness.records import GateResult, MetricValue, Sample
 from harness.report.html import write_html
 from harness.results import RunInfo, RunRecord
-from tests.conftest import ROOT
+from tests.conftest import ROOT, plant_adapter
 
 SCREENSHOTS = ROOT / "reports" / "screenshots"
 DESKTOP, PHONE = (1400, 900), (390, 844)
+NO_SIDEWAYS_PAGE = "return document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 PAYLOADS = ("<script>window.__pwned = 1</script>", "<img src=x onerror=\"window.__pwned = 1\">")
 
 
@@ -101,7 +104,7 @@ def test_a_phone_sees_no_sideways_overflow_outside_the_scrolling_tables(browser,
         "return [...document.body.querySelectorAll('*')].filter(e => !e.closest('.scroll') && !e.closest('svg')"
         " && e.getBoundingClientRect().right > w + 1).map(e => e.tagName + '.' + e.className).slice(0, 5)")
     assert overflowing == []
-    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
+    assert browser.execute_script(NO_SIDEWAYS_PAGE)
 
 
 def test_injected_markup_stays_text_and_the_console_is_clean(browser, tmp_path):
@@ -109,7 +112,7 @@ def test_injected_markup_stays_text_and_the_console_is_clean(browser, tmp_path):
     assert browser.execute_script("return window.__pwned") is None
     assert browser.execute_script(  # the report's own filter script is the only one
         "return document.querySelectorAll('script:not(#tunegate-filters), img').length") == 0
-    assert PAYLOADS[0] in browser.find_element("css selector", ".verdict").text  # shown, as text
+    assert PAYLOADS[1] in browser.find_element("css selector", ".verdict").text  # shown, as text
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
 
@@ -139,17 +142,84 @@ def test_a_planted_regression_shows_what_failed_why_and_the_lost_items(browser, 
         box = browser.find_element("css selector", ".verdict")
         top = browser.execute_script("return arguments[0].getBoundingClientRect().top", box)
         assert 0 <= top < size[1] * 0.6, top
-        assert "old_task.exact_match" in box.text and "items lost" in box.text  # the gate and its reason
-        assert browser.execute_script("return document.documentElement.scrollWidth") <= size[0]  # no sideways page
+        assert "old_task.exact_match" in box.text and "short; base" in box.text  # the gate and its cause
+        assert browser.execute_script(NO_SIDEWAYS_PAGE)
         browser.save_screenshot(str(SCREENSHOTS / name))
     open_report(browser, path, DESKTOP)
-    browser.find_element("css selector", ".verdict a[href='#evidence-old_task']").click()  # one click
-    shown = browser.execute_script(
-        "const block = document.getElementById('evidence-old_task'), r = block.getBoundingClientRect();"
-        "const rows = [...block.querySelector('details').querySelectorAll('tbody tr')].filter(tr => tr.offsetHeight);"
+    browser.find_element("css selector", ".verdict a[href='#evidence-old_task.exact_match_drop']").click()
+    shown = browser.execute_script(  # one click: the lost items, on screen
+        "const block = document.getElementById('evidence-old_task.exact_match_drop');"
+        "const r = block.getBoundingClientRect();"
+        "const rows = [...block.querySelectorAll('tbody tr')].filter(tr => tr.offsetHeight);"
         "return [r.top, window.innerHeight, rows.length, rows.length ? rows[0].cells[0].textContent : '']")
-    assert -1 <= shown[0] < shown[1] and shown[2] > 10, shown  # the lost items, on screen
+    assert -1 <= shown[0] < shown[1] and shown[2] >= 10, shown
     browser.save_screenshot(str(SCREENSHOTS / "planted-no-replay-evidence-1400.png"))
+
+
+VISIBLE_OVERFLOW = (  # elements wider than the viewport that are not inside a box that scrolls on its own
+    "const w = document.documentElement.clientWidth;"
+    "return [...document.body.querySelectorAll('*')].filter(e => !e.closest('.scroll, figure.chart') && e.offsetParent"
+    " && e.getBoundingClientRect().right > w + 1).map(e => e.tagName + '.' + e.className).slice(0, 5)")
+CHART_TEXT_PX = (  # the rendered size of every chart text: font size times the SVG's scale on the page
+    "document.querySelectorAll('details').forEach(d => d.open = true);"
+    "return [...document.querySelectorAll('svg text')].filter(t => t.getClientRects().length).map(t => {"
+    " const svg = t.ownerSVGElement, box = svg.viewBox.baseVal;"
+    " const scale = box && box.width ? svg.getBoundingClientRect().width / box.width : 1;"
+    " return parseFloat(getComputedStyle(t).fontSize) * scale; })")
+EVIDENCE_COUNTS = (  # per evidence block: its gate, the rows it counts, and the counts its summary adds up
+    "return [...document.querySelectorAll('details.evidence')].map(d => [d.id, +d.dataset.counted,"
+    " [...d.querySelector('summary').textContent.split('of n =')[0].matchAll(/(\\d+) [a-z]/g)]"
+    ".reduce((sum, m) => sum + +m[1], 0)])")
+
+
+@pytest.fixture(scope="module")
+def noise_adapter(adapter_under_test, tmp_path_factory):
+    """A planted regression no other test uses: every lora_B of the trained identity adapter replaced by seeded
+    Gaussian noise at 6x its root mean square (a corrupted or mis-saved checkpoint)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    return plant_adapter(adapter_under_test, tmp_path_factory.mktemp("noise") / "noise",
+                         lambda b: torch.randn(b.shape, generator=generator) * b.pow(2).mean().sqrt() * 6)
+
+
+def test_a_planted_noise_adapter_reads_worst_first_with_evidence_that_adds_up(browser, run_suites, noise_adapter):
+    """The report of a badly failing run as a debugging tool: within its height and size budget, the worst failed
+    gate first, each failed gate's evidence counting exactly its n items, a reproduce command that is valid shell,
+    and on a phone nothing wider than the screen and no chart text under 10 px."""
+    argv_tail = ("--adapter", str(noise_adapter), "-m", "not latency")
+    result, report_dir = run_suites(*argv_tail)
+    assert result.ret == 1, result.stdout.str()[-2000:]
+    path = report_dir / "latest" / "report.html"
+    data = json.loads((report_dir / "latest" / "results.json").read_text())
+    failed = {g["id"]: g for g in data["gates"] if not g["passed"]}
+    assert {"identity", "old_task", "perplexity", "generation"} <= {g["capability"] for g in failed.values()}
+    assert path.stat().st_size <= 1_000_000, path.stat().st_size
+    open_report(browser, path, DESKTOP)
+    assert browser.execute_script("return document.documentElement.scrollHeight") <= 15_000
+    browser.save_screenshot(str(SCREENSHOTS / "planted-noise-1400.png"))
+    listed = browser.execute_script(
+        "return [...document.querySelectorAll('.verdict td.gate')].map(td => td.textContent)")
+    assert sorted(listed) == sorted(failed)  # every failed gate, no other
+    assert listed[0] == max(failed.values(), key=lambda g: g["severity"])["id"]  # the worst first
+    assert [failed[g]["severity"] for g in listed] == sorted((g["severity"] for g in failed.values()), reverse=True)
+    counts = {block: (counted, summed) for block, counted, summed in browser.execute_script(EVIDENCE_COUNTS)}
+    for gate in failed.values():
+        counted, summed = counts[f"evidence-{gate['id']}"]
+        assert counted == summed == gate["n"], (gate["id"], counted, summed, gate["n"])
+    code = browser.find_element("xpath", "//p[starts-with(., 'reproduce:')]/code").text
+    argv = shlex.split(code)
+    assert argv == data["run"]["command"] and argv[argv.index("-m"):][:2] == ["-m", "not latency"]
+    browser.find_element("css selector", f".verdict a[href='#evidence-{listed[0]}']").click()
+    top = browser.execute_script(f"return document.getElementById('evidence-{listed[0]}').getBoundingClientRect().top")
+    assert 0 <= top < DESKTOP[1], top  # the link unfolds the evidence and lands on it
+    browser.save_screenshot(str(SCREENSHOTS / "planted-noise-evidence-1400.png"))
+    open_report(browser, path, PHONE)
+    browser.save_screenshot(str(SCREENSHOTS / "planted-noise-390.png"))
+    assert browser.execute_script(VISIBLE_OVERFLOW) == [] and browser.execute_script(NO_SIDEWAYS_PAGE)
+    sizes = browser.execute_script(CHART_TEXT_PX)
+    assert sizes and min(sizes) >= 10, min(sizes)
+    assert browser.execute_script(VISIBLE_OVERFLOW) == [] and browser.execute_script(NO_SIDEWAYS_PAGE)  # all open
 
 
 def test_filters_search_and_sort_change_the_visible_rows(browser, tmp_path):
@@ -167,7 +237,7 @@ def test_filters_search_and_sort_change_the_visible_rows(browser, tmp_path):
     assert browser.execute_script(visible) == ["lost-1", "wrong-4", "gained-3", "kept-2"]
     bar = browser.find_element("css selector", ".filters")
     bar.find_element("css selector", "input[type=search]").send_keys("GAINED")
-    assert browser.execute_script(visible) == ["gained-3"] and "1 of 4 rows" in bar.text
+    assert browser.execute_script(visible) == ["gained-3"] and "1 of 1 matching rows (4 in all)" in bar.text
     bar.find_element("css selector", "input[type=search]").clear()
     browser.execute_script("const s = document.querySelector('.filters select[aria-label=type]'); s.value = 'geo';"
                            "s.dispatchEvent(new Event('input'))")

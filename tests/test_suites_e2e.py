@@ -58,7 +58,7 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
         if any(word in m["name"] for word in ACCURACY_LIKE):
             assert m["ci_low"] is not None and m["ci_high"] is not None and m["n"], m
     html = (report_dir / "latest" / "report.html").read_text()
-    assert "<svg" in html and "before / after" in html and "src=\"http" not in html
+    assert "<svg" in html and "all items of identity" in html and "src=\"http" not in html
     assert all(f"<h2 id='{c}'>" in html for c in CAPABILITIES) and "base [95% CI]" in html
     assert "strategy comparison" in html and "naive: exact match R[stage][task]" in html
     assert set(data["run"]["sequences"]) == {"replay", "naive"}

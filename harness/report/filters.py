@@ -1,21 +1,32 @@
 """The report's one inline script: filter, search and sort controls over the sample tables.
 
-Every table is complete in the HTML; the script only adds, above each `table.samples`, a free-text search,
-outcome, type and language filters (each where the rows have more than one value) and a "failing only" switch,
-and makes each column header sort its rows. With JavaScript off the report reads the same, without the controls.
-Rows carry what the filters match on as data attributes (`data-outcome`, `data-type`, `data-language`,
-`data-failing`); the script reads text, never writes markup from data.
+Every table is complete in the HTML; the script only adds, above each item table (`table.filtered`), a free-text
+search, outcome, type, language and gate filters (each where the rows have more than one value) and a "failing only"
+switch, shows the first `ROWS_SHOWN` matching rows with a "show all" button, and makes each column header sort its
+rows. A link into a folded block unfolds it; an evidence link to an item table filters it to its gate. With
+JavaScript off the report reads the same, every row shown, without the controls.
+Rows carry what the filters match on as short data attributes (`data-o` outcome, `data-t` type, `data-l`
+language, `data-g` each gate's part, `data-f` failing: thousands of rows); the script reads text, never writes
+markup from data.
 """
 
 from __future__ import annotations
 
 SCRIPT_ID = "tunegate-filters"
 
+ROWS_SHOWN = 25  # rows a table shows until "show all" (filters apply to every row)
+
 FILTER_SCRIPT = """
-document.querySelectorAll('table.samples').forEach(function (table) {
+function openTo(id) {
+  var target = id && document.getElementById(id);
+  for (var el = target; el; el = el.parentElement) { if (el.tagName === 'DETAILS') { el.open = true; } }
+  return target;
+}
+document.querySelectorAll('table.filtered').forEach(function (table) {
   var rows = Array.prototype.slice.call(table.tBodies[0].rows);
   var bar = document.createElement('div');
   bar.className = 'filters';
+  var expanded = false;
   function control(tag, label, options) {
     var el = document.createElement(tag);
     el.setAttribute('aria-label', label);
@@ -32,9 +43,18 @@ document.querySelectorAll('table.samples').forEach(function (table) {
     var seen = rows.map(function (r) { return r.dataset[key]; }).filter(function (v) { return v; });
     return [''].concat(seen.filter(function (v, i) { return seen.indexOf(v) === i; }).sort());
   }
+  function gatesOf(r) {
+    return (r.dataset.g || '').split(' ').filter(function (g) { return g; }).map(function (g) {
+      return g.split(':'); });
+  }
+  var gateNames = [''].concat(rows.reduce(function (all, r) {
+    gatesOf(r).forEach(function (g) { if (all.indexOf(g[0]) < 0) { all.push(g[0]); } });
+    return all; }, []).sort());
   var search = control('input', 'search');
-  var selects = ['outcome', 'type', 'language'].filter(function (key) { return values(key).length > 2; })
-    .map(function (key) { var el = control('select', key, values(key)); el.dataset.key = key; return el; });
+  var selects = [['outcome', 'o'], ['type', 't'], ['language', 'l']].filter(function (pair) {
+    return values(pair[1]).length > 2; }).map(function (pair) {
+    var el = control('select', pair[0], values(pair[1])); el.dataset.key = pair[1]; return el; });
+  var gate = gateNames.length > 2 ? control('select', 'gate', gateNames) : null;
   var failing = document.createElement('label');
   var box = document.createElement('input');
   box.type = 'checkbox';
@@ -43,18 +63,37 @@ document.querySelectorAll('table.samples').forEach(function (table) {
   bar.appendChild(failing);
   var count = document.createElement('span');
   bar.appendChild(count);
-  function apply() {
-    var text = search.value.toLowerCase(), shown = 0;
-    rows.forEach(function (r) {
-      var keep = (!text || r.textContent.toLowerCase().indexOf(text) >= 0)
-        && (!box.checked || r.dataset.failing === '1')
-        && selects.every(function (s) { return !s.value || r.dataset[s.dataset.key] === s.value; });
-      r.hidden = !keep;
-      shown += keep ? 1 : 0;
-    });
-    count.textContent = ' ' + shown + ' of ' + rows.length + ' rows';
+  var more = document.createElement('button');
+  more.className = 'show-all';
+  more.addEventListener('click', function () { expanded = true; apply(); });
+  function keeps(r) {
+    var text = search.value.toLowerCase();
+    var mine = gate && gate.value ? gatesOf(r).filter(function (g) { return g[0] === gate.value; }) : null;
+    if (mine && !mine.length) { return false; }
+    var bad = mine ? mine[0][1] === 'fail' : r.dataset.f === '1';
+    return (!text || r.textContent.toLowerCase().indexOf(text) >= 0) && (!box.checked || bad)
+      && selects.every(function (s) { return !s.value || r.dataset[s.dataset.key] === s.value; });
   }
-  [search, box].concat(selects).forEach(function (el) { el.addEventListener('input', apply); });
+  function apply() {
+    var matching = 0;
+    rows.forEach(function (r) {
+      var keep = keeps(r);
+      r.hidden = !keep || (!expanded && matching >= __SHOWN__);
+      matching += keep ? 1 : 0;
+    });
+    var shown = Math.min(matching, expanded ? matching : __SHOWN__);
+    count.textContent = ' ' + shown + ' of ' + matching + ' matching rows (' + rows.length + ' in all)';
+    more.textContent = 'show all ' + matching + ' rows';
+    more.hidden = shown >= matching;
+  }
+  [search, box].concat(selects).concat(gate ? [gate] : []).forEach(function (el) {
+    el.addEventListener('input', apply); });
+  table.addEventListener('tunegate-filter', function (event) {
+    if (gate) { gate.value = event.detail.gate; }
+    box.checked = event.detail.only === 'fail';
+    expanded = false;
+    apply();
+  });
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
     th.style.cursor = 'pointer';
     th.title = 'sort';
@@ -67,12 +106,24 @@ document.querySelectorAll('table.samples').forEach(function (table) {
         return down ? order : -order;
       });
       rows.forEach(function (r) { table.tBodies[0].appendChild(r); });
+      apply();
     });
   });
   table.parentNode.parentNode.insertBefore(bar, table.parentNode);
+  table.parentNode.parentNode.insertBefore(more, table.parentNode.nextSibling);
   apply();
 });
-"""
+document.addEventListener('click', function (event) {
+  var link = event.target.closest && event.target.closest('a[href^="#"]');
+  if (!link) { return; }
+  var target = openTo(link.getAttribute('href').slice(1));
+  if (target && link.dataset.gate !== undefined) {
+    target.dispatchEvent(new CustomEvent('tunegate-filter', {detail: {gate: link.dataset.gate,
+                                                                        only: link.dataset.only}}));
+  }
+});
+openTo(location.hash.slice(1));
+""".replace("__SHOWN__", str(ROWS_SHOWN))
 
 
 def script_tag() -> str:

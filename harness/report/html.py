@@ -4,25 +4,31 @@ one section per capability (folded to its verdict when it passes), the run-level
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.records import GateResult, MetricValue
+from harness.report.evidence import EvidenceIndex, evidence_blocks, items_table
 from harness.report.figures import figure, interval
 from harness.report.filters import script_tag
 from harness.report.markdown import headline, run_identity
-from harness.report.markup import anchor, cell, plural, relative, run_root, table
+from harness.report.markup import cell, plural, relative, run_root, table
 from harness.report.naming import judged_models, nightly_answer
 from harness.report.panels import training_section
-from harness.report.samples import EvidenceIndex, evidence_blocks, samples_table
-from harness.report.trend import EarlierRun, earlier_runs, history_section
+from harness.report.samples import COLUMN_SETS, stacked_row_css
+from harness.report.trend import EarlierRun, earlier_runs, history_section, newly_failing
+from harness.report.verdict_box import evidence_link, failed_gates_box, gate_anchor
 from harness.results import RunRecord
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#111;max-width:1200px}
-h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+html{scroll-padding-top:3rem}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0 2rem 2rem;color:#111;max-width:1200px;
+ overflow-wrap:break-word}
+h1{font-size:1.5rem;margin:.6rem 0 .2rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+h4{margin:.6rem 0 .2rem;font-size:.9rem}
 table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ddd;padding:.3rem .45rem;text-align:left;vertical-align:top}
 th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -31,41 +37,45 @@ th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums
 .badge{display:inline-block;padding:.15rem .6rem;border-radius:.3rem;color:#fff;font-weight:700}
 .badge.pass{background:#047857;color:#fff} .badge.fail{background:#b91c1c;color:#fff}
 .badge.partial{background:#92400e;color:#fff}
-tr.bad{background:#fef2f2} code,.mono{font-family:ui-monospace,Menlo,monospace;font-size:.8rem;overflow-wrap:anywhere}
+tr.bad{background:#fef2f2} code,.mono{font-family:ui-monospace,Menlo,monospace;font-size:.8rem;overflow-wrap:break-word}
 ins{background:#bbf7d0;text-decoration:none} del{background:#fecaca;text-decoration:none}
 details{margin:.5rem 0} .meta td:first-child{width:14rem;color:#555} .compared{color:#444;font-size:.9rem}
-.scroll{overflow-x:auto;max-width:100%} nav a.fail{color:#b91c1c;font-weight:700}
+.scroll{overflow-x:auto;max-width:100%}
+nav.top{position:sticky;top:0;z-index:5;background:#fff;border-bottom:1px solid #ddd;padding:.45rem 0;
+ white-space:nowrap;font-size:.85rem;scrollbar-width:none}
+nav.top a{margin-right:.7rem} nav.top a.fail{color:#b91c1c;font-weight:700}
 .verdict{border:2px solid #b91c1c;border-radius:.4rem;padding:.3rem .8rem;margin:1rem 0;background:#fff7f7}
-details.section>summary{cursor:pointer;list-style-position:outside} details.section>summary h2{display:inline}
+.verdict h2{margin-top:.3rem} .verdict td.cause{color:#333} .verdict .more{display:none}
+details.section>summary{cursor:pointer;list-style-position:inside;padding:.2rem 0}
+details.section>summary h2{display:inline;border:none}
 details.evidence{border-left:3px solid #ddd;padding-left:.6rem}
+details.evidence>summary{cursor:pointer;overflow-wrap:anywhere}
+p.group,p.back{font-size:.85rem;margin:.3rem 0}
 .filters{margin:.3rem 0;display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;font-size:.85rem}
-figure.plot{margin:.5rem 0} figure.plot svg{max-width:100%;height:auto}
+figure.chart{margin:.5rem 0;max-width:100%;overflow-x:auto} figure.chart figcaption{font-size:.85rem;font-weight:600}
+.charts{display:flex;gap:1rem;flex-wrap:wrap} ul.legend{list-style:none;padding:0;margin:.3rem 0;font-size:.8rem;
+ display:flex;flex-wrap:wrap;gap:.3rem 1rem} .swatch{display:inline-block;margin-right:.3rem;vertical-align:middle;
+ line-height:0}
 .panels{display:flex;gap:1.5rem;flex-wrap:wrap} .panel{flex:1;min-width:min(360px,100%)}
-@media (max-width:600px){body{margin:.6rem} .verdict thead{display:none}
+.capped tr.beyond{display:none} button.show-all{margin:.2rem 0}
+@media (max-width:600px){body{margin:0 .6rem .6rem} .verdict thead{display:none}
  .verdict tr,.verdict td{display:block;border:none;padding:.1rem 0}
- .verdict tr{border-top:1px solid #e5b4b4;padding:.4rem 0}
- .verdict td[data-label]::before{content:attr(data-label) ": ";color:#555}}
+ .verdict tr{border-top:1px solid #e5b4b4;padding:.4rem 0} .verdict tr.extra{display:none}
+ .verdict .more{display:block} #verdict-all:target tr.extra{display:block} #verdict-all:target .more{display:none}
+ table.samples thead{display:none} table.samples tr{display:block;border-top:2px solid #ddd;padding:.3rem 0}
+ table.samples td{display:block;border:none;padding:.1rem 0} table.samples td:empty{display:none}
+ table.samples td::before{color:#555;font-size:.75rem} table.samples td.num{text-align:left;white-space:normal}}
 """
 
 
 KEY_FIGURES = 2  # gate values shown beside a folded section's verdict
 
 
-def gate_anchor(gate_id: str) -> str:
-    """The id of a gate's row in the report (`gate-old_task.exact_match`; brackets and spaces as dashes)."""
-    return anchor("gate", gate_id)
-
-
-def _evidence_link(index: EvidenceIndex, gate: GateResult) -> str:
-    key = index.key(gate)
-    return f"<td><a href='#{key}'>items</a></td>" if key else "<td></td>"
-
-
 def _gate_rows(record: RunRecord, capability: str, index: EvidenceIndex) -> list[str]:
     return [f'<tr id="{gate_anchor(g.id)}" class="{"" if g.passed else "bad"}">{cell(g.id)}'
             f'{cell(figure(g.value), "num")}{cell(g.requirement, "num")}{cell(interval(g.ci_low, g.ci_high), "num")}'
             f'{cell(figure(g.mde, 3), "num")}{cell(g.verdict, "pass" if g.passed else "fail")}'
-            f'{_evidence_link(index, g)}{cell(g.message + (f"; note: {g.note}" if g.note else ""))}</tr>'
+            f'{evidence_link(index, g)}{cell(g.message + (f"; note: {g.note}" if g.note else ""))}</tr>'
             for g in record.gates if g.capability == capability]
 
 
@@ -110,9 +120,28 @@ def _side_by_side(record: RunRecord, capability: str) -> str:
                "n"]
     html = table(headers, rows[False]) if rows[False] else ""
     if rows[True]:
-        html += (f"<details><summary>{plural(len(rows[True]), 'breakdown figure')}</summary>"
-                 f"{table(headers, rows[True])}</details>")
+        breakdown = {name: by for name, by in pivot.items() if "[" in name}
+        shown = (_by_part(breakdown, last or columns[-1]) if len(rows[True]) > BREAKDOWN_ROWS
+                 else table(headers, rows[True]))
+        html += f"<details><summary>{plural(len(rows[True]), 'breakdown figure')}</summary>{shown}</details>"
     return html
+
+
+BREAKDOWN_ROWS = 20  # a longer breakdown (per layer) becomes one row per part, one column per figure
+
+
+def _by_part(breakdown: dict[str, dict[str, MetricValue]], checkpoint: str) -> str:
+    """`figure[part]` metrics as a part x figure table of `checkpoint`'s values (14 layers x 5 figures, not 70
+    rows)."""
+    grid: dict[str, dict[str, str]] = {}
+    for name, by_checkpoint in breakdown.items():
+        figure_name, part = name[:-1].split("[", 1)
+        metric = by_checkpoint.get(checkpoint) or next(iter(by_checkpoint.values()))
+        grid.setdefault(part, {})[figure_name] = _with_ci(metric)
+    names = list(dict.fromkeys(n for row in grid.values() for n in row))
+    rows = [f"<tr>{cell(part, 'mono')}" + "".join(cell(row.get(n, ''), "num") for n in names) + "</tr>"
+            for part, row in grid.items()]
+    return table(["part", *(f"{n} ({checkpoint})" for n in names)], rows)
 
 
 def _compared(record: RunRecord, capability: str) -> str:
@@ -124,31 +153,40 @@ def _compared(record: RunRecord, capability: str) -> str:
     return f"<p class='compared'>base = {escape(pair['base'])} &middot; tuned = {escape(pair['tuned'])}{prompted}</p>"
 
 
+def _key_figures(gates: list[GateResult]) -> str:
+    """The figures beside a folded section's verdict: its failed gates worst first, else its newest part's gates
+    (the audit's newest checkpoint), else its first gates."""
+    failed = sorted((g for g in gates if not g.passed), key=lambda g: -(g.severity or 0.0))
+    newest = [g for g in gates if g.part and g.part == gates[-1].part] if gates and gates[-1].part else []
+    shown = (failed or newest or gates)[:KEY_FIGURES]
+    return "".join(f" &middot; <span class='{'fail' if not g.passed else ''}'>{escape(g.id.split('.', 1)[1])} "
+                   f"{figure(g.value)}</span>" for g in shown)
+
+
 def _capability_section(record: RunRecord, capability: str, index: EvidenceIndex, panel: bool = False) -> str:
-    """Gates (each linked to its items), the models compared, base vs tuned metrics, the evidence behind the
-    gates and every before/after sample; folded to its verdict and gate count when every gate passes. `panel`:
-    the page has a run-level panel of this capability (`#panel-<capability>`: charts, matrices), linked here."""
+    """Gates (each linked to its items), the models compared, base vs tuned metrics, the evidence behind each
+    gate (folded, with its counts: a link into it unfolds it) and every item; folded to its verdict and key
+    figures when every gate passes. `panel`: the page has a run-level panel of this capability
+    (`#panel-<capability>`: charts, matrices), linked here."""
     gates = [g for g in record.gates if g.capability == capability]
     passed = all(g.passed for g in gates)
     word = "PASS" if passed else "FAIL"
     verdict = f" <span class='{word.lower()}'>{word}</span>" if gates else ""
-    samples = [s for s in record.samples if s.capability == capability]
     count = f" &middot; {sum(g.passed for g in gates)}/{len(gates)} gates pass" if gates else ""
-    count += "".join(f" &middot; {escape(g.id.split('.', 1)[1])} {figure(g.value)}" for g in gates[:KEY_FIGURES])
     headers = ["gate", "value", "threshold [rule]", "95% CI", "MDE (80% power)", "verdict", "evidence", "message"]
     return (f"<details class='section'{'' if passed else ' open'}><summary><h2 id='{escape(capability)}'>"
-            f"{escape(capability)}{verdict}</h2>{count}</summary>{_compared(record, capability)}"
+            f"{escape(capability)}{verdict}</h2>{count}{_key_figures(gates)}</summary>{_compared(record, capability)}"
             + (f"<p><a href='#panel-{escape(capability)}'>charts and matrices of {escape(capability)}</a></p>"
                if panel else "")
             + (table(headers, _gate_rows(record, capability, index)) if gates else "")
-            + _side_by_side(record, capability) + evidence_blocks(gates, index)
-            + (samples_table(samples) if samples else "") + "</details>")
+            + _side_by_side(record, capability) + evidence_blocks(gates, index) + items_table(capability, index)
+            + "<p class='back'><a href='#top'>back to the verdict</a></p></details>")
 
 
 def _identity(record: RunRecord) -> str:
     """What was judged (base, adapters, commit, versions, duration) and the command that reproduces the run."""
     versions = " ".join(f"{k} {v}" for k, v in (record.run.versions or {}).items())
-    command = relative(" ".join(record.run.command), run_root(record))
+    command = shlex.join(record.run.command)  # pasted into a shell, it runs the same argv
     return (f"<p class='mono'>{escape(' · '.join(run_identity(record)[1:]))}</p>"
             + (f"<p class='mono'>{escape(versions)} &middot; {escape(str(record.run.device or ''))}</p>"
                if versions else "")
@@ -161,39 +199,6 @@ def _judged(record: RunRecord) -> str:
     if answer := nightly_answer(record):
         lines.append(f"<b>{escape(answer)}</b>")
     return "".join(f"<p class='mono'>{line}</p>" for line in lines)
-
-
-def _failed_where(record: RunRecord, gate: GateResult) -> str:
-    """The checkpoint a failed gate is about, or the model 'tuned' was in its capability."""
-    if gate.part:
-        return gate.part
-    return ((record.run.sections.get("compared") or {}).get(gate.capability) or {}).get("tuned", "")
-
-
-def _short(message: str, limit: int = 240) -> str:
-    """A gate message cut to `limit` characters for the verdict box (the gate's row has it whole)."""
-    if len(message) <= limit:
-        return message
-    return message[:limit].rsplit(" ", 1)[0] + " … (whole message in the gate's row)"
-
-
-def _verdict_header(record: RunRecord, index: EvidenceIndex) -> str:
-    """The failed gates, first thing on the page: gate (linked to its row), value, requirement, CI, the
-    adapter or checkpoint, the reason, and a link to the items behind it."""
-    failed = [g for g in record.gates if not g.passed]
-    if not failed:
-        return ""
-    headers = ["gate", "value", "required", "95% CI", "model / checkpoint", "reason", "evidence"]
-    rows = []
-    for g in failed:
-        values = [figure(g.value), g.requirement, interval(g.ci_low, g.ci_high), _failed_where(record, g),
-                  _short(g.message)]
-        cells = "".join(f"<td data-label='{label}'>{escape(value)}</td>" for label, value in zip(headers[1:], values,
-                                                                                                 strict=False))
-        rows.append(f"<tr><td><a href='#{gate_anchor(g.id)}'>{escape(g.id)}</a></td>{cells}"
-                    f"{_evidence_link(index, g)}</tr>")
-    return (f"<div class='verdict'><h2 style='margin-top:.3rem'>{plural(len(failed), 'failed gate')}</h2>"
-            + table(headers, rows) + "</div>")
 
 
 def _readable(value: object, root: str, depth: int = 0) -> str:
@@ -210,43 +215,61 @@ def _readable(value: object, root: str, depth: int = 0) -> str:
     return escape(relative(str(value), root))
 
 
+def _flipped(record: RunRecord, earlier: Sequence[EarlierRun]) -> str:
+    """The gates that passed in the previous run and fail now, in one line under the headline (with a link to the
+    history)."""
+    line = newly_failing(record, list(earlier))
+    return f"<p class='fail'>{escape(line)} (<a href='#history'>history</a>)</p>" if line else ""
+
+
 def _meta_section(record: RunRecord) -> str:
-    """The run header (identity, environment, config, timings) as readable rows, not JSON blobs."""
+    """The run header (identity, environment, config, timings) as readable rows, not JSON blobs; folded."""
     root = run_root(record)
     rows = [f"<tr>{cell(key)}<td>{_readable(value, root)}</td></tr>"
             for key, value in record.run.to_dict().items()
             if key not in {"training", "sequences", "audit", "not_evaluated", "compared"}
             and value not in (None, [], {})]
-    return f'<h2>Run</h2><div class="scroll"><table class="meta"><tbody>{"".join(rows)}</tbody></table></div>'
+    return (f"<details class='section'><summary><h2 id='run'>Run</h2> &middot; {len(rows)} entries: commit, "
+            "versions, configuration, timings</summary><div class='scroll'><table class='meta'><tbody>"
+            f"{''.join(rows)}</tbody></table></div></details>")
+
+
+def _navigation(record: RunRecord, capabilities: list[str], has_history: bool) -> str:
+    """The sticky bar: back to the verdict, each capability (failing ones in red), history, training, run."""
+    failing = {g.capability for g in record.gates if not g.passed}
+    links = [("top", "verdict", bool(failing)), *((c, c, c in failing) for c in capabilities),
+             *([("history", "history", False)] if has_history else []), ("training", "training", False),
+             ("run", "run", False)]
+    return ("<nav class='top scroll' aria-label='sections'>"
+            + "".join(f"<a href='#{escape(target)}'{' class=fail' if bad else ''}>{escape(label)}</a>"
+                      for target, label, bad in links) + "</nav>")
 
 
 def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]] = (),
                 earlier: Sequence[EarlierRun] = ()) -> str:
-    """The whole report as one HTML string: the verdict, every capability's generic section, the extra
-    `sections` (the capability registry's: strategy comparison, audit, ...), training, the gates across the
-    `earlier` runs, and the run header."""
-    line = headline(record)
-    word, _, detail = line.partition(": ")
+    """The whole report as one HTML string: the sticky navigation, the verdict and the failed gates worst first,
+    every capability's section, the extra `sections` (the capability registry's: strategy comparison, audit,
+    ...), training, the gates across the `earlier` runs, and the run header."""
+    word, _, detail = headline(record).partition(": ")
     kind = "fail" if word.startswith("FAIL") else "pass" if word == "PASS" else "partial"
-    badge = f'<span class="badge {kind}">{escape(word)}</span>'
     capabilities = list(dict.fromkeys([g.capability for g in record.gates] + [m.capability for m in record.metrics]
                                       + [s.capability for s in record.samples]))
-    failing = {g.capability for g in record.gates if not g.passed}
-    links = " &middot; ".join(f"<a href='#{escape(c)}'{' class=fail' if c in failing else ''}>{escape(c)}</a>"
-                              for c in capabilities)
     panels = "".join(section(record) for section in sections)
-    index = EvidenceIndex(record.samples)
-    body = [f"<h1>tunegate report {badge}</h1>",
-            f"<p class='headline'>{escape(detail)}</p>{_judged(record)}{_verdict_header(record, index)}"
+    index = EvidenceIndex(record)
+    COLUMN_SETS.clear()
+    body = [_navigation(record, capabilities, bool(earlier)),
+            f"<h1 id='top'>tunegate report <span class='badge {kind}'>{escape(word)}</span></h1>",
+            f"<p class='headline'>{escape(detail)}</p>{_judged(record)}{_flipped(record, earlier)}"
+            f"{failed_gates_box(record, index)}"
             f"<p class='mono'>run {escape(record.run.id)} &middot; "
             f"{sum(g.passed for g in record.gates)}/{len(record.gates)} verdicts passed</p>{_identity(record)}"
-            f"{_not_evaluated(record)}<nav>{links}</nav>",
+            f"{_not_evaluated(record)}",
             *(_capability_section(record, c, index, f"id='panel-{c}'" in panels) for c in capabilities),
-            panels, training_section(record),
-            history_section(record, list(earlier)), _meta_section(record)]
+            panels, training_section(record), history_section(record, list(earlier)), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>tunegate report</title>"
-            f"<style>{CSS}</style></head><body>{''.join(body)}{script_tag()}</body></html>\n")
+            f"<style>{CSS}{stacked_row_css(COLUMN_SETS)}</style></head><body>{''.join(body)}{script_tag()}"
+            "</body></html>\n")
 
 
 def write_html(run_dir: Path, record: RunRecord, sections: Sequence[Callable[[RunRecord], str]] = ()) -> Path:

@@ -1,6 +1,6 @@
 """`summary.md`: the run's verdict as Markdown for CI pages: the headline (what was judged), the model judged and
-the audit's nightly answer, the failed gates first (value, requirement, CI, reason), then every gate, the gates
-not judged with their reasons and the run's identity. Written beside report.html and, when
+the audit's nightly answer, a link to report.html, the failed gates worst first (cause, CI, reason), then every
+gate, the gates not judged with their reasons and the run's identity. Written beside report.html and, when
 `$GITHUB_STEP_SUMMARY` names a file (GitHub Actions), appended to it so the job page shows the verdict."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pathlib import Path
 
 from harness.cache import atomic_write_text
 from harness.report.figures import figure, interval
-from harness.report.naming import judged_models, nightly_answer
+from harness.report.naming import cause, failed_worst_first, judged_models, nightly_answer
+from harness.report.trend import run_model
 from harness.results import RunRecord
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # how an HTML tag, comment or declaration opens
@@ -20,15 +21,15 @@ REASON_CHARS = 300  # a failed gate's message is cut here in the table; the repo
 
 def summary_markdown(record: RunRecord) -> str:
     """The Markdown summary of `record` (see the module docstring)."""
-    failed = [g for g in record.gates if not g.passed]
+    failed = failed_worst_first(record)
     lines = [f"## tunegate {headline(record)}", ""]
-    lines += [f"- judged: {_cell(line)}" for line in judged_models(record)]
+    lines += [f"- judged: {_cell(line)}" for line in judged_models(record) or [run_model(record.run.to_dict())]]
     if answer := nightly_answer(record):
         lines.append(f"- **{_cell(answer)}**")
-    lines += ["", f"report: `reports/{record.run.id}/report.html` (`report.html` beside this file)", ""]
+    lines += [f"- report: [report.html](report.html) (beside this file: `reports/{record.run.id}/report.html`)", ""]
     if failed:
-        lines += ["### Failed gates", "", "| gate | value | required | 95% CI | reason |", "|---|---|---|---|---|"]
-        lines += [f"| `{g.id}` | {_number(g.value)} | {_cell(g.requirement)} | {interval(g.ci_low, g.ci_high)} | "
+        lines += ["### Failed gates, worst first", "", "| gate | cause | 95% CI | reason |", "|---|---|---|---|"]
+        lines += [f"| `{g.id}` | {_cell(cause(record, g))} | {interval(g.ci_low, g.ci_high)} | "
                   f"{_cell(_shortened(g.message))} |" for g in failed]
         lines.append("")
     lines += ["<details><summary>every gate</summary>", "", "| gate | value | required | verdict |",

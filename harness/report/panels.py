@@ -1,21 +1,20 @@
 """The report's run-level panels: the continual-learning strategy comparison, the nightly audit of a run's
-checkpoints, and the training curves, each with its charts (`harness.report.plots`) and the figures beside them."""
+checkpoints, and the training curves, each with its charts (`harness.report.charts`) and the figures beside them."""
 
 from __future__ import annotations
 
 from html import escape
 
+from harness.report.charts import Panel, Threshold, heatmap, line_chart, small_multiples
 from harness.report.figures import figure
-from harness.report.markup import cell, relative, run_root, table
-from harness.report.plots import Panel, heatmap, line_chart, small_multiples
-from harness.report.samples import evidence_anchor
+from harness.report.markup import anchor, cell, plural, relative, run_root, table
 from harness.results import RunRecord
 
 
-def gate_line(record: RunRecord, capability: str, metric: str) -> tuple[float, str] | None:
-    """(threshold, 'gate >= 0.85') of the first gate on `capability.metric`, for a chart's threshold line."""
+def gate_line(record: RunRecord, capability: str, metric: str) -> Threshold | None:
+    """The first gate on `capability.metric` as a chart's threshold line ('gate >= 0.85'; points that miss it red)."""
     gate = next((g for g in record.gates if g.capability == capability and g.metric == metric), None)
-    return None if gate is None else (gate.threshold, f"gate {gate.op} {gate.threshold:g}")
+    return None if gate is None else Threshold(gate.threshold, f"gate {gate.op} {gate.threshold:g}", gate.op)
 
 
 def strategy_section(record: RunRecord) -> str:
@@ -50,7 +49,7 @@ def _below_gates(record: RunRecord, matrix: list[list[float]]) -> set[tuple[int,
     """Checkpoint cells under the audit's exact-match floors: the base task's (column 0) and every task's."""
     base, lowest = gate_line(record, "audit", "base_exact_match"), gate_line(record, "audit", "min_exact_match")
     return {(i, j) for i, row in enumerate(matrix) if i > 0 for j, value in enumerate(row)
-            if value is not None and ((j == 0 and base and value < base[0]) or (lowest and value < lowest[0]))}
+            if value is not None and ((j == 0 and base and value < base.value) or (lowest and value < lowest.value))}
 
 
 def audit_section(record: RunRecord) -> str:
@@ -61,17 +60,20 @@ def audit_section(record: RunRecord) -> str:
         return ""
     steps = [c["step"] for c in run["checkpoints"]]
     names = ["base model", *(c["name"] for c in run["checkpoints"])]
-    accuracy = {task: list(zip(steps, [row[j] for row in run["matrix"][1:]], strict=True))
-                for j, task in enumerate(run["tasks"])}
-    forgetting = {"max forgetting": list(zip(steps, run["forgetting_trend"], strict=True))}
-    by_step = small_multiples(
-        [Panel("exact match per task", accuracy, gate_line(record, "audit", "base_exact_match"), "exact match"),
-         Panel("max forgetting", forgetting, gate_line(record, "audit", "max_forgetting"), "forgetting")],
-        "checkpoint step", "value", "by checkpoint step", columns=2,
-        x_ticks={s: str(s) for s in steps} if len(steps) <= 12 else None)
+    base_floor, every_floor = gate_line(record, "audit", "base_exact_match"), gate_line(record, "audit",
+                                                                                        "min_exact_match")
+    by_task = [Panel(f"{task}: exact match", {"exact match": list(zip(steps, [row[j] for row in run["matrix"][1:]],
+                                                                     strict=True))},
+                     (base_floor if j == 0 else None) or every_floor, "exact match")  # a gate line where it judges
+               for j, task in enumerate(run["tasks"])]
+    forgetting = Panel("max forgetting", {"max forgetting": list(zip(steps, run["forgetting_trend"], strict=True))},
+                       gate_line(record, "audit", "max_forgetting"), "forgetting")
+    by_step = small_multiples([*by_task, forgetting], "checkpoint step", "value", "by checkpoint step",
+                              x_ticks={s: str(s) for s in steps} if len(steps) <= 12 else None)
     broke = run.get("broke_at")
     verdict = (f"<b>{escape(run.get('answer', ''))}</b>"
-               + (f" (<a href='#{evidence_anchor('audit', broke)}'>items {escape(broke)} lost</a>)" if broke else ""))
+               + (f" (<a href='#{_broken_gate_evidence(record, broke)}'>items {escape(broke)} lost</a>)" if broke
+                  else ""))
     if source := record.run.sections.get("checkpoints", {}).get("source"):
         verdict += f"<br><span class='mono'>{escape(relative(source, run_root(record)))}</span>"
     return (f"<h2 id='panel-audit'>Audit: {len(steps)} checkpoints</h2><p>{verdict}</p>"
@@ -79,6 +81,13 @@ def audit_section(record: RunRecord) -> str:
                       _below_gates(record, run["matrix"]), "below an audit gate's threshold")
             + by_step + _nights(run)
             + f"<p class='mono'>history: {escape(relative(run['history'], run_root(record)))}</p>")
+
+
+def _broken_gate_evidence(record: RunRecord, checkpoint: str) -> str:
+    """The evidence anchor of the first audit gate that failed at `checkpoint` (its items: what it lost)."""
+    gates = sorted((g for g in record.gates if g.capability == "audit" and g.part == checkpoint),
+                   key=lambda g: g.passed)
+    return anchor("evidence", gates[0].id) if gates else ""
 
 
 def _nights(run: dict) -> str:
@@ -94,10 +103,11 @@ def _nights(run: dict) -> str:
 
 
 def training_section(record: RunRecord) -> str:
-    """Every trained adapter's train and eval loss per step as small multiples, and its figures in a table."""
+    """Every trained adapter's train and eval loss per step as small multiples, and its figures in a table; folded
+    to a line (the page's path to a failure does not run through it)."""
     training = record.run.training
     if not training:
-        return "<h2>Training</h2><p>No adapter was trained in this run.</p>"
+        return "<h2 id='training'>Training</h2><p>No adapter was trained in this run.</p>"
     panels = [Panel(name, {"train loss": [(r["step"], r["loss"]) for r in t.get("log", []) if "loss" in r],
                            "eval loss": [(r["step"], r["eval_loss"]) for r in t.get("log", []) if "eval_loss" in r]})
               for name, t in training.items()]
@@ -106,8 +116,10 @@ def training_section(record: RunRecord) -> str:
     rows = [f"<tr>{cell(name)}" + "".join(cell(figure(t[k]) if isinstance(t.get(k), float) else t.get(k, ""), "num")
                                           for k in shown) + f"{cell(_stopped(t.get('stop') or {}))}</tr>"
             for name, t in training.items()]
-    return ("<h2>Training</h2>" + small_multiples(panels, "step", "loss", "training and eval loss per adapter")
-            + table(["adapter", *(k.replace("_", " ") for k in shown), "how it ended"], rows))
+    return (f"<details class='section'><summary><h2 id='training'>Training</h2> &middot; "
+            f"{plural(len(training), 'adapter')} trained: loss curves and how each run ended</summary>"
+            + small_multiples(panels, "step", "loss", "training and eval loss per adapter")
+            + table(["adapter", *(k.replace("_", " ") for k in shown), "how it ended"], rows) + "</details>")
 
 
 def _stopped(stop: dict) -> str:

@@ -1,24 +1,38 @@
-"""Per-item evidence in report.html: the before/after sample tables (reference, each model's answer marked right or
-wrong with the character-level difference highlighted, outcome class, probe type and language apart) and, per
-gate, the items behind its verdict (lost / gained / still wrong; failing probes with the reason)."""
+"""Per-item rows in report.html: the reference, each model's answer marked right or wrong with the character-level
+difference highlighted, the item's own scores, and its verdict (the gates it fails, the reason); one table per
+capability holding every item, and the same rows in each gate's evidence (`harness.report.evidence`).
+
+On a phone a row stacks into a card: each cell on its own line, labelled by its column (CSS generated per column
+set, so no label is repeated in every cell of thousands of rows).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
 from difflib import SequenceMatcher
 from html import escape
 
-from harness.records import GateResult, Sample
-from harness.report.markup import anchor, cell, plural, table
+from harness.records import Sample
+from harness.report.figures import figure
+from harness.report.markup import cell
 
 OUTCOMES = {(True, False): "regressed", (False, True): "gained", (True, True): "unchanged right",
             (False, False): "unchanged wrong"}  # (base correct, tuned correct) -> outcome class
 SIMILAR = 0.4  # below this share of characters in common, two answers are shown without change marks
-_RANK = {"regressed": 0, "unchanged wrong": 1, "gained": 2}
+_RANK = {"regressed": 0, "worse": 0, "unchanged wrong": 1, "gained": 2, "better": 2}
+_CSS_UNSAFE = re.compile(r"[^\w .:-]")  # what a column label may not carry into a CSS string
+COLUMN_SETS: dict[str, tuple[str, ...]] = {}  # class name -> column labels, for the phone's stacked rows
+
+Failing = Callable[[Sample], list[str]]  # the gates (metric names) a row fails
 
 
 def outcome(sample: Sample) -> str:
-    """regressed / gained / unchanged right / unchanged wrong where both models' correctness is known, else ""."""
+    """regressed / gained / unchanged right / unchanged wrong where both models' correctness is known, the
+    evaluator's own word (better / worse / same) where it gave one, else ""."""
+    if "outcome" in sample.score:
+        return str(sample.score["outcome"])
     return OUTCOMES.get((sample.score.get("base_correct"), sample.score.get("tuned_correct")), "")
 
 
@@ -55,122 +69,95 @@ def diff_marks(before: str, after: str) -> tuple[str, str]:
 
 def _answer(html: str, correct: object) -> str:
     """A model's answer cell with a right (✓) / wrong (✗) mark where its correctness is known."""
-    mark = {True: "<span class='pass'> ✓</span>", False: "<span class='fail'> ✗</span>"}.get(correct, "")
+    mark = {True: " <b class=pass>✓</b>", False: " <b class=fail>✗</b>"}.get(correct, "")
     return f"<td>{html}{mark}</td>"
 
 
-def _verdict(sample: Sample) -> str:
-    passed = sample.score.get("passed", True)
-    reason = sample.score.get("reason") or ""
-    why = f"<br><span class='why'>{escape(str(reason))}</span>" if reason and not passed else ""
-    return f"<td><span class='{'pass' if passed else 'fail'}'>{'ok' if passed else 'miss'}</span>{why}</td>"
-
-
-def _row(sample: Sample, columns: tuple[bool, bool]) -> str:
-    kind, language = type_and_language(sample)
-    passed = sample.score.get("passed", True)
-    data = (f'data-outcome="{escape(outcome(sample))}" data-type="{escape(kind)}" data-language="{escape(language)}" '
-            f'data-failing="{0 if passed else 1}"')
-    base, tuned = diff_marks(str(sample.base_output), str(sample.tuned_output))
-    return (f'<tr class="{"" if passed else "bad"}" {data}>{cell(sample.id, "mono")}'
-            + (cell(kind) if columns[0] else "") + (cell(language) if columns[1] else "")
-            + f"{cell(sample.prompt)}{cell(sample.reference)}"
-            f"{_answer(base, sample.score.get('base_correct'))}{_answer(tuned, sample.score.get('tuned_correct'))}"
-            f"{cell(outcome(sample))}{_verdict(sample)}</tr>")
-
-
-def _answer_labels(samples: Sequence[Sample]) -> tuple[str, str]:
-    """'base answer' / 'tuned answer', or for audit items the two stages compared."""
-    first = samples[0].score if samples else {}
-    if "previous" in first:
-        return f"{first['previous']} answer", f"{first['checkpoint']} answer"
-    return "base answer", "tuned answer"
-
-
-def sample_rows_table(samples: Sequence[Sample]) -> str:
-    """The rows as a filterable `table.samples`, failing first, then regressed; the type and language columns only
-    where some row has one."""
-    ordered = sorted(samples, key=lambda s: (s.score.get("passed", True), _RANK.get(outcome(s), 3)))
-    labels = [type_and_language(s) for s in samples]
-    columns = (any(k for k, _ in labels), any(lang for _, lang in labels))
-    headers = ["item", *(["type"] if columns[0] else []), *(["language"] if columns[1] else []), "prompt",
-               "reference", *_answer_labels(samples), "outcome", "verdict"]
-    return table(headers, [_row(s, columns) for s in ordered], "samples")
-
-
-def samples_table(samples: Sequence[Sample]) -> str:
-    """Every before/after row of a capability, folded: the gates' evidence above it shows the rows that matter."""
-    failing = sum(not s.score.get("passed", True) for s in samples)
-    return (f"<details><summary>all items, before / after ({len(samples)} items, {failing} failing)</summary>"
-            f"{sample_rows_table(samples)}</details>")
-
-
-def evidence_anchor(capability: str, part: str = "", metric: str = "") -> str:
-    """The id of the evidence block of a capability (of one checkpoint, of one metric)."""
-    return anchor("evidence", "/".join(x for x in (capability, part, metric) if x))
-
-
-class EvidenceIndex:
-    """The samples grouped once by the evidence block they belong to: one block per capability, per audited
-    checkpoint (samples with a `checkpoint`), per identity metric (samples with a `metric`). Looking up a gate's
-    block is then a dictionary access, however many gates and samples a run has."""
-
-    def __init__(self, samples: Sequence[Sample]) -> None:
-        self.split_by: dict[str, tuple[bool, bool]] = {}  # capability -> (by checkpoint, by metric)
-        for s in samples:
-            by_checkpoint, by_metric = self.split_by.get(s.capability, (False, False))
-            self.split_by[s.capability] = (by_checkpoint or "checkpoint" in s.score, by_metric or "metric" in s.score)
-        self.groups: dict[str, list[Sample]] = {}
-        for s in samples:
-            self.groups.setdefault(self._anchor(s.capability, s.score.get("checkpoint", ""),
-                                                s.score.get("metric", "")), []).append(s)
-
-    def _anchor(self, capability: str, part: str, metric: str) -> str:
-        by_checkpoint, by_metric = self.split_by[capability]
-        return evidence_anchor(capability, part if by_checkpoint else "", metric if by_metric else "")
-
-    def key(self, gate: GateResult) -> str:
-        """The anchor of the evidence block behind `gate`; '' when no sample bears on its capability."""
-        return self._anchor(gate.capability, gate.part, gate.metric) if gate.capability in self.split_by else ""
-
-    def rows(self, key: str) -> list[Sample]:
-        """The samples of one evidence block."""
-        return self.groups.get(key, [])
-
-
-def _group(title: str, rows: Sequence[Sample], open_: bool) -> str:
-    if not rows:
-        return ""
-    return (f"<details{' open' if open_ else ''}><summary>{escape(title)} ({len(rows)})</summary>"
-            f"{sample_rows_table(rows)}</details>")
-
-
-def evidence_blocks(gates: Sequence[GateResult], index: EvidenceIndex) -> str:
-    """One folded block per evidence key of `gates` (open when one of its gates failed): the items lost, gained
-    and still wrong where both models' correctness is known, else the failing items with their reason."""
-    blocks: dict[str, list[GateResult]] = {}
-    for gate in gates:
-        if key := index.key(gate):
-            blocks.setdefault(key, []).append(gate)
-    html = []
-    for key, judged in blocks.items():
-        rows = index.rows(key)
-        failed = not all(g.passed for g in judged)
-        by_outcome = {name: [s for s in rows if outcome(s) == name] for name in ("regressed", "gained",
-                                                                                  "unchanged wrong")}
-        if any(outcome(s) for s in rows):
-            complete = any(outcome(s).startswith("unchanged") for s in rows)  # audit rows: changed items only
-            summary = (f"{plural(len(by_outcome['regressed']), 'item')} lost, {len(by_outcome['gained'])} gained"
-                       + (f", {len(by_outcome['unchanged wrong'])} still wrong (of {len(rows)})" if complete else
-                          f" since {rows[0].score.get('previous', 'the stage before')}"))
-            body = (_group("lost: right before, wrong now", by_outcome["regressed"], True)
-                    + _group("gained: wrong before, right now", by_outcome["gained"], False)
-                    + _group("still wrong", by_outcome["unchanged wrong"], False))
+def scores_text(sample: Sample) -> str:
+    """The item's own figures: 'chrF 45.1 → 30.2 · ROUGE-L 0.61 → 0.4' (before → after where there are two)."""
+    shown = []
+    for name, value in (sample.score.get("figures") or {}).items():
+        if isinstance(value, list):
+            shown.append(f"{name} {' → '.join(figure(v) for v in value)}")
         else:
-            bad = [s for s in rows if not s.score.get("passed", True)]
-            summary = f"{plural(len(bad), 'failing item')} (of {len(rows)})"
-            body = _group("failing items, with the reason", bad, True)
-        names = ", ".join(g.id for g in judged)
-        html.append(f"<details class='evidence' id='{key}'{' open' if failed else ''}><summary>evidence for "
-                    f"{escape(names)}: {escape(summary)}</summary>{body}</details>")
-    return "".join(html)
+            shown.append(f"{name} {figure(value)}")
+    return " · ".join(shown)
+
+
+def _verdict(sample: Sample, failing: list[str]) -> str:
+    """'ok', or 'miss' with the gates the item counts against and the evaluator's reason."""
+    word = f" · {escape(outcome(sample))}" if outcome(sample) else ""
+    if not failing:
+        return f"<td><b class=pass>ok</b>{word}</td>"
+    reason = sample.score.get("reason") or ""
+    detail = escape(": ".join(x for x in (", ".join(f for f in failing if f), reason) if x))
+    return f"<td><b class=fail>miss</b>{word}{f'<br><span class=why>{detail}</span>' if detail else ''}</td>"
+
+
+class Columns:
+    """Which columns a set of rows needs (type, language, prompt, answers, scores) and their labels; an item table
+    leaves out what none of its rows has. The prompted base's answer only where asked for (the evidence of a gate
+    that compares with it), not in every item table."""
+
+    def __init__(self, samples: Sequence[Sample], prompted: bool = False) -> None:
+        labels = [type_and_language(s) for s in samples]
+        self.type, self.language = any(k for k, _ in labels), any(lang for _, lang in labels)
+        self.prompt, self.reference = any(s.prompt for s in samples), any(s.reference for s in samples)
+        self.answers = any(s.base_output or s.tuned_output for s in samples)
+        self.prompted = prompted and any("prompted_output" in s.score for s in samples)
+        self.scores = any(s.score.get("figures") for s in samples)
+        first = samples[0].score if samples else {}
+        before, after = ((f"{first['previous']} answer", f"{first['checkpoint']} answer") if "previous" in first
+                         else ("base answer", "tuned answer"))
+        self.labels = ("item", *(["type"] if self.type else []), *(["language"] if self.language else []),
+                       *(["prompt"] if self.prompt else []), *(["reference"] if self.reference else []),
+                       *([before] if self.answers else []),
+                       *(["prompted answer"] if self.prompted else []), *([after] if self.answers else []),
+                       *(["scores"] if self.scores else []), "verdict")
+
+    @property
+    def css_class(self) -> str:
+        """A class naming this column set (`c` + a digest of the labels), registered for the phone's CSS."""
+        name = "c" + hashlib.sha1("|".join(self.labels).encode()).hexdigest()[:6]
+        COLUMN_SETS[name] = self.labels
+        return name
+
+    def row(self, sample: Sample, failing: list[str]) -> str:
+        """One `<tr>` with the filter script's data attributes (outcome, type, language, failing gates)."""
+        kind, language = type_and_language(sample)
+        gates = " ".join(f"{m}:{'fail' if m in failing else 'ok'}" for m in sample.score.get("gates", {}))
+        data = "".join(f' data-{key}="{escape(value)}"' for key, value in
+                       (("o", outcome(sample)), ("t", kind), ("l", language), ("g", gates)) if value)
+        data += ' class=bad data-f=1' if failing else ""
+        cells = [cell(sample.id, "mono")] + ([cell(kind)] if self.type else []) + (
+            [cell(language)] if self.language else []) + ([cell(sample.prompt)] if self.prompt else []) + (
+            [cell(sample.reference)] if self.reference else [])
+        if self.answers:
+            base, tuned = diff_marks(str(sample.base_output), str(sample.tuned_output))
+            prompted = ([_answer(escape(str(sample.score.get("prompted_output", ""))),
+                                 sample.score.get("prompted_correct"))] if self.prompted else [])
+            cells += [_answer(base, sample.score.get("base_correct")), *prompted,
+                      _answer(tuned, sample.score.get("tuned_correct"))]
+        cells += [cell(scores_text(sample), "num")] if self.scores else []
+        return f'<tr{data}>{"".join(cells)}{_verdict(sample, failing)}</tr>'
+
+
+def rows_table(samples: Sequence[Sample], failing: Failing, table_id: str = "", prompted: bool = False,
+               filters: bool = False) -> str:
+    """The rows as a `table.samples` (failing first, then regressed; with `filters`, the filter script's controls
+    above it), in a box that scrolls sideways on a wide screen and stacks into labelled cards on a phone."""
+    judged = [(s, failing(s)) for s in samples]
+    judged.sort(key=lambda pair: (not pair[1], _RANK.get(outcome(pair[0]), 3)))
+    columns = Columns(samples, prompted)
+    head = "".join(f"<th>{escape(label)}</th>" for label in columns.labels)
+    ident = f" id='{table_id}'" if table_id else ""
+    classes = f"samples{' filtered' if filters else ''} {columns.css_class}"
+    return (f"<div class='scroll'><table{ident} class='{classes}'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(columns.row(s, bad) for s, bad in judged)}</tbody></table></div>")
+
+
+def stacked_row_css(used: Mapping[str, tuple[str, ...]]) -> str:
+    """The phone's labels of every column set in `used`: `.cXXXXXX td:nth-child(k)::before{content:"label"}`."""
+    rules = [f".{name} td:nth-child({k})::before{{content:'{_CSS_UNSAFE.sub('', label)}: '}}"
+             for name, labels in used.items() for k, label in enumerate(labels, 1) if k > 1]
+    return "@media (max-width:600px){" + "".join(rules) + "}" if rules else ""

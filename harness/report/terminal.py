@@ -1,11 +1,11 @@
-"""The gate summary printed after the test run: each gate (the failed ones first), value, threshold and rule,
-PASS/FAIL, the minimum detectable change, power warnings, the configured gates not judged (with why), the model
-judged, the audit's nightly answer and, last, the headline."""
+"""The gate summary printed after the test run: each gate (the failed ones first, worst first), value, threshold
+and rule, PASS/FAIL, the minimum detectable change, power warnings, the configured gates not judged (with why), the
+model judged, the audit's nightly answer and, last, the headline."""
 
 from __future__ import annotations
 
 from harness.report.figures import figure, interval
-from harness.report.naming import judged_models, nightly_answer
+from harness.report.naming import failed_worst_first, judged_models, nightly_answer
 from harness.results import RunRecord
 from harness.verdict import NO_BASELINE
 
@@ -17,7 +17,7 @@ def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> lis
     width = max((len(g.id) for g in record.gates), default=10)
     lines.append((f"{'gate':<{width}}  {'value':>9}  {'95% CI':<16}  {'threshold':<24}  {'MDE':>7}  verdict",
                   {"bold": True}))
-    for gate in sorted(record.gates, key=lambda g: g.passed):  # the failed gates first
+    for gate in [*failed_worst_first(record), *(g for g in record.gates if g.passed)]:
         value, mde = figure(gate.value) or "no data", figure(gate.mde, 3)
         ci = interval(gate.ci_low, gate.ci_high)
         lines.append((f"{gate.id:<{width}}  {value:>9}  {ci:<16}  {gate.requirement:<24}  {mde:>7}  {gate.verdict}",

@@ -1,5 +1,8 @@
-"""Each gate across runs: the earlier reports beside this run (`reports/<run>/results.json`), read back for a
-trend chart per gate with its threshold and a table linking to every earlier report."""
+"""Each gate across runs: the earlier reports beside this run (`reports/<run>/results.json`), read back for one
+chart per gate (its own threshold; each run's point green where the gate passed, red where it failed), failed
+gates first and none left out, the model each run judged, and a line for every gate that passed in the previous
+run and fails now. Why the model: an adapter brought with --adapter that fails must not read as the built-in
+adapter regressing."""
 
 from __future__ import annotations
 
@@ -7,23 +10,37 @@ import json
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Any
 
+from harness.records import GateResult
+from harness.report.charts import Panel, Threshold, small_multiples
 from harness.report.markup import cell, plural, table
-from harness.report.plots import Panel, small_multiples
 from harness.results import RunRecord
 
 SHOWN_RUNS = 20  # the newest earlier runs read back
-SHOWN_GATES = 9  # trend charts: this run's failed gates first, then the gates closest to their threshold
 
 
 @dataclass(frozen=True)
 class EarlierRun:
-    """One earlier run's verdicts, as read from its results.json: gate id -> (value, passed)."""
+    """One earlier run's verdicts, as read from its results.json: gate id -> (value, passed), and the model it
+    judged."""
 
     id: str
     started: str
     status: str
     gates: dict[str, tuple[float, bool]]
+    model: str = ""
+
+
+def run_model(run: dict[str, Any]) -> str:
+    """The model a run judged, by name and digest: the adapters the user brought, else the run's first adapter
+    (the built-in identity adapter), else a --tuned-model's folder ('' when none is recorded)."""
+    adapters = run.get("adapters") or {}
+    chosen = [name for name, info in adapters.items() if info.get("roles")] or list(adapters)[:1]
+    if chosen:
+        return ", ".join(f"{name} {str(adapters[name].get('sha256', ''))[:8]}".strip() for name in chosen)
+    tuned = (run.get("sections") or {}).get("tuned_model")
+    return f"full model {Path(tuned['path']).name}" if isinstance(tuned, dict) and tuned.get("path") else ""
 
 
 def earlier_runs(reports_dir: Path, current: str, limit: int = SHOWN_RUNS) -> list[EarlierRun]:
@@ -39,8 +56,8 @@ def earlier_runs(reports_dir: Path, current: str, limit: int = SHOWN_RUNS) -> li
         try:
             data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
             runs.append(EarlierRun(folder.name, str(data["run"].get("started", "")), str(data["run"].get("status", "")),
-                                   {g["id"]: (g["value"], g["passed"]) for g in data["gates"]}))
-        except (OSError, ValueError, KeyError, TypeError):
+                                   {g["id"]: (g["value"], g["passed"]) for g in data["gates"]}, run_model(data["run"])))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return sorted(runs, key=lambda r: r.started)
 
@@ -50,18 +67,36 @@ def _tick(run_id: str, started: str) -> str:
     return started[5:16].replace("T", " ") if len(started) >= 16 else run_id
 
 
-def _gates_to_chart(record: RunRecord, earlier: list[EarlierRun]) -> list:
+def _gates_to_chart(record: RunRecord, earlier: list[EarlierRun]) -> list[GateResult]:
     """This run's gates that earlier runs also measured: failed ones first, then by the margin to the
     threshold relative to it (closest first)."""
-    def margin(g) -> float:
+    def margin(g: GateResult) -> float:
         return abs(g.value - g.threshold) / max(abs(g.threshold), 1e-9)
     known = [g for g in record.gates if any(g.id in r.gates for r in earlier)]
-    return sorted(known, key=lambda g: (g.passed, margin(g)))[:SHOWN_GATES]
+    return sorted(known, key=lambda g: (g.passed, margin(g)))
+
+
+def newly_failing(record: RunRecord, earlier: list[EarlierRun]) -> str:
+    """One line naming the gates that passed in the previous run and fail now ('' when none), with both runs'
+    models when they differ: 'passed in the previous run (11-24 09:40, identity d0bd5abc), fail now (this run
+    judged noise 487e7e4e): old_task.exact_match, ...'."""
+    if not earlier:
+        return ""
+    previous = earlier[-1]
+    flipped = [g.id for g in record.gates if not g.passed and previous.gates.get(g.id, (None, False))[1]]
+    if not flipped:
+        return ""
+    now_model = run_model(record.run.to_dict())
+    models = (f", {previous.model}), fail now (this run judged {now_model})" if previous.model != now_model
+              else "), fail now")
+    return (f"{plural(len(flipped), 'gate')} passed in the previous run ({_tick(previous.id, previous.started)}"
+            f"{models}: {', '.join(flipped)}")
 
 
 def history_section(record: RunRecord, earlier: list[EarlierRun]) -> str:
-    """'History': per gate, its value run after run with the threshold, and a table of the earlier reports
-    (linked, relative to this report) with their verdicts; '' when there is no earlier run."""
+    """'History': per gate, its value run after run against its own threshold, the lines of gates that passed
+    last time and fail now, and a table of the earlier reports (linked, relative to this report) with the model
+    each judged; '' when there is no earlier run."""
     if not earlier:
         return ""
     ticks = {i: _tick(r.id, r.started) for i, r in enumerate(earlier)} | {len(earlier): "this run"}
@@ -69,14 +104,17 @@ def history_section(record: RunRecord, earlier: list[EarlierRun]) -> str:
     for gate in _gates_to_chart(record, earlier):
         points = [(i, r.gates[gate.id][0]) for i, r in enumerate(earlier) if gate.id in r.gates]
         panels.append(Panel(gate.id, {"value": [*points, (len(earlier), gate.value)]},
-                            (gate.threshold, f"threshold {gate.op} {gate.threshold:g}")))
-    charts = small_multiples(panels, "run", "value", "gates run after run", x_ticks=ticks)
+                            Threshold(gate.threshold, f"threshold {gate.op} {gate.threshold:g}", gate.op)))
+    charts = small_multiples(panels, "run", "value", "each gate run after run", x_ticks=ticks)
     rows = []
     for r in reversed(earlier):
         failed = [gid for gid, (_, ok) in r.gates.items() if not ok]
         rows.append(f"<tr><td><a href='../{escape(r.id)}/report.html'>{escape(r.id)}</a></td>{cell(r.started)}"
-                    f"{cell(r.status)}{cell(f'{len(r.gates) - len(failed)}/{len(r.gates)}', 'num')}"
+                    f"{cell(r.model)}{cell(r.status)}{cell(f'{len(r.gates) - len(failed)}/{len(r.gates)}', 'num')}"
                     f"{cell(', '.join(failed))}</tr>")
-    headers = ["run", "started", "status", "gates passed", "failed gates"]
-    return (f"<h2 id='history'>History</h2><details><summary>{plural(len(earlier), 'earlier run')} in this "
-            f"reports folder</summary>{charts}{table(headers, rows)}</details>")
+    line = newly_failing(record, earlier)
+    changes = f"<p class='fail'>{escape(line)}</p>" if line else ""
+    headers = ["run", "started", "model", "status", "gates passed", "failed gates"]
+    return (f"<h2 id='history'>History</h2>{changes}<details><summary>{plural(len(earlier), 'earlier run')} in this "
+            f"reports folder: one chart per gate, this run's failed gates first</summary>{charts}"
+            f"{table(headers, rows)}</details>")

@@ -1,0 +1,147 @@
+"""Each gate's evidence in report.html: exactly the items its n counts, split by their part in its verdict (fail /
+pass, or lost / gained / both right / both wrong for a paired difference), the rows that matter shown (worst
+first, capped) and the rest one click away in the capability's item table, filtered to the gate.
+
+Why per gate and from each item's recorded part (`harness.item_gates`): a capability's items bear on several
+gates (a held-out probe counts for the claim rate, the leak rate and the gain over the prompted base), so grouping
+by capability or by "the metric an item failed" lists items that do not add up to the gate's n.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from harness.item_gates import ROLE_ORDER, against, role, shortfall
+from harness.records import GateResult, Sample
+from harness.report.markup import anchor, plural
+from harness.report.samples import outcome, rows_table
+from harness.results import RunRecord
+
+EVIDENCE_ROWS = 10  # rows of one group shown in a gate's evidence; all of them are in the item table
+SHOWN_ROLES = {"fail", "lost", "gained"}  # the groups listed row by row: what fails and what makes a difference
+FAILING_ROLES = {"fail", "lost"}
+ROLE_WORDS = {"fail": "fail", "pass": "pass", "lost": "lost: right before, wrong now",
+              "gained": "gained: wrong before, right now", "both right": "right in both", "both wrong": "wrong in both"}
+
+
+def items_anchor(capability: str) -> str:
+    """The id of a capability's table of every item."""
+    return anchor("items", capability)
+
+
+class EvidenceIndex:
+    """The samples of a run by capability and its gates by (capability, metric, part): a gate's items, each
+    item's failing gates and each gate's anchor are then dictionary look-ups, however large the run."""
+
+    def __init__(self, record: RunRecord) -> None:
+        self.samples: dict[str, list[Sample]] = {}
+        for s in record.samples:
+            self.samples.setdefault(s.capability, []).append(s)
+        self.gates = {(g.capability, g.metric, g.part): g for g in record.gates}
+
+    def items(self, gate: GateResult) -> list[tuple[Sample, str]]:
+        """(sample, its role) for every item `gate` counts: the samples of its capability (and part) that
+        recorded a part in its metric."""
+        return [(s, role(s.score["gates"][gate.metric], gate.op, gate.threshold))
+                for s in self.samples.get(gate.capability, [])
+                if gate.metric in s.score.get("gates", {}) and s.score.get("checkpoint", "") == gate.part]
+
+    def changed(self, gate: GateResult) -> list[Sample]:
+        """Items that recorded no part per gate (audit rows: the items a checkpoint changed), for `gate`'s part."""
+        return [s for s in self.samples.get(gate.capability, []) if "gates" not in s.score
+                and s.score.get("checkpoint", "") == gate.part]
+
+    def failing(self, sample: Sample) -> list[str]:
+        """The gates (metric names) `sample` counts against: those its part fails or loses."""
+        if "gates" not in sample.score:
+            return [] if sample.score.get("passed", True) else [str(sample.score.get("metric", ""))]
+        part = sample.score.get("checkpoint", "")
+        out = []
+        for metric, recorded in sample.score["gates"].items():
+            gate = self.gates.get((sample.capability, metric, part))
+            if gate is not None and role(recorded, gate.op, gate.threshold) in FAILING_ROLES:
+                out.append(metric)
+        return out
+
+    def key(self, gate: GateResult) -> str:
+        """The anchor of `gate`'s evidence block; '' when no item bears on it."""
+        return anchor("evidence", gate.id) if self.items(gate) or self.changed(gate) else ""
+
+
+def _worst_first(pairs: list[tuple[Sample, str]], gate: GateResult) -> list[Sample]:
+    """The samples, those with a per-item figure ordered from the worst side of the gate."""
+    def distance(sample: Sample) -> float:
+        part = sample.score["gates"][gate.metric]
+        if isinstance(part, bool) or not isinstance(part, (int, float)):
+            return 0.0
+        return shortfall(gate.op, gate.threshold, part)
+    return sorted((s for s, _ in pairs), key=distance, reverse=True)
+
+
+def _group(gate: GateResult, role_name: str, samples: list[Sample], index: EvidenceIndex, prompted: bool) -> str:
+    """One role's items: listed (capped) where they matter, else counted, each with a link to the item table;
+    with the prompted base's answer where the gate compares with it."""
+    link = (f"<a href='#{items_anchor(gate.capability)}' data-gate='{escape(gate.metric)}' "
+            f"data-only='{'fail' if role_name in FAILING_ROLES else ''}'>the item table</a>")
+    title = f"{ROLE_WORDS[role_name]} ({len(samples)})"
+    if role_name not in SHOWN_ROLES:
+        return f"<p class='group'>{escape(title)}: in {link}</p>"
+    shown = samples[:EVIDENCE_ROWS]
+    more = (f"<p class='group'>the first {len(shown)} of {len(samples)}, worst first; all of them in {link}</p>"
+            if len(samples) > len(shown) else "")
+    return f"<h4>{escape(title)}</h4>{rows_table(shown, index.failing, prompted=prompted)}{more}"
+
+
+def _counts(groups: dict[str, list[Sample]], n: int | None) -> str:
+    """'199 fail · 25 pass · of n = 224' (failing counts bold)."""
+    parts = [f"<b>{len(v)} {r}</b>" if r in FAILING_ROLES else f"{len(v)} {r}" for r, v in groups.items()]
+    return " · ".join(parts) + (f" · of n = {n}" if n is not None else "")
+
+
+def evidence_block(gate: GateResult, index: EvidenceIndex) -> str:
+    """The folded evidence of one gate (its summary holds the counts, which add up to the gate's n), or ''."""
+    pairs = index.items(gate)
+    if pairs:
+        by_role = {r: [s for s, got in pairs if got == r] for r in ROLE_ORDER}
+        groups = {r: _worst_first([(s, r) for s in v], gate) for r, v in by_role.items() if v}
+        versus = against(pairs[0][0].score["gates"], gate.metric)
+        summary = _counts(groups, gate.n) + (f" (against the {escape(versus)})" if versus != "base" and any(
+            r in groups for r in ("lost", "gained", "both right", "both wrong")) else "")
+        body = "".join(_group(gate, r, v, index, versus == "prompted") for r, v in groups.items())
+        counted = len(pairs)
+    else:
+        changed = index.changed(gate)
+        if not changed:
+            return ""
+        lost = [s for s in changed if outcome(s) == "regressed"]
+        gained = [s for s in changed if outcome(s) == "gained"]
+        since = changed[0].score.get("previous", "the stage before")
+        summary = (f"<b>{plural(len(lost), 'item')} lost</b> · {len(gained)} gained since {escape(str(since))} "
+                   f"(the items this checkpoint changed{f'; n = {gate.n}' if gate.n is not None else ''})")
+        body = "".join(f"<h4>{escape(title)} ({len(rows)})</h4>{rows_table(rows[:EVIDENCE_ROWS], index.failing)}"
+                       + (f"<p class='group'>the first {EVIDENCE_ROWS}; all of them in <a href="
+                          f"'#{items_anchor(gate.capability)}'>the item table</a></p>" if len(rows) > EVIDENCE_ROWS
+                          else "")
+                       for title, rows in (("lost: right before, wrong now", lost),
+                                           ("gained: wrong before, right now", gained)) if rows)
+        counted = len(changed)
+    return (f"<details class='evidence' id='{anchor('evidence', gate.id)}' data-counted='{counted}'>"
+            f"<summary>evidence for {escape(gate.id)}: {summary}</summary>{body}"
+            "<p class='back'><a href='#top'>back to the verdict</a></p></details>")
+
+
+def evidence_blocks(gates: Sequence[GateResult], index: EvidenceIndex) -> str:
+    """The evidence of each of `gates`, failed gates first."""
+    return "".join(evidence_block(g, index) for g in sorted(gates, key=lambda g: g.passed))
+
+
+def items_table(capability: str, index: EvidenceIndex) -> str:
+    """Every item of a capability in one filterable table (folded, with its counts)."""
+    samples = index.samples.get(capability, [])
+    if not samples:
+        return ""
+    failing = sum(bool(index.failing(s)) for s in samples)
+    return (f"<details class='items'><summary>all items of {escape(capability)} ({len(samples)}, {failing} "
+            f"failing a gate)</summary>{rows_table(samples, index.failing, items_anchor(capability), filters=True)}"
+            "</details>")
