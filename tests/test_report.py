@@ -210,7 +210,7 @@ def test_sample_rows_show_the_reference_each_models_correctness_and_the_outcome(
     assert "(3, 1 failing a gate)" in table and "<th>reference</th>" in table
     assert "<th>type</th><th>language</th>" in table  # probe type and language apart
     rows = table.split("<tr")[2:]
-    assert [r.split('mono">')[1].split("<")[0] for r in rows] == ["lost", "both-wrong", "kept"]
+    assert [r.split("<td>")[1].split("<")[0] for r in rows] == ["lost", "both-wrong", "kept"]
     assert "<td>arith</td><td>en</td>" in rows[0]
     assert ("<td>32</td><td>3<del>2</del> <b class=pass>✓</b></td><td>3<ins>0</ins> <b class=fail>✗</b></td>"
             "<td><b class=fail>miss</b> · regressed") in rows[0]  # the changed digit is marked in both answers

@@ -249,3 +249,29 @@ def test_filters_search_and_sort_change_the_visible_rows(browser, tmp_path):
     bar.find_element("css selector", "input[type=checkbox]").click()
     browser.find_element("css selector", "table.samples th").click()  # sort by item
     assert browser.execute_script(visible) == ["gained-3", "kept-2", "lost-1", "wrong-4"]
+
+
+def test_an_evidence_link_opens_the_item_table_filtered_to_its_gate_and_long_tables_show_all_on_demand(
+        browser, tmp_path):
+    samples = [Sample("old_task", f"q{i:02d}", f"question {i}", "32", "32", "32" if i % 3 else "31",
+                      {"type": "arith", "base_correct": True, "tuned_correct": bool(i % 3),
+                       "gates": {"exact_match": bool(i % 3), "exact_match_drop": [True, bool(i % 3)]}})
+               for i in range(40)]
+    gates = [GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.85, 26 / 40, False, "FAIL", n=40),
+             GateResult("old_task.exact_match_drop", "old_task", "exact_match_drop", "<=", 0.5, 14 / 40, True,
+                        "PASS", n=40)]
+    open_report(browser, write_html(tmp_path, RunRecord(RunInfo("r", "t0"), gates=gates, samples=samples)), DESKTOP)
+    visible = ("return [...document.getElementById('items-old_task').tBodies[0].rows].filter(r => !r.hidden)"
+               ".map(r => r.cells[0].textContent)")
+    browser.find_element("css selector", ".verdict a[href='#evidence-old_task.exact_match']").click()
+    block = browser.find_element("id", "evidence-old_task.exact_match")
+    assert "14 fail · 26 pass · of n = 40" in block.text
+    block.find_element("css selector", "a[data-only='fail']").click()  # "all of them in the item table"
+    shown = browser.execute_script(visible)
+    assert len(shown) == 14 and all(int(item[1:]) % 3 == 0 for item in shown)  # the gate's failing items only
+    bar = browser.find_element("css selector", ".filters")
+    assert bar.find_element("css selector", "select[aria-label=gate]").get_attribute("value") == "exact_match"
+    bar.find_element("css selector", "input[type=checkbox]").click()  # every item the gate counts: capped
+    assert len(browser.execute_script(visible)) == 25
+    browser.find_element("css selector", "button.show-all").click()
+    assert len(browser.execute_script(visible)) == 40

@@ -69,63 +69,69 @@ class EvidenceIndex:
         return anchor("evidence", gate.id) if self.items(gate) or self.changed(gate) else ""
 
 
-def _worst_first(pairs: list[tuple[Sample, str]], gate: GateResult) -> list[Sample]:
+def _worst_first(samples: list[Sample], gate: GateResult) -> list[Sample]:
     """The samples, those with a per-item figure ordered from the worst side of the gate."""
     def distance(sample: Sample) -> float:
         part = sample.score["gates"][gate.metric]
         if isinstance(part, bool) or not isinstance(part, (int, float)):
             return 0.0
         return shortfall(gate.op, gate.threshold, part)
-    return sorted((s for s, _ in pairs), key=distance, reverse=True)
+    return sorted(samples, key=distance, reverse=True)
 
 
-def _group(gate: GateResult, role_name: str, samples: list[Sample], index: EvidenceIndex, prompted: bool) -> str:
-    """One role's items: listed (capped) where they matter, else counted, each with a link to the item table;
-    with the prompted base's answer where the gate compares with it."""
-    link = (f"<a href='#{items_anchor(gate.capability)}' data-gate='{escape(gate.metric)}' "
-            f"data-only='{'fail' if role_name in FAILING_ROLES else ''}'>the item table</a>")
-    title = f"{ROLE_WORDS[role_name]} ({len(samples)})"
-    if role_name not in SHOWN_ROLES:
-        return f"<p class='group'>{escape(title)}: in {link}</p>"
-    shown = samples[:EVIDENCE_ROWS]
-    more = (f"<p class='group'>the first {len(shown)} of {len(samples)}, worst first; all of them in {link}</p>"
-            if len(samples) > len(shown) else "")
-    return f"<h4>{escape(title)}</h4>{rows_table(shown, index.failing, prompted=prompted)}{more}"
+def _table_link(gate: GateResult, only: str = "") -> str:
+    """A link to the capability's item table that filters it to `gate` (and to its failing items with `only`)."""
+    return (f"<a href='#{items_anchor(gate.capability)}' data-gate='{escape(gate.metric)}' data-only='{only}'>"
+            "the item table</a>")
 
 
-def _counts(groups: dict[str, list[Sample]], n: int | None) -> str:
-    """'199 fail · 25 pass · of n = 224' (failing counts bold)."""
+def _listed(title: str, rows: list[Sample], index: EvidenceIndex, link: str, prompted: bool = False) -> str:
+    """A titled table of the first EVIDENCE_ROWS rows, and where the rest are."""
+    more = (f"<p class='group'>the first {EVIDENCE_ROWS} of {len(rows)}, worst first; all of them in {link}</p>"
+            if len(rows) > EVIDENCE_ROWS else "")
+    table = rows_table(rows[:EVIDENCE_ROWS], index.failing, prompted=prompted)
+    return f"<h4>{escape(title)} ({len(rows)})</h4>{table}{more}"
+
+
+def _by_part(gate: GateResult, pairs: list[tuple[Sample, str]], index: EvidenceIndex) -> tuple[str, str]:
+    """(summary, body) of a gate whose items recorded their part: counts by role that add up to n, the failing,
+    lost and gained rows listed, the others counted; the prompted base's answers where the gate compares with it."""
+    groups = {r: _worst_first([s for s, got in pairs if got == r], gate) for r in ROLE_ORDER}
+    groups = {r: v for r, v in groups.items() if v}
+    versus = against(pairs[0][0].score["gates"], gate.metric)
+    paired = any(r in groups for r in ("lost", "gained", "both right", "both wrong"))
     parts = [f"<b>{len(v)} {r}</b>" if r in FAILING_ROLES else f"{len(v)} {r}" for r, v in groups.items()]
-    return " · ".join(parts) + (f" · of n = {n}" if n is not None else "")
+    summary = " · ".join(parts) + (f" · of n = {gate.n}" if gate.n is not None else "") + (
+        f" (against the {escape(versus)})" if paired and versus != "base" else "")
+    body = "".join(
+        _listed(ROLE_WORDS[r], v, index, _table_link(gate, "fail" if r in FAILING_ROLES else ""), versus == "prompted")
+        if r in SHOWN_ROLES else f"<p class='group'>{escape(ROLE_WORDS[r])} ({len(v)}): in {_table_link(gate)}</p>"
+        for r, v in groups.items())
+    return summary, body
+
+
+def _by_change(gate: GateResult, changed: list[Sample], index: EvidenceIndex) -> tuple[str, str]:
+    """(summary, body) of an audit gate: the items its checkpoint lost and gained since the stage before (the
+    audit keeps only the items that changed)."""
+    lost = [s for s in changed if outcome(s) == "regressed"]
+    gained = [s for s in changed if outcome(s) == "gained"]
+    since = changed[0].score.get("previous", "the stage before")
+    summary = (f"<b>{plural(len(lost), 'item')} lost</b> · {len(gained)} gained since {escape(str(since))} "
+               f"(the items this checkpoint changed{f'; n = {gate.n}' if gate.n is not None else ''})")
+    link = f"<a href='#{items_anchor(gate.capability)}'>the item table</a>"
+    body = "".join(_listed(title, rows, index, link) for title, rows in (
+        ("lost: right before, wrong now", lost), ("gained: wrong before, right now", gained)) if rows)
+    return summary, body
 
 
 def evidence_block(gate: GateResult, index: EvidenceIndex) -> str:
     """The folded evidence of one gate (its summary holds the counts, which add up to the gate's n), or ''."""
-    pairs = index.items(gate)
-    if pairs:
-        by_role = {r: [s for s, got in pairs if got == r] for r in ROLE_ORDER}
-        groups = {r: _worst_first([(s, r) for s in v], gate) for r, v in by_role.items() if v}
-        versus = against(pairs[0][0].score["gates"], gate.metric)
-        summary = _counts(groups, gate.n) + (f" (against the {escape(versus)})" if versus != "base" and any(
-            r in groups for r in ("lost", "gained", "both right", "both wrong")) else "")
-        body = "".join(_group(gate, r, v, index, versus == "prompted") for r, v in groups.items())
-        counted = len(pairs)
+    if pairs := index.items(gate):
+        (summary, body), counted = _by_part(gate, pairs, index), len(pairs)
+    elif changed := index.changed(gate):
+        (summary, body), counted = _by_change(gate, changed, index), len(changed)
     else:
-        changed = index.changed(gate)
-        if not changed:
-            return ""
-        lost = [s for s in changed if outcome(s) == "regressed"]
-        gained = [s for s in changed if outcome(s) == "gained"]
-        since = changed[0].score.get("previous", "the stage before")
-        summary = (f"<b>{plural(len(lost), 'item')} lost</b> · {len(gained)} gained since {escape(str(since))} "
-                   f"(the items this checkpoint changed{f'; n = {gate.n}' if gate.n is not None else ''})")
-        body = "".join(f"<h4>{escape(title)} ({len(rows)})</h4>{rows_table(rows[:EVIDENCE_ROWS], index.failing)}"
-                       + (f"<p class='group'>the first {EVIDENCE_ROWS}; all of them in <a href="
-                          f"'#{items_anchor(gate.capability)}'>the item table</a></p>" if len(rows) > EVIDENCE_ROWS
-                          else "")
-                       for title, rows in (("lost: right before, wrong now", lost),
-                                           ("gained: wrong before, right now", gained)) if rows)
-        counted = len(changed)
+        return ""
     return (f"<details class='evidence' id='{anchor('evidence', gate.id)}' data-counted='{counted}'>"
             f"<summary>evidence for {escape(gate.id)}: {summary}</summary>{body}"
             "<p class='back'><a href='#top'>back to the verdict</a></p></details>")

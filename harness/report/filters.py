@@ -5,9 +5,9 @@ search, outcome, type, language and gate filters (each where the rows have more 
 switch, shows the first `ROWS_SHOWN` matching rows with a "show all" button, and makes each column header sort its
 rows. A link into a folded block unfolds it; an evidence link to an item table filters it to its gate. With
 JavaScript off the report reads the same, every row shown, without the controls.
-Rows carry what the filters match on as short data attributes (`data-o` outcome, `data-t` type, `data-l`
-language, `data-g` each gate's part, `data-f` failing: thousands of rows); the script reads text, never writes
-markup from data.
+Rows carry what their cells do not show as short data attributes (`data-o` outcome, `data-g` the gates the item
+counts for, `!` after one it fails; class `bad` when it fails any: thousands of rows, each byte counts); type and
+language are read from their columns. The script reads text, never writes markup from data.
 """
 
 from __future__ import annotations
@@ -39,21 +39,25 @@ document.querySelectorAll('table.filtered').forEach(function (table) {
     bar.appendChild(el);
     return el;
   }
+  var heads = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.textContent; });
+  var readers = {outcome: function (r) { return r.dataset.o || ''; }};
+  ['type', 'language'].forEach(function (label) {
+    readers[label] = function (r) { var i = heads.indexOf(label); return i < 0 ? '' : r.cells[i].textContent; };
+  });
   function values(key) {
-    var seen = rows.map(function (r) { return r.dataset[key]; }).filter(function (v) { return v; });
+    var seen = rows.map(readers[key]).filter(function (v) { return v; });
     return [''].concat(seen.filter(function (v, i) { return seen.indexOf(v) === i; }).sort());
   }
   function gatesOf(r) {
     return (r.dataset.g || '').split(' ').filter(function (g) { return g; }).map(function (g) {
-      return g.split(':'); });
+      return g.slice(-1) === '!' ? [g.slice(0, -1), 'fail'] : [g, 'ok']; });
   }
   var gateNames = [''].concat(rows.reduce(function (all, r) {
     gatesOf(r).forEach(function (g) { if (all.indexOf(g[0]) < 0) { all.push(g[0]); } });
     return all; }, []).sort());
   var search = control('input', 'search');
-  var selects = [['outcome', 'o'], ['type', 't'], ['language', 'l']].filter(function (pair) {
-    return values(pair[1]).length > 2; }).map(function (pair) {
-    var el = control('select', pair[0], values(pair[1])); el.dataset.key = pair[1]; return el; });
+  var selects = ['outcome', 'type', 'language'].filter(function (key) { return values(key).length > 2; })
+    .map(function (key) { var el = control('select', key, values(key)); el.dataset.key = key; return el; });
   var gate = gateNames.length > 2 ? control('select', 'gate', gateNames) : null;
   var failing = document.createElement('label');
   var box = document.createElement('input');
@@ -70,9 +74,9 @@ document.querySelectorAll('table.filtered').forEach(function (table) {
     var text = search.value.toLowerCase();
     var mine = gate && gate.value ? gatesOf(r).filter(function (g) { return g[0] === gate.value; }) : null;
     if (mine && !mine.length) { return false; }
-    var bad = mine ? mine[0][1] === 'fail' : r.dataset.f === '1';
+    var bad = mine ? mine[0][1] === 'fail' : r.classList.contains('bad');
     return (!text || r.textContent.toLowerCase().indexOf(text) >= 0) && (!box.checked || bad)
-      && selects.every(function (s) { return !s.value || r.dataset[s.dataset.key] === s.value; });
+      && selects.every(function (s) { return !s.value || readers[s.dataset.key](r) === s.value; });
   }
   function apply() {
     var matching = 0;

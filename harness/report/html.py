@@ -51,6 +51,7 @@ details.section>summary h2{display:inline;border:none}
 details.evidence{border-left:3px solid #ddd;padding-left:.6rem}
 details.evidence>summary{cursor:pointer;overflow-wrap:anywhere}
 p.group,p.back{font-size:.85rem;margin:.3rem 0}
+table.samples td:first-child{font-family:ui-monospace,Menlo,monospace;font-size:.8rem}
 .filters{margin:.3rem 0;display:flex;gap:.5rem;flex-wrap:wrap;align-items:center;font-size:.85rem}
 figure.chart{margin:.5rem 0;max-width:100%;overflow-x:auto} figure.chart figcaption{font-size:.85rem;font-weight:600}
 .charts{display:flex;gap:1rem;flex-wrap:wrap} ul.legend{list-style:none;padding:0;margin:.3rem 0;font-size:.8rem;

@@ -9,9 +9,10 @@ from typing import Any
 
 
 def cell(value: object, cls: str = "") -> str:
-    """One escaped `<td>`, with a class (`num`, `pass`, `fail`, `mono`) when given."""
+    """One escaped `<td>`, with a class (`num`, `pass`, `fail`, `mono`) when given (quotes left as they are: in
+    element text they need no escape, and a report holds thousands of model answers)."""
     attr = f' class="{cls}"' if cls else ""
-    return f"<td{attr}>{escape(str(value))}</td>"
+    return f"<td{attr}>{escape(str(value), quote=False)}</td>"
 
 
 def table(headers: Sequence[str], rows: Iterable[str], cls: str = "") -> str:

@@ -46,6 +46,11 @@ def type_and_language(sample: Sample) -> tuple[str, str]:
     return tuple(kind.split("/", 1)) if "/" in kind else (kind, "")  # type: ignore[return-value]
 
 
+def _text(value: str) -> str:
+    """`value` escaped for element text (`<`, `>`, `&`; quotes need no escape there)."""
+    return escape(value, quote=False)
+
+
 def diff_marks(before: str, after: str) -> tuple[str, str]:
     """Both texts escaped, with what `after` changed marked: removed characters as `<del>` in `before`, added
     ones as `<ins>` in `after` (character-level, so a one-digit change shows as one digit). Texts with less than
@@ -58,10 +63,10 @@ def diff_marks(before: str, after: str) -> tuple[str, str]:
     """
     matcher = SequenceMatcher(None, before, after, autojunk=False)
     if before == after or matcher.ratio() < SIMILAR:
-        return escape(before), escape(after)
+        return _text(before), _text(after)
     old, new = [], []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        a, b = escape(before[i1:i2]), escape(after[j1:j2])
+        a, b = _text(before[i1:i2]), _text(after[j1:j2])
         old.append(a if op == "equal" or not a else f"<del>{a}</del>")
         new.append(b if op == "equal" or not b else f"<ins>{b}</ins>")
     return "".join(old), "".join(new)
@@ -90,7 +95,7 @@ def _verdict(sample: Sample, failing: list[str]) -> str:
     if not failing:
         return f"<td><b class=pass>ok</b>{word}</td>"
     reason = sample.score.get("reason") or ""
-    detail = escape(": ".join(x for x in (", ".join(f for f in failing if f), reason) if x))
+    detail = _text(": ".join(x for x in (", ".join(f for f in failing if f), reason) if x))
     return f"<td><b class=fail>miss</b>{word}{f'<br><span class=why>{detail}</span>' if detail else ''}</td>"
 
 
@@ -123,18 +128,18 @@ class Columns:
         return name
 
     def row(self, sample: Sample, failing: list[str]) -> str:
-        """One `<tr>` with the filter script's data attributes (outcome, type, language, failing gates)."""
+        """One `<tr>` with the filter script's data attributes (outcome, each gate's part) and class `bad` when it
+        fails a gate."""
         kind, language = type_and_language(sample)
-        gates = " ".join(f"{m}:{'fail' if m in failing else 'ok'}" for m in sample.score.get("gates", {}))
-        data = "".join(f' data-{key}="{escape(value)}"' for key, value in
-                       (("o", outcome(sample)), ("t", kind), ("l", language), ("g", gates)) if value)
-        data += ' class=bad data-f=1' if failing else ""
-        cells = [cell(sample.id, "mono")] + ([cell(kind)] if self.type else []) + (
+        gates = " ".join(m + ("!" if m in failing else "") for m in sample.score.get("gates", {}))  # "!": fails it
+        data = "".join(f' data-{key}="{escape(value)}"' for key, value in (("o", outcome(sample)), ("g", gates))
+                       if value) + (" class=bad" if failing else "")
+        cells = [cell(sample.id)] + ([cell(kind)] if self.type else []) + (
             [cell(language)] if self.language else []) + ([cell(sample.prompt)] if self.prompt else []) + (
             [cell(sample.reference)] if self.reference else [])
         if self.answers:
             base, tuned = diff_marks(str(sample.base_output), str(sample.tuned_output))
-            prompted = ([_answer(escape(str(sample.score.get("prompted_output", ""))),
+            prompted = ([_answer(_text(str(sample.score.get("prompted_output", ""))),
                                  sample.score.get("prompted_correct"))] if self.prompted else [])
             cells += [_answer(base, sample.score.get("base_correct")), *prompted,
                       _answer(tuned, sample.score.get("tuned_correct"))]
