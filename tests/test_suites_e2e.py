@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 
@@ -59,6 +60,8 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
             assert m["ci_low"] is not None and m["ci_high"] is not None and m["n"], m
     html = (report_dir / "latest" / "report.html").read_text()
     assert "<svg" in html and "all items of identity" in html and "src=\"http" not in html
+    ids = re.findall(r"""\sid=['"]([^'"]+)['"]""", html)
+    assert len(ids) == len(set(ids)), [i for i in set(ids) if ids.count(i) > 1]  # every link has one target
     assert all(f"<h2 id='{c}'>" in html for c in CAPABILITIES) and "base [95% CI]" in html
     assert "strategy comparison" in html and "naive: exact match R[stage][task]" in html
     assert set(data["run"]["sequences"]) == {"replay", "naive"}

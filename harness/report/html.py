@@ -236,10 +236,11 @@ def _meta_section(record: RunRecord) -> str:
 
 
 def _navigation(record: RunRecord, capabilities: list[str], has_history: bool) -> str:
-    """The sticky bar: back to the verdict, each capability (failing ones in red), history, training, run."""
+    """The sticky bar: back to the verdict, each capability (failing ones in red), history, the training loss
+    curves, run."""
     failing = {g.capability for g in record.gates if not g.passed}
     links = [("top", "verdict", bool(failing)), *((c, c, c in failing) for c in capabilities),
-             *([("history", "history", False)] if has_history else []), ("training", "training", False),
+             *([("history", "history", False)] if has_history else []), ("panel-training", "loss curves", False),
              ("run", "run", False)]
     return ("<nav class='top scroll' aria-label='sections'>"
             + "".join(f"<a href='#{escape(target)}'{' class=fail' if bad else ''}>{escape(label)}</a>"
@@ -255,7 +256,7 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
     kind = "fail" if word.startswith("FAIL") else "pass" if word == "PASS" else "partial"
     capabilities = list(dict.fromkeys([g.capability for g in record.gates] + [m.capability for m in record.metrics]
                                       + [s.capability for s in record.samples]))
-    panels = "".join(section(record) for section in sections)
+    panels = "".join(section(record) for section in sections) + training_section(record)
     index = EvidenceIndex(record)
     COLUMN_SETS.clear()
     body = [_navigation(record, capabilities, bool(earlier)),
@@ -266,7 +267,7 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
             f"{sum(g.passed for g in record.gates)}/{len(record.gates)} verdicts passed</p>{_identity(record)}"
             f"{_not_evaluated(record)}",
             *(_capability_section(record, c, index, f"id='panel-{c}'" in panels) for c in capabilities),
-            panels, training_section(record), history_section(record, list(earlier)), _meta_section(record)]
+            panels, history_section(record, list(earlier)), _meta_section(record)]
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>tunegate report</title>"
             f"<style>{CSS}{stacked_row_css(COLUMN_SETS)}</style></head><body>{''.join(body)}{script_tag()}"

@@ -107,7 +107,7 @@ def training_section(record: RunRecord) -> str:
     to a line (the page's path to a failure does not run through it)."""
     training = record.run.training
     if not training:
-        return "<h2 id='training'>Training</h2><p>No adapter was trained in this run.</p>"
+        return "<h2 id='panel-training'>Training</h2><p>No adapter was trained in this run.</p>"
     panels = [Panel(name, {"train loss": [(r["step"], r["loss"]) for r in t.get("log", []) if "loss" in r],
                            "eval loss": [(r["step"], r["eval_loss"]) for r in t.get("log", []) if "eval_loss" in r]})
               for name, t in training.items()]
@@ -116,7 +116,7 @@ def training_section(record: RunRecord) -> str:
     rows = [f"<tr>{cell(name)}" + "".join(cell(figure(t[k]) if isinstance(t.get(k), float) else t.get(k, ""), "num")
                                           for k in shown) + f"{cell(_stopped(t.get('stop') or {}))}</tr>"
             for name, t in training.items()]
-    return (f"<details class='section'><summary><h2 id='training'>Training</h2> &middot; "
+    return (f"<details class='section'><summary><h2 id='panel-training'>Training</h2> &middot; "
             f"{plural(len(training), 'adapter')} trained: loss curves and how each run ended</summary>"
             + small_multiples(panels, "step", "loss", "training and eval loss per adapter")
             + table(["adapter", *(k.replace("_", " ") for k in shown), "how it ended"], rows) + "</details>")
