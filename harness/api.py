@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from harness.capabilities import Capability, CapabilityError, CapabilityRegistry
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec
+from harness.item_gates import paired
 from harness.metrics import text_language
 from harness.model.protocol import LanguageModel
 from harness.plugin import parametrize_gates, tunegate_state
@@ -20,6 +21,6 @@ from harness.statistics import rate, wilson_interval
 __all__ = [
     "Capability", "CapabilityError", "CapabilityRegistry", "CapabilityResult", "DataError", "Example",
     "GateResult", "IdentitySpec", "LanguageModel", "MetricSpec", "MetricValue", "Sample", "SessionState",
-    "load_examples", "load_identity_spec", "missing_data", "parametrize_gates", "rate", "text_language",
+    "load_examples", "load_identity_spec", "missing_data", "paired", "parametrize_gates", "rate", "text_language",
     "tunegate_state", "wilson_interval",
 ]

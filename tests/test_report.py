@@ -410,3 +410,11 @@ def test_the_audit_draws_a_gate_line_only_over_the_task_it_judges():
         panels["increment_1: exact match"].split("</svg>")[0]
     assert "gate &lt;= 0.1" in panels["max forgetting"]
     assert 'fill="#b91c1c"' in panels["max forgetting"] and 'fill="#047857"' in panels["max forgetting"]
+
+
+def test_a_plug_in_capability_without_parts_per_gate_gets_evidence_from_its_passed_flags():
+    gate = GateResult("answer_language.match_rate", "answer_language", "match_rate", ">=", 0.9, 0.5, False, "", n=2)
+    samples = [Sample("answer_language", f"a{i}", "p", "r", "b", "t", {"passed": ok}) for i, ok in enumerate((1, 0))]
+    html = render_html(RunRecord(RunInfo("r", "t0"), gates=[gate], samples=samples))
+    block = html[html.index("id='evidence-answer_language.match_rate'"):]
+    assert "<b>1 fail</b> · 1 pass · of n = 2" in block[:block.index("</summary>")]

@@ -38,9 +38,11 @@ def evaluate(models, data, settings) -> CapabilityResult:
         metrics.append(MetricValue(NAME, "match_rate", *rate(flags), checkpoint=view))
         metrics.append(MetricValue(NAME, "match_rate_zh", *rate([f for f, w in zip(flags, wanted, strict=True)
                                                                   if w == "zh"]), checkpoint=view))
-    samples = [Sample(NAME, ex.id, ex.prompt_text, ex.answer, b, t, {"kind": want, "passed": ok})
-               for ex, b, t, want, ok in zip(data, answers["base"], answers["tuned"], wanted, matches["tuned"],
-                                             strict=True)]
+    samples = [Sample(NAME, ex.id, ex.prompt_text, ex.answer, b, t,
+                      {"type": want, "passed": ok, "base_correct": was, "tuned_correct": ok,
+                       "gates": {"match_rate": ok} | ({"match_rate_zh": ok} if want == "zh" else {})})
+               for ex, b, t, want, was, ok in zip(data, answers["base"], answers["tuned"], wanted, matches["base"],
+                                                  matches["tuned"], strict=True)]
     wrong = [s.id for s in samples if not s.score["passed"]]
     evidence = f"{len(wrong)} answers in the wrong language" + (f": {', '.join(wrong[:5])}" if wrong else "")
     return CapabilityResult(metrics, samples, dict.fromkeys(METRICS, evidence))
@@ -50,7 +52,7 @@ def report_section(record) -> str:
     """A per-language table of the tuned model's matches (the generic section shows gates and samples)."""
     rows = {}
     for sample in (s for s in record.samples if s.capability == NAME):
-        counts = rows.setdefault(sample.score["kind"], [0, 0])
+        counts = rows.setdefault(sample.score["type"], [0, 0])
         counts[0] += sample.score["passed"]
         counts[1] += 1
     if not rows:

@@ -42,15 +42,23 @@ class EvidenceIndex:
 
     def items(self, gate: GateResult) -> list[tuple[Sample, str]]:
         """(sample, its role) for every item `gate` counts: the samples of its capability (and part) that
-        recorded a part in its metric."""
-        return [(s, role(s.score["gates"][gate.metric], gate.op, gate.threshold))
-                for s in self.samples.get(gate.capability, [])
-                if gate.metric in s.score.get("gates", {}) and s.score.get("checkpoint", "") == gate.part]
+        recorded a part in its metric; those of an evaluator that records no part per gate (a plug-in's) by
+        their `passed` flag."""
+        out = []
+        for s in self.samples.get(gate.capability, []):
+            parts = s.score.get("gates")
+            if s.score.get("checkpoint", "") != gate.part or (parts is not None and gate.metric not in parts):
+                continue
+            if parts is not None:
+                out.append((s, role(parts[gate.metric], gate.op, gate.threshold)))
+            elif "previous" not in s.score:
+                out.append((s, "pass" if s.score.get("passed", True) else "fail"))
+        return out
 
     def changed(self, gate: GateResult) -> list[Sample]:
-        """Items that recorded no part per gate (audit rows: the items a checkpoint changed), for `gate`'s part."""
-        return [s for s in self.samples.get(gate.capability, []) if "gates" not in s.score
-                and s.score.get("checkpoint", "") == gate.part]
+        """The audit's rows for `gate`'s checkpoint: the items it changed since the stage before (`previous`)."""
+        return [s for s in self.samples.get(gate.capability, []) if "previous" in s.score
+                and "gates" not in s.score and s.score.get("checkpoint", "") == gate.part]
 
     def failing(self, sample: Sample) -> list[str]:
         """The gates (metric names) `sample` counts against: those its part fails or loses."""
@@ -72,7 +80,7 @@ class EvidenceIndex:
 def _worst_first(samples: list[Sample], gate: GateResult) -> list[Sample]:
     """The samples, those with a per-item figure ordered from the worst side of the gate."""
     def distance(sample: Sample) -> float:
-        part = sample.score["gates"][gate.metric]
+        part = sample.score.get("gates", {}).get(gate.metric)
         if isinstance(part, bool) or not isinstance(part, (int, float)):
             return 0.0
         return shortfall(gate.op, gate.threshold, part)
@@ -98,7 +106,7 @@ def _by_part(gate: GateResult, pairs: list[tuple[Sample, str]], index: EvidenceI
     lost and gained rows listed, the others counted; the prompted base's answers where the gate compares with it."""
     groups = {r: _worst_first([s for s, got in pairs if got == r], gate) for r in ROLE_ORDER}
     groups = {r: v for r, v in groups.items() if v}
-    versus = against(pairs[0][0].score["gates"], gate.metric)
+    versus = against(pairs[0][0].score.get("gates", {}), gate.metric)
     paired = any(r in groups for r in ("lost", "gained", "both right", "both wrong"))
     parts = [f"<b>{len(v)} {r}</b>" if r in FAILING_ROLES else f"{len(v)} {r}" for r, v in groups.items()]
     summary = " · ".join(parts) + (f" · of n = {gate.n}" if gate.n is not None else "") + (
