@@ -39,11 +39,18 @@ class EvidenceIndex:
         for s in record.samples:
             self.samples.setdefault(s.capability, []).append(s)
         self.gates = {(g.capability, g.metric, g.part): g for g in record.gates}
+        self._items: dict[str, list[tuple[Sample, str]]] = {}  # by gate id: the verdict box, the gate's row and
+        # its evidence block all ask
 
     def items(self, gate: GateResult) -> list[tuple[Sample, str]]:
         """(sample, its role) for every item `gate` counts: the samples of its capability (and part) that
         recorded a part in its metric; those of an evaluator that records no part per gate (a plug-in's) by
-        their `passed` flag."""
+        their `passed` flag. Computed once per gate."""
+        if gate.id not in self._items:
+            self._items[gate.id] = self._collect(gate)
+        return self._items[gate.id]
+
+    def _collect(self, gate: GateResult) -> list[tuple[Sample, str]]:
         out = []
         for s in self.samples.get(gate.capability, []):
             parts = s.score.get("gates")
