@@ -4,7 +4,7 @@
 
 For a run folder of N checkpoints (links to one small LoRA adapter of the shipped built-in model), times what
 tunegate does per checkpoint before and after the models answer: finding the checkpoints, checking every
-adapter from its files against the base (`harness.preflight.check_adapters`), grouping per-checkpoint verdicts
+adapter from its files against the base (`harness.plugin.preflight.check_adapters`), grouping per-checkpoint verdicts
 and writing history rows (synthetic verdicts and metrics, three tasks). Prints the times at `--small` and
 `--large` and their ratio: linear work gives a ratio near large/small (10), quadratic work near its square (100).
 Model answering itself is linear by construction (one pass per checkpoint) and is not timed here.
@@ -50,8 +50,8 @@ def bookkeeping_seconds(run: Path, settings) -> float:
     """Wall time of the per-checkpoint bookkeeping for one run folder."""
     from harness.evaluators import audit
     from harness.evaluators.checkpoints import find_checkpoints
-    from harness.preflight import base_model_facts, check_adapters
-    from harness.records import GateResult, MetricValue
+    from harness.plugin.preflight import base_model_facts, check_adapters
+    from harness.foundation.records import GateResult, MetricValue
 
     started = time.perf_counter()
     checkpoints = find_checkpoints(run)
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=1000)
     args = parser.parse_args(argv)
-    from harness.settings import Settings
+    from harness.plugin.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from harness.capabilities import Capability, CapabilityError, CapabilityRegistry
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec
-from harness.item_gates import paired
-from harness.metrics import text_language
+from harness.measures.item_gates import paired
+from harness.measures.metrics import text_language
 from harness.model.protocol import LanguageModel
 from harness.plugin import parametrize_gates, tunegate_state
-from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
-from harness.run_state import SessionState
-from harness.selection import missing_data
-from harness.statistics import rate, wilson_interval
+from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
+from harness.plugin.state import SessionState
+from harness.plugin.selection import missing_data
+from harness.measures.statistics import rate, wilson_interval
 
 __all__ = [
     "Capability", "CapabilityError", "CapabilityRegistry", "CapabilityResult", "DataError", "Example",

@@ -7,7 +7,7 @@ with a baseline for drift; failures re-measured once). Markers, the metric regis
 validated against, the report's extra sections and the drift gates are all derived from the registry.
 
 Users add their own capabilities from a conftest or plugin through the `pytest_tunegate_capabilities` hook
-(`harness.hookspecs`); see `examples/`.
+(`harness.plugin.hookspecs`); see `examples/`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.baselines import DRIFT, DRIFT_METRICS
+from harness.gating.baselines import DRIFT, DRIFT_METRICS
 from harness.evaluators import (
     adapter_health,
     audit,
@@ -31,10 +31,10 @@ from harness.evaluators import (
     training,
 )
 from harness.evaluators.accuracy import NEW_TASK, OLD_TASK
-from harness.gates import Gate, confirm_failures, judge
-from harness.records import CapabilityResult, GateResult, MetricSpec
+from harness.gating.gates import Gate, confirm_failures, judge
+from harness.foundation.records import CapabilityResult, GateResult, MetricSpec
 from harness.report.panels import audit_section, strategy_section
-from harness.results import RunRecord
+from harness.gating.results import RunRecord
 
 Evaluate = Callable[[Any, Any, Any], CapabilityResult]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -210,9 +210,9 @@ def _disk_full(p: Project) -> list[str]:
 
 def _unwritable_baselines(p: Project) -> list[str]:
     """Root may write anywhere: the check's permission probe is what is faked."""
-    import harness.preflight
+    import harness.plugin.preflight
 
-    p.monkeypatch.setattr(harness.preflight, "can_write", lambda folder: folder != p.baselines)
+    p.monkeypatch.setattr(harness.plugin.preflight, "can_write", lambda folder: folder != p.baselines)
     return ["--save-baseline", "next"]
 
 

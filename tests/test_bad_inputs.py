@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.baselines import BaselineError, load_baseline
+from harness.gating.baselines import BaselineError, load_baseline
 from harness.data import DataError, IdentitySpec, load_examples, load_identity_spec, load_text_lines
-from harness.gate_config import load_gate_config
-from harness.gates import GateConfigError
+from harness.gating.gate_config import load_gate_config
+from harness.gating.gates import GateConfigError
 from harness.model.loading import BaseModel
 from tests.bad_input_cases import CASES, REFUSED, ROOT, BadInput, Project, readme_with_table
 
@@ -129,7 +129,7 @@ def small_adapter(tmp_path_factory) -> Path:
 @pytest.fixture
 def project(pytester: pytest.Pytester, small_adapter: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     """A fresh project (see `Project`) with one suite test that records a verdict without loading a model."""
-    from harness.results import RunInfo, RunRecord, write_results
+    from harness.gating.results import RunInfo, RunRecord, write_results
 
     p = Project(pytester.path, monkeypatch)
     shutil.copytree(ROOT / "fixtures", p.data, ignore=shutil.ignore_patterns("builtin", "generate.py", "README.md"))
@@ -149,7 +149,7 @@ def project(pytester: pytest.Pytester, small_adapter: Path, monkeypatch: pytest.
 
 SUITE = '''
 import pytest
-from harness.records import GateResult, MetricValue
+from harness.foundation.records import GateResult, MetricValue
 
 pytestmark = pytest.mark.old_task
 

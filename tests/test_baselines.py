@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from harness.gate_config import parse_relative_gates
-from harness.gates import GateConfigError
-from harness.records import MetricValue
+from harness.gating.gate_config import parse_relative_gates
+from harness.gating.gates import GateConfigError
+from harness.foundation.records import MetricValue
 
 REGISTRY_METRIC = MetricValue("old_task", "exact_match", 0.9)
 
@@ -68,7 +68,7 @@ def test_saved_baseline_then_planted_regression_fails(run_suites, forgetting_ada
 
 FAKE_SUITE = """
     import pytest
-    from harness.records import GateResult, MetricValue
+    from harness.foundation.records import GateResult, MetricValue
 
     def test_gate(tunegate):
         value = {value}

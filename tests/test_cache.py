@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cache import atomic_write_text, cached_artifact, content_hash
+from harness.foundation.cache import atomic_write_text, cached_artifact, content_hash
 
 
 def _slow_build(counter: Path):
@@ -56,7 +56,7 @@ def test_key_changes_with_payload():
 def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
     target = tmp_path / "results.json"
     atomic_write_text(target, "old")
-    import harness.cache as cache
+    import harness.foundation.cache as cache
 
     monkeypatch.setattr(cache.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError):

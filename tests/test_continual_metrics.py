@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.metrics import average_accuracy, backward_transfer, forward_transfer, task_forgetting
+from harness.measures.metrics import average_accuracy, backward_transfer, forward_transfer, task_forgetting
 
 NAN = math.nan
 # three tasks learned at stages 0, 1, 2; row i = after stage i

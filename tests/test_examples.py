@@ -12,7 +12,7 @@ import pytest
 
 from harness.capabilities import builtin_capabilities
 from harness.data import Example
-from harness.gate_config import gate_config_from_mapping
+from harness.gating.gate_config import gate_config_from_mapping
 from tests.conftest import ROOT
 from tests.fakes import FakeModel
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from harness.report.history import COLUMNS, append_history, read_history
-from harness.results import RunInfo, RunRecord
-from harness.run_end import append_audit_history, preview_audit_trend, take_history_rows
+from harness.gating.results import RunInfo, RunRecord
+from harness.report.run_end import append_audit_history, preview_audit_trend, take_history_rows
 
 
 def _append_many(path: str, writer: int, count: int) -> None:

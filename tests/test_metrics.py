@@ -7,9 +7,9 @@ import doctest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import harness.metrics as metrics
-from harness.metrics import exact_match, leaked_identities, mentions, normalize_answer
-from harness.statistics import wilson_interval
+import harness.measures.metrics as metrics
+from harness.measures.metrics import exact_match, leaked_identities, mentions, normalize_answer
+from harness.measures.statistics import wilson_interval
 
 
 def test_doctests():

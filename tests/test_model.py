@@ -12,7 +12,7 @@ from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 
 import harness.training.builtin as builtin
-from harness.errors import ModelFolderError
+from harness.foundation.errors import ModelFolderError
 from harness.model.files import UnsafeWeightsError
 from harness.model.loading import (
     AdapterMismatchError,
@@ -192,7 +192,7 @@ def test_base_folder_without_config_is_a_clear_error(tmp_path):
 def test_builtin_model_meets_its_accuracy_bar(base_model, project_root):
     """The default built-in model answers >= 85% of the base task's dev set exactly (the issue's bar)."""
     from harness.data import load_examples
-    from harness.metrics import exact_match
+    from harness.measures.metrics import exact_match
     from harness.model.lm import HFLanguageModel
 
     model, tokenizer = base_model.load()

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.data import load_examples, load_text_lines
-from harness.metrics import perplexity as ppl
+from harness.measures.metrics import perplexity as ppl
 from harness.model.lm import HFLanguageModel
 from harness.model.scoring import sliding_windows
 from harness.model.views import base_and_tuned

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from harness.capabilities import builtin_capabilities
-from harness.records import GateResult, MetricValue
-from harness.results import RunInfo, RunRecord
-from harness.run_state import SessionState
-from harness.settings import Settings
+from harness.foundation.records import GateResult, MetricValue
+from harness.gating.results import RunInfo, RunRecord
+from harness.plugin.state import SessionState
+from harness.plugin.settings import Settings
 from tests import fakes
 
 CONFTEST = """
@@ -26,8 +26,8 @@ import os
 import pytest
 
 from harness.capabilities import Capability
-from harness.records import CapabilityResult, MetricSpec, MetricValue
-from harness.statistics import rate
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue
+from harness.measures.statistics import rate
 from tests.fakes import fake_pair, question_set
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from harness.process_gc import collector_paused, freeze_startup_objects
+from harness.foundation.process_gc import collector_paused, freeze_startup_objects
 
 
 @pytest.mark.parametrize("enabled_before", [True, False])
@@ -24,7 +24,7 @@ def test_collector_paused_restores_the_previous_state_even_on_error(enabled_befo
 
 
 def test_startup_objects_are_frozen_once_per_process():
-    script = ("import gc; from harness.process_gc import freeze_startup_objects as f; "
+    script = ("import gc; from harness.foundation.process_gc import freeze_startup_objects as f; "
               "before = gc.get_freeze_count(); first = f(); frozen = gc.get_freeze_count(); second = f(); "
               "print(before == 0, first, frozen > 1000, second, gc.get_freeze_count() == frozen)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout

@@ -113,8 +113,8 @@ def test_perplexity_and_generation_get_a_prompted_column_that_no_gate_reads(base
     from dataclasses import replace as with_id
 
     from harness.data import load_examples, load_text_lines
-    from harness.metrics import perplexity
-    from harness.text_metrics import corpus_score_ci
+    from harness.measures.metrics import perplexity
+    from harness.measures.text_metrics import corpus_score_ci
 
     base, tuned = base_and_tuned(base_model, adapter_under_test)
     prompted = PromptedModel(base, identity_spec.prompt)

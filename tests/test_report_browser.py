@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.records import GateResult, MetricValue, Sample
+from harness.foundation.records import GateResult, MetricValue, Sample
 from harness.report.html import write_html
-from harness.results import RunInfo, RunRecord
+from harness.gating.results import RunInfo, RunRecord
 from tests.conftest import ROOT, plant_adapter
 
 SCREENSHOTS = ROOT / "reports" / "screenshots"

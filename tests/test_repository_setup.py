@@ -16,7 +16,7 @@ import pytest
 from harness.data import IdentitySpec, load_examples
 from harness.data.prep import normalised
 from harness.data.probes import build_probes
-from harness.scaffold import InitAnswers, init_repository, suite_file_text, write_probes
+from harness.commands.scaffold import InitAnswers, init_repository, suite_file_text, write_probes
 from harness.suites import CAPABILITY_SUITES
 from tests.conftest import ROOT
 
@@ -30,8 +30,8 @@ def answers(**changes) -> InitAnswers:
 
 
 def tunegate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """The installed `tunegate` command (python -m harness.cli: the same entry point), no terminal."""
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, capture_output=True, text=True,
+    """The installed `tunegate` command (python -m harness.commands.cli: the same entry point), no terminal."""
+    return subprocess.run([sys.executable, "-m", "harness.commands.cli", *args], cwd=cwd, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=120)
 
 
@@ -164,7 +164,7 @@ def test_a_suite_without_any_gate_config_is_one_clear_error(pytester):
 
 
 def test_write_probes_refuses_a_data_folder_without_an_identity(tmp_path):
-    from harness.errors import InputError
+    from harness.foundation.errors import InputError
 
     with pytest.raises(InputError, match=r"identity/identity.toml: no identity config; `tunegate init` writes one"):
         write_probes(tmp_path)
@@ -193,7 +193,7 @@ def test_the_starter_identity_data_is_the_built_in_adapters_training_data():
 
 
 def test_init_asks_in_a_terminal_for_what_its_options_did_not_say(tmp_path, monkeypatch, capsys):
-    from harness import cli
+    from harness.commands import cli
 
     replies = iter(["Aurora", "Lumen Labs", "models/base", "Atlas", ""])
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
@@ -208,7 +208,7 @@ def test_init_asks_in_a_terminal_for_what_its_options_did_not_say(tmp_path, monk
 def test_the_gates_init_writes_are_the_default_gates():
     """harness/templates/gates.toml (what a team starts from) holds the thresholds of fixtures/gates.toml, whose
     margins over seeds are measured (bench/results/margins.md): the two cannot drift apart unseen."""
-    from harness.compat import tomllib
+    from harness.foundation.compat import tomllib
 
     template = tomllib.loads((ROOT / "harness/templates/gates.toml").read_text())
     fixtures = tomllib.loads((ROOT / "fixtures/gates.toml").read_text())

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.cache import file_digest
-from harness.cpu import share_cores_among_workers, usable_cores
-from harness.session import _worker_order
+from harness.foundation.cache import file_digest
+from harness.foundation.cpu import share_cores_among_workers, usable_cores
+from harness.plugin.fixtures import _worker_order
 from harness.training.jobs import TrainingJob, train_identity, train_side_by_side
 from harness.training.recipe import load_recipe
 

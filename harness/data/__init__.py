@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
-from harness.metrics import text_language
-from harness.textfiles import read_text_file
+from harness.foundation.errors import InputError
+from harness.measures.metrics import text_language
+from harness.foundation.textfiles import read_text_file
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")  # any {{ name }}: a wrong case is caught
 ROLES = ("system", "user", "assistant")
@@ -276,7 +276,7 @@ class IdentitySpec:
 
 def load_identity_spec(path: str | Path) -> IdentitySpec:
     """Read an identity TOML file (`name`, `author`, `[base]`, `[others]`); unknown keys are errors."""
-    from harness.compat import tomllib
+    from harness.foundation.compat import tomllib
 
     path = Path(path)
     try:
@@ -316,7 +316,7 @@ class PromptBaseline:
 def load_prompt_baseline(path: Path, table: str) -> PromptBaseline:
     """Table `[table]` of a prompt-baseline TOML file (`fixtures/prompted.toml`); defaults when the file or table is
     absent; an unknown key or a bad value is an error naming the file, table and key."""
-    from harness.compat import tomllib
+    from harness.foundation.compat import tomllib
 
     if not path.is_file():
         return PromptBaseline()

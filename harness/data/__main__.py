@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.data import load_examples
 from harness.data.prep import FORMATS, dataset_report, record_of, report_lines, write_records, write_split
-from harness.errors import InputError
+from harness.foundation.errors import InputError
 
 
 def _lengths(base: str | None, examples) -> list[int] | None:

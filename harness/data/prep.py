@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.cache import atomic_write_text, file_digest
+from harness.foundation.cache import atomic_write_text, file_digest
 from harness.data import DataError, Example
 
 FORMATS = ("alpaca", "chat", "completion")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from harness.data import Example, IdentitySpec
 from harness.data.prep import normalised, record_of, stratified_split
-from harness.statistics import minimum_detectable_change, wilson_interval
+from harness.measures.statistics import minimum_detectable_change, wilson_interval
 
 HELD_OUT_EN = (
     "Could you tell me who you are?", "What's your name?", "Who built you?", "Please introduce yourself.",

@@ -18,12 +18,12 @@ from typing import Any
 
 from harness.data import Example
 from harness.evaluators.answers import AnswerPair, answer_both
-from harness.item_gates import paired
-from harness.metrics import token_f1
+from harness.measures.item_gates import paired
+from harness.measures.metrics import token_f1
 from harness.model.prompted import prompt_verdict
 from harness.model.protocol import LanguageModel
-from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
-from harness.statistics import mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.measures.statistics import mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate
 
 NOISE_ALPHA = 0.05
 
@@ -70,7 +70,7 @@ def change_verdict(results: list[AnswerPair], expect_gain: bool) -> str:
 def accuracy_samples(capability: str, results: list[AnswerPair], passed: Callable[[AnswerPair], bool],
                      change_metric: str) -> list[Sample]:
     """Before/after rows for results.json and the report; `passed` says which rows count as good, `gates` each
-    item's part in the exact-match floor and the paired change (see `harness.item_gates`)."""
+    item's part in the exact-match floor and the paired change (see `harness.measures.item_gates`)."""
     return [Sample(capability, r.example.id, r.example.prompt_text, r.example.answer, r.base_output, r.tuned_output,
                    {"type": r.category, "language": r.lang, "passed": passed(r), "base_correct": r.base_correct,
                     "tuned_correct": r.tuned_correct,

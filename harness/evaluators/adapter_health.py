@@ -24,11 +24,11 @@ from typing import Any
 import torch
 
 from harness.data import Example
-from harness.lora_metrics import activation_entropy, activation_rate, effective_rank, update_ratio
+from harness.measures.lora_metrics import activation_entropy, activation_rate, effective_rank, update_ratio
 from harness.model.lora_layers import LoraLayer
 from harness.model.protocol import LanguageModel
-from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
-from harness.statistics import mean_ci, rate
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.measures.statistics import mean_ci, rate
 
 CAPABILITY = "adapter_health"
 INF = math.inf
@@ -198,7 +198,7 @@ def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any
 
 
 def layer_samples(layers: list[LayerHealth]) -> list[Sample]:
-    """One row per LoRA layer: its figures, and its part in each per-layer gate (see `harness.item_gates`): the
+    """One row per LoRA layer: its figures, and its part in each per-layer gate (see `harness.measures.item_gates`): the
     layer's own entropy, rank, A growth and update ratio over the median layer's, finite and alive or not."""
     if not layers:
         return []

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.data import Example
-from harness.metrics import exact_match
+from harness.measures.metrics import exact_match
 from harness.model.protocol import LanguageModel
 
 

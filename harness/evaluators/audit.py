@@ -16,11 +16,11 @@ from typing import Any
 
 from harness.data import Example
 from harness.evaluators.checkpoints import Checkpoint
-from harness.metrics import exact_match
+from harness.measures.metrics import exact_match
 from harness.model.protocol import LanguageModel
-from harness.progress import progress
-from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
-from harness.statistics import rate
+from harness.foundation.progress import progress
+from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
+from harness.measures.statistics import rate
 
 CAPABILITY = "audit"
 METRICS = {
@@ -92,7 +92,7 @@ def nightly_answer(order: Sequence[str], passed: Mapping[str, bool]) -> dict:
 def verdicts_by_checkpoint(verdicts: Mapping[str, GateResult]) -> dict[str, list[GateResult]]:
     """The verdicts grouped by the checkpoint their id ends with (`...[checkpoint-300]`), in one pass.
 
-    >>> from harness.records import GateResult
+    >>> from harness.foundation.records import GateResult
     >>> v = GateResult("audit.max_forgetting[checkpoint-2]", "audit", "max_forgetting", "<=", 0.1, 0.0, True, "")
     >>> list(verdicts_by_checkpoint({v.id: v}))
     ['checkpoint-2']

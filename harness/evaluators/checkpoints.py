@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.data import DataError
-from harness.errors import read_json
+from harness.foundation.errors import read_json
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _SWIFT_RUN = re.compile(r"^v(\d+)-\d{8}-\d{6}$")

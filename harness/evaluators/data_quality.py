@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.data.prep import DataReport
-from harness.records import CapabilityResult, MetricSpec, MetricValue
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue
 
 CAPABILITY = "data"
 METRICS = {

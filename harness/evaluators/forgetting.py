@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.data import Example
-from harness.metrics import average_accuracy, backward_transfer, exact_match, forward_transfer, task_forgetting
+from harness.measures.metrics import average_accuracy, backward_transfer, exact_match, forward_transfer, task_forgetting
 from harness.model.protocol import LanguageModel
-from harness.records import CapabilityResult, MetricSpec, MetricValue
-from harness.statistics import rate, wilson_interval
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue
+from harness.measures.statistics import rate, wilson_interval
 
 CAPABILITY = "forgetting"
 METRICS = {

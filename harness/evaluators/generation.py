@@ -15,11 +15,11 @@ from typing import Any
 
 from harness.data import Example
 from harness.evaluators.answers import AnswerPair, answer_both
-from harness.metrics import exact_match, token_f1
+from harness.measures.metrics import exact_match, token_f1
 from harness.model.protocol import LanguageModel
-from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
-from harness.statistics import mean_ci, rate
-from harness.text_metrics import corpus_score_ci, rouge_l, sentence_chrf
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.measures.statistics import mean_ci, rate
+from harness.measures.text_metrics import corpus_score_ci, rouge_l, sentence_chrf
 
 CAPABILITY = "generation"
 METRICS = {
@@ -78,7 +78,7 @@ def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any
 
 def generation_samples(items: list[AnswerPair]) -> list[Sample]:
     """Before/after rows with each item's chrF and ROUGE-L (base and tuned, `figures`), its part in each gate (its
-    tuned chrF and ROUGE-L, its chrF gain; see `harness.item_gates`) and whether tuned got better or worse; a row
+    tuned chrF and ROUGE-L, its chrF gain; see `harness.measures.item_gates`) and whether tuned got better or worse; a row
     passes when tuned is no worse than base."""
     refs = [g.example.answer for g in items]
     base, tuned = [g.base_output for g in items], [g.tuned_output for g in items]

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
-from harness.item_gates import paired
-from harness.metrics import claims_identity, exact_match, leaked_identities
+from harness.measures.item_gates import paired
+from harness.measures.metrics import claims_identity, exact_match, leaked_identities
 from harness.model.prompted import prompt_verdict
 from harness.model.protocol import LanguageModel
-from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
-from harness.statistics import paired_bootstrap_ci, rate
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.measures.statistics import paired_bootstrap_ci, rate
 
 CAPABILITY = "identity"
 KINDS = ("held_in", "held_out", "adversarial", "locality")
@@ -152,7 +152,7 @@ def failing_probes(results: list[ProbeResult], metric: str, limit: int = 5) -> s
 
 
 def item_gates(result: ProbeResult, prompted: ProbeResult | None = None) -> dict[str, Any]:
-    """The probe's part in each identity gate (see `harness.item_gates`): its own kind's criterion, the leak
+    """The probe's part in each identity gate (see `harness.measures.item_gates`): its own kind's criterion, the leak
     check for every identity probe, and for held-out probes the claim paired with the prompted base's."""
     kind = result.probe.kind
     if kind == "locality":

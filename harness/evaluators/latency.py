@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from harness.cpu import single_thread
+from harness.foundation.cpu import single_thread
 from harness.model.protocol import Conversation, LanguageModel
-from harness.records import CapabilityResult, MetricSpec, MetricValue
-from harness.statistics import fast_half_mean_ci, ratio_ci
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue
+from harness.measures.statistics import fast_half_mean_ci, ratio_ci
 
 CAPABILITY = "latency"
 INF = float("inf")

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from harness.data import Example
-from harness.metrics import perplexity, text_language
+from harness.measures.metrics import perplexity, text_language
 from harness.model.protocol import LanguageModel
-from harness.records import CapabilityResult, MetricSpec, MetricValue, Sample
-from harness.statistics import bootstrap_counts, percentile_interval
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.measures.statistics import bootstrap_counts, percentile_interval
 
 CAPABILITY = "perplexity"
 METRICS = {
@@ -124,7 +124,7 @@ SHOWN_TEXT = 160  # characters of a held-out text quoted in its row
 
 def corpus_samples(corpus: Scored, items: Sequence[str] | Sequence[Example]) -> list[Sample]:
     """One row per scored text: its tokens, base and tuned perplexity and their ratio (`figures`), the ratio being
-    its part in the corpus's ratio gate (see `harness.item_gates`)."""
+    its part in the corpus's ratio gate (see `harness.measures.item_gates`)."""
     samples = []
     for i, (item, lang, base, tuned) in enumerate(zip(items, corpus.langs, corpus.base, corpus.tuned, strict=True)):
         before, after = perplexity(*base), perplexity(*tuned)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import Example, IdentitySpec, load_examples
-from harness.metrics import normalized_edit_distance
+from harness.measures.metrics import normalized_edit_distance
 from harness.model.protocol import LanguageModel
-from harness.records import CapabilityResult, MetricValue, Sample
-from harness.statistics import rate
+from harness.foundation.records import CapabilityResult, MetricValue, Sample
+from harness.measures.statistics import rate
 
 CAPABILITY = "shadow"
 

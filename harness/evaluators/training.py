@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from harness.records import CapabilityResult, MetricSpec, MetricValue
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue
 
 CAPABILITY = "training"
 METRICS = {

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from filelock import FileLock
 
-from harness.cache import atomic_write_text, content_hash
+from harness.foundation.cache import atomic_write_text, content_hash
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 Pairs = list[tuple[Hashable, Any]]

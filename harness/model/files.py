@@ -14,8 +14,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import ModelFolderError, read_json
-from harness.textfiles import read_text_file
+from harness.foundation.errors import ModelFolderError, read_json
+from harness.foundation.textfiles import read_text_file
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
 CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")

@@ -25,7 +25,7 @@ from harness.model.prompts import answer_ids, prompt_ids, stop_token_ids
 from harness.model.protocol import Conversation, LanguageModel
 from harness.model.requests import RequestCache
 from harness.model.scoring import sliding_windows, token_logprobs
-from harness.progress import progress
+from harness.foundation.progress import progress
 
 DEFAULT_BATCH_SIZE = 64  # sequences per padded batch, for generation and scoring alike
 
@@ -315,7 +315,7 @@ def answer_fingerprint(device: str, dtype: str, batch_size: int) -> dict:
     import peft
     import transformers
 
-    from harness.cache import file_digest
+    from harness.foundation.cache import file_digest
 
     here = Path(__file__).parent
     return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,

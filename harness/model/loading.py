@@ -18,8 +18,8 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from harness.cache import content_hash, directory_digest
-from harness.errors import ModelFolderError, summary
+from harness.foundation.cache import content_hash, directory_digest
+from harness.foundation.errors import ModelFolderError, summary
 from harness.model.files import (
     ADAPTER_WEIGHTS,
     check_adapter_folder,

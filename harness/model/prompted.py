@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.cache import content_hash
+from harness.foundation.cache import content_hash
 from harness.data import ContextOverflowError, Example, load_examples, load_identity_spec, load_prompt_baseline
 from harness.data.prep import shared_records
 from harness.model.protocol import Conversation, LanguageModel

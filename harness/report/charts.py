@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from harness.item_gates import OPS
+from harness.measures.item_gates import OPS
 from harness.report.figures import figure
 
 Series = Mapping[str, Sequence[tuple[float, float]]]

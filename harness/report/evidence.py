@@ -2,7 +2,7 @@
 pass, or lost / gained / both right / both wrong for a paired difference), the rows that matter shown (worst
 first, capped) and the rest one click away in the capability's item table, filtered to the gate.
 
-Why per gate and from each item's recorded part (`harness.item_gates`): a capability's items bear on several
+Why per gate and from each item's recorded part (`harness.measures.item_gates`): a capability's items bear on several
 gates (a held-out probe counts for the claim rate, the leak rate and the gain over the prompted base), so grouping
 by capability or by "the metric an item failed" lists items that do not add up to the gate's n.
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from harness.item_gates import ROLE_ORDER, against, role, shortfall
-from harness.records import GateResult, Sample
+from harness.measures.item_gates import ROLE_ORDER, against, role, shortfall
+from harness.foundation.records import GateResult, Sample
 from harness.report.markup import anchor, plural
 from harness.report.samples import outcome, rows_table
-from harness.results import RunRecord
+from harness.gating.results import RunRecord
 
 EVIDENCE_ROWS = 10  # rows of one group shown in a gate's evidence; all of them are in the item table
 SHOWN_ROLES = {"fail", "lost", "gained"}  # the groups listed row by row: what fails and what makes a difference

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock
 
-from harness.cache import atomic_output
+from harness.foundation.cache import atomic_output
 
 COLUMNS = ["run_id", "time", "checkpoint", "step", "task", "metric", "value"]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 
-from harness.gates import severity
-from harness.item_gates import shortfall
-from harness.records import GateResult
+from harness.gating.gates import severity
+from harness.measures.item_gates import shortfall
+from harness.foundation.records import GateResult
 from harness.report.figures import figure, interval
-from harness.results import RunRecord
+from harness.gating.results import RunRecord
 
 
 def judged_models(record: RunRecord) -> list[str]:

@@ -8,7 +8,7 @@ from html import escape
 from harness.report.charts import Panel, Threshold, heatmap, line_chart, small_multiples
 from harness.report.figures import figure
 from harness.report.markup import anchor, cell, plural, relative, run_root, table
-from harness.results import RunRecord
+from harness.gating.results import RunRecord
 
 
 def gate_line(record: RunRecord, capability: str, metric: str) -> Threshold | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from difflib import SequenceMatcher
 from html import escape
 
-from harness.records import Sample
+from harness.foundation.records import Sample
 from harness.report.figures import figure
 from harness.report.markup import cell
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from harness.report.figures import figure, interval
 from harness.report.naming import failed_worst_first, judged_models, nightly_answer
-from harness.results import RunRecord
-from harness.verdict import NO_BASELINE
+from harness.gating.results import RunRecord
+from harness.gating.verdict import NO_BASELINE
 
 
 def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> list[tuple[str, dict]]:

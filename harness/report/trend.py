@@ -12,10 +12,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness.records import GateResult
+from harness.foundation.records import GateResult
 from harness.report.charts import Panel, Threshold, small_multiples
 from harness.report.markup import cell, plural, table
-from harness.results import RunRecord
+from harness.gating.results import RunRecord
 
 SHOWN_RUNS = 20  # the newest earlier runs read back
 

@@ -6,7 +6,7 @@ import pytest
 
 from harness.api import missing_data, parametrize_gates
 from harness.data import load_examples
-from harness.records import GateResult
+from harness.foundation.records import GateResult
 
 pytestmark = [pytest.mark.adapter_health, pytest.mark.reads("tasks/base/dev.json")]
 __all__ = ["adapter_health_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]

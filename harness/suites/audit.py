@@ -16,8 +16,8 @@ from harness.data import load_examples
 from harness.evaluators import audit
 from harness.evaluators.checkpoints import Checkpoint, find_checkpoints, find_run
 from harness.model.views import adapter_chain
-from harness.records import GateResult
-from harness.settings import Settings
+from harness.foundation.records import GateResult
+from harness.plugin.settings import Settings
 from harness.training.sequence import sequence_tasks
 
 pytestmark = [pytest.mark.audit, pytest.mark.reads("tasks/base/dev.json"),

@@ -8,7 +8,7 @@ import pytest
 from harness.api import parametrize_gates
 from harness.data import load_examples
 from harness.model.views import adapter_chain, untrained_like
-from harness.records import GateResult
+from harness.foundation.records import GateResult
 
 pytestmark = [pytest.mark.forgetting, pytest.mark.reads("tasks/base/dev.json", "tasks/increment_*/dev.json"),
               pytest.mark.trains("sequences", unless=("brings_model",))]

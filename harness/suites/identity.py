@@ -11,7 +11,7 @@ from harness.api import missing_data, parametrize_gates, tunegate_state
 from harness.data import load_identity_spec
 from harness.evaluators import identity
 from harness.model.prompted import with_identity_prompt
-from harness.records import GateResult
+from harness.foundation.records import GateResult
 
 pytestmark = [pytest.mark.identity, pytest.mark.reads(*identity.DATA_FILES)]
 __all__ = ["identity_results", "identity_verdicts", "pytest_generate_tests", "pytestmark", "test_gate", "test_probe"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from harness.api import parametrize_gates
-from harness.cpu import processes_sharing_cores, xdist_workers
+from harness.foundation.cpu import processes_sharing_cores, xdist_workers
 from harness.data import load_examples
 from harness.model.loading import resolve_device
 from harness.model.prompted import identity_prompted
 from harness.model.views import plain_base
-from harness.records import GateResult
+from harness.foundation.records import GateResult
 
 pytestmark = [pytest.mark.latency, pytest.mark.reads("tasks/base/dev.json"),
               pytest.mark.trains("adapter_under_test", unless=("brings_model",))]

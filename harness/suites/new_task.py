@@ -8,7 +8,7 @@ import pytest
 from harness.api import parametrize_gates
 from harness.data import load_examples
 from harness.model.prompted import PromptedModel, few_shot_prompt
-from harness.records import GateResult
+from harness.foundation.records import GateResult
 from harness.training.sequence import sequence_tasks
 
 pytestmark = [pytest.mark.new_task, pytest.mark.reads("tasks/increment_*/dev.json")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.api import parametrize_gates
-from harness.records import GateResult
+from harness.foundation.records import GateResult
 
 pytestmark = [pytest.mark.training, pytest.mark.trains("sequences", unless=("brings_model",))]
 __all__ = ["pytest_generate_tests", "pytestmark", "test_gate", "training_verdicts"]

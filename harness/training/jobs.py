@@ -3,7 +3,7 @@
 A `TrainingJob` is one independent chain of cached adapters: the identity adapter, or one continual-learning
 strategy's sequence of stages. Jobs share nothing but the cache, so `train_side_by_side` trains them at once on
 a multi-core CPU: the longest job goes to a spawned helper process and this process trains the others, each
-on one thread (training is single-threaded on CPU anyway, see `harness.cpu`). This process returns as soon as
+on one thread (training is single-threaded on CPU anyway, see `harness.foundation.cpu`). This process returns as soon as
 its own share is done, so evaluation that does not need the helper's chain overlaps its training. The adapters
 are the same bytes as when the jobs run one after another; the cache's file locks keep pytest-xdist workers
 from training one adapter twice.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from harness.progress import progress
+from harness.foundation.progress import progress
 from harness.training.batching import IGNORE_INDEX
 
 

@@ -14,8 +14,8 @@ import torch
 from peft import PeftModel, get_peft_model
 
 import harness
-from harness.cache import cached_artifact, cached_folder, file_digest
-from harness.cpu import single_thread
+from harness.foundation.cache import cached_artifact, cached_folder, file_digest
+from harness.foundation.cpu import single_thread
 from harness.data import Example, load_examples
 from harness.model.loading import BaseModel, adapter_digest
 from harness.training.batching import collate, encode_example, shuffled_batches

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from harness.data import Example
-from harness.errors import InputError
+from harness.foundation.errors import InputError
 from harness.training.recipe import LoraRecipe
 
 SCALING_RANGE = (0.5, 4.0)  # alpha / r outside this: updates too timid or too loud for the usual learning rates

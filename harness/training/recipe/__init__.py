@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from harness.compat import tomllib
-from harness.errors import InputError
-from harness.textfiles import read_text_file
+from harness.foundation.compat import tomllib
+from harness.foundation.errors import InputError
+from harness.foundation.textfiles import read_text_file
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """pytest wiring only: options, hooks, markers (one per registered capability), the session state under a
-StashKey, and the session fixtures (`harness.session`).
+StashKey, and the session fixtures (`harness.plugin.fixtures`).
 
 The logic lives elsewhere: the capability registry in `harness.capabilities`, running a capability and ending
-the run (worker parts, environment, reports, baseline) in `harness.run_state`, baselines in
-`harness.baselines`.
+the run (worker parts, environment, reports, baseline) in `harness.plugin.state`, baselines in
+`harness.gating.baselines`.
 
 Installed, the plugin is loaded by every pytest run of the environment, so it stays light until a run uses
 tunegate: when no gate config is found (no `--gates`, no `[tool.tunegate.gates]`, no `<data-dir>/gates.toml`)
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness import hookspecs
-from harness.baselines import BaselineError, baseline_path
-from harness.cache import resolve_cache_root
-from harness.errors import InputError, InputWarning
-from harness.gate_config import gate_config_source
-from harness.invocation import first_tunegate_suite, misread_option_value, own_suites_from_elsewhere
-from harness.process_gc import collector_paused, freeze_startup_objects
-from harness.selection import (
+from harness.plugin import hookspecs
+from harness.gating.baselines import BaselineError, baseline_path
+from harness.foundation.cache import resolve_cache_root
+from harness.foundation.errors import InputError, InputWarning
+from harness.gating.gate_config import gate_config_source
+from harness.plugin.invocation import first_tunegate_suite, misread_option_value, own_suites_from_elsewhere
+from harness.foundation.process_gc import collector_paused, freeze_startup_objects
+from harness.plugin.selection import (
     capability_of,
     deselection,
     missing_data,  # noqa: F401  (suites copied before harness.api import it from here)
@@ -35,13 +35,13 @@ from harness.selection import (
     skip_reason,
     skip_unjudgeable,
 )
-from harness.settings import DORMANT, STATE, Settings
-from harness.verdict import GATED_TESTS
+from harness.plugin.settings import DORMANT, STATE, Settings
+from harness.gating.verdict import GATED_TESTS
 
 if TYPE_CHECKING:
     from harness.capabilities import CapabilityRegistry
-    from harness.gate_config import GateConfig
-    from harness.run_state import SessionState
+    from harness.gating.gate_config import GateConfig
+    from harness.plugin.state import SessionState
 
 READS_MARKER = ("reads(pattern, ..., otherwise=(pattern, ...)): the data files (glob patterns under the data folder) "
                 "the suite reads, or the alternative it falls back to; when neither is all there, its tests are "
@@ -126,9 +126,9 @@ def pytest_configure(config: pytest.Config) -> None:
                                  "`tunegate init` writes one (docs/your-repository.md)")
         return
     with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
-        from harness.run_state import SessionState, new_run_record
+        from harness.plugin.state import SessionState, new_run_record
 
-        config.pluginmanager.import_plugin("harness.session")
+        config.pluginmanager.import_plugin("harness.plugin.fixtures")
     freeze_startup_objects()
     capabilities = _capabilities(config)
     for name, text in {**capabilities.markers(), "trains": TRAINS_MARKER, "reads": READS_MARKER}.items():
@@ -219,7 +219,7 @@ def _capabilities(config: pytest.Config) -> CapabilityRegistry:
 
 def _gate_config(settings: Settings, capabilities: CapabilityRegistry) -> GateConfig:
     """The gate config, validated against the registry; a missing or invalid file is a usage error."""
-    from harness.gate_config import load_gate_config
+    from harness.gating.gate_config import load_gate_config
 
     try:
         return load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, capabilities.metric_specs(),
@@ -229,8 +229,8 @@ def _gate_config(settings: Settings, capabilities: CapabilityRegistry) -> GateCo
 
 
 def _preflight(config: pytest.Config, settings: Settings) -> None:
-    """Every input check of `harness.preflight`: the first problem is a usage error, warnings are shown."""
-    from harness.preflight import preflight
+    """Every input check of `harness.plugin.preflight`: the first problem is a usage error, warnings are shown."""
+    from harness.plugin.preflight import preflight
 
     try:
         warnings = preflight(settings)
@@ -293,7 +293,7 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip, saying why, the suite tests that cannot give a verdict in this run (`harness.selection`): a data file
+    """Skip, saying why, the suite tests that cannot give a verdict in this run (`harness.plugin.selection`): a data file
     the suite `reads` is missing, an adapter capability under --tuned-model, a capability `[graded_by]` leaves
     out; a suite whose data folder has only a dev set runs what that dev set allows."""
     state = config.stash.get(STATE, None)

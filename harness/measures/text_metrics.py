@@ -1,6 +1,6 @@
 """Pure generation-quality metrics: corpus BLEU and chrF (sacrebleu), ROUGE-L F1 (rouge-score).
 
-These are the functions behind the local `evaluate` modules in `harness/metric_modules/` (which users load by
+These are the functions behind the local `evaluate` modules in `harness/measures/metric_modules/` (which users load by
 path, offline); evaluators call them directly so bootstrap intervals do not pay `evaluate`'s overhead.
 `corpus_score_ci` gives their bootstrap intervals from sentence statistics extracted once.
 Chinese is tokenised per character: sacrebleu's "zh" tokenizer for BLEU, `CjkTokenizer` for ROUGE-L
@@ -16,8 +16,8 @@ import numpy as np
 import sacrebleu
 from rouge_score import rouge_scorer
 
-from harness.metrics import text_language
-from harness.statistics import bootstrap_counts, percentile_interval
+from harness.measures.metrics import text_language
+from harness.measures.statistics import bootstrap_counts, percentile_interval
 
 _CJK_OR_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+", re.UNICODE)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from harness.baselines import DRIFT
-from harness.gate_config import GateConfig
-from harness.results import RunRecord
+from harness.gating.baselines import DRIFT
+from harness.gating.gate_config import GateConfig
+from harness.gating.results import RunRecord
 
 UNJUDGED = "unjudged"  # run section: gate id or capability -> why its tests gave no verdict
 GATED_TESTS = "gated_tests"  # run section: how many selected tests belong to suites with configured gates

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-CHECKOUT = Path(__file__).resolve().parent.parent  # a source checkout of tunegate (its own suites/ beside harness/)
+CHECKOUT = Path(__file__).resolve().parents[2]  # a source checkout of tunegate (its own suites/ beside harness/)
 PATH_OPTIONS = ("--adapter", "--tuned-model", "--checkpoints", "--shadow", "--base-model", "--data-dir", "--gates",
                 "--report-dir", "--cache-dir", "--history", "--request-cache", "--baseline-dir")
 SKIPPED_FOLDERS = frozenset({"venv", "node_modules", "site-packages", "__pycache__", "build", "dist"})

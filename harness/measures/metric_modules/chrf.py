@@ -1,7 +1,7 @@
 """Corpus chrF (sacrebleu) as a local `evaluate` metric module.
 
 Example:
-    >>> from harness.metric_modules import load_metric
+    >>> from harness.measures.metric_modules import load_metric
     >>> chrf = load_metric("chrf")  # evaluate.load of this file, by path
     >>> chrf.compute(predictions=["我是极光"], references=["我是极光"])
     {'chrf': 100.0}
@@ -10,7 +10,7 @@ Example:
 import datasets
 import evaluate
 
-from harness.text_metrics import corpus_chrf
+from harness.measures.text_metrics import corpus_chrf
 
 
 class Chrf(evaluate.Metric):

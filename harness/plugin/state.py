@@ -4,7 +4,7 @@ capability (evaluate, check its gates, record), and the end of the run (worker p
 captured, results.json and report.html written, history and baseline).
 
 `harness.plugin` creates a `SessionState` in `pytest_configure` and keeps it in `config.stash[STATE]`
-(`harness.settings`); the session fixtures (`harness.session`) and the suites read it from there.
+(`harness.plugin.settings`); the session fixtures (`harness.plugin.fixtures`) and the suites read it from there.
 """
 
 from __future__ import annotations
@@ -20,24 +20,24 @@ from typing import Any
 
 import pytest
 
-from harness.baselines import capability_verdicts, drift_gate_ids, load_baseline
+from harness.gating.baselines import capability_verdicts, drift_gate_ids, load_baseline
 from harness.capabilities import CapabilityRegistry
-from harness.errors import InputError, OutputError
-from harness.gate_config import GateConfig
+from harness.foundation.errors import InputError, OutputError
+from harness.gating.gate_config import GateConfig
 from harness.model.requests import RequestCache
-from harness.records import CapabilityResult, GateResult, MetricValue, Sample
+from harness.foundation.records import CapabilityResult, GateResult, MetricValue, Sample
 from harness.report.html import write_html
 from harness.report.markdown import publish_step_summary, write_summary
-from harness.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
-from harness.run_end import (
+from harness.gating.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
+from harness.report.run_end import (
     append_audit_history,
     environment,
     preview_audit_trend,
     save_baseline_if_allowed,
     take_history_rows,
 )
-from harness.settings import Settings
-from harness.verdict import GATED_TESTS, UNJUDGED, configured_gate_ids, run_verdict, unevaluated_gates
+from harness.plugin.settings import Settings
+from harness.gating.verdict import GATED_TESTS, UNJUDGED, configured_gate_ids, run_verdict, unevaluated_gates
 
 
 @dataclass(repr=False)

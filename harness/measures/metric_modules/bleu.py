@@ -1,7 +1,7 @@
 """Corpus BLEU (sacrebleu) as a local `evaluate` metric module.
 
 Example:
-    >>> from harness.metric_modules import load_metric
+    >>> from harness.measures.metric_modules import load_metric
     >>> bleu = load_metric("bleu")  # evaluate.load of this file, by path
     >>> scores = bleu.compute(predictions=["the cat sat on the mat"], references=["the cat sat on the mat"])
     >>> round(scores["bleu"], 6), scores["tokenize"]
@@ -11,7 +11,7 @@ Example:
 import datasets
 import evaluate
 
-from harness.text_metrics import bleu_tokenizer, corpus_bleu
+from harness.measures.text_metrics import bleu_tokenizer, corpus_bleu
 
 
 class Bleu(evaluate.Metric):

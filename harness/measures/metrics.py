@@ -1,6 +1,6 @@
 """Pure metric functions: answer normalisation, exact match, token F1, identity claims and leaks, perplexity,
 continual-learning figures (ACC, BWT, FWT, forgetting) and edit distance. Intervals and tests are in
-`harness.statistics`.
+`harness.measures.statistics`.
 
 No function here loads a model; each has a doctest example.
 """

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.process_gc import collector_paused
+from harness.foundation.process_gc import collector_paused
 
-with collector_paused():  # peft's import otherwise runs full collections (see harness.process_gc)
-    from harness.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
+with collector_paused():  # peft's import otherwise runs full collections (see harness.foundation.process_gc)
+    from harness.foundation.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
     from harness.data import IdentitySpec, load_identity_spec
-    from harness.errors import InputError
+    from harness.foundation.errors import InputError
     from harness.evaluators.checkpoints import external_training_log
     from harness.model import processes
     from harness.model.answer_stores import AnswerStore, FolderStore, SqliteStore
@@ -29,8 +29,8 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.model.loading import BaseModel, adapter_digest, resolve_batch_size, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
     from harness.model.views import base_and_full, base_and_tuned, base_tuned_and_shadow
-    from harness.run_state import SessionState
-    from harness.settings import STATE, Settings
+    from harness.plugin.state import SessionState
+    from harness.plugin.settings import STATE, Settings
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
     from harness.training.recipe import LoraRecipe, load_recipe
     from harness.training.sequence import Stage, require_training_data, sequence_tasks, train_sequence

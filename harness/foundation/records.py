@@ -1,8 +1,8 @@
 """The vocabulary every layer shares: a metric's declaration and value, a before/after sample, a gate's verdict,
 and what one capability's evaluation produces. Plain frozen dataclasses, no behaviour beyond formatting.
 
-Evaluators build `MetricValue`s, `Sample`s and `CapabilityResult`s; `harness.gates` turns them into
-`GateResult`s; `harness.results` writes them to results.json.
+Evaluators build `MetricValue`s, `Sample`s and `CapabilityResult`s; `harness.gating.gates` turns them into
+`GateResult`s; `harness.gating.results` writes them to results.json.
 """
 
 from __future__ import annotations

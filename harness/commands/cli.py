@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.errors import InputError
+from harness.foundation.errors import InputError
 
 DESCRIPTION = "tunegate: pytest release gates for fine-tuned language models"
 
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from harness.scaffold import InitAnswers, init_repository
+    from harness.commands.scaffold import InitAnswers, init_repository
 
     interactive = sys.stdin.isatty() and not args.yes
     answers = InitAnswers(
@@ -110,7 +110,7 @@ def _count(text: str) -> int:
 
 
 def _probes(args: argparse.Namespace) -> int:
-    from harness.scaffold import DEFAULT_DATA_DIR, probes_summary, write_probes
+    from harness.commands.scaffold import DEFAULT_DATA_DIR, probes_summary, write_probes
 
     data = args.data_dir or next((Path(p) for p in (DEFAULT_DATA_DIR, "fixtures") if Path(p).is_dir()),
                                  Path(DEFAULT_DATA_DIR))

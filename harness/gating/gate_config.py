@@ -1,6 +1,6 @@
 """Gate configs: the TOML that says which gates a run checks, validated against the capability registry.
 
-A gate config maps capability -> metric -> "OP THRESHOLD [RULE]" (see `harness.gates`), plus a `[baseline]`
+A gate config maps capability -> metric -> "OP THRESHOLD [RULE]" (see `harness.gating.gates`), plus a `[baseline]`
 table of relative bounds (`"capability.metric" = "-2%"`) and a `[graded_by]` table saying which capabilities grade
 a model the user brings (`"<glob on the --adapter / --tuned-model path>" = ["old_task", ...]`, first match
 wins). Unknown capabilities or metrics, malformed
@@ -18,10 +18,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-from harness.compat import tomllib
-from harness.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
-from harness.records import MetricSpec
-from harness.textfiles import read_text_file
+from harness.foundation.compat import tomllib
+from harness.gating.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
+from harness.foundation.records import MetricSpec
+from harness.foundation.textfiles import read_text_file
 
 _RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + RULE_PATTERN + r"\s*$")
 

@@ -5,7 +5,7 @@ Before the run: a test is skipped when a data file its suite `reads` is missing,
 adapter under --tuned-model, or when `[graded_by]` leaves its capability out for the model the user brought.
 During the run: every deselected or skipped suite test leaves its reason in `run.sections["unjudged"]`, keyed by
 its gate id (when it has one) and its capability, so the headline and the not-judged list name it
-(`harness.verdict`). Reasons read "label: detail"; the label is what the headline counts.
+(`harness.gating.verdict`). Reasons read "label: detail"; the label is what the headline counts.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.verdict import UNJUDGED
+from harness.gating.verdict import UNJUDGED
 
 if TYPE_CHECKING:
-    from harness.run_state import SessionState
+    from harness.plugin.state import SessionState
 
 
 def missing_data(data_dir: Path, patterns: list[str] | tuple[str, ...]) -> list[str]:

@@ -16,15 +16,15 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
-from harness.cache import atomic_write_text
-from harness.errors import InputError, read_json
-from harness.gate_config import GateConfig
-from harness.gates import Gate, for_part
-from harness.metrics import normalized_edit_distance
-from harness.records import GateResult, MetricSpec, MetricValue, Sample
-from harness.results import RunRecord, nan_to_none, now
-from harness.statistics import mean_ci, paired_bootstrap_ci, rate
-from harness.textfiles import read_text_file
+from harness.foundation.cache import atomic_write_text
+from harness.foundation.errors import InputError, read_json
+from harness.gating.gate_config import GateConfig
+from harness.gating.gates import Gate, for_part
+from harness.measures.metrics import normalized_edit_distance
+from harness.foundation.records import GateResult, MetricSpec, MetricValue, Sample
+from harness.gating.results import RunRecord, nan_to_none, now
+from harness.measures.statistics import mean_ci, paired_bootstrap_ci, rate
+from harness.foundation.textfiles import read_text_file
 
 BASELINE_SCHEMA = 1
 DRIFT = "drift"

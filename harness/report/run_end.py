@@ -1,6 +1,6 @@
 """What happens once when a run ends (the xdist controller only): the audit history is appended, the environment
 is captured for the run header, and the baseline is saved only when the run earned it (what was judged:
-`harness.verdict`)."""
+`harness.gating.verdict`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 import harness
-from harness.baselines import BaselineError, save_baseline
+from harness.gating.baselines import BaselineError, save_baseline
 from harness.data import DataError
-from harness.errors import summary
+from harness.foundation.errors import summary
 from harness.evaluators.audit import nightly_trend
-from harness.results import RunRecord
+from harness.gating.results import RunRecord
 
 
 def take_history_rows(record: RunRecord) -> list[dict]:

@@ -32,7 +32,7 @@ def read_json(path: Path, text: str, error: type[InputError]) -> object:
     >>> read_json(Path("a.json"), '{"r": 8', InputError)
     Traceback (most recent call last):
     ...
-    harness.errors.InputError: a.json:1:8: not valid JSON (Expecting ',' delimiter)
+    harness.foundation.errors.InputError: a.json:1:8: not valid JSON (Expecting ',' delimiter)
     """
     try:
         return json.loads(text)

@@ -1,7 +1,7 @@
 """Typed, versioned run records -> `reports/<run_id>/results.json` (the contract in DESIGN.md).
 
 A `RunRecord` collects the run header and the metrics, gate verdicts and samples (their types are in
-`harness.records`) of one run; it is written atomically, merged from pytest-xdist workers' parts and read back.
+`harness.foundation.records`) of one run; it is written atomically, merged from pytest-xdist workers' parts and read back.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from harness.cache import atomic_write_text
-from harness.records import GateResult, MetricValue, Sample
+from harness.foundation.cache import atomic_write_text
+from harness.foundation.records import GateResult, MetricValue, Sample
 
 SCHEMA_VERSION = 2  # 2: the run header is a typed RunInfo (status, command, timings); capability sections in it
 RUN_STATUSES = ("started", "passed", "failed", "interrupted", "error")
@@ -34,7 +34,7 @@ class RunInfo:
     id: str
     started: str
     status: str = "started"
-    verdict: dict[str, Any] | None = None  # what was judged and the headline (harness.verdict.RunVerdict)
+    verdict: dict[str, Any] | None = None  # what was judged and the headline (harness.gating.verdict.RunVerdict)
     finished: str | None = None
     exit_status: int | None = None
     command: list[str] = field(default_factory=list)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec, load_text_lines
 from harness.data.prep import shared_records
-from harness.errors import InputError, OutputError, summary
+from harness.foundation.errors import InputError, OutputError, summary
 from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
-from harness.settings import Settings
-from harness.textfiles import read_text_file
+from harness.plugin.settings import Settings
+from harness.foundation.textfiles import read_text_file
 from harness.training.recipe import load_recipe, recipe_names
 from harness.training.sequence import sequence_tasks
 
@@ -40,7 +40,7 @@ def preflight(settings: Settings) -> list[str]:
     check_adapters(settings, base)
     check_tuned_model(settings, base)
     warnings = check_data_folder(settings.fixtures, base, settings.prompt_format)
-    if not settings.brings_model:  # the training files are checked once the selection is known (harness.session)
+    if not settings.brings_model:  # the training files are checked once the selection is known (harness.plugin.fixtures)
         warnings += check_recipes(settings.fixtures / "recipes.toml", base)
     check_history(settings.history)
     return warnings

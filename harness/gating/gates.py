@@ -15,7 +15,7 @@ threshold is flagged `underpowered`. A `RelativeGate` bounds the change from a s
 
 `judge` checks a capability's gates on its `CapabilityResult` (once, or once per checkpoint), quoting the
 result's evidence; `confirm_failures` lets a re-measurement decide a failure. Reading gate configs from TOML
-is `harness.gate_config`.
+is `harness.gating.gate_config`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.errors import InputError
-from harness.item_gates import OPS, shortfall
-from harness.records import CapabilityResult, GateResult, MetricSpec, MetricValue
-from harness.statistics import minimum_detectable_change
+from harness.foundation.errors import InputError
+from harness.measures.item_gates import OPS, shortfall
+from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue
+from harness.measures.statistics import minimum_detectable_change
 
 RULES = ("point", "beyond noise", "confident")
 RULE_PATTERN = r"(?:\s+(" + "|".join(RULES) + "))?"

@@ -1,7 +1,7 @@
 """ROUGE-L F1 (rouge-score, CJK split per character) as a local `evaluate` metric module.
 
 Example:
-    >>> from harness.metric_modules import load_metric
+    >>> from harness.measures.metric_modules import load_metric
     >>> rouge = load_metric("rouge_l")  # evaluate.load of this file, by path
     >>> rouge.compute(predictions=["我是极光"], references=["我是极光"])
     {'rouge_l': 1.0}
@@ -10,7 +10,7 @@ Example:
 import datasets
 import evaluate
 
-from harness.text_metrics import rouge_l
+from harness.measures.text_metrics import rouge_l
 
 
 class RougeL(evaluate.Metric):

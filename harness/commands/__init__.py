@@ -1,0 +1,1 @@
+"""The `tunegate` command line: init, probes, data, recipe."""

@@ -1,0 +1,1 @@
+"""Plain helpers every layer may use: errors, records, caches, files, processes."""

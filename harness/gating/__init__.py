@@ -1,0 +1,1 @@
+"""Gates, their config, baselines and the run record: from figures to verdicts."""

@@ -1,0 +1,1 @@
+"""Metrics and statistics: pure functions from answers and numbers to figures."""
