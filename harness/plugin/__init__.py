@@ -13,20 +13,22 @@ imported in `pytest_configure` of a run that has a gate config.
 
 from __future__ import annotations
 
-import argparse
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.plugin import hookspecs
-from harness.gating.baselines import BaselineError, baseline_path
-from harness.foundation.cache import resolve_cache_root
 from harness.foundation.errors import InputError, InputWarning
-from harness.gating.gate_config import gate_config_source
-from harness.plugin.invocation import first_tunegate_suite, misread_option_value, own_suites_from_elsewhere
 from harness.foundation.process_gc import collector_paused, freeze_startup_objects
+from harness.gating.baselines import BaselineError
+from harness.gating.gate_config import gate_config_source
+from harness.gating.verdict import GATED_TESTS
+from harness.plugin import hookspecs
+from harness.plugin.invocation import first_tunegate_suite, misread_option_value, own_suites_from_elsewhere
+from harness.plugin.options import declared, values
 from harness.plugin.selection import (
     capability_of,
     deselection,
@@ -36,7 +38,6 @@ from harness.plugin.selection import (
     skip_unjudgeable,
 )
 from harness.plugin.settings import DORMANT, STATE, Settings
-from harness.gating.verdict import GATED_TESTS
 
 if TYPE_CHECKING:
     from harness.capabilities import CapabilityRegistry
@@ -51,57 +52,10 @@ TRAINS_MARKER = ("trains(fixture, unless=(setting, ...)): the suite asks for thi
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register tunegate's command-line options."""
+    """Register tunegate's command-line options: one per declared `Settings` field."""
     group = parser.getgroup("tunegate", "tunegate release gates")
-    group.addoption("--base-model", default="builtin", help="base model folder, or 'builtin' (default)")
-    group.addoption("--adapter", default=None, help="existing peft LoRA adapter folder: skip training")
-    group.addoption("--gates", default=None, help="gate config TOML (default: fixtures/gates.toml)")
-    group.addoption("--report-dir", default="reports", help="where reports/<run_id>/ is written")
-    group.addoption("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where models run")
-    group.addoption("--device-map", default=None, choices=["auto"], help="auto: spread a model larger than one "
-                    "GPU over every visible GPU (and CPU memory) with accelerate's device map")
-    group.addoption("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
-                    help="model precision (auto: bfloat16 on GPU, float32 on CPU)")
-    group.addoption("--cache-dir", default=None, help="model/adapter cache (default $TUNEGATE_CACHE_DIR or "
-                                                     ".tunegate-cache)")
-    group.addoption("--data-dir", default=None, help="data and config folder (default: <rootdir>/fixtures)")
-    group.addoption("--allow-pickle", action="store_true", help="allow loading pickled .bin weights")
-    group.addoption("--ppl-window", type=int, default=256, help="perplexity window in tokens (default 256)")
-    group.addoption("--ppl-stride", type=int, default=192, help="perplexity sliding-window stride (default 192)")
-    group.addoption("--checkpoints", default=None, help="audit: run directory with checkpoint-N/ adapter folders "
-                                                        "(default: the built-in replay sequence's stages)")
-    group.addoption("--checkpoint-launches", choices=("newest", "all"), default="newest",
-                    help="an ms-swift output folder under --checkpoints: audit the newest launch (v<K>-...) or "
-                         "all launches in order (default: newest)")
-    group.addoption("--baseline", default=None, help="compare with stored baseline NAME ([baseline] and [drift] "
-                                                     "gates); a missing baseline is an error")
-    group.addoption("--save-baseline", default=None, help="store this run's metrics and outputs as baseline NAME "
-                                                          "(refused when a gate failed or tests were deselected)")
-    group.addoption("--save-baseline-anyway", action="store_true", help="save the baseline even when a gate failed "
-                                                                       "or -m/-k deselected tests")
-    group.addoption("--train-seed", type=int, default=None, help="override the seed of every training recipe "
-                                                                 "(the seed sweep)")
-    group.addoption("--no-answer-cache", action="store_true", help="recompute every model answer instead of "
-                    "reusing those an earlier run stored in the cache for the same weights and environment")
-    group.addoption("--request-cache", default=None, help="keep every model answer in this SQLite file (keyed by "
-                    "base and adapter digests, request and generation settings) instead of the cache folder's JSON "
-                    "files: a re-run after a gate-config change recomputes nothing")
-    group.addoption("--baseline-dir", default="baselines", help="folder of baseline files (default: baselines)")
-    group.addoption("--tuned-model", default=None, help="a full fine-tuned (or merged) model folder evaluated "
-                    "against --base-model instead of an adapter; adapter-specific capabilities are not applicable")
-    group.addoption("--shadow", default=None, help="a second adapter run on the same probes; disagreement with the "
-                                                   "adapter under test is reported")
-    group.addoption("--prompt-format", default="auto", help="how prompts are rendered: auto (the tokenizer's chat "
-                    "template, else the plain Question:/Answer: format), chat (the template, required), plain, or "
-                    "a .jinja chat template file")
-    group.addoption("--batch-size", type=_batch_size, default=64, help="sequences per padded batch when models "
-                    "answer: N, or auto (64 on CPU, 256 on a GPU, halved until it fits); default 64. A batch that "
-                    "runs out of accelerator memory is halved and retried")
-    group.addoption("--max-new-tokens", type=int, default=48, help="longest greedy answer in tokens (default 48)")
-    group.addoption("--history", default=None, help="audit history file, .csv or .parquet "
-                                                    "(default: <report-dir>/history.csv)")
-    group.addoption("--require-all-gates", action="store_true", help="fail the run when any configured gate was "
-                    "not judged (deselected, skipped, data missing): for CI jobs that must not pass vacuously")
+    for _, spec in declared(Settings):
+        spec.register(group)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -115,10 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
     register one marker per capability, read the gate config and the baseline, and start the run record."""
     if misuse := own_suites_from_elsewhere(config) or misread_option_value(config):
         raise pytest.UsageError(misuse)
-    try:
-        settings = _settings(config)
-    except ValueError as err:
-        raise pytest.UsageError(str(err)) from None
+    settings = _settings(config)
     source = gate_config_source(settings.gates_file, settings.rootdir, settings.fixtures)
     if source is None and not (settings.gates_file or settings.baseline or settings.save_baseline):
         config.stash[DORMANT] = (f"no gate config was found: not {settings.fixtures / 'gates.toml'} (the data "
@@ -134,10 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in {**capabilities.markers(), "trains": TRAINS_MARKER, "reads": READS_MARKER}.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     run_id = getattr(config, "workerinput", {}).get("tunegate_run_id")
-    try:
+    with usage_error(BaselineError):  # fail before any work when the baseline to compare is missing
         record, stored = new_run_record(run_id, settings, ["pytest", *config.invocation_params.args])
-    except BaselineError as err:  # fail before any work when the baseline to compare is missing
-        raise pytest.UsageError(str(err)) from None
     config.stash[STATE] = SessionState(settings, capabilities, _gate_config(settings, capabilities), record,
                                        baseline=stored)
     if run_id is None and not config.option.help:  # the controller (or a run without xdist) checks the inputs
@@ -156,53 +105,19 @@ def pytest_collection(session: pytest.Session) -> None:
 
 
 def _settings(config: pytest.Config) -> Settings:
-    rootdir = Path(config.rootpath)
-    fixtures = (rootdir / (config.getoption("data_dir") or "fixtures")).resolve()  # relative: to the rootdir
-    base = config.getoption("base_model")  # a relative folder is taken from the rootdir, like --data-dir
-    base = base if base == "builtin" or Path(base).is_absolute() else str((rootdir / base).resolve())
-    return Settings(rootdir=rootdir, fixtures=fixtures, base_model=base,
-                    adapter=_path_option(config, "adapter"), gates_file=config.getoption("gates"),
-                    report_dir=(rootdir / config.getoption("report_dir")).resolve(),
-                    cache_dir=resolve_cache_root(config.getoption("cache_dir"), rootdir / ".tunegate-cache"),
-                    device=config.getoption("device"), dtype=config.getoption("dtype"),
-                    device_map=config.getoption("device_map"),
-                    allow_pickle=config.getoption("allow_pickle"), ppl_window=config.getoption("ppl_window"),
-                    ppl_stride=config.getoption("ppl_stride"),
-                    checkpoints=_path_option(config, "checkpoints"),
-                    checkpoint_launches=config.getoption("checkpoint_launches"),
-                    history=(_path_option(config, "history")
-                             or (rootdir / config.getoption("report_dir")).resolve() / "history.csv"),
-                    baseline=_baseline_file(config, "baseline"), save_baseline=_baseline_file(config, "save_baseline"),
-                    save_baseline_anyway=config.getoption("save_baseline_anyway"),
-                    shadow=_path_option(config, "shadow"),
-                    train_seed=config.getoption("train_seed"),
-                    answer_cache=not config.getoption("no_answer_cache"),
-                    prompt_format=_prompt_format(config.getoption("prompt_format")),
-                    batch_size=config.getoption("batch_size"), max_new_tokens=config.getoption("max_new_tokens"),
-                    tuned_model=_path_option(config, "tuned_model"),
-                    request_cache=_path_option(config, "request_cache"),
-                    require_all_gates=config.getoption("require_all_gates"))
+    """The settings the command line gives (a bad value, or a bad baseline name, is a usage error)."""
+    with usage_error(ValueError):
+        return Settings(rootdir=Path(config.rootpath), **values(Settings, config))
 
 
-def _batch_size(text: str) -> int | str:
-    """--batch-size: "auto" or a whole number (argparse names the option when this raises)."""
-    if text == "auto":
-        return text
+@contextmanager
+def usage_error(*errors: type[Exception], prefix: str = "") -> Iterator[None]:
+    """Turn the given errors into a pytest usage error with their message: exit status 4, no traceback (the
+    message names the input to fix; the code around the raise would only hide it)."""
     try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto or a whole number, got {text!r}") from None
-
-
-def _path_option(config: pytest.Config, name: str) -> Path | None:
-    """A path option made absolute; None when it was not given."""
-    value = config.getoption(name)
-    return Path(value).resolve() if value else None
-
-
-def _prompt_format(value: str) -> str:
-    """A .jinja file as an absolute path (it is part of the model's digest); a format name as given."""
-    return str(Path(value).resolve()) if value.endswith(".jinja") else value
+        yield
+    except errors as err:
+        raise pytest.UsageError(f"{prefix}{err}") from None
 
 
 def _capabilities(config: pytest.Config) -> CapabilityRegistry:
@@ -210,10 +125,8 @@ def _capabilities(config: pytest.Config) -> CapabilityRegistry:
     from harness.capabilities import CapabilityError, builtin_capabilities
 
     registry = builtin_capabilities()
-    try:
+    with usage_error(CapabilityError, prefix="pytest_tunegate_capabilities: "):
         config.hook.pytest_tunegate_capabilities(registry=registry, config=config)
-    except CapabilityError as err:
-        raise pytest.UsageError(f"pytest_tunegate_capabilities: {err}") from None
     return registry
 
 
@@ -221,32 +134,19 @@ def _gate_config(settings: Settings, capabilities: CapabilityRegistry) -> GateCo
     """The gate config, validated against the registry; a missing or invalid file is a usage error."""
     from harness.gating.gate_config import load_gate_config
 
-    try:
+    with usage_error(InputError):
         return load_gate_config(settings.gates_file, settings.rootdir, settings.fixtures, capabilities.metric_specs(),
                                 capabilities.default_gates(), capabilities.grading(named=True))
-    except InputError as err:
-        raise pytest.UsageError(str(err)) from None
 
 
 def _preflight(config: pytest.Config, settings: Settings) -> None:
     """Every input check of `harness.plugin.preflight`: the first problem is a usage error, warnings are shown."""
     from harness.plugin.preflight import preflight
 
-    try:
+    with usage_error(InputError):
         warnings = preflight(settings)
-    except InputError as err:
-        raise pytest.UsageError(str(err)) from None
     for warning in warnings:
         config.issue_config_time_warning(InputWarning(warning), stacklevel=2)
-
-
-def _baseline_file(config: pytest.Config, option: str) -> Path | None:
-    name = config.getoption(option)
-    folder = (Path(config.rootpath) / config.getoption("baseline_dir")).resolve()
-    try:
-        return baseline_path(folder, name) if name else None
-    except BaselineError as err:
-        raise pytest.UsageError(str(err)) from None
 
 
 class _XdistHooks:
@@ -293,8 +193,8 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip, saying why, the suite tests that cannot give a verdict in this run (`harness.plugin.selection`): a data file
-    the suite `reads` is missing, an adapter capability under --tuned-model, a capability `[graded_by]` leaves
+    """Skip, saying why, the suite tests that cannot give a verdict in this run (`harness.plugin.selection`): a
+    data file the suite `reads` is missing, an adapter capability under --tuned-model, a capability `[graded_by]` leaves
     out; a suite whose data folder has only a dev set runs what that dev set allows."""
     state = config.stash.get(STATE, None)
     if state is not None:

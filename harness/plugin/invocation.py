@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.plugin.options import declared
+from harness.plugin.settings import Settings
+
 CHECKOUT = Path(__file__).resolve().parents[2]  # a source checkout of tunegate (its own suites/ beside harness/)
-PATH_OPTIONS = ("--adapter", "--tuned-model", "--checkpoints", "--shadow", "--base-model", "--data-dir", "--gates",
-                "--report-dir", "--cache-dir", "--history", "--request-cache", "--baseline-dir")
+PATH_OPTIONS = tuple(spec.flag for _, spec in declared(Settings) if spec.path)
 SKIPPED_FOLDERS = frozenset({"venv", "node_modules", "site-packages", "__pycache__", "build", "dist"})
 SUITE_IMPORT = re.compile(r"^\s*(from|import)\s+harness\b", re.MULTILINE)  # a test module importing tunegate
 
