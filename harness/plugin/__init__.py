@@ -285,11 +285,11 @@ def _gate_summary(terminalreporter, config: pytest.Config) -> None:
         from harness.report.terminal import gate_summary_lines
 
         terminalreporter.section("tunegate gates")
-        for text, markup in gate_summary_lines(state.record, str(state.artifacts.get("report") or "")):
+        for text, markup in gate_summary_lines(state.record, str(state.artifacts.report or "")):
             terminalreporter.write_line(text, **markup)
-    if outcome := state.artifacts.get("baseline"):
+    if outcome := state.artifacts.baseline:
         terminalreporter.write_line(outcome.message, red=not outcome.saved, bold=True)
-    for error in state.artifacts.get("end_errors", ()):
+    for error in state.artifacts.end_errors:
         terminalreporter.write_line(f"ERROR at the end of the run: {error} (what was written before is kept)",
                                     red=True, bold=True)
 

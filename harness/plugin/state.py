@@ -30,6 +30,7 @@ from harness.report.html import write_html
 from harness.report.markdown import publish_step_summary, write_summary
 from harness.gating.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
 from harness.report.run_end import (
+    BaselineOutcome,
     append_audit_history,
     environment,
     preview_audit_trend,
@@ -40,6 +41,16 @@ from harness.plugin.settings import Settings
 from harness.gating.verdict import GATED_TESTS, UNJUDGED, configured_gate_ids, run_verdict, unevaluated_gates
 
 
+@dataclass
+class RunArtifacts:
+    """What the end of the run left for the terminal summary: the report written, what --save-baseline did, and
+    the end-of-run steps that failed (one line each)."""
+
+    report: Path | None = None
+    baseline: BaselineOutcome | None = None
+    end_errors: list[str] = field(default_factory=list)
+
+
 @dataclass(repr=False)
 class SessionState:
     """Everything the plugin keeps for one pytest session (stored in `config.stash`)."""
@@ -48,7 +59,7 @@ class SessionState:
     capabilities: CapabilityRegistry
     gates: GateConfig
     record: RunRecord
-    artifacts: dict = field(default_factory=dict)
+    artifacts: RunArtifacts = field(default_factory=RunArtifacts)
     requests: RequestCache = field(default_factory=RequestCache)
     baseline: dict | None = None  # the stored baseline of --baseline
     results: dict[str, CapabilityResult] = field(default_factory=dict)  # each judged capability's deciding result
@@ -185,7 +196,7 @@ class SessionState:
         run-after-run trend, read from the history and this run's rows) and write results.json, report.html and
         summary.md (atomically, each once); then append the audit history, point reports/latest at the run and
         save the baseline when asked and allowed. A step that fails
-        is reported (`artifacts["end_errors"]`) without undoing what was written before it. Returns a new exit
+        is reported (`artifacts.end_errors`) without undoing what was written before it. Returns a new exit
         status (4) when a step failed or a refused --save-baseline must fail the run, 1 when the verdict fails a run
         pytest passed, else None. A run that ran no suite test writes no report; one whose suite tests judged
         nothing writes a FAIL report saying why."""
@@ -194,21 +205,21 @@ class SessionState:
                                                                                           pytest.ExitCode.TESTS_FAILED)
         if self.record.is_empty and not judged_nothing:  # no suite test ran to its end: no report
             if s.save_baseline:
-                self.artifacts["baseline"] = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, False)
+                self.artifacts.baseline = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, False)
             return None
         rows = take_history_rows(self.record)
         verdict_status = self._complete_header(exit_status)
-        errors = self.artifacts.setdefault("end_errors", [])
+        errors = self.artifacts.end_errors
         previewed = bool(rows) and _attempt(errors, lambda: preview_audit_trend(self.record, s.history, rows))
         if _attempt(errors, self._write_reports):
-            self.artifacts["report"] = self.run_dir / "report.html"
+            self.artifacts.report = self.run_dir / "report.html"
             if previewed:
                 _attempt(errors, lambda: append_audit_history(s.history, rows))
             _attempt(errors, lambda: point_latest(s.report_dir, self.run_dir))
             _attempt(errors, lambda: publish_step_summary(self.run_dir / "summary.md"))
         if s.save_baseline:
             outcome = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, s.save_baseline_anyway)
-            self.artifacts["baseline"] = outcome
+            self.artifacts.baseline = outcome
             if not outcome.saved and outcome.refused:
                 return pytest.ExitCode.USAGE_ERROR
         return pytest.ExitCode.USAGE_ERROR if errors else verdict_status
