@@ -3,7 +3,9 @@
 
     python3 dev.py gate [PYTEST ARGS]   # the release gate: pytest suites/ on the built-in model
     python3 dev.py test [PYTEST ARGS]   # the harness's own tests, then an end-to-end pytest suites/
-    python3 dev.py refusals             # rewrite docs/refusals.md's table of refused inputs (tests/bad_input_cases.py)
+    python3 dev.py docs                 # rewrite the generated tables: docs/options.md's (the `Settings` fields)
+                                        # and docs/refusals.md's refused inputs (tests/bad_input_cases.py)
+    python3 dev.py refusals             # only docs/refusals.md's table
 
 Creates (or reuses) the virtual environment `.venv`, installs torch==2.13.0 first (an open torch range would
 pull a multi-GB CUDA build), then the project with its dev extras; re-installs only when pyproject.toml
@@ -24,6 +26,9 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 STAMP = VENV / ".tunegate-installed"
 TORCH = "torch==2.13.0"
+OPTIONS_TABLE = ("import sys; from pathlib import Path; from harness.plugin.settings import Settings; "
+                 "from harness.plugin.options import options_table, rewrite_table; "
+                 "rewrite_table(Path(sys.argv[1]), options_table(Settings))")  # run in the venv: needs pytest
 
 
 def ensure_environment() -> None:
@@ -71,16 +76,24 @@ def pytest(args: list[str]) -> int:
     return 1 if code == 5 else code
 
 
+def rewrite_docs(command: str) -> int:
+    """Rewrite docs/refusals.md's table and, for `docs`, docs/options.md's (generated from the declarations)."""
+    code = subprocess.run([str(PYTHON), str(ROOT / "tests/bad_input_cases.py"), str(ROOT / "docs/refusals.md")],
+                          cwd=ROOT).returncode
+    if command == "docs" and not code:
+        code = subprocess.run([str(PYTHON), "-c", OPTIONS_TABLE, str(ROOT / "docs/options.md")], cwd=ROOT).returncode
+    return code
+
+
 def main(argv: list[str]) -> int:
-    """Dispatch `gate`, `test` or `refusals`."""
-    if not argv or argv[0] not in {"gate", "test", "refusals"}:
+    """Dispatch `gate`, `test`, `docs` or `refusals`."""
+    if not argv or argv[0] not in {"gate", "test", "docs", "refusals"}:
         print(__doc__)
         return 2
     ensure_environment()
     command, extra = argv[0], argv[1:]
-    if command == "refusals":
-        return subprocess.run([str(PYTHON), str(ROOT / "tests/bad_input_cases.py"),
-                               str(ROOT / "docs/refusals.md")]).returncode
+    if command in {"docs", "refusals"}:
+        return rewrite_docs(command)
     if command == "gate":
         return pytest(["suites/", *extra])
     ensure_browser()
