@@ -12,18 +12,18 @@ the items lost and gained say whether it is beyond noise; every gate's message q
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.data import Example
 from harness.evaluators.answers import AnswerPair, answer_both
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.measures.item_gates import paired
 from harness.measures.metrics import token_f1
-from harness.model.prompted import prompt_verdict
-from harness.model.protocol import LanguageModel
-from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.measures.statistics import mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate
+from harness.model.prompted import prompt_verdict
+from harness.model.sets import ModelSet
 
 NOISE_ALPHA = 0.05
 
@@ -128,15 +128,13 @@ class AccuracyTask:
         return CapabilityResult(metrics, accuracy_samples(self.name, results, passed, self.change_metric),
                                 evidence=dict.fromkeys(self.metrics, verdict), details=results)
 
-    def evaluate(self, models: Sequence[LanguageModel], data: list[Example], settings: Any = None
-                 ) -> CapabilityResult:
-        """`models` = (base, tuned[, prompted]) answer every dev item of `data`; see `measure`. With a prompted
-        base (new task), its exact match is the `prompted` column and the gain over it is measured."""
-        base, tuned, *prompted = models
-        result = self.measure(answer_both(data, base, tuned))
-        if not prompted:
+    def evaluate(self, models: ModelSet, data: list[Example], settings: Any = None) -> CapabilityResult:
+        """Base and tuned answer every dev item of `data`; see `measure`. With a prompted base in the set, its
+        exact match is the `prompted` column and (new task) the gain over it is measured."""
+        result = self.measure(answer_both(data, models.base, models.tuned))
+        if models.prompted is None:
             return replace(result, unmeasured={m: NO_PROMPTED for m in (PROMPT_GAIN,) if m in self.metrics})
-        versus = answer_both(data, prompted[0], tuned)  # base_correct: the prompted model's
+        versus = answer_both(data, models.prompted, models.tuned)  # base_correct: the prompted model's
         rate_of = MetricValue(self.name, "exact_match", *rate([r.base_correct for r in versus]), checkpoint="prompted")
         if not self.expect_gain:  # the old task: what the prompt costs it, beside what the adapter costs it
             return replace(result, metrics=[*result.metrics, rate_of])

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.data import Example
 from harness.evaluators.checkpoints import Checkpoint
-from harness.measures.metrics import exact_match
-from harness.model.protocol import LanguageModel
 from harness.foundation.progress import progress
 from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
+from harness.measures.metrics import exact_match
 from harness.measures.statistics import rate
+from harness.model.sets import CheckpointModels
 
 CAPABILITY = "audit"
 METRICS = {
@@ -125,13 +125,17 @@ def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[tuple], 
                   for task, r in zip(tasks, rates, strict=True)]
 
 
-def evaluate(models: tuple[LanguageModel, Sequence[LanguageModel]],
-             data: tuple[Sequence[Checkpoint], Mapping[str, Sequence[Example]]], settings: Any = None
-             ) -> CapabilityResult:
-    """`models` = (base, one model per checkpoint) answer every dev set of `data` = (checkpoints, dev set per
-    task): each checkpoint's figures under its own name, checked as one part per checkpoint; the matrix as
-    details (an `AuditResult`)."""
-    base, models = models
+class AuditData(NamedTuple):
+    """The audit's data: the audited checkpoints, in training order, and the dev set of each task."""
+
+    checkpoints: Sequence[Checkpoint]
+    devs: Mapping[str, Sequence[Example]]
+
+
+def evaluate(models: CheckpointModels, data: AuditData, settings: Any = None) -> CapabilityResult:
+    """The base and one model per checkpoint answer every dev set of `data`: each checkpoint's figures under its
+    own name, checked as one part per checkpoint; the matrix as details (an `AuditResult`)."""
+    base, models = models.base, models.checkpoints
     checkpoints, devs = data
     tasks = list(devs)
     answers = [{t: model.generate([ex.messages for ex in devs[t]]) for t in tasks}

@@ -30,9 +30,9 @@ from functools import partial
 from typing import Any
 
 from harness.foundation.cpu import single_thread
-from harness.model.protocol import Conversation, LanguageModel
 from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue
 from harness.measures.statistics import fast_half_mean_ci, ratio_ci
+from harness.model.protocol import Conversation, LanguageModel
 
 CAPABILITY = "latency"
 INF = float("inf")

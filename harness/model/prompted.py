@@ -12,10 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.foundation.cache import content_hash
 from harness.data import ContextOverflowError, Example, load_examples, load_identity_spec, load_prompt_baseline
 from harness.data.prep import shared_records
+from harness.foundation.cache import content_hash
 from harness.model.protocol import Conversation, LanguageModel
+from harness.model.sets import ModelSet
 
 
 class PromptedModel:
@@ -94,10 +95,9 @@ def identity_prompted(model: LanguageModel, fixtures: Path) -> PromptedModel | N
     return PromptedModel(model, spec.prompt, draw_shots(train, evaluated, spec.prompt_shots, spec.prompt_seed))
 
 
-def with_identity_prompt(models: tuple[LanguageModel, ...], fixtures: Path) -> tuple[LanguageModel, ...]:
-    """`models` (base first) and, where the data folder has an identity, the base told it in a system prompt."""
-    prompted = identity_prompted(models[0], fixtures)
-    return (*models, prompted) if prompted else models
+def with_identity_prompt(models: ModelSet, fixtures: Path) -> ModelSet:
+    """`models` and, where the data folder has an identity, the base told it in a system prompt."""
+    return models.with_prompted(identity_prompted(models.base, fixtures))
 
 
 def draw_shots(train: Sequence[Example], evaluated: Sequence[Example], k: int, seed: int) -> list[Example]:

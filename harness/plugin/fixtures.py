@@ -18,19 +18,20 @@ import pytest
 from harness.foundation.process_gc import collector_paused
 
 with collector_paused():  # peft's import otherwise runs full collections (see harness.foundation.process_gc)
-    from harness.foundation.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
     from harness.data import IdentitySpec, load_identity_spec
-    from harness.foundation.errors import InputError
     from harness.evaluators.checkpoints import external_training_log
+    from harness.foundation.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
+    from harness.foundation.errors import InputError
     from harness.model import processes
     from harness.model.answer_stores import AnswerStore, FolderStore, SqliteStore
     from harness.model.files import named_adapters
     from harness.model.lm import answer_fingerprint
     from harness.model.loading import BaseModel, adapter_digest, resolve_batch_size, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
+    from harness.model.sets import ModelSet
     from harness.model.views import base_and_full, base_and_tuned, base_tuned_and_shadow
-    from harness.plugin.state import SessionState
     from harness.plugin.settings import STATE, Settings
+    from harness.plugin.state import SessionState
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
     from harness.training.recipe import LoraRecipe, load_recipe
     from harness.training.sequence import Stage, require_training_data, sequence_tasks, train_sequence
@@ -229,8 +230,8 @@ def _record_adapter(state: SessionState, name: str, path: Path, training: dict) 
 
 
 @pytest.fixture(scope="session")
-def full_models(base_model: BaseModel, tunegate: SessionState) -> tuple[LanguageModel, LanguageModel] | None:
-    """Under --tuned-model: (base view, tuned view) of the base and the full model (described, digested and
+def full_models(base_model: BaseModel, tunegate: SessionState) -> ModelSet | None:
+    """Under --tuned-model: the base view and the tuned view of the base and the full model (described, digested and
     recorded once, for every suite); None otherwise."""
     s = tunegate.settings
     if s.tuned_model is None:
@@ -253,11 +254,10 @@ def adapter_views(base_model: BaseModel, adapter_under_test: Path | None, tunega
 
 
 @pytest.fixture(scope="session")
-def models_under_test(request: pytest.FixtureRequest, full_models: tuple[LanguageModel, LanguageModel] | None
-                      ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) over one copy of the base weights with the adapter under test attached; under
-    --tuned-model, the base and the full tuned model."""
-    return full_models or request.getfixturevalue("adapter_views")[:2]
+def models_under_test(request: pytest.FixtureRequest, full_models: ModelSet | None) -> ModelSet:
+    """The base view and the tuned view over one copy of the base weights with the adapter under test attached;
+    under --tuned-model, the base and the full tuned model."""
+    return full_models or ModelSet(*request.getfixturevalue("adapter_views")[:2])
 
 
 @pytest.fixture(scope="session")
@@ -267,22 +267,22 @@ def shadow_model(request: pytest.FixtureRequest, base_model: BaseModel, full_mod
     base of its own)."""
     s = tunegate.settings
     if full_models:
-        return base_and_tuned(base_model, s.shadow, s.allow_pickle, tunegate.requests)[1]
+        return base_and_tuned(base_model, s.shadow, s.allow_pickle, tunegate.requests).tuned
     return request.getfixturevalue("adapter_views")[2]
 
 
 @pytest.fixture(scope="session")
-def merged_model(models_under_test: tuple[LanguageModel, LanguageModel], tunegate: SessionState) -> LanguageModel:
+def merged_model(models_under_test: ModelSet, tunegate: SessionState) -> LanguageModel:
     """A merged copy (`merge_and_unload()`) of the tuned model under test (a --tuned-model is one already)."""
-    return models_under_test[1] if tunegate.settings.tuned_model else models_under_test[1].merged()
+    tuned = models_under_test.tuned
+    return tuned if tunegate.settings.tuned_model else tuned.merged()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
 def new_task_models(base_model: BaseModel, new_task_adapter: Path | None,
-                    full_models: tuple[LanguageModel, LanguageModel] | None, tunegate: SessionState
-                    ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) with the new-task adapter (or the --tuned-model pair); base answers are shared with
-    the other suites."""
+                    full_models: ModelSet | None, tunegate: SessionState) -> ModelSet:
+    """The base view and the tuned view with the new-task adapter (or the --tuned-model pair); base answers are
+    shared with the other suites."""
     return full_models or base_and_tuned(base_model, new_task_adapter, tunegate.settings.allow_pickle,
                                          tunegate.requests)
 
