@@ -34,6 +34,6 @@ def test_every_builtin_capability_states_the_models_its_evaluator_is_typed_for(c
 def test_a_capability_handed_the_wrong_models_fails_naming_what_it_takes():
     old_task = builtin_capabilities()["old_task"]
     with pytest.raises(CapabilityError, match=r"capability old_task takes ModelSet as its models, got tuple"):
-        old_task.run([], fake_pair(question_set()), question_set(), None)
-    result, verdicts = old_task.run([], ModelSet(*fake_pair(question_set(), wrong=2)), question_set(), None)
+        old_task.run([], tuple(fake_pair(question_set())), question_set(), None)
+    result, verdicts = old_task.run([], fake_pair(question_set(), wrong=2), question_set(), None)
     assert verdicts == {} and any(m.name == "exact_match" for m in result.metrics)

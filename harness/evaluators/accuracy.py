@@ -12,7 +12,7 @@ the items lost and gained say whether it is beyond noise; every gate's message q
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -78,7 +78,7 @@ def accuracy_samples(capability: str, results: list[AnswerPair], passed: Callabl
             for r in results]
 
 
-def with_prompted(samples: list[Sample], versus: list[AnswerPair]) -> list[Sample]:
+def with_prompted(samples: Sequence[Sample], versus: list[AnswerPair]) -> list[Sample]:
     """The samples with the prompted base's answer beside them and each item's part in the gain over it."""
     return [replace(s, score={**s.score, "prompted_output": v.base_output, "prompted_correct": v.base_correct,
                               "gates": {**s.score["gates"], PROMPT_GAIN: paired(v.base_correct, v.tuned_correct,

@@ -114,7 +114,10 @@ def forgetting_trend(matrix: Sequence[Sequence[float]]) -> list[float]:
             for k in range(1, len(matrix))]
 
 
-def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[tuple], forgetting: float
+Rate = tuple[float, float, float, int]  # (proportion, ci_low, ci_high, n), as `rate` gives it
+
+
+def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[Rate], forgetting: float
                        ) -> list[MetricValue]:
     """One checkpoint's gated figures and its per-task exact match with Wilson CIs (checkpoint = its name)."""
     lowest = min(rates, key=lambda r: r[0])
@@ -135,11 +138,10 @@ class AuditData(NamedTuple):
 def evaluate(models: CheckpointModels, data: AuditData, settings: Any = None) -> CapabilityResult:
     """The base and one model per checkpoint answer every dev set of `data`: each checkpoint's figures under its
     own name, checked as one part per checkpoint; the matrix as details (an `AuditResult`)."""
-    base, models = models.base, models.checkpoints
     checkpoints, devs = data
     tasks = list(devs)
     answers = [{t: model.generate([ex.messages for ex in devs[t]]) for t in tasks}
-               for model in progress([base, *models], desc="auditing checkpoints (base first)")]
+               for model in progress([models.base, *models.checkpoints], desc="auditing checkpoints (base first)")]
     rates = [[rate(_correct(row[t], devs[t])) for t in tasks] for row in answers]
     matrix = [[r[0] for r in row] for row in rates]
     metrics = [m for checkpoint, row, forgetting in zip(checkpoints, rates[1:], forgetting_trend(matrix), strict=True)

@@ -31,7 +31,7 @@ METRICS = {
 }
 
 
-def _scores(outputs: list[str], refs: list[str]) -> dict[str, tuple]:
+def _scores(outputs: list[str], refs: list[str]) -> dict[str, tuple[float, float, float, int]]:
     return {"bleu": (*corpus_score_ci("bleu", outputs, refs), len(refs)),
             "chrf": (*corpus_score_ci("chrf", outputs, refs), len(refs)),
             "rouge_l": mean_ci(rouge_l(outputs, refs)),

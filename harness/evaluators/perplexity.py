@@ -136,7 +136,7 @@ def evaluate(models: ModelSet, data: PerplexityData, settings: Windowing) -> Cap
 SHOWN_TEXT = 160  # characters of a held-out text quoted in its row
 
 
-def corpus_samples(corpus: Scored, items: Sequence[str] | Sequence[Example]) -> list[Sample]:
+def corpus_samples(corpus: Scored, items: Sequence[str | Example]) -> list[Sample]:
     """One row per scored text: its tokens, base and tuned perplexity and their ratio (`figures`), the ratio being
     its part in the corpus's ratio gate (see `harness.measures.item_gates`)."""
     samples = []

@@ -36,7 +36,7 @@ def loss_ratio(losses: list[float | None]) -> float:
     if any(v is None or not math.isfinite(v) for v in late):
         return math.inf
     start = sum(v for v in early if v is not None and math.isfinite(v)) / tenth
-    return sum(late) / tenth / start if start > 0 else math.nan
+    return sum(v for v in late if v is not None) / tenth / start if start > 0 else math.nan
 
 
 def _figures(name: str, training: Mapping[str, Any]) -> tuple[float, int, str] | None:

@@ -222,12 +222,12 @@ class HFLanguageModel:
         spans = [(i, start, end, first) for i, seq in enumerate(ids)
                  for start, end, first in sliding_windows(len(seq), window, stride)]
         items = [(ids[i][start:end], first - start) for i, start, end, first in spans]
-        totals = [[0.0, 0] for _ in texts]
+        sums, counts = [0.0] * len(texts), [0] * len(texts)
         scored = self._in_batches(items, self._scored_logprobs, length=_sequence_length)
         for (i, *_), (logprob, count) in zip(spans, scored, strict=True):
-            totals[i][0] += logprob
-            totals[i][1] += count
-        return [(logprob, count) for logprob, count in totals]
+            sums[i] += logprob
+            counts[i] += count
+        return list(zip(sums, counts, strict=True))
 
     @torch.inference_mode()
     def _forward(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:

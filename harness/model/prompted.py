@@ -70,6 +70,11 @@ class PromptedModel:
         with self._named_as_the_cause():
             return self.model.loglikelihood([replace(ex, messages=self.prompted(ex.messages)) for ex in examples])
 
+    def text_loglikelihood(self, texts: Sequence[str], window: int = 256, stride: int = 192
+                           ) -> list[tuple[float, int]]:
+        """Plain text has no conversation to put the prompt before: scored as the wrapped model scores it."""
+        return self.model.text_loglikelihood(texts, window, stride)
+
     def timed_generate(self, conversations: Sequence[Conversation], new_tokens: int, repeats: int = 1,
                        cpu_time: bool = False) -> float:
         """Seconds for one batched generation after the prompt (what the prompt costs in time)."""

@@ -54,8 +54,9 @@ def base_tuned_and_shadow(base_model: BaseModel, adapter: str | Path, shadow: st
                           cache: RequestCache | None = None) -> tuple[LanguageModel, LanguageModel, LanguageModel]:
     """(base view, tuned view, shadow view): `base_and_tuned` with a second adapter (--shadow) loaded into the
     same copy of the base weights, so a shadow comparison loads the base once."""
-    return tuple(_over_one_base(base_model, {"tuned": ("default", adapter), "shadow": ("shadow", shadow)},
-                                allow_pickle, cache))
+    base, tuned, other = _over_one_base(base_model, {"tuned": ("default", adapter), "shadow": ("shadow", shadow)},
+                                        allow_pickle, cache)
+    return base, tuned, other
 
 
 def _view(base_model: BaseModel, *args: Any, model_id: str, cache: RequestCache | None, **kwargs: Any

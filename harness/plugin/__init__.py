@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.plugin import hookspecs
-from harness.gating.baselines import BaselineError, baseline_path
 from harness.foundation.cache import resolve_cache_root
 from harness.foundation.errors import InputError, InputWarning
-from harness.gating.gate_config import gate_config_source
-from harness.plugin.invocation import first_tunegate_suite, misread_option_value, own_suites_from_elsewhere
 from harness.foundation.process_gc import collector_paused, freeze_startup_objects
+from harness.gating.baselines import BaselineError, baseline_path
+from harness.gating.gate_config import gate_config_source
+from harness.gating.verdict import GATED_TESTS
+from harness.plugin import hookspecs
+from harness.plugin.invocation import first_tunegate_suite, misread_option_value, own_suites_from_elsewhere
 from harness.plugin.selection import (
     capability_of,
     deselection,
@@ -36,7 +37,6 @@ from harness.plugin.selection import (
     skip_unjudgeable,
 )
 from harness.plugin.settings import DORMANT, STATE, Settings
-from harness.gating.verdict import GATED_TESTS
 
 if TYPE_CHECKING:
     from harness.capabilities import CapabilityRegistry

@@ -203,11 +203,12 @@ class SessionState:
         rows = take_history_rows(self.record)
         verdict_status = self._complete_header(exit_status)
         errors = self.artifacts.setdefault("end_errors", [])
-        previewed = bool(rows) and _attempt(errors, lambda: preview_audit_trend(self.record, s.history, rows))
+        history = s.history or self.run_dir.parent / "history.csv"  # the plugin always sets it
+        previewed = bool(rows) and _attempt(errors, lambda: preview_audit_trend(self.record, history, rows))
         if _attempt(errors, self._write_reports):
             self.artifacts["report"] = self.run_dir / "report.html"
             if previewed:
-                _attempt(errors, lambda: append_audit_history(s.history, rows))
+                _attempt(errors, lambda: append_audit_history(history, rows))
             _attempt(errors, lambda: point_latest(s.report_dir, self.run_dir))
             _attempt(errors, lambda: publish_step_summary(self.run_dir / "summary.md"))
         if s.save_baseline:
@@ -271,7 +272,7 @@ def new_run_record(run_id: str | None, settings: Settings, command: list[str]) -
     --baseline (None without); a missing baseline raises `BaselineError`."""
     stored = load_baseline(settings.baseline) if settings.baseline else None
     record = RunRecord(RunInfo(run_id or new_run_id(), now(), command=command))
-    if stored is not None:
+    if settings.baseline and stored is not None:
         record.run.baseline = {"name": settings.baseline.stem, "path": str(settings.baseline), "run": stored["run"]}
     return record, stored
 
