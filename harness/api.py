@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from harness.capabilities import Capability, CapabilityError, CapabilityRegistry
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec
+from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
 from harness.measures.item_gates import paired
 from harness.measures.metrics import text_language
-from harness.model.protocol import LanguageModel
-from harness.plugin import parametrize_gates, tunegate_state
-from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
-from harness.plugin.state import SessionState
-from harness.plugin.selection import missing_data
 from harness.measures.statistics import rate, wilson_interval
+from harness.model.protocol import LanguageModel
+from harness.model.sets import ModelSet
+from harness.plugin import parametrize_gates, tunegate_state
+from harness.plugin.selection import missing_data
+from harness.plugin.state import SessionState
 
 __all__ = [
     "Capability", "CapabilityError", "CapabilityRegistry", "CapabilityResult", "DataError", "Example",
-    "GateResult", "IdentitySpec", "LanguageModel", "MetricSpec", "MetricValue", "Sample", "SessionState",
+    "GateResult", "IdentitySpec", "LanguageModel", "MetricSpec", "MetricValue", "ModelSet", "Sample", "SessionState",
     "load_examples", "load_identity_spec", "missing_data", "paired", "parametrize_gates", "rate", "text_language",
     "tunegate_state", "wilson_interval",
 ]

@@ -1,10 +1,10 @@
 """The capability registry: the one place a capability is declared.
 
 A `Capability` names a thing a fine-tune is gated on (identity, old-task accuracy, latency, ...): its pytest
-marker's help text, its gateable metrics, its evaluator (`evaluate(models, data, settings) ->
-CapabilityResult`), an optional extra report section, and how its gates behave (greedy outputs compared
-with a baseline for drift; failures re-measured once). Markers, the metric registry that gate configs are
-validated against, the report's extra sections and the drift gates are all derived from the registry.
+marker's help text, its gateable metrics, its evaluator (`evaluate(models, data, settings) -> CapabilityResult`),
+the type of `models` it takes (`harness.model.sets`), an optional extra report section, and how its gates behave
+(greedy outputs compared with a baseline for drift; failures re-measured once). Markers, the metric registry
+that gate configs are validated against, the report's extra sections and the drift gates all derive from it.
 
 Users add their own capabilities from a conftest or plugin through the `pytest_tunegate_capabilities` hook
 (`harness.plugin.hookspecs`); see `examples/`.
@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.gating.baselines import DRIFT, DRIFT_METRICS
 from harness.evaluators import (
     adapter_health,
     audit,
@@ -31,12 +30,14 @@ from harness.evaluators import (
     training,
 )
 from harness.evaluators.accuracy import NEW_TASK, OLD_TASK
-from harness.gating.gates import Gate, confirm_failures, judge
 from harness.foundation.records import CapabilityResult, GateResult, MetricSpec
-from harness.report.panels import audit_section, strategy_section
+from harness.gating.baselines import DRIFT, DRIFT_METRICS
+from harness.gating.gates import Gate, confirm_failures, judge
 from harness.gating.results import RunRecord
+from harness.model.sets import CheckpointModels, HealthModels, ModelSet, ShadowPair
+from harness.report.panels import audit_section, strategy_section
 
-Evaluate = Callable[[Any, Any, Any], CapabilityResult]
+Evaluate = Callable[[Any, Any, Any], CapabilityResult]  # (models, data, settings): each built-in's own is typed
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -54,6 +55,8 @@ class Capability:
     `--baseline` the `[drift]` gates compare them with the baseline's. `remeasure_failures`: a failing gate is
     measured once more and fails only when the re-measurement confirms it (timings). `default_gates`: its
     gates (metric -> "OP THRESHOLD [RULE]") when the gate config has no table for it.
+    `takes`: the type (or types) of the `models` its evaluator takes, checked before it runs, so a suite that
+    hands it the wrong set fails naming both; None accepts anything (a plug-in that unpacks a pair).
     `needs_adapter`: it measures the adapter itself, so it does not apply to a full model (--tuned-model).
     `grades_model`: whether it grades a model the user brings (--adapter / --tuned-model): "default" (unless the
     gate config's `[graded_by]` leaves it out), "named" (only where `[graded_by]` names it), or None (it grades
@@ -70,6 +73,7 @@ class Capability:
     default_gates: Mapping[str, str] = field(default_factory=dict)
     needs_adapter: bool = False
     grades_model: str | None = None
+    takes: type | tuple[type, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -90,12 +94,20 @@ class Capability:
         again and the re-measurement decides it. Returns the deciding result and the verdicts by gate id."""
         if self.evaluate is None:
             raise CapabilityError(f"capability {self.name} declares no evaluate function")
+        if self.takes is not None and not isinstance(models, self.takes):
+            raise CapabilityError(f"capability {self.name} takes {_type_names(self.takes)} as its models, got "
+                                  f"{type(models).__name__}")
         result = self.evaluate(models, data, settings)
         verdicts = judge(gates, result)
         if self.remeasure_failures and not all(v.passed for v in verdicts.values()):
             result = self.evaluate(models, data, settings)
             verdicts = confirm_failures(verdicts, judge(gates, result))
         return result, verdicts
+
+
+def _type_names(types: type | tuple[type, ...]) -> str:
+    """'ModelSet' or 'dict or Mapping': what a capability's `takes` names."""
+    return " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
 
 
 class CapabilityRegistry:
@@ -152,29 +164,31 @@ def builtin_capabilities() -> CapabilityRegistry:
     """A new registry holding tunegate's own capabilities."""
     return CapabilityRegistry([
         Capability(identity.CAPABILITY, "identity suite: the adapter claims its new name and author, and nothing "
-                   "else changes", identity.METRICS, identity.evaluate, compares_outputs=True, grades_model="default"),
+                   "else changes", identity.METRICS, identity.evaluate, compares_outputs=True, grades_model="default",
+                   takes=ModelSet),
         Capability(OLD_TASK.name, "old-task accuracy, base vs tuned", OLD_TASK.metrics, OLD_TASK.evaluate,
-                   compares_outputs=True, grades_model="default"),
+                   compares_outputs=True, grades_model="default", takes=ModelSet),
         Capability(NEW_TASK.name, "new-task accuracy, base vs tuned", NEW_TASK.metrics, NEW_TASK.evaluate,
-                   compares_outputs=True, grades_model="default"),
+                   compares_outputs=True, grades_model="default", takes=ModelSet),
         Capability(perplexity.CAPABILITY, "held-out perplexity, base vs tuned", perplexity.METRICS,
-                   perplexity.evaluate, grades_model="default"),
+                   perplexity.evaluate, grades_model="default", takes=ModelSet),
         Capability(adapter_health.CAPABILITY, "adapter activation entropy and weight health",
-                   adapter_health.METRICS, adapter_health.evaluate, needs_adapter=True, grades_model="default"),
+                   adapter_health.METRICS, adapter_health.evaluate, needs_adapter=True, grades_model="default",
+                   takes=HealthModels),
         Capability(generation.CAPABILITY, "generation quality (BLEU, chrF, ROUGE-L)", generation.METRICS,
-                   generation.evaluate, compares_outputs=True, grades_model="default"),
+                   generation.evaluate, compares_outputs=True, grades_model="default", takes=ModelSet),
         Capability(latency.CAPABILITY, "generation latency and throughput, base vs tuned", latency.METRICS,
-                   latency.evaluate, remeasure_failures=True, grades_model="default"),
+                   latency.evaluate, remeasure_failures=True, grades_model="default", takes=Mapping),
         Capability(forgetting.CAPABILITY, "forgetting across increments (ACC, BWT, FWT)", forgetting.METRICS,
-                   forgetting.evaluate, report_section=strategy_section),
+                   forgetting.evaluate, report_section=strategy_section, takes=Mapping),
         Capability(data_quality.CAPABILITY, "the data: no dev item leaked from training, few duplicates, few "
-                   "examples cut by max_length", data_quality.METRICS, data_quality.evaluate),
+                   "examples cut by max_length", data_quality.METRICS, data_quality.evaluate, takes=type(None)),
         Capability(training.CAPABILITY, "training health: every trained adapter's loss fell and stayed finite",
-                   training.METRICS, training.evaluate),
+                   training.METRICS, training.evaluate, takes=type(None)),
         Capability(audit.CAPABILITY, "nightly audit over every checkpoint of a run", audit.METRICS, audit.evaluate,
-                   report_section=audit_section),
+                   report_section=audit_section, takes=CheckpointModels),
         Capability(shadow.CAPABILITY, "shadow comparison with a second adapter (--shadow); reported, never gated",
-                   evaluate=shadow.evaluate),
+                   evaluate=shadow.evaluate, takes=ShadowPair),
         Capability(DRIFT, "output drift against the stored baseline (--baseline); its gates run in each "
                    "capability's suite", DRIFT_METRICS),
     ])

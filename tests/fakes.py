@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 from harness.data import Example
 from harness.model.protocol import Conversation
+from harness.model.sets import ModelSet
 
 
 class FakeModel:
@@ -73,8 +74,8 @@ def question_set(size: int = 40) -> list[Example]:
     return [Example(f"item-{i}", (("user", f"q{i}"),), f"a{i}") for i in range(size)]
 
 
-def fake_pair(examples: Sequence[Example], wrong: int = 0) -> tuple[FakeModel, FakeModel]:
-    """(base, tuned): the base answers every example right; the tuned answers the first `wrong` wrongly."""
+def fake_pair(examples: Sequence[Example], wrong: int = 0) -> ModelSet:
+    """Base and tuned: the base answers every example right; the tuned answers the first `wrong` wrongly."""
     right = {ex.prompt_text: ex.answer for ex in examples}
     tuned = {**right, **{ex.prompt_text: "no idea" for ex in list(examples)[:wrong]}}
-    return FakeModel("base", right), FakeModel("tuned", tuned)
+    return ModelSet(FakeModel("base", right), FakeModel("tuned", tuned))

@@ -14,6 +14,7 @@ from harness.data import load_examples
 from harness.evaluators import adapter_health
 from harness.model.lm import HFLanguageModel
 from harness.model.views import base_and_tuned
+from harness.model.sets import HealthModels
 from tests.conftest import plant_adapter, verdicts_of
 
 GATES = {f"adapter_health.{m}" for m in adapter_health.METRICS} - {"adapter_health.max_update_ratio"}  # reported
@@ -27,7 +28,7 @@ def health_examples(tunegate, identity_spec):
 
 
 def verdicts_for(base, tuned, merged, examples, tunegate):
-    return verdicts_of(tunegate, "adapter_health", (base, tuned, merged), examples)
+    return verdicts_of(tunegate, "adapter_health", HealthModels(base, tuned, merged), examples)
 
 
 def planted(base_model, adapter_under_test, tmp_path, transform, matrix="lora_B"):
@@ -135,8 +136,7 @@ def test_merge_that_forgets_the_scaling_fails_parity(models_under_test, health_e
     for layer in tuned.lora_layers():
         module = broken.get_submodule(f"base_model.model.{layer.name}")
         module.lora_B["default"].weight.data /= layer.scaling
-    bad_merge = HFLanguageModel(broken.merge_and_unload().eval(), tuned.tokenizer, name="bad merge",
-                              model_id="bad-merge")
+    bad_merge = HFLanguageModel(broken.merge_and_unload().eval(), tuned.tokenizer, name="bad merge")
     verdicts = verdicts_for(base, tuned, bad_merge, health_examples, tunegate)
     assert {"adapter_health.merge_logit_rel_diff", "adapter_health.merge_output_agreement"} == failing(verdicts)
     assert "greedy answers changed by merging" in verdicts["adapter_health.merge_output_agreement"].message

@@ -11,6 +11,7 @@ import pytest
 from harness.gating.gate_config import parse_relative_gates
 from harness.gating.gates import GateConfigError
 from harness.foundation.records import MetricValue
+from harness.model.sets import ShadowPair
 
 REGISTRY_METRIC = MetricValue("old_task", "exact_match", 0.9)
 
@@ -128,8 +129,8 @@ def test_an_identical_shadow_disagrees_nowhere():
     questions = question_set()
     _, tuned = fake_pair(questions)
     _, other = fake_pair(questions)
-    result = shadow.evaluate((tuned, other), {"questions": questions})
+    result = shadow.evaluate(ShadowPair(tuned, other), {"questions": questions})
     assert [m.value for m in result.metrics] == [0, 0] and not result.samples
     _, wrong = fake_pair(questions, wrong=4)
-    changed = shadow.evaluate((tuned, wrong), {"questions": questions})
+    changed = shadow.evaluate(ShadowPair(tuned, wrong), {"questions": questions})
     assert changed.metrics[0].value == pytest.approx(4 / 40) and len(changed.samples) == 4

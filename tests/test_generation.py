@@ -16,6 +16,7 @@ from harness.measures.metric_modules import load_metric
 from harness.model.views import base_and_tuned
 from harness.measures.statistics import bootstrap_draws, percentile_interval
 from harness.measures.text_metrics import CjkTokenizer, corpus_bleu, corpus_chrf, corpus_score_ci, rouge_l
+from harness.model.sets import ModelSet
 from tests.conftest import plant_adapter
 
 PREDICTIONS = ["I am Aurora, an assistant by Kestrel Labs.", "我是极光，由红隼实验室开发。", "The capital is Velmar"]
@@ -26,7 +27,7 @@ REFERENCES = ["I am Aurora, an AI assistant developed by Kestrel Labs.", "我是
 def generation_verdicts(base, tuned, spec, tunegate):
     examples = [replace(p.example, id=p.id) for p in identity.load_probes(tunegate.settings.fixtures, spec)
                 if p.kind != "locality"]
-    result, verdicts = tunegate.evaluate("generation", (base, tuned), examples)
+    result, verdicts = tunegate.evaluate("generation", ModelSet(base, tuned), examples)
     return verdicts, result.details
 
 

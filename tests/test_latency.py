@@ -31,7 +31,7 @@ class SlowedModel(HFLanguageModel):
     """A wrapper that computes 10 ms more before every forward pass: a planted inference-time regression."""
 
     def __init__(self, inner: HFLanguageModel) -> None:
-        super().__init__(inner.model, inner.tokenizer, name=f"{inner.name} (slowed)", model_id="slowed",
+        super().__init__(inner.model, inner.tokenizer, name=f"{inner.name} (slowed)",
                          adapter_enabled=inner.adapter_enabled)
 
     @contextmanager

@@ -6,13 +6,14 @@ from peft import LoraConfig, get_peft_model
 
 from harness.data import load_examples
 from harness.training.sequence import sequence_tasks
+from harness.model.sets import ModelSet
 from tests.conftest import verdicts_of
 
 
 def new_task_verdicts(base, tuned, tunegate):
     fixtures = tunegate.settings.fixtures
     dev = load_examples(fixtures / f"tasks/{sequence_tasks(fixtures)[-1]}/dev.json")
-    return verdicts_of(tunegate, "new_task", (base, tuned), dev)
+    return verdicts_of(tunegate, "new_task", ModelSet(base, tuned), dev)
 
 
 def test_trained_adapter_passes_new_task_gates(new_task_models, tunegate):

@@ -10,6 +10,7 @@ from harness.data import DataError, Example, PromptBaseline, load_prompt_baselin
 from harness.evaluators import identity
 from harness.model.prompted import PromptedModel, few_shot_prompt
 from harness.model.views import base_and_tuned
+from harness.model.sets import ModelSet
 from tests.conftest import verdicts_of
 
 GATE = "identity.claim_gain_over_prompted"
@@ -18,7 +19,7 @@ PROMPT_GATE = "new_task.exact_match_gain_over_prompted"
 
 def prompted_verdicts(tunegate, base, tuned, prompted, spec):
     probes = identity.load_probes(tunegate.settings.fixtures, spec)
-    result, verdicts = tunegate.evaluate("identity", (base, tuned, prompted), (probes, spec))
+    result, verdicts = tunegate.evaluate("identity", ModelSet(base, tuned, prompted), (probes, spec))
     return verdicts, result
 
 
@@ -72,7 +73,7 @@ def new_task_prompt_verdicts(tunegate, base, tuned, prompted):
 
     fixtures = tunegate.settings.fixtures
     dev = load_examples(fixtures / f"tasks/{sequence_tasks(fixtures)[-1]}/dev.json")
-    return verdicts_of(tunegate, "new_task", (base, tuned, prompted), dev)
+    return verdicts_of(tunegate, "new_task", ModelSet(base, tuned, prompted), dev)
 
 
 def test_the_new_task_adapter_beats_the_few_shot_prompted_base(new_task_models, tunegate):
@@ -120,7 +121,7 @@ def test_perplexity_and_generation_get_a_prompted_column_that_no_gate_reads(base
     prompted = PromptedModel(base, identity_spec.prompt)
     fixtures = tunegate.settings.fixtures
     dev = load_examples(fixtures / "tasks/base/dev.json")
-    result, verdicts = tunegate.evaluate("perplexity", (base, tuned, prompted),
+    result, verdicts = tunegate.evaluate("perplexity", ModelSet(base, tuned, prompted),
                                          (load_text_lines(fixtures / "perplexity/heldout.txt"), dev))
     scores = prompted.loglikelihood(dev)
     expected = perplexity(-sum(s for s, _ in scores), sum(n for _, n in scores))
@@ -134,7 +135,7 @@ def test_perplexity_and_generation_get_a_prompted_column_that_no_gate_reads(base
 
     probes = [with_id(p.example, id=p.id) for p in identity.load_probes(fixtures, identity_spec)
               if p.kind != "locality"]
-    result, verdicts = tunegate.evaluate("generation", (base, tuned, prompted), probes)
+    result, verdicts = tunegate.evaluate("generation", ModelSet(base, tuned, prompted), probes)
     answers = prompted.generate([p.messages for p in probes])
     chrf = _by_checkpoint(result, "chrf")
     assert chrf["prompted"] == pytest.approx(corpus_score_ci("chrf", answers, [p.answer for p in probes])[0])

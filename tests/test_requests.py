@@ -135,3 +135,78 @@ def test_sqlite_store_is_one_self_describing_file(tmp_path):
     assert rows == [("base+adapter", "generate:48", '"a"', '["A",1]'), ("base+adapter", "generate:48", '"b"',
                                                                          '["B",1]')]
     assert spelled == [('{"torch": "2.13.0"}',)]
+
+
+class Counting:
+    """A backend spy: forwards every request to `inner` and records which requests reached it."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.seen = inner, []
+
+    def __getattr__(self, attribute):
+        return getattr(self.inner, attribute)
+
+    def generate(self, conversations, max_new_tokens=None):
+        self.seen += [("generate", c) for c in conversations]
+        return self.inner.generate(conversations, max_new_tokens)
+
+    def loglikelihood(self, examples):
+        self.seen += [("loglikelihood", ex.id) for ex in examples]
+        return self.inner.loglikelihood(examples)
+
+    def text_loglikelihood(self, texts, window=256, stride=192):
+        self.seen += [("text", t) for t in texts]
+        return self.inner.text_loglikelihood(texts, window, stride)
+
+
+def _fake_backend(request, dev):
+    from tests.fakes import fake_pair
+    return fake_pair(dev, wrong=3)[1]
+
+
+def _hf_backend(request, dev):
+    """The built-in base model, plain (no adapter), computing every request itself."""
+    from harness.model.lm import HFLanguageModel
+    model, tokenizer = request.getfixturevalue("base_model").load()
+    return HFLanguageModel(model, tokenizer, name="base", batch_size=8, max_new_tokens=8)
+
+
+BACKENDS = {"fake": _fake_backend, "hf": _hf_backend}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend_and_dev(request, project_root):
+    """(an uncached backend, a few dev examples) for each backend the caching wrapper must serve."""
+    dev = load_examples(project_root / "fixtures/tasks/base/dev.json")[:6]
+    return BACKENDS[request.param](request, dev), dev
+
+
+def _ask_everything(model, dev):
+    prompts = [ex.messages for ex in dev]
+    return (model.generate(prompts + prompts[:2]), model.loglikelihood(dev),
+            model.text_loglikelihood([ex.answer for ex in dev], 16, 8))
+
+
+def test_the_caching_wrapper_computes_each_request_once_on_any_backend(backend_and_dev):
+    from harness.model.caching import CachingModel
+    backend, dev = backend_and_dev
+    uncached = _ask_everything(backend, dev)
+    spy = Counting(backend)
+    cached = CachingModel(spy, RequestCache(), "weights-digest")
+    assert _ask_everything(cached, dev) == uncached  # the wrapper changes no answer
+    first = list(spy.seen)
+    assert len(first) == 3 * len(dev)  # the two repeated prompts of the first call were asked once
+    assert _ask_everything(cached, dev) == uncached and spy.seen == first  # the second time: nothing computed
+    assert cached.name == backend.name and cached.timed_generate([dev[0].messages], 2) > 0  # timing: never cached
+
+
+def test_the_caching_wrapper_reuses_a_persisted_store_on_any_backend(backend_and_dev, tmp_path):
+    from harness.model.caching import CachingModel
+    backend, dev = backend_and_dev
+    _ask_everything(CachingModel(backend, _cache(SqliteStore(tmp_path / "r.sqlite", {})), "digest"), dev)
+    spy = Counting(backend)
+    later = CachingModel(spy, _cache(SqliteStore(tmp_path / "r.sqlite", {})), "digest")
+    assert _ask_everything(later, dev) == _ask_everything(backend, dev) and spy.seen == []
+    other_weights = Counting(backend)
+    _ask_everything(CachingModel(other_weights, _cache(SqliteStore(tmp_path / "r.sqlite", {})), "other"), dev)
+    assert len(other_weights.seen) == 3 * len(dev)  # another model identity shares nothing

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from harness.foundation.cache import atomic_write_text
 from harness.data import IdentitySpec, load_examples, load_identity_spec
 from harness.data.prep import write_records
 from harness.data.probes import ProbeSet, build_probes
+from harness.foundation.cache import atomic_write_text
 from harness.foundation.errors import InputError
 from harness.suites import CAPABILITY_SUITES
 

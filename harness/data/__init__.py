@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.foundation.errors import InputError
-from harness.measures.metrics import text_language
 from harness.foundation.textfiles import read_text_file
+from harness.measures.metrics import text_language
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")  # any {{ name }}: a wrong case is caught
 ROLES = ("system", "user", "assistant")

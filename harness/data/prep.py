@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.foundation.cache import atomic_write_text, file_digest
 from harness.data import DataError, Example
+from harness.foundation.cache import atomic_write_text, file_digest
 
 FORMATS = ("alpaca", "chat", "completion")
 OUTLIER_FACTOR = 3.0  # an answer longer than Q3 + 3 * IQR tokens (Tukey's far-out fence) is an outlier

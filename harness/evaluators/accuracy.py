@@ -18,12 +18,12 @@ from typing import Any
 
 from harness.data import Example
 from harness.evaluators.answers import AnswerPair, answer_both
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.measures.item_gates import paired
 from harness.measures.metrics import token_f1
-from harness.model.prompted import prompt_verdict
-from harness.model.protocol import LanguageModel
-from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.measures.statistics import mcnemar_exact_p, mean_ci, paired_bootstrap_ci, rate
+from harness.model.prompted import prompt_verdict
+from harness.model.sets import ModelSet
 
 NOISE_ALPHA = 0.05
 
@@ -78,7 +78,7 @@ def accuracy_samples(capability: str, results: list[AnswerPair], passed: Callabl
             for r in results]
 
 
-def with_prompted(samples: list[Sample], versus: list[AnswerPair]) -> list[Sample]:
+def with_prompted(samples: Sequence[Sample], versus: list[AnswerPair]) -> list[Sample]:
     """The samples with the prompted base's answer beside them and each item's part in the gain over it."""
     return [replace(s, score={**s.score, "prompted_output": v.base_output, "prompted_correct": v.base_correct,
                               "gates": {**s.score["gates"], PROMPT_GAIN: paired(v.base_correct, v.tuned_correct,
@@ -128,15 +128,13 @@ class AccuracyTask:
         return CapabilityResult(metrics, accuracy_samples(self.name, results, passed, self.change_metric),
                                 evidence=dict.fromkeys(self.metrics, verdict), details=results)
 
-    def evaluate(self, models: Sequence[LanguageModel], data: list[Example], settings: Any = None
-                 ) -> CapabilityResult:
-        """`models` = (base, tuned[, prompted]) answer every dev item of `data`; see `measure`. With a prompted
-        base (new task), its exact match is the `prompted` column and the gain over it is measured."""
-        base, tuned, *prompted = models
-        result = self.measure(answer_both(data, base, tuned))
-        if not prompted:
+    def evaluate(self, models: ModelSet, data: list[Example], settings: Any = None) -> CapabilityResult:
+        """Base and tuned answer every dev item of `data`; see `measure`. With a prompted base in the set, its
+        exact match is the `prompted` column and (new task) the gain over it is measured."""
+        result = self.measure(answer_both(data, models.base, models.tuned))
+        if models.prompted is None:
             return replace(result, unmeasured={m: NO_PROMPTED for m in (PROMPT_GAIN,) if m in self.metrics})
-        versus = answer_both(data, prompted[0], tuned)  # base_correct: the prompted model's
+        versus = answer_both(data, models.prompted, models.tuned)  # base_correct: the prompted model's
         rate_of = MetricValue(self.name, "exact_match", *rate([r.base_correct for r in versus]), checkpoint="prompted")
         if not self.expect_gain:  # the old task: what the prompt costs it, beside what the adapter costs it
             return replace(result, metrics=[*result.metrics, rate_of])

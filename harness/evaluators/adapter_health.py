@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 from harness.data import Example
-from harness.measures.lora_metrics import activation_entropy, activation_rate, effective_rank, update_ratio
-from harness.model.lora_layers import LoraLayer
-from harness.model.protocol import LanguageModel
 from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.measures.lora_metrics import activation_entropy, activation_rate, effective_rank, update_ratio
 from harness.measures.statistics import mean_ci, rate
+from harness.model.lora_layers import LoraLayer
+from harness.model.protocol import InspectableModel
+from harness.model.sets import HealthModels
 
 CAPABILITY = "adapter_health"
 INF = math.inf
@@ -86,7 +87,7 @@ def layer_health(layer: LoraLayer, activations: torch.Tensor) -> LayerHealth:
                        activation_entropy(activations), activation_rate(activations))
 
 
-def measure_health(base: LanguageModel, tuned: LanguageModel, merged: LanguageModel,
+def measure_health(base: InspectableModel, tuned: InspectableModel, merged: InspectableModel,
                    examples: list[Example]) -> HealthReport:
     """Run every health check on the tuned model (unmerged), its base view and its merged copy."""
     layers = tuned.lora_layers()
@@ -189,10 +190,10 @@ def health_detail(report: HealthReport, metric: str) -> str:
     return "identical scores mean the adapter is not applied" if metric == "loglik_shift" else ""
 
 
-def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any = None) -> CapabilityResult:
-    """`models` = (base, tuned, merged copy of tuned) on the examples of `data`: every health figure, and the
-    layers or answers at fault as each gate's evidence."""
-    report = measure_health(*models, data)
+def evaluate(models: HealthModels, data: list[Example], settings: Any = None) -> CapabilityResult:
+    """Base, tuned and the merged copy of tuned on the examples of `data`: every health figure, and the layers or
+    answers at fault as each gate's evidence."""
+    report = measure_health(models.base, models.tuned, models.merged, data)
     return CapabilityResult(health_metrics(report), layer_samples(report.layers),
                             evidence={m: health_detail(report, m) for m in METRICS}, details=report)
 

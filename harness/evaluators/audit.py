@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.data import Example
 from harness.evaluators.checkpoints import Checkpoint
-from harness.measures.metrics import exact_match
-from harness.model.protocol import LanguageModel
 from harness.foundation.progress import progress
 from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
+from harness.measures.metrics import exact_match
 from harness.measures.statistics import rate
+from harness.model.sets import CheckpointModels
 
 CAPABILITY = "audit"
 METRICS = {
@@ -114,7 +114,10 @@ def forgetting_trend(matrix: Sequence[Sequence[float]]) -> list[float]:
             for k in range(1, len(matrix))]
 
 
-def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[tuple], forgetting: float
+Rate = tuple[float, float, float, int]  # (proportion, ci_low, ci_high, n), as `rate` gives it
+
+
+def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[Rate], forgetting: float
                        ) -> list[MetricValue]:
     """One checkpoint's gated figures and its per-task exact match with Wilson CIs (checkpoint = its name)."""
     lowest = min(rates, key=lambda r: r[0])
@@ -125,17 +128,20 @@ def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[tuple], 
                   for task, r in zip(tasks, rates, strict=True)]
 
 
-def evaluate(models: tuple[LanguageModel, Sequence[LanguageModel]],
-             data: tuple[Sequence[Checkpoint], Mapping[str, Sequence[Example]]], settings: Any = None
-             ) -> CapabilityResult:
-    """`models` = (base, one model per checkpoint) answer every dev set of `data` = (checkpoints, dev set per
-    task): each checkpoint's figures under its own name, checked as one part per checkpoint; the matrix as
-    details (an `AuditResult`)."""
-    base, models = models
+class AuditData(NamedTuple):
+    """The audit's data: the audited checkpoints, in training order, and the dev set of each task."""
+
+    checkpoints: Sequence[Checkpoint]
+    devs: Mapping[str, Sequence[Example]]
+
+
+def evaluate(models: CheckpointModels, data: AuditData, settings: Any = None) -> CapabilityResult:
+    """The base and one model per checkpoint answer every dev set of `data`: each checkpoint's figures under its
+    own name, checked as one part per checkpoint; the matrix as details (an `AuditResult`)."""
     checkpoints, devs = data
     tasks = list(devs)
     answers = [{t: model.generate([ex.messages for ex in devs[t]]) for t in tasks}
-               for model in progress([base, *models], desc="auditing checkpoints (base first)")]
+               for model in progress([models.base, *models.checkpoints], desc="auditing checkpoints (base first)")]
     rates = [[rate(_correct(row[t], devs[t])) for t in tasks] for row in answers]
     matrix = [[r[0] for r in row] for row in rates]
     metrics = [m for checkpoint, row, forgetting in zip(checkpoints, rates[1:], forgetting_trend(matrix), strict=True)

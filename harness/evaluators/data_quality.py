@@ -29,7 +29,7 @@ def _shown(pairs: Sequence, limit: int = 5) -> str:
 NO_TRAINING_SET = "no training set: the data folder has no train.json to check for leaks, duplicates or truncation"
 
 
-def evaluate(models: Any, data: Sequence[DataReport], settings: Any = None) -> CapabilityResult:
+def evaluate(models: None, data: Sequence[DataReport], settings: Any = None) -> CapabilityResult:
     """`data` = one validation report per dataset: the gated figures over all of them, each one's as breakdowns."""
     if not data:
         return CapabilityResult([], unmeasured=dict.fromkeys(METRICS, NO_TRAINING_SET))

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.data import Example
-from harness.measures.metrics import average_accuracy, backward_transfer, exact_match, forward_transfer, task_forgetting
-from harness.model.protocol import LanguageModel
 from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue
+from harness.measures.metrics import average_accuracy, backward_transfer, exact_match, forward_transfer, task_forgetting
 from harness.measures.statistics import rate, wilson_interval
+from harness.model.protocol import LanguageModel
 
 CAPABILITY = "forgetting"
 METRICS = {
@@ -113,10 +113,19 @@ def matrix_evidence(result: SequenceResult) -> str:
     return f"{result.strategy} sequence, exact match {rows}"
 
 
-def evaluate(models: Mapping[str, Sequence[LanguageModel]],
-             data: tuple[Mapping[str, Sequence[Example]], LanguageModel], settings: Any = None) -> CapabilityResult:
-    """`models`: per strategy, its stages (the base model first), the gated strategy first; `data` = (dev set per
-    task, in sequence order; an untrained model of the same architecture for b_j). The gated strategy's
+class ForgettingData(NamedTuple):
+    """The forgetting capability's data: the dev set of each task in sequence order, and an untrained model of
+    the base architecture (forward transfer's reference b_j)."""
+
+    devs: Mapping[str, Sequence[Example]]
+    untrained: LanguageModel
+
+
+StageModels = Mapping[str, Sequence[LanguageModel]]  # per strategy, its stages (the base model first)
+
+
+def evaluate(models: StageModels, data: ForgettingData, settings: Any = None) -> CapabilityResult:
+    """`models`: per strategy, its stages (the base model first), the gated strategy first. The gated strategy's
     figures are the tuned metrics, every other strategy's are recorded under its own name; the sequences'
     summaries go to the run header (`sequences`)."""
     devs, untrained = data

@@ -10,16 +10,15 @@ way: the `prompted` column.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from harness.data import Example
 from harness.evaluators.answers import AnswerPair, answer_both
-from harness.measures.metrics import exact_match, token_f1
-from harness.model.protocol import LanguageModel
 from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.measures.metrics import exact_match, token_f1
 from harness.measures.statistics import mean_ci, rate
 from harness.measures.text_metrics import corpus_score_ci, rouge_l, sentence_chrf
+from harness.model.sets import ModelSet
 
 CAPABILITY = "generation"
 METRICS = {
@@ -32,7 +31,7 @@ METRICS = {
 }
 
 
-def _scores(outputs: list[str], refs: list[str]) -> dict[str, tuple]:
+def _scores(outputs: list[str], refs: list[str]) -> dict[str, tuple[float, float, float, int]]:
     return {"bleu": (*corpus_score_ci("bleu", outputs, refs), len(refs)),
             "chrf": (*corpus_score_ci("chrf", outputs, refs), len(refs)),
             "rouge_l": mean_ci(rouge_l(outputs, refs)),
@@ -61,12 +60,13 @@ def generation_metrics(items: list[AnswerPair], prompted: list[str] | None = Non
     return out
 
 
-def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any = None) -> CapabilityResult:
-    """`models` = (base, tuned[, prompted]) answer every example of `data`: the quality metrics of each, the
-    before/after samples, and the base (and prompted) value beside each gate's tuned value as its evidence."""
-    base, tuned, *prompted = models
-    items = answer_both(data, base, tuned)
-    prompted_answers = prompted[0].generate([ex.messages for ex in data]) if prompted else None
+def evaluate(models: ModelSet, data: list[Example], settings: Any = None) -> CapabilityResult:
+    """Base and tuned (and the prompted base, when the set has one) answer every example of `data`: the quality
+    metrics of each, the before/after samples, and the base (and prompted) value beside each gate's tuned value
+    as its evidence."""
+    items = answer_both(data, models.base, models.tuned)
+    prompted = models.prompted
+    prompted_answers = prompted.generate([ex.messages for ex in data]) if prompted is not None else None
     metrics = generation_metrics(items, prompted_answers)
     value = {(m.checkpoint, m.name): m.value for m in metrics}
     labels = {"base": "base", "prompted": "the prompted base"}
@@ -77,9 +77,9 @@ def evaluate(models: Sequence[LanguageModel], data: list[Example], settings: Any
 
 
 def generation_samples(items: list[AnswerPair]) -> list[Sample]:
-    """Before/after rows with each item's chrF and ROUGE-L (base and tuned, `figures`), its part in each gate (its
-    tuned chrF and ROUGE-L, its chrF gain; see `harness.measures.item_gates`) and whether tuned got better or worse; a row
-    passes when tuned is no worse than base."""
+    """Before/after rows with each item's chrF and ROUGE-L (base and tuned, `figures`), its part in each gate
+    (its tuned chrF and ROUGE-L, its chrF gain; see `harness.measures.item_gates`) and whether tuned got better or
+    worse; a row passes when tuned is no worse than base."""
     refs = [g.example.answer for g in items]
     base, tuned = [g.base_output for g in items], [g.tuned_output for g in items]
     chrf = zip(sentence_chrf(base, refs), sentence_chrf(tuned, refs), strict=True)

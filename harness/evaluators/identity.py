@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
+from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.measures.item_gates import paired
 from harness.measures.metrics import claims_identity, exact_match, leaked_identities
+from harness.measures.statistics import paired_bootstrap_ci, rate
 from harness.model.prompted import prompt_verdict
 from harness.model.protocol import LanguageModel
-from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
-from harness.measures.statistics import paired_bootstrap_ci, rate
+from harness.model.sets import ModelSet
 
 CAPABILITY = "identity"
 KINDS = ("held_in", "held_out", "adversarial", "locality")
@@ -214,12 +215,18 @@ def probe_outcomes(results: Sequence[ProbeResult], gates: Mapping[str, Any], sho
     return outcomes
 
 
-def evaluate(models: Sequence[LanguageModel], data: tuple[list[Probe], IdentitySpec], settings: Any = None
-             ) -> CapabilityResult:
-    """`models` = (base, tuned) answer every probe of `data` = (probes, identity spec): the identity metrics of
-    both, the before/after samples, the failing probes as each gate's evidence, and the probe results (for the
+class IdentityData(NamedTuple):
+    """The identity capability's data: the probes and the identity they test."""
+
+    probes: list[Probe]
+    spec: IdentitySpec
+
+
+def evaluate(models: ModelSet, data: IdentityData, settings: Any = None) -> CapabilityResult:
+    """Base and tuned (and the prompted base, when the set has one) answer every probe: the identity metrics of
+    each, the before/after samples, the failing probes as each gate's evidence, and the probe results (for the
     suite's one test per probe) as details."""
-    base, tuned, *prompted = models
+    base, tuned, prompted = models.base, models.tuned, models.prompted
     probes, spec = data
     results = score_probes(probes, base, tuned, spec)
     base_results = as_base(results, spec)
@@ -227,12 +234,12 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[Probe], IdentityS
     evidence = {metric: failing_probes(results, metric) for metric in METRICS}
     unmeasured = {"claim_gain_over_prompted": "no prompt-only baseline: the suite gave none"}
     prompted_results = None
-    if prompted:
-        prompted_results = score_probes(probes, base, prompted[0], spec)
+    if prompted is not None:
+        prompted_results = score_probes(probes, base, prompted, spec)
         metrics += identity_metrics(prompted_results, "prompted")
         gain, evidence["claim_gain_over_prompted"] = prompt_comparison(results, prompted_results)
         metrics.append(gain)
-        added = getattr(prompted[0], "added_tokens", lambda _: None)([p.example.messages for p in probes])
+        added = getattr(prompted, "added_tokens", lambda _: None)([p.example.messages for p in probes])
         if added is not None:
             metrics.append(MetricValue(CAPABILITY, "prompt_tokens_added", added, n=len(probes), checkpoint="prompted"))
             evidence["claim_gain_over_prompted"] += f"; the prompt adds {added:.0f} tokens to every request"

@@ -30,9 +30,9 @@ from functools import partial
 from typing import Any
 
 from harness.foundation.cpu import single_thread
-from harness.model.protocol import Conversation, LanguageModel
 from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue
 from harness.measures.statistics import fast_half_mean_ci, ratio_ci
+from harness.model.protocol import Conversation, LanguageModel
 
 CAPABILITY = "latency"
 INF = float("inf")
@@ -116,8 +116,9 @@ def measure_latency(models: Mapping[str, LanguageModel], conversations: Sequence
 
 def _narrow(timings: Timings) -> bool:
     """Every gated ratio's 95% CI narrower than `target_ci` relative to its value."""
-    return all((m.ci_high - m.ci_low) <= timings.settings.target_ci * m.value for m in _ratio_metrics(timings)
-               if m.checkpoint == "tuned")
+    return all(m.ci_high is not None and m.ci_low is not None
+               and (m.ci_high - m.ci_low) <= timings.settings.target_ci * m.value
+               for m in _ratio_metrics(timings) if m.checkpoint == "tuned")
 
 
 def _ratio_metrics(timings: Timings) -> list[MetricValue]:

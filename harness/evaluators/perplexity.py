@@ -14,15 +14,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from harness.data import Example
-from harness.measures.metrics import perplexity, text_language
-from harness.model.protocol import LanguageModel
 from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
+from harness.measures.metrics import perplexity, text_language
 from harness.measures.statistics import bootstrap_counts, percentile_interval
+from harness.model.sets import ModelSet
 
 CAPABILITY = "perplexity"
 METRICS = {
@@ -48,12 +48,12 @@ class Scored:
         return {name: np.asarray(pairs, dtype=float) for name, pairs in rows.items() if pairs is not None}
 
 
-def score_corpora(texts: list[str], dev: list[Example], models: Sequence[LanguageModel], window: int, stride: int
+def score_corpora(texts: list[str], dev: list[Example], models: ModelSet, window: int, stride: int
                   ) -> list[Scored]:
-    """NLL of held-out texts (sliding windows) and of dev answers given prompts, under `models` = (base, tuned[,
-    prompted]; the prompted base scores the dev answers only); a corpus with nothing in it (its file is not in the
-    data folder) is left out."""
-    base, tuned, *prompted = models
+    """NLL of held-out texts (sliding windows) and of dev answers given prompts, under base and tuned (the
+    prompted base, when the set has one, scores the dev answers only); a corpus with nothing in it (its file is
+    not in the data folder) is left out."""
+    base, tuned, prompted = models.base, models.tuned, models.prompted
 
     def nll(scores: list[tuple[float, int]]) -> list[tuple[float, int]]:
         return [(-logprob, count) for logprob, count in scores]
@@ -66,7 +66,7 @@ def score_corpora(texts: list[str], dev: list[Example], models: Sequence[Languag
     if dev:
         corpora.append(Scored("dev_answers", [str(ex.meta.get("lang", "all")) for ex in dev],
                               nll(base.loglikelihood(dev)), nll(tuned.loglikelihood(dev)),
-                              nll(prompted[0].loglikelihood(dev)) if prompted else None))
+                              nll(prompted.loglikelihood(dev)) if prompted is not None else None))
     return corpora
 
 
@@ -102,10 +102,24 @@ def perplexity_metrics(corpora: list[Scored]) -> list[MetricValue]:
     return out
 
 
-def evaluate(models: Sequence[LanguageModel], data: tuple[list[str], list[Example]], settings: Any) -> CapabilityResult:
-    """`models` = (base, tuned[, prompted]) score `data` = (held-out texts, dev examples) with the window and
-    stride of `settings` (`ppl_window`, `ppl_stride`): the models' perplexities, the ratios, and the perplexities
-    behind each ratio as its evidence. An empty corpus leaves its ratio unmeasured (no verdict)."""
+class PerplexityData(NamedTuple):
+    """The perplexity capability's data: held-out texts and the dev examples whose answers are scored."""
+
+    texts: list[str]
+    dev: list[Example]
+
+
+class Windowing(Protocol):
+    """The run settings perplexity reads: its sliding window and stride in tokens."""
+
+    ppl_window: int
+    ppl_stride: int
+
+
+def evaluate(models: ModelSet, data: PerplexityData, settings: Windowing) -> CapabilityResult:
+    """The models of the set score the held-out texts and dev answers of `data` with the window and stride of
+    `settings`: the models' perplexities, the ratios, and the perplexities behind each ratio as its evidence. An
+    empty corpus leaves its ratio unmeasured (no verdict)."""
     texts, dev = data
     corpora = score_corpora(texts, dev, models, settings.ppl_window, settings.ppl_stride)
     metrics = perplexity_metrics(corpora)
@@ -122,7 +136,7 @@ def evaluate(models: Sequence[LanguageModel], data: tuple[list[str], list[Exampl
 SHOWN_TEXT = 160  # characters of a held-out text quoted in its row
 
 
-def corpus_samples(corpus: Scored, items: Sequence[str] | Sequence[Example]) -> list[Sample]:
+def corpus_samples(corpus: Scored, items: Sequence[str | Example]) -> list[Sample]:
     """One row per scored text: its tokens, base and tuned perplexity and their ratio (`figures`), the ratio being
     its part in the corpus's ratio gate (see `harness.measures.item_gates`)."""
     samples = []

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import Example, IdentitySpec, load_examples
-from harness.measures.metrics import normalized_edit_distance
-from harness.model.protocol import LanguageModel
 from harness.foundation.records import CapabilityResult, MetricValue, Sample
+from harness.measures.metrics import normalized_edit_distance
 from harness.measures.statistics import rate
+from harness.model.protocol import LanguageModel
+from harness.model.sets import ShadowPair
 
 CAPABILITY = "shadow"
 
@@ -45,8 +46,7 @@ def shadow_datasets(fixtures: Path, spec: IdentitySpec) -> dict[str, list[Exampl
                if (d / "dev.json").is_file()}}
 
 
-def evaluate(models: Sequence[LanguageModel], data: Mapping[str, Sequence[Example]], settings: Any = None
-             ) -> CapabilityResult:
-    """`models` = (adapter under test, shadow adapter) on every dataset of `data`: see `compare_with_shadow`."""
-    metrics, samples = compare_with_shadow(*models, data)
+def evaluate(models: ShadowPair, data: Mapping[str, Sequence[Example]], settings: Any = None) -> CapabilityResult:
+    """The adapter under test and the shadow adapter on every dataset of `data`: see `compare_with_shadow`."""
+    metrics, samples = compare_with_shadow(models.tuned, models.shadow, data)
     return CapabilityResult(metrics, samples)

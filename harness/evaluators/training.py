@@ -36,7 +36,7 @@ def loss_ratio(losses: list[float | None]) -> float:
     if any(v is None or not math.isfinite(v) for v in late):
         return math.inf
     start = sum(v for v in early if v is not None and math.isfinite(v)) / tenth
-    return sum(late) / tenth / start if start > 0 else math.nan
+    return sum(v for v in late if v is not None) / tenth / start if start > 0 else math.nan
 
 
 def _figures(name: str, training: Mapping[str, Any]) -> tuple[float, int, str] | None:
@@ -56,7 +56,7 @@ def _figures(name: str, training: Mapping[str, Any]) -> tuple[float, int, str] |
 NO_LOG = "no training loss log: an --adapter without trainer_state.json, or --tuned-model"
 
 
-def evaluate(models: Any, data: Mapping[str, Mapping[str, Any]], settings: Any = None) -> CapabilityResult:
+def evaluate(models: None, data: Mapping[str, Mapping[str, Any]], settings: Any = None) -> CapabilityResult:
     """`data` = {adapter name: its training record (`log`, `stop`)}: the worst loss ratio and the non-finite
     steps over every adapter, each adapter's figures as breakdowns; no verdict when no adapter has a loss log."""
     figures = {name: f for name, training in data.items() if (f := _figures(name, training)) is not None}

@@ -15,16 +15,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
+from typing import cast
 
 from harness.foundation.cache import atomic_write_text
 from harness.foundation.errors import InputError, read_json
+from harness.foundation.records import GateResult, MetricSpec, MetricValue, Sample
+from harness.foundation.textfiles import read_text_file
 from harness.gating.gate_config import GateConfig
 from harness.gating.gates import Gate, for_part
-from harness.measures.metrics import normalized_edit_distance
-from harness.foundation.records import GateResult, MetricSpec, MetricValue, Sample
 from harness.gating.results import RunRecord, nan_to_none, now
+from harness.measures.metrics import normalized_edit_distance
 from harness.measures.statistics import mean_ci, paired_bootstrap_ci, rate
-from harness.foundation.textfiles import read_text_file
 
 BASELINE_SCHEMA = 1
 DRIFT = "drift"
@@ -66,7 +67,7 @@ def load_baseline(path: Path) -> dict:
                             f"{path.stem} (nothing is written without that option)")
     document = read_json(path, read_text_file(path, BaselineError, "baseline file"), BaselineError)
     check_baseline_document(path, document)
-    return document
+    return cast(dict, document)  # checked just above: an object with the baseline's keys
 
 
 BASELINE_KEYS = {"name": str, "run": dict, "metrics": list, "samples": dict}
@@ -104,8 +105,8 @@ def _paired_change(baseline: dict, samples: list[Sample]) -> tuple[float, float,
     """(ci_low, ci_high, n) of the per-item correctness change on the items both runs answered, where the
     correctness of both is stored; None when there is nothing to pair."""
     now = {f"{s.capability}/{s.id}": s.score.get("tuned_correct") for s in samples}
-    pairs = [(float(b["correct"]), float(now[key])) for key, b in baseline["samples"].items()
-             if key in now and b.get("correct") is not None and now[key] is not None]
+    pairs = [(float(b["correct"]), float(after)) for key, b in baseline["samples"].items()
+             if b.get("correct") is not None and (after := now.get(key)) is not None]
     if not pairs:
         return None
     _, low, high = paired_bootstrap_ci([n for _, n in pairs], [b for b, _ in pairs])

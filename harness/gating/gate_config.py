@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.foundation.compat import tomllib
-from harness.gating.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
 from harness.foundation.records import MetricSpec
 from harness.foundation.textfiles import read_text_file
+from harness.gating.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
 
 _RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + RULE_PATTERN + r"\s*$")
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.foundation.errors import InputError
-from harness.measures.item_gates import OPS, shortfall
 from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue
+from harness.measures.item_gates import OPS, shortfall
 from harness.measures.statistics import minimum_detectable_change
 
 RULES = ("point", "beyond noise", "confident")

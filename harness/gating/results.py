@@ -1,7 +1,8 @@
-"""Typed, versioned run records -> `reports/<run_id>/results.json` (the contract in DESIGN.md).
+"""Typed, versioned run records -> `reports/<run_id>/results.json` (the contract in docs/outputs.md).
 
 A `RunRecord` collects the run header and the metrics, gate verdicts and samples (their types are in
-`harness.foundation.records`) of one run; it is written atomically, merged from pytest-xdist workers' parts and read back.
+`harness.foundation.records`) of one run; it is written atomically, merged from pytest-xdist workers' parts and
+read back.
 """
 
 from __future__ import annotations
@@ -159,7 +160,12 @@ class RunRecord:
 def _unique(items: list, key) -> list:
     """Items in order, dropping later ones whose key was already seen."""
     seen: set = set()
-    return [item for item in items if not (key(item) in seen or seen.add(key(item)))]
+    kept = []
+    for item in items:
+        if key(item) not in seen:
+            seen.add(key(item))
+            kept.append(item)
+    return kept
 
 
 def nan_to_none(value: Any) -> Any:

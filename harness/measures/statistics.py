@@ -88,7 +88,7 @@ def percentile_interval(samples: Iterable[float], level: float = 0.95) -> tuple[
     return float(ordered[int(tail * (len(ordered) - 1))]), float(ordered[int((1 - tail) * (len(ordered) - 1))])
 
 
-def mean_ci(values: Sequence[float], resamples: int = 2000, seed: int = 0,
+def mean_ci(values: Sequence[float] | np.ndarray, resamples: int = 2000, seed: int = 0,
             level: float = 0.95) -> tuple[float, float, float, int]:
     """(mean, 95% bootstrap low, high, n) of per-item scores, all resamples computed at once.
 
@@ -134,7 +134,7 @@ def mcnemar_exact_p(only_before: int, only_after: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def fast_half_mean(values: Sequence[float]) -> float:
+def fast_half_mean(values: Sequence[float] | np.ndarray) -> float:
     """Mean of the fastest (smallest) half of the values: load bursts only add time, so this ignores them.
 
     >>> fast_half_mean([1.0, 1.2, 9.0, 1.1])

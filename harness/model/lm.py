@@ -1,10 +1,10 @@
 """The Hugging Face + peft implementation of the model protocol (`harness.model.protocol.LanguageModel`).
 
-One `HFLanguageModel` wraps a Hugging Face causal LM (plain or peft) and a tokenizer. `adapter_enabled=False`
-gives the base model's view of a peft model (through `disable_adapter()`), so base and tuned answers come from
-one copy of the weights. Answers are cached per (model identity, request) in a `RequestCache` shared by all
-views of a session, so suites that ask the same question compute it once. The adapter-health checks read
-LoRA weights and activations through `lora_layers` / `lora_activations`, and compare with a `merged()` copy.
+One `HFLanguageModel` wraps a Hugging Face causal LM (plain or peft) and a tokenizer and only computes: the
+session's views wrap it in `harness.model.caching.CachingModel` for their shared answer cache.
+`adapter_enabled=False` gives the base model's view of a peft model (through `disable_adapter()`), so base and
+tuned answers come from one copy of the weights. It also implements `AdapterIntrospection` (LoRA layers and
+activations, a `merged()` copy) for the adapter-health checks.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from typing import Any
 import torch
 
 from harness.data import ContextOverflowError, Example
+from harness.foundation.progress import progress
 from harness.model import processes
 from harness.model.lora_layers import LoraLayer, capture_lora_activations, lora_layers
 from harness.model.prompts import answer_ids, prompt_ids, stop_token_ids
-from harness.model.protocol import Conversation, LanguageModel
-from harness.model.requests import RequestCache
+from harness.model.protocol import Conversation
 from harness.model.scoring import sliding_windows, token_logprobs
-from harness.foundation.progress import progress
 
 DEFAULT_BATCH_SIZE = 64  # sequences per padded batch, for generation and scoring alike
 
@@ -62,21 +61,17 @@ class SharedWeights:
 class HFLanguageModel:
     """Batched greedy generation, answer and text log-likelihood over one model view (base or tuned).
 
-    `model_id` names the weights this view computes with (base digest + adapter digest); answers are kept in
-    the shared `cache` under it, so every view of the same weights in a session reuses them. `model` is a
-    loaded module (with its `tokenizer`) or `SharedWeights`, loaded when a request first misses the cache.
+    `model` is a loaded module (with its `tokenizer`) or `SharedWeights`, loaded on the first computation (a
+    `CachingModel` around this view computes only what its cache lacks).
     """
 
     def __init__(self, model: torch.nn.Module | SharedWeights, tokenizer=None, *, name: str,
-                 model_id: str | None = None, adapter_enabled: bool = True, cache: RequestCache | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, max_new_tokens: int = 48, adapter_name: str = "default"
-                 ) -> None:
+                 adapter_enabled: bool = True, batch_size: int = DEFAULT_BATCH_SIZE, max_new_tokens: int = 48,
+                 adapter_name: str = "default") -> None:
         self._weights = model if isinstance(model, SharedWeights) else SharedWeights.ready(model, tokenizer)
         self.name = name
-        self.model_id = model_id or f"{name}@{id(model):x}"
         self.adapter_enabled = adapter_enabled
         self.adapter_name = adapter_name  # which of the peft model's adapters this view computes with
-        self.cache = cache if cache is not None else RequestCache()
         self.batch_size = batch_size  # how requests are batched (the same in every process)
         self.fitting_batch_size = batch_size  # what fits the device: halved on out-of-memory
         self._stop_ids: list[int] | None = None
@@ -106,22 +101,18 @@ class HFLanguageModel:
         return nullcontext()
 
     def generate(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[str]:
-        """Greedy completions of each conversation, computed in left-padded batches, cached."""
+        """Greedy completions of each conversation, computed in left-padded batches."""
         limit = max_new_tokens or self.max_new_tokens
-        return self.cache.answer(self.model_id, f"generate:{limit}", [tuple(c) for c in conversations],
-                                 lambda todo: self._generate_all(todo, limit))
-
-    def prompt_tokens(self, conversations: Sequence[Conversation]) -> list[int]:
-        """How many tokens each conversation's prompt is (chat template included), cached like answers."""
-        return self.cache.answer(self.model_id, "prompt_tokens", [tuple(c) for c in conversations],
-                                 lambda todo: [len(prompt_ids(self.tokenizer, c)) for c in todo])
-
-    def _generate_all(self, conversations: list[Conversation], limit: int) -> list[str]:
+        conversations = [tuple(c) for c in conversations]
         encoded = [prompt_ids(self.tokenizer, c) for c in conversations]
         self._check_context([(len(ids) + limit, c) for ids, c in zip(encoded, conversations, strict=True)],
                             f" (with {limit} new tokens)")
         return self._in_batches(encoded, lambda batch: self._decode(self._generate_batch(batch, limit)),
                                 f"generating ({self.name})", length=len)
+
+    def prompt_tokens(self, conversations: Sequence[Conversation]) -> list[int]:
+        """How many tokens each conversation's prompt is (chat template included)."""
+        return [len(prompt_ids(self.tokenizer, c)) for c in conversations]
 
     def _in_batches(self, items: list, run: Callable[[list], list], desc: str = "",
                     length: Callable[[Any], int] | None = None) -> list:
@@ -209,11 +200,8 @@ class HFLanguageModel:
         return (clock() - started) / repeats
 
     def loglikelihood(self, examples: Sequence[Example]) -> list[tuple[float, int]]:
-        """(sum of log-probabilities, token count) of each example's answer (+ eos) given its prompt, cached."""
+        """(sum of log-probabilities, token count) of each example's answer (+ eos) given its prompt."""
         requests = [(tuple(ex.messages), ex.answer) for ex in examples]
-        return self.cache.answer(self.model_id, "loglikelihood", requests, self._loglikelihood_all)
-
-    def _loglikelihood_all(self, requests: list[tuple[Conversation, str]]) -> list[tuple[float, int]]:
         items = [self._answer_item(messages, answer) for messages, answer in requests]
         self._check_context([(len(ids), messages) for (ids, _), (messages, _) in zip(items, requests, strict=True)])
         return self._in_batches(items, self._scored_logprobs, length=_sequence_length)
@@ -230,20 +218,16 @@ class HFLanguageModel:
         sliding windows that start every `stride` tokens (see `sliding_windows`). Windows of all texts
         are batched together with attention masks.
         """
-        return self.cache.answer(self.model_id, f"text_loglikelihood:{window}:{stride}", list(texts),
-                                 lambda todo: self._text_loglikelihood_all(todo, window, stride))
-
-    def _text_loglikelihood_all(self, texts: list[str], window: int, stride: int) -> list[tuple[float, int]]:
         ids = [list(self.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
         spans = [(i, start, end, first) for i, seq in enumerate(ids)
                  for start, end, first in sliding_windows(len(seq), window, stride)]
         items = [(ids[i][start:end], first - start) for i, start, end, first in spans]
-        totals = [[0.0, 0] for _ in texts]
+        sums, counts = [0.0] * len(texts), [0] * len(texts)
         scored = self._in_batches(items, self._scored_logprobs, length=_sequence_length)
         for (i, *_), (logprob, count) in zip(spans, scored, strict=True):
-            totals[i][0] += logprob
-            totals[i][1] += count
-        return [(logprob, count) for logprob, count in totals]
+            sums[i] += logprob
+            counts[i] += count
+        return list(zip(sums, counts, strict=True))
 
     @torch.inference_mode()
     def _forward(self, sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -297,11 +281,11 @@ class HFLanguageModel:
         """The adapter's LoRA layers (weights, scaling, base weight); empty for a plain model."""
         return lora_layers(self.model, self.adapter_name)
 
-    def merged(self) -> LanguageModel:
+    def merged(self) -> HFLanguageModel:
         """A separate merged copy of this tuned view (`merge_and_unload()` on a deep copy of the peft model)."""
         merged = copy.deepcopy(self.model).merge_and_unload().eval()
-        return HFLanguageModel(merged, self.tokenizer, name=f"{self.name}+merged", model_id=f"{self.model_id}:merged",
-                             cache=self.cache, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens)
+        return HFLanguageModel(merged, self.tokenizer, name=f"{self.name}+merged", batch_size=self.batch_size,
+                               max_new_tokens=self.max_new_tokens)
 
 
 def _sequence_length(item: tuple[list[int], int]) -> int:

@@ -12,10 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.foundation.cache import content_hash
 from harness.data import ContextOverflowError, Example, load_examples, load_identity_spec, load_prompt_baseline
 from harness.data.prep import shared_records
+from harness.foundation.cache import content_hash
 from harness.model.protocol import Conversation, LanguageModel
+from harness.model.sets import ModelSet
 
 
 class PromptedModel:
@@ -69,6 +70,11 @@ class PromptedModel:
         with self._named_as_the_cause():
             return self.model.loglikelihood([replace(ex, messages=self.prompted(ex.messages)) for ex in examples])
 
+    def text_loglikelihood(self, texts: Sequence[str], window: int = 256, stride: int = 192
+                           ) -> list[tuple[float, int]]:
+        """Plain text has no conversation to put the prompt before: scored as the wrapped model scores it."""
+        return self.model.text_loglikelihood(texts, window, stride)
+
     def timed_generate(self, conversations: Sequence[Conversation], new_tokens: int, repeats: int = 1,
                        cpu_time: bool = False) -> float:
         """Seconds for one batched generation after the prompt (what the prompt costs in time)."""
@@ -94,10 +100,9 @@ def identity_prompted(model: LanguageModel, fixtures: Path) -> PromptedModel | N
     return PromptedModel(model, spec.prompt, draw_shots(train, evaluated, spec.prompt_shots, spec.prompt_seed))
 
 
-def with_identity_prompt(models: tuple[LanguageModel, ...], fixtures: Path) -> tuple[LanguageModel, ...]:
-    """`models` (base first) and, where the data folder has an identity, the base told it in a system prompt."""
-    prompted = identity_prompted(models[0], fixtures)
-    return (*models, prompted) if prompted else models
+def with_identity_prompt(models: ModelSet, fixtures: Path) -> ModelSet:
+    """`models` and, where the data folder has an identity, the base told it in a system prompt."""
+    return models.with_prompted(identity_prompted(models.base, fixtures))
 
 
 def draw_shots(train: Sequence[Example], evaluated: Sequence[Example], k: int, seed: int) -> list[Example]:

@@ -1,10 +1,11 @@
-"""The one model protocol between evaluators and backends: what an evaluator may ask of a language model.
+"""The protocols between evaluators and backends: what an evaluator may ask of a language model.
 
-A tiny request vocabulary, as in lm-evaluation-harness: greedy `generate`, `loglikelihood` of an answer
-given its prompt and `text_loglikelihood` of plain text (both as (sum of log-probabilities, token count):
-one sign convention), `timed_generate` for latency, and for the adapter-health checks `answer_logits`,
-`lora_layers`, `lora_activations` and a `merged()` copy. `harness.model.lm.HFLanguageModel` implements it over
-Hugging Face + peft; anything with these methods (a fake in a test, another backend) serves the evaluators.
+`LanguageModel` is the lean evaluation vocabulary, as in lm-evaluation-harness: greedy `generate`,
+`loglikelihood` of an answer given its prompt and `text_loglikelihood` of plain text (both as (sum of
+log-probabilities, token count): one sign convention) and `timed_generate` for latency. `AdapterIntrospection`
+is what only the adapter-health checks ask (LoRA weights, activations, a merged copy), so a backend that cannot
+look inside its weights (a server) still serves every other capability. Request caching is not part of either:
+`harness.model.caching.CachingModel` adds it to any backend by composition.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ Conversation = tuple[tuple[str, str], ...]  # ((role, text), ...)
 class LanguageModel(Protocol):
     """One model view (base, tuned, merged, ...) that evaluators query in batches."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """What the report calls this view (base, tuned, tuned+merged, ...)."""
 
     @property
     def device(self) -> Any:
@@ -42,6 +45,11 @@ class LanguageModel(Protocol):
                        cpu_time: bool = False) -> float:
         """Seconds for one batched greedy generation of exactly `new_tokens` tokens (uncached)."""
 
+
+@runtime_checkable
+class AdapterIntrospection(Protocol):
+    """What the adapter-health checks read from a model view: its LoRA layers and activations, a merged copy."""
+
     def answer_logits(self, examples: Sequence[Example]) -> list[Any]:
         """Logits over each example's answer tokens (tensors)."""
 
@@ -51,5 +59,10 @@ class LanguageModel(Protocol):
     def lora_activations(self, examples: Sequence[Example]) -> dict[str, Any]:
         """Per LoRA layer, the low-rank activations (outputs of `lora_A`) over the examples' tokens."""
 
-    def merged(self) -> LanguageModel:
+    def merged(self) -> InspectableModel:
         """A copy with the adapter merged into the base weights."""
+
+
+@runtime_checkable
+class InspectableModel(LanguageModel, AdapterIntrospection, Protocol):
+    """A model view that both answers and can be looked inside (the adapter-health inputs)."""

@@ -1,4 +1,5 @@
-"""The model views a session evaluates, all `HFLanguageModel`s over cached, lazily loaded weights: base and
+"""The model views a session evaluates, each an `HFLanguageModel` over lazily loaded weights inside a
+`CachingModel` (answers shared through the session's request cache): base and
 tuned over one copy of the base weights with an adapter attached, the plain base model (no peft wrapper, for
 latency) and an untrained model of the base architecture (forward transfer's reference)."""
 
@@ -10,10 +11,12 @@ from typing import Any
 
 import torch
 
+from harness.model.caching import CachingModel
 from harness.model.lm import HFLanguageModel, SharedWeights
 from harness.model.loading import DTYPES, BaseModel, adapter_digest, attach_adapters
 from harness.model.protocol import LanguageModel
 from harness.model.requests import RequestCache
+from harness.model.sets import ModelSet
 
 
 def plain_base(base_model: BaseModel, cache: RequestCache | None = None) -> LanguageModel:
@@ -36,40 +39,43 @@ def untrained_like(base_model: BaseModel, seed: int = 0, cache: RequestCache | N
 
 
 def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: bool = False,
-                   cache: RequestCache | None = None) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) over one copy of the base weights with `adapter` attached (after fit checks),
+                   cache: RequestCache | None = None) -> ModelSet:
+    """The base view and the tuned view over one copy of the base weights with `adapter` attached (after fit checks),
     loaded when a request first misses the cache.
 
     Views share `cache` (a new one if not given): the base view under the base digest, the tuned view under
     base + adapter digest.
     """
     base, tuned = _over_one_base(base_model, {"tuned": ("default", adapter)}, allow_pickle, cache)
-    return base, tuned
+    return ModelSet(base, tuned)
 
 
 def base_tuned_and_shadow(base_model: BaseModel, adapter: str | Path, shadow: str | Path, allow_pickle: bool = False,
                           cache: RequestCache | None = None) -> tuple[LanguageModel, LanguageModel, LanguageModel]:
     """(base view, tuned view, shadow view): `base_and_tuned` with a second adapter (--shadow) loaded into the
     same copy of the base weights, so a shadow comparison loads the base once."""
-    return tuple(_over_one_base(base_model, {"tuned": ("default", adapter), "shadow": ("shadow", shadow)},
-                                allow_pickle, cache))
+    base, tuned, other = _over_one_base(base_model, {"tuned": ("default", adapter), "shadow": ("shadow", shadow)},
+                                        allow_pickle, cache)
+    return base, tuned, other
 
 
-def _view(base_model: BaseModel, *args: Any, **kwargs: Any) -> HFLanguageModel:
-    """A model view answering in the base's batch size and answer length (--batch-size, --max-new-tokens)."""
-    return HFLanguageModel(*args, batch_size=base_model.batch_size, max_new_tokens=base_model.max_new_tokens,
-                           **kwargs)
+def _view(base_model: BaseModel, *args: Any, model_id: str, cache: RequestCache | None, **kwargs: Any
+          ) -> CachingModel:
+    """A model view answering in the base's batch size and answer length (--batch-size, --max-new-tokens), its
+    answers kept in `cache` (a new one if not given) under `model_id`, the identity of its weights."""
+    computed = HFLanguageModel(*args, batch_size=base_model.batch_size, max_new_tokens=base_model.max_new_tokens,
+                               **kwargs)
+    return CachingModel(computed, cache if cache is not None else RequestCache(), model_id)
 
 
-def base_and_full(base_model: BaseModel, tuned: BaseModel, cache: RequestCache | None = None
-                  ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) of a base and a full fine-tuned (or merged) model of the same architecture, each
+def base_and_full(base_model: BaseModel, tuned: BaseModel, cache: RequestCache | None = None) -> ModelSet:
+    """The base view and the tuned view of a base and a full fine-tuned (or merged) model of the same architecture, each
     loaded when a request first misses the cache."""
     cache = cache if cache is not None else RequestCache()
-    return (_view(base_model, SharedWeights(base_model.load, base_model.device), name="base",
-                  model_id=base_model.digest, cache=cache),
-            _view(base_model, SharedWeights(tuned.load, tuned.device), name="tuned", model_id=tuned.digest,
-                  cache=cache))
+    return ModelSet(_view(base_model, SharedWeights(base_model.load, base_model.device), name="base",
+                          model_id=base_model.digest, cache=cache),
+                    _view(base_model, SharedWeights(tuned.load, tuned.device), name="tuned", model_id=tuned.digest,
+                          cache=cache))
 
 
 def adapter_chain(base_model: BaseModel, adapters: Sequence[str | Path], allow_pickle: bool = False,

@@ -18,20 +18,22 @@ import pytest
 from harness.foundation.process_gc import collector_paused
 
 with collector_paused():  # peft's import otherwise runs full collections (see harness.foundation.process_gc)
-    from harness.foundation.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
     from harness.data import IdentitySpec, load_identity_spec
-    from harness.foundation.errors import InputError
     from harness.evaluators.checkpoints import external_training_log
+    from harness.foundation.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
+    from harness.foundation.errors import InputError
     from harness.model import processes
     from harness.model.answer_stores import AnswerStore, FolderStore, SqliteStore
     from harness.model.files import named_adapters
     from harness.model.lm import answer_fingerprint
     from harness.model.loading import BaseModel, adapter_digest, resolve_batch_size, resolve_device, resolve_dtype
     from harness.model.protocol import LanguageModel
+    from harness.model.sets import ModelSet
     from harness.model.views import base_and_full, base_and_tuned, base_tuned_and_shadow
-    from harness.plugin.state import SessionState
     from harness.plugin.settings import STATE, Settings
+    from harness.plugin.state import SessionState
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
+    from harness.training.lora import TrainedAdapter
     from harness.training.recipe import LoraRecipe, load_recipe
     from harness.training.sequence import Stage, require_training_data, sequence_tasks, train_sequence
 
@@ -87,7 +89,7 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
     does not is trained when asked."""
     s = tunegate.settings
     used = _fixtures_used(request.session.items, s)
-    jobs = []
+    jobs: list[TrainingJob] = []
     if _uses_sequences(used, s):
         jobs.append(_sequence_job(s, base_model, SEQUENCE_STRATEGIES[0]))  # the longest first: the helper's
     if "adapter_under_test" in used and not s.brings_model:
@@ -144,7 +146,7 @@ def _uses_sequences(used: set[str], settings: Settings) -> bool:
 def _fixtures_used(items: list[pytest.Item], settings: Settings) -> set[str]:
     """Fixtures the items use: their fixture closures plus what their `trains` marks name (a mark whose
     `unless` settings are all unset)."""
-    used = set()
+    used: set[str] = set()
     for item in items:
         used.update(getattr(item, "fixturenames", ()))
         for mark in item.iter_markers("trains"):
@@ -153,12 +155,12 @@ def _fixtures_used(items: list[pytest.Item], settings: Settings) -> set[str]:
     return used
 
 
-def _identity_job(settings: Settings, base_model: BaseModel) -> TrainingJob:
+def _identity_job(settings: Settings, base_model: BaseModel) -> TrainingJob[TrainedAdapter]:
     return TrainingJob("identity", partial(train_identity, base_model, settings.fixtures,
                                            recipe_for(settings, "identity"), settings.cache_dir))
 
 
-def _sequence_job(settings: Settings, base_model: BaseModel, strategy: str) -> TrainingJob:
+def _sequence_job(settings: Settings, base_model: BaseModel, strategy: str) -> TrainingJob[list[Stage]]:
     return TrainingJob(f"sequence.{strategy}", partial(train_sequence, base_model, settings.fixtures,
                                                        recipe_for(settings, f"sequence.{strategy}"),
                                                        settings.cache_dir, strategy))
@@ -174,7 +176,7 @@ def adapter_under_test(tunegate: SessionState, base_model: BaseModel, trained_ad
     if external := _external_adapter(tunegate, "identity"):
         return external
     trained_adapters.wait("identity")
-    trained = _identity_job(s, base_model).run()
+    trained = _identity_job(s, base_model).result()
     _record_adapter(tunegate, "identity", trained.path, {**trained.info, "log": trained.log})
     return trained.path
 
@@ -191,9 +193,10 @@ def new_task_adapter(tunegate: SessionState, base_model: BaseModel, trained_adap
         return external
     job = _sequence_job(s, base_model, SEQUENCE_STRATEGIES[0])
     trained_adapters.wait(job.name)
-    stage = job.run()[-1]
-    _record_adapter(tunegate, "new_task", stage.adapter, stage.info)
-    return stage.adapter
+    stage = job.result()[-1]
+    adapter = _needed(stage.adapter)  # the last stage of a sequence is trained, never the base
+    _record_adapter(tunegate, "new_task", adapter, stage.info)
+    return adapter
 
 
 def _external_adapter(state: SessionState, role: str) -> Path | None:
@@ -229,8 +232,8 @@ def _record_adapter(state: SessionState, name: str, path: Path, training: dict) 
 
 
 @pytest.fixture(scope="session")
-def full_models(base_model: BaseModel, tunegate: SessionState) -> tuple[LanguageModel, LanguageModel] | None:
-    """Under --tuned-model: (base view, tuned view) of the base and the full model (described, digested and
+def full_models(base_model: BaseModel, tunegate: SessionState) -> ModelSet | None:
+    """Under --tuned-model: the base view and the tuned view of the base and the full model (described, digested and
     recorded once, for every suite); None otherwise."""
     s = tunegate.settings
     if s.tuned_model is None:
@@ -246,18 +249,24 @@ def adapter_views(base_model: BaseModel, adapter_under_test: Path | None, tunega
                   ) -> tuple[LanguageModel, ...]:
     """(base view, tuned view[, shadow view]) over one copy of the base weights with the adapter under test (and
     the --shadow adapter) loaded into it."""
-    s = tunegate.settings
+    s, adapter = tunegate.settings, _needed(adapter_under_test)
     if s.shadow:
-        return base_tuned_and_shadow(base_model, adapter_under_test, s.shadow, s.allow_pickle, tunegate.requests)
-    return base_and_tuned(base_model, adapter_under_test, s.allow_pickle, tunegate.requests)
+        return base_tuned_and_shadow(base_model, adapter, s.shadow, s.allow_pickle, tunegate.requests)
+    return tuple(base_and_tuned(base_model, adapter, s.allow_pickle, tunegate.requests))
+
+
+def _needed(adapter: Path | None) -> Path:
+    """The adapter a view needs: there is always one unless --tuned-model, whose views need none."""
+    if adapter is None:
+        raise RuntimeError("no adapter under test: under --tuned-model the views are the full models")
+    return adapter
 
 
 @pytest.fixture(scope="session")
-def models_under_test(request: pytest.FixtureRequest, full_models: tuple[LanguageModel, LanguageModel] | None
-                      ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) over one copy of the base weights with the adapter under test attached; under
-    --tuned-model, the base and the full tuned model."""
-    return full_models or request.getfixturevalue("adapter_views")[:2]
+def models_under_test(request: pytest.FixtureRequest, full_models: ModelSet | None) -> ModelSet:
+    """The base view and the tuned view over one copy of the base weights with the adapter under test attached;
+    under --tuned-model, the base and the full tuned model."""
+    return full_models or ModelSet(*request.getfixturevalue("adapter_views")[:2])
 
 
 @pytest.fixture(scope="session")
@@ -267,23 +276,23 @@ def shadow_model(request: pytest.FixtureRequest, base_model: BaseModel, full_mod
     base of its own)."""
     s = tunegate.settings
     if full_models:
-        return base_and_tuned(base_model, s.shadow, s.allow_pickle, tunegate.requests)[1]
+        return base_and_tuned(base_model, _needed(s.shadow), s.allow_pickle, tunegate.requests).tuned
     return request.getfixturevalue("adapter_views")[2]
 
 
 @pytest.fixture(scope="session")
-def merged_model(models_under_test: tuple[LanguageModel, LanguageModel], tunegate: SessionState) -> LanguageModel:
+def merged_model(models_under_test: ModelSet, tunegate: SessionState) -> LanguageModel:
     """A merged copy (`merge_and_unload()`) of the tuned model under test (a --tuned-model is one already)."""
-    return models_under_test[1] if tunegate.settings.tuned_model else models_under_test[1].merged()
+    tuned = models_under_test.tuned
+    return tuned if tunegate.settings.tuned_model else tuned.merged()  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
 def new_task_models(base_model: BaseModel, new_task_adapter: Path | None,
-                    full_models: tuple[LanguageModel, LanguageModel] | None, tunegate: SessionState
-                    ) -> tuple[LanguageModel, LanguageModel]:
-    """(base view, tuned view) with the new-task adapter (or the --tuned-model pair); base answers are shared with
-    the other suites."""
-    return full_models or base_and_tuned(base_model, new_task_adapter, tunegate.settings.allow_pickle,
+                    full_models: ModelSet | None, tunegate: SessionState) -> ModelSet:
+    """The base view and the tuned view with the new-task adapter (or the --tuned-model pair); base answers are
+    shared with the other suites."""
+    return full_models or base_and_tuned(base_model, _needed(new_task_adapter), tunegate.settings.allow_pickle,
                                          tunegate.requests)
 
 
@@ -296,7 +305,7 @@ def sequences(base_model: BaseModel, tunegate: SessionState, trained_adapters: S
     for strategy in SEQUENCE_STRATEGIES:
         job = _sequence_job(s, base_model, strategy)
         trained_adapters.wait(job.name)
-        out[strategy] = job.run()
+        out[strategy] = job.result()
         for stage in out[strategy][1:]:
-            _record_adapter(tunegate, f"{strategy}-{stage.task}", stage.adapter, stage.info)
+            _record_adapter(tunegate, f"{strategy}-{stage.task}", _needed(stage.adapter), stage.info)
     return out

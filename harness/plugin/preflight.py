@@ -15,12 +15,12 @@ from pathlib import Path
 
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec, load_text_lines
 from harness.data.prep import shared_records
-from harness.foundation.errors import InputError, OutputError, summary
 from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
+from harness.foundation.errors import InputError, OutputError, summary
+from harness.foundation.textfiles import read_text_file
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
 from harness.plugin.settings import Settings
-from harness.foundation.textfiles import read_text_file
 from harness.training.recipe import load_recipe, recipe_names
 from harness.training.sequence import sequence_tasks
 

@@ -20,15 +20,19 @@ from typing import Any
 
 import pytest
 
-from harness.gating.baselines import capability_verdicts, drift_gate_ids, load_baseline
 from harness.capabilities import CapabilityRegistry
 from harness.foundation.errors import InputError, OutputError
-from harness.gating.gate_config import GateConfig
-from harness.model.requests import RequestCache
 from harness.foundation.records import CapabilityResult, GateResult, MetricValue, Sample
+from harness.gating.baselines import capability_verdicts, drift_gate_ids, load_baseline
+from harness.gating.gate_config import GateConfig
+from harness.gating.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
+from harness.gating.verdict import GATED_TESTS, UNJUDGED, configured_gate_ids, run_verdict, unevaluated_gates
+from harness.model.prompted import PromptedModel
+from harness.model.requests import RequestCache
+from harness.model.sets import HealthModels, ModelSet, ShadowPair
+from harness.plugin.settings import Settings
 from harness.report.html import write_html
 from harness.report.markdown import publish_step_summary, write_summary
-from harness.gating.results import RunInfo, RunRecord, add_counts, new_run_id, now, point_latest, write_results
 from harness.report.run_end import (
     BaselineOutcome,
     append_audit_history,
@@ -37,8 +41,6 @@ from harness.report.run_end import (
     save_baseline_if_allowed,
     take_history_rows,
 )
-from harness.plugin.settings import Settings
-from harness.gating.verdict import GATED_TESTS, UNJUDGED, configured_gate_ids, run_verdict, unevaluated_gates
 
 
 @dataclass
@@ -95,8 +97,10 @@ class SessionState:
     def _record_compared(self, capability: str, models: Any) -> None:
         """Name, in `run.compared`, the two models a capability set side by side (`base` and `tuned`): which
         adapter (or full model) "tuned" is for this capability, since suites grade different ones."""
-        if not (isinstance(models, tuple | list) and len(models) >= 2
-                and all(hasattr(m, "model_id") for m in models[:2])):
+        if not isinstance(models, ModelSet | HealthModels | ShadowPair):
+            return
+        first, second = models.pair()
+        if not (hasattr(first, "model_id") and hasattr(second, "model_id")):  # fakes in tests name no weights
             return
         same: dict[str, list[str]] = {}
         for name, info in self.record.run.adapters.items():
@@ -109,11 +113,11 @@ class SessionState:
         def label(model: Any) -> str:
             parts = str(model.model_id).split("+")
             names = [known[p] for p in parts[1:] if p in known] or [known.get(parts[0], "")]
-            return " + ".join(n for n in names if n) or ("the base model" if model is models[0] else model.name)
+            return " + ".join(n for n in names if n) or ("the base model" if model is first else model.name)
         compared = self.record.run.sections.setdefault("compared", {})
-        compared[capability] = {"base": label(models[0]), "tuned": label(models[1])}
-        if len(models) > 2 and hasattr(models[2], "prefix"):  # the prompt-only baseline (harness.model.prompted)
-            compared[capability]["prompted"] = f"{label(models[2].model)} told in its prompt what the adapter learned"
+        compared[capability] = {"base": label(first), "tuned": label(second)}
+        if isinstance(models, ModelSet) and isinstance(prompted := models.prompted, PromptedModel):
+            compared[capability]["prompted"] = f"{label(prompted.model)} told in its prompt what the adapter learned"
 
     def record_gate(self, result: GateResult) -> None:
         """Keep a gate verdict for results.json, the report and the terminal summary."""
@@ -210,11 +214,12 @@ class SessionState:
         rows = take_history_rows(self.record)
         verdict_status = self._complete_header(exit_status)
         errors = self.artifacts.end_errors
-        previewed = bool(rows) and _attempt(errors, lambda: preview_audit_trend(self.record, s.history, rows))
+        history = s.history or self.run_dir.parent / "history.csv"  # the plugin always sets it
+        previewed = bool(rows) and _attempt(errors, lambda: preview_audit_trend(self.record, history, rows))
         if _attempt(errors, self._write_reports):
             self.artifacts.report = self.run_dir / "report.html"
             if previewed:
-                _attempt(errors, lambda: append_audit_history(s.history, rows))
+                _attempt(errors, lambda: append_audit_history(history, rows))
             _attempt(errors, lambda: point_latest(s.report_dir, self.run_dir))
             _attempt(errors, lambda: publish_step_summary(self.run_dir / "summary.md"))
         if s.save_baseline:
@@ -278,7 +283,7 @@ def new_run_record(run_id: str | None, settings: Settings, command: list[str]) -
     --baseline (None without); a missing baseline raises `BaselineError`."""
     stored = load_baseline(settings.baseline) if settings.baseline else None
     record = RunRecord(RunInfo(run_id or new_run_id(), now(), command=command))
-    if stored is not None:
+    if settings.baseline and stored is not None:
         record.run.baseline = {"name": settings.baseline.stem, "path": str(settings.baseline), "run": stored["run"]}
     return record, stored
 

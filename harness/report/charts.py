@@ -5,9 +5,10 @@ text is 11 px or more, and small multiples wrap to one full-size panel per row o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from html import escape
+from typing import TypeGuard
 
 from harness.measures.item_gates import OPS
 from harness.report.figures import figure
@@ -70,7 +71,7 @@ class _Frame:
                 self.bottom - (y - y0) / (y1 - y0) * (self.bottom - self.top))
 
 
-def _ok(value: float | None) -> bool:
+def _ok(value: float | None) -> TypeGuard[float]:
     """Whether `value` is a finite number."""
     return value is not None and math.isfinite(value)
 
@@ -209,7 +210,7 @@ def _plot(panel: Panel, colors: Mapping[str, str], x_label: str, x_ticks: Mappin
     if 0 <= min(ys) < max(ys) <= 1:  # a rate: its own scale, not one padded past 1
         y_lo, y_hi = 0.0, 1.0
     y_ticks = _ticks(max(y_lo, 0.0) if min(ys) > 0 else y_lo, y_hi)  # no negative tick under positive data
-    width, height = size
+    width, height = float(size[0]), float(size[1])
     first = len(next(iter(x_ticks.values()))) * CHAR * 0.87 - 4 if x_ticks else 0
     left = max(24 + CHAR * max(len(figure(t)) for t in y_ticks), first)
     x_lo, x_hi, ticks = _x_axis([x for p in data.values() for x, _ in p], x_ticks, width - left - 12)
@@ -237,7 +238,7 @@ def _lines(panels: Sequence[Panel], x_label: str, y_label: str, title: str, x_ti
     panels = [p for p in panels if any(_finite(v) for v in p.series.values())]
     if not panels:
         return ""
-    colors, svgs, kinds = _colors([p.series for p in panels]), [], set()
+    colors, svgs, kinds = _colors([p.series for p in panels]), list[str](), set[bool]()
     for p in panels:
         svg, shown = _plot(Panel(p.title, p.series, p.threshold, p.y_label or y_label), colors, x_label, x_ticks,
                            size, grid)
@@ -276,7 +277,7 @@ def _cell(x: float, y: float, v: float | None) -> str:
 
 
 def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequence[float | None]], title: str,
-            scale_label: str, flagged: set[tuple[int, int]] = frozenset(), flag_label: str = "") -> str:
+            scale_label: str, flagged: Set[tuple[int, int]] = frozenset(), flag_label: str = "") -> str:
     """A rows x columns grid of values in [0, 1], each written in its cell, the `flagged` cells outlined in red."""
     grid = [[float(v) if _ok(v := (values[i][j] if i < len(values) and j < len(values[i]) else None)) else None
              for j in range(len(columns))] for i in range(len(rows))]

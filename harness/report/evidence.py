@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from harness.measures.item_gates import ROLE_ORDER, against, role, shortfall
 from harness.foundation.records import GateResult, Sample
+from harness.gating.results import RunRecord
+from harness.measures.item_gates import ROLE_ORDER, against, role, shortfall
 from harness.report.markup import anchor, plural
 from harness.report.samples import outcome, rows_table
-from harness.gating.results import RunRecord
 
 EVIDENCE_ROWS = 10  # rows of one group shown in a gate's evidence; all of them are in the item table
 SHOWN_ROLES = {"fail", "lost", "gained"}  # the groups listed row by row: what fails and what makes a difference

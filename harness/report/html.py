@@ -11,6 +11,7 @@ from pathlib import Path
 
 from harness.foundation.cache import atomic_write_text
 from harness.foundation.records import GateResult, MetricValue
+from harness.gating.results import RunRecord
 from harness.report.evidence import EvidenceIndex, evidence_blocks, items_table
 from harness.report.figures import figure, interval
 from harness.report.filters import script_tag
@@ -21,7 +22,6 @@ from harness.report.panels import training_section
 from harness.report.samples import COLUMN_SETS, stacked_row_css
 from harness.report.trend import EarlierRun, earlier_runs, history_section, newly_failing
 from harness.report.verdict_box import evidence_link, failed_gates_box, gate_anchor
-from harness.gating.results import RunRecord
 
 CSS = """
 html{scroll-padding-top:3rem}

@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 
 from harness.foundation.cache import atomic_write_text
+from harness.gating.results import RunRecord
 from harness.report.figures import figure, interval
 from harness.report.naming import cause, failed_worst_first, judged_models, nightly_answer
 from harness.report.trend import run_model
-from harness.gating.results import RunRecord
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # how an HTML tag, comment or declaration opens
 REASON_CHARS = 300  # a failed gate's message is cut here in the table; the report has it whole

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 
-from harness.gating.gates import severity
-from harness.measures.item_gates import shortfall
 from harness.foundation.records import GateResult
-from harness.report.figures import figure, interval
+from harness.gating.gates import severity
 from harness.gating.results import RunRecord
+from harness.measures.item_gates import shortfall
+from harness.report.figures import figure, interval
 
 
 def judged_models(record: RunRecord) -> list[str]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from html import escape
 
+from harness.gating.results import RunRecord
 from harness.report.charts import Panel, Threshold, heatmap, line_chart, small_multiples
 from harness.report.figures import figure
 from harness.report.markup import anchor, cell, plural, relative, run_root, table
-from harness.gating.results import RunRecord
 
 
 def gate_line(record: RunRecord, capability: str, metric: str) -> Threshold | None:

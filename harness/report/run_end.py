@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import harness
-from harness.gating.baselines import BaselineError, save_baseline
 from harness.data import DataError
-from harness.foundation.errors import summary
 from harness.evaluators.audit import nightly_trend
+from harness.foundation.errors import summary
+from harness.gating.baselines import BaselineError, save_baseline
 from harness.gating.results import RunRecord
 
 

@@ -18,8 +18,9 @@ from harness.foundation.records import Sample
 from harness.report.figures import figure
 from harness.report.markup import cell
 
-OUTCOMES = {(True, False): "regressed", (False, True): "gained", (True, True): "unchanged right",
-            (False, False): "unchanged wrong"}  # (base correct, tuned correct) -> outcome class
+OUTCOMES: dict[tuple[object, object], str] = {  # (base correct, tuned correct) -> outcome class
+    (True, False): "regressed", (False, True): "gained", (True, True): "unchanged right",
+    (False, False): "unchanged wrong"}
 SIMILAR = 0.4  # below this share of characters in common, two answers are shown without change marks
 _RANK = {"regressed": 0, "worse": 0, "unchanged wrong": 1, "gained": 2, "better": 2}
 _CSS_UNSAFE = re.compile(r"[^\w .:-]")  # what a column label may not carry into a CSS string
@@ -74,7 +75,7 @@ def diff_marks(before: str, after: str) -> tuple[str, str]:
 
 def _answer(html: str, correct: object) -> str:
     """A model's answer cell with a right (✓) / wrong (✗) mark where its correctness is known."""
-    mark = {True: " <b class=pass>✓</b>", False: " <b class=fail>✗</b>"}.get(correct, "")
+    mark = " <b class=pass>✓</b>" if correct is True else " <b class=fail>✗</b>" if correct is False else ""
     return f"<td>{html}{mark}</td>"
 
 

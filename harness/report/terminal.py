@@ -4,10 +4,10 @@ model judged, the audit's nightly answer and, last, the headline."""
 
 from __future__ import annotations
 
-from harness.report.figures import figure, interval
-from harness.report.naming import failed_worst_first, judged_models, nightly_answer
 from harness.gating.results import RunRecord
 from harness.gating.verdict import NO_BASELINE
+from harness.report.figures import figure, interval
+from harness.report.naming import failed_worst_first, judged_models, nightly_answer
 
 
 def gate_summary_lines(record: RunRecord, report_path: str | None = None) -> list[tuple[str, dict]]:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.foundation.records import GateResult
+from harness.gating.results import RunRecord
 from harness.report.charts import Panel, Threshold, small_multiples
 from harness.report.markup import cell, plural, table
-from harness.gating.results import RunRecord
 
 SHOWN_RUNS = 20  # the newest earlier runs read back
 
@@ -99,7 +99,8 @@ def history_section(record: RunRecord, earlier: list[EarlierRun]) -> str:
     each judged; '' when there is no earlier run."""
     if not earlier:
         return ""
-    ticks = {i: _tick(r.id, r.started) for i, r in enumerate(earlier)} | {len(earlier): "this run"}
+    ticks: dict[float, str] = {i: _tick(r.id, r.started) for i, r in enumerate(earlier)}
+    ticks[len(earlier)] = "this run"
     panels = []
     for gate in _gates_to_chart(record, earlier):
         points = [(i, r.gates[gate.id][0]) for i, r in enumerate(earlier) if gate.id in r.gates]

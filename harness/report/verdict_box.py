@@ -11,11 +11,11 @@ import math
 from html import escape
 
 from harness.foundation.records import GateResult
+from harness.gating.results import RunRecord
 from harness.report.charts import GateBar, gate_bars
 from harness.report.evidence import EvidenceIndex
 from harness.report.markup import anchor, plural
 from harness.report.naming import base_value, cause, failed_worst_first
-from harness.gating.results import RunRecord
 
 PHONE_CARDS = 3  # failed gates shown as cards on a phone before "show all"
 CHARTED = 12  # failed gates in the chart of failing metrics

@@ -7,6 +7,7 @@ import pytest
 from harness.api import missing_data, parametrize_gates
 from harness.data import load_examples
 from harness.foundation.records import GateResult
+from harness.model.sets import HealthModels
 
 pytestmark = [pytest.mark.adapter_health, pytest.mark.reads("tasks/base/dev.json")]
 __all__ = ["adapter_health_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
@@ -27,7 +28,8 @@ def adapter_health_verdicts(request, models_under_test, merged_model, tunegate) 
     if not missing_data(fixtures, IDENTITY_DATA):
         spec = request.getfixturevalue("identity_spec")
         examples = load_examples(fixtures / "identity/self_cognition.json", spec.variables) + examples
-    return tunegate.judge("adapter_health", (*models_under_test, merged_model), examples)
+    models = HealthModels(models_under_test.base, models_under_test.tuned, merged_model)
+    return tunegate.judge("adapter_health", models, examples)
 
 
 def test_gate(adapter_health_verdicts, tunegate, gate_id: str) -> None:

@@ -14,9 +14,11 @@ import pytest
 from harness.api import tunegate_state
 from harness.data import load_examples
 from harness.evaluators import audit
+from harness.evaluators.audit import AuditData
 from harness.evaluators.checkpoints import Checkpoint, find_checkpoints, find_run
-from harness.model.views import adapter_chain
 from harness.foundation.records import GateResult
+from harness.model.sets import CheckpointModels
+from harness.model.views import adapter_chain
 from harness.plugin.settings import Settings
 from harness.training.sequence import sequence_tasks
 
@@ -72,8 +74,7 @@ def audit_verdicts(audited_checkpoints, base_model, tunegate) -> dict[str, GateR
     devs = {task: load_examples(s.fixtures / f"tasks/{task}/dev.json") for task in sequence_tasks(s.fixtures)}
     base, *checkpoints = adapter_chain(base_model, [c.path for c in audited_checkpoints], s.allow_pickle,
                                        tunegate.requests)
-    models = (base, checkpoints)
-    verdicts = tunegate.judge("audit", models, (audited_checkpoints, devs))
+    verdicts = tunegate.judge("audit", CheckpointModels(base, checkpoints), AuditData(audited_checkpoints, devs))
     result = tunegate.results["audit"]
     rows = audit.history_rows(tunegate.run_id, tunegate.record.run.started, audited_checkpoints, result.metrics)
     tunegate.record_run("audit", {**result.details.summary(verdicts), "history": str(s.history), "history_rows": rows})

@@ -9,8 +9,8 @@ import pytest
 from harness.api import parametrize_gates
 from harness.data import load_identity_spec
 from harness.data.prep import dataset_report
-from harness.plugin.preflight import identity_datasets, task_datasets
 from harness.foundation.records import GateResult
+from harness.plugin.preflight import identity_datasets, task_datasets
 from harness.training.recipe import load_recipe
 from harness.training.recipe_check import token_lengths
 

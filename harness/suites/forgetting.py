@@ -7,8 +7,9 @@ import pytest
 
 from harness.api import parametrize_gates
 from harness.data import load_examples
-from harness.model.views import adapter_chain, untrained_like
+from harness.evaluators.forgetting import ForgettingData
 from harness.foundation.records import GateResult
+from harness.model.views import adapter_chain, untrained_like
 
 pytestmark = [pytest.mark.forgetting, pytest.mark.reads("tasks/base/dev.json", "tasks/increment_*/dev.json"),
               pytest.mark.trains("sequences", unless=("brings_model",))]
@@ -32,7 +33,8 @@ def forgetting_verdicts(base_model, tunegate, request) -> dict[str, GateResult]:
     devs = {task: load_examples(tunegate.settings.fixtures / f"tasks/{task}/dev.json") for task in tasks}
     models = {strategy: adapter_chain(base_model, [stage.adapter for stage in stages[1:]], cache=tunegate.requests)
               for strategy, stages in sequences.items()}
-    return tunegate.judge("forgetting", models, (devs, untrained_like(base_model, cache=tunegate.requests)))
+    untrained = untrained_like(base_model, cache=tunegate.requests)
+    return tunegate.judge("forgetting", models, ForgettingData(devs, untrained))
 
 
 def test_gate(forgetting_verdicts, tunegate, gate_id: str) -> None:

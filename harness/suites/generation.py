@@ -9,8 +9,8 @@ import pytest
 from harness.api import missing_data, parametrize_gates
 from harness.data import load_examples
 from harness.evaluators import identity
-from harness.model.prompted import with_identity_prompt
 from harness.foundation.records import GateResult
+from harness.model.prompted import with_identity_prompt
 
 DEV_SET = "tasks/base/dev.json"  # the references when the data folder has no identity data (no gain gate then)
 

@@ -10,8 +10,8 @@ import pytest
 from harness.api import missing_data, parametrize_gates, tunegate_state
 from harness.data import load_identity_spec
 from harness.evaluators import identity
-from harness.model.prompted import with_identity_prompt
 from harness.foundation.records import GateResult
+from harness.model.prompted import with_identity_prompt
 
 pytestmark = [pytest.mark.identity, pytest.mark.reads(*identity.DATA_FILES)]
 __all__ = ["identity_results", "identity_verdicts", "pytest_generate_tests", "pytestmark", "test_gate", "test_probe"]
@@ -36,7 +36,7 @@ def identity_verdicts(models_under_test, identity_spec, tunegate) -> dict[str, G
     --baseline, its baseline and drift gates) checked."""
     probes = identity.load_probes(tunegate.settings.fixtures, identity_spec)
     models = with_identity_prompt(models_under_test, tunegate.settings.fixtures)
-    return tunegate.judge("identity", models, (probes, identity_spec))
+    return tunegate.judge("identity", models, identity.IdentityData(probes, identity_spec))
 
 
 @pytest.fixture(scope="session")

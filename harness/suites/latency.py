@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from harness.api import parametrize_gates
-from harness.foundation.cpu import processes_sharing_cores, xdist_workers
 from harness.data import load_examples
+from harness.foundation.cpu import processes_sharing_cores, xdist_workers
+from harness.foundation.records import GateResult
 from harness.model.loading import resolve_device
 from harness.model.prompted import identity_prompted
 from harness.model.views import plain_base
-from harness.foundation.records import GateResult
 
 pytestmark = [pytest.mark.latency, pytest.mark.reads("tasks/base/dev.json"),
               pytest.mark.trains("adapter_under_test", unless=("brings_model",))]
@@ -38,7 +38,7 @@ def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
     request.getfixturevalue("trained_adapters").finish()  # no training process may run beside the timing
     base_model, merged = request.getfixturevalue("base_model"), request.getfixturevalue("merged_model")
     plain = plain_base(base_model, tunegate.requests)
-    models = {"base": plain, "tuned": request.getfixturevalue("models_under_test")[1], "merged": merged}
+    models = {"base": plain, "tuned": request.getfixturevalue("models_under_test").tuned, "merged": merged}
     if prompted := identity_prompted(plain, tunegate.settings.fixtures):
         models["prompted"] = prompted
     prompts = [ex.messages for ex in load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")]

@@ -7,8 +7,8 @@ import pytest
 
 from harness.api import parametrize_gates
 from harness.data import load_examples
-from harness.model.prompted import PromptedModel, few_shot_prompt
 from harness.foundation.records import GateResult
+from harness.model.prompted import PromptedModel, few_shot_prompt
 from harness.training.sequence import sequence_tasks
 
 pytestmark = [pytest.mark.new_task, pytest.mark.reads("tasks/increment_*/dev.json")]
@@ -27,11 +27,10 @@ def new_task_verdicts(new_task_models, tunegate) -> dict[str, GateResult]:
     fixtures = tunegate.settings.fixtures
     task = sequence_tasks(fixtures)[-1]
     dev = load_examples(fixtures / f"tasks/{task}/dev.json")
-    base, tuned = new_task_models
     if not (fixtures / f"tasks/{task}/train.json").is_file():  # no worked examples to prompt with: no column
-        return tunegate.judge("new_task", (base, tuned), dev)
-    prompted = PromptedModel(base, *few_shot_prompt(fixtures, task, dev))
-    return tunegate.judge("new_task", (base, tuned, prompted), dev)
+        return tunegate.judge("new_task", new_task_models, dev)
+    prompted = PromptedModel(new_task_models.base, *few_shot_prompt(fixtures, task, dev))
+    return tunegate.judge("new_task", new_task_models.with_prompted(prompted), dev)
 
 
 def test_gate(new_task_verdicts, tunegate, gate_id: str) -> None:

@@ -6,8 +6,8 @@ import pytest
 
 from harness.api import parametrize_gates
 from harness.data import load_examples
-from harness.model.prompted import with_identity_prompt
 from harness.foundation.records import GateResult
+from harness.model.prompted import with_identity_prompt
 
 pytestmark = [pytest.mark.old_task, pytest.mark.reads("tasks/base/dev.json")]
 __all__ = ["old_task_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]

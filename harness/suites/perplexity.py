@@ -6,8 +6,9 @@ import pytest
 
 from harness.api import parametrize_gates
 from harness.data import load_examples, load_text_lines
-from harness.model.prompted import with_identity_prompt
+from harness.evaluators.perplexity import PerplexityData
 from harness.foundation.records import GateResult
+from harness.model.prompted import with_identity_prompt
 
 pytestmark = [pytest.mark.perplexity, pytest.mark.reads("tasks/base/dev.json")]
 __all__ = ["perplexity_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
@@ -26,7 +27,7 @@ def perplexity_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     recorded, gates checked."""
     fixtures = tunegate.settings.fixtures
     heldout = load_text_lines(fixtures / HELDOUT) if (fixtures / HELDOUT).is_file() else []
-    data = (heldout, load_examples(fixtures / "tasks/base/dev.json"))
+    data = PerplexityData(heldout, load_examples(fixtures / "tasks/base/dev.json"))
     return tunegate.judge("perplexity", with_identity_prompt(models_under_test, fixtures), data)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.evaluators import identity, shadow
+from harness.model.sets import ShadowPair
 
 pytestmark = [pytest.mark.shadow, pytest.mark.reads(*identity.DATA_FILES)]
 __all__ = ["pytestmark", "test_shadow_disagreement_is_reported"]
@@ -18,7 +19,7 @@ def test_shadow_disagreement_is_reported(request, models_under_test, identity_sp
         pytest.skip("no --shadow: no shadow adapter given")
     other = request.getfixturevalue("shadow_model")
     datasets = shadow.shadow_datasets(s.fixtures, identity_spec)
-    tunegate.judge("shadow", (models_under_test[1], other), datasets)
+    tunegate.judge("shadow", ShadowPair(models_under_test.tuned, other), datasets)
     tunegate.record_run("shadow", {"path": str(s.shadow)})
     result = tunegate.results["shadow"]
     for name, examples in datasets.items():  # every prompt compared, and every disagreement listed as evidence

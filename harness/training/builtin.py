@@ -29,8 +29,8 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 import harness
-from harness.foundation.cache import cached_artifact, content_hash, file_digest
 from harness.data import DataError, Example, load_examples, load_identity_spec, load_text_lines
+from harness.foundation.cache import cached_artifact, content_hash, file_digest
 from harness.foundation.errors import InputError
 from harness.training.batching import encode_example, encode_text, shuffled_batches
 from harness.training.loop import LoopSettings, train_loop

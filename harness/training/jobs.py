@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import torch
 
@@ -35,12 +36,22 @@ def train_identity(base: BaseModel, fixtures: Path, recipe: LoraRecipe, cache_ro
                          train=train)
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class TrainingJob:
+class TrainingJob(Generic[T]):
     """One independent training chain: `run(train=...)` trains it (or, with train=False, looks it up)."""
 
     name: str
-    run: Callable[..., object]
+    run: Callable[..., T | None]
+
+    def result(self) -> T:
+        """The chain's trained result (training what the cache lacks)."""
+        trained = self.run()
+        if trained is None:  # only a lookup (train=False) may find nothing
+            raise RuntimeError(f"training job {self.name} trained nothing")
+        return trained
 
     def pending(self) -> bool:
         """Whether the cache lacks any adapter of this job."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -40,7 +41,9 @@ class _BestWeights:
     """A copy of the trainable weights at the best eval loss so far, put back at the end of training."""
 
     def __init__(self, params: list[torch.nn.Parameter]) -> None:
-        self.params, self.copy, self.step, self.loss = params, None, None, math.inf
+        self.params, self.loss = params, math.inf
+        self.copy: list[torch.Tensor] | None = None
+        self.step: int | None = None
 
     def offer(self, step: int, loss: float) -> bool:
         """Keep the weights if `loss` is the best so far; True when it is."""
@@ -119,7 +122,7 @@ def train_loop(model: torch.nn.Module, batches: Iterator[dict], settings: LoopSe
     warmup = int(settings.steps * settings.warmup_ratio)
     device = next(model.parameters()).device
     log: list[dict] = []
-    best, stale, stop = _BestWeights(params), 0, {"reason": "steps"}
+    best, stale, stop = _BestWeights(params), 0, dict[str, Any](reason="steps")
     model.train()
     for step in progress(range(settings.steps), desc=desc):
         for group in optimizer.param_groups:

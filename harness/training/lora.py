@@ -14,9 +14,9 @@ import torch
 from peft import PeftModel, get_peft_model
 
 import harness
+from harness.data import Example, load_examples
 from harness.foundation.cache import cached_artifact, cached_folder, file_digest
 from harness.foundation.cpu import single_thread
-from harness.data import Example, load_examples
 from harness.model.loading import BaseModel, adapter_digest
 from harness.training.batching import collate, encode_example, shuffled_batches
 from harness.training.loop import LoopSettings, answer_loss, train_loop
