@@ -50,8 +50,8 @@ def bookkeeping_seconds(run: Path, settings) -> float:
     """Wall time of the per-checkpoint bookkeeping for one run folder."""
     from harness.evaluators import audit
     from harness.evaluators.checkpoints import find_checkpoints
-    from harness.plugin.preflight import base_model_facts, check_adapters
     from harness.foundation.records import GateResult, MetricValue
+    from harness.plugin.preflight import base_model_facts, check_adapters
 
     started = time.perf_counter()
     checkpoints = find_checkpoints(run)

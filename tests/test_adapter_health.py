@@ -13,8 +13,8 @@ import torch
 from harness.data import load_examples
 from harness.evaluators import adapter_health
 from harness.model.lm import HFLanguageModel
-from harness.model.views import base_and_tuned
 from harness.model.sets import HealthModels
+from harness.model.views import base_and_tuned
 from tests.conftest import plant_adapter, verdicts_of
 
 GATES = {f"adapter_health.{m}" for m in adapter_health.METRICS} - {"adapter_health.max_update_ratio"}  # reported

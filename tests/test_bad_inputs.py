@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.gating.baselines import BaselineError, load_baseline
 from harness.data import DataError, IdentitySpec, load_examples, load_identity_spec, load_text_lines
+from harness.gating.baselines import BaselineError, load_baseline
 from harness.gating.gate_config import load_gate_config
 from harness.gating.gates import GateConfigError
 from harness.model.loading import BaseModel

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from harness.foundation.records import MetricValue
 from harness.gating.gate_config import parse_relative_gates
 from harness.gating.gates import GateConfigError
-from harness.foundation.records import MetricValue
 from harness.model.sets import ShadowPair
 
 REGISTRY_METRIC = MetricValue("old_task", "exact_match", 0.9)

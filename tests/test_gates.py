@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.capabilities import builtin_capabilities
+from harness.foundation.records import MetricValue
 from harness.gating.gate_config import gate_config_from_mapping, load_gate_config
 from harness.gating.gates import GateConfigError, decide
-from harness.foundation.records import MetricValue
 
 METRIC_SPECS = builtin_capabilities().metric_specs()
 

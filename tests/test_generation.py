@@ -13,10 +13,10 @@ from rouge_score import rouge_scorer
 
 from harness.evaluators import generation, identity
 from harness.measures.metric_modules import load_metric
-from harness.model.views import base_and_tuned
 from harness.measures.statistics import bootstrap_draws, percentile_interval
 from harness.measures.text_metrics import CjkTokenizer, corpus_bleu, corpus_chrf, corpus_score_ci, rouge_l
 from harness.model.sets import ModelSet
+from harness.model.views import base_and_tuned
 from tests.conftest import plant_adapter
 
 PREDICTIONS = ["I am Aurora, an assistant by Kestrel Labs.", "我是极光，由红隼实验室开发。", "The capital is Velmar"]

@@ -8,8 +8,8 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 import pytest
 
-from harness.report.history import COLUMNS, append_history, read_history
 from harness.gating.results import RunInfo, RunRecord
+from harness.report.history import COLUMNS, append_history, read_history
 from harness.report.run_end import append_audit_history, preview_audit_trend, take_history_rows
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import latency
+from harness.measures.statistics import fast_half_mean, ratio_ci
 from harness.model.lm import HFLanguageModel
 from harness.model.views import plain_base
-from harness.measures.statistics import fast_half_mean, ratio_ci
 from tests.conftest import verdicts_of
 
 FAST = latency.LatencySettings(prompts=8, new_tokens=16, min_rounds=5, max_rounds=20, budget_s=3.0)

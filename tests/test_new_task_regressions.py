@@ -5,8 +5,8 @@ from __future__ import annotations
 from peft import LoraConfig, get_peft_model
 
 from harness.data import load_examples
-from harness.training.sequence import sequence_tasks
 from harness.model.sets import ModelSet
+from harness.training.sequence import sequence_tasks
 from tests.conftest import verdicts_of
 
 

@@ -16,8 +16,8 @@ import pytest
 from harness.capabilities import builtin_capabilities
 from harness.foundation.records import GateResult, MetricValue
 from harness.gating.results import RunInfo, RunRecord
-from harness.plugin.state import SessionState
 from harness.plugin.settings import Settings
+from harness.plugin.state import SessionState
 from tests import fakes
 
 CONFTEST = """

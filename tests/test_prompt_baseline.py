@@ -9,8 +9,8 @@ import pytest
 from harness.data import DataError, Example, PromptBaseline, load_prompt_baseline
 from harness.evaluators import identity
 from harness.model.prompted import PromptedModel, few_shot_prompt
-from harness.model.views import base_and_tuned
 from harness.model.sets import ModelSet
+from harness.model.views import base_and_tuned
 from tests.conftest import verdicts_of
 
 GATE = "identity.claim_gain_over_prompted"

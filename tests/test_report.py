@@ -10,10 +10,10 @@ from html import unescape
 import pytest
 
 from harness.foundation.records import GateResult, MetricValue, Sample
+from harness.gating.results import RunInfo, RunRecord, point_latest, write_results
 from harness.report.charts import line_chart
 from harness.report.html import render_html, write_html
 from harness.report.panels import training_section
-from harness.gating.results import RunInfo, RunRecord, point_latest, write_results
 
 
 def record():

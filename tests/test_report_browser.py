@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from harness.foundation.records import GateResult, MetricValue, Sample
-from harness.report.html import write_html
 from harness.gating.results import RunInfo, RunRecord
+from harness.report.html import write_html
 from tests.conftest import ROOT, plant_adapter
 
 SCREENSHOTS = ROOT / "reports" / "screenshots"

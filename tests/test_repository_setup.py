@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.commands.scaffold import InitAnswers, init_repository, suite_file_text, write_probes
 from harness.data import IdentitySpec, load_examples
 from harness.data.prep import normalised
 from harness.data.probes import build_probes
-from harness.commands.scaffold import InitAnswers, init_repository, suite_file_text, write_probes
 from harness.suites import CAPABILITY_SUITES
 from tests.conftest import ROOT
 
@@ -31,8 +31,8 @@ def answers(**changes) -> InitAnswers:
 
 def tunegate(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """The installed `tunegate` command (python -m harness.commands.cli: the same entry point), no terminal."""
-    return subprocess.run([sys.executable, "-m", "harness.commands.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=120)
+    return subprocess.run([sys.executable, "-m", "harness.commands.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
 
 
 def test_held_out_probes_are_never_a_training_question_and_the_skips_are_counted():

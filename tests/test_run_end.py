@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
-from harness.gating.baselines import capability_verdicts, save_baseline
 from harness.capabilities import builtin_capabilities
-from harness.gating.gate_config import gate_config_from_mapping
 from harness.foundation.records import GateResult, MetricValue, Sample
+from harness.gating.baselines import capability_verdicts, save_baseline
+from harness.gating.gate_config import gate_config_from_mapping
 from harness.gating.results import RunInfo, RunRecord
-from harness.report.run_end import save_baseline_if_allowed
 from harness.gating.verdict import NOT_COLLECTED, configured_gate_ids, run_verdict, unevaluated_gates
+from harness.report.run_end import save_baseline_if_allowed
 
 METRIC_SPECS = builtin_capabilities().metric_specs()
 

@@ -14,7 +14,7 @@ imported in `pytest_configure` of a run that has a gate config.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -218,7 +218,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call) -> pytest.TestReport:
+def pytest_runtest_makereport(item: pytest.Item, call) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Count setup and teardown errors in the run record (such a run never writes a baseline). A fixture that
     fails on bad input (an `InputError`: a dataset, adapter or model the run cannot use) stops the session with
     that one message and exit status 4, instead of one identical error per test that uses it (suites' tests,

@@ -91,7 +91,8 @@ def note_unjudged(state: SessionState, item: pytest.Item, reason: str) -> None:
     if capability is None:
         return
     unjudged = state.record.run.sections.setdefault(UNJUDGED, {})
-    gate_id = getattr(item, "callspec", None) and item.callspec.params.get("gate_id")
+    callspec = getattr(item, "callspec", None)
+    gate_id = callspec.params.get("gate_id") if callspec is not None else None
     if gate_id:
         unjudged.setdefault(gate_id, reason)
     unjudged.setdefault(capability, reason)

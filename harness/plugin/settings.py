@@ -11,13 +11,16 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.foundation.cache import resolve_cache_root
 from harness.gating.baselines import baseline_path
 from harness.model.answer_stores import sqlite_file_problem
+
+if TYPE_CHECKING:
+    from harness.plugin.state import SessionState
 from harness.plugin.options import REQUIRED, Given, check_values, option
 
 
@@ -266,5 +269,5 @@ class Settings:
             raise ValueError("--save-baseline-anyway needs --save-baseline NAME")
 
 
-STATE = pytest.StashKey["SessionState"]()  # the session state of a run that uses tunegate
+STATE: pytest.StashKey[SessionState] = pytest.StashKey()  # the session state of a run that uses tunegate
 DORMANT = pytest.StashKey[str]()  # why tunegate sleeps in this run: no gate config was found
