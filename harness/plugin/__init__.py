@@ -37,7 +37,8 @@ from harness.plugin.selection import (
     skip_reason,
     skip_unjudgeable,
 )
-from harness.plugin.settings import DORMANT, STATE, Settings
+from harness.plugin.settings import Settings
+from harness.plugin.stash import DORMANT, STATE
 
 if TYPE_CHECKING:
     from harness.capabilities import CapabilityRegistry

@@ -30,7 +30,8 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.model.protocol import LanguageModel
     from harness.model.sets import ModelSet
     from harness.model.views import base_and_full, base_and_tuned, base_tuned_and_shadow
-    from harness.plugin.settings import STATE, Settings
+    from harness.plugin.settings import Settings
+    from harness.plugin.stash import STATE
     from harness.plugin.state import SessionState
     from harness.training.jobs import SideBySide, TrainingJob, train_identity, train_side_by_side
     from harness.training.lora import TrainedAdapter

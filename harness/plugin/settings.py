@@ -1,5 +1,5 @@
 """The effective options of one tunegate run, each declared once as a field (flag, default, help, conversion,
-check, docs row: `harness.plugin.options`), and the stash key its session state lives under.
+check, docs row: `harness.plugin.options`).
 
 Light on purpose: the plugin reads these before deciding whether a run uses tunegate at all, so a project that
 only installed it never imports torch (see `harness.plugin`).
@@ -11,16 +11,11 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pytest
+from typing import Any
 
 from harness.foundation.cache import resolve_cache_root
 from harness.gating.baselines import baseline_path
 from harness.model.answer_stores import sqlite_file_problem
-
-if TYPE_CHECKING:
-    from harness.plugin.state import SessionState
 from harness.plugin.options import REQUIRED, Given, check_values, option
 
 
@@ -268,6 +263,3 @@ class Settings:
         if self.save_baseline_anyway and self.save_baseline is None:
             raise ValueError("--save-baseline-anyway needs --save-baseline NAME")
 
-
-STATE: pytest.StashKey[SessionState] = pytest.StashKey()  # the session state of a run that uses tunegate
-DORMANT = pytest.StashKey[str]()  # why tunegate sleeps in this run: no gate config was found
