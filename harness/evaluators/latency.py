@@ -1,23 +1,10 @@
-"""Latency capability: what does the adapter cost at inference time, unmerged and merged?
+"""Latency capability: what the adapter costs at inference time, unmerged and merged, against the base.
 
-Greedy generation throughput (new tokens per second, exactly `new_tokens` per prompt, one batch) and time to
-first token (prefill plus one token), for the base view, the tuned (unmerged) view and a merged copy, all
-measured in the same run, built to survive a busy shared machine:
-
-* every timing lasts long enough to measure: the first-token step is repeated until one timing takes at least
-  `min_unit_s`;
-* rounds interleave the views (in a rotating order), so drifting load hits them alike;
-* the estimator is the mean of each view's fastest half of rounds (load bursts only ever slow a round down),
-  and a gated ratio is the ratio of those means, with a bootstrap 95% CI over rounds;
-* rounds continue past `min_rounds` until every ratio's CI is narrow or the time budget is spent;
-* on CPU the timing runs on one thread (an oversubscribed core cannot stall a thread barrier) and reads the
-  process's CPU time, which other processes competing for the cores do not inflate (on a GPU: wall time,
-  synchronised);
-* a FAIL is re-measured once; only a failure that the re-measurement confirms counts.
-
-With the prompt-only baseline as a fourth view (`prompted`: the base with the system prompt before every
-request), its throughput and first-token latency and their ratios to the base are the `prompted` column: what
-the prompt costs at inference time, beside what the adapter costs (reported, not gated).
+Throughput and time to first token of every view are measured in interleaved rounds and estimated from each
+view's fastest half, on one thread and in CPU time on CPU, because a shared machine's load only ever slows a round
+down: that is what lets the gate survive a busy runner and still catch a real slowdown (docs/capabilities.md
+lists the whole procedure). A FAIL is re-measured once; the prompt-only baseline, when given, is a fourth view
+that is reported, not gated.
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
 """Python's cyclic garbage collector, tuned for a process that has imported torch, transformers and peft.
 
-Importing the stack leaves about 400,000 long-lived objects (modules, functions, classes) tracked by the cyclic
-collector, and every full collection walks all of them again. Measured on the warm gate on a 2-core CPU: full
-collections took about 1 s while the stack was imported, 1 s during the session and 1.5-2 s in interpreter
-shutdown, out of an 18-20 s run. `gc.freeze()` moves every object alive at that moment into a permanent
-generation that later collections skip; garbage made afterwards is still collected as usual.
-
-* `collector_paused()` holds collections off while the stack is imported (nothing it creates is garbage worth a
-  pass over the interpreter's whole heap);
-* `freeze_startup_objects()` freezes what the imports left, once per process, and freezes again at exit, so
-  shutdown skips the final passes (interpreter shutdown does not promise to finalise cyclic garbage anyway).
+The imports leave ~400,000 long-lived objects that every full collection would walk again (about 3-4 s of an
+18-20 s warm gate on a 2-core CPU): `collector_paused()` holds collections off while the stack imports, and
+`freeze_startup_objects()` moves what the imports left into the permanent generation (again at exit, so shutdown
+skips the final passes); garbage made afterwards is collected as usual.
 """
 
 from __future__ import annotations

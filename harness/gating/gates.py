@@ -1,21 +1,9 @@
-"""Gates: thresholds parsed into small objects with one-line failure messages, and the generic check of any
-capability's result against them.
+"""Gates: "OP THRESHOLD [RULE]" on one metric of one capability, parsed once, checked on any capability's result.
 
-A gate is "OP THRESHOLD [RULE]" (OP one of >=, <=, >, <) on one metric of one capability:
-
-    [identity]
-    held_out_claim_rate = ">= 0.9 beyond noise"
-    leak_rate = "<= 0"
-
-RULE says how a measurement with error bars is decided: `point` (the default: the point estimate),
-`beyond noise` (fail only when the whole 95% CI is on the failing side: the regression is real) or
-`confident` (pass only when the whole 95% CI is on the passing side: we are sure it is fine). Every verdict
-also carries its minimum detectable change at 80% power; a gate whose n is too small to resolve its own
-threshold is flagged `underpowered`. A `RelativeGate` bounds the change from a stored baseline ("-2%").
-
-`judge` checks a capability's gates on its `CapabilityResult` (once, or once per checkpoint), quoting the
-result's evidence; `confirm_failures` lets a re-measurement decide a failure. Reading gate configs from TOML
-is `harness.gating.gate_config`.
+RULE decides a measurement with error bars: `point` (the estimate), `beyond noise` (fail only when the whole
+95% CI fails) or `confident` (pass only when the whole CI passes); each verdict carries its minimum detectable
+change, so a gate too small to resolve its own threshold is flagged `underpowered` instead of passing quietly
+(docs/gates.md). Reading gate configs from TOML is `harness.gating.gate_config`.
 """
 
 from __future__ import annotations
