@@ -15,12 +15,12 @@ from harness.model.protocol import LanguageModel
 from harness.plugin import parametrize_gates, tunegate_state
 from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
 from harness.plugin.state import SessionState
-from harness.plugin.selection import missing_data
+from harness.plugin.selection import missing_data, reads
 from harness.measures.statistics import rate, wilson_interval
 
 __all__ = [
     "Capability", "CapabilityError", "CapabilityRegistry", "CapabilityResult", "DataError", "Example",
     "GateResult", "IdentitySpec", "LanguageModel", "MetricSpec", "MetricValue", "Sample", "SessionState",
-    "load_examples", "load_identity_spec", "missing_data", "paired", "parametrize_gates", "rate", "text_language",
-    "tunegate_state", "wilson_interval",
+    "load_examples", "load_identity_spec", "missing_data", "paired", "parametrize_gates", "rate", "reads",
+    "text_language", "tunegate_state", "wilson_interval",
 ]

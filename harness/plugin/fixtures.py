@@ -20,6 +20,7 @@ from harness.foundation.process_gc import collector_paused
 with collector_paused():  # peft's import otherwise runs full collections (see harness.foundation.process_gc)
     from harness.foundation.cpu import processes_sharing_cores, share_cores_among_workers, usable_cores
     from harness.data import IdentitySpec, load_identity_spec
+    from harness.data.folder import DataFolder
     from harness.foundation.errors import InputError
     from harness.evaluators.checkpoints import external_training_log
     from harness.model import processes
@@ -74,7 +75,7 @@ def _answer_store(s: Settings, fingerprint: dict) -> AnswerStore:
 @pytest.fixture(scope="session")
 def identity_spec(tunegate: SessionState) -> IdentitySpec:
     """The identity the adapter must learn (fixtures/identity/identity.toml)."""
-    return load_identity_spec(tunegate.settings.fixtures / "identity/identity.toml")
+    return load_identity_spec(DataFolder(tunegate.settings.fixtures).identity)
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +127,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     the training fixtures, whose bad-input error stops the session the same way.)"""
     settings = session.config.stash[STATE].settings
     if hasattr(session.config, "workerinput") or session.config.option.collectonly or \
-            not (settings.fixtures / "tasks").is_dir():
+            not DataFolder(settings.fixtures).tasks.is_dir():
         return
     used = _fixtures_used(session.items, settings)
     tasks = sequence_tasks(settings.fixtures) if _uses_sequences(used, settings) else \
@@ -217,7 +218,7 @@ def brought_adapter_name(path: Path) -> str:
 
 def recipe_for(settings: Settings, name: str) -> LoraRecipe:
     """Recipe `[name]` of the data folder's recipes.toml, its seed replaced by --train-seed when given."""
-    recipe = load_recipe(settings.fixtures / "recipes.toml", name)
+    recipe = load_recipe(DataFolder(settings.fixtures).recipes, name)
     return recipe if settings.train_seed is None else replace(recipe, seed=settings.train_seed)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import missing_data, parametrize_gates
+from harness.api import missing_data, parametrize_gates, reads
 from harness.data import load_examples
+from harness.data.folder import NEEDS, DataFolder
 from harness.foundation.records import GateResult
 
-pytestmark = [pytest.mark.adapter_health, pytest.mark.reads("tasks/base/dev.json")]
+pytestmark = [pytest.mark.adapter_health, reads("adapter_health")]
 __all__ = ["adapter_health_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
-IDENTITY_DATA = ("identity/identity.toml", "identity/self_cognition.json")  # read as well when present
+IDENTITY_DATA = NEEDS["adapter_health"].optional  # read as well when present
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -23,10 +24,10 @@ def adapter_health_verdicts(request, models_under_test, merged_model, tunegate) 
     """All health checks run once on the adapter under test: on the base dev set, and on the identity data when
     the data folder has it."""
     fixtures = tunegate.settings.fixtures
-    examples = load_examples(fixtures / "tasks/base/dev.json")
+    examples = load_examples(DataFolder(fixtures).base_dev)
     if not missing_data(fixtures, IDENTITY_DATA):
         spec = request.getfixturevalue("identity_spec")
-        examples = load_examples(fixtures / "identity/self_cognition.json", spec.variables) + examples
+        examples = load_examples(DataFolder(fixtures).self_cognition, spec.variables) + examples
     return tunegate.judge("adapter_health", (*models_under_test, merged_model), examples)
 
 
