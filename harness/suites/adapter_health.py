@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import missing_data, parametrize_gates, reads
+from harness.api import parametrize_gates, reads
 from harness.data import load_examples
 from harness.data.folder import NEEDS, DataFolder
 from harness.foundation.records import GateResult
@@ -23,11 +23,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def adapter_health_verdicts(request, models_under_test, merged_model, tunegate) -> dict[str, GateResult]:
     """All health checks run once on the adapter under test: on the base dev set, and on the identity data when
     the data folder has it."""
-    fixtures = tunegate.settings.fixtures
-    examples = load_examples(DataFolder(fixtures).base_dev)
-    if not missing_data(fixtures, IDENTITY_DATA):
+    folder = DataFolder(tunegate.settings.fixtures)
+    examples = load_examples(folder.base_dev)
+    if not folder.missing(IDENTITY_DATA):
         spec = request.getfixturevalue("identity_spec")
-        examples = load_examples(DataFolder(fixtures).self_cognition, spec.variables) + examples
+        examples = load_examples(folder.self_cognition, spec.variables) + examples
     return tunegate.judge("adapter_health", (*models_under_test, merged_model), examples)
 
 

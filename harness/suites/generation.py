@@ -8,11 +8,12 @@ import pytest
 
 from harness.api import parametrize_gates, reads
 from harness.data import load_examples
-from harness.data.folder import IDENTITY_DATA, NEEDS, DataFolder
+from harness.data.folder import BASE_DEV, IDENTITY_DATA, NEEDS, DataFolder
 from harness.evaluators import identity
 from harness.model.prompted import with_identity_prompt
 from harness.foundation.records import GateResult
 
+DEV_SET = BASE_DEV  # the references when the data folder has no identity data (no gain gate then)
 
 pytestmark = [pytest.mark.generation, reads("generation")]
 __all__ = ["generation_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
@@ -30,7 +31,7 @@ def generation_verdicts(request, models_under_test, tunegate) -> dict[str, GateR
     requests: cached); metrics and gates."""
     fixtures = tunegate.settings.fixtures
     if DataFolder(fixtures).missing(IDENTITY_DATA):
-        return tunegate.judge("generation", models_under_test, load_examples(DataFolder(fixtures).base_dev))
+        return tunegate.judge("generation", models_under_test, load_examples(fixtures / DEV_SET))
     spec = request.getfixturevalue("identity_spec")
     examples = [replace(p.example, id=p.id) for p in identity.load_probes(fixtures, spec) if p.kind != "locality"]
     return tunegate.judge("generation", with_identity_prompt(models_under_test, fixtures), examples)
