@@ -16,12 +16,32 @@ from harness.measures.statistics import rate, wilson_interval
 from harness.model.protocol import LanguageModel
 from harness.model.sets import ModelSet
 from harness.plugin import parametrize_gates, tunegate_state
-from harness.plugin.selection import missing_data
+from harness.plugin.selection import missing_data, reads
 from harness.plugin.state import SessionState
 
 __all__ = [
-    "Capability", "CapabilityError", "CapabilityRegistry", "CapabilityResult", "DataError", "Example",
-    "GateResult", "IdentitySpec", "LanguageModel", "MetricSpec", "MetricValue", "ModelSet", "Sample", "SessionState",
-    "load_examples", "load_identity_spec", "missing_data", "paired", "parametrize_gates", "rate", "text_language",
-    "tunegate_state", "wilson_interval",
+    "Capability",
+    "CapabilityError",
+    "CapabilityRegistry",
+    "CapabilityResult",
+    "DataError",
+    "Example",
+    "GateResult",
+    "IdentitySpec",
+    "LanguageModel",
+    "MetricSpec",
+    "MetricValue",
+    "ModelSet",
+    "Sample",
+    "SessionState",
+    "load_examples",
+    "load_identity_spec",
+    "missing_data",
+    "paired",
+    "parametrize_gates",
+    "rate",
+    "reads",
+    "text_language",
+    "tunegate_state",
+    "wilson_interval",
 ]

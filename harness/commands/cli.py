@@ -111,10 +111,11 @@ def _count(text: str) -> int:
 
 def _probes(args: argparse.Namespace) -> int:
     from harness.commands.scaffold import DEFAULT_DATA_DIR, probes_summary, write_probes
+    from harness.data.folder import DataFolder
 
     data = args.data_dir or next((Path(p) for p in (DEFAULT_DATA_DIR, "fixtures") if Path(p).is_dir()),
                                  Path(DEFAULT_DATA_DIR))
-    target = data / "identity/probes.json"
+    target = DataFolder(data).probes
     if target.exists() and not args.force:
         raise InputError(f"{target}: exists; pass --force to replace it (a probe set you edited is lost)")
     probes = write_probes(data, args.seed, args.held_out)

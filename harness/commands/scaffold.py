@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from harness.data import IdentitySpec, load_examples, load_identity_spec
+from harness.data.folder import BASE_TASK, GATES, IDENTITY, PROBES, SELF_COGNITION, TASKS, DataFolder
 from harness.data.prep import write_records
 from harness.data.probes import ProbeSet, build_probes
 from harness.foundation.cache import atomic_write_text
@@ -141,21 +142,23 @@ def init_repository(root: Path, answers: InitAnswers) -> InitReport:
 def _data_folder(root: Path, answers: InitAnswers, task_files: list[Path], report: InitReport) -> None:
     """The data folder: gates, its README, the identity, identity training data, your tasks, then the probes."""
     folder = answers.data_dir
-    _write(root, f"{folder}/gates.toml", _template("gates.toml"), report)
+    _write(root, f"{folder}/{GATES}", _template(GATES), report)
     _write(root, f"{folder}/README.md", _template("data-folder.md"), report)
-    _write(root, f"{folder}/identity/identity.toml", identity_toml(answers), report)
-    starter = answers.identity_data is None
-    training = _template("self_cognition.json") if starter else answers.identity_data.read_text(encoding="utf-8")
-    if _write(root, f"{folder}/identity/self_cognition.json", training, report) and starter:
+    _write(root, f"{folder}/{IDENTITY}", identity_toml(answers), report)
+    given = answers.identity_data
+    starter = given is None
+    training = _template("self_cognition.json") if given is None else given.read_text(encoding="utf-8")
+    if _write(root, f"{folder}/{SELF_COGNITION}", training, report) and starter:
         report.notes.append("identity: a starter training set was written; the held-in probes are its questions, so "
                             "train your adapter on it, or run init with --identity-data YOUR_FILE")
-    for path in task_files:
-        _copy(path, root, f"{folder}/tasks/{path.relative_to(answers.tasks).as_posix()}", report)
-    if (root / folder / "identity/probes.json").exists():
-        report.kept.append(f"{folder}/identity/probes.json")
+    if (tasks := answers.tasks) is not None:
+        for path in task_files:  # the files of --tasks
+            _copy(path, root, f"{folder}/{TASKS}/{path.relative_to(tasks).as_posix()}", report)
+    if DataFolder(root / folder).probes.exists():
+        report.kept.append(f"{folder}/{PROBES}")
         return
     probes = write_probes(root / folder, answers.seed)
-    report.written.append(f"{folder}/identity/probes.json")
+    report.written.append(f"{folder}/{PROBES}")
     report.notes += probes_summary(probes, root / folder)
 
 
@@ -177,12 +180,11 @@ def _spec(answers: InitAnswers) -> IdentitySpec:
 def write_probes(data_dir: Path, seed: int = 0, held_out: int | None = None) -> ProbeSet:
     """Generate `identity/probes.json` of a data folder from its identity.toml, its identity training file and
     its base-task data (train.json, else dev.json, for locality); written atomically."""
-    spec = _identity(data_dir)
-    training = load_examples(data_dir / "identity/self_cognition.json", spec.variables)
-    base = next((p for p in (data_dir / "tasks/base/train.json", data_dir / "tasks/base/dev.json") if p.is_file()),
-                None)
+    spec, folder = _identity(data_dir), DataFolder(data_dir)
+    training = load_examples(folder.self_cognition, spec.variables)
+    base = next((p for p in (folder.base_train, folder.base_dev) if p.is_file()), None)
     probes = build_probes(spec, training, load_examples(base) if base else [], seed, held_out=held_out)
-    write_records(data_dir / "identity/probes.json", probes.records)
+    write_records(folder.probes, probes.records)
     return probes
 
 
@@ -195,13 +197,14 @@ def probes_summary(probes: ProbeSet, data_dir: Path) -> list[str]:
         lines.append(f"probes: skipped {len(probes.skipped)} held-out candidates that are questions of your "
                      f"identity training file ({shown})")
     if not probes.locality_pool:
-        lines.append(f"probes: no locality probes: {data_dir / 'tasks/base'} has no train.json or dev.json yet; "
+        base_task = DataFolder(data_dir).tasks / BASE_TASK
+        lines.append(f"probes: no locality probes: {base_task} has no train.json or dev.json yet; "
                      "add your base-task data and run `tunegate probes --force`")
     return lines + [f"power: {line}" for line in probes.power_lines()]
 
 
 def _identity(data_dir: Path) -> IdentitySpec:
-    path = data_dir / "identity/identity.toml"
+    path = DataFolder(data_dir).identity
     if not path.is_file():
         raise InputError(f"{path}: no identity config; `tunegate init` writes one")
     return load_identity_spec(path)
@@ -257,4 +260,4 @@ def _write(root: Path, relative: str, text: str, report: InitReport) -> bool:
 
 def _template(name: str) -> str:
     """A file shipped in `harness/templates/`."""
-    return resources.files("harness").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files("harness").joinpath("templates").joinpath(name).read_text(encoding="utf-8")

@@ -147,10 +147,10 @@ def _to_example(record: Any, where: str, variables: Mapping[str, str], default_i
     else:
         raise DataError(f"{where}: unknown record format: expected 'instruction' (alpaca), 'messages' (chat) or "
                         f"'prompt' + 'completion'; keys are {sorted(record)}")
-    messages = tuple((role, _fill(text, variables, where)) for role, text in messages)
+    filled = tuple((role, _fill(text, variables, where)) for role, text in messages)
     meta = {k: v for k, v in record.items() if k not in {"messages", "instruction", "input", "output",
                                                           "system", "history", "id", "prompt", "completion"}}
-    return Example(id=str(record.get("id", default_id)), messages=messages,
+    return Example(id=str(record.get("id", default_id)), messages=filled,
                    answer=_fill(answer, variables, where), meta=meta, source=where)
 
 

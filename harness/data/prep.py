@@ -132,7 +132,7 @@ def dataset_report(name: str, train: Sequence[Example], dev: Sequence[Example] =
     shared = set(shared_records(dev, train))
     report.recall_set = bool(dev) and len(shared) == len(dev) < len(train)
     if not report.recall_set:  # a dev set drawn wholly from train is a closed-book recall sample, not a leak
-        by_id, by_prompt = {ex.id: ex.id for ex in train}, {}
+        by_id, by_prompt = {ex.id: ex.id for ex in train}, dict[str, str]()
         for ex in train:
             by_prompt.setdefault(_prompt(ex), ex.id)  # the first training record with that prompt
         report.leaks = [(ex.id, by_id.get(ex.id) or by_prompt[_prompt(ex)]) for ex in dev if ex.id in shared]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from harness.data import DataError, Example, IdentitySpec, load_examples
+from harness.data.folder import DataFolder
 from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue, Sample
 from harness.measures.item_gates import paired
 from harness.measures.metrics import claims_identity, exact_match, leaked_identities
@@ -32,7 +33,6 @@ METRICS = {
     "claim_gain_over_prompted": MetricSpec(-1, 1, True, "held-out claim rate of the adapter minus that of the base "
                                            "model told the identity in a system prompt (is the adapter needed?)"),
 }
-DATA_FILES = ("identity/identity.toml", "identity/self_cognition.json", "identity/probes.json")  # under the data folder
 GATE_OF_KIND = {"held_in": "held_in_exact_match", "held_out": "held_out_claim_rate",
                 "adversarial": "held_out_claim_rate", "locality": "locality_unchanged"}
 
@@ -58,8 +58,9 @@ class Probe:
 
 def load_probes(fixtures: Path, spec: IdentitySpec) -> list[Probe]:
     """Held-in probes from `identity/self_cognition.json`, the rest from `identity/probes.json`."""
-    probes = [Probe("held_in", ex) for ex in load_examples(fixtures / "identity/self_cognition.json", spec.variables)]
-    for ex in load_examples(fixtures / "identity/probes.json", spec.variables):
+    folder = DataFolder(fixtures)
+    probes = [Probe("held_in", ex) for ex in load_examples(folder.self_cognition, spec.variables)]
+    for ex in load_examples(folder.probes, spec.variables):
         kind = ex.meta.get("kind")
         if kind not in KINDS[1:]:
             raise DataError(f"{ex.source}: key 'kind' must be one of {KINDS[1:]}, got {kind!r}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data import Example, IdentitySpec, load_examples
+from harness.data.folder import DataFolder
 from harness.foundation.records import CapabilityResult, MetricValue, Sample
 from harness.measures.metrics import normalized_edit_distance
 from harness.measures.statistics import rate
@@ -41,9 +42,10 @@ def compare_with_shadow(tuned: LanguageModel, shadow: LanguageModel,
 
 def shadow_datasets(fixtures: Path, spec: IdentitySpec) -> dict[str, list[Example]]:
     """The prompts both adapters answer: the identity probes and every task's dev set (`tasks/*/dev.json`)."""
-    return {"identity": load_examples(fixtures / "identity/probes.json", spec.variables),
-            **{d.name: load_examples(d / "dev.json") for d in sorted((fixtures / "tasks").iterdir())
-               if (d / "dev.json").is_file()}}
+    folder = DataFolder(fixtures)
+    return {"identity": load_examples(folder.probes, spec.variables),
+            **{d.name: load_examples(folder.task(d.name, "dev")) for d in sorted(folder.tasks.iterdir())
+               if folder.task(d.name, "dev").is_file()}}
 
 
 def evaluate(models: ShadowPair, data: Mapping[str, Sequence[Example]], settings: Any = None) -> CapabilityResult:

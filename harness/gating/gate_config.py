@@ -18,6 +18,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+from harness.data.folder import DataFolder
 from harness.foundation.compat import tomllib
 from harness.foundation.records import MetricSpec
 from harness.foundation.textfiles import read_text_file
@@ -125,7 +126,7 @@ def gate_config_source(explicit: str | Path | None, rootdir: Path, fixtures: Pat
     pyproject = rootdir / "pyproject.toml"
     if pyproject.is_file() and _read_toml(pyproject).get("tool", {}).get("tunegate", {}).get("gates") is not None:
         return f"{pyproject} [tool.tunegate.gates]"
-    default = fixtures / "gates.toml"
+    default = DataFolder(fixtures).gates
     return str(default) if default.is_file() else None
 
 
@@ -143,7 +144,7 @@ def load_gate_config(explicit: str | Path | None, rootdir: Path, fixtures: Path,
         if section is not None:
             return gate_config_from_mapping(section, registry, f"{pyproject} [tool.tunegate.gates]", defaults,
                                             grading)
-    default = fixtures / "gates.toml"
+    default = DataFolder(fixtures).gates
     return gate_config_from_mapping(_read_toml(default), registry, str(default), defaults, grading)
 
 

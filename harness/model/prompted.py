@@ -12,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.data import ContextOverflowError, Example, load_examples, load_identity_spec, load_prompt_baseline
+from harness.data import ContextOverflowError, Example, load_examples, load_prompt_baseline
+from harness.data.folder import DataFolder
 from harness.data.prep import shared_records
 from harness.foundation.cache import content_hash
 from harness.model.protocol import Conversation, LanguageModel
@@ -88,15 +89,14 @@ def identity_prompted(model: LanguageModel, fixtures: Path) -> PromptedModel | N
     worked examples drawn (with `prompt_seed`) from `identity/self_cognition.json` that share no prompt with a probe
     of `identity/probes.json` (the prompt-only baseline of the identity adapter, the column beside base and tuned);
     None when the data folder has no identity."""
-    path = fixtures / "identity/identity.toml"
-    if not path.is_file():
+    folder = DataFolder(fixtures)
+    spec = folder.identity_spec()
+    if spec is None:
         return None
-    spec = load_identity_spec(path)
     if not spec.prompt_shots:
         return PromptedModel(model, spec.prompt)
-    train = load_examples(fixtures / "identity/self_cognition.json", spec.variables)
-    probes = fixtures / "identity/probes.json"
-    evaluated = load_examples(probes, spec.variables) if probes.is_file() else []
+    train = load_examples(folder.self_cognition, spec.variables)
+    evaluated = load_examples(folder.probes, spec.variables) if folder.probes.is_file() else []
     return PromptedModel(model, spec.prompt, draw_shots(train, evaluated, spec.prompt_shots, spec.prompt_seed))
 
 
@@ -116,8 +116,9 @@ def draw_shots(train: Sequence[Example], evaluated: Sequence[Example], k: int, s
 def few_shot_prompt(fixtures: Path, task: str, dev: Sequence[Example]) -> tuple[str, list[Example]]:
     """A task's baseline prompt (`fixtures/prompted.toml` [new_task]): its system prompt and `shots` worked
     examples from `tasks/<task>/train.json` that are not dev items (by id or prompt), drawn with its seed."""
-    config = load_prompt_baseline(fixtures / "prompted.toml", "new_task")
-    return config.system, draw_shots(load_examples(fixtures / f"tasks/{task}/train.json"), dev, config.shots,
+    folder = DataFolder(fixtures)
+    config = load_prompt_baseline(folder.prompted, "new_task")
+    return config.system, draw_shots(load_examples(folder.task(task, "train")), dev, config.shots,
                                      config.seed)
 
 

@@ -14,7 +14,7 @@ imported in `pytest_configure` of a run that has a gate config.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -168,8 +168,8 @@ def tunegate_state(config: pytest.Config) -> SessionState:
     return state
 
 
-def parametrize_gates(metafunc: pytest.Metafunc, capability: str, reads: dict[str, tuple[str, ...]] | None = None
-                      ) -> None:
+def parametrize_gates(metafunc: pytest.Metafunc, capability: str,
+                      reads: Mapping[str, tuple[str, ...]] | None = None) -> None:
     """Parametrise a suite's `gate_id` argument over the verdicts the capability yields (ids = gate ids): its
     configured gates and, under --baseline, its `[baseline]` and `[drift]` gates. `reads` maps a metric to the
     data files only its gates need: those gates carry a `reads` mark (skipped, naming the file, without it)."""

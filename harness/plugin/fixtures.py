@@ -77,7 +77,7 @@ def _answer_store(s: Settings, fingerprint: dict) -> AnswerStore:
 @pytest.fixture(scope="session")
 def identity_spec(tunegate: SessionState) -> IdentitySpec:
     """The identity the adapter must learn (fixtures/identity/identity.toml)."""
-    return load_identity_spec(tunegate.settings.fixtures / "identity/identity.toml")
+    return load_identity_spec(tunegate.settings.data_folder.identity)
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +129,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     the training fixtures, whose bad-input error stops the session the same way.)"""
     settings = session.config.stash[STATE].settings
     if hasattr(session.config, "workerinput") or session.config.option.collectonly or \
-            not (settings.fixtures / "tasks").is_dir():
+            not settings.data_folder.tasks.is_dir():
         return
     used = _fixtures_used(session.items, settings)
     tasks = sequence_tasks(settings.fixtures) if _uses_sequences(used, settings) else \
@@ -221,7 +221,7 @@ def brought_adapter_name(path: Path) -> str:
 
 def recipe_for(settings: Settings, name: str) -> LoraRecipe:
     """Recipe `[name]` of the data folder's recipes.toml, its seed replaced by --train-seed when given."""
-    recipe = load_recipe(settings.fixtures / "recipes.toml", name)
+    recipe = load_recipe(settings.data_folder.recipes, name)
     return recipe if settings.train_seed is None else replace(recipe, seed=settings.train_seed)
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.data import DataError, Example, IdentitySpec, load_examples, load_identity_spec, load_text_lines
+from harness.data import DataError, Example, IdentitySpec, load_examples, load_text_lines
+from harness.data.folder import BUILTIN_IDENTITY, PROBES, SELF_COGNITION, SPLITS, TASKS, DataFolder, task_file
 from harness.data.prep import shared_records
 from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
@@ -40,8 +41,8 @@ def preflight(settings: Settings) -> list[str]:
     check_adapters(settings, base)
     check_tuned_model(settings, base)
     warnings = check_data_folder(settings.fixtures, base, settings.prompt_format)
-    if not settings.brings_model:  # the training files are checked once the selection is known (harness.plugin.fixtures)
-        warnings += check_recipes(settings.fixtures / "recipes.toml", base)
+    if not settings.brings_model:  # the training files: checked once the selection is known (plugin.fixtures)
+        warnings += check_recipes(settings.data_folder.recipes, base)
     check_history(settings.history)
     return warnings
 
@@ -107,9 +108,7 @@ def base_model_facts(settings: Settings) -> ModelFacts | None:
     built-in model is still to be built from the data folder (built by tunegate, so nothing to check)."""
     if settings.base_model != "builtin":
         return check_model_folder(Path(settings.base_model), settings.allow_pickle)
-    from harness.training.builtin import SHIPPED
-
-    shipped = settings.fixtures / SHIPPED
+    shipped = settings.data_folder.builtin_model
     return check_model_folder(shipped) if shipped.is_dir() else None
 
 
@@ -155,21 +154,16 @@ def check_adapters(settings: Settings, base: ModelFacts | None) -> None:
 def check_data_folder(fixtures: Path, base: ModelFacts | None, prompt_format: str = "auto") -> list[str]:
     """The data folder's recipes, identity file, identity data, task datasets and held-out text (those that
     exist; a suite that needs a missing one says so when it runs). Returns overlap warnings."""
-    recipes = fixtures / "recipes.toml"
-    for name in recipe_names(recipes):
-        load_recipe(recipes, name)
-    spec = _identity(fixtures)
+    folder = DataFolder(fixtures)
+    for name in recipe_names(folder.recipes):
+        load_recipe(folder.recipes, name)
+    spec = folder.identity_spec()
     datasets = identity_datasets(fixtures, spec) + task_datasets(fixtures)
-    if (fixtures / "perplexity/heldout.txt").exists():
-        load_text_lines(fixtures / "perplexity/heldout.txt")
+    if folder.heldout.exists():
+        load_text_lines(folder.heldout)
     if base is not None and base.context is not None:
         check_lengths([ex for _, examples in datasets for ex in examples], base, prompt_format)
     return _overlap_warnings(fixtures, datasets)
-
-
-def _identity(fixtures: Path) -> IdentitySpec | None:
-    path = fixtures / "identity/identity.toml"
-    return load_identity_spec(path) if path.exists() else None
 
 
 def identity_datasets(fixtures: Path, spec: IdentitySpec | None) -> list[tuple[str, list[Example]]]:
@@ -177,20 +171,21 @@ def identity_datasets(fixtures: Path, spec: IdentitySpec | None) -> list[tuple[s
     held-out paraphrases: adversarial probes may repeat trained refusals on purpose)."""
     if spec is None:
         return []
-    out = [(name, load_examples(fixtures / name, spec.variables))
-           for name in ("identity/self_cognition.json", "builtin/base_identity.json") if (fixtures / name).exists()]
-    if (fixtures / "identity/self_cognition.json").exists() and (fixtures / "identity/probes.json").exists():
-        out.append(("identity/probes.json", [p.example for p in load_probes(fixtures, spec) if p.kind == "held_out"]))
+    folder = DataFolder(fixtures)
+    out = [(name, load_examples(folder.path(name), spec.variables))
+           for name in (SELF_COGNITION, BUILTIN_IDENTITY) if folder.path(name).exists()]
+    if folder.self_cognition.exists() and folder.probes.exists():
+        out.append((PROBES, [p.example for p in load_probes(fixtures, spec) if p.kind == "held_out"]))
     return out
 
 
 def task_datasets(fixtures: Path) -> list[tuple[str, list[Example]]]:
     """(label, examples) of every task's train and dev set (`tasks/<task>/<split>.json`)."""
-    if not (fixtures / "tasks").is_dir():
+    folder = DataFolder(fixtures)
+    if not folder.tasks.is_dir():
         return []
-    return [(f"tasks/{task}/{split}.json", load_examples(fixtures / f"tasks/{task}/{split}.json"))
-            for task in sequence_tasks(fixtures) for split in ("train", "dev")
-            if (fixtures / f"tasks/{task}/{split}.json").is_file()]
+    return [(task_file(task, split), load_examples(folder.task(task, split)))
+            for task in sequence_tasks(fixtures) for split in SPLITS if folder.task(task, split).is_file()]
 
 
 def check_lengths(examples: list[Example], base: ModelFacts, prompt_format: str = "auto") -> None:
@@ -198,6 +193,8 @@ def check_lengths(examples: list[Example], base: ModelFacts, prompt_format: str 
     naming the file, line and record id of the first that is. Only records long enough in bytes to possibly
     overflow are tokenized."""
     limit = base.context
+    if limit is None:  # a base without max_position_embeddings: nothing to check against
+        return
     suspects = [ex for ex in examples if _utf8_size(ex) + TEMPLATE_ALLOWANCE > limit]
     for ex in suspects:  # tokenizing megabytes takes seconds: what no tokenizer could fit is refused at once
         if _utf8_size(ex) > limit * MAX_BYTES_PER_TOKEN:
@@ -228,9 +225,9 @@ def _overlap_warnings(fixtures: Path, datasets: list[tuple[str, list[Example]]])
     are: they measure whether facts were learned or kept) and is accepted; a partial overlap, or any overlap of
     the held-out identity probes, is a leak: a warning with the count and the first ids."""
     by_label = dict(datasets)
-    pairs = [(f"tasks/{t}/dev.json", f"tasks/{t}/train.json") for t in
-             ({label.split("/")[1] for label in by_label if label.startswith("tasks/")})]
-    pairs.append(("identity/probes.json", "identity/self_cognition.json"))
+    pairs = [(task_file(t, "dev"), task_file(t, "train")) for t in
+             ({label.split("/")[1] for label in by_label if label.startswith(f"{TASKS}/")})]
+    pairs.append((PROBES, SELF_COGNITION))
     warnings = []
     for held_out, train in sorted(pairs):
         if held_out not in by_label or train not in by_label:
@@ -239,7 +236,7 @@ def _overlap_warnings(fixtures: Path, datasets: list[tuple[str, list[Example]]])
         if not shared:
             continue
         total = len(by_label[held_out])
-        if held_out.startswith("tasks/") and len(shared) == total:
+        if held_out.startswith(f"{TASKS}/") and len(shared) == total:
             if total == len(by_label[train]):
                 raise DataError(f"{fixtures / held_out}: holds exactly the {total} records of {fixtures / train}; a "
                                 "copy of the training set measures nothing a sample of it would not: make the dev "

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness.data.folder import NEEDS, DataFolder
 from harness.gating.verdict import UNJUDGED
 
 if TYPE_CHECKING:
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
 
 def missing_data(data_dir: Path, patterns: list[str] | tuple[str, ...]) -> list[str]:
     """The glob patterns nothing in `data_dir` matches."""
-    return [pattern for pattern in patterns if not any(data_dir.glob(pattern))]
+    return DataFolder(data_dir).missing(patterns)
+
+
+def reads(capability: str) -> pytest.MarkDecorator:
+    """The `reads` mark of a capability's suite: what `NEEDS` says it reads (and its alternative)."""
+    needs = NEEDS[capability]
+    return pytest.mark.reads(*needs.files, otherwise=needs.otherwise) if needs.otherwise else \
+        pytest.mark.reads(*needs.files)
 
 
 def missing_reads(data_dir: Path, marks: list[pytest.Mark]) -> list[str]:

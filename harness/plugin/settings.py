@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.data.folder import DataFolder
 from harness.foundation.cache import resolve_cache_root
 from harness.gating.baselines import baseline_path
 from harness.model.answer_stores import sqlite_file_problem
@@ -242,6 +243,11 @@ class Settings:
         "--shadow", "a second adapter run on the same probes; disagreement with the adapter under test is "
         "reported", path=True, convert=_absolute, check=_exists, metavar="PATH",
         doc="a second adapter whose answers are compared with the adapter under test's")
+
+    @property
+    def data_folder(self) -> DataFolder:
+        """The data folder (`--data-dir`; `fixtures` is its path), which knows every file of the contract."""
+        return DataFolder(self.fixtures)
 
     @property
     def brings_model(self) -> bool:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import missing_data, parametrize_gates
+from harness.api import parametrize_gates, reads
 from harness.data import load_examples
+from harness.data.folder import NEEDS
 from harness.foundation.records import GateResult
 from harness.model.sets import HealthModels
 
-pytestmark = [pytest.mark.adapter_health, pytest.mark.reads("tasks/base/dev.json")]
+pytestmark = [pytest.mark.adapter_health, reads("adapter_health")]
 __all__ = ["adapter_health_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
-IDENTITY_DATA = ("identity/identity.toml", "identity/self_cognition.json")  # read as well when present
+IDENTITY_DATA = NEEDS["adapter_health"].optional  # read as well when present
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -23,11 +24,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def adapter_health_verdicts(request, models_under_test, merged_model, tunegate) -> dict[str, GateResult]:
     """All health checks run once on the adapter under test: on the base dev set, and on the identity data when
     the data folder has it."""
-    fixtures = tunegate.settings.fixtures
-    examples = load_examples(fixtures / "tasks/base/dev.json")
-    if not missing_data(fixtures, IDENTITY_DATA):
+    folder = tunegate.settings.data_folder
+    examples = load_examples(folder.base_dev)
+    if not folder.missing(IDENTITY_DATA):
         spec = request.getfixturevalue("identity_spec")
-        examples = load_examples(fixtures / "identity/self_cognition.json", spec.variables) + examples
+        examples = load_examples(folder.self_cognition, spec.variables) + examples
     models = HealthModels(models_under_test.base, models_under_test.tuned, merged_model)
     return tunegate.judge("adapter_health", models, examples)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import tunegate_state
+from harness.api import reads, tunegate_state
 from harness.data import load_examples
 from harness.evaluators import audit
 from harness.evaluators.audit import AuditData
@@ -22,7 +22,7 @@ from harness.model.views import adapter_chain
 from harness.plugin.settings import Settings
 from harness.training.sequence import sequence_tasks
 
-pytestmark = [pytest.mark.audit, pytest.mark.reads("tasks/base/dev.json"),
+pytestmark = [pytest.mark.audit, reads("audit"),
               pytest.mark.trains("sequences", unless=("brings_model", "checkpoints"))]
 NO_CHECKPOINTS = ("no --checkpoints: --adapter or --tuned-model evaluate one model, the audit needs a training run's "
                   "checkpoints (-m audit --checkpoints=RUN_DIR)")
@@ -45,7 +45,7 @@ def checkpoint_names(settings: Settings) -> tuple[list[str], str]:
         return [c.name for c in find_checkpoints(settings.checkpoints, settings.checkpoint_launches)], ""
     if settings.brings_model:
         return [], NO_CHECKPOINTS
-    tasks = sequence_tasks(settings.fixtures) if (settings.fixtures / "tasks").is_dir() else []
+    tasks = sequence_tasks(settings.fixtures) if settings.data_folder.tasks.is_dir() else []
     return ([f"checkpoint-{i}" for i in range(1, len(tasks))],
             "no increments: the run trains no sequence to audit (tasks/ has no increment_N), and no --checkpoints")
 
@@ -71,7 +71,7 @@ def audit_verdicts(audited_checkpoints, base_model, tunegate) -> dict[str, GateR
     """The whole run audited once: metrics and every checkpoint's verdicts; the run.audit summary (the nightly
     answer) and the history rows (appended once, at the end of the run)."""
     s = tunegate.settings
-    devs = {task: load_examples(s.fixtures / f"tasks/{task}/dev.json") for task in sequence_tasks(s.fixtures)}
+    devs = {task: load_examples(s.data_folder.task(task, "dev")) for task in sequence_tasks(s.fixtures)}
     base, *checkpoints = adapter_chain(base_model, [c.path for c in audited_checkpoints], s.allow_pickle,
                                        tunegate.requests)
     verdicts = tunegate.judge("audit", CheckpointModels(base, checkpoints), AuditData(audited_checkpoints, devs))

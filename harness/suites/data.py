@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from harness.api import parametrize_gates
-from harness.data import load_identity_spec
+from harness.data.folder import PROBES, SELF_COGNITION, TASKS
 from harness.data.prep import dataset_report
 from harness.foundation.records import GateResult
 from harness.plugin.preflight import identity_datasets, task_datasets
@@ -28,14 +28,14 @@ def data_verdicts(base_model, tunegate) -> dict[str, GateResult]:
     """One validation report per dataset (each task's train and dev, the identity training data and its held-out
     probes), lengths in the base's tokens against the recipe that trains it; checked once."""
     s = tunegate.settings
-    identity = s.fixtures / "identity/identity.toml"
-    spec = load_identity_spec(identity) if identity.is_file() else None
+    folder = s.data_folder
+    spec = folder.identity_spec()
     named = dict(identity_datasets(s.fixtures, spec) + task_datasets(s.fixtures))
     pairs = [(label.split("/")[1], examples, named.get(label.replace("train.json", "dev.json"), []))
-             for label, examples in named.items() if label.startswith("tasks/") and label.endswith("train.json")]
-    if "identity/self_cognition.json" in named:
-        pairs.append(("identity", named["identity/self_cognition.json"], named.get("identity/probes.json", [])))
-    recipes = s.fixtures / "recipes.toml"
+             for label, examples in named.items() if label.startswith(f"{TASKS}/") and label.endswith("train.json")]
+    if SELF_COGNITION in named:
+        pairs.append(("identity", named[SELF_COGNITION], named.get(PROBES, [])))
+    recipes = folder.recipes
     tokenizer = base_model.load_tokenizer()
     reports = []
     for name, train, dev in pairs:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import parametrize_gates
+from harness.api import parametrize_gates, reads
 from harness.data import load_examples
 from harness.evaluators.forgetting import ForgettingData
 from harness.foundation.records import GateResult
 from harness.model.views import adapter_chain, untrained_like
 
-pytestmark = [pytest.mark.forgetting, pytest.mark.reads("tasks/base/dev.json", "tasks/increment_*/dev.json"),
+pytestmark = [pytest.mark.forgetting, reads("forgetting"),
               pytest.mark.trains("sequences", unless=("brings_model",))]
 __all__ = ["forgetting_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
 
@@ -30,7 +30,7 @@ def forgetting_verdicts(base_model, tunegate, request) -> dict[str, GateResult]:
                     "your run's checkpoints with -m audit --checkpoints=RUN_DIR)")
     sequences = request.getfixturevalue("sequences")  # trained only when the suite really runs
     tasks = [stage.task for stage in next(iter(sequences.values()))]
-    devs = {task: load_examples(tunegate.settings.fixtures / f"tasks/{task}/dev.json") for task in tasks}
+    devs = {task: load_examples(tunegate.settings.data_folder.task(task, "dev")) for task in tasks}
     models = {strategy: adapter_chain(base_model, [stage.adapter for stage in stages[1:]], cache=tunegate.requests)
               for strategy, stages in sequences.items()}
     untrained = untrained_like(base_model, cache=tunegate.requests)

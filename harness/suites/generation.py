@@ -6,21 +6,22 @@ from dataclasses import replace
 
 import pytest
 
-from harness.api import missing_data, parametrize_gates
+from harness.api import parametrize_gates, reads
 from harness.data import load_examples
+from harness.data.folder import BASE_DEV, IDENTITY_DATA, NEEDS, DataFolder
 from harness.evaluators import identity
 from harness.foundation.records import GateResult
 from harness.model.prompted import with_identity_prompt
 
-DEV_SET = "tasks/base/dev.json"  # the references when the data folder has no identity data (no gain gate then)
+DEV_SET = BASE_DEV  # the references when the data folder has no identity data (no gain gate then)
 
-pytestmark = [pytest.mark.generation, pytest.mark.reads(*identity.DATA_FILES, otherwise=(DEV_SET,))]
+pytestmark = [pytest.mark.generation, reads("generation")]
 __all__ = ["generation_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise over every verdict the generation capability yields."""
-    parametrize_gates(metafunc, "generation", reads={"chrf_gain": identity.DATA_FILES})  # a claim of learning
+    parametrize_gates(metafunc, "generation", reads=NEEDS["generation"].gates)  # a claim of learning
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +30,7 @@ def generation_verdicts(request, models_under_test, tunegate) -> dict[str, GateR
     example) generated once by base, tuned and the base told the identity in a system prompt (the identity suite's
     requests: cached); metrics and gates."""
     fixtures = tunegate.settings.fixtures
-    if missing_data(fixtures, identity.DATA_FILES):
+    if DataFolder(fixtures).missing(IDENTITY_DATA):
         return tunegate.judge("generation", models_under_test, load_examples(fixtures / DEV_SET))
     spec = request.getfixturevalue("identity_spec")
     examples = [replace(p.example, id=p.id) for p in identity.load_probes(fixtures, spec) if p.kind != "locality"]

@@ -7,23 +7,23 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import missing_data, parametrize_gates, tunegate_state
+from harness.api import parametrize_gates, reads, tunegate_state
 from harness.data import load_identity_spec
 from harness.evaluators import identity
 from harness.foundation.records import GateResult
 from harness.model.prompted import with_identity_prompt
 
-pytestmark = [pytest.mark.identity, pytest.mark.reads(*identity.DATA_FILES)]
+pytestmark = [pytest.mark.identity, reads("identity")]
 __all__ = ["identity_results", "identity_verdicts", "pytest_generate_tests", "pytestmark", "test_gate", "test_probe"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise over every probe and every identity gate, known at collection time."""
     state = tunegate_state(metafunc.config)
-    if "probe_id" in metafunc.fixturenames and missing_data(state.settings.fixtures, list(identity.DATA_FILES)):
+    if "probe_id" in metafunc.fixturenames and state.settings.data_folder.missing_for("identity"):
         metafunc.parametrize("probe_id", [])  # skipped by the plugin, saying which file is missing
     elif "probe_id" in metafunc.fixturenames:
-        spec = load_identity_spec(state.settings.fixtures / "identity/identity.toml")
+        spec = load_identity_spec(state.settings.data_folder.identity)
         ids = [p.id for p in identity.load_probes(state.settings.fixtures, spec)]
         metafunc.parametrize("probe_id", ids, ids=ids)
     parametrize_gates(metafunc, "identity")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import parametrize_gates
+from harness.api import parametrize_gates, reads
 from harness.data import load_examples
 from harness.foundation.cpu import processes_sharing_cores, xdist_workers
 from harness.foundation.records import GateResult
@@ -12,7 +12,7 @@ from harness.model.loading import resolve_device
 from harness.model.prompted import identity_prompted
 from harness.model.views import plain_base
 
-pytestmark = [pytest.mark.latency, pytest.mark.reads("tasks/base/dev.json"),
+pytestmark = [pytest.mark.latency, reads("latency"),
               pytest.mark.trains("adapter_under_test", unless=("brings_model",))]
 __all__ = ["latency_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
 
@@ -41,7 +41,7 @@ def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
     models = {"base": plain, "tuned": request.getfixturevalue("models_under_test").tuned, "merged": merged}
     if prompted := identity_prompted(plain, tunegate.settings.fixtures):
         models["prompted"] = prompted
-    prompts = [ex.messages for ex in load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")]
+    prompts = [ex.messages for ex in load_examples(tunegate.settings.data_folder.base_dev)]
     return tunegate.judge("latency", models, prompts)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import parametrize_gates
+from harness.api import parametrize_gates, reads
 from harness.data import load_examples
+from harness.data.folder import DataFolder
 from harness.foundation.records import GateResult
 from harness.model.prompted import PromptedModel, few_shot_prompt
 from harness.training.sequence import sequence_tasks
 
-pytestmark = [pytest.mark.new_task, pytest.mark.reads("tasks/increment_*/dev.json")]
+pytestmark = [pytest.mark.new_task, reads("new_task")]
 __all__ = ["new_task_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
 
 
@@ -26,8 +27,9 @@ def new_task_verdicts(new_task_models, tunegate) -> dict[str, GateResult]:
     (fixtures/prompted.toml); metrics recorded, gates checked."""
     fixtures = tunegate.settings.fixtures
     task = sequence_tasks(fixtures)[-1]
-    dev = load_examples(fixtures / f"tasks/{task}/dev.json")
-    if not (fixtures / f"tasks/{task}/train.json").is_file():  # no worked examples to prompt with: no column
+    folder = DataFolder(fixtures)
+    dev = load_examples(folder.task(task, "dev"))
+    if not folder.task(task, "train").is_file():  # no worked examples to prompt with: no column
         return tunegate.judge("new_task", new_task_models, dev)
     prompted = PromptedModel(new_task_models.base, *few_shot_prompt(fixtures, task, dev))
     return tunegate.judge("new_task", new_task_models.with_prompted(prompted), dev)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import parametrize_gates
+from harness.api import parametrize_gates, reads
 from harness.data import load_examples
+from harness.data.folder import DataFolder
 from harness.foundation.records import GateResult
 from harness.model.prompted import with_identity_prompt
 
-pytestmark = [pytest.mark.old_task, pytest.mark.reads("tasks/base/dev.json")]
+pytestmark = [pytest.mark.old_task, reads("old_task")]
 __all__ = ["old_task_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
 
 
@@ -25,7 +26,7 @@ def old_task_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     it); metrics recorded, every gate checked once."""
     fixtures = tunegate.settings.fixtures
     models = with_identity_prompt(models_under_test, fixtures)
-    return tunegate.judge("old_task", models, load_examples(fixtures / "tasks/base/dev.json"))
+    return tunegate.judge("old_task", models, load_examples(DataFolder(fixtures).base_dev))
 
 
 def test_gate(old_task_verdicts, tunegate, gate_id: str) -> None:

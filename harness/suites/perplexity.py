@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from harness.api import parametrize_gates
+from harness.api import parametrize_gates, reads
 from harness.data import load_examples, load_text_lines
+from harness.data.folder import NEEDS, DataFolder
 from harness.evaluators.perplexity import PerplexityData
 from harness.foundation.records import GateResult
 from harness.model.prompted import with_identity_prompt
 
-pytestmark = [pytest.mark.perplexity, pytest.mark.reads("tasks/base/dev.json")]
+pytestmark = [pytest.mark.perplexity, reads("perplexity")]
 __all__ = ["perplexity_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
-HELDOUT = "perplexity/heldout.txt"  # only the held-out gate needs it
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise over every verdict the perplexity capability yields."""
-    parametrize_gates(metafunc, "perplexity", reads={"heldout_ratio": (HELDOUT,)})
+    parametrize_gates(metafunc, "perplexity", reads=NEEDS["perplexity"].gates)  # the held-out gate needs heldout.txt
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +26,9 @@ def perplexity_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     answers also under the base told the identity in a system prompt (when the data folder has one); metrics
     recorded, gates checked."""
     fixtures = tunegate.settings.fixtures
-    heldout = load_text_lines(fixtures / HELDOUT) if (fixtures / HELDOUT).is_file() else []
-    data = PerplexityData(heldout, load_examples(fixtures / "tasks/base/dev.json"))
+    folder = DataFolder(fixtures)
+    heldout = load_text_lines(folder.heldout) if folder.heldout.is_file() else []
+    data = PerplexityData(heldout, load_examples(folder.base_dev))
     return tunegate.judge("perplexity", with_identity_prompt(models_under_test, fixtures), data)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness.evaluators import identity, shadow
+from harness.api import reads
+from harness.evaluators import shadow
 from harness.model.sets import ShadowPair
 
-pytestmark = [pytest.mark.shadow, pytest.mark.reads(*identity.DATA_FILES)]
+pytestmark = [pytest.mark.shadow, reads("shadow")]
 __all__ = ["pytestmark", "test_shadow_disagreement_is_reported"]
 
 

@@ -22,7 +22,7 @@ def training_verdicts(adapter_under_test, tunegate, request) -> dict[str, GateRe
     """The loss logs of the adapters under test (trained here, or an --adapter's trainer_state.json) and, when
     the run trains them, of the continual-learning sequences; checked once."""
     s = tunegate.settings
-    if not s.brings_model and any((s.fixtures / "tasks").glob("increment_*/train.json")):
+    if not s.brings_model and s.data_folder.trains_increments():
         request.getfixturevalue("sequences")
     return tunegate.judge("training", None, dict(tunegate.record.run.training))
 

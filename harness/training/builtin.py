@@ -30,6 +30,15 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 import harness
 from harness.data import DataError, Example, load_examples, load_identity_spec, load_text_lines
+from harness.data.folder import (
+    BASE_TRAIN,
+    BUILTIN_IDENTITY,
+    BUILTIN_MODEL,
+    BUILTIN_PROSE,
+    BUILTIN_VOCABULARY,
+    IDENTITY,
+    DataFolder,
+)
 from harness.foundation.cache import cached_artifact, content_hash, file_digest
 from harness.foundation.errors import InputError
 from harness.training.batching import encode_example, encode_text, shuffled_batches
@@ -38,7 +47,7 @@ from harness.training.tokenizer import train_tokenizer
 
 BUILDER_SOURCES = ("training/builtin.py", "training/tokenizer.py", "training/batching.py", "training/loop.py",
                    "model/prompts.py")
-SHIPPED = "builtin/model"  # under the data folder
+SHIPPED = BUILTIN_MODEL  # under the data folder
 MANIFEST = "SHA256SUMS"
 BUILD_INFO = "build_info.json"
 
@@ -78,19 +87,20 @@ class BuiltinCorpus:
     texts: list[str]
 
 
-IDENTITY_CONFIG = "identity/identity.toml"
+IDENTITY_CONFIG = IDENTITY
 
 
 def load_builtin_corpus(fixtures: Path) -> BuiltinCorpus:
     """Base task + the base model's identity (as Q&A) + vocabulary sentences (as plain text)."""
-    spec = load_identity_spec(fixtures / IDENTITY_CONFIG)
-    examples = load_examples(fixtures / "tasks/base/train.json")
-    examples += load_examples(fixtures / "builtin/base_identity.json", spec.variables)
-    texts = load_text_lines(fixtures / "builtin/vocabulary.txt") + load_text_lines(fixtures / "builtin/prose.txt")
+    folder = DataFolder(fixtures)
+    spec = load_identity_spec(folder.identity)
+    examples = load_examples(folder.base_train)
+    examples += load_examples(folder.path(BUILTIN_IDENTITY), spec.variables)
+    texts = load_text_lines(folder.path(BUILTIN_VOCABULARY)) + load_text_lines(folder.path(BUILTIN_PROSE))
     return BuiltinCorpus(examples, texts)
 
 
-BUILT_FROM = ("tasks/base/train.json", "builtin/base_identity.json", "builtin/vocabulary.txt", "builtin/prose.txt",
+BUILT_FROM = (BASE_TRAIN, BUILTIN_IDENTITY, BUILTIN_VOCABULARY, BUILTIN_PROSE,
               IDENTITY_CONFIG)  # a data folder without a shipped model builds it from these
 
 

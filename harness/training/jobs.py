@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 import torch
 
 from harness.data import load_examples, load_identity_spec
+from harness.data.folder import DataFolder
 from harness.model.loading import BaseModel
 from harness.training.lora import TrainedAdapter, replay_pool, train_adapter
 from harness.training.recipe import LoraRecipe
@@ -30,8 +31,9 @@ def train_identity(base: BaseModel, fixtures: Path, recipe: LoraRecipe, cache_ro
                    train: bool = True) -> TrainedAdapter | None:
     """The identity adapter: `identity/self_cognition.json` with the identity's variables filled in, replaying the
     recipe's pool (`train=False`: the cached adapter, or None)."""
-    spec = load_identity_spec(fixtures / "identity/identity.toml")
-    data = load_examples(fixtures / "identity/self_cognition.json", spec.variables)
+    folder = DataFolder(fixtures)
+    spec = load_identity_spec(folder.identity)
+    data = load_examples(folder.self_cognition, spec.variables)
     return train_adapter(base, data, recipe, cache_root, replay=replay_pool(fixtures, recipe), name="identity",
                          train=train)
 

@@ -15,6 +15,7 @@ from peft import PeftModel, get_peft_model
 
 import harness
 from harness.data import Example, load_examples
+from harness.data.folder import DataFolder
 from harness.foundation.cache import cached_artifact, cached_folder, file_digest
 from harness.foundation.cpu import single_thread
 from harness.model.loading import BaseModel, adapter_digest
@@ -48,7 +49,7 @@ def replay_pool(fixtures: Path, recipe: LoraRecipe) -> list[Example]:
     """The examples replay draws from: the base task's training set for "base", else the named dataset file."""
     if not recipe.replay_ratio:
         return []
-    source = fixtures / "tasks/base/train.json" if recipe.replay_source == "base" else Path(recipe.replay_source)
+    source = DataFolder(fixtures).base_train if recipe.replay_source == "base" else Path(recipe.replay_source)
     return load_examples(source)
 
 

@@ -211,18 +211,19 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m harness.train
 
 
 def _check(args: Any, recipe: LoraRecipe) -> int:
-    from harness.data import load_examples, load_identity_spec
+    from harness.data import load_examples
+    from harness.data.folder import DataFolder
     from harness.training.estimate import Shape, estimate_table, measured_flop_rate
     from harness.training.lora import replay_pool
 
-    base = args.fixtures / "builtin/model" if args.base_model == "builtin" else Path(args.base_model)
+    base = DataFolder(args.fixtures).builtin_model if args.base_model == "builtin" else Path(args.base_model)
     model = meta_model(base)
     findings = structure_findings(recipe, adaptable_layers(model), model.config.model_type)
     if args.data:
         from transformers import AutoTokenizer
 
-        identity = args.fixtures / "identity/identity.toml"
-        examples = load_examples(args.data, load_identity_spec(identity).variables if identity.is_file() else None)
+        spec = DataFolder(args.fixtures).identity_spec()
+        examples = load_examples(args.data, spec.variables if spec else None)
         tokenizer = AutoTokenizer.from_pretrained(str(base))
         findings += data_findings(recipe, examples, token_lengths(tokenizer, examples),
                                   len(replay_pool(args.fixtures, recipe)))

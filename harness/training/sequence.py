@@ -9,16 +9,14 @@ previous stage (`l2_to_previous`). Every stage is an ordinary cached adapter.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.data import DataError, Example, load_examples
+from harness.data.folder import BASE_TASK, DataFolder
 from harness.model.loading import BaseModel
 from harness.training.lora import replay_pool, train_adapter
 from harness.training.recipe import LoraRecipe
-
-_INCREMENT = re.compile(r"^increment_(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -34,21 +32,20 @@ class Stage:
 def sequence_tasks(fixtures: Path) -> list[str]:
     """`base` then every `increment_N` folder under `fixtures/tasks`, by N; each must have dev.json (what every
     evaluation reads). Their train.json is needed only where something trains (`require_training_data`)."""
-    root = fixtures / "tasks"
-    increments = sorted((int(m[1]), d.name) for d in root.iterdir() if d.is_dir() and (m := _INCREMENT.match(d.name)))
-    tasks = ["base", *(name for _, name in increments)]
+    folder = DataFolder(fixtures)
+    tasks = [BASE_TASK, *folder.increments()]
     for task in tasks:
-        if not (root / task / "dev.json").is_file():
-            raise DataError(f"{root / task / 'dev.json'}: missing; every task folder needs a dev.json (and a "
+        if not folder.task(task, "dev").is_file():
+            raise DataError(f"{folder.task(task, 'dev')}: missing; every task folder needs a dev.json (and a "
                             "train.json where tunegate trains: without --adapter or --tuned-model)")
     return tasks
 
 
 def require_training_data(fixtures: Path, tasks: list[str]) -> None:
     """Every task's train.json, which training the sequence reads: a DataError naming the first one missing."""
-    for task in tasks:
-        if not (fixtures / "tasks" / task / "train.json").is_file():
-            raise DataError(f"{fixtures / 'tasks' / task / 'train.json'}: missing; this run trains adapters (no "
+    for path in (DataFolder(fixtures).task(task, "train") for task in tasks):
+        if not path.is_file():
+            raise DataError(f"{path}: missing; this run trains adapters (no "
                             "--adapter or --tuned-model given, and suites selected that train), which needs every "
                             "task's train.json. To judge a model you trained, pass --adapter=PATH (or "
                             "--tuned-model=PATH); to audit a run, -m audit --checkpoints=RUN_DIR: both need only "
@@ -57,7 +54,7 @@ def require_training_data(fixtures: Path, tasks: list[str]) -> None:
 
 def task_split(fixtures: Path, task: str, split: str) -> list[Example]:
     """`tasks/<task>/<split>.json`."""
-    return load_examples(fixtures / "tasks" / task / f"{split}.json")
+    return load_examples(DataFolder(fixtures).task(task, split))
 
 
 def stage_replay(fixtures: Path, recipe: LoraRecipe, earlier_tasks: list[str]) -> list[Example]:
