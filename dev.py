@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Set everything up and run tunegate: the two Quick-start commands of the README.
+"""Set everything up and run tunegate: the Quick-start commands of the README.
 
     python3 dev.py gate [PYTEST ARGS]   # the release gate: pytest suites/ on the built-in model
-    python3 dev.py test [PYTEST ARGS]   # the harness's own tests, then an end-to-end pytest suites/
+    python3 dev.py test [PYTEST ARGS]   # mypy over harness/, the harness's own tests (tests/fast, tests/model,
+                                        # tests/e2e), then an end-to-end pytest suites/
+    python3 dev.py fast [PYTEST ARGS]   # the fast tier only: pytest tests/fast (no model, no training; under a minute)
+    python3 dev.py types                # only the type check: mypy over harness/ ([tool.mypy] in pyproject.toml)
     python3 dev.py docs                 # rewrite the generated tables: docs/options.md's (the `Settings` fields)
                                         # and docs/refusals.md's refused inputs (tests/bad_input_cases.py)
     python3 dev.py refusals             # only docs/refusals.md's table
@@ -26,6 +29,7 @@ VENV = ROOT / ".venv"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 STAMP = VENV / ".tunegate-installed"
 TORCH = "torch==2.13.0"
+TIERS = ["tests/fast", "tests/model", "tests/e2e"]  # the test folder's tiers, fastest first: all of tests/
 OPTIONS_TABLE = ("import sys; from pathlib import Path; from harness.plugin.settings import Settings; "
                  "from harness.plugin.options import options_table, rewrite_table; "
                  "rewrite_table(Path(sys.argv[1]), options_table(Settings))")  # run in the venv: needs pytest
@@ -85,9 +89,15 @@ def rewrite_docs(command: str) -> int:
     return code
 
 
+def typecheck() -> int:
+    """mypy in basic mode over harness/ (its settings: [tool.mypy] in pyproject.toml)."""
+    print("[dev] mypy harness/", flush=True)
+    return subprocess.run([str(PYTHON), "-m", "mypy"], cwd=ROOT).returncode
+
+
 def main(argv: list[str]) -> int:
-    """Dispatch `gate`, `test`, `docs` or `refusals`."""
-    if not argv or argv[0] not in {"gate", "test", "docs", "refusals"}:
+    """Dispatch `gate`, `test`, `fast`, `types`, `docs` or `refusals`."""
+    if not argv or argv[0] not in {"gate", "test", "fast", "types", "docs", "refusals"}:
         print(__doc__)
         return 2
     ensure_environment()
@@ -96,8 +106,14 @@ def main(argv: list[str]) -> int:
         return rewrite_docs(command)
     if command == "gate":
         return pytest(["suites/", *extra])
+    if command == "fast":
+        return pytest(["tests/fast", *extra])
+    if command == "types":
+        return typecheck()
+    if typecheck():  # a type error fails the test command before any test runs
+        return 1
     ensure_browser()
-    code = pytest(["tests/", *extra])
+    code = pytest([*TIERS, *extra])
     return code or pytest(["suites/"])
 
 

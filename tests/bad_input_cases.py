@@ -1,7 +1,7 @@
 """Every kind of bad input tunegate was tried with (issue 10), as data: how to plant it in a fresh project, what
-the one message must name, and the exit status. `tests/test_bad_inputs.py` runs each; the table of
-docs/refusals.md is rendered from this list (`python3 dev.py refusals` rewrites it, `test_refusals_page_is_current`
-keeps it honest).
+the one message must name, and the exit status. `tests/fast/test_bad_inputs.py` runs each on a fresh project (the
+`project` fixture of tests/conftest.py); the table of docs/refusals.md is rendered from this list (`python3 dev.py
+refusals` rewrites it, `test_refusals_page_is_current` keeps it honest).
 
 Run as a script with that page's path, it rewrites the table in place.
 """
@@ -156,6 +156,14 @@ def _resized_embeddings(p: Project) -> list[str]:
     return ["--adapter", str(p.adapter)]
 
 
+def _narrower_lora_a(p: Project) -> list[str]:
+    """q_proj's lora_A of the adapter's own rank, for 64 input features where the base layer takes 128."""
+    import torch
+
+    p.adapter_tensors(lambda t: t.update({next(k for k in sorted(t) if "q_proj.lora_A" in k): torch.zeros(4, 64)}))
+    return ["--adapter", str(p.adapter)]
+
+
 def _optimizer_only(p: Project) -> list[str]:
     run = p.checkpoints(1)
     (run / "checkpoint-200").mkdir()
@@ -271,7 +279,7 @@ CASES = [
     BadInput("save-baseline-unwritable", "--save-baseline into a folder that is not writable",
              _unwritable_baselines, ("--save-baseline", "baselines", "is not writable")),
     BadInput("report-dir-file", "--report-dir naming a file", _file("taken", "x", "--report-dir"),
-             ("--report-dir", "taken", "is a file")),
+             ("--report-dir", "taken", "is a file, expected a folder")),
     BadInput("baseline-without-samples", "a stored baseline without samples",
              _baseline(lambda p: {"schema_version": 1, "name": "release", "run": {}, "metrics": []}),
              ("release.json", "key 'samples' missing")),
@@ -279,7 +287,7 @@ CASES = [
              lambda p: ((p.reports / "history.csv").write_text('run_id,time\n"r1,2026\n'), [])[1],
              ("history.csv", "unreadable audit history")),
     BadInput("cache-dir-file", "--cache-dir naming a file", _file("cache-file", "x", "--cache-dir"),
-             ("--cache-dir", "cache-file", "is a file")),
+             ("--cache-dir", "cache-file", "is a file, expected a folder")),
     BadInput("prompt-10mb", "a 10 MB prompt in a dev set",
              _records(DEV, _dev_record(instruction="Velmar is a city. " * 600_000)),
              ("tasks/base/dev.json:", "en-lang-009", "bytes of text", "max_position_embeddings")),
@@ -308,6 +316,9 @@ CASES = [
              ("adapter_model.safetensors", "transformer.h.0", "does not have", "'gpt2'")),
     BadInput("adapter-resized-embeddings", "an adapter trained with a resized vocabulary", _resized_embeddings,
              ("adapter_model.safetensors", "embed_tokens", "resized")),
+    BadInput("adapter-fewer-input-features", "an adapter whose lora_A takes fewer input features than the base layer "
+             "(made for another model size)", _narrower_lora_a,
+             ("adapter_model.safetensors", "q_proj.lora_A.weight", "(shape [4, 64])", "takes 128 input features")),
     BadInput("checkpoint-optimizer-only", "a checkpoint folder with optimizer state only", _optimizer_only,
              ("checkpoint-200", "no adapter_config.json", "optimizer.pt")),
     BadInput("checkpoints-symlink-loop", "a symbolic-link loop in --checkpoints", _symlink_loop,
@@ -375,14 +386,14 @@ CASES = [
     BadInput("adapter-missing", "--adapter naming nothing", lambda p: ["--adapter", str(p.root / "nope")],
              ("--adapter", "nope", "no such file or folder")),
     BadInput("anyway-without-save", "--save-baseline-anyway without --save-baseline",
-             lambda p: ["--save-baseline-anyway"], ("--save-baseline-anyway needs --save-baseline",)),
+             lambda p: ["--save-baseline-anyway"], ("--save-baseline-anyway needs --save-baseline NAME",)),
     BadInput("request-cache-not-sqlite", "--request-cache naming a file that is not an SQLite database",
              lambda p: ((p.root / "answers.sqlite").write_text("notes, not a database\n"),
                         ["--request-cache", str(p.root / "answers.sqlite")])[1],
              ("--request-cache", "answers.sqlite", "not an SQLite database")),
     BadInput("identity-unknown-key", "an unknown key in identity.toml",
              lambda p: (p.rewrite(p.data / "identity/identity.toml", lambda t: 'colour = "blue"\n' + t), [])[1],
-             ("identity/identity.toml", "colour")),
+             ("identity/identity.toml", "unknown key(s) ['colour']")),
     BadInput("probe-bad-kind", "a probe of an unknown kind",
              _records("identity/probes.json", lambda r: [{**r[0], "kind": "weird"}, *r[1:]]),
              ("identity/probes.json:", "key 'kind'")),
@@ -397,6 +408,25 @@ CASES = [
              "for a test path and left the repository's pytest.ini out", _adapter_path_with_a_space,
              ("(the value of --adapter) for a test path", "pytest.ini", "--adapter=", "with '='"), in_repository=True),
 ]
+
+
+def case_named(case_id: str) -> BadInput:
+    """The case of CASES with this id."""
+    return next(c for c in CASES if c.id == case_id)
+
+
+# the project's one suite test: it records a verdict without loading a model
+SUITE = '''
+import pytest
+from harness.foundation.records import GateResult, MetricValue
+
+pytestmark = pytest.mark.old_task
+
+
+def test_gate(tunegate):
+    tunegate.record_metrics([MetricValue("old_task", "exact_match", 0.9, n=10)])
+    tunegate.enforce(GateResult("old_task.exact_match", "old_task", "exact_match", ">=", 0.5, 0.9, True, "ok"))
+'''
 
 
 def render_table() -> str:

@@ -1,8 +1,10 @@
-"""Shared test set-up: offline Hugging Face, project paths, and planted-regression adapters."""
+"""Shared test set-up for every tier: offline Hugging Face, project paths, `run_suites`, planted-regression adapters,
+the audit's run directory and the bad-input table's project."""
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 from contextlib import contextmanager
@@ -10,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from tests.bad_input_cases import SUITE, Project
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -39,7 +43,7 @@ def run_suites(pytester: pytest.Pytester, tunegate):
                    str(report_dir), "--cache-dir", str(tunegate.settings.cache_dir), *args]
         if subprocess:
             return pytester.runpytest_subprocess(*options, timeout=600), report_dir
-        with torch_threads_kept():  # importlib mode: suites/test_audit.py is not this session's tests/test_audit.py
+        with torch_threads_kept():  # importlib mode: suites/test_audit.py is not this session's tests/e2e/test_audit.py
             return pytester.runpytest_inprocess(*options, "--import-mode=importlib"), report_dir
 
     return run
@@ -70,6 +74,59 @@ def forgetting_adapter(base_model, identity_spec, tunegate):
                                           "learning_rate": recipe.learning_rate * 5})
     data = load_examples(fixtures / "identity/self_cognition.json", identity_spec.variables)
     return train_adapter(base_model, data, reckless, tunegate.settings.cache_dir, name="identity-no-replay").path
+
+
+@pytest.fixture(scope="module")
+def audit_run_dir(sequences, tmp_path_factory):
+    """checkpoint-200 and -1000 are healthy replay stages; checkpoint-3000 is the naive final stage (it forgot
+    the base task); `logs/` is no checkpoint and is ignored (a checkpoint-N/ without an adapter is an error:
+    tests/bad_input_cases.py). Audited by tests/e2e/test_audit.py, its checkpoints found by
+    tests/model/test_audit_model.py."""
+    run = tmp_path_factory.mktemp("run")
+    copy_adapter(sequences["replay"][1].adapter, run / "checkpoint-200")
+    copy_adapter(sequences["replay"][2].adapter, run / "checkpoint-1000")
+    copy_adapter(sequences["naive"][2].adapter, run / "checkpoint-3000")
+    (run / "logs").mkdir()
+    (run / "checkpoint-3000" / "trainer_state.json").write_text(json.dumps({"log_history": [{"step": 3000,
+                                                                                              "loss": 0.42}]}))
+    return run
+
+
+# --- the bad-input table's project (tests/bad_input_cases.py): fast and end-to-end tests use it ---------------
+
+@pytest.fixture(scope="module")
+def small_adapter(tmp_path_factory) -> Path:
+    """A LoRA adapter (r=4 on q_proj and v_proj) for the shipped built-in model, untrained: it is never run."""
+    from peft import LoraConfig, get_peft_model
+
+    from harness.model.loading import BaseModel
+
+    model, _ = BaseModel.at(ROOT / "fixtures/builtin/model").load()
+    folder = tmp_path_factory.mktemp("adapter") / "adapter"
+    get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, small_adapter: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A fresh project of the bad-input table (see `Project`) with one suite test that records a verdict without
+    loading a model."""
+    from harness.gating.results import RunInfo, RunRecord, write_results
+
+    p = Project(pytester.path, monkeypatch)
+    shutil.copytree(ROOT / "fixtures", p.data, ignore=shutil.ignore_patterns("builtin", "generate.py", "README.md"))
+    shutil.copytree(ROOT / "fixtures/builtin/model", p.model)
+    shutil.copytree(small_adapter, p.adapter)
+    write_results(p.reports / "earlier", RunRecord(RunInfo("earlier", "2026-11-01T00:00:00")))
+    (p.reports / "earlier/report.html").write_text("<html>earlier</html>")
+    os.symlink("earlier", p.reports / "latest")
+    (p.reports / "history.csv").write_text("run_id,time,checkpoint,step,task,metric,value\n"
+                                           "earlier,2026-11-01,checkpoint-1,1,base,exact_match,0.9\n")
+    p.baselines.mkdir()
+    (p.baselines / "release.json").write_text(json.dumps({"schema_version": 1, "name": "release", "run": {},
+                                                          "metrics": [], "samples": {}}))
+    pytester.makepyfile(test_suite=SUITE)
+    return p
 
 
 def plant_adapter(source: Path, target: Path, transform, matrix: str | None = "lora_B") -> Path:

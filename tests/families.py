@@ -1,5 +1,6 @@
 """Tiny models of the families users fine-tune (Llama, Qwen2, Mistral, Gemma, Phi-3, GPT-2), built from their
-configs with the built-in tokenizer: shared by tests/test_families.py and bench/compatibility.py."""
+configs with the built-in tokenizer: shared by tests/model/test_families.py, tests/fast/test_model_fast.py and
+bench/compatibility.py."""
 
 from __future__ import annotations
 
