@@ -34,7 +34,7 @@ from harness.foundation.records import CapabilityResult, GateResult, MetricSpec
 from harness.gating.baselines import DRIFT, DRIFT_METRICS
 from harness.gating.gates import Gate, confirm_failures, judge
 from harness.gating.results import RunRecord
-from harness.model.sets import CheckpointModels, HealthModels, ModelSet, ShadowPair
+from harness.model.sets import CheckpointModels, HealthModels, LatencyViews, ModelSet, ShadowPair
 from harness.report.panels import audit_section, strategy_section
 
 Evaluate = Callable[[Any, Any, Any], CapabilityResult]  # (models, data, settings): each built-in's own is typed
@@ -94,6 +94,8 @@ class Capability:
         again and the re-measurement decides it. Returns the deciding result and the verdicts by gate id."""
         if self.evaluate is None:
             raise CapabilityError(f"capability {self.name} declares no evaluate function")
+        if self.takes is ModelSet and isinstance(models, tuple) and len(models) in (2, 3):
+            models = ModelSet(*models)  # (base, tuned[, prompted]): what suites passed before the type existed
         if self.takes is not None and not isinstance(models, self.takes):
             raise CapabilityError(f"capability {self.name} takes {_type_names(self.takes)} as its models, got "
                                   f"{type(models).__name__}")
@@ -178,7 +180,7 @@ def builtin_capabilities() -> CapabilityRegistry:
         Capability(generation.CAPABILITY, "generation quality (BLEU, chrF, ROUGE-L)", generation.METRICS,
                    generation.evaluate, compares_outputs=True, grades_model="default", takes=ModelSet),
         Capability(latency.CAPABILITY, "generation latency and throughput, base vs tuned", latency.METRICS,
-                   latency.evaluate, remeasure_failures=True, grades_model="default", takes=Mapping),
+                   latency.evaluate, remeasure_failures=True, grades_model="default", takes=LatencyViews),
         Capability(forgetting.CAPABILITY, "forgetting across increments (ACC, BWT, FWT)", forgetting.METRICS,
                    forgetting.evaluate, report_section=strategy_section, takes=Mapping),
         Capability(data_quality.CAPABILITY, "the data: no dev item leaked from training, few duplicates, few "

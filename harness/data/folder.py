@@ -144,10 +144,6 @@ class DataFolder:
         """`tasks/<task>/<split>.json`."""
         return self.root / task_file(task, split)
 
-    def has(self, name: str) -> bool:
-        """Whether the file `name` (relative) is there."""
-        return (self.root / name).is_file()
-
     def missing(self, patterns: Sequence[str]) -> list[str]:
         """The glob patterns nothing in the folder matches."""
         return [pattern for pattern in patterns if not any(self.root.glob(pattern))]

@@ -1,16 +1,9 @@
 """Adapter-health capability: the checks practitioners run on a LoRA adapter before trusting its numbers.
 
-- Activations: per layer, the entropy of the low-rank activations (outputs of `lora_A`, padding masked out,
-  normalised by ln r) and the fraction of them that are non-zero.
-- Weights: no NaN/Inf, no dead layer (B all zeros, the state peft initialises it in), the effective rank of the
-  update. Sizes are judged by bounds that mean the same on every architecture: the update ||dW||_F / ||W||_F
-  (dW from peft's own `get_delta_weight`: scaling, `fan_in_fan_out`) of the largest layer against the median
-  layer's, and ||A||_F against its expected norm at initialisation (peft's scheme fixes it; sqrt(r/3) for the
-  default). The raw largest ratio is reported but not gated: how far a fine-tune may move a weight depends on
-  the weight's own scale, which differs between pretrained and small models.
-- Applied: the tuned model's own answers are scored by base and tuned; a mean per-token log-likelihood
-  difference of zero means the adapter changes nothing (the classic "LoRA scores exactly like the base").
-- Merge parity: a `merge_and_unload()` copy gives the same greedy answers and logits within tolerance.
+Activations (entropy and rate of the `lora_A` outputs per layer), weights (finite, no dead layer, effective rank,
+sizes), whether the adapter is applied at all, and merge parity (docs/capabilities.md has each one). Sizes are
+judged relative to the adapter's own median layer and to peft's initialisation norm, never as raw ratios: how far a
+fine-tune may move a weight depends on that weight's scale, which differs between pretrained and small models.
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
-"""Where a training run keeps its checkpoints, in the layouts fine-tuning tools write.
+"""Where a training run keeps its checkpoints, in the layouts fine-tuning tools write (docs/options.md, --checkpoints).
 
-- HF Trainer, peft, LLaMA-Factory: `RUN/checkpoint-N/` adapter folders (N = training step).
-- ms-swift: `OUTPUT/v<K>-<YYYYMMDD>-<HHMMSS>/checkpoint-N/`, one versioned folder per launch; the newest launch
-  (highest K) is audited, or every launch in order (`--checkpoint-launches all`, checkpoints named
-  `v<K>-.../checkpoint-N`), and the audit says which and how many there were.
-- A flat folder of adapter folders (any names): ordered by the number in each name, else by name.
-
-Finding is one pass over the folder; a `checkpoint-N/` without an adapter, a symbolic link that loops or leads
-nowhere, and a folder with none of these layouts are DataErrors naming the path. The run's loss history is read
-from HF Trainer's `trainer_state.json` of its last checkpoint that has one (in the checkpoint or its parent), in
-every layout.
+HF Trainer / peft / LLaMA-Factory `RUN/checkpoint-N/`, ms-swift's one versioned folder per launch (the newest, or
+every launch in order), or a flat folder of adapters ordered by the number in each name. Found in one pass; a
+checkpoint without an adapter, a looping or dangling link, or no known layout is a DataError naming the path,
+because a nightly audit that silently audits nothing is worse than one that stops.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from harness.foundation.cpu import single_thread
 from harness.foundation.records import CapabilityResult, MetricSpec, MetricValue
 from harness.measures.statistics import fast_half_mean_ci, ratio_ci
 from harness.model.protocol import Conversation, LanguageModel
+from harness.model.sets import LatencyViews
 
 CAPABILITY = "latency"
 INF = float("inf")
@@ -162,7 +163,7 @@ def timings_result(timings: Timings) -> CapabilityResult:
     return CapabilityResult(metrics, evidence=latency_evidence(timings, metrics), details=timings)
 
 
-def evaluate(models: Mapping[str, LanguageModel], data: Sequence[Conversation], settings: Any = None,
+def evaluate(models: LatencyViews, data: Sequence[Conversation], settings: Any = None,
              how: LatencySettings = LatencySettings()) -> CapabilityResult:
-    """Time the views of `models` ("base", "tuned" and optionally "merged") on the prompts of `data`."""
-    return timings_result(measure_latency(models, data, how))
+    """Time every view of `models` on the prompts of `data`."""
+    return timings_result(measure_latency(models.named(), data, how))

@@ -1,14 +1,8 @@
 """Data parallelism across the processes `accelerate launch` starts (one per GPU, or several on CPU with gloo).
 
-Every process runs the same pytest session and asks the same questions in the same order. A list of requests is
-cut into the same padded batches a single process would use; batch k is computed by process k mod N, and the
-answers are gathered (`accelerate.utils.gather_object`) so that every process holds all of them. The numbers are
-those of a one-process run by construction: each batch is the same batch, computed once. Process 0 alone writes
-results, reports, history, baselines and the on-disk answer cache.
-
+Batch k of the padded batches a single process would use is computed by process k mod N and the answers are
+gathered to every process, so the numbers are those of a one-process run by construction; process 0 alone writes.
 Outside `accelerate launch` (WORLD_SIZE unset or 1) nothing here imports accelerate or starts a process group.
-Launch with `accelerate launch --multi_gpu --num_processes N -m pytest suites/ ...`; without GPUs the same
-command starts N CPU processes joined over gloo (plain `--cpu` starts only one).
 """
 
 from __future__ import annotations

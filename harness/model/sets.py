@@ -79,4 +79,20 @@ class CheckpointModels:
     checkpoints: Sequence[LanguageModel]
 
 
+@dataclass(frozen=True)
+class LatencyViews:
+    """What the latency capability times: the plain base, the tuned view and, when given, its merged copy and the
+    prompt-only baseline."""
+
+    base: LanguageModel
+    tuned: LanguageModel
+    merged: LanguageModel | None = None
+    prompted: LanguageModel | None = None
+
+    def named(self) -> dict[str, LanguageModel]:
+        """The views present, by the name their figures are recorded under (base first)."""
+        views = {"base": self.base, "tuned": self.tuned, "merged": self.merged, "prompted": self.prompted}
+        return {name: view for name, view in views.items() if view is not None}
+
+
 ComparedModels = ModelSet | HealthModels | ShadowPair  # the inputs whose two models the run record names

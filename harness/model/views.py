@@ -51,12 +51,12 @@ def base_and_tuned(base_model: BaseModel, adapter: str | Path, allow_pickle: boo
 
 
 def base_tuned_and_shadow(base_model: BaseModel, adapter: str | Path, shadow: str | Path, allow_pickle: bool = False,
-                          cache: RequestCache | None = None) -> tuple[LanguageModel, LanguageModel, LanguageModel]:
-    """(base view, tuned view, shadow view): `base_and_tuned` with a second adapter (--shadow) loaded into the
+                          cache: RequestCache | None = None) -> tuple[ModelSet, LanguageModel]:
+    """(base and tuned views, shadow view): `base_and_tuned` with a second adapter (--shadow) loaded into the
     same copy of the base weights, so a shadow comparison loads the base once."""
     base, tuned, other = _over_one_base(base_model, {"tuned": ("default", adapter), "shadow": ("shadow", shadow)},
                                         allow_pickle, cache)
-    return base, tuned, other
+    return ModelSet(base, tuned), other
 
 
 def _view(base_model: BaseModel, *args: Any, model_id: str, cache: RequestCache | None, **kwargs: Any

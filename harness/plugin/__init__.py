@@ -73,7 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = _settings(config)
     source = gate_config_source(settings.gates_file, settings.rootdir, settings.fixtures)
     if source is None and not (settings.gates_file or settings.baseline or settings.save_baseline):
-        config.stash[DORMANT] = (f"no gate config was found: not {settings.fixtures / 'gates.toml'} (the data "
+        config.stash[DORMANT] = (f"no gate config was found: not {settings.data_folder.gates} (the data "
                                  "folder, --data-dir), no [tool.tunegate.gates] in pyproject.toml, no --gates FILE. "
                                  "`tunegate init` writes one (docs/your-repository.md)")
         return

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import pytest
 
@@ -39,6 +40,9 @@ with collector_paused():  # peft's import otherwise runs full collections (see h
     from harness.training.sequence import Stage, require_training_data, sequence_tasks, train_sequence
 
 SEQUENCE_STRATEGIES = ("replay", "naive")  # the first is gated; the rest are reported for comparison
+
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -245,29 +249,36 @@ def full_models(base_model: BaseModel, tunegate: SessionState) -> ModelSet | Non
     return base_and_full(base_model, tuned, tunegate.requests)
 
 
+class AdapterViews(NamedTuple):
+    """The views over one copy of the base weights: base and tuned, and the --shadow adapter's when given."""
+
+    models: ModelSet
+    shadow: LanguageModel | None
+
+
 @pytest.fixture(scope="session")
-def adapter_views(base_model: BaseModel, adapter_under_test: Path | None, tunegate: SessionState
-                  ) -> tuple[LanguageModel, ...]:
-    """(base view, tuned view[, shadow view]) over one copy of the base weights with the adapter under test (and
-    the --shadow adapter) loaded into it."""
+def adapter_views(base_model: BaseModel, adapter_under_test: Path | None, tunegate: SessionState) -> AdapterViews:
+    """The base and tuned views (and the --shadow view) over one copy of the base weights with the adapter under
+    test (and the --shadow adapter) loaded into it."""
     s, adapter = tunegate.settings, _needed(adapter_under_test)
     if s.shadow:
-        return base_tuned_and_shadow(base_model, adapter, s.shadow, s.allow_pickle, tunegate.requests)
-    return tuple(base_and_tuned(base_model, adapter, s.allow_pickle, tunegate.requests))
+        return AdapterViews(*base_tuned_and_shadow(base_model, adapter, s.shadow, s.allow_pickle, tunegate.requests))
+    return AdapterViews(base_and_tuned(base_model, adapter, s.allow_pickle, tunegate.requests), None)
 
 
-def _needed(adapter: Path | None) -> Path:
-    """The adapter a view needs: there is always one unless --tuned-model, whose views need none."""
-    if adapter is None:
-        raise RuntimeError("no adapter under test: under --tuned-model the views are the full models")
-    return adapter
+def _needed(value: T | None) -> T:
+    """An adapter (or view) a fixture needs: there is always one where the fixture runs (never under
+    --tuned-model, whose views are the full models; the shadow only with --shadow)."""
+    if value is None:
+        raise RuntimeError("an adapter a view needs is missing: a fixture was asked for outside its run mode")
+    return value
 
 
 @pytest.fixture(scope="session")
 def models_under_test(request: pytest.FixtureRequest, full_models: ModelSet | None) -> ModelSet:
     """The base view and the tuned view over one copy of the base weights with the adapter under test attached;
     under --tuned-model, the base and the full tuned model."""
-    return full_models or ModelSet(*request.getfixturevalue("adapter_views")[:2])
+    return full_models or request.getfixturevalue("adapter_views").models
 
 
 @pytest.fixture(scope="session")
@@ -278,7 +289,7 @@ def shadow_model(request: pytest.FixtureRequest, base_model: BaseModel, full_mod
     s = tunegate.settings
     if full_models:
         return base_and_tuned(base_model, _needed(s.shadow), s.allow_pickle, tunegate.requests).tuned
-    return request.getfixturevalue("adapter_views")[2]
+    return _needed(request.getfixturevalue("adapter_views").shadow)
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,10 @@ def missing_data(data_dir: Path, patterns: list[str] | tuple[str, ...]) -> list[
 
 
 def reads(capability: str) -> pytest.MarkDecorator:
-    """The `reads` mark of a capability's suite: what `NEEDS` says it reads (and its alternative)."""
+    """The `reads` mark of a built-in capability's suite: what `NEEDS` says it reads (and its alternative)."""
+    if capability not in NEEDS:
+        raise KeyError(f"reads({capability!r}): only the built-in capabilities' data needs are declared "
+                       f"({', '.join(sorted(NEEDS))}); mark a suite of your own with pytest.mark.reads('PATTERN', ...)")
     needs = NEEDS[capability]
     return pytest.mark.reads(*needs.files, otherwise=needs.otherwise) if needs.otherwise else \
         pytest.mark.reads(*needs.files)

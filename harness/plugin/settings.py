@@ -124,7 +124,7 @@ class Settings:
             "folder peft saved with several adapters grades its default one (the others are listed in results.json "
             "`run.adapters`); name another as `PATH/<adapter_name>`")
     gates_file: str | None = option(
-        "--gates", "gate config TOML (default: fixtures/gates.toml)", path=True, metavar="FILE",
+        "--gates", "gate config TOML (default: <data-dir>/gates.toml)", path=True, metavar="FILE",
         shown="`<data-dir>/gates.toml`", doc="gate thresholds (TOML; [gates.md](gates.md))")
     require_all_gates: bool = option(
         "--require-all-gates", "fail the run when any configured gate was not judged (deselected, skipped, data "

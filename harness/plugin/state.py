@@ -29,7 +29,7 @@ from harness.gating.results import RunInfo, RunRecord, add_counts, new_run_id, n
 from harness.gating.verdict import GATED_TESTS, UNJUDGED, configured_gate_ids, run_verdict, unevaluated_gates
 from harness.model.prompted import PromptedModel
 from harness.model.requests import RequestCache
-from harness.model.sets import HealthModels, ModelSet, ShadowPair
+from harness.model.sets import ComparedModels, ModelSet
 from harness.plugin.settings import Settings
 from harness.report.html import write_html
 from harness.report.markdown import publish_step_summary, write_summary
@@ -97,7 +97,7 @@ class SessionState:
     def _record_compared(self, capability: str, models: Any) -> None:
         """Name, in `run.compared`, the two models a capability set side by side (`base` and `tuned`): which
         adapter (or full model) "tuned" is for this capability, since suites grade different ones."""
-        if not isinstance(models, ModelSet | HealthModels | ShadowPair):
+        if not isinstance(models, ComparedModels):
             return
         first, second = models.pair()
         if not (hasattr(first, "model_id") and hasattr(second, "model_id")):  # fakes in tests name no weights

@@ -12,7 +12,7 @@ from harness.model.sets import HealthModels
 
 pytestmark = [pytest.mark.adapter_health, reads("adapter_health")]
 __all__ = ["adapter_health_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
-IDENTITY_DATA = NEEDS["adapter_health"].optional  # read as well when present
+ALSO_READ = NEEDS["adapter_health"].optional  # the identity training data, read as well when present
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -26,7 +26,7 @@ def adapter_health_verdicts(request, models_under_test, merged_model, tunegate) 
     the data folder has it."""
     folder = tunegate.settings.data_folder
     examples = load_examples(folder.base_dev)
-    if not folder.missing(IDENTITY_DATA):
+    if not folder.missing(ALSO_READ):
         spec = request.getfixturevalue("identity_spec")
         examples = load_examples(folder.self_cognition, spec.variables) + examples
     models = HealthModels(models_under_test.base, models_under_test.tuned, merged_model)

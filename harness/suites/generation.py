@@ -8,12 +8,10 @@ import pytest
 
 from harness.api import parametrize_gates, reads
 from harness.data import load_examples
-from harness.data.folder import BASE_DEV, IDENTITY_DATA, NEEDS, DataFolder
+from harness.data.folder import IDENTITY_DATA, NEEDS
 from harness.evaluators import identity
 from harness.foundation.records import GateResult
 from harness.model.prompted import with_identity_prompt
-
-DEV_SET = BASE_DEV  # the references when the data folder has no identity data (no gain gate then)
 
 pytestmark = [pytest.mark.generation, reads("generation")]
 __all__ = ["generation_verdicts", "pytest_generate_tests", "pytestmark", "test_gate"]
@@ -29,9 +27,9 @@ def generation_verdicts(request, models_under_test, tunegate) -> dict[str, GateR
     """Every identity probe with a reference answer (or, in a data folder without identity data, every base dev
     example) generated once by base, tuned and the base told the identity in a system prompt (the identity suite's
     requests: cached); metrics and gates."""
-    fixtures = tunegate.settings.fixtures
-    if DataFolder(fixtures).missing(IDENTITY_DATA):
-        return tunegate.judge("generation", models_under_test, load_examples(fixtures / DEV_SET))
+    fixtures, folder = tunegate.settings.fixtures, tunegate.settings.data_folder
+    if folder.missing(IDENTITY_DATA):
+        return tunegate.judge("generation", models_under_test, load_examples(folder.base_dev))
     spec = request.getfixturevalue("identity_spec")
     examples = [replace(p.example, id=p.id) for p in identity.load_probes(fixtures, spec) if p.kind != "locality"]
     return tunegate.judge("generation", with_identity_prompt(models_under_test, fixtures), examples)

@@ -10,6 +10,7 @@ from harness.foundation.cpu import processes_sharing_cores, xdist_workers
 from harness.foundation.records import GateResult
 from harness.model.loading import resolve_device
 from harness.model.prompted import identity_prompted
+from harness.model.sets import LatencyViews
 from harness.model.views import plain_base
 
 pytestmark = [pytest.mark.latency, reads("latency"),
@@ -38,9 +39,8 @@ def latency_verdicts(request, tunegate) -> dict[str, GateResult]:
     request.getfixturevalue("trained_adapters").finish()  # no training process may run beside the timing
     base_model, merged = request.getfixturevalue("base_model"), request.getfixturevalue("merged_model")
     plain = plain_base(base_model, tunegate.requests)
-    models = {"base": plain, "tuned": request.getfixturevalue("models_under_test").tuned, "merged": merged}
-    if prompted := identity_prompted(plain, tunegate.settings.fixtures):
-        models["prompted"] = prompted
+    models = LatencyViews(plain, request.getfixturevalue("models_under_test").tuned, merged,
+                          identity_prompted(plain, tunegate.settings.fixtures))
     prompts = [ex.messages for ex in load_examples(tunegate.settings.data_folder.base_dev)]
     return tunegate.judge("latency", models, prompts)
 

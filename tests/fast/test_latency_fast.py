@@ -7,7 +7,9 @@ import pytest
 
 from harness.evaluators import latency
 from harness.measures.statistics import fast_half_mean, ratio_ci
+from harness.model.sets import LatencyViews
 from tests.conftest import verdicts_of
+from tests.fakes import FakeModel
 
 
 def test_a_gate_fails_only_when_the_re_measurement_confirms_it(tunegate):
@@ -20,7 +22,8 @@ def test_a_gate_fails_only_when_the_re_measurement_confirms_it(tunegate):
                                {"base": [0.01] * rounds, "tuned": [first_tuned] * rounds,
                                 "merged": [0.01] * rounds})
     measurements = iter([timings(1.0, 0.05), timings(5.0, 0.01)])
-    verdicts = verdicts_of(tunegate, "latency", {}, [], lambda *_: latency.timings_result(next(measurements)))
+    views = LatencyViews(FakeModel("base", {}), FakeModel("tuned", {}))
+    verdicts = verdicts_of(tunegate, "latency", views, [], lambda *_: latency.timings_result(next(measurements)))
     assert all(v.passed for v in verdicts.values()), [v.message for v in verdicts.values()]
     assert "the re-measurement passed" in verdicts["latency.ttft_ratio"].message
     assert "re-measured" not in verdicts["latency.throughput_ratio"].message

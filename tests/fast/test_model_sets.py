@@ -33,7 +33,12 @@ def test_every_builtin_capability_states_the_models_its_evaluator_is_typed_for(c
 
 def test_a_capability_handed_the_wrong_models_fails_naming_what_it_takes():
     old_task = builtin_capabilities()["old_task"]
-    with pytest.raises(CapabilityError, match=r"capability old_task takes ModelSet as its models, got tuple"):
-        old_task.run([], tuple(fake_pair(question_set())), question_set(), None)
-    result, verdicts = old_task.run([], fake_pair(question_set(), wrong=2), question_set(), None)
-    assert verdicts == {} and any(m.name == "exact_match" for m in result.metrics)
+    base, tuned = fake_pair(question_set(), wrong=2)
+    with pytest.raises(CapabilityError, match=r"capability old_task takes ModelSet as its models, got dict"):
+        old_task.run([], {"base": base, "tuned": tuned}, question_set(), None)
+    with pytest.raises(CapabilityError, match=r"capability adapter_health takes HealthModels as its models, got "
+                                              r"ModelSet"):
+        builtin_capabilities()["adapter_health"].run([], ModelSet(base, tuned), question_set(), None)
+    typed = old_task.run([], ModelSet(base, tuned), question_set(), None)[0]
+    as_before = old_task.run([], (base, tuned), question_set(), None)[0]  # the tuple suites passed before
+    assert typed.metrics == as_before.metrics and any(m.name == "exact_match" for m in typed.metrics)

@@ -137,3 +137,37 @@ def test_the_caching_wrapper_computes_each_request_once_on_any_backend(backend_a
 
 def test_the_caching_wrapper_reuses_a_persisted_store_on_any_backend(backend_and_dev, tmp_path):
     reuses_a_persisted_store(*backend_and_dev, tmp_path)
+
+
+class Inspectable:
+    """A backend that counts prompt tokens and can be looked inside: what the wrapper must pass through."""
+
+    name, device, max_new_tokens = "stub", "cpu", 8
+
+    def __init__(self) -> None:
+        self.counted: list = []
+
+    def prompt_tokens(self, conversations):
+        self.counted += list(conversations)
+        return [len(c) for c in conversations]
+
+    def lora_layers(self):
+        return ["layer-0"]
+
+    def merged(self):
+        return Inspectable()
+
+
+def test_the_caching_wrapper_caches_token_counts_keys_a_merged_copy_apart_and_passes_introspection_through():
+    from harness.model.caching import CachingModel
+    from tests.fakes import FakeModel
+
+    cache, backend = RequestCache(), Inspectable()
+    wrapped = CachingModel(backend, cache, "digest")
+    conversation = (("user", "hi"),)
+    assert wrapped.prompt_tokens([conversation]) == wrapped.prompt_tokens([conversation]) == [1]
+    assert backend.counted == [conversation]  # asked once: the second count came from the cache
+    assert wrapped.lora_layers() == ["layer-0"]  # what the cache does not hold goes to the backend
+    merged = wrapped.merged()
+    assert isinstance(merged, CachingModel) and merged.model_id == "digest:merged" and merged.cache is cache
+    assert getattr(CachingModel(FakeModel("plain", {}), cache, "fake"), "prompt_tokens", None) is None

@@ -13,6 +13,7 @@ import pytest
 from harness.data import load_examples
 from harness.evaluators import latency
 from harness.model.lm import HFLanguageModel
+from harness.model.sets import LatencyViews
 from harness.model.views import plain_base
 from tests.conftest import verdicts_of
 
@@ -76,9 +77,9 @@ def busy_cpu(processes: int = 2, seconds: float = 120):
 @pytest.mark.parametrize("load", ["idle", "two busy processes"])
 def test_slowed_model_fails_and_healthy_passes_latency_gates(base_model, models_under_test, merged_model, prompts,
                                                               tunegate, load):
-    base, tuned = plain_base(base_model), models_under_test[1]
-    healthy_views = {"base": base, "tuned": tuned, "merged": merged_model}
-    slowed_views = {"base": base, "tuned": SlowedModel(tuned), "merged": SlowedModel(merged_model)}
+    base, tuned = plain_base(base_model), models_under_test.tuned
+    healthy_views = LatencyViews(base, tuned, merged_model)
+    slowed_views = LatencyViews(base, SlowedModel(tuned), SlowedModel(merged_model))
     with busy_cpu(2 if load != "idle" else 0):
         healthy = judged(healthy_views, prompts, tunegate)
         slowed = judged(slowed_views, prompts, tunegate)

@@ -177,7 +177,8 @@ def test_a_shadow_adapter_rides_on_the_tuned_views_base(base_model, adapter_unde
     loads = []
     real_load = BaseModel.load
     monkeypatch.setattr(BaseModel, "load", lambda self: loads.append(1) or real_load(self))
-    _, tuned, shadow = base_tuned_and_shadow(base_model, adapter_under_test, halved)
+    views, shadow = base_tuned_and_shadow(base_model, adapter_under_test, halved)
+    tuned = views.tuned
     got = [shadow.loglikelihood(examples), tuned.loglikelihood(examples)][::-1]
     assert len(loads) == 1 and got[0] != got[1]
     for mine, theirs in zip(got, expected, strict=True):

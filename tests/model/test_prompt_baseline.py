@@ -118,7 +118,7 @@ def test_latency_times_what_the_prompt_costs_beside_what_the_adapter_costs(base_
     plain = plain_base(base_model)
     prompts = [ex.messages for ex in load_examples(tunegate.settings.fixtures / "tasks/base/dev.json")]
     how = latency.LatencySettings(prompts=8, new_tokens=8, min_rounds=5, max_rounds=10, budget_s=2.0)
-    models = {"base": plain, "tuned": models_under_test[1], "prompted": PromptedModel(plain, identity_spec.prompt)}
+    models = {"base": plain, "tuned": models_under_test.tuned, "prompted": PromptedModel(plain, identity_spec.prompt)}
     timings = latency.measure_latency(models, prompts, how)
     metrics = latency.latency_metrics(timings)
     ttft = {m.checkpoint: m.value for m in metrics if m.name == "ttft_ratio"}
