@@ -171,10 +171,10 @@ class Settings:
         "--allow-pickle", "allow loading pickled .bin weights", default=False, switch=True,
         doc="allow pickled `.bin` weights (refused by default: pickle can run code)")
     ppl_window: int = option(
-        "--ppl-window", "perplexity window in tokens (default 256)", default=256, parse=int,
+        "--ppl-window", "perplexity window in tokens (default %(default)s)", default=256, parse=int,
         check=_at_least(2, " tokens"), metavar="N", doc="perplexity window in tokens")
     ppl_stride: int = option(
-        "--ppl-stride", "perplexity sliding-window stride (default 192)", default=192, parse=int, metavar="N",
+        "--ppl-stride", "perplexity sliding-window stride (default %(default)s)", default=192, parse=int, metavar="N",
         doc="sliding-window stride for texts longer than the window (1 to window - 1)")
     checkpoints: Path | None = option(
         "--checkpoints", "audit: run directory with checkpoint-N/ adapter folders (default: the built-in replay "
@@ -186,7 +186,7 @@ class Settings:
             "`trainer_state.json` (or its parent's) is charted in the report's training section")
     checkpoint_launches: str = option(
         "--checkpoint-launches", "an ms-swift output folder under --checkpoints: audit the newest launch "
-        "(v<K>-...) or all launches in order (default: newest)", default="newest", choices=("newest", "all"),
+        "(v<K>-...) or all launches in order (default: %(default)s)", default="newest", choices=("newest", "all"),
         doc="an ms-swift output folder: audit its newest launch, or every launch in launch order (checkpoints "
             "named `v<K>-.../checkpoint-N`)")
     prompt_format: str = option(
@@ -198,13 +198,13 @@ class Settings:
             "`chat` requires the template; a `.jinja` file replaces it. Part of the model's digest")
     batch_size: int | str = option(
         "--batch-size", "sequences per padded batch when models answer: N, or auto (64 on CPU, 256 on a GPU, "
-        "halved until it fits); default 64. A batch that runs out of accelerator memory is halved and retried",
+        "halved until it fits); default %(default)s. A batch that runs out of accelerator memory is halved and retried",
         default=64, parse=_batch_size, check=_at_least(1), metavar="N|auto",
         doc="sequences per padded batch when models answer or are scored (length-sorted); a batch that runs out of "
             "accelerator memory is run in halves, and the smaller size is kept for the rest of the run. `auto` "
             "starts at 64 on CPU and 256 on a GPU and lets that back-off find what fits")
     max_new_tokens: int = option(
-        "--max-new-tokens", "longest greedy answer in tokens (default 48)", default=48, parse=int,
+        "--max-new-tokens", "longest greedy answer in tokens (default %(default)s)", default=48, parse=int,
         check=_at_least(1), metavar="N",
         doc="longest greedy answer; generation also stops at eos and at the chat template's end-of-turn token "
             "(`<|im_end|>`, `<|eot_id|>`, `<end_of_turn>` ...)")
