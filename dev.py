@@ -32,7 +32,9 @@ TORCH = "torch==2.13.0"
 TIERS = ["tests/fast", "tests/model", "tests/e2e"]  # the test folder's tiers, fastest first: all of tests/
 OPTIONS_TABLE = ("import sys; from pathlib import Path; from harness.plugin.settings import Settings; "
                  "from harness.plugin.options import options_table, rewrite_table; "
-                 "rewrite_table(Path(sys.argv[1]), options_table(Settings))")  # run in the venv: needs pytest
+                 "changed = rewrite_table(Path(sys.argv[1]), options_table(Settings)); "
+                 "print(f'{sys.argv[1]}: options table ' + ('rewritten' if changed else 'already current'))")
+# run in the venv: needs pytest
 
 
 def ensure_environment() -> None:
