@@ -373,6 +373,15 @@ CASES = [
     BadInput("gates-unknown-metric", "a gate on a metric no capability has",
              lambda p: (p.rewrite(p.data / "gates.toml", lambda t: t.replace("heldout_ratio =", "heldout_ratioo =")),
                         [])[1], ("gates.toml", "heldout_ratioo")),
+    BadInput("gates-infinite-threshold", "a threshold of 1e999 on an unbounded ratio (a gate no value fails)",
+             lambda p: (p.rewrite(p.data / "gates.toml", lambda t: t.replace('heldout_ratio = "<= 1.25 beyond noise"',
+                                                                             'heldout_ratio = "<= 1e999"')), [])[1],
+             ("gates.toml", "perplexity.heldout_ratio", "threshold 1e999 is not a finite number")),
+    BadInput("gates-baseline-good-direction", "a [baseline] bound that limits only the good direction: \"+2%\" on "
+             "a higher-is-better metric lets any drop pass",
+             lambda p: (p.rewrite(p.data / "gates.toml", lambda t: t.replace(
+                 '"old_task.exact_match" = "-2% beyond noise"', '"old_task.exact_match" = "+2% beyond noise"')), [])[1],
+             ("gates.toml", "old_task.exact_match", "so any drop passes", '"-2% beyond noise"')),
     BadInput("gates-bad-toml", "a gates file that is not TOML",
              lambda p: ((p.data / "gates.toml").write_text("[old_task\n"), [])[1], ("gates.toml",)),
     BadInput("baseline-missing", "--baseline naming no stored baseline", lambda p: ["--baseline", "nope"],

@@ -11,6 +11,7 @@ capability the config does not name takes its registered default gates.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,18 @@ from harness.foundation.textfiles import read_text_file
 from harness.gating.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
 
 _RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + RULE_PATTERN + r"\s*$")
+
+
+def _check_relative(gate: RelativeGate, spec: MetricSpec, key: str) -> None:
+    """Refuse a bound no regression can fail: a non-finite amount, or one that limits only the metric's good
+    direction ("+2%" on a higher-is-better metric lets any drop pass)."""
+    if not math.isfinite(gate.amount):
+        raise GateConfigError(f"{key}: {gate.bound!r} is not a finite bound: no change could fail it")
+    if (gate.direction == "+") == spec.higher_is_better:
+        worse, better = ("fall", "rise") if spec.higher_is_better else ("rise", "fall")
+        raise GateConfigError(f"{key}: {gate.bound!r} limits how far the metric may {better}, its good direction, "
+                              f"so any {'drop' if spec.higher_is_better else 'rise'} passes; bound how far it may "
+                              f"{worse}: \"{'-' if spec.higher_is_better else '+'}{gate.bound[1:]}\"")
 
 
 def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricSpec]], where: str
@@ -42,6 +55,7 @@ def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricS
             raise GateConfigError(f"{where}: [baseline] {key}: expected a signed bound like \"-2%\" or "
                                   f"\"+0.05\", got {expression!r}")
         gate = RelativeGate(capability, metric, match[1], float(match[2]), bool(match[3]), match[4] or "point")
+        _check_relative(gate, registry[capability][metric], f"{where}: [baseline] {key}")
         gates[gate.id] = gate
     return gates
 

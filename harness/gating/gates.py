@@ -165,6 +165,8 @@ def parse_gate(capability: str, metric: str, expression: Any, spec: MetricSpec, 
         raise GateConfigError(f"{key}: expected a string like \">= 0.9\", \">= 0.9 beyond noise\", "
                               f"\">= 0.9 confident\" or \"off\", got {expression!r}")
     op, threshold, rule = match[1], float(match[2]), match[3] or "point"
+    if not math.isfinite(threshold):  # "<= 1e999" on an unbounded ratio would pass every value
+        raise GateConfigError(f"{key}: threshold {match[2]} is not a finite number: a gate that no value can fail")
     if not spec.low <= threshold <= spec.high:
         raise GateConfigError(f"{key}: threshold {threshold:g} is outside the metric's range "
                               f"[{spec.low:g}, {spec.high:g}]")
