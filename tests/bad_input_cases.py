@@ -382,6 +382,12 @@ CASES = [
              lambda p: (p.rewrite(p.data / "gates.toml", lambda t: t.replace(
                  '"old_task.exact_match" = "-2% beyond noise"', '"old_task.exact_match" = "+2% beyond noise"')), [])[1],
              ("gates.toml", "old_task.exact_match", "so any drop passes", '"-2% beyond noise"')),
+    BadInput("env-world-size-not-a-number", "WORLD_SIZE in the environment that is not a number",
+             lambda p: (p.monkeypatch.setenv("WORLD_SIZE", "two"), [])[1],
+             ("WORLD_SIZE='two'", "is not a whole number")),
+    BadInput("env-rank-left-over", "RANK=1 left in the environment of a plain run (it would write no report)",
+             lambda p: (p.monkeypatch.setenv("RANK", "1"), p.monkeypatch.delenv("WORLD_SIZE", raising=False), [])[2],
+             ("RANK=1 with WORLD_SIZE=unset", "unset RANK and WORLD_SIZE")),
     BadInput("gates-bad-toml", "a gates file that is not TOML",
              lambda p: ((p.data / "gates.toml").write_text("[old_task\n"), [])[1], ("gates.toml",)),
     BadInput("baseline-missing", "--baseline naming no stored baseline", lambda p: ["--baseline", "nope"],

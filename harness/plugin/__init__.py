@@ -27,7 +27,12 @@ from harness.gating.baselines import BaselineError
 from harness.gating.gate_config import gate_config_source
 from harness.gating.verdict import GATED_TESTS
 from harness.plugin import hookspecs
-from harness.plugin.invocation import first_tunegate_suite, misread_option_value, own_suites_from_elsewhere
+from harness.plugin.invocation import (
+    first_tunegate_suite,
+    launch_environment_problem,
+    misread_option_value,
+    own_suites_from_elsewhere,
+)
 from harness.plugin.options import declared, values
 from harness.plugin.selection import (
     capability_of,
@@ -77,6 +82,8 @@ def pytest_configure(config: pytest.Config) -> None:
                                  "folder, --data-dir), no [tool.tunegate.gates] in pyproject.toml, no --gates FILE. "
                                  "`tunegate init` writes one (docs/your-repository.md)")
         return
+    if problem := launch_environment_problem(os.environ):
+        raise pytest.UsageError(problem)
     with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
         from harness.plugin.state import SessionState, new_run_record
 

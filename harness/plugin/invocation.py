@@ -1,12 +1,13 @@
 """Runs refused because of how pytest was invoked, each with one message saying what to do instead: tunegate's
 own suites run from another project, an option value pytest took for a test path (which moved its rootdir and
-dropped your pytest configuration), and a tunegate suite collected where no gate config exists."""
+dropped your pytest configuration), a tunegate suite collected where no gate config exists, and process
+variables of `accelerate launch` left in the environment of a plain run."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import pairwise
 from pathlib import Path
 
@@ -19,6 +20,25 @@ CHECKOUT = Path(__file__).resolve().parents[2]  # a source checkout of tunegate 
 PATH_OPTIONS = tuple(spec.flag for _, spec in declared(Settings) if spec.path)
 SKIPPED_FOLDERS = frozenset({"venv", "node_modules", "site-packages", "__pycache__", "build", "dist"})
 SUITE_IMPORT = re.compile(r"^\s*(from|import)\s+harness\b", re.MULTILINE)  # a test module importing tunegate
+
+
+LAUNCH_VARIABLES = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE")  # what accelerate launch sets
+
+
+def launch_environment_problem(environ: Mapping[str, str]) -> str | None:
+    """Why the process variables of `accelerate launch` in `environ` cannot be this run's (None when they can):
+    one that is not a whole number, or a RANK above 0 outside a launch of that many processes, which would make
+    this process a silent worker that writes no report."""
+    for name in LAUNCH_VARIABLES:
+        if name in environ and not environ[name].strip().isdigit():
+            return (f"environment variable {name}={environ[name]!r} is not a whole number: it tells tunegate which "
+                    "process of an `accelerate launch` this is; unset it (or fix it) for a plain run")
+    world, rank = int(environ.get("WORLD_SIZE", "1") or 1), int(environ.get("RANK", "0") or 0)
+    if rank >= max(world, 1) or (rank > 0 and world <= 1):
+        return (f"environment variable RANK={rank} with WORLD_SIZE={environ.get('WORLD_SIZE', 'unset')}: a process "
+                "of no launch this large (left over from an `accelerate launch`?); only process 0 writes the report, "
+                "so this run would write none: unset RANK and WORLD_SIZE, or run under `accelerate launch`")
+    return None
 
 
 def own_suites_from_elsewhere(config: pytest.Config) -> str | None:

@@ -96,7 +96,8 @@ def _format(flag: str, value: str) -> str | None:
 
 
 def _one_process(flag: str, value: str | None) -> str | None:
-    if value and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    world = os.environ.get("WORLD_SIZE", "1").strip()
+    if value and world.isdigit() and int(world) > 1:  # a value that is no number is named at configure
         return (f"{flag} auto spreads one model over every GPU; under accelerate launch each process has its own "
                 "GPU: use one or the other")
     return None

@@ -32,3 +32,13 @@ def test_gathered_answers_come_back_in_request_order(monkeypatch):
 def test_a_single_process_starts_no_process_group():
     assert "WORLD_SIZE" not in os.environ or os.environ["WORLD_SIZE"] == "1"
     assert processes.current().world == 1 and processes.current().is_main
+
+
+def test_the_variables_of_a_real_launch_are_accepted_and_leftovers_refused():
+    from harness.plugin.invocation import launch_environment_problem
+
+    assert launch_environment_problem({}) is None
+    assert launch_environment_problem({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}) is None  # process 1 of 2
+    assert launch_environment_problem({"WORLD_SIZE": "1", "RANK": "0"}) is None
+    assert "RANK=2 with WORLD_SIZE=2" in launch_environment_problem({"WORLD_SIZE": "2", "RANK": "2"})
+    assert "LOCAL_RANK=' 1x'" in launch_environment_problem({"LOCAL_RANK": " 1x"})
