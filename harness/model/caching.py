@@ -49,8 +49,9 @@ class CachingModel:
 
     def loglikelihood(self, examples: Sequence[Example]) -> list[tuple[float, int]]:
         """(sum of log-probabilities, token count) of each answer, keyed by (prompt messages, answer)."""
-        by_request = {(tuple(ex.messages), ex.answer): ex for ex in examples}
-        return self.cache.answer(self.model_id, "loglikelihood", [(tuple(ex.messages), ex.answer) for ex in examples],
+        requests = [(tuple(ex.messages), ex.answer) for ex in examples]
+        by_request = dict(zip(requests, examples, strict=True))
+        return self.cache.answer(self.model_id, "loglikelihood", requests,
                                  lambda todo: self.inner.loglikelihood([by_request[r] for r in todo]))
 
     def text_loglikelihood(self, texts: Sequence[str], window: int = 256, stride: int = 192

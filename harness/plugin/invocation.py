@@ -33,8 +33,8 @@ def launch_environment_problem(environ: Mapping[str, str]) -> str | None:
         if name in environ and not environ[name].strip().isdigit():
             return (f"environment variable {name}={environ[name]!r} is not a whole number: it tells tunegate which "
                     "process of an `accelerate launch` this is; unset it (or fix it) for a plain run")
-    world, rank = int(environ.get("WORLD_SIZE", "1") or 1), int(environ.get("RANK", "0") or 0)
-    if rank >= max(world, 1) or (rank > 0 and world <= 1):
+    world, rank = int(environ.get("WORLD_SIZE", "1")), int(environ.get("RANK", "0"))
+    if rank >= max(world, 1):  # process RANK of a launch of WORLD_SIZE processes (unset: one)
         return (f"environment variable RANK={rank} with WORLD_SIZE={environ.get('WORLD_SIZE', 'unset')}: a process "
                 "of no launch this large (left over from an `accelerate launch`?); only process 0 writes the report, "
                 "so this run would write none: unset RANK and WORLD_SIZE, or run under `accelerate launch`")

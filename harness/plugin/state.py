@@ -214,11 +214,12 @@ class SessionState:
         rows = take_history_rows(self.record)
         verdict_status = self._complete_header(exit_status)
         errors = self.artifacts.end_errors
-        history = s.history or self.run_dir.parent / "history.csv"  # the plugin always sets it
-        previewed = bool(rows) and _attempt(errors, lambda: preview_audit_trend(self.record, history, rows))
+        history = s.history  # always set by the plugin; None only for Settings built by hand
+        previewed = bool(rows) and history is not None and _attempt(
+            errors, lambda: preview_audit_trend(self.record, history, rows))
         if _attempt(errors, self._write_reports):
             self.artifacts.report = self.run_dir / "report.html"
-            if previewed:
+            if previewed and history is not None:
                 _attempt(errors, lambda: append_audit_history(history, rows))
             _attempt(errors, lambda: point_latest(s.report_dir, self.run_dir))
             _attempt(errors, lambda: publish_step_summary(self.run_dir / "summary.md"))

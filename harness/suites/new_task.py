@@ -7,7 +7,6 @@ import pytest
 
 from harness.api import parametrize_gates, reads
 from harness.data import load_examples
-from harness.data.folder import DataFolder
 from harness.foundation.records import GateResult
 from harness.model.prompted import PromptedModel, few_shot_prompt
 from harness.training.sequence import sequence_tasks
@@ -27,7 +26,7 @@ def new_task_verdicts(new_task_models, tunegate) -> dict[str, GateResult]:
     (fixtures/prompted.toml); metrics recorded, gates checked."""
     fixtures = tunegate.settings.fixtures
     task = sequence_tasks(fixtures)[-1]
-    folder = DataFolder(fixtures)
+    folder = tunegate.settings.data_folder
     dev = load_examples(folder.task(task, "dev"))
     if not folder.task(task, "train").is_file():  # no worked examples to prompt with: no column
         return tunegate.judge("new_task", new_task_models, dev)

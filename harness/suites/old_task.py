@@ -6,7 +6,6 @@ import pytest
 
 from harness.api import parametrize_gates, reads
 from harness.data import load_examples
-from harness.data.folder import DataFolder
 from harness.foundation.records import GateResult
 from harness.model.prompted import with_identity_prompt
 
@@ -26,7 +25,7 @@ def old_task_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     it); metrics recorded, every gate checked once."""
     fixtures = tunegate.settings.fixtures
     models = with_identity_prompt(models_under_test, fixtures)
-    return tunegate.judge("old_task", models, load_examples(DataFolder(fixtures).base_dev))
+    return tunegate.judge("old_task", models, load_examples(tunegate.settings.data_folder.base_dev))
 
 
 def test_gate(old_task_verdicts, tunegate, gate_id: str) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from harness.api import parametrize_gates, reads
 from harness.data import load_examples, load_text_lines
-from harness.data.folder import NEEDS, DataFolder
+from harness.data.folder import NEEDS
 from harness.evaluators.perplexity import PerplexityData
 from harness.foundation.records import GateResult
 from harness.model.prompted import with_identity_prompt
@@ -26,7 +26,7 @@ def perplexity_verdicts(models_under_test, tunegate) -> dict[str, GateResult]:
     answers also under the base told the identity in a system prompt (when the data folder has one); metrics
     recorded, gates checked."""
     fixtures = tunegate.settings.fixtures
-    folder = DataFolder(fixtures)
+    folder = tunegate.settings.data_folder
     heldout = load_text_lines(folder.heldout) if folder.heldout.is_file() else []
     data = PerplexityData(heldout, load_examples(folder.base_dev))
     return tunegate.judge("perplexity", with_identity_prompt(models_under_test, fixtures), data)
