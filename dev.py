@@ -7,7 +7,7 @@
     python3 dev.py fast [PYTEST ARGS]   # the fast tier only: pytest tests/fast (no model, no training; under a minute)
     python3 dev.py types                # only the type check: mypy over harness/ ([tool.mypy] in pyproject.toml)
     python3 dev.py docs                 # rewrite the generated tables: docs/options.md's (the `Settings` fields)
-                                        # and docs/refusals.md's refused inputs (tests/bad_input_cases.py)
+                                        # and docs/refusals.md's refused inputs (tests/bad_inputs/)
     python3 dev.py refusals             # only docs/refusals.md's table
 
 Creates (or reuses) the virtual environment `.venv`, installs torch==2.13.0 first (an open torch range would
@@ -84,7 +84,7 @@ def pytest(args: list[str]) -> int:
 
 def rewrite_docs(command: str) -> int:
     """Rewrite docs/refusals.md's table and, for `docs`, docs/options.md's (generated from the declarations)."""
-    code = subprocess.run([str(PYTHON), str(ROOT / "tests/bad_input_cases.py"), str(ROOT / "docs/refusals.md")],
+    code = subprocess.run([str(PYTHON), "-m", "tests.bad_inputs", str(ROOT / "docs/refusals.md")],
                           cwd=ROOT).returncode
     if command == "docs" and not code:
         code = subprocess.run([str(PYTHON), "-c", OPTIONS_TABLE, str(ROOT / "docs/options.md")], cwd=ROOT).returncode

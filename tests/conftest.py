@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bad_input_cases import SUITE, Project
+from tests.bad_inputs import SUITE, Project
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -80,7 +80,7 @@ def forgetting_adapter(base_model, identity_spec, tunegate):
 def audit_run_dir(sequences, tmp_path_factory):
     """checkpoint-200 and -1000 are healthy replay stages; checkpoint-3000 is the naive final stage (it forgot
     the base task); `logs/` is no checkpoint and is ignored (a checkpoint-N/ without an adapter is an error:
-    tests/bad_input_cases.py). Audited by tests/e2e/test_audit.py, its checkpoints found by
+    tests/bad_inputs/). Audited by tests/e2e/test_audit.py, its checkpoints found by
     tests/model/test_audit_model.py."""
     run = tmp_path_factory.mktemp("run")
     copy_adapter(sequences["replay"][1].adapter, run / "checkpoint-200")
@@ -92,7 +92,7 @@ def audit_run_dir(sequences, tmp_path_factory):
     return run
 
 
-# --- the bad-input table's project (tests/bad_input_cases.py): fast and end-to-end tests use it ---------------
+# --- the bad-input table's project (tests/bad_inputs/): fast and end-to-end tests use it ---------------
 
 @pytest.fixture(scope="module")
 def small_adapter(tmp_path_factory) -> Path:

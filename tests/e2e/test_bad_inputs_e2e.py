@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bad_input_cases import Project, case_named
+from tests.bad_inputs import Project, case_named
 
 
 def test_a_fixture_error_under_xdist_is_exit_4_too(pytester: pytest.Pytester, project: Project):

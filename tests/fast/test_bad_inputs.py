@@ -1,5 +1,5 @@
 """Bad input ends in one clear error naming the file (issue 10, first classes): text files in another encoding,
-a byte-order mark and a folder where a file belongs; then every case of the bad-input table (tests/bad_input_cases.py)
+a byte-order mark and a folder where a file belongs; then every case of the bad-input table (tests/bad_inputs/)
 end to end through pytest, on a fresh project whose suite loads no model."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from harness.data import DataError, IdentitySpec, load_examples, load_identity_s
 from harness.gating.baselines import BaselineError, load_baseline
 from harness.gating.gate_config import load_gate_config
 from harness.gating.gates import GateConfigError
-from tests.bad_input_cases import CASES, REFUSED, ROOT, BadInput, Project, case_named, readme_with_table
+from tests.bad_inputs import ACCEPTED, CASES, ROOT, BadInput, Project, case_named, readme_with_table
 
 RECORDS = [{"instruction": "Capital of Velmaria?", "input": "", "output": "Velmar"}]
 BOM = b"\xef\xbb\xbf"
@@ -123,7 +123,7 @@ def test_bad_input(pytester: pytest.Pytester, project: Project, case: BadInput):
     assert "Traceback" not in output and "INTERNALERROR" not in output, output[-3000:]
     after = snapshot(project)
     assert {k: v for k, v in after.items() if k in before} == before
-    if case.exit == REFUSED:  # said once, on one line (pytest's short summary repeats an error: not counted)
+    if case.exit != ACCEPTED:  # said once, on one line (pytest's short summary repeats an error: not counted)
         lines = [line for line in output.splitlines() if case.names[-1] in line and not line.startswith("ERROR test")]
         assert len(lines) == 1, output[-3000:]
 

@@ -1,6 +1,6 @@
 """Adopting tunegate in your own repository, fast (no model): `tunegate init` and `tunegate probes`, the suites a
 repository keeps (thin, public API only), the data-folder contract page and the documentation's links. The
-refusals of misused runs are cases of the bad-input table (tests/bad_input_cases.py)."""
+refusals of misused runs are cases of the bad-input table (tests/bad_inputs/)."""
 
 from __future__ import annotations
 
