@@ -29,8 +29,8 @@ _RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" +
 
 
 def _check_relative(gate: RelativeGate, spec: MetricSpec, key: str) -> None:
-    """Refuse a bound no regression can fail: a non-finite amount, or one that limits only the metric's good
-    direction ("+2%" on a higher-is-better metric lets any drop pass)."""
+    """Refuse a bound no regression can fail: a non-finite amount, one that limits only the metric's good
+    direction ("+2%" on a higher-is-better metric lets any drop pass), or one as wide as the metric's range."""
     if not math.isfinite(gate.amount):
         raise GateConfigError(f"{key}: {gate.bound!r} is not a finite bound: no change could fail it")
     if (gate.direction == "+") == spec.higher_is_better:
@@ -38,6 +38,18 @@ def _check_relative(gate: RelativeGate, spec: MetricSpec, key: str) -> None:
         raise GateConfigError(f"{key}: {gate.bound!r} limits how far the metric may {better}, its good direction, "
                               f"so any {'drop' if spec.higher_is_better else 'rise'} passes; bound how far it may "
                               f"{worse}: \"{'-' if spec.higher_is_better else '+'}{gate.bound[1:]}\"")
+    if _allows_the_whole_range(gate, spec):
+        change = "drop" if spec.higher_is_better else "rise"
+        raise GateConfigError(f"{key}: {gate.bound!r} allows a {change} across the metric's whole range "
+                              f"[{spec.low:g}, {spec.high:g}], so no change could fail it; use a smaller bound")
+
+
+def _allows_the_whole_range(gate: RelativeGate, spec: MetricSpec) -> bool:
+    """Whether the bound's worst allowed value lies outside the metric's range for every baseline: "-100%" of a
+    metric that cannot go negative, or an absolute change as wide as the range."""
+    if gate.percent:
+        return gate.direction == "-" and gate.amount >= 100 and spec.low >= 0
+    return gate.amount >= spec.high - spec.low
 
 
 def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricSpec]], where: str

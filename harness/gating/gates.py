@@ -173,6 +173,9 @@ def parse_gate(capability: str, metric: str, expression: Any, spec: MetricSpec, 
     if (op in {">", ">="} and threshold > spec.high) or (op == ">" and threshold >= spec.high) or \
             (op == "<" and threshold <= spec.low):
         raise GateConfigError(f"{key}: {op} {threshold:g} can never be met in [{spec.low:g}, {spec.high:g}]")
+    if (op == "<=" and threshold >= spec.high) or (op == ">=" and threshold <= spec.low):
+        raise GateConfigError(f"{key}: {op} {threshold:g} is met by every value in [{spec.low:g}, {spec.high:g}]: a "
+                              "gate that can never fail; tighten the threshold, or write \"off\"")
     return Gate(capability, metric, op, threshold, rule, spec)
 
 
