@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data.errors import DataError
-from harness.foundation.textfiles import read_text_file
+from harness.foundation.textfiles import read_toml
 from harness.foundation.values import MISSING, table, text, texts, whole_number
 
 IDENTITY_KEYS = {"name", "author", "base", "others", "system_prompt", "prompt_shots", "prompt_seed"}
@@ -67,7 +67,7 @@ def load_identity_spec(path: str | Path) -> IdentitySpec:
     """Read an identity TOML file (`name`, `author`, `[base]`, `[others]`); an unknown key or a value of the wrong
     type or range is an error naming the file and key."""
     path = Path(path)
-    raw = _read_toml(path, "identity config")
+    raw = read_toml(path, DataError, "identity config")
     if unknown := set(raw) - IDENTITY_KEYS:
         raise DataError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(IDENTITY_KEYS)}")
     sections = {name: _known_keys(raw.get(name, {}), keys, path, name) for name, keys in IDENTITY_TABLES.items()}
@@ -101,7 +101,7 @@ def load_prompt_baseline(path: Path, name: str) -> PromptBaseline:
     key."""
     if not path.is_file():
         return PromptBaseline()
-    raw = _read_toml(path, "prompt baseline config")
+    raw = read_toml(path, DataError, "prompt baseline config")
     if unknown := sorted(set(raw) - set(PROMPTED_TABLES)):
         raise DataError(f"{path}: unknown table(s) {unknown}; known: {list(PROMPTED_TABLES)}")
     values = _known_keys(raw.get(name, {}), PROMPTED_KEYS, path, name)
@@ -109,16 +109,6 @@ def load_prompt_baseline(path: Path, name: str) -> PromptBaseline:
     return PromptBaseline(system=text(values.get("system", default.system), "system", where, DataError, empty=True),
                           shots=whole_number(values.get("shots", default.shots), "shots", where, DataError),
                           seed=whole_number(values.get("seed", default.seed), "seed", where, DataError))
-
-
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    """The TOML document of `path`; a DataError naming it when it is unreadable or not TOML."""
-    from harness.foundation.compat import tomllib
-
-    try:
-        return tomllib.loads(read_text_file(path, DataError, what))
-    except tomllib.TOMLDecodeError as err:
-        raise DataError(f"{path}: cannot read the {what}: {err}") from None
 
 
 def _known_keys(value: Any, keys: tuple[str, ...], path: Path, name: str) -> Mapping[str, Any]:

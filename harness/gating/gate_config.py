@@ -23,7 +23,7 @@ from harness.data.folder import DataFolder
 from harness.foundation import values
 from harness.foundation.compat import tomllib
 from harness.foundation.records import MetricSpec
-from harness.foundation.textfiles import read_text_file
+from harness.foundation.textfiles import read_text_file, read_toml
 from harness.gating.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
 
 _RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + RULE_PATTERN + r"\s*$")
@@ -167,7 +167,7 @@ def pyproject_gates(rootdir: Path) -> Mapping[str, Any] | None:
     pyproject = rootdir / "pyproject.toml"
     if not pyproject.is_file():
         return None
-    node: Any = _read_toml(pyproject)
+    node: Any = read_toml(pyproject, GateConfigError, "pyproject.toml")
     for key in ("tool", "tool.tunegate"):
         node = node.get(key.rsplit(".", 1)[-1], {})
         values.table(node, key, str(pyproject), GateConfigError)

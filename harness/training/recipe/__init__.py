@@ -7,9 +7,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from harness.foundation.compat import tomllib
 from harness.foundation.errors import InputError
-from harness.foundation.textfiles import read_text_file
+from harness.foundation.textfiles import read_toml
 from harness.foundation.values import number, refuse, text, whole_number
 
 
@@ -107,10 +106,7 @@ def recipe_names(path: Path) -> list[str]:
 
 
 def _recipe_tables(path: Path) -> dict:
-    try:
-        return tomllib.loads(read_text_file(path, RecipeError, "recipe TOML file")) if path.exists() else {}
-    except tomllib.TOMLDecodeError as err:
-        raise RecipeError(f"{path}: invalid TOML: {err}") from None
+    return read_toml(path, RecipeError, "recipe TOML file") if path.exists() else {}
 
 
 def load_recipe(path: Path, name: str) -> LoraRecipe:
