@@ -222,6 +222,9 @@ CASES = [
     BadInput("recipe-key-outside-a-table", "recipes.toml `learning_rate = 1e-3` above every table",
              lambda p: (p.rewrite(p.data / RECIPES, lambda t: "learning_rate = 1e-3\n" + t), [])[1],
              ("recipes.toml: key 'learning_rate' must be a table (a recipe, or a group of recipes), got 0.001",)),
+    BadInput("recipe-group-value-not-table", "recipes.toml `naive = 5` in the [sequence] group of recipe tables",
+             replace_in(RECIPES, "[sequence.naive]", "[sequence]\nnaive = 5\n[sequence.naive2]"),
+             ("recipes.toml [sequence]: key 'naive' must be a table (a recipe, or a group of recipes), got 5",)),
     BadInput("recipe-target-modules-number", "recipes.toml `target_modules = 5`",
              replace_in(RECIPES, 'target_modules = "all-linear"', "target_modules = 5"),
              ("recipes.toml [identity]", "key 'target_modules' must be \"all-linear\", a module name or a list of "

@@ -90,14 +90,17 @@ class LoraRecipe:
 
 def recipe_names(path: Path) -> list[str]:
     """The dotted names of every recipe table in a recipes TOML file (a table holding only tables, like
-    `[sequence]`, is a group); none when the file does not exist. A top-level key that is not a table is an error
-    (it belongs to no recipe)."""
+    `[sequence]`, is a group); none when the file does not exist. A value beside recipe tables (a top-level key, or
+    a key of a group that is no recipe key) is an error: it belongs to no recipe."""
     table = _recipe_tables(path)
-    for key, value in table.items():
-        refuse_unless(isinstance(value, dict), str(path), key, "a table (a recipe, or a group of recipes)", value)
+    recipe_keys = {f.name for f in fields(LoraRecipe)}
 
     def names(prefix: str, node: dict) -> list[str]:
         groups = [(k, v) for k, v in node.items() if isinstance(v, dict)]
+        if not prefix or (groups and not recipe_keys & set(node)):  # a group: its values must be tables
+            for key, value in node.items():
+                refuse_unless(isinstance(value, dict), f"{path} [{prefix}]" if prefix else str(path), key,
+                              "a table (a recipe, or a group of recipes)", value)
         if prefix and (len(groups) < len(node) or not node):
             return [prefix]
         return [n for k, v in groups for n in names(f"{prefix}.{k}" if prefix else k, v)]
