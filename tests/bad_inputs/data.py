@@ -170,6 +170,13 @@ CASES = [
     BadInput("dataset-input-a-number", "a dev record with `input: 0` (once read as no input)",
              records(DEV, dev_record(input=0)),
              ("tasks/base/dev.json:1", "key 'input' must be a string, got 0 (a whole number)")),
+    BadInput("dataset-system-a-number", "a dev record with `system: 1` (once read as the text \"1\")",
+             records(DEV, dev_record(system=1)),
+             ("tasks/base/dev.json:1", "key 'system' must be a string, got 1 (a whole number)")),
+    BadInput("dataset-history-not-pairs", "a dev record whose `history` is a list of strings, not of pairs",
+             records(DEV, dev_record(history=["Hi", "Hello"])),
+             ("tasks/base/dev.json:1", "key 'history' must be a list of [question, answer] pairs of strings, got "
+              "['Hi', 'Hello'] (a list)")),
     BadInput("dataset-id-a-list", "a dev record whose `id` is a list", records(DEV, dev_record(id=["a"])),
              ("tasks/base/dev.json:1", "key 'id' must be a non-empty string or a whole number, got ['a'] (a list)")),
     BadInput("dataset-id-a-decimal", "a dev record whose `id` is 1.5", records(DEV, dev_record(id=1.5)),
