@@ -1,8 +1,10 @@
 """Load and validate instruction datasets: alpaca (`instruction`/`input`/`output`), chat (`messages`) or plain
 completion (`prompt`/`completion`). Conversion, the validation report and splits: `harness.data.prep`.
 
-Files are `.json` (a list of records) or `.jsonl` (one record per line). Every error names the file and the
-line where the offending record starts, so a user can jump straight to it.
+Files are `.json` (a list of records) or `.jsonl` (one record per line). Every field is checked for its type:
+the turns are strings (an alpaca `input` or `system`, and `history`, may be null: read as absent), an `id` is a
+string or a whole number, `lang` and `category` are strings. Every error names the file and the line where the
+offending record starts, so a user can jump straight to it.
 """
 
 from __future__ import annotations
@@ -10,29 +12,23 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.foundation.errors import InputError
+from harness.data.errors import ContextOverflowError, DataError
+from harness.data.identity import IdentitySpec, PromptBaseline, load_identity_spec, load_prompt_baseline
+from harness.foundation import values
 from harness.foundation.textfiles import read_text_file
+from harness.foundation.values import MISSING, described
 from harness.measures.metrics import text_language
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")  # any {{ name }}: a wrong case is caught
 ROLES = ("system", "user", "assistant")
-
-
-class DataError(InputError):
-    """A dataset record is malformed; the message starts with `file:line:`."""
-
-
-class ContextOverflowError(DataError):
-    """An input longer than the model's context: `detail` says which and by how much, `remedy` what to do."""
-
-    def __init__(self, detail: str, remedy: str = "shorten or drop that record") -> None:
-        super().__init__(f"{detail}; {remedy}")
-        self.detail = detail
+META_TEXT = ("lang", "category")  # fields beside the turns that are read as text
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -98,6 +94,8 @@ def _records(path: Path) -> list[tuple[int, Any]]:
                     rows.append((number, json.loads(raw)))
                 except json.JSONDecodeError as err:
                     raise DataError(f"{path}:{number}: invalid JSON: {err.msg}") from None
+                except RecursionError:
+                    raise DataError(_too_deep(path, number)) from None
         return rows
     if path.suffix != ".json":
         raise DataError(f"{path}: unsupported dataset extension {path.suffix!r} (use .json or .jsonl)")
@@ -109,7 +107,8 @@ def _json_list_records(path: Path, text: str) -> list[tuple[int, Any]]:
     decoder = json.JSONDecoder()
     pos = _skip_space(text, 0)
     if not text.startswith("[", pos):
-        raise DataError(f"{path}:{text.count(chr(10), 0, pos) + 1}: expected a JSON list of records")
+        raise DataError(f"{path}:{text.count(chr(10), 0, pos) + 1}: expected a JSON list of records, got "
+                        f"{_json_kind(text[pos:pos + 1])} (a .jsonl file holds one record per line)")
     rows: list[tuple[int, Any]] = []
     pos = _skip_space(text, pos + 1)
     line, counted_to = 1, 0  # line number at `counted_to`, advanced incrementally (linear in the file size)
@@ -118,6 +117,8 @@ def _json_list_records(path: Path, text: str) -> list[tuple[int, Any]]:
             record, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as err:
             raise DataError(f"{path}:{err.lineno}: invalid JSON: {err.msg}") from None
+        except RecursionError:
+            raise DataError(_too_deep(path, text.count("\n", 0, pos) + 1)) from None
         line, counted_to = line + text.count("\n", counted_to, pos), pos
         rows.append((line, record))
         pos = _skip_space(text, end)
@@ -128,6 +129,17 @@ def _json_list_records(path: Path, text: str) -> list[tuple[int, Any]]:
     return rows
 
 
+def _too_deep(path: Path, line: int) -> str:
+    """The message for a record nested deeper than the JSON parser can follow."""
+    return (f"{path}:{line}: the record is nested too deeply to read (lists or objects inside one another beyond "
+            f"Python's recursion limit of {sys.getrecursionlimit()}); a record is an object of strings")
+
+
+def _json_kind(first: str) -> str:
+    """What a JSON document starting with character `first` is, in words."""
+    return {"{": "an object", '"': "a string", "": "an empty file"}.get(first, "a single value")
+
+
 def _skip_space(text: str, pos: int) -> int:
     while pos < len(text) and text[pos] in " \t\r\n":
         pos += 1
@@ -135,9 +147,10 @@ def _skip_space(text: str, pos: int) -> int:
 
 
 def _to_example(record: Any, where: str, variables: Mapping[str, str], default_id: str) -> Example:
-    """Turn one alpaca, chat or completion record into an Example."""
+    """Turn one alpaca, chat or completion record into an Example, every field checked for its type."""
     if not isinstance(record, dict):
-        raise DataError(f"{where}: a record must be a JSON object, got {type(record).__name__}")
+        raise DataError(f"{where}: a record must be a JSON object, got {described(record)}")
+    _refuse_surrogates(record, where)
     if "messages" in record:
         messages, answer = _chat_turns(record["messages"], where)
     elif "instruction" in record:
@@ -150,43 +163,74 @@ def _to_example(record: Any, where: str, variables: Mapping[str, str], default_i
     filled = tuple((role, _fill(text, variables, where)) for role, text in messages)
     meta = {k: v for k, v in record.items() if k not in {"messages", "instruction", "input", "output",
                                                           "system", "history", "id", "prompt", "completion"}}
-    return Example(id=str(record.get("id", default_id)), messages=filled,
+    for key in META_TEXT:
+        if key in meta:
+            values.text(meta[key], key, where, DataError)
+    return Example(id=_record_id(record.get("id", default_id), where), messages=filled,
                    answer=_fill(answer, variables, where), meta=meta, source=where)
 
 
+def _record_id(value: Any, where: str) -> str:
+    """A record's id as text: a string or a whole number (a list, a decimal number or a boolean is refused)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        raise values.refuse(where, "id", "a non-empty string or a whole number", value, DataError)
+    return str(value)
+
+
+def _refuse_surrogates(record: dict, where: str) -> None:
+    """A DataError naming the key whose text holds a lone surrogate (`"\\ud800"`: half of a UTF-16 pair, not a
+    character; it cannot be encoded, tokenized or written to a report)."""
+    for key, value in record.items():
+        pending = [value]
+        while pending:  # iterative: a record may nest as deep as the JSON parser allowed
+            item = pending.pop()
+            if isinstance(item, str) and (found := SURROGATE.search(item)):
+                raise DataError(f"{where}: key {key!r} holds a lone surrogate escape '\\u{ord(found[0]):04x}' (half "
+                                "of a UTF-16 pair, not a character); write the character itself, or both escapes "
+                                "of its pair")
+            pending += item if isinstance(item, list) else [*item, *item.values()] if isinstance(item, dict) else []
+
+
 def _alpaca_turns(record: dict, where: str) -> tuple[list[tuple[str, str]], str]:
-    for key in ("instruction", "output"):
-        if not isinstance(record.get(key), str) or not record[key].strip():
-            raise DataError(f"{where}: key {key!r} must be a non-empty string")
-    extra = record.get("input") or ""
-    if not isinstance(extra, str):
-        raise DataError(f"{where}: key 'input' must be a string")
-    messages: list[tuple[str, str]] = []
-    if record.get("system"):
-        messages.append(("system", str(record["system"])))
-    for turn in record.get("history") or []:
-        if not (isinstance(turn, list) and len(turn) == 2 and all(isinstance(t, str) for t in turn)):
-            raise DataError(f"{where}: key 'history' must be a list of [question, answer] pairs")
-        messages += [("user", turn[0]), ("assistant", turn[1])]
-    messages.append(("user", record["instruction"] + ("\n" + extra if extra else "")))
-    return messages, record["output"]
+    """The turns of an alpaca record: `system`, `history` pairs, then `instruction` (+ `input`); `input`, `system`
+    and `history` may be null, read as absent."""
+    instruction, output = (values.text(record.get(key, MISSING), key, where, DataError)
+                           for key in ("instruction", "output"))
+    extra, system = (_optional_text(record.get(key), key, where) for key in ("input", "system"))
+    history = record.get("history") or []
+    if not isinstance(history, list) or not all(isinstance(turn, list) and len(turn) == 2 and
+                                                all(isinstance(t, str) for t in turn) for turn in history):
+        raise values.refuse(where, "history", "a list of [question, answer] pairs of strings", history, DataError)
+    messages = [("system", system)] if system else []
+    for question, answer in history:
+        messages += [("user", question), ("assistant", answer)]
+    messages.append(("user", instruction + ("\n" + extra if extra else "")))
+    return messages, output
+
+
+def _optional_text(value: Any, key: str, where: str) -> str:
+    """A string field that may be absent or null (read as empty)."""
+    return "" if value is None else values.text(value, key, where, DataError, empty=True)
 
 
 def _completion_turns(record: dict, where: str) -> tuple[list[tuple[str, str]], str]:
-    for key in ("prompt", "completion"):
-        if not isinstance(record.get(key), str) or not record[key].strip():
-            raise DataError(f"{where}: key {key!r} must be a non-empty string")
-    return [("user", record["prompt"])], record["completion"]
+    prompt, completion = (values.text(record.get(key, MISSING), key, where, DataError)
+                          for key in ("prompt", "completion"))
+    return [("user", prompt)], completion
 
 
 def _chat_turns(turns: Any, where: str) -> tuple[list[tuple[str, str]], str]:
     if not isinstance(turns, list) or len(turns) < 2:
-        raise DataError(f"{where}: key 'messages' must be a list of at least a user and an assistant turn")
+        raise values.refuse(where, "messages", "a list of at least a user and an assistant turn", turns, DataError)
     messages = []
     for i, turn in enumerate(turns):
-        if not isinstance(turn, dict) or turn.get("role") not in ROLES or not isinstance(turn.get("content"), str):
-            raise DataError(f"{where}: messages[{i}] needs 'role' in {ROLES} and a string 'content'")
-        messages.append((turn["role"], turn["content"]))
+        if not isinstance(turn, dict):
+            raise values.refuse(where, f"messages[{i}]", "an object with 'role' and 'content'", turn, DataError)
+        if turn.get("role", MISSING) not in ROLES:
+            raise values.refuse(where, f"messages[{i}].role", f"one of {ROLES}", turn.get("role", MISSING),
+                                DataError)
+        messages.append((turn["role"], values.text(turn.get("content", MISSING), f"messages[{i}].content", where,
+                                                   DataError, empty=True)))
     if messages[-1][0] != "assistant":
         raise DataError(f"{where}: the last message must be the assistant's answer")
     return messages[:-1], messages[-1][1]
@@ -201,7 +245,7 @@ def _fill(text: str, variables: Mapping[str, str], where: str) -> str:
     >>> _fill("I am {{Name}}.", {"NAME": "Aurora"}, "f.json:3")
     Traceback (most recent call last):
     ...
-    harness.data.DataError: f.json:3: placeholder {{Name}} has no value (did you mean {{NAME}}?; known: ['NAME'])
+    harness.data.errors.DataError: f.json:3: placeholder {{Name}} has no value (did you mean {{NAME}}?; known: ['NAME'])
     """
     def value(match: re.Match) -> str:
         name = match[1]
@@ -224,116 +268,14 @@ def _check_unique_ids(examples: list[Example]) -> None:
 
 
 def load_text_lines(path: str | Path) -> list[str]:
-    """Non-empty lines of a UTF-8 text file (held-out perplexity text, vocabulary sentences)."""
+    """Non-empty lines of a UTF-8 text file (held-out perplexity text, vocabulary sentences); a file with none is
+    an error (a figure over no text would be judged as if it were measured)."""
     text = read_text_file(Path(path), DataError, "text file")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise DataError(f"{path}: has no text ({'only blank lines' if text else 'the file is empty'}); write plain "
+                        "text into it, or delete it to leave its gates unjudged")
+    return lines
 
-
-@dataclass(frozen=True)
-class IdentitySpec:
-    """Who the tuned model must say it is, and which identities it must never claim."""
-
-    name: str
-    author: str
-    base_name: str = ""
-    base_author: str = ""
-    other_names: tuple[str, ...] = ()
-    other_authors: tuple[str, ...] = ()
-    system_prompt: str = ""  # the prompt-only baseline's instruction ({{NAME}} / {{AUTHOR}} filled); default below
-    prompt_shots: int = 0  # worked examples from the identity training data before every request of that baseline
-    prompt_seed: int = 0  # the draw of those examples
-
-    def __post_init__(self) -> None:
-        for key in ("name", "author"):
-            if not getattr(self, key).strip():
-                raise DataError(f"identity config: key {key!r} must be a non-empty string")
-
-    @property
-    def placeholders(self) -> dict[str, str]:
-        """Values of tunegate's own placeholders: `{{NAME}}`, `{{AUTHOR}}`, `{{BASE_NAME}}`, `{{BASE_AUTHOR}}`."""
-        return {"NAME": self.name, "AUTHOR": self.author, "BASE_NAME": self.base_name,
-                "BASE_AUTHOR": self.base_author}
-
-    @property
-    def variables(self) -> dict[str, str]:
-        """What fills a data file: `placeholders`, and `{{name}}` / `{{author}}`, the placeholders of
-        LLaMA-Factory's own `identity.json`, so that file works as shipped."""
-        return {**self.placeholders, "name": self.name, "author": self.author}
-
-    @property
-    def prompt(self) -> str:
-        """The system prompt that tells the base model the identity (the prompt-only baseline)."""
-        text = self.system_prompt or ("You are {{NAME}}, an AI assistant developed by {{AUTHOR}}. When asked who "
-                                      "you are or who made you, say that you are {{NAME}}, developed by {{AUTHOR}}.")
-        return text.replace("{{NAME}}", self.name).replace("{{AUTHOR}}", self.author)
-
-    @property
-    def foreign_terms(self) -> tuple[str, ...]:
-        """Every name or author the tuned model must not claim (the base's and other vendors')."""
-        terms = (self.base_name, self.base_author, *self.other_names, *self.other_authors)
-        return tuple(t for t in terms if t and t not in {self.name, self.author})
-
-
-def load_identity_spec(path: str | Path) -> IdentitySpec:
-    """Read an identity TOML file (`name`, `author`, `[base]`, `[others]`); unknown keys are errors."""
-    from harness.foundation.compat import tomllib
-
-    path = Path(path)
-    try:
-        raw = tomllib.loads(read_text_file(path, DataError, "identity config"))
-    except tomllib.TOMLDecodeError as err:
-        raise DataError(f"{path}: cannot read identity config: {err}") from None
-    allowed = {"name", "author", "base", "others", "system_prompt", "prompt_shots", "prompt_seed"}
-    if unknown := set(raw) - allowed:
-        raise DataError(f"{path}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-    base, others = raw.get("base", {}), raw.get("others", {})
-    for section, keys, given in (("base", {"name", "author"}, base), ("others", {"names", "authors"}, others)):
-        if unknown := set(given) - keys:
-            raise DataError(f"{path}: unknown key(s) in [{section}]: {sorted(unknown)}")
-    for key in ("prompt_shots", "prompt_seed"):
-        _require_whole_number(raw, key, f"{path}")
-    try:
-        return IdentitySpec(name=raw.get("name", ""), author=raw.get("author", ""),
-                            base_name=base.get("name", ""), base_author=base.get("author", ""),
-                            other_names=tuple(others.get("names", ())),
-                            other_authors=tuple(others.get("authors", ())),
-                            system_prompt=str(raw.get("system_prompt", "")),
-                            prompt_shots=raw.get("prompt_shots", 0), prompt_seed=raw.get("prompt_seed", 0))
-    except DataError as err:
-        raise DataError(f"{path}: {err}") from None
-
-
-@dataclass(frozen=True)
-class PromptBaseline:
-    """The prompt-only baseline of a task: a system prompt and `shots` worked examples (drawn with `seed` from the
-    task's training data, none of its dev items) before every question."""
-
-    system: str = "Answer with the fact only, as in the examples."
-    shots: int = 4
-    seed: int = 0
-
-
-def load_prompt_baseline(path: Path, table: str) -> PromptBaseline:
-    """Table `[table]` of a prompt-baseline TOML file (`fixtures/prompted.toml`); defaults when the file or table is
-    absent; an unknown key or a bad value is an error naming the file, table and key."""
-    from harness.foundation.compat import tomllib
-
-    if not path.is_file():
-        return PromptBaseline()
-    try:
-        raw = tomllib.loads(read_text_file(path, DataError, "prompt baseline config")).get(table, {})
-    except tomllib.TOMLDecodeError as err:
-        raise DataError(f"{path}: cannot read the prompt baseline config: {err}") from None
-    known = {"system", "shots", "seed"}
-    if unknown := sorted(set(raw) - known):
-        raise DataError(f"{path} [{table}]: unknown key(s) {unknown}; known: {sorted(known)}")
-    _require_whole_number(raw, "shots", f"{path} [{table}]")
-    return PromptBaseline(**raw)
-
-
-def _require_whole_number(raw: dict, key: str, where: str) -> None:
-    """A DataError naming `where` and `key` unless `raw[key]` (when given) is a whole number >= 0."""
-    value = raw.get(key, 0)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise DataError(f"{where}: key {key!r} must be a whole number >= 0, got {value!r}")
-
+__all__ = ["ContextOverflowError", "DataError", "Example", "IdentitySpec", "PromptBaseline", "load_examples",
+           "load_identity_spec", "load_prompt_baseline", "load_text_lines"]

@@ -1,4 +1,5 @@
-"""Reading the text files users hand in (datasets, gate and recipe configs, identity files, baselines) one way.
+"""Reading the text files users hand in (datasets, gate and recipe configs, identity files, baselines) one way,
+and the TOML ones parsed one way (`read_toml`).
 
 UTF-8, with or without a byte-order mark (editors on Windows add one; it is accepted, not an error). Anything
 else is an error of the caller's boundary type that names the file, what is wrong and what to do, instead of a
@@ -8,6 +9,7 @@ bare `UnicodeDecodeError` or `IsADirectoryError`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def read_text_file(path: Path, error: type[Exception], what: str = "file") -> str:
@@ -40,3 +42,27 @@ def read_text_file(path: Path, error: type[Exception], what: str = "file") -> st
     except UnicodeDecodeError as err:
         raise error(f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); save the file "
                     "as UTF-8") from None
+
+
+def read_toml(path: Path, error: type[Exception], what: str = "TOML file") -> dict[str, Any]:
+    """The TOML document of `path` (read as `read_text_file` reads it); `error(message)` naming the file when it is
+    not TOML, or nests arrays or tables deeper than the parser follows (it recurses: a RecursionError otherwise).
+
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "deep.toml"), "w") as f:
+    ...     _ = f.write("a = " + "[" * 50_000 + "]" * 50_000)
+    >>> read_toml(Path(folder) / "deep.toml", ValueError)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../deep.toml: not valid TOML (arrays or tables nested too deeply to read)
+    """
+    from harness.foundation.compat import tomllib
+
+    text = read_text_file(path, error, what)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise error(f"{path}: not valid TOML ({err})") from None
+    except RecursionError:
+        raise error(f"{path}: not valid TOML (arrays or tables nested too deeply to read)") from None

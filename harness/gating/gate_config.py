@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.data.folder import DataFolder
+from harness.foundation import values
 from harness.foundation.compat import tomllib
 from harness.foundation.records import MetricSpec
-from harness.foundation.textfiles import read_text_file
+from harness.foundation.textfiles import read_text_file, read_toml
 from harness.gating.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
 
 _RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + RULE_PATTERN + r"\s*$")
@@ -149,9 +150,8 @@ def gate_config_source(explicit: str | Path | None, rootdir: Path, fixtures: Pat
     gates.toml), or None when there is no gate config (reads at most pyproject.toml)."""
     if explicit:
         return str(explicit)
-    pyproject = rootdir / "pyproject.toml"
-    if pyproject.is_file() and _read_toml(pyproject).get("tool", {}).get("tunegate", {}).get("gates") is not None:
-        return f"{pyproject} [tool.tunegate.gates]"
+    if pyproject_gates(rootdir) is not None:
+        return f"{rootdir / 'pyproject.toml'} [tool.tunegate.gates]"
     default = DataFolder(fixtures).gates
     return str(default) if default.is_file() else None
 
@@ -164,14 +164,30 @@ def load_gate_config(explicit: str | Path | None, rootdir: Path, fixtures: Path,
     capabilities the file does not name take their `defaults`; `grading`: see `gate_config_from_mapping`."""
     if explicit:
         return gate_config_from_mapping(_read_toml(Path(explicit)), registry, str(explicit), defaults, grading)
-    pyproject = rootdir / "pyproject.toml"
-    if pyproject.is_file():
-        section = _read_toml(pyproject).get("tool", {}).get("tunegate", {}).get("gates")
-        if section is not None:
-            return gate_config_from_mapping(section, registry, f"{pyproject} [tool.tunegate.gates]", defaults,
-                                            grading)
+    section = pyproject_gates(rootdir)
+    if section is not None:
+        return gate_config_from_mapping(section, registry, f"{rootdir / 'pyproject.toml'} [tool.tunegate.gates]",
+                                        defaults, grading)
     default = DataFolder(fixtures).gates
     return gate_config_from_mapping(_read_toml(default), registry, str(default), defaults, grading)
+
+
+def pyproject_gates(rootdir: Path) -> Mapping[str, Any] | None:
+    """`[tool.tunegate.gates]` of the rootdir's pyproject.toml, None when there is none; `tool` and `tool.tunegate`
+    that are not tables, a key of `[tool.tunegate]` other than `gates`, or `gates` that is not a table is an error
+    naming the file and key."""
+    pyproject = rootdir / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    node: Any = read_toml(pyproject, GateConfigError, "pyproject.toml")
+    for key in ("tool", "tool.tunegate"):
+        node = node.get(key.rsplit(".", 1)[-1], {})
+        values.table(node, key, str(pyproject), GateConfigError)
+    if unknown := sorted(set(node) - {"gates"}):
+        raise GateConfigError(f"{pyproject} [tool.tunegate]: unknown key(s) {unknown}; known: ['gates'] (the "
+                              "other settings are pytest options: addopts in [tool.pytest.ini_options])")
+    return None if "gates" not in node else values.table(node["gates"], "tool.tunegate.gates", str(pyproject),
+                                                  GateConfigError)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -76,7 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if misuse := own_suites_from_elsewhere(config) or misread_option_value(config):
         raise pytest.UsageError(misuse)
     settings = _settings(config)
-    source = gate_config_source(settings.gates_file, settings.rootdir, settings.fixtures)
+    with usage_error(InputError):
+        source = gate_config_source(settings.gates_file, settings.rootdir, settings.fixtures)
     if source is None and not (settings.gates_file or settings.baseline or settings.save_baseline):
         config.stash[DORMANT] = (f"no gate config was found: not {settings.data_folder.gates} (the data "
                                  "folder, --data-dir), no [tool.tunegate.gates] in pyproject.toml, no --gates FILE. "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.data import DataError, Example, IdentitySpec, load_examples, load_text_lines
+from harness.data import DataError, Example, IdentitySpec, load_examples, load_prompt_baseline, load_text_lines
 from harness.data.folder import BUILTIN_IDENTITY, PROBES, SELF_COGNITION, SPLITS, TASKS, DataFolder, task_file
 from harness.data.prep import shared_records
 from harness.evaluators.checkpoints import find_checkpoints
@@ -152,11 +152,12 @@ def check_adapters(settings: Settings, base: ModelFacts | None) -> None:
 
 
 def check_data_folder(fixtures: Path, base: ModelFacts | None, prompt_format: str = "auto") -> list[str]:
-    """The data folder's recipes, identity file, identity data, task datasets and held-out text (those that
-    exist; a suite that needs a missing one says so when it runs). Returns overlap warnings."""
+    """The data folder's recipes, prompt baseline, identity file, identity data, task datasets and held-out text
+    (those that exist; a suite that needs a missing one says so when it runs). Returns overlap warnings."""
     folder = DataFolder(fixtures)
     for name in recipe_names(folder.recipes):
         load_recipe(folder.recipes, name)
+    load_prompt_baseline(folder.prompted, "new_task")
     spec = folder.identity_spec()
     datasets = identity_datasets(fixtures, spec) + task_datasets(fixtures)
     if folder.heldout.exists():

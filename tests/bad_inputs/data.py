@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
-from tests.bad_inputs.project import ACCEPTED, DEV, ROOT, BadInput, Project, bom, dev_record, latin_1, records
+from tests.bad_inputs.project import (
+    ACCEPTED,
+    DEV,
+    ROOT,
+    BadInput,
+    Plant,
+    Project,
+    bom,
+    dev_record,
+    latin_1,
+    records,
+    replace_in,
+)
 
-TITLE = "the data folder (datasets, identity, recipes)"
+TITLE = "the data folder (datasets, identity, recipes, prompt baselines, pyproject.toml)"
+IDENTITY, PROBES, RECIPES, PROMPTED, HELDOUT = ("identity/identity.toml", "identity/probes.json", "recipes.toml",
+                                                "prompted.toml", "perplexity/heldout.txt")
+CHAT = {"id": "chat-1", "messages": [{"role": "user", "content": "Capital of Velmaria?"},
+                                     {"role": "assistant", "content": "Velmar"}]}
 
 
 def _overlapping_dev(records: list) -> list:
@@ -17,14 +34,27 @@ def _overlapping_dev(records: list) -> list:
     return fresh + train[:2]
 
 
-def _broken_extension_data(p: Project) -> list[str]:
-    (p.root / "broken.json").write_text('[{"instruction": "Hi" "output": "Hello"}]')
-    (p.root / "test_extension.py").write_text(
-        "import pytest\nfrom pathlib import Path\nfrom harness.data import load_examples\n\n"
-        "pytestmark = pytest.mark.old_task\n\n\n@pytest.fixture(scope='session')\ndef examples():\n"
-        "    return load_examples(Path(__file__).parent / 'broken.json')\n\n\n"
-        "@pytest.mark.parametrize('item', range(100))\ndef test_item(examples, item):\n    assert examples\n")
-    return []
+def _extension_reading(name: str, content: str) -> Plant:
+    """A test extension whose session fixture (used by 100 tests) reads data file `name`, holding `content`."""
+    def plant(p: Project) -> list[str]:
+        (p.root / name).write_text(content)
+        (p.root / "test_extension.py").write_text(
+            "import pytest\nfrom pathlib import Path\nfrom harness.data import load_examples\n\n"
+            "pytestmark = pytest.mark.old_task\n\n\n@pytest.fixture(scope='session')\ndef examples():\n"
+            f"    return load_examples(Path(__file__).parent / {name!r})\n\n\n"
+            "@pytest.mark.parametrize('item', range(100))\ndef test_item(examples, item):\n    assert examples\n")
+        return []
+    return plant
+
+
+def _written(path: str, content: str) -> Plant:
+    """Data file `path` replaced by `content`."""
+    return lambda p: ((p.data / path).write_text(content, encoding="utf-8"), [])[1]
+
+
+def _pyproject(content: str) -> Plant:
+    """The project's pyproject.toml (in its rootdir) holding `content`."""
+    return lambda p: ((p.root / "pyproject.toml").write_text(content), [])[1]
 
 
 def _builtin_without_data(p: Project) -> list[str]:
@@ -76,7 +106,7 @@ CASES = [
              ("identity/identity.toml", "key 'prompt_shots' must be a whole number >= 0, got -1")),
     BadInput("recipe-invalid", "a recipe with r = 0",
              lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace("\nr = 16 ", "\nr = 0 ", 1)), [])[1],
-             ("recipes.toml [identity]", "r must be >= 1")),
+             ("recipes.toml [identity]", "key 'r' must be a whole number >= 1, got 0")),
     BadInput("recipe-missing-target-module", "a recipe targeting a module the base does not have (refused before "
              "training, close matches named)",
              lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace(
@@ -86,7 +116,149 @@ CASES = [
              lambda p: (p.rewrite(p.data / "recipes.toml", lambda t: t.replace("\nr = 16 ", "\nr = 512 ", 1)), [])[1],
              ("recipes.toml [identity]", "r = 512 exceeds the smaller side")),
     BadInput("fixture-error-stops-session", "a data file a session fixture of 100 tests cannot read",
-             _broken_extension_data, ("broken.json:1", "invalid JSON"), runs_tests=True),
+             _extension_reading("broken.json", '[{"instruction": "Hi" "output": "Hello"}]'),
+             ("broken.json:1", "invalid JSON"), runs_tests=True),
     BadInput("builtin-without-its-data", "--base-model builtin with a data folder that can neither ship nor build it",
              _builtin_without_data, ("--base-model builtin", "builtin/base_identity.json"), runs_tests=True),
+    # identity.toml: every key of its type (a boolean is not a number)
+    BadInput("identity-name-not-text", "identity.toml `name = 5`", replace_in(IDENTITY, 'name = "Aurora"', "name = 5"),
+             ("identity/identity.toml", "key 'name' must be a non-empty string, got 5 (a whole number)")),
+    BadInput("identity-author-a-list", "identity.toml `author = [\"a\"]`",
+             replace_in(IDENTITY, 'author = "Kestrel Labs"', 'author = ["a"]'),
+             ("identity/identity.toml", "key 'author' must be a non-empty string, got ['a'] (a list)")),
+    BadInput("identity-name-missing", "identity.toml without `name`", replace_in(IDENTITY, 'name = "Aurora"\n', ""),
+             ("identity/identity.toml", "key 'name' must be a non-empty string, got nothing (the key is missing)")),
+    BadInput("identity-prompt-shots-text", "identity.toml `prompt_shots = \"3\"`",
+             replace_in(IDENTITY, "\n[base]", '\nprompt_shots = "3"\n[base]'),
+             ("identity/identity.toml", "key 'prompt_shots' must be a whole number >= 0, got '3' (a string)")),
+    BadInput("identity-prompt-shots-bool", "identity.toml `prompt_shots = true` (Python counts True as 1)",
+             replace_in(IDENTITY, "\n[base]", "\nprompt_shots = true\n[base]"),
+             ("identity/identity.toml", "key 'prompt_shots' must be a whole number >= 0, got true (a boolean)")),
+    BadInput("identity-system-prompt-not-text", "identity.toml `system_prompt = 1`",
+             replace_in(IDENTITY, "\n[base]", "\nsystem_prompt = 1\n[base]"),
+             ("identity/identity.toml", "key 'system_prompt' must be a string, got 1 (a whole number)")),
+    BadInput("identity-deeply-nested", "identity.toml with 100 000 nested arrays (the TOML parser recurses)",
+             replace_in(IDENTITY, 'name = "Aurora"', "name = " + "[" * 100_000 + "]" * 100_000),
+             ("identity/identity.toml", "not valid TOML (arrays or tables nested too deeply to read)")),
+    BadInput("identity-base-not-table", "identity.toml `base = \"Atlas\"` instead of a [base] table",
+             replace_in(IDENTITY, '[base]\nname = "Atlas"\nauthor = "Northwind"', 'base = "Atlas"'),
+             ("identity/identity.toml", "key 'base' must be a table, got 'Atlas' (a string)")),
+    BadInput("identity-other-names-text", "identity.toml [others] `names` a string, not a list",
+             lambda p: (p.rewrite(p.data / IDENTITY, lambda t: re.sub(r"\nnames = \[.*", '\nnames = "ChatGPT"', t)),
+                        [])[1],
+             ("identity/identity.toml [others]", "key 'names' must be a list of strings, got 'ChatGPT' (a string)")),
+    # datasets: text that is not text, JSON too deep to read, records of the wrong shape
+    BadInput("dataset-lone-surrogate", "a lone surrogate escape (\\ud800) in a dataset's JSON string",
+             replace_in(DEV, "Zelnisia", "Zelni\\ud800sia"),
+             ("tasks/base/dev.json:2", "key 'instruction' holds a lone surrogate escape '\\ud800'")),
+    BadInput("dataset-deeply-nested", "100 000 nested `[` in a dataset (Python's JSON parser recurses)",
+             _written(DEV, "[" + "[" * 100_000 + "]" * 100_000 + "]"),
+             ("tasks/base/dev.json:1", "nested too deeply to read")),
+    BadInput("dataset-top-level-object", "a .json dataset holding an object, not a list of records",
+             _written(DEV, '{"records": []}'), ("tasks/base/dev.json:1", "expected a JSON list of records, got an "
+                                                "object")),
+    BadInput("dataset-jsonl-line-not-object", "a .jsonl line that is a list, not a record",
+             _extension_reading("extra.jsonl", '{"instruction": "Hi", "output": "Hello"}\n["Hi", "Hello"]\n'),
+             ("extra.jsonl:2", "a record must be a JSON object, got ['Hi', 'Hello'] (a list)"), runs_tests=True),
+    BadInput("dataset-output-a-number", "a dev record whose `output` is a number", records(DEV, dev_record(output=5)),
+             ("tasks/base/dev.json:1", "key 'output' must be a non-empty string, got 5 (a whole number)")),
+    BadInput("dataset-instruction-a-list", "a dev record whose `instruction` is a list",
+             records(DEV, dev_record(instruction=["Capital?"])),
+             ("tasks/base/dev.json:1", "key 'instruction' must be a non-empty string, got ['Capital?'] (a list)")),
+    BadInput("dataset-input-null", "a dev record with `input: null` (read as no input, as the loader documents)",
+             records(DEV, dev_record(input=None)), (), ACCEPTED),
+    BadInput("dataset-input-a-number", "a dev record with `input: 0` (once read as no input)",
+             records(DEV, dev_record(input=0)),
+             ("tasks/base/dev.json:1", "key 'input' must be a string, got 0 (a whole number)")),
+    BadInput("dataset-system-a-number", "a dev record with `system: 1` (once read as the text \"1\")",
+             records(DEV, dev_record(system=1)),
+             ("tasks/base/dev.json:1", "key 'system' must be a string, got 1 (a whole number)")),
+    BadInput("dataset-history-not-pairs", "a dev record whose `history` is a list of strings, not of pairs",
+             records(DEV, dev_record(history=["Hi", "Hello"])),
+             ("tasks/base/dev.json:1", "key 'history' must be a list of [question, answer] pairs of strings, got "
+              "['Hi', 'Hello'] (a list)")),
+    BadInput("dataset-id-a-list", "a dev record whose `id` is a list", records(DEV, dev_record(id=["a"])),
+             ("tasks/base/dev.json:1", "key 'id' must be a non-empty string or a whole number, got ['a'] (a list)")),
+    BadInput("dataset-id-a-decimal", "a dev record whose `id` is 1.5", records(DEV, dev_record(id=1.5)),
+             ("tasks/base/dev.json:1", "key 'id' must be a non-empty string or a whole number, got 1.5")),
+    BadInput("dataset-lang-not-text", "a dev record whose `lang` is a number", records(DEV, dev_record(lang=1)),
+             ("tasks/base/dev.json:1", "key 'lang' must be a non-empty string, got 1 (a whole number)")),
+    BadInput("dataset-chat-unknown-role", "a chat record with role `bot`",
+             records(DEV, lambda r: [{**CHAT, "messages": [{"role": "bot", "content": "Hi"},
+                                                           *CHAT["messages"]]}, *r[1:]]),
+             ("tasks/base/dev.json:1", "key 'messages[0].role' must be one of ('system', 'user', 'assistant'), "
+              "got 'bot' (a string)")),
+    BadInput("dataset-chat-content-not-text", "a chat record whose `content` is a number",
+             records(DEV, lambda r: [{**CHAT, "messages": [CHAT["messages"][0], {"role": "assistant", "content": 4}]},
+                                     *r[1:]]),
+             ("tasks/base/dev.json:1", "key 'messages[1].content' must be a string, got 4 (a whole number)")),
+    # probes.json: each field of a probe
+    BadInput("probe-kind-a-list", "a probe whose `kind` is a list", records(PROBES, dev_record(kind=["held_out"])),
+             ("identity/probes.json:1", "key 'kind' must be one of")),
+    BadInput("probe-lang-a-number", "a probe whose `lang` is a number", records(PROBES, dev_record(lang=7)),
+             ("identity/probes.json:1", "key 'lang' must be a non-empty string, got 7 (a whole number)")),
+    BadInput("probe-id-a-bool", "a probe whose `id` is true", records(PROBES, dev_record(id=True)),
+             ("identity/probes.json:1", "key 'id' must be a non-empty string or a whole number, got true")),
+    BadInput("probe-instruction-null", "a probe whose `instruction` is null", records(PROBES, dev_record(
+        instruction=None)), ("identity/probes.json:1", "key 'instruction' must be a non-empty string, got null")),
+    BadInput("probe-output-a-list", "a probe whose `output` is a list", records(PROBES, dev_record(output=["I am"])),
+             ("identity/probes.json:1", "key 'output' must be a non-empty string, got ['I am'] (a list)")),
+    # perplexity/heldout.txt: a perplexity over no text must not pass
+    BadInput("heldout-empty", "an empty perplexity/heldout.txt", _written(HELDOUT, ""),
+             ("perplexity/heldout.txt", "has no text (the file is empty)")),
+    BadInput("heldout-blank-lines", "a perplexity/heldout.txt of blank lines", _written(HELDOUT, "\n   \n\t\n"),
+             ("perplexity/heldout.txt", "has no text (only blank lines)")),
+    # recipes.toml: types and ranges of every key
+    BadInput("recipe-learning-rate-text", "recipes.toml `learning_rate = \"2e-4\"`",
+             replace_in(RECIPES, "learning_rate = 3e-3", 'learning_rate = "2e-4"'),
+             ("recipes.toml [identity]", "key 'learning_rate' must be a number > 0, got '2e-4' (a string)")),
+    BadInput("recipe-alpha-decimal", "recipes.toml `alpha = 16.5` (peft declares lora_alpha a whole number)",
+             replace_in(RECIPES, "alpha = 32", "alpha = 16.5"),
+             ("recipes.toml [identity]", "key 'alpha' must be a whole number >= 1, got 16.5 (a decimal number)")),
+    BadInput("recipe-r-bool", "recipes.toml `r = true`", replace_in(RECIPES, "\nr = 16 ", "\nr = true "),
+             ("recipes.toml [identity]", "key 'r' must be a whole number >= 1, got true (a boolean)")),
+    BadInput("recipe-epochs-negative", "recipes.toml `epochs = -1` beside `steps` (once ignored)",
+             replace_in(RECIPES, "\nsteps = 250", "\nsteps = 250\nepochs = -1"),
+             ("recipes.toml [identity]", "key 'epochs' must be a number > 0, got -1 (a whole number)")),
+    BadInput("recipe-epochs-zero", "recipes.toml `epochs = 0` in a sequence recipe",
+             replace_in(RECIPES, "\nsteps = 120", "\nsteps = 120\nepochs = 0"),
+             ("recipes.toml [sequence.naive]", "key 'epochs' must be a number > 0, got 0 (a whole number)")),
+    BadInput("recipe-dropout-one", "recipes.toml `dropout = 1.0`",
+             replace_in(RECIPES, "dropout = 0.0", "dropout = 1.0"),
+             ("recipes.toml [identity]", "key 'dropout' must be a number in [0, 1), got 1.0 (a decimal number)")),
+    BadInput("recipe-key-outside-a-table", "recipes.toml `learning_rate = 1e-3` above every table",
+             lambda p: (p.rewrite(p.data / RECIPES, lambda t: "learning_rate = 1e-3\n" + t), [])[1],
+             ("recipes.toml: key 'learning_rate' must be a table (a recipe, or a group of recipes), got 0.001",)),
+    BadInput("recipe-group-value-not-table", "recipes.toml `naive = 5` in the [sequence] group of recipe tables",
+             replace_in(RECIPES, "[sequence.naive]", "[sequence]\nnaive = 5\n[sequence.naive2]"),
+             ("recipes.toml [sequence]: key 'naive' must be a table (a recipe, or a group of recipes), got 5",)),
+    BadInput("recipe-target-modules-number", "recipes.toml `target_modules = 5`",
+             replace_in(RECIPES, 'target_modules = "all-linear"', "target_modules = 5"),
+             ("recipes.toml [identity]", "key 'target_modules' must be \"all-linear\", a module name or a list of "
+              "module names, got 5")),
+    # prompted.toml: read at configure
+    BadInput("prompted-shots-text", "prompted.toml `shots = \"4\"`", replace_in(PROMPTED, "shots = 4", 'shots = "4"'),
+             ("prompted.toml [new_task]", "key 'shots' must be a whole number >= 0, got '4' (a string)")),
+    BadInput("prompted-seed-negative", "prompted.toml `seed = -1`", replace_in(PROMPTED, "seed = 0", "seed = -1"),
+             ("prompted.toml [new_task]", "key 'seed' must be a whole number >= 0, got -1")),
+    BadInput("prompted-system-not-text", "prompted.toml `system = 5`",
+             replace_in(PROMPTED, 'system = "Answer with the fact only, as in the examples."', "system = 5"),
+             ("prompted.toml [new_task]", "key 'system' must be a string, got 5 (a whole number)")),
+    BadInput("prompted-table-not-table", "prompted.toml `new_task = 4` instead of a table", _written(PROMPTED,
+             "new_task = 4\n"), ("prompted.toml", "key 'new_task' must be a table, got 4 (a whole number)")),
+    BadInput("prompted-unknown-table", "prompted.toml with `[newtask]` for `[new_task]`",
+             replace_in(PROMPTED, "[new_task]", "[newtask]"), ("prompted.toml", "unknown table(s) ['newtask']")),
+    # pyproject.toml [tool.tunegate]
+    BadInput("pyproject-gates-text", "pyproject.toml `[tool.tunegate] gates = \"strict\"`",
+             _pyproject('[tool.tunegate]\ngates = "strict"\n'),
+             ("pyproject.toml", "key 'tool.tunegate.gates' must be a table, got 'strict' (a string)")),
+    BadInput("pyproject-tunegate-not-table", "pyproject.toml `[tool] tunegate = true`",
+             _pyproject("[tool]\ntunegate = true\n"),
+             ("pyproject.toml", "key 'tool.tunegate' must be a table, got true (a boolean)")),
+    BadInput("pyproject-not-toml", "a pyproject.toml that is not TOML (pytest reads it first, and says so)",
+             _pyproject("[tool.tunegate\ngates = {}\n"),
+             ("pyproject.toml", "Expected ']' at the end of a table declaration")),
+    BadInput("pyproject-unknown-key", "pyproject.toml `[tool.tunegate] data_dir = \"data\"` (an option, not a key)",
+             _pyproject('[tool.tunegate]\ndata_dir = "data"\n'),
+             ("pyproject.toml [tool.tunegate]", "unknown key(s) ['data_dir']")),
 ]

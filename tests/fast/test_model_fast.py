@@ -77,9 +77,9 @@ def test_builtin_cache_key_tracks_recipe_and_data(project_root):
 
 
 @pytest.mark.parametrize(("values", "fragment"), [
-    ({"r": 0}, "LoraRecipe.r must be >= 1"),
-    ({"dropout": 1.5}, "LoraRecipe.dropout must be in"),
-    ({"replay_ratio": 1.0}, "LoraRecipe.replay_ratio"),
+    ({"r": 0}, "recipes.toml [x]: key 'r' must be a whole number >= 1, got 0"),
+    ({"dropout": 1.5}, "recipes.toml [x]: key 'dropout' must be a number in [0, 1)"),
+    ({"replay_ratio": 1.0}, "recipes.toml [x]: key 'replay_ratio'"),
     ({"early_stopping_patience": 2}, "needs eval_every"),
     ({"rank": 8}, "unknown LoraRecipe key(s) ['rank']"),
 ])

@@ -79,7 +79,7 @@ def test_frozen_layers_and_l2_penalty(base_model):
         param.add_(1.0)
     assert float(penalty().detach()) == pytest.approx(0.5 * param.numel())
     assert l2_penalty(model, 0.0) is None
-    with pytest.raises(ValueError, match=r"l2_to_previous must be >= 0"):
+    with pytest.raises(ValueError, match=r"key 'l2_to_previous' must be a number >= 0"):
         LoraRecipe(l2_to_previous=-1)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from harness.foundation.compat import tomllib
 from harness.foundation.errors import InputError
-from harness.foundation.textfiles import read_text_file
+from harness.foundation.textfiles import read_toml
+from harness.foundation.values import number, refuse, text, whole_number
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class LoraRecipe:
     >>> LoraRecipe(r=0)
     Traceback (most recent call last):
     ...
-    ValueError: LoraRecipe.r must be >= 1, got 0
+    ValueError: LoraRecipe: key 'r' must be a whole number >= 1, got 0 (a whole number)
     """
 
     r: int = 8
@@ -56,38 +57,19 @@ class LoraRecipe:
     loraplus_lr_ratio: float = 1.0
 
     def __post_init__(self) -> None:
-        _at_least(self, "r", 1)
-        _at_least(self, "alpha", 1)
-        _at_least(self, "batch_size", 1)
-        _at_least(self, "gradient_accumulation", 1)
-        _at_least(self, "max_length", 8)
-        _at_least(self, "eval_every", 0)
-        _at_least(self, "early_stopping_patience", 0)
-        _at_least(self, "train_top_layers", 0)
-        if not self.loraplus_lr_ratio >= 1:
-            raise ValueError(f"LoraRecipe.loraplus_lr_ratio must be >= 1, got {self.loraplus_lr_ratio}")
-        if not self.l2_to_previous >= 0:
-            raise ValueError(f"LoraRecipe.l2_to_previous must be >= 0, got {self.l2_to_previous}")
-        if self.steps is not None:
-            _at_least(self, "steps", 1)
-        elif not self.epochs > 0:
-            raise ValueError(f"LoraRecipe.epochs must be > 0 when steps is not set, got {self.epochs}")
-        for key, low, high in (("dropout", 0.0, 0.99), ("warmup_ratio", 0.0, 0.9), ("replay_ratio", 0.0, 0.95)):
-            if not low <= getattr(self, key) <= high:
-                raise ValueError(f"LoraRecipe.{key} must be in [{low}, {high}], got {getattr(self, key)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"LoraRecipe.learning_rate must be > 0, got {self.learning_rate}")
-        if self.early_stopping_patience and not self.eval_every:
-            raise ValueError("LoraRecipe.early_stopping_patience needs eval_every > 0")
+        check_values(lambda key: getattr(self, key), "LoraRecipe")
         if isinstance(self.target_modules, list):
             object.__setattr__(self, "target_modules", tuple(self.target_modules))
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any], where: str = "recipe") -> LoraRecipe:
-        """Build a recipe from a config mapping; an unknown key is an error naming it."""
+        """Build a recipe from a config mapping; an unknown key, or a value of the wrong type or range, is an error
+        naming `where` and the key."""
         known = {f.name for f in fields(cls)}
         if unknown := sorted(set(values) - known):
             raise ValueError(f"{where}: unknown LoraRecipe key(s) {unknown}; known: {sorted(known)}")
+        defaults = {f.name: f.default for f in fields(cls)}
+        check_values(lambda key: values.get(key, defaults[key]), where)
         return cls(**values)
 
     def peft_config(self) -> Any:
@@ -108,11 +90,17 @@ class LoraRecipe:
 
 def recipe_names(path: Path) -> list[str]:
     """The dotted names of every recipe table in a recipes TOML file (a table holding only tables, like
-    `[sequence]`, is a group); none when the file does not exist."""
+    `[sequence]`, is a group); none when the file does not exist. A value beside recipe tables (a top-level key, or
+    a key of a group that is no recipe key) is an error: it belongs to no recipe."""
     table = _recipe_tables(path)
+    recipe_keys = {f.name for f in fields(LoraRecipe)}
 
     def names(prefix: str, node: dict) -> list[str]:
         groups = [(k, v) for k, v in node.items() if isinstance(v, dict)]
+        if not prefix or (groups and not recipe_keys & set(node)):  # a group: its values must be tables
+            for key, value in node.items():
+                refuse_unless(isinstance(value, dict), f"{path} [{prefix}]" if prefix else str(path), key,
+                              "a table (a recipe, or a group of recipes)", value)
         if prefix and (len(groups) < len(node) or not node):
             return [prefix]
         return [n for k, v in groups for n in names(f"{prefix}.{k}" if prefix else k, v)]
@@ -121,10 +109,7 @@ def recipe_names(path: Path) -> list[str]:
 
 
 def _recipe_tables(path: Path) -> dict:
-    try:
-        return tomllib.loads(read_text_file(path, RecipeError, "recipe TOML file")) if path.exists() else {}
-    except tomllib.TOMLDecodeError as err:
-        raise RecipeError(f"{path}: invalid TOML: {err}") from None
+    return read_toml(path, RecipeError, "recipe TOML file") if path.exists() else {}
 
 
 def load_recipe(path: Path, name: str) -> LoraRecipe:
@@ -133,8 +118,7 @@ def load_recipe(path: Path, name: str) -> LoraRecipe:
     table = _recipe_tables(path)
     for part in name.split("."):
         table = table.get(part, {})
-        if not isinstance(table, dict):
-            raise RecipeError(f"{path} [{name}]: expected a table, got {table!r}")
+        refuse_unless(isinstance(table, dict), f"{path} [{name}]", part, "a table", table)
     where = f"{path} [{name}]"
     try:
         return LoraRecipe.from_mapping(table, where=where)
@@ -147,8 +131,41 @@ class RecipeError(InputError):
     """A recipe in recipes.toml is unreadable or invalid; the message names the file and the table."""
 
 
-def _at_least(recipe: LoraRecipe, key: str, low: int) -> None:
-    value = getattr(recipe, key)
-    if not isinstance(value, int) or value < low:
-        raise ValueError(f"LoraRecipe.{key} must be >= {low}, got {value!r}")
+def refuse_unless(ok: bool, where: str, key: str, expected: str, value: Any) -> None:
+    """A RecipeError `WHERE: key 'K' must be EXPECTED, got VALUE` unless `ok`."""
+    if not ok:
+        raise refuse(where, key, expected, value, RecipeError)
 
+
+WHOLE = {"r": 1, "alpha": 1, "batch_size": 1, "gradient_accumulation": 1, "max_length": 8, "eval_every": 0,
+         "early_stopping_patience": 0, "train_top_layers": 0, "seed": 0}  # key: the least value
+RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {  # key: the range in words, and its test
+    "dropout": ("a number in [0, 1)", lambda v: 0 <= v < 1),
+    "warmup_ratio": ("a number in [0, 0.9]", lambda v: 0 <= v <= 0.9),
+    "replay_ratio": ("a number in [0, 0.95]", lambda v: 0 <= v <= 0.95),
+    "epochs": ("a number > 0", lambda v: v > 0),
+    "learning_rate": ("a number > 0", lambda v: v > 0),
+    "weight_decay": ("a number >= 0", lambda v: v >= 0),
+    "l2_to_previous": ("a number >= 0", lambda v: v >= 0),
+    "loraplus_lr_ratio": ("a number >= 1", lambda v: v >= 1),
+}
+
+
+def check_values(value: Callable[[str], Any], where: str) -> None:
+    """Every recipe key's value (`value(key)`) of the right type and range: a ValueError `WHERE: key 'K' must be
+    ..., got ...` for the first that is not (a boolean is not a number; `alpha` is a whole number, as peft's
+    `LoraConfig.lora_alpha` is declared)."""
+    for key, low in WHOLE.items():
+        whole_number(value(key), key, where, ValueError, low)
+    for key, (expected, ok) in RANGES.items():
+        number(value(key), key, where, ValueError, expected, ok)
+    if value("steps") is not None:
+        whole_number(value("steps"), "steps", where, ValueError, 1)
+    modules = value("target_modules")
+    if not (isinstance(modules, str) and modules.strip()) and not (
+            isinstance(modules, (list, tuple)) and modules and all(isinstance(m, str) and m for m in modules)):
+        raise refuse(where, "target_modules", '"all-linear", a module name or a list of module names', modules,
+                     ValueError)
+    text(value("replay_source"), "replay_source", where, ValueError)
+    if value("early_stopping_patience") and not value("eval_every"):
+        raise ValueError(f"{where}: key 'early_stopping_patience' needs eval_every > 0")
