@@ -21,9 +21,8 @@ from typing import Any
 
 from harness.data.folder import DataFolder
 from harness.foundation import values
-from harness.foundation.compat import tomllib
 from harness.foundation.records import MetricSpec
-from harness.foundation.textfiles import read_text_file, read_toml
+from harness.foundation.textfiles import read_toml
 from harness.gating.gates import RULE_PATTERN, Gate, GateConfigError, GateConfigMissing, RelativeGate, parse_gate
 
 _RELATIVE = re.compile(r"^\s*([-+])\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*(%?)" + RULE_PATTERN + r"\s*$")
@@ -191,9 +190,7 @@ def pyproject_gates(rootdir: Path) -> Mapping[str, Any] | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        if not path.exists():
-            raise GateConfigMissing(f"{path}: gate config file not found")
-        return tomllib.loads(read_text_file(path, GateConfigError, "gate config TOML file"))
-    except tomllib.TOMLDecodeError as err:
-        raise GateConfigError(f"{path}: invalid TOML: {err}") from None
+    """A gate config file's document; a missing file is `GateConfigMissing`, anything else unreadable an error."""
+    if not path.exists():
+        raise GateConfigMissing(f"{path}: gate config file not found")
+    return read_toml(path, GateConfigError, "gate config TOML file")
