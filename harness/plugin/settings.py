@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.data.folder import DataFolder
 from harness.foundation.cache import resolve_cache_root
-from harness.gating.baselines import baseline_path
+from harness.gating.baselines import BaselineError, baseline_path
 from harness.model.answer_stores import sqlite_file_problem
 from harness.plugin.options import REQUIRED, Given, check_values, option
 
@@ -46,9 +47,16 @@ def _history(value: str | None, given: Given) -> Path:
     return _absolute(value, given) or given.in_rootdir(given.values["report_dir"]) / "history.csv"
 
 
-def _baseline(value: str | None, given: Given) -> Path | None:
-    """`<baseline-dir>/NAME.json`; a name with other characters raises BaselineError."""
-    return baseline_path(given.in_rootdir(given.values["baseline_dir"]), value) if value else None
+def _baseline(flag: str) -> Callable[[str | None, Given], Path | None]:
+    """The converter of `flag`: NAME to `<baseline-dir>/NAME.json`; an empty NAME (an unset variable, as in
+    `--baseline "$NAME"`) or one with other characters than letters, digits, '.', '_' and '-' raises
+    BaselineError."""
+    def convert(value: str | None, given: Given) -> Path | None:
+        if value is not None and not value.strip():
+            raise BaselineError(f"{flag} {value!r}: the baseline name is empty (an unset variable, as in {flag} "
+                                "\"$NAME\"?); give a name, or leave the option out")
+        return baseline_path(given.in_rootdir(given.values["baseline_dir"]), value) if value else None
+    return convert
 
 
 def _prompt_format(value: str, _: Given) -> str:
@@ -215,7 +223,7 @@ class Settings:
         doc="audit history, `.csv` or `.parquet`, appended")
     save_baseline: Path | None = option(
         "--save-baseline", "store this run's metrics and outputs as baseline NAME (refused when a gate failed or "
-        "tests were deselected)", convert=_baseline, metavar="NAME",
+        "tests were deselected)", convert=_baseline("--save-baseline"), metavar="NAME",
         doc="store this run's metrics and outputs as baseline NAME (refused, exit 4, when a gate failed or tests "
             "were deselected; never after an interrupted or erroring run)")
     save_baseline_anyway: bool = option(
@@ -228,7 +236,7 @@ class Settings:
         doc="replace the seed of every training recipe (what `bench/seed_sweep.py` varies)")
     baseline: Path | None = option(
         "--baseline", "compare with stored baseline NAME ([baseline] and [drift] gates); a missing baseline is an "
-        "error", convert=_baseline, metavar="NAME",
+        "error", convert=_baseline("--baseline"), metavar="NAME",
         doc="compare with baseline NAME (`[baseline]` and `[drift]` gates); missing = error")
     baseline_dir: Path | None = option(  # None when built without pytest (then no baseline is named)
         "--baseline-dir", "folder of baseline files (default: baselines)", default="baselines", value=None,
