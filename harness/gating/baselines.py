@@ -81,7 +81,7 @@ def load_baseline(path: Path) -> dict:
         raise BaselineError(f"{path}: a symbolic link to {os.readlink(path)}, which does not exist; point the link "
                             "at the baseline file, or remove it and save one with --save-baseline "
                             f"{path.stem}")
-    if not path.is_file():
+    if not path.exists():
         raise BaselineError(f"baseline {path.stem!r} not found at {path}; create it with --save-baseline "
                             f"{path.stem} (nothing is written without that option)")
     document = read_json(path, read_text_file(path, BaselineError, "baseline file"), BaselineError)

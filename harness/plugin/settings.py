@@ -44,7 +44,8 @@ def _in_rootdir(value: str, given: Given) -> Path:
 
 
 def _history(value: str | None, given: Given) -> Path:
-    return _absolute(value, given) or given.in_rootdir(given.values["report_dir"]) / "history.csv"
+    """--history made absolute without following a link (it is written through), else the report folder's."""
+    return Path(os.path.abspath(value)) if value else given.in_rootdir(given.values["report_dir"]) / "history.csv"
 
 
 def _baseline(flag: str) -> Callable[[str | None, Given], Path | None]:

@@ -109,6 +109,24 @@ def _dangling_baseline(p: Project) -> list[str]:
     return ["--baseline", "release"]
 
 
+def _baseline_through_link(p: Project) -> list[str]:
+    """baselines/release.json a link to a file shared between repositories; this run saves over it."""
+    (p.root / "shared").mkdir()
+    (p.baselines / "release.json").rename(p.root / "shared/release.json")
+    os.symlink(p.root / "shared/release.json", p.baselines / "release.json")
+    return ["--save-baseline", "release"]
+
+
+def _dangling_history(option: bool) -> Plant:
+    """The history file a link to a file in a folder that does not exist: reports/history.csv, or --history."""
+    def plant(p: Project) -> list[str]:
+        link = p.root / "nightly.csv" if option else p.reports / "history.csv"
+        link.unlink(missing_ok=True)
+        os.symlink(p.root / "volume/history.csv", link)
+        return ["--history", str(link)] if option else []
+    return plant
+
+
 def _baseline_dir_a_file(p: Project) -> list[str]:
     (p.root / "baselines.json").write_text("{}")
     return ["--baseline-dir", str(p.root / "baselines.json"), "--baseline", "release"]
@@ -184,6 +202,13 @@ CASES = [
              ("--baseline-dir", "baselines.json: is a file, expected the folder of baselines")),
     BadInput("baseline-dangling-link", "a baseline file that is a link to a file that does not exist",
              _dangling_baseline, ("release.json", "a symbolic link to ../shared/release.json, which does not exist")),
+    BadInput("baseline-a-folder", "a folder where the baseline file belongs",
+             lambda p: ((p.baselines / "release.json").unlink(), (p.baselines / "release.json").mkdir(),
+                        ["--baseline", "release"])[2],
+             ("release.json: is a folder, expected a baseline file",)),
+    BadInput("save-baseline-through-link", "baselines/release.json a link to a shared file, saved over: accepted, "
+             "the link's target is rewritten and the link stays", _baseline_through_link,
+             ("overwrote baseline 'release'",), exit=ACCEPTED, runs_tests=True),
     BadInput("history-unparseable", "an audit history CSV pandas cannot parse",
              lambda p: ((p.reports / "history.csv").write_text('run_id,time\n"r1,2026\n'), [])[1],
              ("history.csv", "unreadable audit history")),
@@ -202,6 +227,12 @@ CASES = [
     BadInput("history-through-link", "reports/history.csv a link to a shared file: accepted, the rows are "
              "appended to the link's target and the link stays", _history_through_link, (), exit=ACCEPTED,
              runs_tests=True),
+    BadInput("history-dangling-link", "reports/history.csv a link into a volume that is not mounted",
+             _dangling_history(option=False),
+             ("--history", "history.csv: a symbolic link to", "volume/history.csv, which does not exist")),
+    BadInput("history-option-dangling-link", "--history naming a link into a volume that is not mounted",
+             _dangling_history(option=True),
+             ("--history", "nightly.csv: a symbolic link to", "volume/history.csv, which does not exist")),
     BadInput("earlier-results-not-json", "an earlier run folder whose results.json is not JSON: accepted, the "
              "report leaves it out of its history, warning once", earlier_results("<html>not ours</html>"),
              ("WARNING:", "other/results.json:1:1: not valid JSON", "left out of this report's history"),
@@ -217,6 +248,12 @@ CASES = [
     BadInput("report-dir-dangling-link", "--report-dir a link to a folder that does not exist (an unmounted "
              "volume)", _dangling_report_dir,
              ("--report-dir", "reports-link is a symbolic link to", "mounted/reports, which does not exist")),
+    BadInput("report-dir-a-link", "--report-dir a link to the reports folder: accepted, the run's report is "
+             "written through it, beside the earlier runs", lambda p: (
+                 os.symlink(p.reports, p.root / "reports-link"), ["--report-dir", str(p.root / "reports-link")])[1],
+             ("reports-link/",), exit=ACCEPTED, runs_tests=True),
+    BadInput("latest-dangling", "reports/latest a link to a run folder since deleted: accepted, it is pointed at "
+             "the next run", lambda p: (shutil.rmtree(p.reports / "earlier"), [])[1], (), exit=ACCEPTED),
     BadInput("latest-a-folder", "reports/latest a folder of the user's, not the link tunegate keeps",
              _latest_not_a_link(folder=True), ("--report-dir", "latest is a folder, not a link", "move or rename")),
     BadInput("latest-a-file", "reports/latest a regular file, not the link tunegate keeps",
