@@ -7,6 +7,7 @@ bare `UnicodeDecodeError` or `IsADirectoryError`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -40,3 +41,11 @@ def read_text_file(path: Path, error: type[Exception], what: str = "file") -> st
     except UnicodeDecodeError as err:
         raise error(f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); save the file "
                     "as UTF-8") from None
+
+
+def dangling_link(path: Path) -> str | None:
+    """'a symbolic link to TARGET, which does not exist' when `path` is a link whose target is missing, else None
+    (what a message names instead of "not found", and why nothing is created through it)."""
+    if path.is_symlink() and not path.exists():
+        return f"a symbolic link to {os.readlink(path)}, which does not exist"
+    return None

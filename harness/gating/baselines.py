@@ -21,7 +21,7 @@ from typing import cast
 from harness.foundation.cache import atomic_write_text
 from harness.foundation.errors import InputError, read_json
 from harness.foundation.records import GateResult, MetricSpec, MetricValue, Sample
-from harness.foundation.textfiles import read_text_file
+from harness.foundation.textfiles import dangling_link, read_text_file
 from harness.gating.gate_config import GateConfig
 from harness.gating.gates import Gate, for_part
 from harness.gating.results import RunRecord, nan_to_none, now
@@ -77,10 +77,9 @@ def load_baseline(path: Path) -> dict:
     """The stored baseline; a missing, foreign or malformed file is a BaselineError naming it (and the key)."""
     if path.parent.exists() and not path.parent.is_dir():
         raise BaselineError(f"--baseline-dir {path.parent}: is a file, expected the folder of baselines (NAME.json)")
-    if path.is_symlink() and not path.exists():
-        raise BaselineError(f"{path}: a symbolic link to {os.readlink(path)}, which does not exist; point the link "
-                            "at the baseline file, or remove it and save one with --save-baseline "
-                            f"{path.stem}")
+    if link := dangling_link(path):
+        raise BaselineError(f"{path}: {link}; point the link at the baseline file, or remove it and save one with "
+                            f"--save-baseline {path.stem}")
     if not path.exists():
         raise BaselineError(f"baseline {path.stem!r} not found at {path}; create it with --save-baseline "
                             f"{path.stem} (nothing is written without that option)")

@@ -19,7 +19,7 @@ from harness.data.prep import shared_records
 from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
 from harness.foundation.errors import InputError, OutputError
-from harness.foundation.textfiles import read_text_file
+from harness.foundation.textfiles import dangling_link, read_text_file
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
 from harness.plugin.settings import Settings
 from harness.training.recipe import load_recipe, recipe_names
@@ -74,10 +74,9 @@ def check_outputs(settings: Settings) -> None:
     for option, folder in outputs:
         writable_folder(option, folder)
     for option, file in (("--save-baseline", settings.save_baseline), ("--history", settings.history)):
-        if file is not None and file.is_symlink() and not file.exists():
-            raise OutputError(f"{option} {file}: a symbolic link to {os.readlink(file)}, which does not exist; "
-                              "create the target, or point the link elsewhere (a link is written through, never "
-                              "replaced)")
+        if file is not None and (link := dangling_link(file)):
+            raise OutputError(f"{option} {file}: {link}; create the target, or point the link elsewhere (a link "
+                              "is written through, never replaced)")
     check_latest_link(settings.report_dir)
 
 
@@ -96,10 +95,9 @@ def writable_folder(option: str, folder: Path) -> None:
     folder; an OutputError naming the option and the folder otherwise."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
-        if existing.is_symlink():
-            raise OutputError(f"{option} {folder}: {existing} is a symbolic link to {os.readlink(existing)}, which "
-                              "does not exist; create the target folder, or point the link elsewhere (nothing is "
-                              "created through a dangling link)")
+        if link := dangling_link(existing):
+            raise OutputError(f"{option} {folder}: {existing} is {link}; create the target folder, or point the "
+                              "link elsewhere (nothing is created through a dangling link)")
         existing = existing.parent
     if not existing.is_dir():
         raise OutputError(f"{option} {folder}: {existing} is a file, not a folder; choose another folder")

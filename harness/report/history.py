@@ -10,6 +10,7 @@ nightly trend reads them.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from filelock import FileLock
 from harness.data import DataError
 from harness.foundation.cache import atomic_output
 from harness.foundation.errors import summary
+from harness.foundation.textfiles import read_text_file
 
 COLUMNS = ["run_id", "time", "checkpoint", "step", "task", "metric", "value"]
 NUMERIC = {"step": ("a whole number", True), "value": ("a number (or empty: not measured)", False)}
@@ -35,9 +37,10 @@ def read_history(path: Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS)
     parquet = path.suffix == ".parquet"
+    text = "" if parquet else read_text_file(path, HistoryError, "audit history file")
     try:
-        lines = [] if parquet else _row_lines(path)
-        frame = pd.read_parquet(path) if parquet else pd.read_csv(path)
+        lines = [] if parquet else _row_lines(path, text)
+        frame = pd.read_parquet(path) if parquet else pd.read_csv(io.StringIO(text))
     except HistoryError:
         raise
     except Exception as err:  # pandas and pyarrow raise many types; all mean "unreadable"
@@ -45,7 +48,7 @@ def read_history(path: Path) -> pd.DataFrame:
     if missing := [c for c in COLUMNS if c not in frame.columns]:
         raise HistoryError(f"{path}: not a tunegate history file (missing columns {missing}); {FIX}")
     for column, (expected, whole) in NUMERIC.items():
-        if (row := _first_not_a_number(frame[column], whole)) is not None:
+        if (row := _first_not_a_number(frame[column], whole, parquet)) is not None:
             where = f"{path}: row {row + 1}," if parquet else f"{path}:{lines[row]}:"
             value = frame[column].iloc[row]
             raise HistoryError(f"{where} column {column!r} is {'empty' if pd.isna(value) else repr(str(value))}, "
@@ -53,25 +56,27 @@ def read_history(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _row_lines(path: Path) -> list[int]:
-    """The line each data row of a CSV history ends on; a HistoryError naming the first row whose field count
-    is not the header's (pandas fills a short row with empty values, and takes a long first row's extra field as
-    an index, shifting every column)."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        rows = csv.reader(handle, strict=True)  # an unclosed quote is an error, not one long field
-        header, lines = next(rows, []), []
-        for row in rows:
-            if row and len(row) != len(header):
-                raise HistoryError(f"{path}:{rows.line_num}: {len(row)} fields, the header has {len(header)} "
-                                   f"({','.join(header)}); {FIX}")
-            if row:  # pandas skips blank lines too
-                lines.append(rows.line_num)
+def _row_lines(path: Path, text: str) -> list[int]:
+    """The line each data row of a CSV history (`text`, read from `path`) ends on; a HistoryError naming the first
+    row whose field count is not the header's (pandas fills a short row with empty values, and takes a long first
+    row's extra field as an index, shifting every column)."""
+    rows = csv.reader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote is an error, not one field
+    header, lines = next(rows, []), []
+    for row in rows:
+        if row and len(row) != len(header):
+            raise HistoryError(f"{path}:{rows.line_num}: {len(row)} fields, the header has {len(header)} "
+                               f"({','.join(header)}); {FIX}")
+        if row:  # pandas skips blank lines too
+            lines.append(rows.line_num)
     return lines
 
 
-def _first_not_a_number(column: pd.Series, whole: bool) -> int | None:
-    """The position of the first value that is not a number (empty counts as one unless `whole`), or None."""
+def _first_not_a_number(column: pd.Series, whole: bool, typed: bool) -> int | None:
+    """The position of the first value that is not a number (empty counts as one unless `whole`; in a `typed`
+    file, Parquet, a column of text holds no number whatever the text says), or None."""
     numbers = pd.to_numeric(column, errors="coerce")
+    if typed and not pd.api.types.is_numeric_dtype(column):
+        numbers = pd.Series(float("nan"), index=column.index)
     bad = (numbers.isna() & column.notna()) | ((numbers.isna() | (numbers % 1 != 0)) if whole else False)
     return int(bad.to_numpy().nonzero()[0][0]) if bad.any() else None
 

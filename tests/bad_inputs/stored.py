@@ -46,9 +46,9 @@ def _conflicted(p: Project) -> list[str]:
     return ["--baseline", "release"]
 
 
-def history(text: str) -> Plant:
-    """reports/history.csv replaced by `text`."""
-    return lambda p: ((p.reports / "history.csv").write_text(text), [])[1]
+def history(text: str, encoding: str = "utf-8") -> Plant:
+    """reports/history.csv replaced by `text`, saved in `encoding`."""
+    return lambda p: ((p.reports / "history.csv").write_bytes(text.encode(encoding)), [])[1]
 
 
 def earlier_results(text: str) -> Plant:
@@ -125,6 +125,16 @@ def _dangling_history(option: bool) -> Plant:
         os.symlink(p.root / "volume/history.csv", link)
         return ["--history", str(link)] if option else []
     return plant
+
+
+def _parquet_history(p: Project) -> list[str]:
+    """--history a Parquet file whose value column holds text."""
+    import pandas as pd
+
+    row = {"run_id": "earlier", "time": "2026-11-01", "checkpoint": "checkpoint-1", "step": 1, "task": "base",
+           "metric": "exact_match", "value": "0.9"}
+    pd.DataFrame([row]).to_parquet(p.root / "history.parquet", index=False)
+    return ["--history", str(p.root / "history.parquet")]
 
 
 def _baseline_dir_a_file(p: Project) -> list[str]:
@@ -224,6 +234,11 @@ CASES = [
     BadInput("history-row-too-short", "an audit history row cut short",
              history(HEADER + "earlier,2026-11-01,checkpoint-1,1,base,exact_match,0.9\nlater,2026-11-02\n"),
              ("history.csv:3:", "2 fields, the header has 7")),
+    BadInput("history-latin-1", "an audit history saved in latin-1 by a spreadsheet",
+             history(HEADER + "earlier,2026-11-01,checkpoint-1,1,caf\u00e9,exact_match,0.9\n", "latin-1"),
+             ("history.csv", "not UTF-8 text (byte 0xe9")),
+    BadInput("history-parquet-value-text", "a Parquet audit history whose value column holds text",
+             _parquet_history, ("history.parquet: row 1, column 'value' is '0.9', expected a number",)),
     BadInput("history-through-link", "reports/history.csv a link to a shared file: accepted, the rows are "
              "appended to the link's target and the link stays", _history_through_link, (), exit=ACCEPTED,
              runs_tests=True),
