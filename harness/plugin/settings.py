@@ -144,7 +144,8 @@ class Settings:
     report_dir: Path = option(
         "--report-dir", "where reports/<run_id>/ is written", default="reports", value=REQUIRED, path=True,
         convert=_in_rootdir, check=_folder, metavar="DIR",
-        doc="reports go to `DIR/<run_id>/`, `DIR/latest` points at the newest")
+        doc="reports go to `DIR/<run_id>/`, `DIR/latest` points at the newest (a folder or file named `latest` "
+            "there is refused, not replaced)")
     device: str = option(
         "--device", "where models run", default="auto", choices=("auto", "cpu", "cuda"),
         doc="where models run (`auto`: CUDA if visible)")
@@ -221,7 +222,7 @@ class Settings:
     history: Path | None = option(
         "--history", "audit history file, .csv or .parquet (default: <report-dir>/history.csv)", path=True,
         convert=_history, check=_history_file, metavar="FILE", shown="`<report-dir>/history.csv`",
-        doc="audit history, `.csv` or `.parquet`, appended")
+        doc="audit history, `.csv` or `.parquet`, appended (a symbolic link stays one: its target is appended to)")
     save_baseline: Path | None = option(
         "--save-baseline", "store this run's metrics and outputs as baseline NAME (refused when a gate failed or "
         "tests were deselected)", convert=_baseline("--save-baseline"), metavar="NAME",
