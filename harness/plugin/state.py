@@ -234,7 +234,8 @@ class SessionState:
         return pytest.ExitCode.USAGE_ERROR if errors else verdict_status
 
     def _write_reports(self) -> None:
-        """results.json, then report.html and summary.md, each atomically: a failed write leaves no partial file
+        """results.json, then report.html (with the earlier runs beside it; one that cannot be read is left out and
+        named in `artifacts.end_warnings`) and summary.md, each atomically: a failed write leaves no partial file
         and raises an OutputError naming the file."""
         earlier, skipped = earlier_runs(self.settings.report_dir, self.run_id)
         self.artifacts.end_warnings += skipped
