@@ -10,7 +10,10 @@ usage-error line (exit status 4): at configure time as a `pytest.UsageError`, du
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+CONFLICT_MARKER = re.compile(r"^(<{7}|\|{7}|={7}|>{7})(?: .*)?$", re.MULTILINE)  # git's unresolved-merge lines
 
 
 class InputError(ValueError):
@@ -33,10 +36,19 @@ def read_json(path: Path, text: str, error: type[InputError]) -> object:
     Traceback (most recent call last):
     ...
     harness.foundation.errors.InputError: a.json:1:8: not valid JSON (Expecting ',' delimiter)
+    >>> conflict = "\\n".join(["{", "<<<<<<< HEAD", '"r": 8', "=======", '"r": 4', ">>>>>>> main", "}"])
+    >>> read_json(Path("a.json"), conflict, InputError)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    harness.foundation.errors.InputError: a.json:2: an unresolved merge conflict ('<<<<<<< HEAD'): keep one side ...
     """
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
+        if marker := CONFLICT_MARKER.search(text):
+            line = text.count("\n", 0, marker.start()) + 1
+            raise error(f"{path}:{line}: an unresolved merge conflict ({marker.group(0)!r}): keep one side and "
+                        "delete the marker lines") from err
         raise error(f"{path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from err
 
 

@@ -8,6 +8,7 @@ bare `UnicodeDecodeError` or `IsADirectoryError`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,11 @@ def read_toml(path: Path, error: type[Exception], what: str = "TOML file") -> di
         raise error(f"{path}: not valid TOML ({err})") from None
     except RecursionError:
         raise error(f"{path}: not valid TOML (arrays or tables nested too deeply to read)") from None
+
+
+def dangling_link(path: Path) -> str | None:
+    """'a symbolic link to TARGET, which does not exist' when `path` is a link whose target is missing, else None
+    (what a message names instead of "not found", and why nothing is created through it)."""
+    if path.is_symlink() and not path.exists():
+        return f"a symbolic link to {os.readlink(path)}, which does not exist"
+    return None

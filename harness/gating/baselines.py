@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -20,10 +21,20 @@ from typing import cast
 from harness.foundation.cache import atomic_write_text
 from harness.foundation.errors import InputError, read_json
 from harness.foundation.records import GateResult, MetricSpec, MetricValue, Sample
-from harness.foundation.textfiles import read_text_file
+from harness.foundation.textfiles import dangling_link, read_text_file
 from harness.gating.gate_config import GateConfig
 from harness.gating.gates import Gate, for_part
 from harness.gating.results import RunRecord, nan_to_none, now
+from harness.gating.shapes import (
+    CORRECTNESS,
+    LIST,
+    NUMBER_OR_NULL,
+    OBJECT,
+    TEXT,
+    WHOLE_OR_NULL,
+    check_fields,
+    shown,
+)
 from harness.measures.metrics import normalized_edit_distance
 from harness.measures.statistics import mean_ci, paired_bootstrap_ci, rate
 
@@ -49,7 +60,8 @@ def baseline_path(folder: Path, name: str) -> Path:
 
 
 def save_baseline(path: Path, name: str, record: RunRecord) -> None:
-    """Write this run's metrics and per-sample outputs atomically (an interrupted save keeps the old file)."""
+    """Write this run's metrics and per-sample outputs atomically (an interrupted save keeps the old file), through
+    a symbolic link when `path` is one (the link stays)."""
     document = {"schema_version": BASELINE_SCHEMA, "name": name,
                 "saved": now(),
                 "run": {k: getattr(record.run, k) for k in ("id", "git_sha", "base_model", "adapters")},
@@ -57,12 +69,18 @@ def save_baseline(path: Path, name: str, record: RunRecord) -> None:
                 "samples": {f"{s.capability}/{s.id}": {"output": s.tuned_output, "prompt": s.prompt,
                                                        "correct": s.score.get("tuned_correct")}
                             for s in record.samples}}
-    atomic_write_text(path, json.dumps(nan_to_none(document), indent=1, ensure_ascii=False, default=str) + "\n")
+    text = json.dumps(nan_to_none(document), indent=1, ensure_ascii=False, default=str) + "\n"
+    atomic_write_text(Path(os.path.realpath(path)), text)
 
 
 def load_baseline(path: Path) -> dict:
-    """The stored baseline; a missing or foreign file is a BaselineError naming it."""
-    if not path.is_file():
+    """The stored baseline; a missing, foreign or malformed file is a BaselineError naming it (and the key)."""
+    if path.parent.exists() and not path.parent.is_dir():
+        raise BaselineError(f"--baseline-dir {path.parent}: is a file, expected the folder of baselines (NAME.json)")
+    if link := dangling_link(path):
+        raise BaselineError(f"{path}: {link}; point the link at the baseline file, or remove it and save one with "
+                            f"--save-baseline {path.stem}")
+    if not path.exists():
         raise BaselineError(f"baseline {path.stem!r} not found at {path}; create it with --save-baseline "
                             f"{path.stem} (nothing is written without that option)")
     document = read_json(path, read_text_file(path, BaselineError, "baseline file"), BaselineError)
@@ -70,35 +88,60 @@ def load_baseline(path: Path) -> dict:
     return cast(dict, document)  # checked just above: an object with the baseline's keys
 
 
-BASELINE_KEYS = {"name": str, "run": dict, "metrics": list, "samples": dict}
+BASELINE_KEYS = {"name": TEXT, "run": OBJECT, "metrics": LIST, "samples": OBJECT}
+METRIC_KEYS = {"capability": TEXT, "name": TEXT, "value": NUMBER_OR_NULL, "ci_low": NUMBER_OR_NULL,
+               "ci_high": NUMBER_OR_NULL, "n": WHOLE_OR_NULL, "checkpoint": TEXT}
+SAMPLE_KEYS = {"output": TEXT, "prompt": TEXT, "correct": CORRECTNESS}
+RESAVE = "save the baseline again with --save-baseline (or fix the hand edit)"
 
 
 def check_baseline_document(path: Path, document: object) -> None:
-    """A BaselineError naming the file and key when `document` is not a complete baseline of this schema: a
-    results.json, a baseline of a newer tunegate, or one missing a key or of the wrong shape."""
+    """A BaselineError naming the file and key path when `document` is not a complete baseline of this schema: a
+    results.json, a baseline of a newer tunegate, one missing a key, or a value of the wrong type (a hand edit or
+    a merge resolution: a metric value as text, NaN, an extra field, a sample output that is not text)."""
     if not isinstance(document, dict):
         raise BaselineError(f"{path}: expected a JSON object (a baseline), got {type(document).__name__}")
     if "gates" in document and isinstance(document.get("samples"), list):
         raise BaselineError(f"{path}: a run's results.json, not a baseline; store a run as a baseline with "
                             "--save-baseline NAME")
     version = document.get("schema_version")
-    if isinstance(version, int) and version > BASELINE_SCHEMA:
+    if isinstance(version, int) and not isinstance(version, bool) and version > BASELINE_SCHEMA:
         raise BaselineError(f"{path}: key 'schema_version' is {version}: written by a newer tunegate (this one "
                             f"reads baselines of schema {BASELINE_SCHEMA}); upgrade tunegate, or save the baseline "
                             "again with this one")
-    if version != BASELINE_SCHEMA:
-        raise BaselineError(f"{path}: key 'schema_version' is {version!r}, expected {BASELINE_SCHEMA}; not a tunegate "
-                            "baseline")
+    if version != BASELINE_SCHEMA or isinstance(version, bool):
+        raise BaselineError(f"{path}: key 'schema_version' is {shown(version)}, expected the number "
+                            f"{BASELINE_SCHEMA}; not a tunegate baseline, or a hand edit")
     for key, kind in BASELINE_KEYS.items():
-        if not isinstance(document.get(key), kind):
-            raise BaselineError(f"{path}: key {key!r} missing or not a {kind.__name__}: the baseline is incomplete; "
+        if not kind.test(document.get(key)):
+            raise BaselineError(f"{path}: key {key!r} missing or not {kind.name}: the baseline is incomplete; "
                                 "save it again with --save-baseline")
-    for index, metric in enumerate(document["metrics"]):
-        if not isinstance(metric, dict) or not {"capability", "name", "value", "checkpoint"} <= set(metric):
-            raise BaselineError(f"{path}: metrics[{index}] needs keys capability, name, value and checkpoint")
+    _check_metrics(path, document["metrics"])
     for key, sample in document["samples"].items():
-        if not isinstance(sample, dict) or "output" not in sample:
-            raise BaselineError(f"{path}: samples[{key!r}] needs key 'output'")
+        where = f"samples[{key!r}]"
+        if not isinstance(sample, dict):
+            raise BaselineError(f"{path}: key {where} is {shown(sample)}, expected an object; {RESAVE}")
+        check_fields(path, where, sample, SAMPLE_KEYS, BaselineError, ("output",), RESAVE)
+
+
+def _check_metrics(path: Path, metrics: list) -> None:
+    """Each stored metric: an object with the fields of a metric value, each of its type, once per (capability,
+    name, checkpoint)."""
+    seen: dict[tuple, int] = {}
+    for index, metric in enumerate(metrics):
+        where = f"metrics[{index}]"
+        if not isinstance(metric, dict):
+            raise BaselineError(f"{path}: key {where} is {shown(metric)}, expected an object; {RESAVE}")
+        if extra := sorted(set(metric) - set(METRIC_KEYS)):
+            raise BaselineError(f"{path}: key {where}.{extra[0]} is not a field of a stored metric (known: "
+                                f"{', '.join(METRIC_KEYS)}); {RESAVE}")
+        check_fields(path, where, metric, METRIC_KEYS, BaselineError, ("capability", "name", "value", "checkpoint"),
+                     RESAVE)
+        key = (metric["capability"], metric["name"], metric["checkpoint"])
+        if key in seen:
+            raise BaselineError(f"{path}: key {where} stores {key[0]}.{key[1]} ({key[2]}) again, after "
+                                f"metrics[{seen[key]}] (a merge that kept both sides?); keep one")
+        seen[key] = index
 
 
 def _paired_change(baseline: dict, samples: list[Sample]) -> tuple[float, float, int] | None:
@@ -133,6 +176,9 @@ def relative_gate_results(baseline: dict, capability: str, metrics: list[MetricV
         key = (gate.capability, gate.metric)
         if key not in stored:
             results[gate.id] = gate.missing(f"the stored baseline {baseline.get('name')!r}")
+        elif math.isnan(stored[key].value):
+            results[gate.id] = gate.missing(f"the stored baseline {baseline.get('name')!r} (null there: not "
+                                            "measured when it was saved)")
         elif key not in current:
             results[gate.id] = gate.missing("this run")
         else:

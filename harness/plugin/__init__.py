@@ -298,6 +298,8 @@ def _gate_summary(terminalreporter, config: pytest.Config) -> None:
             terminalreporter.write_line(text, **markup)
     if outcome := state.artifacts.baseline:
         terminalreporter.write_line(outcome.message, red=not outcome.saved, bold=True)
+    for warning in state.artifacts.end_warnings:
+        terminalreporter.write_line(f"WARNING: {warning}", yellow=True)
     for error in state.artifacts.end_errors:
         terminalreporter.write_line(f"ERROR at the end of the run: {error} (what was written before is kept)",
                                     red=True, bold=True)

@@ -8,6 +8,7 @@ Light on purpose, like `harness.plugin.settings`: no torch until a run uses tune
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,10 @@ class Given:
     values: Mapping[str, Any]
 
     def in_rootdir(self, value: str) -> Path:
-        """A path taken from the rootdir when relative (as every path of a pytest.ini's addopts is)."""
-        return (self.rootdir / value).resolve()
+        """A path taken from the rootdir when relative (as every path of a pytest.ini's addopts is), made absolute
+        without following symbolic links: a link is written through as the user meant it, and a dangling one is
+        named, not silently replaced by its target's tree."""
+        return Path(os.path.abspath(self.rootdir / value))
 
 
 Convert = Callable[[Any, Given], Any]

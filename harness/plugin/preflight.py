@@ -18,8 +18,8 @@ from harness.data.folder import BUILTIN_IDENTITY, PROBES, SELF_COGNITION, SPLITS
 from harness.data.prep import shared_records
 from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
-from harness.foundation.errors import InputError, OutputError, summary
-from harness.foundation.textfiles import read_text_file
+from harness.foundation.errors import InputError, OutputError
+from harness.foundation.textfiles import dangling_link, read_text_file
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
 from harness.plugin.settings import Settings
 from harness.training.recipe import load_recipe, recipe_names
@@ -73,6 +73,21 @@ def check_outputs(settings: Settings) -> None:
         outputs.append(("--history (its folder)", settings.history.parent))
     for option, folder in outputs:
         writable_folder(option, folder)
+    for option, file in (("--save-baseline", settings.save_baseline), ("--history", settings.history)):
+        if file is not None and (link := dangling_link(file)):
+            raise OutputError(f"{option} {file}: {link}; create the target, or point the link elsewhere (a link "
+                              "is written through, never replaced)")
+    check_latest_link(settings.report_dir)
+
+
+def check_latest_link(report_dir: Path) -> None:
+    """`<report-dir>/latest` is the link tunegate points at the newest run after each run: a folder or file of
+    that name, not a link, would be replaced, so the run is refused before it starts."""
+    latest = report_dir / "latest"
+    if latest.exists() and not latest.is_symlink():
+        kind = "a folder" if latest.is_dir() else "a file"
+        raise OutputError(f"--report-dir {report_dir}: {latest} is {kind}, not a link; tunegate points `latest` at "
+                          "the newest run after each run, which would replace it: move or rename it")
 
 
 def writable_folder(option: str, folder: Path) -> None:
@@ -80,8 +95,9 @@ def writable_folder(option: str, folder: Path) -> None:
     folder; an OutputError naming the option and the folder otherwise."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
-        if existing.is_symlink():
-            raise OutputError(f"{option} {folder}: {existing} is a broken symbolic link")
+        if link := dangling_link(existing):
+            raise OutputError(f"{option} {folder}: {existing} is {link}; create the target folder, or point the "
+                              "link elsewhere (nothing is created through a dangling link)")
         existing = existing.parent
     if not existing.is_dir():
         raise OutputError(f"{option} {folder}: {existing} is a file, not a folder; choose another folder")
@@ -250,13 +266,10 @@ def _overlap_warnings(fixtures: Path, datasets: list[tuple[str, list[Example]]])
 
 
 def check_history(path: Path | None) -> None:
-    """An existing audit history file must be readable as one (a DataError naming it otherwise)."""
+    """An existing audit history file must be readable as one (a HistoryError naming it, the line and the column
+    otherwise)."""
     if path is None or not path.is_file():
         return
     from harness.report.history import read_history
 
-    try:
-        read_history(path)
-    except Exception as err:  # pandas and pyarrow raise many types; all mean "unreadable"
-        raise DataError(f"{path}: unreadable audit history ({type(err).__name__}: {summary(err)}); fix or move "
-                        "the file (a new one is started when it is missing)") from err
+    read_history(path)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.data.folder import DataFolder
 from harness.foundation.cache import resolve_cache_root
-from harness.gating.baselines import baseline_path
+from harness.gating.baselines import BaselineError, baseline_path
 from harness.model.answer_stores import sqlite_file_problem
 from harness.plugin.options import REQUIRED, Given, check_values, option
 
@@ -43,12 +44,20 @@ def _in_rootdir(value: str, given: Given) -> Path:
 
 
 def _history(value: str | None, given: Given) -> Path:
-    return _absolute(value, given) or given.in_rootdir(given.values["report_dir"]) / "history.csv"
+    """--history made absolute without following a link (it is written through), else the report folder's."""
+    return Path(os.path.abspath(value)) if value else given.in_rootdir(given.values["report_dir"]) / "history.csv"
 
 
-def _baseline(value: str | None, given: Given) -> Path | None:
-    """`<baseline-dir>/NAME.json`; a name with other characters raises BaselineError."""
-    return baseline_path(given.in_rootdir(given.values["baseline_dir"]), value) if value else None
+def _baseline(flag: str) -> Callable[[str | None, Given], Path | None]:
+    """The converter of `flag`: NAME to `<baseline-dir>/NAME.json`; an empty NAME (an unset variable, as in
+    `--baseline "$NAME"`) or one with other characters than letters, digits, '.', '_' and '-' raises
+    BaselineError."""
+    def convert(value: str | None, given: Given) -> Path | None:
+        if value is not None and not value.strip():
+            raise BaselineError(f"{flag} {value!r}: the baseline name is empty (an unset variable, as in {flag} "
+                                "\"$NAME\"?); give a name, or leave the option out")
+        return baseline_path(given.in_rootdir(given.values["baseline_dir"]), value) if value else None
+    return convert
 
 
 def _prompt_format(value: str, _: Given) -> str:
@@ -135,7 +144,8 @@ class Settings:
     report_dir: Path = option(
         "--report-dir", "where reports/<run_id>/ is written", default="reports", value=REQUIRED, path=True,
         convert=_in_rootdir, check=_folder, metavar="DIR",
-        doc="reports go to `DIR/<run_id>/`, `DIR/latest` points at the newest")
+        doc="reports go to `DIR/<run_id>/`, `DIR/latest` points at the newest (a folder or file named `latest` "
+            "there is refused, not replaced)")
     device: str = option(
         "--device", "where models run", default="auto", choices=("auto", "cpu", "cuda"),
         doc="where models run (`auto`: CUDA if visible)")
@@ -212,10 +222,10 @@ class Settings:
     history: Path | None = option(
         "--history", "audit history file, .csv or .parquet (default: <report-dir>/history.csv)", path=True,
         convert=_history, check=_history_file, metavar="FILE", shown="`<report-dir>/history.csv`",
-        doc="audit history, `.csv` or `.parquet`, appended")
+        doc="audit history, `.csv` or `.parquet`, appended (a symbolic link stays one: its target is appended to)")
     save_baseline: Path | None = option(
         "--save-baseline", "store this run's metrics and outputs as baseline NAME (refused when a gate failed or "
-        "tests were deselected)", convert=_baseline, metavar="NAME",
+        "tests were deselected)", convert=_baseline("--save-baseline"), metavar="NAME",
         doc="store this run's metrics and outputs as baseline NAME (refused, exit 4, when a gate failed or tests "
             "were deselected; never after an interrupted or erroring run)")
     save_baseline_anyway: bool = option(
@@ -228,7 +238,7 @@ class Settings:
         doc="replace the seed of every training recipe (what `bench/seed_sweep.py` varies)")
     baseline: Path | None = option(
         "--baseline", "compare with stored baseline NAME ([baseline] and [drift] gates); a missing baseline is an "
-        "error", convert=_baseline, metavar="NAME",
+        "error", convert=_baseline("--baseline"), metavar="NAME",
         doc="compare with baseline NAME (`[baseline]` and `[drift]` gates); missing = error")
     baseline_dir: Path | None = option(  # None when built without pytest (then no baseline is named)
         "--baseline-dir", "folder of baseline files (default: baselines)", default="baselines", value=None,

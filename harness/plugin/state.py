@@ -41,16 +41,19 @@ from harness.report.run_end import (
     save_baseline_if_allowed,
     take_history_rows,
 )
+from harness.report.trend import earlier_runs
 
 
 @dataclass
 class RunArtifacts:
-    """What the end of the run left for the terminal summary: the report written, what --save-baseline did, and
-    the end-of-run steps that failed (one line each)."""
+    """What the end of the run left for the terminal summary: the report written, what --save-baseline did, the
+    end-of-run steps that failed and what was passed over (earlier results.json the report could not read), one
+    line each."""
 
     report: Path | None = None
     baseline: BaselineOutcome | None = None
     end_errors: list[str] = field(default_factory=list)
+    end_warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(repr=False)
@@ -231,11 +234,14 @@ class SessionState:
         return pytest.ExitCode.USAGE_ERROR if errors else verdict_status
 
     def _write_reports(self) -> None:
-        """results.json, then report.html and summary.md, each atomically: a failed write leaves no partial file
+        """results.json, then report.html (with the earlier runs beside it; one that cannot be read is left out and
+        named in `artifacts.end_warnings`) and summary.md, each atomically: a failed write leaves no partial file
         and raises an OutputError naming the file."""
+        earlier, skipped = earlier_runs(self.settings.report_dir, self.run_id)
+        self.artifacts.end_warnings += skipped
         for name, write in (("results.json", lambda: write_results(self.run_dir, self.record)),
                             ("report.html", lambda: write_html(self.run_dir, self.record,
-                                                               self.capabilities.report_sections())),
+                                                               self.capabilities.report_sections(), earlier)),
                             ("summary.md", lambda: write_summary(self.run_dir, self.record))):
             try:
                 write()

@@ -274,10 +274,12 @@ def render_html(record: RunRecord, sections: Sequence[Callable[[RunRecord], str]
             "</body></html>\n")
 
 
-def write_html(run_dir: Path, record: RunRecord, sections: Sequence[Callable[[RunRecord], str]] = ()) -> Path:
-    """Write `report.html` (see `render_html`) atomically into `run_dir`, with the trend over the runs beside it
-    in the same reports folder; returns its path."""
+def write_html(run_dir: Path, record: RunRecord, sections: Sequence[Callable[[RunRecord], str]] = (),
+               earlier: Sequence[EarlierRun] | None = None) -> Path:
+    """Write `report.html` (see `render_html`) atomically into `run_dir`, with the trend over `earlier` runs (by
+    default those beside it in the same reports folder that can be read); returns its path."""
     path = Path(run_dir) / "report.html"
-    earlier = earlier_runs(Path(run_dir).parent, Path(run_dir).name)
+    if earlier is None:
+        earlier = earlier_runs(Path(run_dir).parent, Path(run_dir).name)[0]
     atomic_write_text(path, render_html(record, sections, earlier))
     return path

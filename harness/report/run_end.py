@@ -4,9 +4,10 @@ is captured for the run header, and the baseline is saved only when the run earn
 
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,8 @@ from typing import Any
 import pytest
 
 import harness
-from harness.data import DataError
 from harness.evaluators.audit import nightly_trend
-from harness.foundation.errors import summary
-from harness.gating.baselines import BaselineError, save_baseline
+from harness.gating.baselines import BaselineError, load_baseline, save_baseline
 from harness.gating.results import RunRecord
 
 
@@ -31,28 +30,33 @@ def take_history_rows(record: RunRecord) -> list[dict]:
 def preview_audit_trend(record: RunRecord, history: Path, rows: list[dict]) -> None:
     """Put the run-after-run trend, this run's `rows` included, in `run.audit` without writing anything: the
     report is then drawn once, and the history file is appended only after it (a run whose report cannot be
-    written leaves the history as it was). A history file that cannot be read is a DataError naming it."""
+    written leaves the history as it was). A history file that cannot be read is a HistoryError naming it."""
     import pandas as pd
 
     from harness.report.history import COLUMNS, read_history  # pandas, only when there is history to write
 
-    try:
+    with rows_not_appended():
         frame = pd.concat([read_history(history), pd.DataFrame(rows, columns=COLUMNS)], ignore_index=True)
-    except ValueError as err:  # pandas' and pyarrow's parser errors
-        raise DataError(f"{history}: unreadable audit history ({summary(err)}); this run's rows were not "
-                        "appended; fix or move the file") from err
     record.run.sections["audit"]["nights"] = nightly_trend(frame)
 
 
 def append_audit_history(history: Path, rows: list[dict]) -> None:
-    """Append `rows` to the history file, file-locked and atomically; unreadable, a DataError naming it."""
+    """Append `rows` to the history file, file-locked and atomically; unreadable, a HistoryError naming it."""
     from harness.report.history import append_history
 
-    try:
+    with rows_not_appended():
         append_history(history, rows)
-    except ValueError as err:
-        raise DataError(f"{history}: unreadable audit history ({summary(err)}); this run's rows were not "
-                        "appended; fix or move the file") from err
+
+
+@contextmanager
+def rows_not_appended() -> Iterator[None]:
+    """A HistoryError (the file changed since configure) says that this run's rows were not appended."""
+    from harness.report.history import HistoryError
+
+    try:
+        yield
+    except HistoryError as err:
+        raise HistoryError(f"{err}; this run's rows were not appended") from err
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,10 @@ def _previous(path: Path) -> str:
     if not path.is_file():
         return ""
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        return f"was saved {stored.get('saved')}, run {stored.get('run', {}).get('id')}"
-    except (OSError, ValueError):
-        return "was unreadable"
+        stored = load_baseline(path)
+    except BaselineError:
+        return "was not a baseline tunegate can read"
+    return f"was saved {stored.get('saved')}, run {stored['run'].get('id')}"
 
 
 def environment(rootdir: Path) -> dict[str, Any]:

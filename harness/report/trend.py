@@ -6,14 +6,16 @@ adapter regressing."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from harness.foundation.errors import InputError, read_json
 from harness.foundation.records import GateResult
+from harness.foundation.textfiles import read_text_file
 from harness.gating.results import RunRecord
+from harness.gating.shapes import LIST, NUMBER_OR_NULL, OBJECT, TEXT, TRUTH, check_fields, shown
 from harness.report.charts import Panel, Threshold, small_multiples
 from harness.report.markup import cell, plural, table
 
@@ -43,23 +45,46 @@ def run_model(run: dict[str, Any]) -> str:
     return f"full model {Path(tuned['path']).name}" if isinstance(tuned, dict) and tuned.get("path") else ""
 
 
-def earlier_runs(reports_dir: Path, current: str, limit: int = SHOWN_RUNS) -> list[EarlierRun]:
-    """The newest `limit` runs in `reports_dir` other than `current`, oldest first; a run folder without a
-    readable results.json (interrupted, or not tunegate's) is passed over."""
+def earlier_runs(reports_dir: Path, current: str, limit: int = SHOWN_RUNS) -> tuple[list[EarlierRun], list[str]]:
+    """The newest `limit` runs in `reports_dir` other than `current`, oldest first, and one line for each
+    results.json among them that was left out (not JSON, not tunegate's, or a value of the wrong type: another
+    tool's file or a hand edit must not break every later report). A run folder without a results.json
+    (interrupted, or not a run) is passed over without a word."""
     if not reports_dir.is_dir():
-        return []
+        return [], []
     folders = [d for d in reports_dir.iterdir() if d.is_dir() and not d.is_symlink() and d.name != current
                and (d / "results.json").is_file()]
     folders.sort(key=lambda d: (d / "results.json").stat().st_mtime, reverse=True)
-    runs = []
+    runs, skipped = [], []
     for folder in folders[:limit]:
         try:
-            data = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-            runs.append(EarlierRun(folder.name, str(data["run"].get("started", "")), str(data["run"].get("status", "")),
-                                   {g["id"]: (g["value"], g["passed"]) for g in data["gates"]}, run_model(data["run"])))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
-    return sorted(runs, key=lambda r: r.started)
+            runs.append(read_earlier_run(folder / "results.json"))
+        except (OSError, InputError) as err:
+            skipped.append(f"{err}; left out of this report's history (another tool's file, or an edited one)")
+    return sorted(runs, key=lambda r: r.started), skipped
+
+
+def read_earlier_run(path: Path) -> EarlierRun:
+    """One earlier run's verdicts from its results.json; an InputError naming the file and key when the file is
+    not a tunegate results.json or holds a value of the wrong type."""
+    data = read_json(path, read_text_file(path, InputError, "results.json file"), InputError)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: holds {shown(data)}, expected a tunegate results.json (an object)")
+    check_fields(path, "", data, {"run": OBJECT, "gates": LIST}, InputError, ("run", "gates"))
+    check_fields(path, "run", data["run"], {"started": TEXT, "status": TEXT, "adapters": OBJECT}, InputError)
+    for name, info in data["run"].get("adapters", {}).items():
+        check_fields(path, "run.adapters", {name: info}, {name: OBJECT}, InputError)
+    for index, gate in enumerate(data["gates"]):
+        if not isinstance(gate, dict):
+            raise InputError(f"{path}: key gates[{index}] is {shown(gate)}, expected an object")
+        check_fields(path, f"gates[{index}]", gate, GATE_KEYS, InputError, tuple(GATE_KEYS))
+    run = data["run"]
+    return EarlierRun(path.parent.name, run.get("started", ""), run.get("status", ""),
+                      {g["id"]: (g["value"], g["passed"]) for g in data["gates"]},
+                      run_model(run))
+
+
+GATE_KEYS = {"id": TEXT, "value": NUMBER_OR_NULL, "passed": TRUTH}
 
 
 def _tick(run_id: str, started: str) -> str:

@@ -31,6 +31,21 @@ def test_relative_bounds_parse_and_check():
         parse_relative_gates({"old_task.exact_match": "2%"}, specs, "gates.toml")
 
 
+def test_a_metric_stored_as_null_fails_its_baseline_gate_saying_why():
+    """null is what --save-baseline writes for a metric it could not measure: the gate cannot compare with it."""
+    from harness.capabilities import builtin_capabilities
+    from harness.gating.baselines import relative_gate_results
+    from harness.gating.gate_config import GateConfig
+
+    specs = builtin_capabilities().metric_specs()
+    config = GateConfig({}, "test", parse_relative_gates({"old_task.exact_match": "-2%"}, specs, "gates.toml"))
+    stored = {"name": "release", "metrics": [{"capability": "old_task", "name": "exact_match", "value": None,
+                                              "checkpoint": "tuned"}], "samples": {}}
+    [verdict] = relative_gate_results(stored, "old_task", [REGISTRY_METRIC], [], config).values()
+    assert not verdict.passed and "the stored baseline 'release' (null there: not measured when it was saved) " \
+        "has no old_task.exact_match" in verdict.message
+
+
 FAKE_SUITE = """
     import pytest
     from harness.foundation.records import GateResult, MetricValue

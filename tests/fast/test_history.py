@@ -52,3 +52,16 @@ def test_run_end_shows_the_trend_before_it_appends_the_audit_rows_once(tmp_path)
     assert record.run.sections["audit"]["nights"] == {"base": [["r1", 0.9]]} and not path.exists()
     append_audit_history(path, taken)
     assert len(pd.read_csv(path)) == 1 and "history_rows" not in record.run.sections["audit"]
+
+
+def test_a_history_file_that_is_a_link_stays_one_and_its_target_grows(tmp_path):
+    shared = tmp_path / "shared" / "history.csv"
+    shared.parent.mkdir()
+    shared.write_text(",".join(COLUMNS) + "\nr0,t,checkpoint-1,1,base,exact_match,0.5\n")
+    link = tmp_path / "reports" / "history.csv"
+    link.parent.mkdir()
+    link.symlink_to(shared)
+    append_history(link, [{"run_id": "r1", "time": "t", "checkpoint": "checkpoint-1", "step": 1, "task": "base",
+                           "metric": "exact_match", "value": 0.9}])
+    assert link.is_symlink() and link.resolve() == shared
+    assert list(pd.read_csv(shared)["run_id"]) == ["r0", "r1"]

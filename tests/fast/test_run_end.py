@@ -55,6 +55,20 @@ def test_overwriting_a_baseline_is_announced(tmp_path):
     assert "run r1" in outcome.message and json.loads(path.read_text())["run"]["id"] == "r2"
 
 
+def test_saving_over_a_broken_baseline_or_through_a_link(tmp_path):
+    """A file that is no baseline (a JSON list) is overwritten, saying so, not a crash; a baseline that is a link
+    to a shared file stays a link, and the shared file is rewritten."""
+    path = tmp_path / "release.json"
+    path.write_text("[1, 2]")
+    outcome = save_baseline_if_allowed(path, record(), 0, anyway=False)
+    assert outcome.saved and "(was not a baseline tunegate can read)" in outcome.message
+    shared, link = tmp_path / "shared.json", tmp_path / "linked.json"
+    shared.write_text("{}")
+    link.symlink_to(shared)
+    assert save_baseline_if_allowed(link, record(), 0, anyway=False).saved
+    assert link.is_symlink() and json.loads(shared.read_text())["name"] == "linked"
+
+
 def test_gates_not_evaluated_are_listed_with_the_reason():
     listed = {e["id"]: e["reason"] for e in unevaluated_gates(CONFIG, record(), has_baseline=False)}
     assert listed == {"drift.edit_distance": "no --baseline given", "baseline.old_task.exact_match":
