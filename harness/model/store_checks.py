@@ -19,6 +19,7 @@ from harness.model.answer_stores import SCHEMA_VERSION, TABLES, FolderStore, Sql
 
 CHECK_WAIT_S = 10.0  # how long the configure-time check waits for another process's lock on the request cache
 FLAG = "--request-cache"
+SIDE_FILES = ("-journal", "-wal", "-shm")  # SQLite's files beside a database, moved aside with it
 
 
 def check_request_cache(path: Path) -> list[str]:
@@ -26,20 +27,36 @@ def check_request_cache(path: Path) -> list[str]:
     if not (path.is_file() and path.stat().st_size):
         return []  # created by the first write
     try:
-        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=CHECK_WAIT_S)) as db:
+        with closing(_open(path)) as db:
             _check_schema(path, db)
             damage = _damage(db)
             warnings = [] if damage else _untrusted_rows(path, db)
     except sqlite3.DatabaseError as err:
-        if getattr(err, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-            raise CacheError(f"{FLAG} {path}: locked by another process for over {CHECK_WAIT_S:g} s ({err}); let it "
-                             "finish, or give another path") from err
+        _refuse_unreadable(path, err)
         damage, warnings = str(err), []
     if damage:
         return [_moved_aside(path, damage)]
     if not SqliteStore(path, {}).writable():
         warnings.append(f"{FLAG} {path}: read-only: its answers are reused, new ones are not kept")
     return warnings
+
+
+def _refuse_unreadable(path: Path, err: sqlite3.DatabaseError) -> None:
+    """A store that is locked, or that a read-only connection cannot recover: a CacheError (other errors: damage)."""
+    name = getattr(err, "sqlite_errorname", "")
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        raise CacheError(f"{FLAG} {path}: locked by another process for over {CHECK_WAIT_S:g} s ({err}); let it "
+                         "finish, or give another path") from err
+    if name.startswith("SQLITE_READONLY"):
+        raise CacheError(f"{FLAG} {path}: read-only, and SQLite must write to read it ({err}: a writer that crashed "
+                         "left a journal to roll back); make it writable once, or give another path") from err
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """A connection that reads `path` without creating it: read-write where it may be written, so that SQLite rolls
+    back what a writer that crashed left in its journal (a read-only connection cannot, and fails)."""
+    read_only = "" if SqliteStore(path, {}).writable() else "?mode=ro"
+    return sqlite3.connect(f"{path.as_uri()}{read_only}", uri=True, timeout=CHECK_WAIT_S)
 
 
 def _check_schema(path: Path, db: sqlite3.Connection) -> None:
@@ -88,7 +105,9 @@ def _moved_aside(path: Path, damage: str) -> str:
         number += 1
         target = path.with_name(f"{path.name}.damaged-{number}")
     try:
-        path.rename(target)
+        for suffix in ("", *SIDE_FILES):  # a journal left beside a fresh store would be played into it
+            if (side := path.with_name(path.name + suffix)).exists():
+                side.rename(target.with_name(target.name + suffix))
     except OSError as err:
         raise CacheError(f"{FLAG} {path}: damaged ({damage}) and cannot be moved aside ({err.strerror}); move or "
                          "delete it, or give another path") from err

@@ -76,6 +76,26 @@ def _connect_and(path: Path, action) -> None:
     db.close()
 
 
+def _hot_journal(p: Project) -> list[str]:
+    """A store with the journal of a writer that crashed mid-transaction (copied while it wrote): SQLite rolls it
+    back on open; the planted test reads the store's answers back."""
+    path = _store(p)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA cache_size = 1")
+    writer.execute("BEGIN")
+    writer.executemany("INSERT INTO answers VALUES ('base', 'generate:48', 'f', ?, '\"x\"')",
+                       [(f'"{i}"' + " " * 200,) for i in range(500)])
+    for suffix in ("", "-journal"):
+        shutil.copy(f"{path}{suffix}", f"{path}.crashed{suffix}")
+    writer.execute("ROLLBACK")
+    writer.close()
+    for suffix in ("", "-journal"):
+        os.replace(f"{path}.crashed{suffix}", f"{path}{suffix}")
+    return ["--request-cache", str(path), *_suite(
+        "    from harness.model.answer_stores import SqliteStore\n\n"
+        f"    assert len(SqliteStore({str(path)!r}, {{'torch': '2.x'}}).read('base', 'generate:48')) == 300\n")(p)]
+
+
 def _locked(p: Project) -> list[str]:
     """A second connection holds an exclusive lock for the whole run; the check waits 0.1 s, not 10."""
     import harness.model.store_checks
@@ -223,6 +243,9 @@ CASES = [
     BadInput("request-cache-newer-schema", "a request cache written by a newer tunegate (a higher user_version)",
              _request_cache(_sql("PRAGMA user_version = 7")),
              ("--request-cache", STORE, "PRAGMA user_version = 7, written by a newer tunegate")),
+    BadInput("request-cache-hot-journal", "a request cache beside the journal of a writer that crashed "
+             "mid-transaction: rolled back by SQLite on open, never taken for damage", _hot_journal, ("2 passed",),
+             ACCEPTED, runs_tests=True),
     BadInput("request-cache-locked", "a request cache another process keeps locked (BEGIN EXCLUSIVE)", _locked,
              ("--request-cache", STORE, "locked by another process")),
     BadInput("request-cache-read-only", "a read-only request cache: its answers are reused, new ones not kept "
