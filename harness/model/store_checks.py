@@ -95,7 +95,7 @@ def _untrusted_rows(path: Path, db: sqlite3.Connection) -> list[str]:
     if not bad:
         return []
     return [f"{FLAG} {path}: {len(bad)} of {total} rows cannot be trusted, first {bad[0]}; they are ignored and "
-            "recomputed"]
+            "recomputed (a run that asks them again replaces them)"]
 
 
 def _moved_aside(path: Path, damage: str) -> str:
@@ -126,7 +126,8 @@ def check_answer_folder(folder: Path) -> list[str]:
     bad = [(path, problem) for path in sorted(folder.glob("*.json"))
            if (problem := read_answer_file(path)[1]) is not None]
     warnings = [f"--cache-dir {folder}: {len(bad)} stored answer file(s) cannot be trusted, first {bad[0][0].name}: "
-                f"{bad[0][1]}; their answers are recomputed and the files replaced"] if bad else []
+                f"{bad[0][1]}; their answers are ignored and recomputed (a run that asks them again replaces the "
+                "file)"] if bad else []
     if not FolderStore(folder, {}).writable():
         warnings.append(f"--cache-dir {folder}: read-only: its answers are reused, new ones are not kept")
     return warnings

@@ -266,10 +266,10 @@ CASES = [
              (STORE, "database is locked", "answers are not cached from here on", "2 passed"), ACCEPTED,
              runs_tests=True),
     BadInput("answer-folder-wrong-types", "a stored answer file whose generated answers are numbers: its answers "
-             "are recomputed and the file replaced", _answer_file([["q", 5], ["r", "fine"]]),
+             "are ignored and recomputed", _answer_file([["q", 5], ["r", "fine"]]),
              ("--cache-dir", "1 stored answer file(s) cannot be trusted", "answers[0]: answer must be text, got 5"),
              ACCEPTED),
-    BadInput("answer-folder-not-an-object", "a stored answer file holding a list: recomputed and replaced",
+    BadInput("answer-folder-not-an-object", "a stored answer file holding a list: ignored, its answers recomputed",
              lambda p: ((p.cache / "answers").mkdir(parents=True),
                         (p.cache / "answers" / "loglikelihood-0123.json").write_text("[1, 2]"), [])[2],
              ("loglikelihood-0123.json", "expected an object with keys 'kind'"), ACCEPTED),
