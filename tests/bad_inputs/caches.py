@@ -110,15 +110,15 @@ def _locked(p: Project) -> list[str]:
     return ["--request-cache", str(path)]
 
 
-def _read_only(path: Path):
-    """Root may write anywhere: the stores' permission probe is what is faked, for `path` and what is under it."""
+def _read_only(folder: str, then: Plant) -> Plant:
+    """`then`, with the project's `folder` and everything under it read-only (root may write anywhere: the stores'
+    permission probe is what is faked)."""
     def plant(p: Project) -> list[str]:
         import harness.model.answer_stores
 
-        target = p.root / path
         p.monkeypatch.setattr(harness.model.answer_stores, "can_write",
-                              lambda where: not Path(where).is_relative_to(target.parent))
-        return []
+                              lambda where: not Path(where).is_relative_to(p.root / folder))
+        return then(p)
     return plant
 
 
@@ -180,7 +180,10 @@ def _entry(kind: str, key: object, files: dict[str, str], complete: bool = True,
         from harness.foundation.cache import content_hash
 
         folder = p.cache / f"{kind}-{content_hash(key)[:20]}"
-        shutil.copytree(p.adapter, folder) if adapter else folder.mkdir(parents=True)
+        if adapter:
+            shutil.copytree(p.adapter, folder)
+        else:
+            folder.mkdir(parents=True)
         for name, text in {"cache_key.json": json.dumps(key), **files}.items():
             (folder / name).write_text(text)
         if complete:
@@ -250,7 +253,7 @@ CASES = [
              ("--request-cache", STORE, "locked by another process")),
     BadInput("request-cache-read-only", "a read-only request cache: its answers are reused, new ones not kept "
              "(a shared cache mounted read-only is a fair use)",
-             lambda p: (_read_only(Path(STORE))(p), _request_cache(lambda path: None)(p))[1],
+             _read_only(".", _request_cache(lambda path: None)),
              ("--request-cache", f"{STORE}: read-only", "new ones are not kept"), ACCEPTED),
     BadInput("request-cache-answer-not-text", "a request cache row whose generated answer is a number: that row is "
              "ignored and recomputed", _row("generate:48", "5"),
@@ -277,7 +280,7 @@ CASES = [
              lambda p: (p.cache.mkdir(), (p.cache / "answers").write_text("x"), [])[2],
              ("--cache-dir", "answers is a file, expected the folder of stored answers")),
     BadInput("answer-folder-read-only", "a read-only answer folder: its answers are reused, new ones not kept",
-             lambda p: ((p.cache / "answers").mkdir(parents=True), _read_only(Path("cache/answers/x"))(p))[1],
+             _read_only("cache/answers", lambda p: ((p.cache / "answers").mkdir(parents=True), [])[1]),
              ("--cache-dir", "answers: read-only", "new ones are not kept"), ACCEPTED),
     BadInput("answer-folder-disk-full", "the disk filling up while an answer is stored: one warning, answers not "
              "cached, the run goes on", _disk_full,
