@@ -32,8 +32,7 @@ def check_request_cache(path: Path) -> list[str]:
             damage = _damage(db)
             warnings = [] if damage else _untrusted_rows(path, db)
     except sqlite3.DatabaseError as err:
-        _refuse_unreadable(path, err)
-        damage, warnings = str(err), []
+        damage, warnings = _damage_shown_by(path, err), []
     if damage:
         return [_moved_aside(path, damage)]
     if not SqliteStore(path, {}).writable():
@@ -41,15 +40,20 @@ def check_request_cache(path: Path) -> list[str]:
     return warnings
 
 
-def _refuse_unreadable(path: Path, err: sqlite3.DatabaseError) -> None:
-    """A store that is locked, or that a read-only connection cannot recover: a CacheError (other errors: damage)."""
+def _damage_shown_by(path: Path, err: sqlite3.DatabaseError) -> str:
+    """The damage an error shows (a file cut short or corrupted); any other error (a lock, a file SQLite cannot open
+    or must write to read) is a CacheError naming the file."""
     name = getattr(err, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return str(err)
     if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
         raise CacheError(f"{FLAG} {path}: locked by another process for over {CHECK_WAIT_S:g} s ({err}); let it "
                          "finish, or give another path") from err
     if name.startswith("SQLITE_READONLY"):
         raise CacheError(f"{FLAG} {path}: read-only, and SQLite must write to read it ({err}: a writer that crashed "
                          "left a journal to roll back); make it writable once, or give another path") from err
+    raise CacheError(f"{FLAG} {path}: cannot be read ({name or type(err).__name__}: {err}); check the file and its "
+                     "folder, or give another path") from err
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -68,7 +72,8 @@ def _check_schema(path: Path, db: sqlite3.Connection) -> None:
     tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
                                            "'sqlite_%' ORDER BY name")]
     for table in tables:
-        columns = tuple(row[1] for row in db.execute(f'PRAGMA table_info("{table}")'))
+        quoted = '"' + table.replace('"', '""') + '"'
+        columns = tuple(row[1] for row in db.execute(f"PRAGMA table_info({quoted})"))
         if TABLES.get(table) != columns:
             expected = f"columns {', '.join(TABLES[table])}" if table in TABLES else f"only tables {', '.join(TABLES)}"
             raise CacheError(f"{FLAG} {path}: table {table!r} with columns ({', '.join(columns)}) is not a tunegate "
