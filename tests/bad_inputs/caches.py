@@ -201,10 +201,15 @@ def _foreign_entry(p: Project) -> list[str]:
 
 
 def _half_written(p: Project) -> list[str]:
-    """What a build killed half-way leaves: a hidden staging folder, and an entry without its completion marker."""
+    """What a build killed half-way leaves: a hidden staging folder, and an entry without its completion marker; the
+    planted test asks the cache for that entry and sees it rebuilt."""
     (p.cache / ".builtin-0123456789abcdef0123-k3j2h1").mkdir(parents=True)
     (p.cache / ".builtin-0123456789abcdef0123-k3j2h1" / "model.safetensors").write_bytes(b"\0" * 100)
-    return _entry("adapter-identity", {"artifact": "lora-adapter"}, {}, complete=False)(p)
+    _entry("adapter-identity", ADAPTER_KEY, {}, complete=False)(p)
+    return _suite("    from harness.foundation.cache import cached_artifact\n\n"
+                  f"    folder, built = cached_artifact(tunegate.settings.cache_dir, 'adapter-identity',\n"
+                  f"                                    {ADAPTER_KEY!r}, lambda out: (out / 'rebuilt').touch())\n"
+                  "    assert built and (folder / 'rebuilt').exists()\n")(p)
 
 
 def _unwritable_cache(p: Project) -> list[str]:
@@ -306,7 +311,8 @@ CASES = [
              lambda p: (p.cache.mkdir(), (p.cache / "builtin-0123456789abcdef0123").write_text("x"), [])[2],
              ("builtin-0123456789abcdef0123: a file where a cache entry belongs",), ACCEPTED),
     BadInput("model-cache-half-written", "what a build killed half-way leaves (a staging folder, an entry without "
-             "its completion marker): never taken for an entry, rebuilt when needed", _half_written, (), ACCEPTED),
+             "its completion marker): never taken for an entry, rebuilt when needed", _half_written, ("2 passed",),
+             ACCEPTED, runs_tests=True),
     BadInput("cache-dir-not-writable", "--cache-dir that is not writable", _unwritable_cache,
              ("--cache-dir", "cache", "is not writable")),
 ]
