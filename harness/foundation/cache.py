@@ -3,7 +3,8 @@
 An artifact (the built-in model, a trained adapter) lives in `<root>/<kind>-<hash>/`. The hash covers
 everything that determines the artifact's bytes. Building happens under a file lock into a temporary folder
 that is renamed into place only when complete, so a crash never leaves a half-written artifact and two
-workers never build the same thing twice.
+workers never build the same thing twice. An entry is trusted only when its `cache_key.json` is the key its name
+was hashed from (and passes the kind's own check, `problem`): one that is not is rebuilt in its place.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,7 +23,10 @@ from typing import Any
 from filelock import FileLock
 
 COMPLETE_MARKER = ".complete"
+KEY_FILE = "cache_key.json"
 DEFAULT_CACHE_ENV = "TUNEGATE_CACHE_DIR"
+ENTRY_NAME = re.compile(r"(?P<kind>.+)-(?P<hash>[0-9a-f]{20})")
+EntryCheck = Callable[[Path], str | None]
 
 
 def content_hash(payload: Any) -> str:
@@ -59,36 +64,67 @@ def _artifact_folder(root: Path, kind: str, payload: Any) -> Path:
     return Path(root) / f"{kind}-{content_hash(payload)[:20]}"
 
 
-def cached_folder(root: Path, kind: str, payload: Any) -> Path | None:
-    """The complete artifact keyed by `payload`, or None when it has not been built (nothing is built here)."""
+def entry_problem(folder: Path) -> str | None:
+    """Why the complete cache entry `folder` cannot be trusted (its key file missing, unreadable or not the key its
+    name was hashed from: a foreign or edited entry), or None when it can."""
+    name = ENTRY_NAME.fullmatch(folder.name)
+    try:
+        key = json.loads((folder / KEY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        return f"{KEY_FILE} unreadable ({type(err).__name__})"
+    if name is None or content_hash(key)[:20] != name["hash"]:
+        return f"{KEY_FILE} is not the key this entry's name was made from (a foreign or edited entry)"
+    return None
+
+
+def _trusted(target: Path, problem: EntryCheck) -> bool:
+    return target.is_dir() and (target / COMPLETE_MARKER).exists() and problem(target) is None
+
+
+def cached_folder(root: Path, kind: str, payload: Any, problem: EntryCheck = entry_problem) -> Path | None:
+    """The complete, trusted artifact keyed by `payload`, or None when there is none (nothing is built here)."""
     target = _artifact_folder(root, kind, payload)
-    return target if (target / COMPLETE_MARKER).exists() else None
+    return target if _trusted(target, problem) else None
 
 
-def cached_artifact(root: Path, kind: str, payload: Any, build: Callable[[Path], None]) -> tuple[Path, bool]:
-    """Return (folder, built_now) for the artifact keyed by `payload`, calling `build(tmp_dir)` if absent.
+def cached_artifact(root: Path, kind: str, payload: Any, build: Callable[[Path], None],
+                    problem: EntryCheck = entry_problem) -> tuple[Path, bool]:
+    """Return (folder, built_now) for the artifact keyed by `payload`, calling `build(tmp_dir)` if absent or not
+    trusted (`problem(folder)` says why; a half-written, foreign or damaged entry is replaced).
 
     `build` writes the artifact's files into the folder it is given; the folder becomes visible under its
     final name only after `build` returns.
     """
     target = _artifact_folder(root, kind, payload)
-    if (target / COMPLETE_MARKER).exists():
+    if _trusted(target, problem):
         return target, False
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        if (target / COMPLETE_MARKER).exists():
+        if _trusted(target, problem):
             return target, False
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
             build(staging)
-            (staging / "cache_key.json").write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
+            (staging / KEY_FILE).write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
             (staging / COMPLETE_MARKER).touch()
-            if target.exists():
-                shutil.rmtree(target)
+            _remove(target)
             staging.rename(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target, True
+
+
+def _remove(path: Path) -> None:
+    """Remove the untrusted entry at `path`: a folder, or a file or link in its place."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def can_write(folder: Path) -> bool:
+    """Whether this process may create files in `folder` (or change the file `folder`)."""
+    return os.access(folder, os.W_OK | os.X_OK) if Path(folder).is_dir() else os.access(folder, os.W_OK)
 
 
 @contextmanager

@@ -2,9 +2,10 @@
 
 Each boundary raises its own subclass (`DataError` for datasets and identity files, `GateConfigError`,
 `BaselineError`, `ModelFolderError` for base-model and adapter folders, `OutputError` for folders tunegate
-writes to). Every message starts with the file (and line or key) at fault, says what was expected and what to
-do; a library exception it replaces is kept as `__cause__`. The plugin turns an `InputError` into one
-usage-error line (exit status 4): at configure time as a `pytest.UsageError`, during the session by stopping it.
+writes to, `CacheError` for caches it may not use). Every message starts with the file (and line or key) at
+fault, says what was expected and what to do; a library exception it replaces is kept as `__cause__`. The plugin
+turns an `InputError` into one usage-error line (exit status 4): at configure time as a `pytest.UsageError`, during
+the session by stopping it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ class ModelFolderError(InputError):
 
 class OutputError(InputError):
     """A folder or file tunegate must write cannot be written (not writable, a file where a folder belongs)."""
+
+
+class CacheError(InputError):
+    """A cache tunegate keeps (the request cache, the answer folder, the model cache) that it may not use: another
+    program's file, a newer tunegate's, or one another process holds locked."""
 
 
 def read_json(path: Path, text: str, error: type[InputError]) -> object:

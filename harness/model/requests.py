@@ -6,15 +6,18 @@ content digest plus the adapter's (or "base" for the adapter-free view), so two 
 wrappers of the same base share their base answers.
 
 With `persist(store)` the answers also outlive the session, in an `AnswerStore` (`harness/model/answer_stores.py`):
-JSON files under the cache folder by default, or one SQLite file (`--request-cache PATH`).
+JSON files under the cache folder by default, or one SQLite file (`--request-cache PATH`). A write the store cannot
+make (a full disk, a lock held too long) is one warning: the session goes on computing, keeping nothing more there.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from harness.model.answer_stores import AnswerStore
+from harness.foundation.errors import InputWarning
+from harness.model.answer_stores import AnswerStore, StoreWriteError
 
 
 class RequestCache:
@@ -45,12 +48,22 @@ class RequestCache:
             computed = list(zip(missing, compute(missing), strict=True))
             for request, value in computed:
                 self._answers[model_id, kind, request] = value
-            if self._store is not None and self._write:
-                self._store.write(model_id, kind, computed)
+            self._keep(model_id, kind, computed)
         self.misses += len(missing)
         self.hits += len(requests) - len(missing)
         self.stored += sum((model_id, kind, r) in self._from_disk for r in requests)
         return [self._answers[model_id, kind, r] for r in requests]
+
+    def _keep(self, model_id: str, kind: str, computed: list) -> None:
+        """Write `computed` to the store; after a write that fails, say so once and write no more."""
+        if self._store is None or not self._write:
+            return
+        try:
+            self._store.write(model_id, kind, computed)
+        except StoreWriteError as err:
+            self._write = False
+            warnings.warn(InputWarning(f"{err}: answers are not cached from here on (the run goes on; they are "
+                                       "computed again next time)"), stacklevel=3)
 
     def _load(self, model_id: str, kind: str) -> None:
         if self._store is None or (model_id, kind) in self._loaded:

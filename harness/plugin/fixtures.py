@@ -61,8 +61,8 @@ def base_model(tunegate: SessionState) -> BaseModel:
     if device == "cpu":
         share_cores_among_workers()
     if s.answer_cache:
-        tunegate.requests.persist(_answer_store(s, answer_fingerprint(device, dtype, base.batch_size)),
-                                  write=sharing.is_main)
+        store = _answer_store(s, answer_fingerprint(device, dtype, base.batch_size))
+        tunegate.requests.persist(store, write=sharing.is_main and store.writable())
     run = tunegate.record.run
     run.base_model = {"name": s.base_model, "path": base.path, "sha256": base.digest}
     run.device, run.dtype = device, dtype

@@ -4,13 +4,13 @@ Output folders must be writable folders; the base model's config, tokenizer and 
 adapter (--adapter, --shadow, each checkpoint of --checkpoints) must be a LoRA adapter whose tensors agree with
 its `r` and with the base's layers; --ppl-window must fit the base's context; the data folder's recipes, identity
 file, datasets (placeholders filled, dev sets held out from training data, no record longer than the context) and
-the audit history must be readable. The first problem raises an `InputError` naming the file and key; warnings
-(train/dev overlap) are returned. Suites never see input these checks refuse.
+the audit history must be readable; the caches are checked before they are trusted (`check_caches`). The first
+problem raises an `InputError` naming the file and key; warnings (train/dev overlap, caches recomputed or read-only)
+are returned. Suites never see input these checks refuse.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_prompt_baseline, load_text_lines
@@ -18,6 +18,7 @@ from harness.data.folder import BUILTIN_IDENTITY, PROBES, SELF_COGNITION, SPLITS
 from harness.data.prep import shared_records
 from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
+from harness.foundation.cache import can_write
 from harness.foundation.errors import InputError, OutputError
 from harness.foundation.textfiles import dangling_link, read_text_file
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
@@ -44,7 +45,20 @@ def preflight(settings: Settings) -> list[str]:
     if not settings.brings_model:  # the training files: checked once the selection is known (plugin.fixtures)
         warnings += check_recipes(settings.data_folder.recipes, base)
     check_history(settings.history)
-    return warnings
+    return warnings + check_caches(settings)
+
+
+def check_caches(settings: Settings) -> list[str]:
+    """The caches a run would trust, checked first: the model cache's entries, then the answer store it uses
+    (--request-cache, else `<cache-dir>/answers/`, unless --no-answer-cache). Refuses a store tunegate may not use
+    (CacheError); returns warnings for what is recomputed or not written."""
+    from harness.model.store_checks import check_answer_folder, check_request_cache
+    from harness.training.cached import model_cache_warnings
+
+    warnings = model_cache_warnings(settings.cache_dir)
+    if settings.request_cache is not None:
+        return warnings + check_request_cache(settings.request_cache)
+    return warnings + (check_answer_folder(settings.cache_dir / "answers") if settings.answer_cache else [])
 
 
 def check_recipes(recipes: Path, base: ModelFacts | None) -> list[str]:
@@ -104,11 +118,6 @@ def writable_folder(option: str, folder: Path) -> None:
     if not can_write(existing):
         raise OutputError(f"{option} {folder}: {existing} is not writable; choose another folder or make it "
                           "writable (nothing was run)")
-
-
-def can_write(folder: Path) -> bool:
-    """Whether this process may create files in `folder`."""
-    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def check_device(device: str) -> None:

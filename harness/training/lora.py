@@ -20,12 +20,12 @@ from harness.foundation.cache import cached_artifact, cached_folder, file_digest
 from harness.foundation.cpu import single_thread
 from harness.model.loading import BaseModel, adapter_digest
 from harness.training.batching import collate, encode_example, shuffled_batches
+from harness.training.cached import INFO_FILE, LOG_FILE, adapter_entry_problem, training_files
 from harness.training.loop import LoopSettings, answer_loss, train_loop
 from harness.training.recipe import LoraRecipe
 
 TRAINING_SOURCES = (
     "training/lora.py", "training/batching.py", "model/prompts.py", "training/loop.py", "training/recipe/__init__.py")
-LOG_FILE, INFO_FILE = "training_log.json", "training_info.json"
 _LAYER = re.compile(r"\.layers\.(\d+)\.")
 
 
@@ -41,8 +41,7 @@ class TrainedAdapter:
     @classmethod
     def read(cls, path: Path, trained_now: bool = False) -> TrainedAdapter:
         """Load the log and summary kept next to an adapter trained by the harness."""
-        return cls(path, json.loads((path / LOG_FILE).read_text()), json.loads((path / INFO_FILE).read_text()),
-                   trained_now)
+        return cls(path, *training_files(path), trained_now)
 
 
 def replay_pool(fixtures: Path, recipe: LoraRecipe) -> list[Example]:
@@ -84,11 +83,11 @@ def train_adapter(base: BaseModel, data: Sequence[Example], recipe: LoraRecipe, 
         raise ValueError(f"{name}: no training examples")
     key = adapter_cache_key(base, data, recipe, replay if recipe.replay_ratio else (), dev, init_from)
     if not train:
-        folder = cached_folder(cache_root, f"adapter-{name}", key)
+        folder = cached_folder(cache_root, f"adapter-{name}", key, adapter_entry_problem)
         return TrainedAdapter.read(folder) if folder else None
     folder, trained_now = cached_artifact(
         cache_root, f"adapter-{name}", key, lambda out: _train_into(out, base, data, recipe, replay, dev, name,
-                                                                    init_from))
+                                                                    init_from), adapter_entry_problem)
     return TrainedAdapter.read(folder, trained_now)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 import time
 from pathlib import Path
 
@@ -62,3 +63,21 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         atomic_write_text(target, "new")
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_an_entry_that_cannot_be_trusted_is_rebuilt_in_its_place(tmp_path):
+    """A foreign key file, a damaged training log (the kind's own check) or a file in the entry's place: rebuilt."""
+    from harness.training.cached import LOG_FILE, adapter_entry_problem
+
+    def build(out: Path) -> None:
+        (out / LOG_FILE).write_text('[{"step": 1, "loss": 1.0}]')
+        (out / "training_info.json").write_text("{}")
+
+    folder, built = cached_artifact(tmp_path, "adapter-x", {"k": 3}, build, adapter_entry_problem)
+    assert built and cached_artifact(tmp_path, "adapter-x", {"k": 3}, build, adapter_entry_problem)[1] is False
+    for damage in (lambda: (folder / LOG_FILE).write_text('[{"step": 1, "loss": "low"}]'),
+                   lambda: (folder / "cache_key.json").write_text('{"k": 4}'),
+                   lambda: (shutil.rmtree(folder), folder.write_text("x"))):
+        damage()
+        assert cached_artifact(tmp_path, "adapter-x", {"k": 3}, build, adapter_entry_problem) == (folder, True)
+        assert adapter_entry_problem(folder) is None

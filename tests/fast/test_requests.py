@@ -5,10 +5,12 @@ tests/model/test_requests_model.py)."""
 from __future__ import annotations
 
 import sqlite3
+import warnings
 
 import pytest
 
-from harness.model.answer_stores import FolderStore, SqliteStore
+from harness.foundation.errors import InputWarning
+from harness.model.answer_stores import FolderStore, SqliteStore, StoreWriteError
 from harness.model.requests import RequestCache
 from tests.caching_checks import (
     base_dev_examples,
@@ -108,6 +110,37 @@ def test_unreadable_json_store_is_recomputed_not_trusted(tmp_path):
         stored.write_text('{"answers": [["a", ')  # cut short, as by a full disk
     again = persisting_cache(FolderStore(tmp_path, {}))
     assert again.answer("m", "gen", ["a"], _upper(calls)) == [("A", 1)] and calls == [["a"], ["a"]]
+
+
+class _FullDisk:
+    """A store whose every write fails."""
+
+    def read(self, model_id, kind):
+        return []
+
+    def write(self, model_id, kind, pairs):
+        raise StoreWriteError("store: No space left on device")
+
+    def writable(self):
+        return True
+
+
+def test_a_store_write_that_fails_is_one_warning_and_the_answers_are_still_given():
+    cache = persisting_cache(_FullDisk())
+    with pytest.warns(InputWarning, match="store: No space left on device: answers are not cached from here on"):
+        assert cache.answer("m", "generate:8", ["a"], lambda todo: ["A"]) == ["A"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once: no second warning, no second write
+        assert cache.answer("m", "generate:8", ["b"], lambda todo: ["B"]) == ["B"]
+
+
+def test_stored_answers_of_the_wrong_type_are_recomputed(store):
+    """A generated answer that is not text, a log-likelihood that is text: never handed back."""
+    persisting_cache(store({})).answer("m", "generate:8", ["a"], lambda todo: [5])
+    persisting_cache(store({})).answer("m", "loglikelihood", ["a"], lambda todo: ["high"])
+    again = persisting_cache(store({}))
+    assert again.answer("m", "generate:8", ["a"], lambda todo: ["A"]) == ["A"]
+    assert again.answer("m", "loglikelihood", ["a"], lambda todo: [(-1.5, 2)]) == [(-1.5, 2)] and again.stored == 0
 
 
 def test_sqlite_store_is_one_self_describing_file(tmp_path):
