@@ -88,10 +88,13 @@ def _number(name: str) -> int | None:
 
 def _trainer_checkpoints(folder: Path) -> list[Checkpoint]:
     """The `checkpoint-N/` folders of `folder`, ordered by N; a DataError for one without an adapter (a checkpoint
-    saved with its optimizer state only would otherwise be skipped in silence) or a bad link."""
-    found = []
+    saved with its optimizer state only would otherwise be skipped in silence), a bad link, or an adapter folder
+    named checkpoint-<not a number> beside them (checkpoint-final: skipped, the run would be audited without it)."""
+    found, unnumbered = [], []
     for entry in folder.iterdir():
         if not (m := _CHECKPOINT.match(entry.name)):
+            if entry.name.startswith("checkpoint-") and (entry / "adapter_config.json").is_file():
+                unnumbered.append(entry)
             continue
         if entry.is_symlink():
             _follow(entry)
@@ -102,6 +105,10 @@ def _trainer_checkpoints(folder: Path) -> list[Checkpoint]:
             raise DataError(f"{entry}: no adapter_config.json (it holds {held}): a checkpoint without its adapter "
                             "cannot be audited; remove the folder or save the adapter into it")
         found.append((int(m[1]), entry))
+    if found and unnumbered:
+        raise DataError(f"{min(unnumbered)}: an adapter beside checkpoint-N/ folders but with no step N in its "
+                        "name, so it has no place in the run's order; rename it checkpoint-<step>, or evaluate it "
+                        f"alone with --adapter {min(unnumbered)}")
     return [Checkpoint(d.name, step, d) for step, d in sorted(found)]
 
 

@@ -20,6 +20,7 @@ from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
 from harness.foundation.errors import InputError, OutputError, summary
 from harness.foundation.textfiles import read_text_file
+from harness.model.base_config import check_chat_templates
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
 from harness.plugin.settings import Settings
 from harness.training.recipe import load_recipe, recipe_names
@@ -121,8 +122,12 @@ def check_context(settings: Settings, base: ModelFacts | None) -> None:
 
 
 def check_prompt_format(prompt_format: str, base: ModelFacts | None) -> None:
-    """--prompt-format chat needs a chat template in the base model's folder."""
-    if prompt_format != "chat" or base is None:
+    """--prompt-format chat needs a chat template in the base model's folder; one used (auto or chat) must
+    compile."""
+    if prompt_format not in ("auto", "chat") or base is None:
+        return
+    check_chat_templates(base.folder)
+    if prompt_format != "chat":
         return
     config = base.folder / "tokenizer_config.json"
     in_config = config.is_file() and "chat_template" in read_text_file(config, InputError, "tokenizer config")

@@ -1,0 +1,115 @@
+"""A peft LoRA adapter's `adapter_config.json`, checked for types and ranges and against the tensors it describes.
+
+peft reads the config without checking types: a string `lora_alpha` fails deep in a forward pass, a string
+`modules_to_save` is iterated by character. Worse, `target_modules` decides which modules get LoRA layers, and
+tensors of a module it does not name are loaded into nothing: an adapter applied in part, which may pass every
+gate. So every key peft acts on must have its type, and `target_modules` must name exactly the modules the weights
+hold tensors for. Each problem is a `ModelFolderError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TypeGuard
+
+from harness.foundation.errors import ModelFolderError
+
+_PREFIX = "base_model.model."
+_SHOWN = 4  # module names a message lists before "..."
+
+
+def _integer(v: object) -> TypeGuard[int]:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v: object) -> TypeGuard[int | float]:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _names(v: object) -> bool:
+    return isinstance(v, list) and all(isinstance(n, str) for n in v)
+
+
+def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda v: v is None or check(v)
+
+
+# key -> (check, what it must be); a key that is absent takes peft's default
+KEYS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "r": (lambda v: _integer(v) and v > 0, "a positive integer"),
+    "lora_alpha": (lambda v: _number(v) and v > 0, "a positive number"),
+    "lora_dropout": (lambda v: _number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
+    "target_modules": (_optional(lambda v: isinstance(v, str) or _names(v)),
+                       "a list of module names, a regular expression or \"all-linear\""),
+    "exclude_modules": (_optional(lambda v: isinstance(v, str) or _names(v)),
+                        "a list of module names or a regular expression"),
+    "modules_to_save": (_optional(_names), "a list of module names (or null)"),
+    "layers_to_transform": (_optional(lambda v: _integer(v) or (isinstance(v, list) and all(map(_integer, v)))),
+                            "a layer index or a list of them"),
+    "layers_pattern": (_optional(lambda v: isinstance(v, str) or _names(v)), "a module name or a list of them"),
+    "base_model_name_or_path": (_optional(lambda v: isinstance(v, str)), "a model name or path (or null)"),
+    "bias": (lambda v: v in ("none", "all", "lora_only"), "\"none\", \"all\" or \"lora_only\""),
+    "fan_in_fan_out": (lambda v: isinstance(v, bool), "true or false"),
+    "use_rslora": (lambda v: isinstance(v, bool), "true or false"),
+    "use_dora": (lambda v: isinstance(v, bool), "true or false"),
+    "rank_pattern": (lambda v: isinstance(v, dict) and all(_integer(r) and r > 0 for r in v.values()),
+                     "an object of module patterns to positive integers"),
+    "alpha_pattern": (lambda v: isinstance(v, dict) and all(map(_number, v.values())),
+                      "an object of module patterns to numbers"),
+}
+
+
+def check_lora_config(path: Path, config: dict) -> None:
+    """A LoRA adapter config: `peft_type` "LORA", `r` present and every key peft acts on of its type and range."""
+    if "peft_type" not in config:
+        raise ModelFolderError(f"{path}: key 'peft_type' missing; a peft adapter config says \"peft_type\": "
+                               "\"LORA\" (save the adapter with `model.save_pretrained`)")
+    if config["peft_type"] != "LORA":
+        raise ModelFolderError(f"{path}: key 'peft_type' is {config['peft_type']!r}; tunegate evaluates LORA "
+                               "adapters only")
+    for key, (check, expected) in KEYS.items():
+        if (key in config or key == "r") and not check(config.get(key)):
+            raise ModelFolderError(f"{path}: key {key!r} must be {expected}, got {config.get(key)!r}; restore the "
+                                   "adapter_config.json the training run saved")
+
+
+def lora_module(key: str) -> str | None:
+    """The module an adapter tensor adapts (`model.layers.0.self_attn.q_proj` of
+    `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`); None for a saved module's tensor."""
+    module, _, _ = key.removeprefix(_PREFIX).rpartition(".lora_")
+    return module or None
+
+
+def check_targets(path: Path, config: dict, adapted: set[str], base_modules: Iterable[str],
+                  model_type: str | None) -> None:
+    """`target_modules` must cover every module the weights hold LoRA tensors for (peft would ignore the others'
+    tensors) and name no module of the base (`base_modules`: those with a 2-D weight) without tensors (peft would
+    add it at its initialisation). Adapters of "all-linear" or `target_parameters` are not matched here."""
+    targets = config.get("target_modules")
+    if targets is None and model_type is not None:
+        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
+
+        targets = DEFAULTS.get(model_type)
+    if targets is None or targets == "all-linear" or config.get("target_parameters"):
+        return
+    from peft.tuners.tuners_utils import check_target_module_exists
+
+    matcher = SimpleNamespace(**{k: config.get(k) for k in ("exclude_modules", "modules_to_save",
+                                                            "layers_to_transform", "layers_pattern")},
+                              target_modules=targets, target_parameters=None)
+    ignored = sorted(m for m in adapted if not check_target_module_exists(matcher, m))
+    if ignored:
+        raise ModelFolderError(f"{path}: key 'target_modules' is {targets!r}, which does not cover {len(ignored)} of "
+                               f"the {len(adapted)} modules the weights hold LoRA tensors for ({_listed(ignored)}): "
+                               "peft would load those tensors and never apply them; name every trained module")
+    untrained = sorted(m for m in base_modules if m not in adapted and check_target_module_exists(matcher, m))
+    if untrained:
+        raise ModelFolderError(f"{path}: key 'target_modules' is {targets!r}, which names {len(untrained)} modules "
+                               f"the weights hold no LoRA tensors for ({_listed(untrained)}): peft would add them "
+                               "at their initialisation; the config and the weights come from different adapters")
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:_SHOWN]) + (" ..." if len(names) > _SHOWN else "")

@@ -1,0 +1,137 @@
+"""A base model folder's config, tokenizer files and chat template, checked before any weight loads.
+
+transformers reads `config.json` into attributes without checking types, and finds a config that disagrees with
+the weights only while loading them (a report of mismatched or missing tensors, or layers left at their random
+initialisation). Here the sizes the config declares are whole positive numbers, its `model_type` is one
+transformers knows, and the embedding's shape and the number of layers in the weights agree with it; the tokenizer
+files are JSON objects and the chat template compiles. Each problem is a `ModelFolderError` naming the file and
+the key (or the template's line).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+from harness.foundation.errors import ModelFolderError, read_json
+from harness.foundation.textfiles import read_text_file
+
+SIZE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "n_embd",
+             "n_layer", "n_head", "max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+EMBEDDINGS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "embed_in.weight")
+WIDTH_KEYS = ("word_embed_proj_dim", "embedding_size", "hidden_size", "n_embd")  # the embedding's width, first found
+LAYER_KEYS = ("num_hidden_layers", "n_layer")
+_LAYER = r"(?:layers|h|blocks|layer)\.(\d+)\."
+
+
+def check_base_config(path: Path, config: dict) -> None:
+    """`model_type` a model type transformers knows; every size key present a positive integer."""
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str):
+        raise ModelFolderError(f"{path}: key 'model_type' missing: not a transformers model config (save the model "
+                               "with `save_pretrained`)")
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    if model_type not in CONFIG_MAPPING_NAMES:
+        near = difflib.get_close_matches(model_type, CONFIG_MAPPING_NAMES, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ModelFolderError(f"{path}: key 'model_type' is {model_type!r}, unknown to transformers ({hint}tunegate "
+                               "runs no remote code: use a model type of the installed transformers)")
+    for key in SIZE_KEYS:
+        value = config.get(key)
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            raise ModelFolderError(f"{path}: key {key!r} must be a positive integer, got {value!r}; restore the "
+                                   "config.json saved with the weights")
+
+
+def check_weights_agree(folder: Path, config: dict, shapes: dict[str, tuple[int, ...]]) -> None:
+    """The input embedding's shape is (vocab_size, width) and the weights hold layers 0 .. num_hidden_layers - 1,
+    as config.json says (more layers may be there: extra prediction heads), a ModelFolderError naming the tensor,
+    its shape and the key otherwise."""
+    embedding = next((k for k in sorted(shapes) if k.endswith(EMBEDDINGS) and len(shapes[k]) == 2), None)
+    if embedding is None:
+        return
+    weights = folder / _file_of(folder, embedding)
+    width_key = next((k for k in WIDTH_KEYS if isinstance(config.get(k), int)), None)
+    for key, size in (("vocab_size", shapes[embedding][0]), (width_key, shapes[embedding][1])):
+        if key is not None and isinstance(config.get(key), int) and config[key] != size:
+            raise ModelFolderError(f"{weights}: tensor {embedding!r} has shape {list(shapes[embedding])}, but "
+                                   f"{folder / 'config.json'} key {key!r} is {config[key]}; the config belongs to "
+                                   "another model: save config and weights together")
+    prefix = ".".join(embedding.split(".")[:-2])
+    layer = re.compile((re.escape(prefix + ".") if prefix else "") + _LAYER)
+    found = {int(m[1]) for k in shapes if (m := layer.match(k))}
+    key = next((k for k in LAYER_KEYS if isinstance(config.get(k), int)), None)
+    if found and key is not None and (missing := set(range(config[key])) - found):
+        raise ModelFolderError(f"{weights}: holds layers {_span(found)}, but {folder / 'config.json'} key {key!r} is "
+                               f"{config[key]}: transformers would start layer(s) {_span(missing)} at random; the "
+                               "config belongs to another model: save config and weights together")
+
+
+def _file_of(folder: Path, tensor: str) -> str:
+    """The weights file holding `tensor` (by the safetensors index, else model.safetensors)."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map = read_json(index, read_text_file(index, ModelFolderError, "safetensors index"),
+                               ModelFolderError)
+        if isinstance(weight_map, dict) and isinstance(weight_map.get("weight_map"), dict):
+            return str(weight_map["weight_map"].get(tensor, index.name))
+    return "model.safetensors"
+
+
+def _span(indices: set[int]) -> str:
+    """`2`, or `0-27` for a contiguous range of layer indices, the list otherwise."""
+    ordered = sorted(indices)
+    if len(ordered) == 1:
+        return str(ordered[0])
+    return f"{ordered[0]}-{ordered[-1]}" if ordered == list(range(ordered[0], ordered[-1] + 1)) else str(ordered)
+
+
+def check_tokenizer_files(folder: Path) -> None:
+    """tokenizer.json and tokenizer_config.json, where present, are JSON objects; tokenizer_config's
+    `chat_template` is a template string or a list of named ones."""
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        path = folder / name
+        if path.is_file():
+            document = read_json(path, read_text_file(path, ModelFolderError, "tokenizer file"), ModelFolderError)
+            if not isinstance(document, dict):
+                raise ModelFolderError(f"{path}: expected a JSON object, got {type(document).__name__}; save the "
+                                       "tokenizer again with `tokenizer.save_pretrained`")
+    chat_templates(folder)
+
+
+def chat_templates(folder: Path) -> list[tuple[str, str]]:
+    """The chat templates of a base model folder as (where, template): chat_template.jinja, and those of
+    tokenizer_config.json's `chat_template` (a string, or a list of {"name", "template"})."""
+    found = []
+    if (jinja := folder / "chat_template.jinja").is_file():
+        found.append((str(jinja), read_text_file(jinja, ModelFolderError, "chat template")))
+    config = folder / "tokenizer_config.json"
+    if not config.is_file():
+        return found
+    document = read_json(config, read_text_file(config, ModelFolderError, "tokenizer config"), ModelFolderError)
+    value = document.get("chat_template") if isinstance(document, dict) else None
+    if isinstance(value, str):
+        return [*found, (f"{config}: key 'chat_template'", value)]
+    if value is None:
+        return found
+    if isinstance(value, list) and all(isinstance(t, dict) and isinstance(t.get("template"), str) for t in value):
+        return [*found, *((f"{config}: key 'chat_template' ({t.get('name')!r})", t["template"]) for t in value)]
+    raise ModelFolderError(f"{config}: key 'chat_template' must be a Jinja template string or a list of "
+                           f"{{\"name\", \"template\"}} objects, got {value!r}")
+
+
+def check_chat_templates(folder: Path) -> None:
+    """Every chat template of the folder compiles as transformers compiles it: a ModelFolderError naming the file
+    (or key) and the template's line otherwise."""
+    import jinja2
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+
+    for where, template in chat_templates(folder):
+        try:
+            _compile_jinja_template(template)
+        except jinja2.TemplateSyntaxError as err:
+            at = f"{where}:{err.lineno}" if where.endswith(".jinja") else f"{where}, line {err.lineno}"
+            raise ModelFolderError(f"{at}: not a valid Jinja template ({err.message}); fix the template or use "
+                                   "--prompt-format plain") from err
