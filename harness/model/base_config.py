@@ -123,15 +123,20 @@ def chat_templates(folder: Path) -> list[tuple[str, str]]:
 
 
 def check_chat_templates(folder: Path) -> None:
-    """Every chat template of the folder compiles as transformers compiles it: a ModelFolderError naming the file
-    (or key) and the template's line otherwise."""
+    """Every chat template of the folder compiles (`check_template`)."""
+    for where, template in chat_templates(folder):
+        check_template(where, template)
+
+
+def check_template(where: str, template: str) -> None:
+    """A chat template compiles as transformers compiles it: a ModelFolderError naming `where` (a .jinja file, or
+    a file and key) and the template's line otherwise."""
     import jinja2
     from transformers.utils.chat_template_utils import _compile_jinja_template
 
-    for where, template in chat_templates(folder):
-        try:
-            _compile_jinja_template(template)
-        except jinja2.TemplateSyntaxError as err:
-            at = f"{where}:{err.lineno}" if where.endswith(".jinja") else f"{where}, line {err.lineno}"
-            raise ModelFolderError(f"{at}: not a valid Jinja template ({err.message}); fix the template or use "
-                                   "--prompt-format plain") from err
+    try:
+        _compile_jinja_template(template)
+    except jinja2.TemplateSyntaxError as err:
+        at = f"{where}:{err.lineno}" if where.endswith(".jinja") else f"{where}, line {err.lineno}"
+        raise ModelFolderError(f"{at}: not a valid Jinja template ({err.message}); fix the template or use "
+                               "--prompt-format plain") from err

@@ -20,7 +20,7 @@ from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
 from harness.foundation.errors import InputError, OutputError, summary
 from harness.foundation.textfiles import read_text_file
-from harness.model.base_config import check_chat_templates
+from harness.model.base_config import check_chat_templates, check_template
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
 from harness.plugin.settings import Settings
 from harness.training.recipe import load_recipe, recipe_names
@@ -123,7 +123,9 @@ def check_context(settings: Settings, base: ModelFacts | None) -> None:
 
 def check_prompt_format(prompt_format: str, base: ModelFacts | None) -> None:
     """--prompt-format chat needs a chat template in the base model's folder; one used (auto or chat) must
-    compile."""
+    compile, as must a FILE.jinja given."""
+    if prompt_format.endswith(".jinja") and Path(prompt_format).is_file():
+        check_template(prompt_format, read_text_file(Path(prompt_format), InputError, "chat template"))
     if prompt_format not in ("auto", "chat") or base is None:
         return
     check_chat_templates(base.folder)

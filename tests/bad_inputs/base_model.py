@@ -7,7 +7,7 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bad_inputs.project import ACCEPTED, BadInput, Plant, Project, truncate
+from tests.bad_inputs.project import ACCEPTED, BadInput, Plant, Project, file_option, truncate
 
 TITLE = "the base model"
 
@@ -116,6 +116,9 @@ CASES = [
              ("--prompt-format chat", "model", "has no chat template")),
     BadInput("prompt-format-unknown", "--prompt-format naming neither a format nor a .jinja file",
              lambda p: ["--prompt-format", "alpaca"], ("--prompt-format alpaca", "expected auto, chat, plain")),
+    BadInput("prompt-format-file-syntax", "--prompt-format FILE.jinja with a Jinja syntax error",
+             file_option("broken.jinja", "{% for m in messages %}\n{{ m['content'] }\n{% endfor %}", "--prompt-format"),
+             ("broken.jinja:2:", "not a valid Jinja template")),
     BadInput("ppl-window-over-context", "--ppl-window longer than max_position_embeddings",
              lambda p: ["--ppl-window", "2048", "--ppl-stride", "1024"],
              ("--ppl-window 2048", "config.json", "max_position_embeddings = 256")),
