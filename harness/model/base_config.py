@@ -17,8 +17,10 @@ from pathlib import Path
 from harness.foundation.errors import ModelFolderError, read_json
 from harness.foundation.textfiles import read_text_file
 
-SIZE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "n_embd",
-             "n_layer", "n_head", "max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+# the sizes tunegate reads (context) or checks against the weights; others (intermediate_size, head counts) may be
+# lists in some architectures and are left to transformers
+SIZE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "n_embd", "n_layer", "max_position_embeddings",
+             "n_positions", "max_sequence_length", "seq_length")
 EMBEDDINGS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "embed_in.weight")
 WIDTH_KEYS = ("word_embed_proj_dim", "embedding_size", "hidden_size", "n_embd")  # the embedding's width, first found
 LAYER_KEYS = ("num_hidden_layers", "n_layer")

@@ -28,6 +28,13 @@ def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """Every tensor's shape in a safetensors file; a ModelFolderError naming the file (and tensor) when it is
     truncated or its header is not a whole safetensors header."""
     length, raw, size = _read_header(path)
+    tensors = _tensor_entries(path, raw)
+    _check_layout(path, tensors, size - 8 - length)
+    return {k: tuple(v["shape"]) for k, v in tensors.items()}
+
+
+def _tensor_entries(path: Path, raw: bytes) -> dict[str, dict]:
+    """The header's tensor entries, each checked (`_check_entry`); its `__metadata__` an object of strings."""
     try:
         header = json.loads(raw)
     except ValueError as err:
@@ -35,18 +42,38 @@ def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     if not isinstance(header, dict):
         raise ModelFolderError(f"{path}: not a safetensors file: its header is a {type(header).__name__}, not a "
                                f"JSON object of tensors; {_AGAIN}")
-    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
-    for name, entry in tensors.items():
+    metadata = header.pop("__metadata__", {})
+    if not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
+        raise ModelFolderError(f"{path}: header key '__metadata__' must be an object of strings, got {metadata!r}; "
+                               f"{_AGAIN}")
+    for name, entry in header.items():
         _check_entry(path, name, entry)
-    data = size - 8 - length
+    return header
+
+
+def _check_layout(path: Path, tensors: dict[str, dict], data: int) -> None:
+    """The checked entries' byte ranges lie in the file's `data` bytes, each holds its shape, and together they
+    cover the data without overlap or gap (as safetensors requires; an overlap is named before a gap)."""
     if tensors:
         last = max(tensors, key=lambda k: tensors[k]["data_offsets"][1])
         if (end := tensors[last]["data_offsets"][1]) > data:
             raise ModelFolderError(f"{path}: truncated: tensor {last!r} ends at byte {end:,} of the data, the file "
                                    f"holds {data:,} bytes of data; {_AGAIN}")
-    for name, entry in tensors.items():
+    covered, previous, gap = 0, "", ""
+    for name, entry in sorted(tensors.items(), key=lambda item: item[1]["data_offsets"]):
         _check_span(path, name, entry)
-    return {k: tuple(v["shape"]) for k, v in tensors.items()}
+        begin, end = entry["data_offsets"]
+        if begin < covered:
+            raise ModelFolderError(f"{path}: tensor {name!r}: data_offsets {[begin, end]} overlap those of tensor "
+                                   f"{previous!r} (up to byte {covered:,}); {_AGAIN}")
+        gap = gap or (f"{path}: tensor {name!r}: data_offsets {[begin, end]} leave a gap after byte {covered:,}; "
+                      f"{_AGAIN}" if begin > covered else "")
+        covered, previous = end, name
+    if gap:
+        raise ModelFolderError(gap)
+    if covered != data:
+        raise ModelFolderError(f"{path}: {data - covered:,} bytes after the last tensor's data: not a whole "
+                               f"safetensors file; {_AGAIN}")
 
 
 def _read_header(path: Path) -> tuple[int, bytes, int]:

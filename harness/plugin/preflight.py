@@ -20,7 +20,7 @@ from harness.evaluators.checkpoints import find_checkpoints
 from harness.evaluators.identity import load_probes
 from harness.foundation.errors import InputError, OutputError, summary
 from harness.foundation.textfiles import read_text_file
-from harness.model.base_config import check_chat_templates, check_template
+from harness.model.base_config import chat_templates, check_chat_templates, check_template
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
 from harness.plugin.settings import Settings
 from harness.training.recipe import load_recipe, recipe_names
@@ -129,11 +129,7 @@ def check_prompt_format(prompt_format: str, base: ModelFacts | None) -> None:
     if prompt_format not in ("auto", "chat") or base is None:
         return
     check_chat_templates(base.folder)
-    if prompt_format != "chat":
-        return
-    config = base.folder / "tokenizer_config.json"
-    in_config = config.is_file() and "chat_template" in read_text_file(config, InputError, "tokenizer config")
-    if not (in_config or any(base.folder.glob("chat_template.*"))):
+    if prompt_format == "chat" and not (chat_templates(base.folder) or any(base.folder.glob("chat_template.*"))):
         raise InputError(f"--prompt-format chat: {base.folder} has no chat template (no chat_template.jinja, none "
                          "in tokenizer_config.json); use --prompt-format plain or --prompt-format FILE.jinja")
 

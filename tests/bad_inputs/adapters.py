@@ -73,6 +73,12 @@ def _weights(p: Project) -> Path:
     return p.adapter / "adapter_model.safetensors"
 
 
+def _shared_offsets(document: dict) -> dict:
+    """A header edit: the first tensor given the byte range of the second (of the same shape)."""
+    first, second = sorted(k for k in document if k != "__metadata__")[:2]
+    return {**document, first: {**document[first], "data_offsets": document[second]["data_offsets"]}}
+
+
 def _thousand_checkpoints(p: Project) -> list[str]:
     shutil.copy(ROOT / "suites/test_audit.py", p.root / "test_run_audit.py")  # a name no test of ours has
     return ["--checkpoints", str(p.checkpoints(1000)), "-m", "audit"]
@@ -132,6 +138,9 @@ CASES = [
     BadInput("adapter-data-offsets-outside", "an adapter tensor whose data_offsets reach past the end of the file",
              header(_weights, first_tensor(data_offsets=[1 << 30, (1 << 30) + 2048]), ["--adapter", "{adapter}"]),
              ("adapter_model.safetensors", "q_proj.lora_A.weight", "truncated")),
+    BadInput("adapter-data-offsets-overlap", "two adapter tensors sharing one byte range",
+             header(_weights, _shared_offsets, ["--adapter", "{adapter}"]),
+             ("adapter_model.safetensors", "q_proj.lora_A.weight", "overlap those of tensor")),
     BadInput("adapter-r-mismatch", "adapter_config.json whose r disagrees with the tensors",
              adapter_config(lambda c: {**c, "r": 8}), ("adapter_model.safetensors", "rank 4", "key 'r' is 8")),
     BadInput("adapter-truncated", "a truncated adapter_model.safetensors",
