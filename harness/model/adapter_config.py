@@ -17,6 +17,7 @@ from typing import TypeGuard
 from harness.foundation.errors import ModelFolderError
 
 _PREFIX = "base_model.model."
+_NARROWING = ("layers_to_transform", "layers_pattern", "exclude_modules")  # keys narrowing target_modules' match
 _SHOWN = 4  # module names a message lists before "..."
 
 
@@ -84,8 +85,9 @@ def lora_module(key: str) -> str | None:
 
 def check_targets(path: Path, config: dict, adapted: set[str], base_modules: Iterable[str],
                   model_type: str | None) -> None:
-    """`target_modules` must cover every module the weights hold LoRA tensors for (peft would ignore the others'
-    tensors) and name no module of the base (`base_modules`: those with a 2-D weight) without tensors (peft would
+    """`target_modules` (narrowed by `layers_to_transform`, `layers_pattern`, `exclude_modules` as peft narrows
+    it) must cover every module the weights hold LoRA tensors for (peft would ignore the others' tensors) and name
+    no module of the base (`base_modules`: those with a 2-D weight) without tensors (peft would
     add it at its initialisation). Adapters of "all-linear" or `target_parameters` are not matched here."""
     targets = config.get("target_modules")
     if targets is None and model_type is not None:
@@ -96,17 +98,18 @@ def check_targets(path: Path, config: dict, adapted: set[str], base_modules: Ite
         return
     from peft.tuners.tuners_utils import check_target_module_exists
 
-    matcher = SimpleNamespace(**{k: config.get(k) for k in ("exclude_modules", "modules_to_save",
-                                                            "layers_to_transform", "layers_pattern")},
+    matcher = SimpleNamespace(**{k: config.get(k) for k in (*_NARROWING, "modules_to_save")},
                               target_modules=targets, target_parameters=None)
+    selection = f"key 'target_modules' is {targets!r}" + "".join(f", {k!r} is {config[k]!r}" for k in _NARROWING
+                                                                 if config.get(k))
     ignored = sorted(m for m in adapted if not check_target_module_exists(matcher, m))
     if ignored:
-        raise ModelFolderError(f"{path}: key 'target_modules' is {targets!r}, which does not cover {len(ignored)} of "
+        raise ModelFolderError(f"{path}: {selection}, which does not cover {len(ignored)} of "
                                f"the {len(adapted)} modules the weights hold LoRA tensors for ({_listed(ignored)}): "
                                "peft would load those tensors and never apply them; name every trained module")
     untrained = sorted(m for m in base_modules if m not in adapted and check_target_module_exists(matcher, m))
     if untrained:
-        raise ModelFolderError(f"{path}: key 'target_modules' is {targets!r}, which names {len(untrained)} modules "
+        raise ModelFolderError(f"{path}: {selection}, which names {len(untrained)} modules "
                                f"the weights hold no LoRA tensors for ({_listed(untrained)}): peft would add them "
                                "at their initialisation; the config and the weights come from different adapters")
 

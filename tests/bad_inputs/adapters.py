@@ -73,6 +73,16 @@ def _weights(p: Project) -> Path:
     return p.adapter / "adapter_model.safetensors"
 
 
+def _first_layer(drop_others: bool):
+    """layers_to_transform [0] in the adapter's config; the tensors of layer 1 dropped or (a mismatch) kept."""
+    def plant(p: Project) -> list[str]:
+        if drop_others:
+            p.adapter_tensors(lambda t: [t.pop(k) for k in list(t) if ".layers.1." in k])
+        p.edit_json(p.adapter / "adapter_config.json", lambda c: {**c, "layers_to_transform": [0]})
+        return ["--adapter", str(p.adapter)]
+    return plant
+
+
 def _shared_offsets(document: dict) -> dict:
     """A header edit: the first tensor given the byte range of the second (of the same shape)."""
     first, second = sorted(k for k in document if k != "__metadata__")[:2]
@@ -100,6 +110,11 @@ CASES = [
              "tensor (peft would add it at its initialisation: config and weights of different adapters)",
              adapter_config(lambda c: {**c, "target_modules": ["q_proj", "v_proj", "k_proj"]}),
              ("adapter_config.json", "model.layers.0.self_attn.k_proj", "key 'target_modules'")),
+    BadInput("adapter-layers-to-transform-fewer", "layers_to_transform [0] while the weights hold layer 1's "
+             "tensors too (peft would leave layer 1 out)", _first_layer(drop_others=False),
+             ("adapter_config.json", "model.layers.1.self_attn.q_proj", "'layers_to_transform' is [0]")),
+    BadInput("adapter-layers-to-transform", "layers_to_transform [0] with tensors of layer 0 only: target_modules "
+             "matched as peft matches them", _first_layer(drop_others=True), (), ACCEPTED),
     BadInput("adapter-target-modules-number", "target_modules a number",
              adapter_config(lambda c: {**c, "target_modules": 2}), ("adapter_config.json", "key 'target_modules'")),
     BadInput("adapter-lora-alpha-string", "lora_alpha a string", adapter_config(lambda c: {**c, "lora_alpha": "8"}),
