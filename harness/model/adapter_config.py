@@ -9,55 +9,39 @@ hold tensors for. Each problem is a `ModelFolderError` naming the file and the k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TypeGuard
 
 from harness.foundation.errors import ModelFolderError
+from harness.model.json_keys import KeyTable, check_keys, integer, names, number, optional, positive_integer
 
 _PREFIX = "base_model.model."
 _NARROWING = ("layers_to_transform", "layers_pattern", "exclude_modules")  # keys narrowing target_modules' match
 _SHOWN = 4  # module names a message lists before "..."
 
 
-def _integer(v: object) -> TypeGuard[int]:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _number(v: object) -> TypeGuard[int | float]:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _names(v: object) -> bool:
-    return isinstance(v, list) and all(isinstance(n, str) for n in v)
-
-
-def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
-    return lambda v: v is None or check(v)
-
-
 # key -> (check, what it must be); a key that is absent takes peft's default
-KEYS: dict[str, tuple[Callable[[object], bool], str]] = {
-    "r": (lambda v: _integer(v) and v > 0, "a positive integer"),
-    "lora_alpha": (lambda v: _number(v) and v > 0, "a positive number"),
-    "lora_dropout": (lambda v: _number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
-    "target_modules": (_optional(lambda v: isinstance(v, str) or _names(v)),
+KEYS: KeyTable = {
+    "r": (positive_integer, "a positive integer"),
+    "lora_alpha": (lambda v: number(v) and v > 0, "a positive number"),
+    "lora_dropout": (lambda v: number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
+    "target_modules": (optional(lambda v: isinstance(v, str) or names(v)),
                        "a list of module names, a regular expression or \"all-linear\""),
-    "exclude_modules": (_optional(lambda v: isinstance(v, str) or _names(v)),
+    "exclude_modules": (optional(lambda v: isinstance(v, str) or names(v)),
                         "a list of module names or a regular expression"),
-    "modules_to_save": (_optional(_names), "a list of module names (or null)"),
-    "layers_to_transform": (_optional(lambda v: _integer(v) or (isinstance(v, list) and all(map(_integer, v)))),
+    "modules_to_save": (optional(names), "a list of module names (or null)"),
+    "layers_to_transform": (optional(lambda v: integer(v) or (isinstance(v, list) and all(map(integer, v)))),
                             "a layer index or a list of them"),
-    "layers_pattern": (_optional(lambda v: isinstance(v, str) or _names(v)), "a module name or a list of them"),
-    "base_model_name_or_path": (_optional(lambda v: isinstance(v, str)), "a model name or path (or null)"),
+    "layers_pattern": (optional(lambda v: isinstance(v, str) or names(v)), "a module name or a list of them"),
+    "base_model_name_or_path": (optional(lambda v: isinstance(v, str)), "a model name or path (or null)"),
     "bias": (lambda v: v in ("none", "all", "lora_only"), "\"none\", \"all\" or \"lora_only\""),
     "fan_in_fan_out": (lambda v: isinstance(v, bool), "true or false"),
     "use_rslora": (lambda v: isinstance(v, bool), "true or false"),
     "use_dora": (lambda v: isinstance(v, bool), "true or false"),
-    "rank_pattern": (lambda v: isinstance(v, dict) and all(_integer(r) and r > 0 for r in v.values()),
+    "rank_pattern": (lambda v: isinstance(v, dict) and all(map(positive_integer, v.values())),
                      "an object of module patterns to positive integers"),
-    "alpha_pattern": (lambda v: isinstance(v, dict) and all(map(_number, v.values())),
+    "alpha_pattern": (lambda v: isinstance(v, dict) and all(map(number, v.values())),
                       "an object of module patterns to numbers"),
 }
 
@@ -70,10 +54,7 @@ def check_lora_config(path: Path, config: dict) -> None:
     if config["peft_type"] != "LORA":
         raise ModelFolderError(f"{path}: key 'peft_type' is {config['peft_type']!r}; tunegate evaluates LORA "
                                "adapters only")
-    for key, (check, expected) in KEYS.items():
-        if (key in config or key == "r") and not check(config.get(key)):
-            raise ModelFolderError(f"{path}: key {key!r} must be {expected}, got {config.get(key)!r}; restore the "
-                                   "adapter_config.json the training run saved")
+    check_keys(path, config, KEYS, "restore the adapter_config.json the training run saved", required=("r",))
 
 
 def lora_module(key: str) -> str | None:

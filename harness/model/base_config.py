@@ -16,11 +16,33 @@ from pathlib import Path
 
 from harness.foundation.errors import ModelFolderError, read_json
 from harness.foundation.textfiles import read_text_file
+from harness.model.json_keys import KeyTable, check_keys, number, optional, positive_integer
 
-# the sizes tunegate reads (context) or checks against the weights; others (intermediate_size, head counts) may be
-# lists in some architectures and are left to transformers
-SIZE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "n_embd", "n_layer", "max_position_embeddings",
-             "n_positions", "max_sequence_length", "seq_length")
+
+def _token(v: object) -> bool:
+    """A special token as tokenizer_config.json may hold it: a string, an AddedToken object, or null."""
+    return v is None or isinstance(v, str) or (isinstance(v, dict) and isinstance(v.get("content"), str))
+
+
+# the sizes tunegate reads (context) or checks against the weights (null: not set); others (intermediate_size, head
+# counts) may be lists in some architectures and are left to transformers
+SIZES: KeyTable = {key: (optional(positive_integer), "a positive integer") for key in (
+    "vocab_size", "hidden_size", "num_hidden_layers", "n_embd", "n_layer", "max_position_embeddings", "n_positions",
+    "max_sequence_length", "seq_length")}
+SPECIAL_TOKENS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+TOKEN = "a token (a string, an AddedToken object with \"content\", or null)"
+# tokenizer_config.json keys transformers acts on (each of these breaks loading the tokenizer when mistyped)
+TOKENIZER_KEYS: KeyTable = {
+    "model_max_length": (lambda v: number(v) and v > 0, "a positive number"),
+    "padding_side": (lambda v: v in ("left", "right"), "\"left\" or \"right\""),
+    "truncation_side": (lambda v: v in ("left", "right"), "\"left\" or \"right\""),
+    "tokenizer_class": (optional(lambda v: isinstance(v, str)), "a class name (a string)"),
+    "additional_special_tokens": (optional(lambda v: isinstance(v, list) and all(map(_token, v))),
+                                  "a list of tokens"),
+    "extra_special_tokens": (lambda v: (isinstance(v, list) and all(map(_token, v))) or (
+        isinstance(v, dict) and all(map(_token, v.values()))), "a list of tokens or an object of named tokens"),
+    **{key: (_token, TOKEN) for key in SPECIAL_TOKENS},
+}
 EMBEDDINGS = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "embed_in.weight")
 WIDTH_KEYS = ("word_embed_proj_dim", "embedding_size", "hidden_size", "n_embd")  # the embedding's width, first found
 LAYER_KEYS = ("num_hidden_layers", "n_layer")
@@ -40,11 +62,7 @@ def check_base_config(path: Path, config: dict) -> None:
         hint = f"did you mean {near[0]!r}? " if near else ""
         raise ModelFolderError(f"{path}: key 'model_type' is {model_type!r}, unknown to transformers ({hint}tunegate "
                                "runs no remote code: use a model type of the installed transformers)")
-    for key in SIZE_KEYS:
-        value = config.get(key)
-        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-            raise ModelFolderError(f"{path}: key {key!r} must be a positive integer, got {value!r}; restore the "
-                                   "config.json saved with the weights")
+    check_keys(path, config, SIZES, "restore the config.json saved with the weights")
 
 
 def check_weights_agree(folder: Path, config: dict, shapes: dict[str, tuple[int, ...]]) -> None:
@@ -91,8 +109,9 @@ def _span(indices: set[int]) -> str:
 
 
 def check_tokenizer_files(folder: Path) -> None:
-    """tokenizer.json and tokenizer_config.json, where present, are JSON objects; tokenizer_config's
-    `chat_template` is a template string or a list of named ones."""
+    """tokenizer.json and tokenizer_config.json, where present, are JSON objects; tokenizer_config's keys that
+    transformers acts on have their types (special tokens, lengths, sides), its `chat_template` is a template
+    string or a list of named ones."""
     for name in ("tokenizer.json", "tokenizer_config.json"):
         path = folder / name
         if path.is_file():
@@ -100,6 +119,8 @@ def check_tokenizer_files(folder: Path) -> None:
             if not isinstance(document, dict):
                 raise ModelFolderError(f"{path}: expected a JSON object, got {type(document).__name__}; save the "
                                        "tokenizer again with `tokenizer.save_pretrained`")
+            if name == "tokenizer_config.json":
+                check_keys(path, document, TOKENIZER_KEYS, "save the tokenizer again with `tokenizer.save_pretrained`")
     chat_templates(folder)
 
 

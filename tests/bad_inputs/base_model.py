@@ -37,6 +37,11 @@ def base_config(**fields: object) -> Plant:
     return lambda p: (p.edit_json(p.model / "config.json", lambda c: {**c, **fields}), [])[1]
 
 
+def tokenizer_config(**fields: object) -> Plant:
+    """The base model's tokenizer_config.json with `fields` replaced."""
+    return lambda p: (p.edit_json(p.model / "tokenizer_config.json", lambda c: {**c, **fields}), [])[1]
+
+
 def base_file(name: str, text: str) -> Plant:
     """The base model folder's file `name` replaced by `text`."""
     return lambda p: ((p.model / name).write_text(text), [])[1]
@@ -107,8 +112,16 @@ CASES = [
     BadInput("base-tokenizer-config-array", "a tokenizer_config.json holding an array",
              base_file("tokenizer_config.json", "[]"), ("model/tokenizer_config.json", "expected a JSON object")),
     BadInput("base-tokenizer-config-template-number", "tokenizer_config.json chat_template a number",
-             lambda p: (p.edit_json(p.model / "tokenizer_config.json", lambda c: {**c, "chat_template": 3}), [])[1],
+             tokenizer_config(chat_template=3),
              ("model/tokenizer_config.json", "key 'chat_template'", "got 3")),
+    BadInput("base-tokenizer-eos-number", "tokenizer_config.json eos_token a number (a token id, not a token)",
+             tokenizer_config(eos_token=1), ("model/tokenizer_config.json", "key 'eos_token'", "got 1")),
+    BadInput("base-tokenizer-max-length-string", "tokenizer_config.json model_max_length a string",
+             tokenizer_config(model_max_length="256"), ("model/tokenizer_config.json", "key 'model_max_length'",
+                                                        "got '256'")),
+    BadInput("base-tokenizer-padding-side", "tokenizer_config.json padding_side neither left nor right",
+             tokenizer_config(padding_side="middle"), ("model/tokenizer_config.json", "key 'padding_side'",
+                                                       "got 'middle'")),
     BadInput("base-chat-template-syntax", "a chat_template.jinja with a Jinja syntax error",
              base_file("chat_template.jinja", "{% for m in messages %}\n{{ m['content'] }\n{% endfor %}"),
              ("model/chat_template.jinja:2:", "not a valid Jinja template")),
