@@ -9,7 +9,8 @@ hold tensors for. Each problem is a `ModelFolderError` naming the file and the k
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,15 +22,22 @@ _NARROWING = ("layers_to_transform", "layers_pattern", "exclude_modules")  # key
 _SHOWN = 4  # module names a message lists before "..."
 
 
+def _regex(v: object) -> bool:
+    """A string that compiles as a regular expression (peft matches a string `target_modules` as one)."""
+    try:
+        return isinstance(v, str) and bool(re.compile(v))
+    except re.error:
+        return False
+
+
 # key -> (check, what it must be); a key that is absent takes peft's default
 KEYS: KeyTable = {
     "r": (positive_integer, "a positive integer"),
     "lora_alpha": (lambda v: number(v) and v > 0, "a positive number"),
     "lora_dropout": (lambda v: number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
-    "target_modules": (optional(lambda v: isinstance(v, str) or names(v)),
+    "target_modules": (optional(lambda v: _regex(v) or names(v)),
                        "a list of module names, a regular expression or \"all-linear\""),
-    "exclude_modules": (optional(lambda v: isinstance(v, str) or names(v)),
-                        "a list of module names or a regular expression"),
+    "exclude_modules": (optional(lambda v: _regex(v) or names(v)), "a list of module names or a regular expression"),
     "modules_to_save": (optional(names), "a list of module names (or null)"),
     "layers_to_transform": (optional(lambda v: integer(v) or (isinstance(v, list) and all(map(integer, v)))),
                             "a layer index or a list of them"),
@@ -77,22 +85,35 @@ def check_targets(path: Path, config: dict, adapted: set[str], base_modules: Ite
         targets = DEFAULTS.get(model_type)
     if targets is None or targets == "all-linear" or config.get("target_parameters"):
         return
-    from peft.tuners.tuners_utils import check_target_module_exists
-
-    matcher = SimpleNamespace(**{k: config.get(k) for k in (*_NARROWING, "modules_to_save")},
-                              target_modules=targets, target_parameters=None)
     selection = f"key 'target_modules' is {targets!r}" + "".join(f", {k!r} is {config[k]!r}" for k in _NARROWING
                                                                  if config.get(k))
-    ignored = sorted(m for m in adapted if not check_target_module_exists(matcher, m))
+    matched = _matched(path, selection, SimpleNamespace(**{k: config.get(k) for k in (*_NARROWING, "modules_to_save")},
+                                                        target_modules=targets, target_parameters=None))
+    ignored = sorted(m for m in adapted if not matched(m))
     if ignored:
         raise ModelFolderError(f"{path}: {selection}, which does not cover {len(ignored)} of "
                                f"the {len(adapted)} modules the weights hold LoRA tensors for ({_listed(ignored)}): "
                                "peft would load those tensors and never apply them; name every trained module")
-    untrained = sorted(m for m in base_modules if m not in adapted and check_target_module_exists(matcher, m))
+    untrained = sorted(m for m in base_modules if m not in adapted and matched(m))
     if untrained:
         raise ModelFolderError(f"{path}: {selection}, which names {len(untrained)} modules "
                                f"the weights hold no LoRA tensors for ({_listed(untrained)}): peft would add them "
                                "at their initialisation; the config and the weights come from different adapters")
+
+
+def _matched(path: Path, selection: str, matcher: SimpleNamespace) -> Callable[[str], bool]:
+    """Whether peft would give a module of this name a LoRA layer (its own matching); a pattern that is not a
+    regular expression (in layers_pattern or modules_to_save) is a ModelFolderError."""
+    from peft.tuners.tuners_utils import check_target_module_exists
+
+    def matched(module: str) -> bool:
+        try:
+            return bool(check_target_module_exists(matcher, module))
+        except re.error as err:
+            raise ModelFolderError(f"{path}: {selection}: peft matches module names with regular expressions made "
+                                   f"of these keys and of 'modules_to_save', and one is not valid ({err}); use "
+                                   "plain module names") from err
+    return matched
 
 
 def _listed(names: list[str]) -> str:
