@@ -16,7 +16,7 @@ from pathlib import Path
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_text_lines
 from harness.data.folder import BUILTIN_IDENTITY, PROBES, SELF_COGNITION, SPLITS, TASKS, DataFolder, task_file
 from harness.data.prep import shared_records
-from harness.evaluators.checkpoints import find_checkpoints
+from harness.evaluators.checkpoints import external_training_log, find_checkpoints
 from harness.evaluators.identity import load_probes
 from harness.foundation.errors import InputError, OutputError, summary
 from harness.foundation.textfiles import read_text_file
@@ -146,12 +146,14 @@ def check_tuned_model(settings: Settings, base: ModelFacts | None) -> None:
 
 
 def check_adapters(settings: Settings, base: ModelFacts | None) -> None:
-    """--adapter, --shadow and every checkpoint of --checkpoints against their own config and the base."""
+    """--adapter, --shadow and every checkpoint of --checkpoints against their own config and the base, with the
+    Trainer's loss log beside each (if any)."""
     folders = [p for p in (settings.adapter, settings.shadow) if p is not None]
     if settings.checkpoints is not None:
         folders += [c.path for c in find_checkpoints(settings.checkpoints, settings.checkpoint_launches)]
     for folder in folders:
         check_adapter_folder(folder, base, settings.allow_pickle)
+        external_training_log(folder)  # its trainer_state.json, read for the report's loss chart
 
 
 def check_data_folder(fixtures: Path, base: ModelFacts | None, prompt_format: str = "auto") -> list[str]:

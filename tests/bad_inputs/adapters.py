@@ -64,6 +64,20 @@ def _checkpoint_final(p: Project) -> list[str]:
     return ["--checkpoints", str(run)]
 
 
+def _trainer_state(text: str):
+    """A run of two checkpoints whose first holds a trainer_state.json of `text`."""
+    def plant(p: Project) -> list[str]:
+        run = p.checkpoints(2)
+        (run / "checkpoint-100/trainer_state.json").write_text(text)
+        return ["--checkpoints", str(run)]
+    return plant
+
+
+def _final_alone(p: Project) -> list[str]:
+    shutil.copytree(p.adapter, p.root / "run/checkpoint-final")
+    return ["--checkpoints", str(p.root / "run")]
+
+
 def _empty_run(p: Project) -> list[str]:
     (p.root / "run").mkdir()
     return ["--checkpoints", str(p.root / "run")]
@@ -187,6 +201,14 @@ CASES = [
     BadInput("checkpoint-final", "checkpoint-final/ beside checkpoint-N/ folders (it has no step; skipping it "
              "would audit the run without its last adapter)", _checkpoint_final,
              ("checkpoint-final", "no step N in its name")),
+    BadInput("checkpoint-final-alone", "a run folder holding only checkpoint-final/: read as a flat folder of "
+             "adapters (nothing to order it against)", _final_alone, (), ACCEPTED),
+    BadInput("checkpoint-trainer-state-not-json", "a checkpoint's trainer_state.json that is not JSON (read for "
+             "the report's loss chart)", _trainer_state('{"log_history": ['),
+             ("checkpoint-100/trainer_state.json:1:", "not valid JSON")),
+    BadInput("checkpoint-trainer-state-loss-string", "a checkpoint's trainer_state.json logging a loss as a string",
+             _trainer_state('{"log_history": [{"step": 100, "loss": "0.52"}]}'),
+             ("checkpoint-100/trainer_state.json", "log_history[0] key 'loss'", "got '0.52'")),
     BadInput("checkpoints-empty-run", "an empty --checkpoints folder", _empty_run,
              ("run", "no checkpoint-N/ folder")),
     BadInput("checkpoints-symlink-loop", "a symbolic-link loop in --checkpoints", _symlink_loop,
