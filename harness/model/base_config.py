@@ -50,7 +50,8 @@ _LAYER = r"(?:layers|h|blocks|layer)\.(\d+)\."
 
 
 def check_base_config(path: Path, config: dict) -> None:
-    """`model_type` a model type transformers knows; every size key present a positive integer."""
+    """`model_type` a model type transformers knows, every size key present a positive integer, and the whole
+    config one transformers reads."""
     model_type = config.get("model_type")
     if not isinstance(model_type, str):
         raise ModelFolderError(f"{path}: key 'model_type' missing: not a transformers model config (save the model "
@@ -63,6 +64,19 @@ def check_base_config(path: Path, config: dict) -> None:
         raise ModelFolderError(f"{path}: key 'model_type' is {model_type!r}, unknown to transformers ({hint}tunegate "
                                "runs no remote code: use a model type of the installed transformers)")
     check_keys(path, config, SIZES, "restore the config.json saved with the weights")
+    _transformers_reads(path)
+
+
+def _transformers_reads(path: Path) -> None:
+    """transformers reads the config (its own validation of every field's type, e.g. a string
+    `tie_word_embeddings`): a ModelFolderError naming the file and transformers' words otherwise."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(str(path.parent), trust_remote_code=False)
+    except Exception as err:  # transformers raises many types for a config it cannot read; all mean "refused"
+        raise ModelFolderError(f"{path}: transformers cannot read it ({' '.join(str(err).split())}); restore the "
+                               "config.json saved with the weights") from err
 
 
 def check_weights_agree(folder: Path, config: dict, shapes: dict[str, tuple[int, ...]]) -> None:

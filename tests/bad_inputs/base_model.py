@@ -77,6 +77,9 @@ CASES = [
              (CONFIG, "key 'hidden_size'", "a positive integer, got 128.5")),
     BadInput("base-layers-bool", "config.json num_hidden_layers true", base_config(num_hidden_layers=True),
              (CONFIG, "key 'num_hidden_layers'", "a positive integer, got True")),
+    BadInput("base-tie-embeddings-string", "config.json tie_word_embeddings \"false\" (a string: transformers' "
+             "own field check, run at configure)", base_config(tie_word_embeddings="false"),
+             (CONFIG, "'tie_word_embeddings'", "expected bool")),
     BadInput("base-model-type-unknown", "config.json model_type unknown to transformers (a typo)",
              base_config(model_type="lama"), (CONFIG, "key 'model_type'", "'lama'", "unknown to transformers")),
     BadInput("base-vocab-mismatch", "config.json vocab_size disagreeing with the embedding's rows",
