@@ -55,7 +55,8 @@ KEYS: KeyTable = {
 
 
 def check_lora_config(path: Path, config: dict) -> None:
-    """A LoRA adapter config: `peft_type` "LORA", `r` present and every key peft acts on of its type and range."""
+    """A LoRA adapter config: `peft_type` "LORA", `r` present, every key peft acts on of its type and range, and
+    the whole config one peft reads."""
     if "peft_type" not in config:
         raise ModelFolderError(f"{path}: key 'peft_type' missing; a peft adapter config says \"peft_type\": "
                                "\"LORA\" (save the adapter with `model.save_pretrained`)")
@@ -63,6 +64,20 @@ def check_lora_config(path: Path, config: dict) -> None:
         raise ModelFolderError(f"{path}: key 'peft_type' is {config['peft_type']!r}; tunegate evaluates LORA "
                                "adapters only")
     check_keys(path, config, KEYS, "restore the adapter_config.json the training run saved", required=("r",))
+    _peft_reads(path)
+
+
+def _peft_reads(path: Path) -> None:
+    """peft reads the config (its own checks of combinations, e.g. `layers_pattern` without
+    `layers_to_transform`, or an unknown `task_type`): a ModelFolderError naming the file and peft's words
+    otherwise."""
+    from peft import LoraConfig
+
+    try:
+        LoraConfig.from_pretrained(str(path.parent))
+    except Exception as err:  # peft raises many types for a config it cannot read; all mean "refused"
+        raise ModelFolderError(f"{path}: peft cannot read it ({' '.join(str(err).split())}); restore the "
+                               "adapter_config.json the training run saved") from err
 
 
 def lora_module(key: str) -> str | None:
