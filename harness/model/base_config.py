@@ -86,32 +86,34 @@ def check_weights_agree(folder: Path, config: dict, shapes: dict[str, tuple[int,
     embedding = next((k for k in sorted(shapes) if k.endswith(EMBEDDINGS) and len(shapes[k]) == 2), None)
     if embedding is None:
         return
-    weights = folder / _file_of(folder, embedding)
+    config_file, rows_by_width = folder / "config.json", shapes[embedding]
     width_key = next((k for k in WIDTH_KEYS if isinstance(config.get(k), int)), None)
-    for key, size in (("vocab_size", shapes[embedding][0]), (width_key, shapes[embedding][1])):
+    for key, size in (("vocab_size", rows_by_width[0]), (width_key, rows_by_width[1])):
         if key is not None and isinstance(config.get(key), int) and config[key] != size:
-            raise ModelFolderError(f"{weights}: tensor {embedding!r} has shape {list(shapes[embedding])}, but "
-                                   f"{folder / 'config.json'} key {key!r} is {config[key]}; the config belongs to "
-                                   "another model: save config and weights together")
+            raise ModelFolderError(f"{_weights_file(folder, embedding)}: tensor {embedding!r} has shape "
+                                   f"{list(rows_by_width)}, but {config_file} key {key!r} is {config[key]}; the "
+                                   "config belongs to another model: save config and weights together")
     prefix = ".".join(embedding.split(".")[:-2])
     layer = re.compile((re.escape(prefix + ".") if prefix else "") + _LAYER)
     found = {int(m[1]) for k in shapes if (m := layer.match(k))}
     key = next((k for k in LAYER_KEYS if isinstance(config.get(k), int)), None)
     if found and key is not None and (missing := set(range(config[key])) - found):
-        raise ModelFolderError(f"{weights}: holds layers {_span(found)}, but {folder / 'config.json'} key {key!r} is "
-                               f"{config[key]}: transformers would start layer(s) {_span(missing)} at random; the "
-                               "config belongs to another model: save config and weights together")
+        raise ModelFolderError(f"{_weights_file(folder, None)}: the weights hold layers {_span(found)}, but "
+                               f"{config_file} key {key!r} is {config[key]}: transformers would start layer(s) "
+                               f"{_span(missing)} at random; the config belongs to another model: save config and "
+                               "weights together")
 
 
-def _file_of(folder: Path, tensor: str) -> str:
-    """The weights file holding `tensor` (by the safetensors index, else model.safetensors)."""
+def _weights_file(folder: Path, tensor: str | None) -> Path:
+    """Where `tensor` is stored: its file by the safetensors index (the index itself for None), else the folder's
+    one model*.safetensors (the folder when it has several)."""
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        weight_map = read_json(index, read_text_file(index, ModelFolderError, "safetensors index"),
-                               ModelFolderError)
-        if isinstance(weight_map, dict) and isinstance(weight_map.get("weight_map"), dict):
-            return str(weight_map["weight_map"].get(tensor, index.name))
-    return "model.safetensors"
+        document = read_json(index, read_text_file(index, ModelFolderError, "safetensors index"), ModelFolderError)
+        weight_map = document.get("weight_map") if isinstance(document, dict) else None
+        return folder / weight_map.get(tensor, index.name) if isinstance(weight_map, dict) and tensor else index
+    files = sorted(folder.glob("model*.safetensors"))
+    return files[0] if len(files) == 1 else folder
 
 
 def _span(indices: set[int]) -> str:
