@@ -18,9 +18,6 @@ from harness.model.adapter_config import check_lora_config, check_targets, lora_
 from harness.model.base_config import check_base_config, check_tokenizer_files, check_weights_agree
 from harness.model.safetensors_header import safetensors_shapes
 
-__all__ = ["ModelFacts", "UnsafeWeightsError", "check_adapter_folder", "check_model_folder", "named_adapters",
-           "safe_weight_files", "safetensors_shapes"]
-
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
 CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
 ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_PICKLE = "adapter_config.json", "adapter_model.safetensors", \
@@ -108,8 +105,9 @@ def check_adapter_folder(folder: Path, base: ModelFacts | None = None, allow_pic
 
 def _linear_modules(base: ModelFacts | None) -> list[str]:
     """The base's modules with a 2-D weight (those LoRA may adapt), from its weight files."""
-    return [k.removesuffix(".weight") for k, s in base.shapes.items() if k.endswith(".weight") and len(s) == 2] \
-        if base else []
+    if base is None:
+        return []
+    return [k.removesuffix(".weight") for k, s in base.shapes.items() if k.endswith(".weight") and len(s) == 2]
 
 
 def named_adapters(folder: Path) -> list[str]:

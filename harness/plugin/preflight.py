@@ -1,8 +1,10 @@
 """Every check a run's inputs can be given before any model loads, in one place (run by the plugin at configure).
 
-Output folders must be writable folders; the base model's config, tokenizer and weight files must be whole; every
-adapter (--adapter, --shadow, each checkpoint of --checkpoints) must be a LoRA adapter whose tensors agree with
-its `r` and with the base's layers; --ppl-window must fit the base's context; the data folder's recipes, identity
+Output folders must be writable folders; the base model's config (of its types, agreeing with the weights),
+tokenizer files, chat template and weight files must be whole; every adapter (--adapter, --shadow, each checkpoint
+of --checkpoints) must be a LoRA adapter whose config has its types and whose tensors agree with its `r`, its
+`target_modules` and the base's layers, with a readable Trainer loss log if it has one; --ppl-window must fit the
+base's context; the data folder's recipes, identity
 file, datasets (placeholders filled, dev sets held out from training data, no record longer than the context) and
 the audit history must be readable. The first problem raises an `InputError` naming the file and key; warnings
 (train/dev overlap) are returned. Suites never see input these checks refuse.

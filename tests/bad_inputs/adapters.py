@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from tests.bad_inputs.base_model import first_tensor, header
-from tests.bad_inputs.project import ACCEPTED, ROOT, BadInput, Project, adapter_config, adapter_text, truncate
+from tests.bad_inputs.project import ACCEPTED, ROOT, BadInput, Plant, Project, adapter_config, adapter_text, truncate
 
 TITLE = "adapters and checkpoints"
 
@@ -64,7 +64,7 @@ def _checkpoint_final(p: Project) -> list[str]:
     return ["--checkpoints", str(run)]
 
 
-def _trainer_state(text: str):
+def _trainer_state(text: str) -> Plant:
     """A run of two checkpoints whose first holds a trainer_state.json of `text`."""
     def plant(p: Project) -> list[str]:
         run = p.checkpoints(2)
@@ -87,7 +87,7 @@ def _weights(p: Project) -> Path:
     return p.adapter / "adapter_model.safetensors"
 
 
-def _first_layer(drop_others: bool):
+def _first_layer(drop_others: bool) -> Plant:
     """layers_to_transform [0] in the adapter's config; the tensors of layer 1 dropped or (a mismatch) kept."""
     def plant(p: Project) -> list[str]:
         if drop_others:
