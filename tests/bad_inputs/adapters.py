@@ -129,6 +129,10 @@ CASES = [
              ("adapter_config.json", "model.layers.1.self_attn.q_proj", "'layers_to_transform' is [0]")),
     BadInput("adapter-layers-to-transform", "layers_to_transform [0] with tensors of layer 0 only: target_modules "
              "matched as peft matches them", _first_layer(drop_others=True), (), ACCEPTED),
+    BadInput("adapter-target-modules-all-linear", "target_modules \"all-linear\" written by hand (peft saves the "
+             "modules it expanded to): not matched against the tensors, as only peft's model wiring knows which "
+             "layers are linear; the modules it adds without tensors start as no-ops under the default init", adapter_config(
+                 lambda c: {**c, "target_modules": "all-linear"}), (), ACCEPTED),
     BadInput("adapter-target-modules-number", "target_modules a number",
              adapter_config(lambda c: {**c, "target_modules": 2}), ("adapter_config.json", "key 'target_modules'")),
     BadInput("adapter-target-modules-bad-regex", "target_modules a string that is not a regular expression",
