@@ -14,6 +14,8 @@ from pathlib import Path
 
 from harness.data import DataError
 from harness.foundation.errors import read_json
+from harness.foundation.textfiles import read_text_file
+from harness.model.json_keys import number
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _SWIFT_RUN = re.compile(r"^v(\d+)-\d{8}-\d{6}$")
@@ -88,10 +90,13 @@ def _number(name: str) -> int | None:
 
 def _trainer_checkpoints(folder: Path) -> list[Checkpoint]:
     """The `checkpoint-N/` folders of `folder`, ordered by N; a DataError for one without an adapter (a checkpoint
-    saved with its optimizer state only would otherwise be skipped in silence) or a bad link."""
-    found = []
+    saved with its optimizer state only would otherwise be skipped in silence), a bad link, or an adapter folder
+    named checkpoint-<not a number> beside them (checkpoint-final: skipped, the run would be audited without it)."""
+    found, unnumbered = [], []
     for entry in folder.iterdir():
         if not (m := _CHECKPOINT.match(entry.name)):
+            if entry.name.startswith("checkpoint-") and (entry / "adapter_config.json").is_file():
+                unnumbered.append(entry)
             continue
         if entry.is_symlink():
             _follow(entry)
@@ -102,6 +107,10 @@ def _trainer_checkpoints(folder: Path) -> list[Checkpoint]:
             raise DataError(f"{entry}: no adapter_config.json (it holds {held}): a checkpoint without its adapter "
                             "cannot be audited; remove the folder or save the adapter into it")
         found.append((int(m[1]), entry))
+    if found and unnumbered:
+        raise DataError(f"{min(unnumbered)}: an adapter beside checkpoint-N/ folders but with no step N in its "
+                        "name, so it has no place in the run's order; rename it checkpoint-<step>, or evaluate it "
+                        f"alone with --adapter {min(unnumbered)}")
     return [Checkpoint(d.name, step, d) for step, d in sorted(found)]
 
 
@@ -119,14 +128,26 @@ def _follow(link: Path) -> None:
 def external_training_log(adapter: Path) -> dict:
     """The loss log of an adapter trained elsewhere, from HF Trainer's `trainer_state.json` (in the adapter
     folder or its parent), as `{"log": [{"step", "loss" | "eval_loss"}, ...], "source": file}`; `{}` when there
-    is none. A file that is not JSON, or whose `log_history` is not a list, is a DataError naming it."""
+    is none. A file that is not JSON, whose `log_history` is not a list, or a logged step whose step or loss is
+    not a number, is a DataError naming it."""
     for candidate in (adapter / "trainer_state.json", adapter.parent / "trainer_state.json"):
         if candidate.is_file():
-            state = read_json(candidate, candidate.read_text(encoding="utf-8", errors="replace"), DataError)
-            history = state.get("log_history", []) if isinstance(state, dict) else None
-            if not isinstance(history, list):
-                raise DataError(f"{candidate}: log_history must be a list of logged steps")
-            rows = [row for row in history if isinstance(row, dict) and "step" in row]
-            return {"log": [{"step": row["step"], **{k: row[k] for k in ("loss", "eval_loss") if k in row}}
-                            for row in rows if "loss" in row or "eval_loss" in row], "source": str(candidate)}
+            return {"log": _loss_rows(candidate), "source": str(candidate)}
     return {}
+
+
+def _loss_rows(path: Path) -> list[dict]:
+    """The logged steps of a `trainer_state.json` that carry a loss, each checked to be numbers."""
+    state = read_json(path, read_text_file(path, DataError, "trainer state"), DataError)
+    history = state.get("log_history", []) if isinstance(state, dict) else None
+    if not isinstance(history, list):
+        raise DataError(f"{path}: log_history must be a list of logged steps")
+    rows = []
+    for index, row in enumerate(history):
+        if not (isinstance(row, dict) and "step" in row and ("loss" in row or "eval_loss" in row)):
+            continue
+        if bad := next((k for k in ("step", "loss", "eval_loss") if k in row and not number(row[k])), None):
+            raise DataError(f"{path}: log_history[{index}] key {bad!r} must be a number, got {row[bad]!r}; the "
+                            "file was not written by the Trainer: restore or remove it")
+        rows.append({"step": row["step"], **{k: row[k] for k in ("loss", "eval_loss") if k in row}})
+    return rows

@@ -1,61 +1,33 @@
 """Check base-model and adapter folders from their files alone, before any weight is loaded.
 
-A safetensors file is an 8-byte header length, a JSON header (name -> dtype, shape, byte range) and the data;
-reading the header gives every tensor's shape and tells a truncated file (the byte ranges reach past its end)
-from a whole one in microseconds. With the base model's shapes, an adapter's shapes are checked against the
-layers they modify, and against its own `r`, without torch. Every problem is a `ModelFolderError` naming the
-file and the key or tensor at fault.
+Reading a safetensors header (`safetensors_header`) gives every tensor's shape and tells a damaged or truncated
+file from a whole one in microseconds; a base's config is checked against its weights (`base_config`), an
+adapter's config against its tensors (`adapter_config`). With the base model's shapes, an adapter's shapes are
+checked against the layers they modify, and against its own `r`, without torch. Every problem is a
+`ModelFolderError` naming the file and the key or tensor at fault.
 """
 
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.foundation.errors import ModelFolderError, read_json
 from harness.foundation.textfiles import read_text_file
+from harness.model.adapter_config import check_lora_config, check_targets, lora_module
+from harness.model.base_config import check_base_config, check_tokenizer_files, check_weights_agree
+from harness.model.safetensors_header import safetensors_shapes
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
 CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
 ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_PICKLE = "adapter_config.json", "adapter_model.safetensors", \
     "adapter_model.bin"
 CONV1D_MODEL_TYPES = ("gpt2", "openai-gpt")  # transformers models whose linear layers are Conv1D (weight: in, out)
-_PREFIX = "base_model.model."
+_PREFIX = "base_model.model."  # of a saved module's tensor name
 
 
 class UnsafeWeightsError(ModelFolderError):
     """Only pickled weights were found and pickle loading was not allowed."""
-
-
-def safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Every tensor's shape in a safetensors file; a ModelFolderError naming the file when it is truncated or its
-    header is not a safetensors header."""
-    try:
-        with path.open("rb") as handle:
-            size = path.stat().st_size
-            if size < 8:
-                raise ModelFolderError(f"{path}: truncated ({size} bytes; a safetensors file starts with an 8-byte "
-                                       "header length)")
-            (length,) = struct.unpack("<Q", handle.read(8))
-            if length > size - 8:
-                raise ModelFolderError(f"{path}: truncated or not safetensors (header of {length} bytes, file of "
-                                       f"{size}); copy or download it again")
-            raw = handle.read(length)
-    except OSError as err:
-        raise ModelFolderError(f"{path}: cannot read: {err.strerror or err}") from err
-    try:
-        header = json.loads(raw)
-        tensors = {k: v for k, v in header.items() if k != "__metadata__"}
-        end = max((v["data_offsets"][1] for v in tensors.values()), default=0)
-        shapes = {k: tuple(v["shape"]) for k, v in tensors.items()}
-    except (ValueError, TypeError, KeyError, IndexError) as err:
-        raise ModelFolderError(f"{path}: not a safetensors file (unreadable header: {err})") from err
-    if 8 + length + end > size:
-        raise ModelFolderError(f"{path}: truncated: its header describes {8 + length + end} bytes, the file has "
-                               f"{size}; copy or download it again")
-    return shapes
 
 
 @dataclass(frozen=True)
@@ -79,13 +51,14 @@ def check_model_folder(folder: Path, allow_pickle: bool = False) -> ModelFacts:
     if not folder.is_dir():
         raise ModelFolderError(f"{folder}: --base-model must be a model folder (config.json, tokenizer, weights)")
     config = _json_object(folder / "config.json", "model config file (config.json)")
-    if not isinstance(config.get("model_type"), str):
-        raise ModelFolderError(f"{folder / 'config.json'}: key 'model_type' missing: not a transformers model "
-                               "config (save the model with `save_pretrained`)")
+    check_base_config(folder / "config.json", config)
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ModelFolderError(f"{folder}: no tokenizer files (one of {', '.join(TOKENIZER_FILES)}); save the "
                                "tokenizer next to the model with `tokenizer.save_pretrained(folder)`")
-    return ModelFacts(folder, config, _weight_shapes(folder, allow_pickle))
+    check_tokenizer_files(folder)
+    shapes = _weight_shapes(folder, allow_pickle)
+    check_weights_agree(folder, config, shapes)
+    return ModelFacts(folder, config, shapes)
 
 
 def _weight_shapes(folder: Path, allow_pickle: bool) -> dict[str, tuple[int, ...]]:
@@ -120,11 +93,21 @@ def check_adapter_folder(folder: Path, base: ModelFacts | None = None, allow_pic
         raise ModelFolderError(f"{folder}: no {ADAPTER_CONFIG}, so not a peft adapter (it holds {held}); a "
                                "checkpoint saved without its adapter cannot be evaluated")
     config = _json_object(folder / ADAPTER_CONFIG, "adapter config")
-    _check_lora_config(folder / ADAPTER_CONFIG, config)
+    check_lora_config(folder / ADAPTER_CONFIG, config)
     for weights in safe_weight_files(folder, ADAPTER_WEIGHTS, ADAPTER_PICKLE, allow_pickle):
-        for key, shape in safetensors_shapes(weights).items():
+        shapes = safetensors_shapes(weights)
+        for key, shape in shapes.items():
             _check_adapter_tensor(folder, config, key, shape, base)
+        check_targets(folder / ADAPTER_CONFIG, config, {m for k in shapes if (m := lora_module(k))},
+                      _linear_modules(base), base.config["model_type"] if base else None)
     return config
+
+
+def _linear_modules(base: ModelFacts | None) -> list[str]:
+    """The base's modules with a 2-D weight (those LoRA may adapt), from its weight files."""
+    if base is None:
+        return []
+    return [k.removesuffix(".weight") for k, s in base.shapes.items() if k.endswith(".weight") and len(s) == 2]
 
 
 def named_adapters(folder: Path) -> list[str]:
@@ -147,23 +130,12 @@ def safe_weight_files(folder: Path, safe_glob: str, pickle_glob: str, allow_pick
     raise ModelFolderError(f"{folder}: no weights ({safe_glob})")
 
 
-def _check_lora_config(path: Path, config: dict) -> None:
-    if "peft_type" not in config:
-        raise ModelFolderError(f"{path}: key 'peft_type' missing; a peft adapter config says \"peft_type\": "
-                               "\"LORA\" (save the adapter with `model.save_pretrained`)")
-    if config["peft_type"] != "LORA":
-        raise ModelFolderError(f"{path}: key 'peft_type' is {config['peft_type']!r}; tunegate evaluates LORA "
-                               "adapters")
-    if not isinstance(config.get("r"), int) or isinstance(config.get("r"), bool) or config["r"] < 1:
-        raise ModelFolderError(f"{path}: key 'r' must be a positive integer, got {config.get('r')!r}")
-
-
 def _check_adapter_tensor(folder: Path, config: dict, key: str, shape: tuple[int, ...], base: ModelFacts | None
                           ) -> None:
     """One adapter tensor against `r` and the base layer it modifies (or, for a saved module, replaces)."""
     where = f"{folder / ADAPTER_WEIGHTS}: tensor {key!r} (shape {list(shape)})"
-    module, _, kind = key.removeprefix(_PREFIX).rpartition(".lora_")
-    if not module:  # a saved module (modules_to_save, resized embeddings) replaces the base's tensor
+    module, kind = lora_module(key), key.rpartition(".lora_")[2]
+    if module is None:  # a saved module (modules_to_save, resized embeddings) replaces the base's tensor
         name = key.removeprefix(_PREFIX)
         if base and base.shapes and name in base.shapes and base.shapes[name] != shape:
             raise ModelFolderError(f"{where}: the base's {name!r} has shape {list(base.shapes[name])}; the adapter "

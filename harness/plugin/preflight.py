@@ -1,8 +1,10 @@
 """Every check a run's inputs can be given before any model loads, in one place (run by the plugin at configure).
 
-Output folders must be writable folders; the base model's config, tokenizer and weight files must be whole; every
-adapter (--adapter, --shadow, each checkpoint of --checkpoints) must be a LoRA adapter whose tensors agree with
-its `r` and with the base's layers; --ppl-window must fit the base's context; the data folder's recipes, identity
+Output folders must be writable folders; the base model's config (of its types, agreeing with the weights),
+tokenizer files, chat template and weight files must be whole; every adapter (--adapter, --shadow, each checkpoint
+of --checkpoints) must be a LoRA adapter whose config has its types and whose tensors agree with its `r`, its
+`target_modules` and the base's layers, with a readable Trainer loss log if it has one; --ppl-window must fit the
+base's context; the data folder's recipes, identity
 file, datasets (placeholders filled, dev sets held out from training data, no record longer than the context) and
 the audit history must be readable; the caches are checked before they are trusted (`check_caches`). The first
 problem raises an `InputError` naming the file and key; warnings (train/dev overlap, caches recomputed or read-only)
@@ -16,11 +18,12 @@ from pathlib import Path
 from harness.data import DataError, Example, IdentitySpec, load_examples, load_prompt_baseline, load_text_lines
 from harness.data.folder import BUILTIN_IDENTITY, PROBES, SELF_COGNITION, SPLITS, TASKS, DataFolder, task_file
 from harness.data.prep import shared_records
-from harness.evaluators.checkpoints import find_checkpoints
+from harness.evaluators.checkpoints import external_training_log, find_checkpoints
 from harness.evaluators.identity import load_probes
 from harness.foundation.cache import can_write
 from harness.foundation.errors import InputError, OutputError
 from harness.foundation.textfiles import dangling_link, read_text_file
+from harness.model.base_config import chat_templates, check_chat_templates, check_template
 from harness.model.files import ModelFacts, check_adapter_folder, check_model_folder
 from harness.plugin.settings import Settings
 from harness.training.recipe import load_recipe, recipe_names
@@ -146,12 +149,14 @@ def check_context(settings: Settings, base: ModelFacts | None) -> None:
 
 
 def check_prompt_format(prompt_format: str, base: ModelFacts | None) -> None:
-    """--prompt-format chat needs a chat template in the base model's folder."""
-    if prompt_format != "chat" or base is None:
+    """--prompt-format chat needs a chat template in the base model's folder; one used (auto or chat) must
+    compile, as must a FILE.jinja given."""
+    if prompt_format.endswith(".jinja") and Path(prompt_format).is_file():
+        check_template(prompt_format, read_text_file(Path(prompt_format), InputError, "chat template"))
+    if prompt_format not in ("auto", "chat") or base is None:
         return
-    config = base.folder / "tokenizer_config.json"
-    in_config = config.is_file() and "chat_template" in read_text_file(config, InputError, "tokenizer config")
-    if not (in_config or any(base.folder.glob("chat_template.*"))):
+    check_chat_templates(base.folder)
+    if prompt_format == "chat" and not (chat_templates(base.folder) or any(base.folder.glob("chat_template.*"))):
         raise InputError(f"--prompt-format chat: {base.folder} has no chat template (no chat_template.jinja, none "
                          "in tokenizer_config.json); use --prompt-format plain or --prompt-format FILE.jinja")
 
@@ -168,12 +173,14 @@ def check_tuned_model(settings: Settings, base: ModelFacts | None) -> None:
 
 
 def check_adapters(settings: Settings, base: ModelFacts | None) -> None:
-    """--adapter, --shadow and every checkpoint of --checkpoints against their own config and the base."""
+    """--adapter, --shadow and every checkpoint of --checkpoints against their own config and the base, with the
+    Trainer's loss log beside each (if any)."""
     folders = [p for p in (settings.adapter, settings.shadow) if p is not None]
     if settings.checkpoints is not None:
         folders += [c.path for c in find_checkpoints(settings.checkpoints, settings.checkpoint_launches)]
     for folder in folders:
         check_adapter_folder(folder, base, settings.allow_pickle)
+        external_training_log(folder)  # its trainer_state.json, read for the report's loss chart
 
 
 def check_data_folder(fixtures: Path, base: ModelFacts | None, prompt_format: str = "auto") -> list[str]:
