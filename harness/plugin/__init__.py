@@ -43,7 +43,7 @@ from harness.plugin.selection import (
     skip_unjudgeable,
 )
 from harness.plugin.settings import Settings
-from harness.plugin.stash import DORMANT, STATE
+from harness.plugin.stash import DESELECTED_MARKS, DORMANT, STATE
 
 if TYPE_CHECKING:
     from harness.capabilities import CapabilityRegistry
@@ -195,6 +195,9 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         state = items[0].config.stash.get(STATE, None)
         if state is not None:
             state.record.run.deselected += len(items)
+            marks = items[0].config.stash.setdefault(DESELECTED_MARKS, {})
+            for name in (name for item in items for name in {m.name for m in item.iter_markers()}):
+                marks[name] = marks.get(name, 0) + 1
             reason = deselection(items[0].config)
             for item in items:
                 note_unjudged(state, item, reason)
@@ -210,9 +213,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Count the suite tests this run will run (a run of them that judges nothing fails); refuse --save-baseline
-    before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
+    """Refuse a selection that would judge nothing (`harness.plugin.nothing_judged`); count the suite tests this
+    run will run (a run of them that judges nothing fails); refuse --save-baseline before any work when -m/-k
+    deselected tests (unless --save-baseline-anyway)."""
     state = session.config.stash.get(STATE, None)
+    if state and not session.testsfailed and not hasattr(session.config, "workerinput"):
+        _refuse_judging_nothing(session, state)
     if state and not session.config.option.collectonly:
         capabilities = [capability_of(item, state) for item in session.items]
         gated = sum(1 for c in capabilities if c is not None and state.gates.for_capability(c))
@@ -223,6 +229,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         raise pytest.UsageError(f"--save-baseline {state.settings.save_baseline.stem}: -m/-k deselected "
                                 f"{state.record.run.deselected} tests, so the baseline would be partial; run "
                                 "everything, or pass --save-baseline-anyway")
+
+
+def _refuse_judging_nothing(session: pytest.Session, state: SessionState) -> None:
+    """A usage error when -m names an unknown marker or the selection would judge nothing."""
+    from harness.plugin.nothing_judged import nothing_to_judge, unknown_marker
+
+    deselected = session.config.stash.get(DESELECTED_MARKS, {})
+    carried = {m.name for item in session.items for m in item.iter_markers()} | set(deselected)
+    suites_deselected = sum(deselected.get(name, 0) for name in state.capabilities.markers())
+    if problem := unknown_marker(session.config, state, carried) or \
+            nothing_to_judge(session.config, state, session.items, suites_deselected):
+        raise pytest.UsageError(problem)
 
 
 @pytest.hookimpl(wrapper=True)
