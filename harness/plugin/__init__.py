@@ -32,6 +32,7 @@ from harness.plugin.invocation import (
     launch_environment_problem,
     misread_option_value,
     own_suites_from_elsewhere,
+    step_summary_problem,
 )
 from harness.plugin.options import declared, values
 from harness.plugin.selection import (
@@ -82,7 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                  "folder, --data-dir), no [tool.tunegate.gates] in pyproject.toml, no --gates FILE. "
                                  "`tunegate init` writes one (docs/your-repository.md)")
         return
-    if problem := launch_environment_problem(os.environ):
+    if problem := launch_environment_problem(os.environ) or step_summary_problem(os.environ):
         raise pytest.UsageError(problem)
     with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
         from harness.plugin.state import SessionState, new_run_record
