@@ -319,8 +319,9 @@ def _gate_summary(terminalreporter, config: pytest.Config) -> None:
     for error in state.artifacts.end_errors:
         terminalreporter.write_line(f"ERROR at the end of the run: {error} (what was written before is kept)",
                                     red=True, bold=True)
-    if state.artifacts.interrupted:
-        terminalreporter.write_line(state.artifacts.interrupted, red=True, bold=True)
+    for line in [*state.artifacts.notes, state.artifacts.interrupted or ""]:
+        if line:
+            terminalreporter.write_line(line, red=True, bold=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -80,6 +80,7 @@ class RunArtifacts:
     step: str = ""
     written: list[str] = field(default_factory=list)
     interrupted: str | None = None
+    notes: list[str] = field(default_factory=list)  # other lines for the end of the terminal summary
 
     def interruption(self) -> str:
         """The one line for a Ctrl-C during the end-of-run writes: which write, and what was kept."""
