@@ -17,7 +17,7 @@ from harness.data.folder import DataFolder
 from harness.foundation.cache import resolve_cache_root
 from harness.gating.baselines import baseline_path
 from harness.model.answer_stores import sqlite_file_problem
-from harness.plugin.options import REQUIRED, Given, check_values, option
+from harness.plugin.options import REQUIRED, Convert, Given, check_values, option
 
 
 def _absolute(value: str | None, _: Given) -> Path | None:
@@ -52,9 +52,14 @@ def _history(value: str | None, given: Given) -> Path:
     return _absolute(value, given) or given.in_rootdir(given.values["report_dir"]) / "history.csv"
 
 
-def _baseline(value: str | None, given: Given) -> Path | None:
-    """`<baseline-dir>/NAME.json`; a name with other characters raises BaselineError."""
-    return baseline_path(given.in_rootdir(given.values["baseline_dir"]), value) if value else None
+def _baseline(flag: str) -> Convert:
+    """`<baseline-dir>/NAME.json` for `flag`; a name with other characters raises ValueError naming `flag`."""
+    def convert(value: str | None, given: Given) -> Path | None:
+        try:
+            return baseline_path(given.in_rootdir(given.values["baseline_dir"]), value) if value else None
+        except ValueError as err:
+            raise ValueError(f"{flag} {value}: {err}") from None
+    return convert
 
 
 def _prompt_format(value: str, _: Given) -> str:
@@ -226,7 +231,7 @@ class Settings:
         doc="audit history, `.csv` or `.parquet`, appended")
     save_baseline: Path | None = option(
         "--save-baseline", "store this run's metrics and outputs as baseline NAME (refused when a gate failed or "
-        "tests were deselected)", convert=_baseline, metavar="NAME",
+        "tests were deselected)", convert=_baseline("--save-baseline"), metavar="NAME",
         doc="store this run's metrics and outputs as baseline NAME (refused, exit 4, when a gate failed or tests "
             "were deselected; never after an interrupted or erroring run)")
     save_baseline_anyway: bool = option(
@@ -239,7 +244,7 @@ class Settings:
         doc="replace the seed of every training recipe (what `bench/seed_sweep.py` varies)")
     baseline: Path | None = option(
         "--baseline", "compare with stored baseline NAME ([baseline] and [drift] gates); a missing baseline is an "
-        "error", convert=_baseline, metavar="NAME",
+        "error", convert=_baseline("--baseline"), metavar="NAME",
         doc="compare with baseline NAME (`[baseline]` and `[drift]` gates); missing = error")
     baseline_dir: Path | None = option(  # None when built without pytest (then no baseline is named)
         "--baseline-dir", "folder of baseline files (default: baselines)", default="baselines", value=None,

@@ -103,4 +103,21 @@ CASES = [
     BadInput("env-step-summary-folder", "GITHUB_STEP_SUMMARY naming a folder (once: exit 4 at the very end, after "
              "every test ran)", lambda p: (p.monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(p.root)), [])[1],
              ("GITHUB_STEP_SUMMARY=", "is a folder; the end of the run appends summary.md")),
+    BadInput("history-not-csv", "--history naming a file that is neither .csv nor .parquet",
+             lambda p: ["--history", str(p.root / "history.txt")], ("--history", "history.txt: the file must end in "
+                                                                    ".csv or .parquet")),
+    BadInput("history-folder", "--history naming a folder", lambda p: ((p.root / "h.csv").mkdir(),
+                                                                        ["--history", str(p.root / "h.csv")])[1],
+             ("--history", "h.csv: is a folder, expected a .csv or .parquet file")),
+    BadInput("adapter-and-tuned-model", "--adapter and --tuned-model together",
+             lambda p: ["--adapter", str(p.adapter), "--tuned-model", str(p.model)],
+             ("--adapter and --tuned-model: give one",)),
+    BadInput("request-cache-without-answer-cache", "--request-cache with --no-answer-cache",
+             lambda p: ["--request-cache", str(p.root / "answers.sqlite"), "--no-answer-cache"],
+             ("--request-cache and --no-answer-cache: give one",)),
+    BadInput("save-baseline-bad-name", "--save-baseline naming a path, not a name (it would write outside "
+             "--baseline-dir)", lambda p: ["--save-baseline", "../escape"],
+             ("--save-baseline ../escape: baseline name '../escape'", "letters, digits")),
+    BadInput("checkpoints-missing", "--checkpoints naming no folder", lambda p: ["--checkpoints", str(p.root / "runz")],
+             ("--checkpoints", "runz: no such file or folder")),
 ]
