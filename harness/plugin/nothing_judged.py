@@ -82,26 +82,29 @@ def nothing_to_judge(config: pytest.Config, state: SessionState, items: list[pyt
     suite_tests = [i for i in items if capability_of(i, state)]
     if not suite_tests and not deselected_suite_tests:
         return None  # no tunegate suite in the paths given: other tests, not tunegate's business
-    runnable = [i for i in items if _skip_reason(i) is None]
-    data = state.settings.fixtures
-    if not runnable and not suite_tests:
+    if any(_skip_reason(i) is None for i in items):
+        return _named_without_data(config, state, suite_tests)
+    if not suite_tests:
         flags = " and ".join(f"-{f} {v!r}" for f, v in (("m", config.option.markexpr), ("k", config.option.keyword))
                              if v)
         return headline(state, f"{flags or 'the selection'} deselected every suite test ({deselected_suite_tests}) "
                                "and left no other test to run; select at least one (`pytest --collect-only -q` "
                                "lists their ids)")
-    if not runnable:
-        if missing := _missing(state, suite_tests):
-            return headline(state, f"every selected suite test would be skipped: {data} lacks {', '.join(missing)} "
-                                   "(the suites read them); add them (docs/data-folder.md) or select suites whose "
-                                   "data is there")
-        reasons = sorted({str(_skip_reason(i)).split(": ", 1)[0] for i in suite_tests})
-        return headline(state, f"every selected suite test would be skipped ({'; '.join(reasons)})")
+    if missing := _missing(state, suite_tests):
+        return headline(state, f"every selected suite test would be skipped: {state.settings.fixtures} lacks "
+                               f"{', '.join(missing)} (the suites read them); add them (docs/data-folder.md) or "
+                               "select suites whose data is there")
+    reasons = sorted({str(_skip_reason(i)).split(": ", 1)[0] for i in suite_tests})
+    return headline(state, f"every selected suite test would be skipped ({'; '.join(reasons)})")
+
+
+def _named_without_data(config: pytest.Config, state: SessionState, suite_tests: list[pytest.Item]) -> str | None:
+    """Why a capability `-m` names cannot run at all for lack of its data files (None when each named one can)."""
     named = set(marker_names(config.option.markexpr or ""))
     for capability in sorted(named & set(state.capabilities.markers())):
         own = [i for i in suite_tests if capability_of(i, state) == capability]
         if own and all(_skip_reason(i) for i in own) and (missing := _missing(state, own)):
-            return (f"-m {config.option.markexpr!r} selects {capability}, but {data} lacks {', '.join(missing)} (the "
-                    f"{capability} suite reads them): add them (docs/data-folder.md), or leave {capability} out of "
-                    "-m")
+            return (f"-m {config.option.markexpr!r} selects {capability}, but {state.settings.fixtures} lacks "
+                    f"{', '.join(missing)} (the {capability} suite reads them): add them (docs/data-folder.md), or "
+                    f"leave {capability} out of -m")
     return None
