@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from harness.foundation.errors import InputError, InputWarning
+from harness.foundation.launch import launch_rank
 from harness.foundation.process_gc import collector_paused, freeze_startup_objects
 from harness.gating.baselines import BaselineError
 from harness.gating.gate_config import gate_config_source
@@ -283,7 +284,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if worker is not None:
         state.write_worker_part(worker["workerid"])
         return
-    if os.environ.get("RANK", "0") != "0":  # `accelerate launch`: process 0 writes the run's files
+    if launch_rank():  # `accelerate launch`: process 0 writes the run's files
         return
     state.merge_worker_parts()
     if "bad_input" in state.record.run.sections:

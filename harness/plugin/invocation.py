@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.foundation.launch import launch_rank
 from harness.plugin.options import declared
 from harness.plugin.settings import Settings
 
@@ -34,7 +35,7 @@ def launch_environment_problem(environ: Mapping[str, str]) -> str | None:
         if name in environ and not environ[name].strip().isdigit():
             return (f"environment variable {name}={environ[name]!r} is not a whole number: it tells tunegate which "
                     "process of an `accelerate launch` this is; unset it (or fix it) for a plain run")
-    world, rank = int(environ.get("WORLD_SIZE", "1")), int(environ.get("RANK", "0"))
+    world, rank = int(environ.get("WORLD_SIZE", "1")), launch_rank(environ)
     if rank >= max(world, 1):  # process RANK of a launch of WORLD_SIZE processes (unset: one)
         return (f"environment variable RANK={rank} with WORLD_SIZE={environ.get('WORLD_SIZE', 'unset')}: a process "
                 "of no launch this large (left over from an `accelerate launch`?); only process 0 writes the report, "

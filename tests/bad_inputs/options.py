@@ -120,4 +120,9 @@ CASES = [
              ("--save-baseline ../escape: baseline name '../escape'", "letters, digits")),
     BadInput("checkpoints-missing", "--checkpoints naming no folder", lambda p: ["--checkpoints", str(p.root / "runz")],
              ("--checkpoints", "runz: no such file or folder")),
+    BadInput("env-rank-zero-padded", "RANK='00' (process 0, written another way): accepted, and the run writes its "
+             "report (it once counted as another process and wrote none, silently)",
+             lambda p: (p.monkeypatch.setenv("RANK", "00"), p.monkeypatch.delenv("WORLD_SIZE", raising=False),
+                        ["--report-dir", str(p.root / "new-reports")])[2],
+             ("report: ", "new-reports", "tunegate PASS"), exit=ACCEPTED, runs_tests=True),
 ]
