@@ -50,7 +50,7 @@ def unknown_marker(config: pytest.Config, state: SessionState, carried: set[str]
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             return (f"-m {expression!r}: no test carries the marker {name!r} and no plugin registers it ({hint}the "
-                    f"capability markers: {', '.join(capabilities)}); the run would judge nothing")
+                    f"capability markers: {', '.join(capabilities)}); its tests would not be judged: fix -m")
     return None
 
 

@@ -49,6 +49,8 @@ CASES: list[BadInput] = [
     BadInput("m-typo", "a -m typo (-m identiy): pytest deselected everything, exit 5, naming nothing",
              lambda p: ["-m", "identiy"], ("identity, latency", "no test carries the marker 'identiy'",
                                            "did you mean 'identity'?")),
+    BadInput("m-typo-beside-a-known-marker", "-m 'old_task or identiy': old_task would run, identity silently not",
+             lambda p: ["-m", "old_task or identiy"], ("-m 'old_task or identiy'", "did you mean 'identity'?")),
     BadInput("k-selects-unit-tests", "-k selecting only the project's own tests, every suite test deselected: "
              "accepted (the user chose those tests; the headline says the gates were not judged)",
              _with_unit_test, (), exit=0),
