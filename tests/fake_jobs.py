@@ -21,3 +21,21 @@ def broken_job(train: bool = True) -> None:
     """A job that is never cached and fails when run."""
     if train:
         raise ValueError("tasks/increment_9/train.json: bad data")
+
+
+def sleeping_job(root: Path, train: bool = True) -> Path | None:
+    """A job that builds a cache entry for a minute (a long training): a file half-written in its staging folder,
+    the helper's pid in `root/helper.pid`, then sleep (train=False: the entry, or None when it is not built)."""
+    import time
+
+    from harness.foundation.cache import cached_artifact, cached_folder
+
+    if not train:
+        return cached_folder(root, "slow", {"job": "slow"})
+
+    def build(folder: Path) -> None:
+        (folder / "adapter_model.safetensors").write_bytes(b"half")
+        (root / "helper.pid").write_text(str(os.getpid()))
+        time.sleep(60)
+
+    return cached_artifact(root, "slow", {"job": "slow"}, build)[0]

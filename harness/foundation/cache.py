@@ -55,9 +55,19 @@ def directory_digest(path: Path, patterns: tuple[str, ...] = ("*.json", "*.safet
 
 
 def resolve_cache_root(explicit: str | Path | None, default: Path) -> Path:
-    """The cache root: an explicit option, else $TUNEGATE_CACHE_DIR, else `default`."""
-    chosen = explicit or os.environ.get(DEFAULT_CACHE_ENV) or default
-    return Path(chosen).expanduser().resolve()
+    """The cache root: an explicit option, else $TUNEGATE_CACHE_DIR, else `default`. A variable that holds only
+    blanks, or names a file, raises ValueError naming the variable (empty counts as unset)."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    variable = os.environ.get(DEFAULT_CACHE_ENV, "")
+    if variable and not variable.strip():
+        raise ValueError(f"environment variable {DEFAULT_CACHE_ENV}={variable!r} holds only blanks: set it to a "
+                         "folder, or unset it (the cache is then .tunegate-cache)")
+    chosen = Path(variable).expanduser().resolve() if variable else default.resolve()
+    if variable and chosen.exists() and not chosen.is_dir():
+        raise ValueError(f"environment variable {DEFAULT_CACHE_ENV}={variable!r}: {chosen} is a file, expected the "
+                         "cache folder (created when missing); point it at a folder, or pass --cache-dir DIR")
+    return chosen
 
 
 def _artifact_folder(root: Path, kind: str, payload: Any) -> Path:

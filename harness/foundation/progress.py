@@ -9,11 +9,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from harness.foundation.launch import launch_rank
+
 
 def progress_enabled() -> bool:
     """True when a human is watching: stderr is a terminal, CI is not set, and this is the first (or only)
     process of an `accelerate launch`."""
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"} or os.environ.get("RANK", "0") != "0":
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"} or launch_rank():
         return False
     stream = sys.__stderr__
     return bool(stream and stream.isatty())

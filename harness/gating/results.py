@@ -201,4 +201,8 @@ def point_latest(report_root: Path, run_dir: Path) -> None:
     link = Path(report_root) / "latest"
     tmp = Path(report_root) / f".latest-{secrets.token_hex(4)}"
     os.symlink(Path(run_dir).name, tmp)
-    os.replace(tmp, link)
+    try:
+        os.replace(tmp, link)
+    except BaseException:  # a failed or interrupted replace leaves no stray link
+        tmp.unlink(missing_ok=True)
+        raise

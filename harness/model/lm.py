@@ -106,7 +106,7 @@ class HFLanguageModel:
         conversations = [tuple(c) for c in conversations]
         encoded = [prompt_ids(self.tokenizer, c) for c in conversations]
         self._check_context([(len(ids) + limit, c) for ids, c in zip(encoded, conversations, strict=True)],
-                            f" (with {limit} new tokens)")
+                            f" (with {limit} new tokens)", limit)
         return self._in_batches(encoded, lambda batch: self._decode(self._generate_batch(batch, limit)),
                                 f"generating ({self.name})", length=len)
 
@@ -155,15 +155,18 @@ class HFLanguageModel:
             self._stop_ids = stop_token_ids(self.tokenizer, getattr(self.model, "generation_config", None))
         return self._stop_ids
 
-    def _check_context(self, lengths: list[tuple[int, Conversation]], extra: str = "") -> None:
+    def _check_context(self, lengths: list[tuple[int, Conversation]], extra: str = "", new_tokens: int = 0) -> None:
         """Before any inference: a ContextOverflowError (a DataError) for the first input longer than the model's
         positions (attending over it would fail, or silently read positions the model never learned)."""
         limit = getattr(self.model.config, "max_position_embeddings", None)
         for length, conversation in lengths:
             if isinstance(limit, int) and length > limit:
                 text = conversation[-1][1] if conversation else ""
+                prompt = length - new_tokens
+                remedy = (f"lower --max-new-tokens ({new_tokens}) to {limit - prompt} or less, or shorten that record"
+                          if new_tokens and prompt <= limit - 1 else "shorten or drop that record")
                 raise ContextOverflowError(f"an input of {length} tokens{extra} is longer than the model's context "
-                                           f"of {limit} positions (its last turn begins {text[:60]!r})")
+                                           f"of {limit} positions (its last turn begins {text[:60]!r})", remedy)
 
     def _decode(self, new_ids: torch.Tensor) -> list[str]:
         return [text.strip() for text in self.tokenizer.batch_decode(new_ids, skip_special_tokens=True)]

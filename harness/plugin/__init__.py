@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from harness.foundation.errors import InputError, InputWarning
+from harness.foundation.launch import launch_rank
 from harness.foundation.process_gc import collector_paused, freeze_startup_objects
 from harness.gating.baselines import BaselineError
 from harness.gating.gate_config import gate_config_source
@@ -32,6 +33,7 @@ from harness.plugin.invocation import (
     launch_environment_problem,
     misread_option_value,
     own_suites_from_elsewhere,
+    step_summary_problem,
 )
 from harness.plugin.options import declared, values
 from harness.plugin.selection import (
@@ -43,7 +45,7 @@ from harness.plugin.selection import (
     skip_unjudgeable,
 )
 from harness.plugin.settings import Settings
-from harness.plugin.stash import DORMANT, STATE
+from harness.plugin.stash import DESELECTED_MARKS, DORMANT, STATE
 
 if TYPE_CHECKING:
     from harness.capabilities import CapabilityRegistry
@@ -83,7 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                  "folder, --data-dir), no [tool.tunegate.gates] in pyproject.toml, no --gates FILE. "
                                  "`tunegate init` writes one (docs/your-repository.md)")
         return
-    if problem := launch_environment_problem(os.environ):
+    if problem := launch_environment_problem(os.environ) or step_summary_problem(os.environ):
         raise pytest.UsageError(problem)
     with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)
         from harness.plugin.state import SessionState, new_run_record
@@ -196,6 +198,9 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         state = items[0].config.stash.get(STATE, None)
         if state is not None:
             state.record.run.deselected += len(items)
+            marks = items[0].config.stash.setdefault(DESELECTED_MARKS, {})
+            for name in (name for item in items for name in {m.name for m in item.iter_markers()}):
+                marks[name] = marks.get(name, 0) + 1
             reason = deselection(items[0].config)
             for item in items:
                 note_unjudged(state, item, reason)
@@ -211,9 +216,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Count the suite tests this run will run (a run of them that judges nothing fails); refuse --save-baseline
-    before any work when -m/-k deselected tests (unless --save-baseline-anyway)."""
+    """Refuse a selection that would judge nothing (`harness.plugin.nothing_judged`); count the suite tests this
+    run will run (a run of them that judges nothing fails); refuse --save-baseline before any work when -m/-k
+    deselected tests (unless --save-baseline-anyway)."""
     state = session.config.stash.get(STATE, None)
+    if state and not session.testsfailed and not hasattr(session.config, "workerinput"):
+        _refuse_judging_nothing(session, state)
     if state and not session.config.option.collectonly:
         capabilities = [capability_of(item, state) for item in session.items]
         gated = sum(1 for c in capabilities if c is not None and state.gates.for_capability(c))
@@ -224,6 +232,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         raise pytest.UsageError(f"--save-baseline {state.settings.save_baseline.stem}: -m/-k deselected "
                                 f"{state.record.run.deselected} tests, so the baseline would be partial; run "
                                 "everything, or pass --save-baseline-anyway")
+
+
+def _refuse_judging_nothing(session: pytest.Session, state: SessionState) -> None:
+    """A usage error when -m names an unknown marker or the selection would judge nothing."""
+    from harness.plugin.nothing_judged import nothing_to_judge, unknown_marker
+
+    deselected = session.config.stash.get(DESELECTED_MARKS, {})
+    carried = {m.name for item in session.items for m in item.iter_markers()} | set(deselected)
+    suites_deselected = sum(deselected.get(name, 0) for name in state.capabilities.markers())
+    if problem := unknown_marker(session.config, state, carried) or \
+            nothing_to_judge(session.config, state, session.items, suites_deselected):
+        raise pytest.UsageError(problem)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -265,7 +285,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if worker is not None:
         state.write_worker_part(worker["workerid"])
         return
-    if os.environ.get("RANK", "0") != "0":  # `accelerate launch`: process 0 writes the run's files
+    if launch_rank():  # `accelerate launch`: process 0 writes the run's files
         return
     state.merge_worker_parts()
     if "bad_input" in state.record.run.sections:
@@ -303,6 +323,9 @@ def _gate_summary(terminalreporter, config: pytest.Config) -> None:
     for error in state.artifacts.end_errors:
         terminalreporter.write_line(f"ERROR at the end of the run: {error} (what was written before is kept)",
                                     red=True, bold=True)
+    for line in [*state.artifacts.notes, state.artifacts.interrupted or ""]:
+        if line:
+            terminalreporter.write_line(line, red=True, bold=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -108,7 +108,17 @@ def trained_adapters(request: pytest.FixtureRequest, tunegate: SessionState, bas
         tunegate.record.run.trained_side_by_side = {"chains": training.trained,
                                                        "processes": min(processes, len(training.trained))}
     yield training
-    training.finish()
+    end_training(request, training, tunegate)
+
+
+def end_training(request: pytest.FixtureRequest, training: SideBySide, state: SessionState) -> None:
+    """Wait for the helpers' chains (cached for the next run); after a Ctrl-C stop them at once instead, and say
+    so in the terminal summary."""
+    if request.session.exitstatus != pytest.ExitCode.INTERRUPTED:
+        training.finish()
+    elif stopped := training.stop():
+        state.artifacts.notes.append(f"Ctrl-C: stopped the training helper process(es) {', '.join(map(str, stopped))}"
+                                     "; the adapters they had not finished are not cached (the next run trains them)")
 
 
 def _worker_order(jobs: list[TrainingJob]) -> list[TrainingJob]:

@@ -1,7 +1,8 @@
 """Runs refused because of how pytest was invoked, each with one message saying what to do instead: tunegate's
 own suites run from another project, an option value pytest took for a test path (which moved its rootdir and
-dropped your pytest configuration), a tunegate suite collected where no gate config exists, and process
-variables of `accelerate launch` left in the environment of a plain run."""
+dropped your pytest configuration), a tunegate suite collected where no gate config exists, process
+variables of `accelerate launch` left in the environment of a plain run, and a `$GITHUB_STEP_SUMMARY` that names
+no file the run can append to."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.foundation.launch import launch_rank
 from harness.plugin.options import declared
 from harness.plugin.settings import Settings
 
@@ -33,12 +35,29 @@ def launch_environment_problem(environ: Mapping[str, str]) -> str | None:
         if name in environ and not environ[name].strip().isdigit():
             return (f"environment variable {name}={environ[name]!r} is not a whole number: it tells tunegate which "
                     "process of an `accelerate launch` this is; unset it (or fix it) for a plain run")
-    world, rank = int(environ.get("WORLD_SIZE", "1")), int(environ.get("RANK", "0"))
+    world, rank = int(environ.get("WORLD_SIZE", "1")), launch_rank(environ)
     if rank >= max(world, 1):  # process RANK of a launch of WORLD_SIZE processes (unset: one)
         return (f"environment variable RANK={rank} with WORLD_SIZE={environ.get('WORLD_SIZE', 'unset')}: a process "
                 "of no launch this large (left over from an `accelerate launch`?); only process 0 writes the report, "
                 "so this run would write none: unset RANK and WORLD_SIZE, or run under `accelerate launch`")
+    if world > 1 and (absent := [n for n in ("RANK", "MASTER_ADDR", "MASTER_PORT") if n not in environ]):
+        return (f"environment variable WORLD_SIZE={world} without {', '.join(absent)}: not a process of an "
+                "`accelerate launch` (which sets them all; left over from one?), and process 0 would wait for the "
+                f"other {world - 1} forever once a model runs: unset WORLD_SIZE, or run under `accelerate launch`")
     return None
+
+
+def step_summary_problem(environ: Mapping[str, str]) -> str | None:
+    """Why `$GITHUB_STEP_SUMMARY` cannot take the run's summary at its end (None when it can, or is unset): it
+    names a folder, or a file in a folder that does not exist."""
+    value = environ.get("GITHUB_STEP_SUMMARY")
+    if not value:
+        return None
+    path = Path(value)
+    why = "is a folder" if path.is_dir() else f"its folder {path.parent} does not exist" \
+        if not path.parent.is_dir() else None
+    return (f"environment variable GITHUB_STEP_SUMMARY={value!r}: {why}; the end of the run appends summary.md to "
+            "that file (GitHub Actions sets it to one): point it at a file, or unset it") if why else None
 
 
 def own_suites_from_elsewhere(config: pytest.Config) -> str | None:

@@ -141,11 +141,18 @@ def base_model_facts(settings: Settings) -> ModelFacts | None:
 
 
 def check_context(settings: Settings, base: ModelFacts | None) -> None:
-    """--ppl-window must fit the positions the base model has (a longer window silently changes perplexity)."""
-    if base is not None and base.context is not None and settings.ppl_window > base.context:
-        raise InputError(f"--ppl-window {settings.ppl_window}: longer than the base model's context "
-                         f"({base.folder / 'config.json'} key max_position_embeddings = {base.context}); use "
+    """--ppl-window must fit the positions the base model has (a longer window silently changes perplexity), and
+    --max-new-tokens must leave room for a prompt in them."""
+    if base is None or base.context is None:
+        return
+    where = f"{base.folder / 'config.json'} key max_position_embeddings = {base.context}"
+    if settings.ppl_window > base.context:
+        raise InputError(f"--ppl-window {settings.ppl_window}: longer than the base model's context ({where}); use "
                          f"--ppl-window {base.context} or less")
+    if settings.max_new_tokens >= base.context:
+        raise InputError(f"--max-new-tokens {settings.max_new_tokens}: no prompt fits beside that many new tokens in "
+                         f"the base model's context ({where}); use --max-new-tokens well below {base.context} (the "
+                         "default is 48)")
 
 
 def check_prompt_format(prompt_format: str, base: ModelFacts | None) -> None:

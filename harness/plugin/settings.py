@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from harness.data.folder import DataFolder
 from harness.foundation.cache import resolve_cache_root
 from harness.gating.baselines import BaselineError, baseline_path
 from harness.model.answer_stores import sqlite_file_problem
-from harness.plugin.options import REQUIRED, Given, check_values, option
+from harness.plugin.options import REQUIRED, Convert, Given, check_values, option
 
 
 def _absolute(value: str | None, _: Given) -> Path | None:
@@ -32,7 +31,13 @@ def _model_folder(value: str, given: Given) -> str:
 
 
 def _data_folder(value: str | None, given: Given) -> Path:
-    return (given.rootdir / (value or "fixtures")).resolve()
+    """The data folder (default `fixtures`); one given that is not a folder raises ValueError naming it."""
+    folder = (given.rootdir / (value or "fixtures")).resolve()
+    if value and not folder.is_dir():
+        what = "is a file, expected the data folder" if folder.exists() else "no such folder"
+        raise ValueError(f"--data-dir {folder}: {what} (a relative path is taken from the rootdir {given.rootdir}); "
+                         "`tunegate init` writes one (docs/data-folder.md)")
+    return folder
 
 
 def _cache_root(value: str | None, given: Given) -> Path:
@@ -48,15 +53,17 @@ def _history(value: str | None, given: Given) -> Path:
     return Path(os.path.abspath(value)) if value else given.in_rootdir(given.values["report_dir"]) / "history.csv"
 
 
-def _baseline(flag: str) -> Callable[[str | None, Given], Path | None]:
-    """The converter of `flag`: NAME to `<baseline-dir>/NAME.json`; an empty NAME (an unset variable, as in
-    `--baseline "$NAME"`) or one with other characters than letters, digits, '.', '_' and '-' raises
-    BaselineError."""
+def _baseline(flag: str) -> Convert:
+    """`<baseline-dir>/NAME.json` for `flag`; an empty NAME (an unset variable, as in `--baseline "$NAME"`) raises
+    BaselineError, a name with other characters than letters, digits, '.', '_' and '-' ValueError naming `flag`."""
     def convert(value: str | None, given: Given) -> Path | None:
         if value is not None and not value.strip():
             raise BaselineError(f"{flag} {value!r}: the baseline name is empty (an unset variable, as in {flag} "
                                 "\"$NAME\"?); give a name, or leave the option out")
-        return baseline_path(given.in_rootdir(given.values["baseline_dir"]), value) if value else None
+        try:
+            return baseline_path(given.in_rootdir(given.values["baseline_dir"]), value) if value else None
+        except ValueError as err:
+            raise ValueError(f"{flag} {value}: {err}") from None
     return convert
 
 
@@ -80,12 +87,17 @@ def _at_least(least: int, unit: str = "") -> Any:
                                 if value != "auto" and value < least else None)
 
 
+def _within(low: int, high: int, why: str) -> Any:
+    return lambda flag, value: (f"{flag} must be in [{low}, {high}] ({why}), got {value}"
+                                if value is not None and not low <= value <= high else None)
+
+
 def _exists(flag: str, path: Path | None) -> str | None:
     return f"{flag} {path}: no such file or folder" if path is not None and not path.exists() else None
 
 
-def _folder(flag: str, folder: Path) -> str | None:
-    if folder.exists() and not folder.is_dir():
+def _folder(flag: str, folder: Path | None) -> str | None:
+    if folder is not None and folder.exists() and not folder.is_dir():
         return f"{flag} {folder}: is a file, expected a folder (it is created when missing)"
     return None
 
@@ -234,7 +246,7 @@ class Settings:
         doc="save the baseline even when a gate failed or `-m`/`-k` deselected tests")
     train_seed: int | None = option(
         "--train-seed", "override the seed of every training recipe (the seed sweep)", parse=int, metavar="N",
-        shown="the recipes' seeds",
+        check=_within(0, 2**32 - 1, "a seed torch, Python and NumPy all take"), shown="the recipes' seeds",
         doc="replace the seed of every training recipe (what `bench/seed_sweep.py` varies)")
     baseline: Path | None = option(
         "--baseline", "compare with stored baseline NAME ([baseline] and [drift] gates); a missing baseline is an "
@@ -242,7 +254,7 @@ class Settings:
         doc="compare with baseline NAME (`[baseline]` and `[drift]` gates); missing = error")
     baseline_dir: Path | None = option(  # None when built without pytest (then no baseline is named)
         "--baseline-dir", "folder of baseline files (default: baselines)", default="baselines", value=None,
-        path=True, convert=_in_rootdir, metavar="DIR", doc="where baselines live")
+        path=True, convert=_in_rootdir, check=_folder, metavar="DIR", doc="where baselines live")
     tuned_model: Path | None = option(
         "--tuned-model", "a full fine-tuned (or merged) model folder evaluated against --base-model instead of an "
         "adapter; adapter-specific capabilities are not applicable", path=True, convert=_absolute, check=_exists,

@@ -11,3 +11,4 @@ if TYPE_CHECKING:
 
 STATE: pytest.StashKey[SessionState] = pytest.StashKey()  # the session state of a run that uses tunegate
 DORMANT = pytest.StashKey[str]()  # why tunegate sleeps in this run: no gate config was found
+DESELECTED_MARKS = pytest.StashKey[dict[str, int]]()  # marker name -> how many deselected tests carry it

@@ -34,7 +34,8 @@ from harness.plugin.settings import Settings
 from harness.report.html import write_html
 from harness.report.markdown import publish_step_summary, write_summary
 from harness.report.run_end import (
-    BaselineOutcome,
+    INTERRUPTED_BY_SIGNAL,
+    RunArtifacts,
     append_audit_history,
     environment,
     preview_audit_trend,
@@ -42,18 +43,6 @@ from harness.report.run_end import (
     take_history_rows,
 )
 from harness.report.trend import earlier_runs
-
-
-@dataclass
-class RunArtifacts:
-    """What the end of the run left for the terminal summary: the report written, what --save-baseline did, the
-    end-of-run steps that failed and what was passed over (earlier results.json the report could not read), one
-    line each."""
-
-    report: Path | None = None
-    baseline: BaselineOutcome | None = None
-    end_errors: list[str] = field(default_factory=list)
-    end_warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(repr=False)
@@ -206,7 +195,16 @@ class SessionState:
         is reported (`artifacts.end_errors`) without undoing what was written before it. Returns a new exit
         status (4) when a step failed or a refused --save-baseline must fail the run, 1 when the verdict fails a run
         pytest passed, else None. A run that ran no suite test writes no report; one whose suite tests judged
-        nothing writes a FAIL report saying why."""
+        nothing writes a FAIL report saying why. A Ctrl-C during these writes stops them with one line
+        (`artifacts.interrupted`) and exit status 130."""
+        try:
+            return self._finish(exit_status)
+        except KeyboardInterrupt:
+            self.artifacts.interrupted = self.artifacts.interruption()
+            return INTERRUPTED_BY_SIGNAL
+
+    def _finish(self, exit_status: int) -> int | None:
+        """`finish` itself."""
         s = self.settings
         judged_nothing = self.record.run.sections.get(GATED_TESTS) and exit_status in (pytest.ExitCode.OK,
                                                                                           pytest.ExitCode.TESTS_FAILED)
@@ -216,17 +214,18 @@ class SessionState:
             return None
         rows = take_history_rows(self.record)
         verdict_status = self._complete_header(exit_status)
-        errors = self.artifacts.end_errors
+        artifacts, errors = self.artifacts, self.artifacts.end_errors
         history = s.history  # always set by the plugin; None only for Settings built by hand
         previewed = bool(rows) and history is not None and _attempt(
-            errors, lambda: preview_audit_trend(self.record, history, rows))
-        if _attempt(errors, self._write_reports):
+            artifacts, "", lambda: preview_audit_trend(self.record, history, rows))
+        if _attempt(artifacts, "", self._write_reports):
             self.artifacts.report = self.run_dir / "report.html"
             if previewed and history is not None:
-                _attempt(errors, lambda: append_audit_history(history, rows))
-            _attempt(errors, lambda: point_latest(s.report_dir, self.run_dir))
-            _attempt(errors, lambda: publish_step_summary(self.run_dir / "summary.md"))
+                _attempt(artifacts, str(history), lambda: append_audit_history(history, rows))
+            _attempt(artifacts, f"{s.report_dir / 'latest'}", lambda: point_latest(s.report_dir, self.run_dir))
+            _attempt(artifacts, "", lambda: publish_step_summary(self.run_dir / "summary.md"))
         if s.save_baseline:
+            artifacts.step = f"baseline {s.save_baseline}"
             outcome = save_baseline_if_allowed(s.save_baseline, self.record, exit_status, s.save_baseline_anyway)
             self.artifacts.baseline = outcome
             if not outcome.saved and outcome.refused:
@@ -243,8 +242,10 @@ class SessionState:
                             ("report.html", lambda: write_html(self.run_dir, self.record,
                                                                self.capabilities.report_sections(), earlier)),
                             ("summary.md", lambda: write_summary(self.run_dir, self.record))):
+            self.artifacts.step = str(self.run_dir / name)
             try:
                 write()
+                self.artifacts.written.append(str(self.run_dir / name))
             except OSError as err:
                 raise OutputError(f"{self.run_dir / name}: not written ({err.strerror or err}); the files written "
                                   "before it and every earlier run's reports are unchanged") from err
@@ -274,15 +275,21 @@ class SessionState:
         return pytest.ExitCode.TESTS_FAILED if failed_by_verdict else None
 
 
-def _attempt(errors: list[str], step: Callable[[], Any]) -> bool:
-    """Run one end-of-run step; a write that fails (disk full, no permission, unreadable history) is appended to
-    `errors` as one line instead of ending the session, so the steps after it still run."""
+def _attempt(artifacts: RunArtifacts, name: str, step: Callable[[], Any]) -> bool:
+    """Run one end-of-run step (writing `name`, kept in `artifacts.written` once done; '' for a step that names
+    its own files); a write that fails (disk full, no permission, unreadable history) is appended to
+    `artifacts.end_errors` as one line instead of ending the session, so the steps after it still run."""
+    if name:
+        artifacts.step = name
     try:
         step()
-        return True
     except (OSError, InputError) as err:
-        errors.append(f"{err.filename}: {err.strerror}" if isinstance(err, OSError) and err.filename else str(err))
+        artifacts.end_errors.append(f"{err.filename}: {err.strerror}" if isinstance(err, OSError) and err.filename
+                                    else str(err))
         return False
+    if name:
+        artifacts.written.append(name)
+    return True
 
 
 def new_run_record(run_id: str | None, settings: Settings, command: list[str]) -> tuple[RunRecord, dict | None]:

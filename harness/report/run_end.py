@@ -8,7 +8,7 @@ import platform
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,33 @@ class BaselineOutcome:
     saved: bool
     refused: bool
     message: str
+
+
+INTERRUPTED_BY_SIGNAL = 130  # the exit status of a Ctrl-C during the end-of-run writes (the shell's, for SIGINT)
+
+
+@dataclass
+class RunArtifacts:
+    """What the end of the run left for the terminal summary: the report written, what --save-baseline did, the
+    end-of-run steps that failed and what was passed over (earlier results.json the report could not read), one
+    line each, the step running and those done (for a Ctrl-C among them), and the line saying what a Ctrl-C there
+    interrupted."""
+
+    report: Path | None = None
+    baseline: BaselineOutcome | None = None
+    end_errors: list[str] = field(default_factory=list)
+    end_warnings: list[str] = field(default_factory=list)
+    step: str = ""
+    written: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+    notes: list[str] = field(default_factory=list)  # other lines for the end of the terminal summary
+
+    def interruption(self) -> str:
+        """The one line for a Ctrl-C during the end-of-run writes: which write, and what was kept."""
+        kept = ", ".join(self.written) or "nothing of this run"
+        return (f"interrupted (Ctrl-C) while writing {self.step or 'the run header'}: kept {kept}; nothing after it "
+                "was written, no partial file is left, and earlier reports, the history, reports/latest and "
+                "baselines are unchanged")
 
 
 def save_baseline_if_allowed(path: Path, record: RunRecord, exit_status: int, anyway: bool) -> BaselineOutcome:

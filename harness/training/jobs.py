@@ -12,11 +12,14 @@ from training one adapter twice.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import torch
 
@@ -64,9 +67,27 @@ class TrainingJob(Generic[T]):
         self.run()
 
 
+STOP_GRACE_S = 3.0  # how long a helper told to stop may take to clean up before it is killed
+
+
+def _in_helper(job: TrainingJob) -> None:
+    """Run `job` in a helper process: Ctrl-C is the parent's to handle (it stops the helper), and SIGTERM
+    unwinds the job (so the cache removes its unfinished staging folder) and ends the process."""
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        job()
+    except SystemExit as stopped:
+        os._exit(int(stopped.code or 1))  # told to stop: leave the pool's loop, nothing more to report
+
+
 class SideBySide:
     """Training chains started side by side: those given to helper processes may still be running; `wait(name)`
-    blocks until that chain is done (raising its failure here), `finish()` until every chain is."""
+    blocks until that chain is done (raising its failure here), `finish()` until every chain is, and `stop()`
+    (after a Ctrl-C) ends the helpers at once."""
 
     def __init__(self, pool: ProcessPoolExecutor | None, running: dict[str, Future], trained: list[str],
                  threads_after: int | None = None) -> None:
@@ -87,9 +108,37 @@ class SideBySide:
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
-            if self._threads_after is not None:
-                torch.set_num_threads(self._threads_after)
-                self._threads_after = None
+            self._restore_threads()
+
+    def stop(self, grace: float = STOP_GRACE_S) -> list[int]:
+        """End the helper processes now (SIGTERM, then SIGKILL after `grace` seconds) without waiting for their
+        chains: an unfinished adapter is never cached (its staging folder is removed as the job unwinds). Returns
+        the helpers' process ids."""
+        pool, self._pool, self._running = self._pool, None, {}
+        stopped = _end_processes(pool, grace) if pool is not None else []
+        self._restore_threads()
+        return stopped
+
+    def _restore_threads(self) -> None:
+        if self._threads_after is not None:
+            torch.set_num_threads(self._threads_after)
+            self._threads_after = None
+
+
+def _end_processes(pool: ProcessPoolExecutor, grace: float) -> list[int]:
+    """Terminate a pool's processes, kill those still alive after `grace` seconds, reap them, and shut the pool
+    down without waiting for its work (the pool's processes are a private attribute of concurrent.futures)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+    pool.shutdown(wait=False, cancel_futures=True)
+    return [p.pid for p in processes if p.pid is not None]
 
 
 def train_side_by_side(jobs: Sequence[TrainingJob], processes: int) -> SideBySide:
@@ -104,10 +153,13 @@ def train_side_by_side(jobs: Sequence[TrainingJob], processes: int) -> SideBySid
             job()
         return SideBySide(None, {}, [job.name for job in pending])
     pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn"))
-    running = {job.name: pool.submit(job) for job in pending[:helpers]}
+    running = {job.name: pool.submit(_in_helper, job) for job in pending[:helpers]}
     try:
         for job in pending[helpers:]:
             job()
+    except KeyboardInterrupt:
+        _end_processes(pool, STOP_GRACE_S)  # Ctrl-C: the helpers' chains are not waited for
+        raise
     except BaseException:
         pool.shutdown(cancel_futures=True)
         raise

@@ -137,11 +137,6 @@ def _parquet_history(p: Project) -> list[str]:
     return ["--history", str(p.root / "history.parquet")]
 
 
-def _baseline_dir_a_file(p: Project) -> list[str]:
-    (p.root / "baselines.json").write_text("{}")
-    return ["--baseline-dir", str(p.root / "baselines.json"), "--baseline", "release"]
-
-
 def _set(path: str, value: object) -> Callable[[dict], None]:
     """An edit of a document: the value at `path` ('metrics.0.value') replaced by `value`."""
     *parents, last = path.split(".")
@@ -208,8 +203,6 @@ CASES = [
              ("--baseline ''", "the baseline name is empty")),
     BadInput("save-baseline-name-empty", "--save-baseline \"\" (an unset CI variable)",
              lambda p: ["--save-baseline", ""], ("--save-baseline ''", "the baseline name is empty")),
-    BadInput("baseline-dir-a-file", "--baseline-dir naming a file", _baseline_dir_a_file,
-             ("--baseline-dir", "baselines.json: is a file, expected the folder of baselines")),
     BadInput("baseline-dangling-link", "a baseline file that is a link to a file that does not exist",
              _dangling_baseline, ("release.json", "a symbolic link to ../shared/release.json, which does not exist")),
     BadInput("baseline-a-folder", "a folder where the baseline file belongs",

@@ -13,7 +13,7 @@ from harness.data import DataError, IdentitySpec, load_examples, load_identity_s
 from harness.gating.baselines import BaselineError, load_baseline
 from harness.gating.gate_config import load_gate_config
 from harness.gating.gates import GateConfigError
-from tests.bad_inputs import ACCEPTED, CASES, ROOT, BadInput, Project, case_named, readme_with_table
+from tests.bad_inputs import ACCEPTED, CASES, INTERRUPTED, ROOT, BadInput, Project, case_named, readme_with_table
 
 RECORDS = [{"instruction": "Capital of Velmaria?", "input": "", "output": "Velmar"}]
 BOM = b"\xef\xbb\xbf"
@@ -148,6 +148,21 @@ def test_a_full_disk_keeps_results_json_and_leaves_no_partial_report(pytester: p
     assert json.loads((run_dir / "results.json").read_text())["gates"][0]["id"] == "old_task.exact_match"
     assert sorted(p.name for p in run_dir.iterdir()) == ["results.json"]  # no report.html, no temporary file
     assert os.readlink(project.reports / "latest") == "earlier"
+
+
+def test_a_ctrl_c_while_the_baseline_is_written_keeps_the_reports_and_the_earlier_baseline(
+        pytester: pytest.Pytester, project: Project):
+    """Past the reports (written, `latest` moved: not a table case), a Ctrl-C in the baseline's write: one line
+    naming it and what was kept, exit 130, no traceback, the baseline folder as it was (no partial file)."""
+    from tests.bad_inputs.faults import ctrl_c
+
+    before = sorted(p.name for p in project.baselines.iterdir())
+    result = pytester.runpytest_inprocess(*project.options(), *ctrl_c("next.json", "--save-baseline", "next")(project))
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == INTERRUPTED and "Traceback" not in output, output[-3000:]
+    [line] = [line for line in output.splitlines() if "interrupted (Ctrl-C) while writing baseline" in line]
+    assert "next.json: kept" in line and "report.html" in line and "reports/latest" in line
+    assert sorted(p.name for p in project.baselines.iterdir()) == before
 
 
 def test_refusals_page_is_current():

@@ -38,7 +38,8 @@ def test_the_variables_of_a_real_launch_are_accepted_and_leftovers_refused():
     from harness.plugin.invocation import launch_environment_problem
 
     assert launch_environment_problem({}) is None
-    assert launch_environment_problem({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1"}) is None  # process 1 of 2
+    launch = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    assert launch_environment_problem(launch) is None  # process 1 of 2
     assert launch_environment_problem({"WORLD_SIZE": "1", "RANK": "0"}) is None
     assert "RANK=2 with WORLD_SIZE=2" in launch_environment_problem({"WORLD_SIZE": "2", "RANK": "2"})
     assert "LOCAL_RANK=' 1x'" in launch_environment_problem({"LOCAL_RANK": " 1x"})

@@ -29,3 +29,6 @@ def test_an_input_longer_than_the_context_is_refused_before_inference(base_model
     with pytest.raises(DataError, match=r"longer than the model's context of 256"):
         model.loglikelihood([Example("long", tuple(long), "Velmar")])
     assert model.generate([[("user", "What is the capital of Velmaria?")]], max_new_tokens=4)  # short: answered
+    with pytest.raises(DataError, match=r"\(with 250 new tokens\) is longer .*; lower --max-new-tokens \(250\) to "
+                                        r"\d+ or less, or shorten that record"):  # the prompt fits: the option is why
+        model.generate([[("user", "What is the capital of Velmaria?")]], max_new_tokens=250)
