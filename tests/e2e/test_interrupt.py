@@ -1,6 +1,7 @@
-"""(A subprocess run: e2e for its ~10 s, not the fast tier.) A Ctrl-C to the pytest process alone (SIGINT) while a helper process trains: the helper is stopped within
+"""A Ctrl-C to the pytest process alone (SIGINT) while a helper process trains: the helper is stopped within
 seconds (terminated, then killed after a grace period) instead of finishing its chain, no half-written cache entry
-is left, and pytest exits with its interrupted status and a line saying what was stopped, no traceback."""
+is left, and pytest exits with its interrupted status and a line saying what was stopped, no traceback. (A
+subprocess run of about 10 s: end-to-end, not the fast tier.)"""
 
 from __future__ import annotations
 
