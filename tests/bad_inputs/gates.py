@@ -29,15 +29,6 @@ def _table_as_value(table: str, value: str) -> Callable[[Project], list[str]]:
     return plant
 
 
-def _table_as_value(table: str, value: str) -> Callable[[Project], list[str]]:
-    """gates.toml with the table `[table]` dropped and `table = value` written at the top instead."""
-    def plant(p: Project) -> list[str]:
-        p.rewrite(p.data / "gates.toml", lambda t: f"{table} = {value}\n" + re.sub(
-            rf"^\[{table}\][^\[]*", "", t, count=1, flags=re.M))
-        return []
-    return plant
-
-
 EXACT = 'exact_match = ">= 0.85"'
 BASELINE_EXACT = '"old_task.exact_match" = "-2% beyond noise"'
 
