@@ -14,11 +14,12 @@ SUITES = ("old_task", "identity", "perplexity", "new_task")
 
 def suites(*capabilities: str, remove: tuple[str, ...] = (), args: tuple[str, ...] = ()) -> Plant:
     """The project's suite becomes the shipped suites of `capabilities`, data files `remove` are deleted, and the
-    run gets `args`."""
+    run gets `args`. The files are named test_gates_<capability>.py: in-process, a module name one of our own test
+    modules holds (tests/model/test_perplexity.py) would be imported as that one."""
     def plant(p: Project) -> list[str]:
         (p.root / "test_suite.py").unlink()
         for name in capabilities:
-            (p.root / f"test_{name}.py").write_text(f"from harness.suites.{name} import *  # noqa: F403\n")
+            (p.root / f"test_gates_{name}.py").write_text(f"from harness.suites.{name} import *  # noqa: F403\n")
         for path in remove:
             target = p.data / path
             shutil.rmtree(target) if target.is_dir() else target.unlink()
