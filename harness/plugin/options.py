@@ -102,8 +102,18 @@ def values(cls: type, config: pytest.Config) -> dict[str, Any]:
     rootdir, names to files); keyword arguments for `cls` besides the fields that have no flag."""
     specs = dict(declared(cls))
     given = Given(Path(config.rootpath), {name: config.getoption(spec.dest) for name, spec in specs.items()})
+    for name, spec in specs.items():
+        refuse_empty(spec.flag, given.values[name])
     return {name: spec.convert(given.values[name], given) if spec.convert else given.values[name]
             for name, spec in specs.items()}
+
+
+def refuse_empty(flag: str, value: Any) -> None:
+    """Raise ValueError for a value given empty or blank: what `--adapter="$CKPT"` passes when the variable is
+    unset. Read as "not given", it would quietly run without the adapter, or write reports into the rootdir."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"{flag} {value!r}: the value is empty (an unset variable, as in {flag}=\"$NAME\"?); give "
+                         "a value, or leave the option out")
 
 
 def check_values(instance: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.data.folder import DataFolder
 from harness.foundation.cache import resolve_cache_root
-from harness.gating.baselines import BaselineError, baseline_path
+from harness.gating.baselines import baseline_path
 from harness.model.answer_stores import sqlite_file_problem
 from harness.plugin.options import REQUIRED, Convert, Given, check_values, option
 
@@ -54,12 +54,9 @@ def _history(value: str | None, given: Given) -> Path:
 
 
 def _baseline(flag: str) -> Convert:
-    """`<baseline-dir>/NAME.json` for `flag`; an empty NAME (an unset variable, as in `--baseline "$NAME"`) raises
-    BaselineError, a name with other characters than letters, digits, '.', '_' and '-' ValueError naming `flag`."""
+    """`<baseline-dir>/NAME.json` for `flag`; a name with other characters than letters, digits, '.', '_' and '-'
+    raises ValueError naming `flag` (an empty one is refused for every option: `options.refuse_empty`)."""
     def convert(value: str | None, given: Given) -> Path | None:
-        if value is not None and not value.strip():
-            raise BaselineError(f"{flag} {value!r}: the baseline name is empty (an unset variable, as in {flag} "
-                                "\"$NAME\"?); give a name, or leave the option out")
         try:
             return baseline_path(given.in_rootdir(given.values["baseline_dir"]), value) if value else None
         except ValueError as err:

@@ -125,4 +125,11 @@ CASES = [
              lambda p: (p.monkeypatch.setenv("RANK", "00"), p.monkeypatch.delenv("WORLD_SIZE", raising=False),
                         ["--report-dir", str(p.root / "new-reports")])[2],
              ("report: ", "new-reports", "tunegate PASS"), exit=ACCEPTED, runs_tests=True),
+    # --- an option given empty: what `--flag="$VAR"` passes when the CI variable is unset ---
+    *[BadInput(f"{flag[2:]}-empty", f"{flag}= (an unset CI variable; once {once})", lambda p, flag=flag: [f"{flag}="],
+               (f"{flag} ''", "the value is empty (an unset variable")) for flag, once in (
+        ("--adapter", "run without the adapter, exit 0"), ("--report-dir", "reports written into the rootdir"),
+        ("--base-model", "a missing config.json named, not the option"),
+        ("--data-dir", "the default data folder used instead of pytest.ini's"), ("--gates", "read as not given"),
+        ("--request-cache", "read as not given"), ("--baseline-dir", "baselines looked for in the rootdir"))],
 ]
