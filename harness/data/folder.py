@@ -155,6 +155,14 @@ class DataFolder:
         found = ((int(m[1]), d.name) for d in self.tasks.iterdir() if d.is_dir() and (m := _INCREMENT.match(d.name)))
         return [name for _, name in sorted(found)]
 
+    def misnamed_increments(self) -> list[str]:
+        """Folders under `tasks/` named like an increment but not `increment_N` (`increment_one`, `increment_1_v2`):
+        the glob of NEEDS matches them while `increments()` skips them, so new_task would grade no increment."""
+        if not self.tasks.is_dir():
+            return []
+        return sorted(d.name for d in self.tasks.iterdir()
+                      if d.is_dir() and d.name.startswith("increment") and not _INCREMENT.match(d.name))
+
     def trains_increments(self) -> bool:
         """Whether some increment has training data (a sequence can be trained)."""
         return any(self.root.glob(INCREMENT_TRAINS))

@@ -194,6 +194,10 @@ def check_data_folder(fixtures: Path, base: ModelFacts | None, prompt_format: st
     """The data folder's recipes, prompt baseline, identity file, identity data, task datasets and held-out text
     (those that exist; a suite that needs a missing one says so when it runs). Returns overlap warnings."""
     folder = DataFolder(fixtures)
+    if misnamed := folder.misnamed_increments():
+        raise DataError(f"{folder.tasks / misnamed[0]}: an increment's folder is named increment_N, N a whole number "
+                        f"(the order tasks were learned in); rename it, e.g. to increment_"
+                        f"{len(folder.increments()) + 1}")
     for name in recipe_names(folder.recipes):
         load_recipe(folder.recipes, name)
     load_prompt_baseline(folder.prompted, "new_task")

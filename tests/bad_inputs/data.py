@@ -261,4 +261,7 @@ CASES = [
     BadInput("pyproject-unknown-key", "pyproject.toml `[tool.tunegate] data_dir = \"data\"` (an option, not a key)",
              _pyproject('[tool.tunegate]\ndata_dir = "data"\n'),
              ("pyproject.toml [tool.tunegate]", "unknown key(s) ['data_dir']")),
+    BadInput("increment-misnamed", "tasks/increment_one/ (once graded the base task's dev set as the new task, "
+             "silently)", lambda p: ((p.data / "tasks/increment_1").rename(p.data / "tasks/increment_one"), [])[1],
+             ("tasks/increment_one", "an increment's folder is named increment_N")),
 ]
