@@ -85,6 +85,10 @@ def pytest_configure(config: pytest.Config) -> None:
                                  "folder, --data-dir), no [tool.tunegate.gates] in pyproject.toml, no --gates FILE. "
                                  "`tunegate init` writes one (docs/your-repository.md)")
         return
+    if source and source.endswith("[tool.tunegate.gates]") and settings.data_folder.gates.is_file():
+        config.issue_config_time_warning(InputWarning(
+            f"gates read from {source} only: {settings.data_folder.gates} is not read, and a capability the table "
+            "does not name has no gates; keep one of the two"), stacklevel=2)
     if problem := launch_environment_problem(os.environ) or step_summary_problem(os.environ):
         raise pytest.UsageError(problem)
     with collector_paused():  # importing torch, transformers and peft otherwise runs ~6 full collections (~1 s)

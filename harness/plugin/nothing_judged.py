@@ -44,6 +44,10 @@ def unknown_marker(config: pytest.Config, state: SessionState, carried: set[str]
     """Why `-m` names a marker that is neither registered nor carried by any collected test (None when none)."""
     expression = config.option.markexpr
     known = registered_markers(config) | carried
+    for word in re.findall(r"\w+(?:-\w+)+", expression or ""):  # `-m old-task`: pytest reads 'old', then fails
+        if (meant := word.replace("-", "_")) in known:
+            return (f"-m {expression!r}: {word!r} is no marker name (a marker has no '-'); did you mean {meant!r}? "
+                    "fix -m")
     for name in marker_names(expression or ""):
         if name not in known:
             capabilities = sorted(state.capabilities.markers())
@@ -94,6 +98,10 @@ def nothing_to_judge(config: pytest.Config, state: SessionState, items: list[pyt
         return headline(state, f"every selected suite test would be skipped: {state.settings.fixtures} lacks "
                                f"{', '.join(missing)} (the suites read them); add them (docs/data-folder.md) or "
                                "select suites whose data is there")
+    if ungated := sorted({str(capability_of(i, state)) for i in suite_tests
+                          if str(_skip_reason(i)).startswith("got empty parameter set")}):
+        return headline(state, f"{state.gates.source} configures no gate of {', '.join(ungated)}, so its suite "
+                               "tests would be skipped; add its gates there (docs/gates.md) or select others")
     reasons = sorted({str(_skip_reason(i)).split(": ", 1)[0] for i in suite_tests})
     return headline(state, f"every selected suite test would be skipped ({'; '.join(reasons)})")
 

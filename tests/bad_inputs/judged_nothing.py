@@ -27,6 +27,14 @@ def suites(*capabilities: str, remove: tuple[str, ...] = (), args: tuple[str, ..
     return plant
 
 
+def _partial_pyproject(then: Plant, args: list[str]) -> Plant:
+    """A pyproject.toml whose [tool.tunegate.gates] names old_task only, then `then`; the run gets `args`."""
+    def plant(p: Project) -> list[str]:
+        (p.root / "pyproject.toml").write_text('[tool.tunegate.gates.old_task]\nexact_match = ">= 0.5"\n')
+        return then(p) + args
+    return plant
+
+
 def _with_unit_test(p: Project) -> list[str]:
     """Beside the suite, a test of the project's own code (no capability marker)."""
     (p.root / "test_unit.py").write_text("def test_unit():\n    assert True\n")
@@ -55,4 +63,13 @@ CASES: list[BadInput] = [
     BadInput("k-selects-unit-tests", "-k selecting only the project's own tests, every suite test deselected: "
              "accepted (the user chose those tests; the headline says the gates were not judged)",
              _with_unit_test, (), exit=0),
+    BadInput("m-hyphen", "-m old-task (pytest reads 'old' minus 'task' and names only 'old')",
+             lambda p: ["-m", "old-task"], ("'old-task' is no marker name", "did you mean 'old_task'?")),
+    BadInput("pyproject-gates-leave-a-suite-ungated", "a [tool.tunegate.gates] table naming old_task only, "
+             "-m perplexity (the table replaces gates.toml; pytest said only 'got empty parameter set')",
+             _partial_pyproject(suites("perplexity"), ["-m", "perplexity"]),
+             ("NOT JUDGED", "pyproject.toml [tool.tunegate.gates] configures no gate of perplexity")),
+    BadInput("pyproject-gates-beside-gates-toml", "a [tool.tunegate.gates] table beside the data folder's gates.toml: "
+             "accepted (pyproject is read first, as documented), with a warning that gates.toml is not read",
+             _partial_pyproject(lambda p: [], []), ("gates.toml is not read",), exit=0),
 ]
