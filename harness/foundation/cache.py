@@ -70,6 +70,14 @@ def resolve_cache_root(explicit: str | Path | None, default: Path) -> Path:
     return chosen
 
 
+def cache_root_label(root: Path) -> str:
+    """How a message names the cache root: `$TUNEGATE_CACHE_DIR` when that variable chose it, else `--cache-dir`
+    (a user who never passed --cache-dir would not know what to fix)."""
+    variable = os.environ.get(DEFAULT_CACHE_ENV, "").strip()
+    chosen = variable and Path(variable).expanduser().resolve() == Path(root).resolve()
+    return f"${DEFAULT_CACHE_ENV}" if chosen else "--cache-dir"
+
+
 def _artifact_folder(root: Path, kind: str, payload: Any) -> Path:
     return Path(root) / f"{kind}-{content_hash(payload)[:20]}"
 

@@ -14,6 +14,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+from harness.foundation.cache import cache_root_label
 from harness.foundation.errors import CacheError
 from harness.model.answer_stores import SCHEMA_VERSION, TABLES, FolderStore, SqliteStore, decoded_pair, read_answer_file
 
@@ -123,16 +124,17 @@ def _moved_aside(path: Path, damage: str) -> str:
 def check_answer_folder(folder: Path) -> list[str]:
     """Refuse (CacheError) a file where the answer folder belongs; return warnings: files whose answers cannot be
     trusted (ignored, replaced when recomputed), a folder that is read-only."""
+    named = cache_root_label(folder.parent)
     if folder.exists() and not folder.is_dir():
-        raise CacheError(f"--cache-dir {folder.parent}: {folder.name} is a file, expected the folder of stored "
-                         "answers (created when missing); move or delete it")
+        raise CacheError(f"{named} {folder.parent}: {folder.name} is a file, expected the folder of stored answers "
+                         "(created when missing); move or delete it")
     if not folder.is_dir():
         return []
     bad = [(path, problem) for path in sorted(folder.glob("*.json"))
            if (problem := read_answer_file(path)[1]) is not None]
-    warnings = [f"--cache-dir {folder}: {len(bad)} stored answer file(s) cannot be trusted, first {bad[0][0].name}: "
+    warnings = [f"{named} {folder}: {len(bad)} stored answer file(s) cannot be trusted, first {bad[0][0].name}: "
                 f"{bad[0][1]}; their answers are ignored and recomputed (a run that asks them again replaces the "
                 "file)"] if bad else []
     if not FolderStore(folder, {}).writable():
-        warnings.append(f"--cache-dir {folder}: read-only: its answers are reused, new ones are not kept")
+        warnings.append(f"{named} {folder}: read-only: its answers are reused, new ones are not kept")
     return warnings

@@ -20,7 +20,7 @@ from harness.data.folder import BUILTIN_IDENTITY, PROBES, SELF_COGNITION, SPLITS
 from harness.data.prep import shared_records
 from harness.evaluators.checkpoints import external_training_log, find_checkpoints
 from harness.evaluators.identity import load_probes
-from harness.foundation.cache import can_write
+from harness.foundation.cache import cache_root_label, can_write
 from harness.foundation.errors import InputError, OutputError
 from harness.foundation.textfiles import dangling_link, read_text_file
 from harness.model.base_config import chat_templates, check_chat_templates, check_template
@@ -83,7 +83,7 @@ def check_recipes(recipes: Path, base: ModelFacts | None) -> list[str]:
 
 def check_outputs(settings: Settings) -> None:
     """Every folder the run writes to is a folder (or can be created as one) and is writable."""
-    outputs = [("--report-dir", settings.report_dir), ("--cache-dir", settings.cache_dir)]
+    outputs = [("--report-dir", settings.report_dir), (cache_root_label(settings.cache_dir), settings.cache_dir)]
     if settings.save_baseline is not None:
         outputs.append(("--save-baseline (its --baseline-dir)", settings.save_baseline.parent))
     if settings.history is not None:

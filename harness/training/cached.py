@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.foundation.cache import COMPLETE_MARKER, ENTRY_NAME, entry_problem
+from harness.foundation.cache import COMPLETE_MARKER, ENTRY_NAME, cache_root_label, entry_problem
 from harness.foundation.errors import summary
 
 LOG_FILE, INFO_FILE = "training_log.json", "training_info.json"
@@ -81,5 +81,6 @@ def model_cache_warnings(root: Path) -> list[str]:
                 bad.append(f"{entry.name}: {problem}")
     if not bad:
         return []
-    return [f"--cache-dir {root}: {len(bad)} cache entr{'y' if len(bad) == 1 else 'ies'} cannot be trusted, first "
-            f"{bad[0]}; rebuilt (an adapter retrained) when a run needs it, replacing the entry"]
+    entries = f"{len(bad)} cache entr{'y' if len(bad) == 1 else 'ies'}"
+    return [f"{cache_root_label(root)} {root}: {entries} cannot be trusted, first {bad[0]}; rebuilt (an adapter "
+            "retrained) when a run needs it, replacing the entry"]

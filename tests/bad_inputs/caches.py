@@ -224,6 +224,16 @@ def _unwritable_cache(p: Project) -> list[str]:
 GOOD_LOG, GOOD_INFO = '[{"step": 1, "loss": 2.5}]', '{"name": "identity"}'
 ADAPTER_KEY = {"artifact": "lora-adapter", "recipe": {"r": 4}}
 
+
+def _env_cache_with_answers_file(p: Project) -> list[str]:
+    """The cache chosen by $TUNEGATE_CACHE_DIR (no --cache-dir), a file where its answers/ folder belongs."""
+    (p.root / "env-cache").mkdir()
+    (p.root / "env-cache/answers").write_text("x")
+    p.monkeypatch.setenv("TUNEGATE_CACHE_DIR", str(p.root / "env-cache"))
+    p.passes_cache_dir = False
+    return []
+
+
 CASES = [
     BadInput("request-cache-not-sqlite", "--request-cache naming a file that is not an SQLite database",
              lambda p: ((p.root / "answers.sqlite").write_text("notes, not a database\n"),
@@ -315,4 +325,7 @@ CASES = [
              ACCEPTED, runs_tests=True),
     BadInput("cache-dir-not-writable", "--cache-dir that is not writable", _unwritable_cache,
              ("--cache-dir", "cache", "is not writable")),
+    BadInput("env-cache-dir-answers-a-file", "$TUNEGATE_CACHE_DIR whose answers/ is a file (once blamed on "
+             "--cache-dir, an option the user never passed)", _env_cache_with_answers_file,
+             ("$TUNEGATE_CACHE_DIR", "answers is a file")),
 ]

@@ -24,6 +24,7 @@ class Project:
 
     root: Path
     monkeypatch: pytest.MonkeyPatch
+    passes_cache_dir: bool = True  # a plant sets False to let $TUNEGATE_CACHE_DIR choose the cache
 
     data = property(lambda self: self.root / "data")
     model = property(lambda self: self.root / "model")
@@ -34,9 +35,9 @@ class Project:
 
     def options(self) -> list[str]:
         """The pytest options of a run of this project (its data, model, reports, baselines and cache)."""
+        cache = ["--cache-dir", str(self.cache)] if self.passes_cache_dir else []
         return ["-p", "no:cacheprovider", "--rootdir", str(self.root), "--data-dir", str(self.data), "--base-model",
-                str(self.model), "--report-dir", str(self.reports), "--baseline-dir", str(self.baselines),
-                "--cache-dir", str(self.cache)]
+                str(self.model), "--report-dir", str(self.reports), "--baseline-dir", str(self.baselines), *cache]
 
     def write_ini(self) -> None:
         """The project's pytest.ini, as `tunegate init` writes it: the options as addopts, paths relative."""
