@@ -35,12 +35,15 @@ def read_text_file(path: Path, error: type[Exception], what: str = "file") -> st
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise error(f"{path}: no such {what}") from None
+        raise error(f"{path}: {dangling_link(path) or f'no such {what}'}") from None
     except OSError as err:
         raise error(f"{path}: cannot read the {what}: {err.strerror or err}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        if err.reason == "unexpected end of data":  # a multi-byte character cut off: truncated, not mis-encoded
+            raise error(f"{path}: ends in the middle of a UTF-8 character (byte 0x{data[err.start]:02x} at offset "
+                        f"{err.start} of {len(data)}): the file looks cut short; restore it whole") from None
         raise error(f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); save the file "
                     "as UTF-8") from None
 

@@ -59,6 +59,13 @@ def _weights(p: Project) -> Path:
 
 
 CONFIG = "model/config.json"
+def _cut_mid_character(p: Project) -> list[str]:
+    """tokenizer.json cut one byte into its first multi-byte character (a copy interrupted there)."""
+    data = (p.model / "tokenizer.json").read_bytes()
+    (p.model / "tokenizer.json").write_bytes(data[: next(i for i, b in enumerate(data) if b >= 0xC0) + 1])
+    return []
+
+
 CASES = [
     BadInput("base-config-not-json", "a base model config.json that is not JSON",
              lambda p: ((p.model / "config.json").write_text('{"model_type": "llama",'), [])[1],
@@ -144,4 +151,7 @@ CASES = [
     BadInput("ppl-window-over-context", "--ppl-window longer than max_position_embeddings",
              lambda p: ["--ppl-window", "2048", "--ppl-stride", "1024"],
              ("--ppl-window 2048", "config.json", "max_position_embeddings = 256")),
+    BadInput("base-tokenizer-cut-mid-character", "a tokenizer.json cut inside a multi-byte character (once: "
+             "\"not UTF-8, save the file as UTF-8\")", _cut_mid_character,
+             ("model/tokenizer.json", "ends in the middle of a UTF-8 character", "the file looks cut short")),
 ]
