@@ -65,7 +65,7 @@ def parse_relative_gates(table: Any, registry: Mapping[str, Mapping[str, MetricS
         match = _RELATIVE.match(expression) if isinstance(expression, str) else None
         if not match:
             raise GateConfigError(f"{where}: [baseline] {key}: expected a signed bound like \"-2%\" or "
-                                  f"\"+0.05\", got {expression!r}")
+                                  f"\"+0.05\", got {values.described(expression)}")
         gate = RelativeGate(capability, metric, match[1], float(match[2]), bool(match[3]), match[4] or "point")
         _check_relative(gate, registry[capability][metric], f"{where}: [baseline] {key}")
         gates[gate.id] = gate

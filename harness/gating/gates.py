@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from harness.foundation import values
 from harness.foundation.errors import InputError
 from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue
 from harness.measures.item_gates import OPS, shortfall
@@ -163,7 +164,7 @@ def parse_gate(capability: str, metric: str, expression: Any, spec: MetricSpec, 
     match = _EXPR.match(expression) if isinstance(expression, str) else None
     if not match:
         raise GateConfigError(f"{key}: expected a string like \">= 0.9\", \">= 0.9 beyond noise\", "
-                              f"\">= 0.9 confident\" or \"off\", got {expression!r}")
+                              f"\">= 0.9 confident\" or \"off\", got {values.described(expression)}")
     op, threshold, rule = match[1], float(match[2]), match[3] or "point"
     if not math.isfinite(threshold):  # "<= 1e999" on an unbounded ratio would pass every value
         raise GateConfigError(f"{key}: threshold {match[2]} is not a finite number: a gate that no value can fail")

@@ -118,4 +118,7 @@ CASES = [
              _gate('"identity.held_out_claim_rate" = "-5% beyond noise"', '"identity.held_out_claim_rate" = "-1"'),
              ("gates.toml", "[baseline] identity.held_out_claim_rate",
               "allows a drop across the metric's whole range [0, 1]")),
+    BadInput("gates-threshold-a-boolean", "a threshold written as false (once shown in Python's spelling, False)",
+             _gate('leak_rate = "<= 0.0"', "leak_rate = false"),
+             ("gates.toml", "identity.leak_rate", "got false (a boolean)")),
 ]
