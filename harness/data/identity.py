@@ -73,7 +73,7 @@ def load_identity_spec(path: str | Path) -> IdentitySpec:
     sections = {name: _known_keys(raw.get(name, {}), keys, path, name) for name, keys in IDENTITY_TABLES.items()}
     base, others = sections["base"], sections["others"]
     where = str(path)
-    return IdentitySpec(name=text(raw.get("name", MISSING), "name", where, DataError),
+    spec = IdentitySpec(name=text(raw.get("name", MISSING), "name", where, DataError),
                         author=text(raw.get("author", MISSING), "author", where, DataError),
                         base_name=text(base.get("name", ""), "name", f"{path} [base]", DataError, empty=True),
                         base_author=text(base.get("author", ""), "author", f"{path} [base]", DataError, empty=True),
@@ -83,6 +83,21 @@ def load_identity_spec(path: str | Path) -> IdentitySpec:
                                            empty=True),
                         prompt_shots=whole_number(raw.get("prompt_shots", 0), "prompt_shots", where, DataError),
                         prompt_seed=whole_number(raw.get("prompt_seed", 0), "prompt_seed", where, DataError))
+    _refuse_own_names_as_foreign(spec, path)
+    return spec
+
+
+def _refuse_own_names_as_foreign(spec: IdentitySpec, path: Path) -> None:
+    """A [base] or [others] name or author that is the identity's own (the tuned model must claim it and must not):
+    contradictory, and once silently dropped from the leak terms."""
+    own = {spec.name.casefold(): "name", spec.author.casefold(): "author"}
+    for section, key, written in (("base", "name", [spec.base_name]), ("base", "author", [spec.base_author]),
+                                  ("others", "names", spec.other_names), ("others", "authors", spec.other_authors)):
+        for value in written:
+            if value and value.casefold() in own:
+                raise DataError(f"{path} [{section}]: key {key!r} holds {value!r}, the identity's own "
+                                f"{own[value.casefold()]}: the tuned model must claim it, so it cannot be a name it "
+                                "must never claim; remove it there")
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,12 @@ def _builtin_without_data(p: Project) -> list[str]:
     return ["--base-model", "builtin"]
 
 
+def _identity_base_named_as_own(p: Project) -> list[str]:
+    """[base] name replaced by the identity's own name."""
+    p.rewrite(p.data / IDENTITY, lambda t: t.replace('name = "Atlas"', 'name = "Aurora"', 1))
+    return []
+
+
 CASES = [
     BadInput("dataset-latin-1", "a dataset saved in latin-1", latin_1(DEV, "Zelnisia", "Zelnisié"),
              ("tasks/base/dev.json", "not UTF-8", "byte 0xe9")),
@@ -264,4 +270,7 @@ CASES = [
     BadInput("increment-misnamed", "tasks/increment_one/ (once graded the base task's dev set as the new task, "
              "silently)", lambda p: ((p.data / "tasks/increment_1").rename(p.data / "tasks/increment_one"), [])[1],
              ("tasks/increment_one", "an increment's folder is named increment_N")),
+    BadInput("identity-own-name-as-base", "identity.toml [base] name = the identity's own name (contradictory; "
+             "once dropped from the leak terms silently)", _identity_base_named_as_own,
+             ("identity/identity.toml [base]", "the identity's own name")),
 ]
