@@ -36,6 +36,9 @@ def launch_environment_problem(environ: Mapping[str, str]) -> str | None:
             return (f"environment variable {name}={environ[name]!r} is not a whole number: it tells tunegate which "
                     "process of an `accelerate launch` this is; unset it (or fix it) for a plain run")
     world, rank = int(environ.get("WORLD_SIZE", "1")), launch_rank(environ)
+    if world == 0:
+        return ("environment variable WORLD_SIZE=0: a launch of no processes; unset it for a plain run (or set the "
+                "number of processes)")
     if rank >= max(world, 1):  # process RANK of a launch of WORLD_SIZE processes (unset: one)
         return (f"environment variable RANK={rank} with WORLD_SIZE={environ.get('WORLD_SIZE', 'unset')}: a process "
                 "of no launch this large (left over from an `accelerate launch`?); only process 0 writes the report, "

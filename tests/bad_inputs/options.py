@@ -132,4 +132,6 @@ CASES = [
         ("--base-model", "a missing config.json named, not the option"),
         ("--data-dir", "the default data folder used instead of pytest.ini's"), ("--gates", "read as not given"),
         ("--request-cache", "read as not given"), ("--baseline-dir", "baselines looked for in the rootdir"))],
+    BadInput("env-world-size-zero", "WORLD_SIZE=0 in the environment (once accepted)",
+             lambda p: (p.monkeypatch.setenv("WORLD_SIZE", "0"), [])[1], ("WORLD_SIZE=0", "a launch of no processes")),
 ]
