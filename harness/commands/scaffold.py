@@ -57,6 +57,9 @@ class InitAnswers:
         for option, path in (("--identity-data", self.identity_data), ("--tasks", self.tasks)):
             if path is not None and not path.exists():
                 raise InputError(f"{option} {path}: no such file or folder")
+        if self.tasks is not None and not self.tasks.is_dir():
+            raise InputError(f"--tasks {self.tasks}: is a file, expected the folder of your tasks (base/dev.json, "
+                             "increment_1/train.json, ...: docs/data-folder.md)")
         if self.identity_data is not None and self.identity_data.suffix != ".json":
             raise InputError(f"--identity-data {self.identity_data}: the data folder reads a .json list; convert it "
                              f"first: tunegate data convert {self.identity_data} self_cognition.json --to alpaca")

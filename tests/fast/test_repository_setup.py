@@ -127,6 +127,10 @@ def test_the_command_asks_nothing_without_a_terminal_and_names_what_is_missing(t
                       cwd=tmp_path)
     assert broken.returncode == 2 and "broken/base/dev.json:2: invalid JSON" in broken.stderr
     assert not (tmp_path / "repo2").exists()  # refused before anything was written
+    a_file = tunegate("init", "repo3", "--name", "A", "--author", "B", "--base-model", "m", "--tasks",
+                      "broken/base/dev.json", cwd=tmp_path)
+    assert a_file.returncode == 2 and "--tasks broken/base/dev.json: is a file, expected the folder" in a_file.stderr
+    assert not (tmp_path / "repo3").exists()
 
 
 def test_this_repository_keeps_the_suites_init_writes():
