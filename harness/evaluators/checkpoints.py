@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.data import DataError
 from harness.foundation.errors import read_json
 from harness.foundation.textfiles import read_text_file
-from harness.model.json_keys import number
+from harness.foundation.values import is_number
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _SWIFT_RUN = re.compile(r"^v(\d+)-\d{8}-\d{6}$")
@@ -146,7 +146,7 @@ def _loss_rows(path: Path) -> list[dict]:
     for index, row in enumerate(history):
         if not (isinstance(row, dict) and "step" in row and ("loss" in row or "eval_loss" in row)):
             continue
-        if bad := next((k for k in ("step", "loss", "eval_loss") if k in row and not number(row[k])), None):
+        if bad := next((k for k in ("step", "loss", "eval_loss") if k in row and not is_number(row[k])), None):
             raise DataError(f"{path}: log_history[{index}] key {bad!r} must be a number, got {row[bad]!r}; the "
                             "file was not written by the Trainer: restore or remove it")
         rows.append({"step": row["step"], **{k: row[k] for k in ("loss", "eval_loss") if k in row}})

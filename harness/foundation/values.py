@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()  # `mapping.get(key, MISSING)`: absent
 KINDS = ((bool, "a boolean"), (int, "a whole number"), (float, "a decimal number"), (str, "a string"),
@@ -37,6 +37,16 @@ def described(value: Any) -> str:
     return f"{shown[:60]}{'...' if len(shown) > 60 else ''} ({kind})"
 
 
+def is_whole(value: object) -> TypeGuard[int]:
+    """A whole number, not a boolean (the one test every reader of user documents shares)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """An int or float, not a boolean (infinities and NaN included: callers that refuse them say so)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def refuse(where: str, key: str, expected: str, value: Any, error: type[Exception]) -> Exception:
     """The error `WHERE: key 'K' must be EXPECTED, got VALUE (KIND)` (raise it)."""
     return error(f"{where}: key {key!r} must be {expected}, got {described(value)}")
@@ -44,7 +54,7 @@ def refuse(where: str, key: str, expected: str, value: Any, error: type[Exceptio
 
 def whole_number(value: Any, key: str, where: str, error: type[Exception], low: int = 0) -> int:
     """`value` when it is a whole number >= `low` (not a boolean)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if not is_whole(value) or value < low:
         raise refuse(where, key, f"a whole number >= {low}", value, error)
     return value
 
@@ -53,7 +63,7 @@ def number(value: Any, key: str, where: str, error: type[Exception], expected: s
            ok: Any = lambda v: True) -> float:
     """`value` when it is a finite int or float (not a boolean) for which `ok(value)` holds; `expected` says the
     range in words ("a number > 0")."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+    if not is_number(value) or not math.isfinite(value) or not ok(value):
         raise refuse(where, key, expected, value, error)
     return value
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.foundation.values import is_number, is_whole
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -26,13 +28,13 @@ class Kind:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 TEXT = Kind("text", lambda v: isinstance(v, str))
 NUMBER = Kind("a number", _number)
 NUMBER_OR_NULL = Kind("a number or null", lambda v: v is None or _number(v))
-WHOLE_OR_NULL = Kind("a whole number or null", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)))
+WHOLE_OR_NULL = Kind("a whole number or null", lambda v: v is None or is_whole(v))
 TRUTH = Kind("true or false", lambda v: isinstance(v, bool))
 CORRECTNESS = Kind("true, false, 0, 1 or null", lambda v: v is None or v in (0, 1))
 OBJECT = Kind("an object", lambda v: isinstance(v, dict))

@@ -15,7 +15,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from harness.foundation.errors import ModelFolderError
-from harness.model.json_keys import KeyTable, check_keys, integer, names, number, optional, positive_integer
+from harness.foundation.values import is_number, is_whole
+from harness.model.json_keys import KeyTable, check_keys, names, optional, positive_integer
 
 _PREFIX = "base_model.model."
 _NARROWING = ("layers_to_transform", "layers_pattern", "exclude_modules")  # keys narrowing target_modules' match
@@ -33,13 +34,13 @@ def _regex(v: object) -> bool:
 # key -> (check, what it must be); a key that is absent takes peft's default
 KEYS: KeyTable = {
     "r": (positive_integer, "a positive integer"),
-    "lora_alpha": (lambda v: number(v) and v > 0, "a positive number"),
-    "lora_dropout": (lambda v: number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
+    "lora_alpha": (lambda v: is_number(v) and v > 0, "a positive number"),
+    "lora_dropout": (lambda v: is_number(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
     "target_modules": (optional(lambda v: _regex(v) or names(v)),
                        "a list of module names, a regular expression or \"all-linear\""),
     "exclude_modules": (optional(lambda v: _regex(v) or names(v)), "a list of module names or a regular expression"),
     "modules_to_save": (optional(names), "a list of module names (or null)"),
-    "layers_to_transform": (optional(lambda v: integer(v) or (isinstance(v, list) and all(map(integer, v)))),
+    "layers_to_transform": (optional(lambda v: is_whole(v) or (isinstance(v, list) and all(map(is_whole, v)))),
                             "a layer index or a list of them"),
     "layers_pattern": (optional(lambda v: isinstance(v, str) or names(v)), "a module name or a list of them"),
     "base_model_name_or_path": (optional(lambda v: isinstance(v, str)), "a model name or path (or null)"),
@@ -49,7 +50,7 @@ KEYS: KeyTable = {
     "use_dora": (lambda v: isinstance(v, bool), "true or false"),
     "rank_pattern": (lambda v: isinstance(v, dict) and all(map(positive_integer, v.values())),
                      "an object of module patterns to positive integers"),
-    "alpha_pattern": (lambda v: isinstance(v, dict) and all(map(number, v.values())),
+    "alpha_pattern": (lambda v: isinstance(v, dict) and all(map(is_number, v.values())),
                       "an object of module patterns to numbers"),
 }
 

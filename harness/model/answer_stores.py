@@ -25,6 +25,7 @@ from filelock import FileLock
 
 from harness.foundation.cache import atomic_write_text, can_write, content_hash
 from harness.foundation.errors import summary
+from harness.foundation.values import is_number, is_whole
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SCHEMA_VERSION = 1  # the request cache's `PRAGMA user_version` (0: written before it was set; same tables)
@@ -192,19 +193,15 @@ def pair_problem(kind: str, request: Any, answer: Any) -> str | None:
     if family == "generate" and not isinstance(answer, str):
         return f"answer must be text, got {_short(answer)}"
     if family in ("loglikelihood", "text_loglikelihood") and not (
-            isinstance(answer, tuple) and len(answer) == 2 and _number(answer[0]) and _count(answer[1])):
+            isinstance(answer, tuple) and len(answer) == 2 and is_number(answer[0]) and _count(answer[1])):
         return f"answer must be [log-probability, token count], got {_short(answer)}"
     if family == "prompt_tokens" and not _count(answer):
         return f"answer must be a token count, got {_short(answer)}"
     return None
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)  # -inf is a log-probability too
-
-
 def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return is_whole(value) and value >= 0
 
 
 def _short(value: Any) -> str:

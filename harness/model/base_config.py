@@ -16,7 +16,8 @@ from pathlib import Path
 
 from harness.foundation.errors import ModelFolderError, read_json
 from harness.foundation.textfiles import read_text_file
-from harness.model.json_keys import KeyTable, check_keys, number, optional, positive_integer
+from harness.foundation.values import is_number
+from harness.model.json_keys import KeyTable, check_keys, optional, positive_integer
 
 
 def _token(v: object) -> bool:
@@ -33,7 +34,7 @@ SPECIAL_TOKENS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token
 TOKEN = "a token (a string, an AddedToken object with \"content\", or null)"
 # tokenizer_config.json keys transformers acts on (each of these breaks loading the tokenizer when mistyped)
 TOKENIZER_KEYS: KeyTable = {
-    "model_max_length": (lambda v: number(v) and v > 0, "a positive number"),
+    "model_max_length": (lambda v: is_number(v) and v > 0, "a positive number"),
     "padding_side": (lambda v: v in ("left", "right"), "\"left\" or \"right\""),
     "truncation_side": (lambda v: v in ("left", "right"), "\"left\" or \"right\""),
     "tokenizer_class": (optional(lambda v: isinstance(v, str)), "a class name (a string)"),

@@ -9,27 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeGuard
 
 from harness.foundation.errors import ModelFolderError
+from harness.foundation.values import is_whole
 
 Check = Callable[[object], bool]
 KeyTable = dict[str, tuple[Check, str]]
 
 
-def integer(v: object) -> TypeGuard[int]:
-    """A JSON whole number (not a boolean)."""
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def number(v: object) -> TypeGuard[int | float]:
-    """A JSON number (not a boolean)."""
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
 def positive_integer(v: object) -> bool:
     """A whole number above 0."""
-    return integer(v) and v > 0
+    return is_whole(v) and v > 0
 
 
 def names(v: object) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from harness.foundation.errors import ModelFolderError
+from harness.foundation.values import is_whole
 
 # bits per element of every dtype safetensors writes (its Rust `Dtype`), sub-byte float formats included
 DTYPE_BITS = {"BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8,
@@ -119,4 +120,4 @@ def _check_span(path: Path, name: str, entry: dict) -> None:
 
 def _whole_numbers(value: object) -> TypeGuard[list[int]]:
     """Whether `value` is a list of non-negative integers (booleans excluded)."""
-    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    return isinstance(value, list) and all(is_whole(v) and v >= 0 for v in value)

@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.foundation.cache import COMPLETE_MARKER, ENTRY_NAME, cache_root_label, entry_problem
 from harness.foundation.errors import summary
+from harness.foundation.values import is_number, is_whole
 
 LOG_FILE, INFO_FILE = "training_log.json", "training_info.json"
 
@@ -45,11 +46,11 @@ def _json(path: Path) -> Any:
 
 
 def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return is_whole(value) and value >= 0
 
 
 def _loss(value: Any) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    return value is None or is_number(value)
 
 
 def adapter_entry_problem(folder: Path) -> str | None:
