@@ -56,6 +56,9 @@ def read_json(path: Path, text: str, error: type[InputError]) -> object:
             raise error(f"{path}:{line}: an unresolved merge conflict ({marker.group(0)!r}): keep one side and "
                         "delete the marker lines") from err
         raise error(f"{path}:{err.lineno}:{err.colno}: not valid JSON ({err.msg})") from err
+    except RecursionError:  # the parser recurses: lists or objects nested beyond Python's recursion limit
+        raise error(f"{path}: not valid JSON here (lists or objects nested too deeply to read); the file was not "
+                    "written by the tool that should have written it: restore it") from None
 
 
 class InputWarning(UserWarning):

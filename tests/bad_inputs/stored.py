@@ -266,4 +266,8 @@ CASES = [
              _latest_not_a_link(folder=True), ("--report-dir", "latest is a folder, not a link", "move or rename")),
     BadInput("latest-a-file", "reports/latest a regular file, not the link tunegate keeps",
              _latest_not_a_link(folder=False), ("latest is a file, not a link",)),
+    BadInput("baseline-deeply-nested", "a baseline nesting 100 000 lists (the JSON parser recurses; once a bare "
+             "RecursionError for every JSON document read through read_json)",
+             lambda p: ((p.baselines / "release.json").write_text("[" * 100_000 + "]" * 100_000),
+                        ["--baseline", "release"])[1], ("release.json", "nested too deeply to read")),
 ]
