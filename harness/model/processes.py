@@ -7,10 +7,11 @@ Outside `accelerate launch` (WORLD_SIZE unset or 1) nothing here imports acceler
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
+
+from harness.foundation.launch import launch_world_size
 
 
 class Processes:
@@ -49,7 +50,7 @@ class Processes:
 def current() -> Processes:
     """This process's place, from the environment `accelerate launch` (or torchrun) sets; a single process
     without it. The process group is started here, once (gloo on CPU, nccl on GPUs)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = launch_world_size()
     if world <= 1:
         return Processes()
     import torch

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.foundation.launch import launch_rank
+from harness.foundation.launch import launch_rank, launch_world_size
 from harness.plugin.options import declared
 from harness.plugin.settings import Settings
 
@@ -35,7 +35,7 @@ def launch_environment_problem(environ: Mapping[str, str]) -> str | None:
         if name in environ and not environ[name].strip().isdigit():
             return (f"environment variable {name}={environ[name]!r} is not a whole number: it tells tunegate which "
                     "process of an `accelerate launch` this is; unset it (or fix it) for a plain run")
-    world, rank = int(environ.get("WORLD_SIZE", "1")), launch_rank(environ)
+    world, rank = launch_world_size(environ), launch_rank(environ)
     if world == 0:
         return ("environment variable WORLD_SIZE=0: a launch of no processes; unset it for a plain run (or set the "
                 "number of processes)")

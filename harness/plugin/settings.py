@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.data.folder import DataFolder
 from harness.foundation.cache import resolve_cache_root
+from harness.foundation.launch import launch_world_size
 from harness.gating.baselines import baseline_path
 from harness.model.answer_stores import sqlite_file_problem
 from harness.plugin.options import REQUIRED, Convert, Given, check_values, option
@@ -114,8 +115,7 @@ def _format(flag: str, value: str) -> str | None:
 
 
 def _one_process(flag: str, value: str | None) -> str | None:
-    world = os.environ.get("WORLD_SIZE", "1").strip()
-    if value and world.isdigit() and int(world) > 1:  # a value that is no number is named at configure
+    if value and launch_world_size() > 1:  # a value that is no number is named at configure
         return (f"{flag} auto spreads one model over every GPU; under accelerate launch each process has its own "
                 "GPU: use one or the other")
     return None
