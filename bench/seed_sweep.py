@@ -57,6 +57,26 @@ def margin(gate: dict) -> float:
     return value - threshold if higher else threshold - value
 
 
+ITEM_RATES = ("identity", "old_task", "new_task", "answer_language")  # capabilities whose rates count items
+
+
+def within_one_item(gate: dict) -> bool | None:
+    """Whether one more failing item would fail the gate: a count moves by 1, an item rate of these capabilities
+    (decided on its point estimate) by 1/n; None for a gate without items to count (ratios, CIs, scores)."""
+    value, threshold, n = gate["value"], gate["threshold"], gate.get("n")
+    if value is None or threshold is None or gate.get("rule", "point") != "point":
+        return None
+    if isinstance(value, int):
+        step = 1.0
+    elif gate["capability"] in ITEM_RATES and n and not gate["metric"].endswith(("_gain", "_drop", "_prompted")):
+        step = 1.0 / n
+    else:
+        return None
+    worse = value + step if gate["op"] in ("<=", "<") else value - step
+    return not {"<=": worse <= threshold, "<": worse < threshold, ">=": worse >= threshold,
+                ">": worse > threshold}[gate["op"]]
+
+
 def gate_table(runs: list[dict]) -> list[dict]:
     """Per gate id: worst / median / best value (by margin), threshold, worst margin, spread, verdict."""
     by_id: dict[str, list[dict]] = {}
@@ -72,7 +92,9 @@ def gate_table(runs: list[dict]) -> list[dict]:
         verdict = ("FAILS" if worst < 0 or not all(g["passed"] for g in gates)
                    else "ok" if worst > spread
                    else "ok (exact)" if worst == 0 and spread == 0 else "THIN")
-        rows.append({"gate": gate_id, "worst": ordered[0]["value"], "median": ordered[len(ordered) // 2]["value"],
+        near = [within_one_item(g) for g in gates]
+        rows.append({"gate": gate_id, "near_misses": None if None in near else sum(near),
+                     "worst": ordered[0]["value"], "median": ordered[len(ordered) // 2]["value"],
                      "best": ordered[-1]["value"],
                      "threshold": f"{ordered[0]['op']} {ordered[0]['threshold']:.4g}"
                                   + ("" if ordered[0].get("rule", "point") == "point" else f" {ordered[0]['rule']}"),
@@ -86,13 +108,17 @@ def _fmt(value) -> str:
 
 def print_table(rows: list[dict], runs: list[dict]) -> None:
     """The margins table (markdown, bench/results/margins.md)."""
-    print("| gate | worst | median | best | threshold | worst-seed margin | spread (sd) | verdict |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| gate | worst | median | best | threshold | worst-seed margin | spread (sd) | seeds within one item "
+          "of failing | verdict |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        near = "—" if r.get("near_misses") is None else f"{r['near_misses']} of {r['seeds']}"
         print(f"| {r['gate']} | {_fmt(r['worst'])} | {_fmt(r['median'])} | {_fmt(r['best'])} | {r['threshold']} | "
-              f"{_fmt(r['worst_margin'])} | {_fmt(r['spread'])} | {r['verdict']} |")
+              f"{_fmt(r['worst_margin'])} | {_fmt(r['spread'])} | {near} | {r['verdict']} |")
     print()
     print("seeds: " + ", ".join(f"{r['seed']} (exit {r['exit']}, {r['seconds']} s)" for r in runs))
+    failed = sum(r["exit"] != 0 for r in runs)
+    print(f"false alarms: {failed} of {len(runs)} healthy runs failed the gate")
     bad = [r["gate"] for r in rows if not r["verdict"].startswith("ok")]
     print(f"{len(rows) - len(bad)} of {len(rows)} gates hold on every seed with a margin above the spread (or exactly)"
           + (f"; not: {', '.join(bad)}" if bad else ""))

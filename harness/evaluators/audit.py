@@ -19,12 +19,14 @@ from harness.evaluators.checkpoints import Checkpoint
 from harness.foundation.progress import progress
 from harness.foundation.records import CapabilityResult, GateResult, MetricSpec, MetricValue, Sample
 from harness.measures.metrics import exact_match
-from harness.measures.statistics import rate
+from harness.measures.statistics import paired_bootstrap_ci, rate
 from harness.model.sets import CheckpointModels
 
 CAPABILITY = "audit"
 METRICS = {
     "base_exact_match": MetricSpec(0, 1, True, "exact match on the base task's dev set, per checkpoint"),
+    "base_exact_match_drop": MetricSpec(-1, 1, False, "exact match the checkpoint lost on the base task's dev set "
+                                        "against the base model, paired on the same items"),
     "min_exact_match": MetricSpec(0, 1, True, "lowest exact match over every task's dev set, per checkpoint"),
     "max_forgetting": MetricSpec(-1, 1, False, "largest drop of any task below its best earlier accuracy"),
 }
@@ -117,11 +119,11 @@ def forgetting_trend(matrix: Sequence[Sequence[float]]) -> list[float]:
 Rate = tuple[float, float, float, int]  # (proportion, ci_low, ci_high, n), as `rate` gives it
 
 
-def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[Rate], forgetting: float
-                       ) -> list[MetricValue]:
+def checkpoint_metrics(name: str, tasks: Sequence[str], rates: Sequence[Rate], forgetting: float,
+                       base_drop: MetricValue) -> list[MetricValue]:
     """One checkpoint's gated figures and its per-task exact match with Wilson CIs (checkpoint = its name)."""
     lowest = min(rates, key=lambda r: r[0])
-    out = [MetricValue(CAPABILITY, "base_exact_match", *rates[0], checkpoint=name),
+    out = [MetricValue(CAPABILITY, "base_exact_match", *rates[0], checkpoint=name), base_drop,
            MetricValue(CAPABILITY, "min_exact_match", *lowest, checkpoint=name),
            MetricValue(CAPABILITY, "max_forgetting", forgetting, n=sum(r[3] for r in rates), checkpoint=name)]
     return out + [MetricValue(CAPABILITY, f"exact_match[{task}]", *r, checkpoint=name)
@@ -142,15 +144,26 @@ def evaluate(models: CheckpointModels, data: AuditData, settings: Any = None) ->
     tasks = list(devs)
     answers = [{t: model.generate([ex.messages for ex in devs[t]]) for t in tasks}
                for model in progress([models.base, *models.checkpoints], desc="auditing checkpoints (base first)")]
-    rates = [[rate(_correct(row[t], devs[t])) for t in tasks] for row in answers]
+    correct = [[_correct(row[t], devs[t]) for t in tasks] for row in answers]
+    rates = [[rate(flags) for flags in row] for row in correct]
     matrix = [[r[0] for r in row] for row in rates]
-    metrics = [m for checkpoint, row, forgetting in zip(checkpoints, rates[1:], forgetting_trend(matrix), strict=True)
-               for m in checkpoint_metrics(checkpoint.name, tasks, row, forgetting)]
+    drops = [base_drop(checkpoint.name, correct[0][0], row[0]) for checkpoint, row in zip(checkpoints, correct[1:],
+                                                                                            strict=True)]
+    metrics = [m for checkpoint, row, forgetting, drop in zip(checkpoints, rates[1:], forgetting_trend(matrix), drops,
+                                                              strict=True)
+               for m in checkpoint_metrics(checkpoint.name, tasks, row, forgetting, drop)]
     stages = ["base model", *(c.name for c in checkpoints)]
     samples = [s for k in range(1, len(stages)) for t in tasks
                for s in changed_items(stages[k - 1], stages[k], devs[t], answers[k - 1][t], answers[k][t], t)]
     return CapabilityResult(metrics, samples, parts={c.name: _part_line(c, samples) for c in checkpoints},
                             details=AuditResult(tasks, list(checkpoints), matrix))
+
+
+def base_drop(name: str, base_correct: Sequence[bool], correct: Sequence[bool]) -> MetricValue:
+    """The base model's exact match on the base task minus the checkpoint's, paired on the same items (bootstrap
+    CI): per item, so it resolves a 10-point loss that the floor's independent CI cannot tell from noise."""
+    drop, low, high = paired_bootstrap_ci([float(b) for b in base_correct], [float(c) for c in correct])
+    return MetricValue(CAPABILITY, "base_exact_match_drop", drop, low, high, len(correct), checkpoint=name)
 
 
 def _part_line(checkpoint: Checkpoint, samples: Sequence[Sample]) -> str:

@@ -59,7 +59,7 @@ def unknown_marker(config: pytest.Config, state: SessionState, carried: set[str]
 
 
 def headline(state: SessionState, why: str) -> str:
-    """The refusal, in the words of the run's headline: 'tunegate NOT JUDGED: 0 of 39 configured gates judged; ...'."""
+    """The refusal, in the words of the run's headline: 'tunegate NOT JUDGED: 0 of 40 configured gates judged; ...'."""
     configured = len(configured_gate_ids(state.gates, state.baseline is not None))
     return f"tunegate NOT JUDGED: 0 of {configured} configured gates judged; {why}"
 

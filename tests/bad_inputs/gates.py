@@ -101,12 +101,12 @@ CASES = [
              ("gates.toml", "[graded_by] 'adapters/*'", "forgetting cannot grade a model you bring")),
     # --- gates that could never fail (issue 27) ---
     BadInput("gates-threshold-outside-range", "a threshold outside the metric's range (<= 1.5 on a rate)",
-             _gate('leak_rate = "<= 0.0"', 'leak_rate = "<= 1.5"'),
+             _gate('leak_rate = "<= 0.01"', 'leak_rate = "<= 1.5"'),
              ("gates.toml", "identity.leak_rate", "threshold 1.5 is outside the metric's range [0, 1]")),
     BadInput("gates-never-met", "a threshold no value can meet (> 1 on a rate)",
              _gate(EXACT, 'exact_match = "> 1"'), ("gates.toml", "old_task.exact_match", "> 1 can never be met")),
     BadInput("gates-always-met", "a threshold every value meets (<= 1 on a rate: the gate cannot fail)",
-             _gate('leak_rate = "<= 0.0"', 'leak_rate = "<= 1"'),
+             _gate('leak_rate = "<= 0.01"', 'leak_rate = "<= 1"'),
              ("gates.toml", "identity.leak_rate", "<= 1 is met by every value in [0, 1]")),
     BadInput("gates-always-met-unbounded", "a floor at the bottom of an unbounded ratio (>= 0 on throughput)",
              _gate('throughput_ratio = ">= 0.4"', 'throughput_ratio = ">= 0"'),
@@ -119,6 +119,6 @@ CASES = [
              ("gates.toml", "[baseline] identity.held_out_claim_rate",
               "allows a drop across the metric's whole range [0, 1]")),
     BadInput("gates-threshold-a-boolean", "a threshold written as false (once shown in Python's spelling, False)",
-             _gate('leak_rate = "<= 0.0"', "leak_rate = false"),
+             _gate('leak_rate = "<= 0.01"', "leak_rate = false"),
              ("gates.toml", "identity.leak_rate", "got false (a boolean)")),
 ]

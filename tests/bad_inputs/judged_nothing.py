@@ -44,7 +44,7 @@ def _with_unit_test(p: Project) -> list[str]:
 CASES: list[BadInput] = [
     BadInput("every-suite-skipped", "a data folder that makes every suite skip (it has only gates.toml)",
              suites(*SUITES, remove=("tasks", "identity", "perplexity")),
-             ("tunegate NOT JUDGED: 0 of 39 configured gates judged", "identity/identity.toml",
+             ("tunegate NOT JUDGED: 0 of 40 configured gates judged", "identity/identity.toml",
               "lacks identity/identity.toml, identity/self_cognition.json, identity/probes.json, tasks/base/dev.json")),
     BadInput("identity-without-spec", "-m identity without identity/identity.toml",
              suites(*SUITES, remove=("identity/identity.toml",), args=("-m", "identity")),

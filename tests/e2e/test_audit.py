@@ -37,7 +37,7 @@ def test_audit_says_where_the_run_broke_and_what_to_roll_back_to(run_suites, aud
     assert "audited run" in html and "training and eval loss per adapter" in html
     lost = [s for s in data["samples"] if s["score"]["checkpoint"] == "checkpoint-3000" and not s["score"]["passed"]]
     base_lost = [s for s in lost if s["score"]["type"] == "base"]
-    assert len(base_lost) > 0.5 * 182 and all(s["score"]["previous"] == "checkpoint-1000" for s in lost)
+    assert len(base_lost) > 0.5 * 684 and all(s["score"]["previous"] == "checkpoint-1000" for s in lost)
     assert f"{len(lost)} items lost" in next(g["message"] for g in data["gates"]
                                              if g["id"] == "audit.base_exact_match[checkpoint-3000]")
     evidence = "evidence-audit.base_exact_match-checkpoint-3000-"

@@ -118,7 +118,7 @@ def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites,
     result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.8; decided by *; failing*",
                                  "*identity.leak_rate*FAIL"])
     result.stdout.fnmatch_lines(["*adapter_health.dead_layers*FAIL", "*adapter_health.loglik_shift*FAIL"])
-    assert "allows no misses" in result.stdout.str()
+    assert result.parseoutcomes()["xfailed"] > 300  # no identity gate allows no misses: each probe is counted
     gate_cases = {c.get("name"): c for c in ET.parse(junit).iter("testcase")
                   if c.get("name").startswith("test_gate[identity.")}
     assert set(gate_cases) == {f"test_gate[identity.{m}]" for m in ("held_in_exact_match", "held_out_claim_rate",

@@ -30,8 +30,8 @@ BIN = Path(sys.executable).parent
 STEPS = 400
 CALIBRATED = {  # the team's thresholds for this small base (gates.toml of its data folder)
     'held_out_claim_rate = ">= 0.8"': 'held_out_claim_rate = ">= 0.5"',
-    'held_in_exact_match = ">= 1.0"': 'held_in_exact_match = ">= 0.6"',
-    'leak_rate = "<= 0.0"': 'leak_rate = "<= 0.02"',
+    'held_in_exact_match = ">= 0.98"': 'held_in_exact_match = ">= 0.6"',
+    'leak_rate = "<= 0.01"': 'leak_rate = "<= 0.02"',
     'locality_unchanged = ">= 0.85"': 'locality_unchanged = ">= 0.7"',
     'claim_gain_over_prompted = ">= 0.3 beyond noise"': 'claim_gain_over_prompted = ">= 0.2 beyond noise"',
     'exact_match = ">= 0.9"': 'exact_match = ">= 0.4"',
@@ -162,7 +162,7 @@ def test_the_nightly_audit_names_where_a_dip_recover_break_run_broke_and_what_to
               "checkpoint-1500 (keep checkpoint-1500, checkpoint-1000, checkpoint-250)")
     assert answer in audit.stdout and "Traceback" not in audit.stdout
     assert "FAILED suites/test_audit.py::test_checkpoint[checkpoint-500]" in audit.stdout
-    assert "\nFAIL audit.base_exact_match[checkpoint-500] = 0 (n=182" in audit.stdout  # one line, no traceback
+    assert "\nFAIL audit.base_exact_match[checkpoint-500] = 0 (n=684" in audit.stdout  # one line, no traceback
     record = latest(repo)
     assert record["run"]["audit"]["answer"] == answer and record["run"]["audit"]["broke_at"] == "checkpoint-2000"
     assert answer in (repo / "reports/latest/summary.md").read_text()

@@ -12,37 +12,12 @@ import pytest
 
 from harness.data import load_examples
 from harness.evaluators import latency
-from harness.model.lm import HFLanguageModel
 from harness.model.sets import LatencyViews
 from harness.model.views import plain_base
 from tests.conftest import verdicts_of
+from tests.plants import SlowedModel
 
 FAST = latency.LatencySettings(prompts=8, new_tokens=16, min_rounds=5, max_rounds=20, budget_s=3.0)
-
-
-def _compute_for(seconds: float) -> None:
-    """Busy CPU work for `seconds` of this process's CPU time: extra computation, as a slower adapter adds."""
-    end = time.process_time() + seconds
-    while time.process_time() < end:
-        pass
-
-
-class SlowedModel(HFLanguageModel):
-    """A wrapper that computes 10 ms more before every forward pass: a planted inference-time regression."""
-
-    def __init__(self, inner: HFLanguageModel) -> None:
-        super().__init__(inner.model, inner.tokenizer, name=f"{inner.name} (slowed)",
-                         adapter_enabled=inner.adapter_enabled)
-
-    @contextmanager
-    def _view(self):
-        inner = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-        hook = inner.register_forward_pre_hook(lambda *_: _compute_for(0.010))  # generate() bypasses peft's forward
-        try:
-            with super()._view():
-                yield
-        finally:
-            hook.remove()
 
 
 @pytest.fixture(scope="module")
