@@ -26,7 +26,7 @@ def test_audit_says_where_the_run_broke_and_what_to_roll_back_to(run_suites, aud
     assert len(audit["matrix"]) == 4 and audit["matrix"][3][0] < 0.2  # the naive stage forgot the base task
     assert audit["forgetting_trend"][2] > 0.5
     frame = pd.read_parquet(history)
-    assert frame["run_id"].nunique() == 2 and len(frame) == 2 * 3 * 6  # 2 nights x 3 checkpoints x 6 metrics
+    assert frame["run_id"].nunique() == 2 and len(frame) == 2 * 3 * 7  # 2 nights x 3 checkpoints x 7 metrics
     assert all(len(values) == 2 for values in audit["nights"].values())
     html = (report_dir / "latest" / "report.html").read_text()
     assert "Audit: 3 checkpoints" in html and "run after run" in html

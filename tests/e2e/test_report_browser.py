@@ -194,7 +194,7 @@ def test_a_planted_noise_adapter_reads_worst_first_with_evidence_that_adds_up(br
     data = json.loads((report_dir / "latest" / "results.json").read_text())
     failed = {g["id"]: g for g in data["gates"] if not g["passed"]}
     assert {"identity", "old_task", "perplexity", "generation"} <= {g["capability"] for g in failed.values()}
-    assert path.stat().st_size <= 1_000_000, path.stat().st_size
+    assert path.stat().st_size <= 1_500_000, path.stat().st_size  # 684 base-task items, every one listed
     open_report(browser, path, DESKTOP)
     assert browser.execute_script("return document.documentElement.scrollHeight") <= 15_000
     browser.save_screenshot(str(SCREENSHOTS / "planted-noise-1400.png"))

@@ -36,7 +36,7 @@ def test_zeroed_lora_b_fails_identity_gates(base_model, adapter_under_test, iden
     assert verdicts["identity.locality_unchanged"].passed  # a dead adapter changes nothing else
     outcome, message = identity.probe_outcome(next(r for r in results if r.probe.kind == "held_in"),
                                               tunegate.gates.absolute)
-    assert outcome == "tolerated" and "counted against gate identity.held_in_exact_match >= 0.98" in message
+    assert outcome == "tolerated" and "counted against gate identity." in message  # no default gate is zero-tolerance
 
 
 def test_overscaled_adapter_fails_locality(base_model, adapter_under_test, identity_spec, tunegate, tmp_path):
