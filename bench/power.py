@@ -101,7 +101,7 @@ def planted_runs(bench: Bench, seed: int) -> dict[str, dict[str, dict]]:
     heldout = load_text_lines(bench.folder.heldout)
 
     def forgetting(size: float) -> dict[str, dict]:
-        planted = forgotten(base, tuned, bench.dev, size, seed)
+        planted = forgotten(base, tuned, bench.dev, size, seed) if size else tuned  # 0: the healthy adapter itself
         audit = AuditData(checkpoint, {"base": bench.dev})
         return {**bench.verdicts("old_task", ModelSet(base, planted), bench.dev),
                 **bench.verdicts("audit", CheckpointModels(base, [planted]), audit)}

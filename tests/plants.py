@@ -42,12 +42,15 @@ def forgotten(base: LanguageModel, tuned: LanguageModel, dev: Sequence[Example],
     base_right = [exact_match(a, ex.answer) for a, ex in zip(base.generate(prompts), dev, strict=True)]
     tuned_right = [exact_match(a, ex.answer) for a, ex in zip(tuned.generate(prompts), dev, strict=True)]
     to_lose = sum(tuned_right) - (sum(base_right) - round(points * len(dev)))
+    if to_lose < 0:
+        raise ValueError(f"the tuned model is already more than {points:.0%} below the base: a plant cannot make it "
+                         "forget less")
     shared = [i for i, (b, t) in enumerate(zip(base_right, tuned_right, strict=True)) if b and t]
     others = [i for i, t in enumerate(tuned_right) if t and i not in set(shared)]
     rng = random.Random(seed)
     rng.shuffle(shared)
     rng.shuffle(others)
-    lost = (shared + others)[:max(0, to_lose)]
+    lost = (shared + others)[:to_lose]
     return ReplacedAnswers(tuned, {tuple(prompts[i]): _wrong_answer(dev, i) for i in lost},
                            f"forgets {points:.0%} of the base task")
 
