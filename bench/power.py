@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,8 +77,7 @@ class Bench:
 
     def healthy(self, seed: int) -> tuple[ModelSet, Path]:
         """Base and tuned views of the identity adapter trained with `seed`, and the adapter's folder."""
-        recipe = load_recipe(FIXTURES / "recipes.toml", "identity")
-        recipe = type(recipe).from_mapping({**recipe.to_dict(), "seed": seed})
+        recipe = replace(load_recipe(FIXTURES / "recipes.toml", "identity"), seed=seed)  # as --train-seed does
         adapter = train_identity(self.base_model, FIXTURES, recipe, self.cache).path
         return base_and_tuned(self.base_model, adapter), adapter
 

@@ -45,8 +45,9 @@ def forgotten(base: LanguageModel, tuned: LanguageModel, dev: Sequence[Example],
     if to_lose < 0:
         raise ValueError(f"the tuned model is already more than {points:.0%} below the base: a plant cannot make it "
                          "forget less")
-    shared = [i for i, (b, t) in enumerate(zip(base_right, tuned_right, strict=True)) if b and t]
-    others = [i for i, t in enumerate(tuned_right) if t and i not in set(shared)]
+    pairs = list(enumerate(zip(base_right, tuned_right, strict=True)))
+    shared = [i for i, (b, t) in pairs if b and t]
+    others = [i for i, (b, t) in pairs if t and not b]
     rng = random.Random(seed)
     rng.shuffle(shared)
     rng.shuffle(others)

@@ -147,11 +147,10 @@ def evaluate(models: CheckpointModels, data: AuditData, settings: Any = None) ->
     correct = [[_correct(row[t], devs[t]) for t in tasks] for row in answers]
     rates = [[rate(flags) for flags in row] for row in correct]
     matrix = [[r[0] for r in row] for row in rates]
-    drops = [base_drop(checkpoint.name, correct[0][0], row[0]) for checkpoint, row in zip(checkpoints, correct[1:],
-                                                                                            strict=True)]
-    metrics = [m for checkpoint, row, forgetting, drop in zip(checkpoints, rates[1:], forgetting_trend(matrix), drops,
-                                                              strict=True)
-               for m in checkpoint_metrics(checkpoint.name, tasks, row, forgetting, drop)]
+    per_checkpoint = zip(checkpoints, rates[1:], correct[1:], forgetting_trend(matrix), strict=True)
+    metrics = [m for checkpoint, row, flags, forgetting in per_checkpoint
+               for m in checkpoint_metrics(checkpoint.name, tasks, row, forgetting,
+                                           base_drop(checkpoint.name, correct[0][0], flags[0]))]
     stages = ["base model", *(c.name for c in checkpoints)]
     samples = [s for k in range(1, len(stages)) for t in tasks
                for s in changed_items(stages[k - 1], stages[k], devs[t], answers[k - 1][t], answers[k][t], t)]
@@ -162,7 +161,7 @@ def evaluate(models: CheckpointModels, data: AuditData, settings: Any = None) ->
 def base_drop(name: str, base_correct: Sequence[bool], correct: Sequence[bool]) -> MetricValue:
     """The base model's exact match on the base task minus the checkpoint's, paired on the same items (bootstrap
     CI): per item, so it resolves a 10-point loss that the floor's independent CI cannot tell from noise."""
-    drop, low, high = paired_bootstrap_ci([float(b) for b in base_correct], [float(c) for c in correct])
+    drop, low, high = paired_bootstrap_ci(base_correct, correct)
     return MetricValue(CAPABILITY, "base_exact_match_drop", drop, low, high, len(correct), checkpoint=name)
 
 
