@@ -412,6 +412,22 @@ def test_the_audit_draws_a_gate_line_only_over_the_task_it_judges():
     assert 'fill="#b91c1c"' in panels["max forgetting"] and 'fill="#047857"' in panels["max forgetting"]
 
 
+def test_the_audit_base_task_line_is_the_drop_gate_where_it_is_stricter_than_the_floor():
+    """The paired drop gate (`base_exact_match_drop <= 0.05`) judges a checkpoint at 0.88 against a base of 0.95
+    although it is over the 0.85 floor: the line sits at 0.9 and that cell is outlined; with a weak base the floor
+    stays the line."""
+    from harness.report.panels import _below_gates, base_task_line
+
+    gates = [GateResult("audit.base_exact_match", "audit", "base_exact_match", ">=", 0.85, 0.88, True, "PASS"),
+             GateResult("audit.base_exact_match_drop", "audit", "base_exact_match_drop", "<=", 0.05, 0.07, False,
+                        "FAIL")]
+    record = RunRecord(RunInfo("r", "t0"), gates=gates)
+    line = base_task_line(record, 0.95)
+    assert line.value == pytest.approx(0.9) and line.label == "gate: drop <= 0.05 (>= 0.9)" and line.op == ">="
+    assert _below_gates(record, [[0.95, 0.0], [0.88, 0.9], [0.93, 0.9]]) == {(1, 0)}
+    assert base_task_line(record, 0.88).value == 0.85 and _below_gates(record, [[0.88, 0.0], [0.86, 0.9]]) == set()
+
+
 def test_a_plug_in_capability_without_parts_per_gate_gets_evidence_from_its_passed_flags():
     gate = GateResult("answer_language.match_rate", "answer_language", "match_rate", ">=", 0.9, 0.5, False, "", n=2)
     samples = [Sample("answer_language", f"a{i}", "p", "r", "b", "t", {"passed": ok}) for i, ok in enumerate((1, 0))]
