@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -85,6 +85,8 @@ class BuiltinCorpus:
 
     examples: list[Example]
     texts: list[str]
+    system_prompted: list[Example] = field(default_factory=list)  # lessons in following a system prompt, out of
+    # the tokenizer's data: their invented names would spend merges on random letters (bench/prompt_following.py)
 
 
 IDENTITY_CONFIG = IDENTITY
@@ -200,7 +202,8 @@ def rebuild_shipped_model(fixtures: Path, recipe: BuiltinRecipe | None = None) -
 def _build_into(out: Path, corpus: BuiltinCorpus, recipe: BuiltinRecipe) -> None:
     all_text = [t for ex in corpus.examples for _, t in ex.messages] + [ex.answer for ex in corpus.examples]
     tokenizer = train_tokenizer(all_text + corpus.texts, recipe.bpe_vocab_size)
-    sequences = [encode_example(tokenizer, ex, recipe.max_length) for ex in corpus.examples]
+    examples = corpus.examples + corpus.system_prompted
+    sequences = [encode_example(tokenizer, ex, recipe.max_length) for ex in examples]
     sequences += [encode_text(tokenizer, text, recipe.max_length) for text in corpus.texts]
     random.Random(recipe.seed).shuffle(sequences)
     torch.manual_seed(recipe.seed)
