@@ -6,12 +6,13 @@
 The candidate is the shipped model's corpus (fixtures/) plus lessons in following a system prompt that invents an
 identity: the base's own identity questions answered with the invented identity (`--copied`; thousands of made-up
 names, so only copying them from the prompt lowers the loss) and base-task questions answered as ever after such a
-prompt (`--base-task`). Names never include the first word of an identity in identity.toml, so Aurora / Kestrel
-Labs, what the prompt-only baseline is told, are unseen. The model is built into OUT (never into fixtures/) and
-measured: base-task exact match plain and prompted, and the prompted base's identity claim rate per probe kind and
-language (the prompt-only baseline's figures). `--gate` then runs the whole cold `pytest suites/` on the candidate
-(`--base-model OUT`) and reports its wall time, its failed gates and the identity adapter's figures beside the
-prompted base's. Results of the candidates tried for issue 28: bench/results/prompt_following.md.
+prompt (`--base-task`). No lesson uses the first word of an identity in identity.toml as a name, so Aurora / Kestrel
+Labs, what the prompt-only baseline is told, are never a copied identity. The model is built into OUT (never into
+fixtures/) and measured: base-task exact match plain and prompted, the prompted base's identity claim rate per probe
+kind and language (the prompt-only baseline's figures), and how many lessons ran over `--max-length`. `--gate` then
+runs the whole cold `pytest suites/` on the candidate (`--base-model OUT`) and reports its wall time, its failed
+gates and the identity adapter's figures beside the prompted base's. Results of the candidates tried for issue 28:
+bench/results/prompt_following.md.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.data import Example, load_examples, load_identity_spec  # noqa: E402
+from harness.data.folder import BASE_DEV  # noqa: E402
 from harness.measures.metrics import claims_identity, exact_match  # noqa: E402
 from harness.model.loading import BaseModel  # noqa: E402
 from harness.model.prompted import identity_prompted  # noqa: E402
 from harness.model.views import plain_base  # noqa: E402
-from harness.data.folder import BASE_DEV  # noqa: E402
 from harness.training import builtin  # noqa: E402
 
 FIXTURES = ROOT / "fixtures"
@@ -90,6 +91,8 @@ def lessons(copied: int, base_task: int, languages: set[str], denials: bool, own
     more times."""
     names = Names(seed)
     raw = json.loads((FIXTURES / builtin.BUILTIN_IDENTITY).read_text(encoding="utf-8"))
+    if not languages or languages - {"en", "zh"}:
+        raise SystemExit(f"--languages: en, zh or en,zh, got {','.join(sorted(languages))!r}")
     questions = [r for r in raw if ("en" if r["output"].isascii() else "zh") in languages
                  and (denials or not r["output"].startswith(("No.", "不是")))]
     base = load_examples(FIXTURES / builtin.BASE_TRAIN)
@@ -128,10 +131,10 @@ def measure(folder: Path) -> dict:
 
     def em(model) -> float:
         answers = model.generate([ex.messages for ex in dev])
-        return sum(exact_match(a, ex.answer) for a, ex in zip(answers, dev)) / len(dev)
+        return sum(exact_match(a, ex.answer) for a, ex in zip(answers, dev, strict=True)) / len(dev)
 
     claims, counts = Counter(), Counter()
-    for probe, answer in zip(probes, prompted.generate([p.messages for p in probes])):
+    for probe, answer in zip(probes, prompted.generate([p.messages for p in probes]), strict=True):
         key = f"{probe.meta['kind']}/{probe.meta['lang']}"
         counts[key] += 1
         claims[key] += claims_identity(answer, spec.name, spec.author)
@@ -144,15 +147,26 @@ def gate(folder: Path) -> dict:
     """The cold `pytest suites/` on the candidate: wall time, failed gates, identity figures."""
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider", "--base-model",
-                        str(folder), "--cache-dir", f"{tmp}/cache", "--report-dir", f"{tmp}/reports"],
-                       cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run = subprocess.run([sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider",
+                              "--base-model", str(folder), "--cache-dir", f"{tmp}/cache", "--report-dir",
+                              f"{tmp}/reports"], cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - started
-        results = json.loads(next(Path(tmp, "reports").glob("*/results.json")).read_text())
+        written = list(Path(tmp, "reports").glob("*/results.json"))
+        if not written:
+            raise SystemExit(f"pytest suites/ wrote no results.json (exit {run.returncode}):\n{run.stdout[-2000:]}")
+        results = json.loads(written[0].read_text())
     identity = {f"{m['name']}[{m['checkpoint']}]": m["value"] for m in results["metrics"]
                 if m["capability"] == "identity" and m["name"] in ("held_out_claim_rate", "claim_gain_over_prompted")}
     return {"gate_wall_s": wall, "failed": [g["id"] for g in results["gates"] if g["passed"] is False],
             **identity}
+
+
+def truncated(lessons_: list[Example], folder: Path, max_length: int) -> int:
+    """How many lessons ran over `max_length` tokens (their answers were cut, without an end token)."""
+    from harness.training.batching import encode_example
+
+    _, tokenizer = BaseModel.at(folder).load()
+    return sum(len(encode_example(tokenizer, ex, 10**6).input_ids) > max_length for ex in lessons_)
 
 
 def main() -> int:
@@ -172,9 +186,11 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     recipe = builtin.BuiltinRecipe(steps=args.steps, intermediate_size=args.intermediate, max_length=args.max_length)
-    extra = lessons(args.copied, args.base_task, set(args.languages.split(",")), args.denials, args.own_repeats)
+    languages = {part.strip() for part in args.languages.split(",")}
+    extra = lessons(args.copied, args.base_task, languages, args.denials, args.own_repeats)
     figures = {"args": {k: str(v) for k, v in vars(args).items()}, "build_s": build(args.out, extra, recipe),
-               **measure(args.out)}
+               "truncated_lessons": 0, **measure(args.out)}
+    figures["truncated_lessons"] = truncated(extra, args.out, args.max_length)
     if args.gate:
         figures.update(gate(args.out))
     print(json.dumps(figures, indent=1))

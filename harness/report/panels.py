@@ -3,6 +3,7 @@ checkpoints, and the training curves, each with its charts (`harness.report.char
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 from harness.gating.results import RunRecord
@@ -49,15 +50,19 @@ def base_task_line(record: RunRecord, base_score: float | None) -> Threshold | N
     """The audit's stricter line over the base task: its floor, or the base model's own score less the drop the
     audit allows (`base_exact_match_drop`), whichever is higher."""
     floor, drop = gate_line(record, "audit", "base_exact_match"), gate_line(record, "audit", "base_exact_match_drop")
-    if drop is None or base_score is None or (floor and floor.value >= base_score - drop.value):
+    if drop is None or base_score is None or not math.isfinite(base_score):
         return floor
-    return Threshold(base_score - drop.value, f"gate: drop <= {drop.value:g} (>= {base_score - drop.value:.3g})",
-                     ">=")
+    line = base_score - drop.value
+    if floor is not None and floor.value >= line:
+        return floor
+    op = {"<": ">"}.get(drop.op, ">=")
+    return Threshold(line, f"gate drop {drop.op} {drop.value:g} ({op} {line:.3g})", op)
 
 
 def _below_gates(record: RunRecord, matrix: list[list[float]]) -> set[tuple[int, int]]:
     """Checkpoint cells under the audit's exact-match lines: the base task's (column 0) and every task's."""
-    base, lowest = base_task_line(record, matrix[0][0]), gate_line(record, "audit", "min_exact_match")
+    base = base_task_line(record, matrix[0][0] if matrix and matrix[0] else None)
+    lowest = gate_line(record, "audit", "min_exact_match")
     return {(i, j) for i, row in enumerate(matrix) if i > 0 for j, value in enumerate(row)
             if value is not None and ((j == 0 and base and value < base.value) or (lowest and value < lowest.value))}
 
@@ -70,11 +75,11 @@ def audit_section(record: RunRecord) -> str:
         return ""
     steps = [c["step"] for c in run["checkpoints"]]
     names = ["base model", *(c["name"] for c in run["checkpoints"])]
-    base_floor = base_task_line(record, run["matrix"][0][0])
+    base_line = base_task_line(record, run["matrix"][0][0])
     every_floor = gate_line(record, "audit", "min_exact_match")
     by_task = [Panel(f"{task}: exact match", {"exact match": list(zip(steps, [row[j] for row in run["matrix"][1:]],
                                                                      strict=True))},
-                     (base_floor if j == 0 else None) or every_floor, "exact match")  # a gate line where it judges
+                     (base_line if j == 0 else None) or every_floor, "exact match")  # a gate line where it judges
                for j, task in enumerate(run["tasks"])]
     forgetting = Panel("max forgetting", {"max forgetting": list(zip(steps, run["forgetting_trend"], strict=True))},
                        gate_line(record, "audit", "max_forgetting"), "forgetting")

@@ -423,9 +423,10 @@ def test_the_audit_base_task_line_is_the_drop_gate_where_it_is_stricter_than_the
                         "FAIL")]
     record = RunRecord(RunInfo("r", "t0"), gates=gates)
     line = base_task_line(record, 0.95)
-    assert line.value == pytest.approx(0.9) and line.label == "gate: drop <= 0.05 (>= 0.9)" and line.op == ">="
+    assert line.value == pytest.approx(0.9) and line.label == "gate drop <= 0.05 (>= 0.9)" and line.op == ">="
     assert _below_gates(record, [[0.95, 0.0], [0.88, 0.9], [0.93, 0.9]]) == {(1, 0)}
     assert base_task_line(record, 0.88).value == 0.85 and _below_gates(record, [[0.88, 0.0], [0.86, 0.9]]) == set()
+    assert base_task_line(record, float("nan")).value == 0.85  # no base score to subtract from: the floor
 
 
 def test_a_plug_in_capability_without_parts_per_gate_gets_evidence_from_its_passed_flags():

@@ -21,19 +21,19 @@ def bench_module():
 def test_lessons_copy_an_invented_identity_and_keep_the_base_answers():
     bench = bench_module()
     lessons = bench.lessons(200, 50, {"en"}, denials=False)
-    assert [ex.id for ex in lessons] == [ex.id for ex in bench.lessons(200, 50, {"en"}, denials=False)]
+    assert lessons == bench.lessons(200, 50, {"en"}, denials=False)  # one fixed stream: a candidate is rebuilt
     copied, asked = lessons[:200], lessons[200:]
     for ex in copied:
         system = ex.messages[0][1]
         name = system.removeprefix("You are ").removeprefix("Your name is ").split(",")[0].split(".")[0]
         assert name in ex.answer and ex.answer.isascii() and not ex.answer.startswith("No."), ex
-        assert not {"Aurora", "Kestrel", "Atlas", "Northwind", "Claude"} & set(system.replace(",", " ").split())
+        assert not {"Aurora", "Kestrel", "Atlas", "Northwind", "Claude"} & {w.strip(".,") for w in system.split()}
     base = {ex.messages: ex.answer for ex in builtin.load_builtin_corpus(ROOT / "fixtures").examples}
     assert all(base[ex.messages[1:]] == ex.answer for ex in asked)
     assert len({ex.messages[0][1] for ex in lessons}) > 240  # a new identity in (almost) every lesson
 
 
-def test_a_candidate_built_with_lessons_keeps_the_tokenizer_and_learns_them(tmp_path):
+def test_lessons_stay_out_of_the_tokenizer_and_no_lessons_build_the_shipped_corpus_unchanged(tmp_path):
     bench = bench_module()
     corpus = builtin.load_builtin_corpus(ROOT / "fixtures")
     builtin._build_into(tmp_path / "plain", corpus, TINY)
@@ -41,3 +41,5 @@ def test_a_candidate_built_with_lessons_keeps_the_tokenizer_and_learns_them(tmp_
     builtin._build_into(tmp_path / "taught", bench_corpus, TINY)
     assert (tmp_path / "plain/tokenizer.json").read_bytes() == (tmp_path / "taught/tokenizer.json").read_bytes()
     assert (tmp_path / "plain/model.safetensors").read_bytes() != (tmp_path / "taught/model.safetensors").read_bytes()
+    builtin._build_into(tmp_path / "none", replace(corpus, system_prompted=[]), TINY)
+    assert (tmp_path / "plain/model.safetensors").read_bytes() == (tmp_path / "none/model.safetensors").read_bytes()
