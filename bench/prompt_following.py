@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 from harness.data import Example, load_examples, load_identity_spec  # noqa: E402
 from harness.data.folder import BASE_DEV  # noqa: E402
-from harness.measures.metrics import claims_identity, exact_match  # noqa: E402
+from harness.evaluators.answers import answer_both  # noqa: E402
+from harness.measures.metrics import claims_identity  # noqa: E402
 from harness.model.loading import BaseModel  # noqa: E402
 from harness.model.prompted import identity_prompted  # noqa: E402
 from harness.model.views import plain_base  # noqa: E402
@@ -129,16 +130,14 @@ def measure(folder: Path) -> dict:
     probes = [p for p in load_examples(FIXTURES / "identity/probes.json", spec.variables)
               if p.meta["kind"] != "locality"]
 
-    def em(model) -> float:
-        answers = model.generate([ex.messages for ex in dev])
-        return sum(exact_match(a, ex.answer) for a, ex in zip(answers, dev, strict=True)) / len(dev)
-
     claims, counts = Counter(), Counter()
     for probe, answer in zip(probes, prompted.generate([p.messages for p in probes]), strict=True):
         key = f"{probe.meta['kind']}/{probe.meta['lang']}"
         counts[key] += 1
         claims[key] += claims_identity(answer, spec.name, spec.author)
-    return {"base_em": em(base), "prompted_em": em(prompted),
+    answered = answer_both(dev, base, prompted)  # "tuned" here: the base told the identity
+    return {"base_em": sum(p.base_correct for p in answered) / len(dev),
+            "prompted_em": sum(p.tuned_correct for p in answered) / len(dev),
             "prompted_claim_rate": sum(claims.values()) / len(probes),
             "prompted_claim_rate_by_kind": {k: claims[k] / counts[k] for k in sorted(counts)}}
 

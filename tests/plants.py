@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from harness.data import Example
+from harness.evaluators.answers import answer_both
 from harness.measures.metrics import exact_match
 from harness.model.lm import HFLanguageModel
 from harness.model.protocol import Conversation, LanguageModel
@@ -38,21 +39,19 @@ def forgotten(base: LanguageModel, tuned: LanguageModel, dev: Sequence[Example],
               ) -> ReplacedAnswers:
     """`tuned` forgetting the base task until its exact match on `dev` is `points` below the base's: items both
     answer right, drawn with `seed`, now get another item's answer (a wrong fact, as forgetting gives)."""
-    prompts = [ex.messages for ex in dev]
-    base_right = [exact_match(a, ex.answer) for a, ex in zip(base.generate(prompts), dev, strict=True)]
-    tuned_right = [exact_match(a, ex.answer) for a, ex in zip(tuned.generate(prompts), dev, strict=True)]
-    to_lose = sum(tuned_right) - (sum(base_right) - round(points * len(dev)))
+    answered = answer_both(dev, base, tuned)
+    to_lose = sum(p.tuned_correct for p in answered) - (sum(p.base_correct for p in answered)
+                                                        - round(points * len(dev)))
     if to_lose < 0:
         raise ValueError(f"the tuned model is already more than {points:.0%} below the base: a plant cannot make it "
                          "forget less")
-    pairs = list(enumerate(zip(base_right, tuned_right, strict=True)))
-    shared = [i for i, (b, t) in pairs if b and t]
-    others = [i for i, (b, t) in pairs if t and not b]
+    shared = [i for i, p in enumerate(answered) if p.base_correct and p.tuned_correct]
+    others = [i for i, p in enumerate(answered) if p.tuned_correct and not p.base_correct]
     rng = random.Random(seed)
     rng.shuffle(shared)
     rng.shuffle(others)
     lost = (shared + others)[:to_lose]
-    return ReplacedAnswers(tuned, {tuple(prompts[i]): _wrong_answer(dev, i) for i in lost},
+    return ReplacedAnswers(tuned, {tuple(dev[i].messages): _wrong_answer(dev, i) for i in lost},
                            f"forgets {points:.0%} of the base task")
 
 
