@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -162,7 +163,9 @@ def test_the_nightly_audit_names_where_a_dip_recover_break_run_broke_and_what_to
               "checkpoint-1500 (keep checkpoint-1500, checkpoint-1000, checkpoint-250)")
     assert answer in audit.stdout and "Traceback" not in audit.stdout
     assert "FAILED suites/test_audit.py::test_checkpoint[checkpoint-500]" in audit.stdout
-    assert "\nFAIL audit.base_exact_match[checkpoint-500] = 0 (n=684" in audit.stdout  # one line, no traceback
+    # one line, no traceback; the planted checkpoint answers almost nothing (0 on most runs, a stray hit on some)
+    line = re.search(r"\nFAIL audit\.base_exact_match\[checkpoint-500\] = ([0-9.e-]+) \(n=684", audit.stdout)
+    assert line and float(line.group(1)) < 0.1, audit.stdout[-3000:]
     record = latest(repo)
     assert record["run"]["audit"]["answer"] == answer and record["run"]["audit"]["broke_at"] == "checkpoint-2000"
     assert answer in (repo / "reports/latest/summary.md").read_text()
