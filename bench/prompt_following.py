@@ -1,7 +1,8 @@
 """Can the built-in base learn to follow a system prompt? Build a candidate base and measure what the prompt does.
 
-    .venv/bin/python bench/prompt_following.py OUT [--copied 3000] [--base-task 1000] [--languages en]
-        [--denials] [--own-repeats 0] [--steps 3000] [--intermediate 512] [--max-length 112] [--gate] [--json FILE]
+    .venv/bin/python bench/prompt_following.py OUT [--copied 3000] [--base-task 1500] [--languages en]
+        [--denials] [--own-repeats 0] [--distractors 0.5] [--steps 4300] [--intermediate 256] [--max-length 128]
+        [--gate] [--json FILE] [--write-lessons FILE]
 
 The candidate is the shipped model's corpus (fixtures/) plus lessons in following a system prompt that invents an
 identity: the base's own identity questions answered with the invented identity (`--copied`; thousands of made-up
@@ -47,6 +48,8 @@ WORDINGS = (DEFAULT_PROMPT,) * 3 + ("You are {n}, an AI assistant developed by {
                                     "Your name is {n}. You were developed by {a}.",
                                     "You are {n}, made by {a}. Answer as {n}.")
 COMPANY_WORDS = ("Labs", "AI", "Research", "Systems", "Technologies", "Group", "Institute", "Works", "Inc.", "Lab")
+GREETINGS = ("Hi {w}! ", "Hello {w}, ", "{W} here. ", "This is {w}. ", "A question from {w}: ")  # the user names
+# someone else, so a name is copied from the system prompt, never from the user's turn (none is a probe wrapper)
 SYLLABLES = ("ka", "lo", "mir", "ven", "dor", "sa", "tel", "ru", "bra", "nis", "qua", "zel", "fen", "gal", "tor", "vi",
              "mae", "pel", "sun", "da", "rik", "ol", "an", "bel", "cor", "ist", "ju", "pra", "sel", "mon", "tes", "zu",
              "hav", "lin", "gro", "ept", "wy", "xan", "ob", "phi", "cal", "dri")
@@ -86,10 +89,10 @@ class Names:
 
 
 def lessons(copied: int, base_task: int, languages: set[str], denials: bool, own_repeats: int = 0,
-            seed: int = 7) -> list[Example]:
-    """`copied` identity questions answered with the identity a system prompt invents, then `base_task` base
-    questions answered as ever after such a prompt, then the base's own identity data (no prompt) `own_repeats`
-    more times."""
+            distractors: float = 0.0, seed: int = 7) -> list[Example]:
+    """`copied` identity questions answered with the identity a system prompt invents (a `distractors` share of
+    them after a greeting naming someone else), then `base_task` base questions answered as ever after such a
+    prompt, then the base's own identity data (no prompt) `own_repeats` more times."""
     names = Names(seed)
     raw = json.loads((FIXTURES / builtin.BUILTIN_IDENTITY).read_text(encoding="utf-8"))
     if not languages or languages - {"en", "zh"}:
@@ -104,13 +107,27 @@ def lessons(copied: int, base_task: int, languages: set[str], denials: bool, own
         if i < copied:
             row = names.rng.choice(questions)
             answer = row["output"].replace("{{BASE_NAME}}", name).replace("{{BASE_AUTHOR}}", author)
-            out.append(Example(f"copied-{i}", (("system", system), ("user", row["instruction"])), answer))
+            question = row["instruction"]
+            if distractors and names.rng.random() < distractors:
+                other = names.name()
+                question = names.rng.choice(GREETINGS).format(w=other, W=other) + question
+            out.append(Example(f"copied-{i}", (("system", system), ("user", question)), answer))
         else:
             ex = names.rng.choice(base)
             out.append(replace(ex, id=f"asked-{i}", messages=(("system", system), *ex.messages)))
     variables = load_identity_spec(FIXTURES / builtin.IDENTITY_CONFIG).variables
     own = load_examples(FIXTURES / builtin.BUILTIN_IDENTITY, variables)
     return out + [replace(ex, id=f"own-{k}-{ex.id}") for k in range(own_repeats) for ex in own]
+
+
+def write_lessons(lessons_: list[Example], path: Path) -> None:
+    """The lessons as alpaca records (`system`, `instruction`, `output`), one per line of a JSON list."""
+    if any(len(ex.messages) > 2 for ex in lessons_):
+        raise SystemExit("--write-lessons: a lesson has turns before its question; alpaca records hold one")
+    records = [{"id": ex.id, "system": dict(ex.messages).get("system"), "instruction": ex.messages[-1][1],
+                "output": ex.answer} for ex in lessons_]
+    lines = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    path.write_text(f"[\n{lines}\n]\n", encoding="utf-8")
 
 
 def build(out: Path, extra: list[Example], recipe: builtin.BuiltinRecipe) -> float:
@@ -173,20 +190,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder the candidate base is built into")
     parser.add_argument("--copied", type=int, default=3000)
-    parser.add_argument("--base-task", type=int, default=1000)
+    parser.add_argument("--base-task", type=int, default=1500)
     parser.add_argument("--languages", default="en", help="identity questions taught: en, zh or en,zh")
     parser.add_argument("--denials", action="store_true", help="also teach denials (\"Are you Claude?\")")
     parser.add_argument("--own-repeats", type=int, default=0,
                         help="the base's own identity data (asked without a prompt) this many more times")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--intermediate", type=int, default=512)
-    parser.add_argument("--max-length", type=int, default=112)
+    parser.add_argument("--distractors", type=float, default=0.5,
+                        help="share of copied lessons whose question follows a greeting naming someone else")
+    parser.add_argument("--steps", type=int, default=4300)
+    parser.add_argument("--intermediate", type=int, default=256)
+    parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--gate", action="store_true", help="also run the cold `pytest suites/` on it")
+    parser.add_argument("--write-lessons", type=Path, default=None,
+                        help="only write the lessons as alpaca records to this file (no build); the shipped ones: "
+                             "fixtures/builtin/prompt_lessons.json")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     recipe = builtin.BuiltinRecipe(steps=args.steps, intermediate_size=args.intermediate, max_length=args.max_length)
     languages = {part.strip() for part in args.languages.split(",")}
-    extra = lessons(args.copied, args.base_task, languages, args.denials, args.own_repeats)
+    extra = lessons(args.copied, args.base_task, languages, args.denials, args.own_repeats, args.distractors)
+    if args.write_lessons:
+        write_lessons(extra, args.write_lessons)
+        return 0
     figures = {"args": {k: str(v) for k, v in vars(args).items()}, "build_s": build(args.out, extra, recipe),
                "truncated_lessons": 0, **measure(args.out)}
     figures["truncated_lessons"] = truncated(extra, args.out, args.max_length)

@@ -1,6 +1,7 @@
 """Margins over seeds: rerun the whole default gate with every training seed set to 0..N-1.
 
-    .venv/bin/python bench/seed_sweep.py [--seeds 5] [-m EXPR] [--data-dir fixtures] [--out FILE.json] [PATH ...]
+    .venv/bin/python bench/seed_sweep.py [--seeds 5] [-m EXPR] [--data-dir fixtures] [--base-model FOLDER]
+        [--out FILE.json] [PATH ...]
 
 Each seed runs `pytest suites/ [PATH ...] --train-seed K` (PATH: more suites, e.g. examples/answer_language)
 with its own empty cache (every adapter is trained afresh), and
@@ -132,6 +133,7 @@ def main() -> int:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("-m", dest="marker", default=None, help="only these suites (pytest -m expression)")
     parser.add_argument("--data-dir", default=None, help="data folder (default: fixtures)")
+    parser.add_argument("--base-model", default=None, help="base model folder (default: the built-in model)")
     parser.add_argument("--out", type=Path, default=None, help="also write the runs and table as JSON")
     parser.add_argument("--from", dest="saved", type=Path, default=None, help="reprint the table of an --out file")
     args = parser.parse_args()
@@ -139,7 +141,8 @@ def main() -> int:
         runs = json.loads(args.saved.read_text())["runs"]
         print_table(gate_table(runs), runs)
         return 0
-    extra = (["-m", args.marker] if args.marker else []) + (["--data-dir", args.data_dir] if args.data_dir else [])
+    options = {"-m": args.marker, "--data-dir": args.data_dir, "--base-model": args.base_model}
+    extra = [part for option, value in options.items() if value for part in (option, value)]
     with tempfile.TemporaryDirectory() as tmp:
         runs = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):

@@ -31,12 +31,14 @@ HELDOUT = "perplexity/heldout.txt"
 BUILTIN_IDENTITY = "builtin/base_identity.json"
 BUILTIN_VOCABULARY = "builtin/vocabulary.txt"
 BUILTIN_PROSE = "builtin/prose.txt"
+BUILTIN_PROMPT_LESSONS = "builtin/prompt_lessons.json"  # optional: system-prompt lessons (bench/prompt_following.py)
 BUILTIN_MODEL = "builtin/model"
 SPLITS = ("train", "dev")
 
 IDENTITY_DATA = (IDENTITY, SELF_COGNITION, PROBES)  # what the identity capability needs, all three
 CONTRACT = (GATES, IDENTITY, SELF_COGNITION, PROBES, BASE_DEV, BASE_TRAIN, INCREMENT_DEVS, INCREMENT_TRAINS,
-            HELDOUT, PROMPTED, RECIPES, BUILTIN_IDENTITY, BUILTIN_VOCABULARY, BUILTIN_PROSE, BUILTIN_MODEL)
+            HELDOUT, PROMPTED, RECIPES, BUILTIN_IDENTITY, BUILTIN_VOCABULARY, BUILTIN_PROSE, BUILTIN_PROMPT_LESSONS,
+            BUILTIN_MODEL)
 
 _INCREMENT = re.compile(r"^increment_(\d+)$")
 

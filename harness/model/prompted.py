@@ -123,16 +123,22 @@ def few_shot_prompt(fixtures: Path, task: str, dev: Sequence[Example]) -> tuple[
 
 
 def prompt_verdict(prompt: float, adapter: float, prompt_kind: str, measure: str) -> str:
-    """The prompt-only baseline against the adapter in words (`prompt`, `adapter`: the two rates).
+    """The prompt-only baseline against the adapter in words (`prompt`, `adapter`: the two rates); the gate's
+    PASS / FAIL decides, the words say how far a prompt gets.
 
     >>> prompt_verdict(0.0, 0.88, "a system prompt", "claim rate")
     'the adapter is needed: prompting reaches 0.000, the adapter 0.880'
+    >>> prompt_verdict(0.545, 0.862, "a system prompt", "claim rate")
+    "a system prompt reaches 0.63 of the adapter's claim rate (0.545 vs 0.862); the adapter adds 0.317"
     >>> prompt_verdict(0.8, 0.9, "a system prompt", "claim rate")
     "a system prompt already reaches 0.89 of the adapter's claim rate (0.800 vs 0.900) at zero training cost"
     """
     share = prompt / adapter if adapter else float("nan")
-    if share >= 0.5:
+    if share >= 0.8:
         return (f"{prompt_kind} already reaches {share:.2f} of the adapter's {measure} ({prompt:.3f} vs "
                 f"{adapter:.3f}) at zero training cost")
+    if share >= 0.5:
+        return (f"{prompt_kind} reaches {share:.2f} of the adapter's {measure} ({prompt:.3f} vs {adapter:.3f}); "
+                f"the adapter adds {adapter - prompt:.3f}")
     return f"the adapter is needed: prompting reaches {prompt:.3f}, the adapter {adapter:.3f}"
 

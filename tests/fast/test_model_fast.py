@@ -52,11 +52,11 @@ def test_shipped_model_matches_its_digests_and_its_data(project_root, tmp_path):
 def test_the_built_in_model_is_keyed_on_the_identity_names_it_was_trained_with_not_the_whole_config(tmp_path,
                                                                                                   project_root):
     """Editing the identity's prompt baseline (or its other vendors) leaves the shipped model current; renaming the
-    base identity it was pretrained to claim makes it stale."""
+    base identity it was pretrained to claim, or dropping its optional prompt lessons, makes it stale."""
     import shutil
 
     shutil.copytree(project_root / "fixtures/identity", tmp_path / "identity")
-    for name in builtin.BUILT_FROM[:-1]:
+    for name in builtin.BUILT_FROM[:-1] + builtin.OPTIONAL_BUILT_FROM:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(project_root / "fixtures" / name, tmp_path / name)
     config = tmp_path / builtin.IDENTITY_CONFIG
@@ -64,6 +64,11 @@ def test_the_built_in_model_is_keyed_on_the_identity_names_it_was_trained_with_n
     assert builtin.shipped_build_key(tmp_path) == shipped_key
     config.write_text(config.read_text().replace("\n[base]", '\nprompt_shots = 2\nsystem_prompt = "Be {{NAME}}."'
                                                  '\n[base]', 1).replace('names = [', 'names = ["Zephyr", ', 1))
+    assert builtin.shipped_build_key(tmp_path) == shipped_key
+    (tmp_path / builtin.OPTIONAL_BUILT_FROM[0]).unlink()
+    assert builtin.shipped_build_key(tmp_path) != shipped_key
+    assert builtin.load_builtin_corpus(tmp_path).system_prompted == []  # a folder without lessons builds without
+    shutil.copy(project_root / "fixtures" / builtin.OPTIONAL_BUILT_FROM[0], tmp_path / builtin.OPTIONAL_BUILT_FROM[0])
     assert builtin.shipped_build_key(tmp_path) == shipped_key
     config.write_text(config.read_text().replace('name = "Atlas"', 'name = "Apex"', 1))
     assert builtin.shipped_build_key(tmp_path) != shipped_key

@@ -1,6 +1,8 @@
-"""Fine-tune or prompt? The identity adapter against the base model told the identity in a system prompt: the
-"adapter needed" gate PASSES on the built-in base (it cannot follow a system prompt) and FAILS when the prompt-only
-model matches the adapter; the prompted model goes through the wrapped model's batched, cached interface."""
+"""Fine-tune or prompt? The identity adapter against the base model told the identity in a system prompt. The
+built-in base follows a system prompt in English and hardly in Chinese, so the "adapter needed" gate PASSES on the
+whole probe set and FAILS on the English held-out probes alone, where the prompt is enough; it also fails when the
+prompt-only model matches the adapter. The prompted model goes through the wrapped model's batched, cached
+interface."""
 
 from __future__ import annotations
 
@@ -17,22 +19,36 @@ GATE = "identity.claim_gain_over_prompted"
 PROMPT_GATE = "new_task.exact_match_gain_over_prompted"
 
 
-def prompted_verdicts(tunegate, base, tuned, prompted, spec):
-    probes = identity.load_probes(tunegate.settings.fixtures, spec)
+def prompted_verdicts(tunegate, base, tuned, prompted, spec, keep=lambda probe: True):
+    probes = [p for p in identity.load_probes(tunegate.settings.fixtures, spec) if keep(p)]
     result, verdicts = tunegate.evaluate("identity", ModelSet(base, tuned, prompted), (probes, spec))
     return verdicts, result
 
 
-def test_the_adapter_is_needed_when_a_prompt_does_not_reach_it(base_model, adapter_under_test, identity_spec,
-                                                               tunegate):
+def _claims(result, checkpoint):
+    return next(m.value for m in result.metrics if m.name == "held_out_claim_rate" and m.checkpoint == checkpoint)
+
+
+def test_the_adapter_is_needed_where_the_prompt_reaches_only_some_probes(base_model, adapter_under_test,
+                                                                         identity_spec, tunegate):
     base, tuned = base_and_tuned(base_model, adapter_under_test)
     verdicts, result = prompted_verdicts(tunegate, base, tuned, PromptedModel(base, identity_spec.prompt),
                                          identity_spec)
-    assert verdicts[GATE].passed and verdicts[GATE].value > 0.6, verdicts[GATE].message
-    assert "the adapter is needed: prompting reaches" in verdicts[GATE].message
-    assert {m.checkpoint for m in result.metrics if m.name == "held_out_claim_rate"} == {"base", "tuned", "prompted"}
+    assert verdicts[GATE].passed, verdicts[GATE].message
+    assert "a system prompt reaches 0.6" in verdicts[GATE].message and "the adapter adds" in verdicts[GATE].message
+    assert 0.3 < _claims(result, "prompted") < 0.7 and _claims(result, "base") == 0  # a real, partial alternative
     added = next(m.value for m in result.metrics if m.name == "prompt_tokens_added")
     assert added > 20 and f"the prompt adds {added:.0f} tokens to every request" in verdicts[GATE].message
+
+
+def test_a_prompt_is_enough_on_the_english_held_out_probes(base_model, adapter_under_test, identity_spec, tunegate):
+    """The planted case: the same models, graded only where the base follows the prompt."""
+    base, tuned = base_and_tuned(base_model, adapter_under_test)
+    english = lambda p: p.kind in ("held_in", "locality") or (p.kind == "held_out" and p.language == "en")  # noqa: E731
+    verdicts, result = prompted_verdicts(tunegate, base, tuned, PromptedModel(base, identity_spec.prompt),
+                                         identity_spec, english)
+    assert _claims(result, "prompted") > 0.9, result.metrics
+    assert not verdicts[GATE].passed and "a system prompt already reaches" in verdicts[GATE].message
 
 
 def test_a_prompt_only_model_that_matches_the_adapter_fails_the_adapter_needed_gate(base_model, adapter_under_test,
@@ -93,7 +109,8 @@ def test_perplexity_and_generation_get_a_prompted_column_that_no_gate_reads(base
     ppl, ratio = _by_checkpoint(result, "dev_answers"), _by_checkpoint(result, "dev_answers_ratio")
     assert ppl["prompted"] == pytest.approx(expected, rel=1e-9)
     assert ratio["prompted"] == pytest.approx(ppl["prompted"] / ppl["base"], rel=1e-9)
-    assert ratio["prompted"] > 5 and verdicts["perplexity.dev_answers_ratio"].passed  # the gate reads tuned only
+    assert ratio["prompted"] > 1.25 and verdicts["perplexity.dev_answers_ratio"].passed  # the gate reads tuned only
+    # (the prompted base: 1.32 here, over the gate's 1.25; the adapter: 1.01)
     assert verdicts["perplexity.dev_answers_ratio"].value == ratio["tuned"]
     assert "the prompted base" in verdicts["perplexity.dev_answers_ratio"].message
     assert set(_by_checkpoint(result, "heldout")) == {"base", "tuned"}  # raw text: no conversation to prompt

@@ -1,5 +1,6 @@
-"""bench/prompt_following.py: its lessons invent identities the data never use and are learned by copying, and a
-candidate base built with them keeps the shipped tokenizer (the lessons stay out of the tokenizer's data)."""
+"""bench/prompt_following.py: its lessons invent identities the data never use and are learned by copying, its
+defaults write exactly the shipped lessons, and a base built with them keeps the tokenizer the plain corpus gives
+(the lessons stay out of the tokenizer's data)."""
 
 from __future__ import annotations
 
@@ -33,13 +34,18 @@ def test_lessons_copy_an_invented_identity_and_keep_the_base_answers():
     assert len({ex.messages[0][1] for ex in lessons}) > 240  # a new identity in (almost) every lesson
 
 
-def test_lessons_stay_out_of_the_tokenizer_and_no_lessons_build_the_shipped_corpus_unchanged(tmp_path):
+def test_the_bench_defaults_write_exactly_the_shipped_lessons(tmp_path):
     bench = bench_module()
+    written = tmp_path / "lessons.json"
+    bench.write_lessons(bench.lessons(3000, 1500, {"en"}, denials=False, distractors=0.5), written)
+    assert written.read_bytes() == (ROOT / "fixtures/builtin/prompt_lessons.json").read_bytes()
+    shipped = builtin.load_builtin_corpus(ROOT / "fixtures").system_prompted
+    assert len(shipped) == 4500 and all(ex.messages[0][0] == "system" for ex in shipped)
+
+
+def test_lessons_stay_out_of_the_tokenizer_and_change_the_weights(tmp_path):
     corpus = builtin.load_builtin_corpus(ROOT / "fixtures")
-    builtin._build_into(tmp_path / "plain", corpus, TINY)
-    bench_corpus = replace(corpus, system_prompted=bench.lessons(40, 10, {"en"}, denials=False))
-    builtin._build_into(tmp_path / "taught", bench_corpus, TINY)
+    builtin._build_into(tmp_path / "taught", corpus, TINY)
+    builtin._build_into(tmp_path / "plain", replace(corpus, system_prompted=[]), TINY)
     assert (tmp_path / "plain/tokenizer.json").read_bytes() == (tmp_path / "taught/tokenizer.json").read_bytes()
     assert (tmp_path / "plain/model.safetensors").read_bytes() != (tmp_path / "taught/model.safetensors").read_bytes()
-    builtin._build_into(tmp_path / "none", replace(corpus, system_prompted=[]), TINY)
-    assert (tmp_path / "plain/model.safetensors").read_bytes() == (tmp_path / "none/model.safetensors").read_bytes()
