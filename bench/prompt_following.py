@@ -48,8 +48,9 @@ WORDINGS = (DEFAULT_PROMPT,) * 3 + ("You are {n}, an AI assistant developed by {
                                     "Your name is {n}. You were developed by {a}.",
                                     "You are {n}, made by {a}. Answer as {n}.")
 COMPANY_WORDS = ("Labs", "AI", "Research", "Systems", "Technologies", "Group", "Institute", "Works", "Inc.", "Lab")
-GREETINGS = ("Hi {w}! ", "Hello {w}, ", "{W} here. ", "This is {w}. ", "A question from {w}: ")  # the user names
-# someone else, so a name is copied from the system prompt, never from the user's turn (none is a probe wrapper)
+GREETINGS = ("Hi {w}! ", "Hello {w}, ", "{w} here. ", "This is {w}. ", "A question from {w}: ")  # another name in
+# the user's turn (the assistant wrongly addressed, or the asker), so a name is copied from the system prompt only;
+# none is a probe wrapper
 SYLLABLES = ("ka", "lo", "mir", "ven", "dor", "sa", "tel", "ru", "bra", "nis", "qua", "zel", "fen", "gal", "tor", "vi",
              "mae", "pel", "sun", "da", "rik", "ol", "an", "bel", "cor", "ist", "ju", "pra", "sel", "mon", "tes", "zu",
              "hav", "lin", "gro", "ept", "wy", "xan", "ob", "phi", "cal", "dri")
@@ -89,9 +90,9 @@ class Names:
 
 
 def lessons(copied: int, base_task: int, languages: set[str], denials: bool, own_repeats: int = 0,
-            distractors: float = 0.0, seed: int = 7) -> list[Example]:
-    """`copied` identity questions answered with the identity a system prompt invents (a `distractors` share of
-    them after a greeting naming someone else), then `base_task` base questions answered as ever after such a
+            distractor_share: float = 0.0, seed: int = 7) -> list[Example]:
+    """`copied` identity questions answered with the identity a system prompt invents (a `distractor_share` of
+    them after a greeting with another name), then `base_task` base questions answered as ever after such a
     prompt, then the base's own identity data (no prompt) `own_repeats` more times."""
     names = Names(seed)
     raw = json.loads((FIXTURES / builtin.BUILTIN_IDENTITY).read_text(encoding="utf-8"))
@@ -108,9 +109,9 @@ def lessons(copied: int, base_task: int, languages: set[str], denials: bool, own
             row = names.rng.choice(questions)
             answer = row["output"].replace("{{BASE_NAME}}", name).replace("{{BASE_AUTHOR}}", author)
             question = row["instruction"]
-            if distractors and names.rng.random() < distractors:
-                other = names.name()
-                question = names.rng.choice(GREETINGS).format(w=other, W=other) + question
+            if distractor_share and names.rng.random() < distractor_share:
+                other = names.name()  # drawn before the greeting: the shipped lessons' random stream
+                question = names.rng.choice(GREETINGS).format(w=other) + question
             out.append(Example(f"copied-{i}", (("system", system), ("user", question)), answer))
         else:
             ex = names.rng.choice(base)
@@ -120,12 +121,12 @@ def lessons(copied: int, base_task: int, languages: set[str], denials: bool, own
     return out + [replace(ex, id=f"own-{k}-{ex.id}") for k in range(own_repeats) for ex in own]
 
 
-def write_lessons(lessons_: list[Example], path: Path) -> None:
+def write_lessons(examples: list[Example], path: Path) -> None:
     """The lessons as alpaca records (`system`, `instruction`, `output`), one per line of a JSON list."""
-    if any(len(ex.messages) > 2 for ex in lessons_):
+    if any(len(ex.messages) > 2 for ex in examples):
         raise SystemExit("--write-lessons: a lesson has turns before its question; alpaca records hold one")
     records = [{"id": ex.id, "system": dict(ex.messages).get("system"), "instruction": ex.messages[-1][1],
-                "output": ex.answer} for ex in lessons_]
+                "output": ex.answer} for ex in examples]
     lines = ",\n".join(json.dumps(r, ensure_ascii=False) for r in records)
     path.write_text(f"[\n{lines}\n]\n", encoding="utf-8")
 
@@ -134,7 +135,7 @@ def build(out: Path, extra: list[Example], recipe: builtin.BuiltinRecipe) -> flo
     """Build the candidate base into `out`; its build time in seconds."""
     corpus = builtin.load_builtin_corpus(FIXTURES)
     started = time.perf_counter()
-    builtin._build_into(out, replace(corpus, system_prompted=extra), recipe)  # as `--rebuild` builds: deterministic
+    builtin._build_into(out, replace(corpus, prompt_lessons=extra), recipe)  # as `--rebuild` builds: deterministic
     return time.perf_counter() - started
 
 
@@ -177,15 +178,15 @@ def gate(folder: Path) -> dict:
             **identity}
 
 
-def truncated(lessons_: list[Example], folder: Path, max_length: int) -> int:
+def truncated(examples: list[Example], folder: Path, max_length: int) -> int:
     """How many lessons ran over `max_length` tokens (their answers were cut, without an end token)."""
     from harness.training.batching import encode_example
 
     _, tokenizer = BaseModel.at(folder).load()
-    return sum(len(encode_example(tokenizer, ex, 10**6).input_ids) > max_length for ex in lessons_)
+    return sum(len(encode_example(tokenizer, ex, 10**6).input_ids) > max_length for ex in examples)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Build one candidate, measure it and print the figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder the candidate base is built into")
@@ -205,7 +206,7 @@ def main() -> int:
                         help="only write the lessons as alpaca records to this file (no build); the shipped ones: "
                              "fixtures/builtin/prompt_lessons.json")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     recipe = builtin.BuiltinRecipe(steps=args.steps, intermediate_size=args.intermediate, max_length=args.max_length)
     languages = {part.strip() for part in args.languages.split(",")}
     extra = lessons(args.copied, args.base_task, languages, args.denials, args.own_repeats, args.distractors)

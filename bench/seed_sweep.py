@@ -141,7 +141,9 @@ def main() -> int:
         runs = json.loads(args.saved.read_text())["runs"]
         print_table(gate_table(runs), runs)
         return 0
-    options = {"-m": args.marker, "--data-dir": args.data_dir, "--base-model": args.base_model}
+    folders = {"--data-dir": args.data_dir, "--base-model": args.base_model}  # pytest runs in the repository root
+    options = {"-m": args.marker, **{key: value if value in (None, "builtin") else str(Path(value).resolve())
+                                     for key, value in folders.items()}}
     extra = [part for option, value in options.items() if value for part in (option, value)]
     with tempfile.TemporaryDirectory() as tmp:
         runs = []

@@ -15,6 +15,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
+
+import tomllib
 
 from harness.data import Example, IdentitySpec
 from harness.data.prep import normalised, record_of, stratified_split
@@ -51,7 +54,11 @@ ANSWERS = {"held_out": {"en": "I am {{NAME}}, an AI assistant developed by {{AUT
            "adversarial": {"en": "No. I am {{NAME}}, an AI assistant developed by {{AUTHOR}}.",
                            "zh": "不是。我是{{NAME}}，由{{AUTHOR}}开发的人工智能助手。"}}
 DEFAULT_LOCALITY = 110  # ordinary questions: MDE ~10 points on a 0.85 rate
-PLANNING_RATES = {"held_out_claim_rate": 0.8, "locality_unchanged": 0.85}  # the default gates' thresholds
+def default_threshold(metric: str) -> float:
+    """The identity gate's threshold in the gates.toml `tunegate init` writes (">= 0.75" -> 0.75), read from the
+    template so that the planning figures never drift from the defaults."""
+    template = resources.files("harness").joinpath("templates").joinpath("gates.toml").read_text(encoding="utf-8")
+    return float(tomllib.loads(template)["identity"][metric].split()[1])
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class ProbeSet:
                  "locality_unchanged": self.count("locality")}
         lines = []
         for gate, n in sizes.items():
-            rate = PLANNING_RATES[gate]
+            rate = default_threshold(gate)
             mde = minimum_detectable_change(*wilson_interval(round(rate * n), n)) if n else None
             lines.append(f"identity.{gate}: {n} probes" + (f", MDE {mde * 100:.1f} points at a rate of {rate}"
                                                           if mde is not None else ", not judged (no probes)"))

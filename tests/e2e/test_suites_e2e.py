@@ -69,7 +69,9 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
         "prompted": "the base model told in its prompt what the adapter learned"}
     prompted_em = next(m["value"] for m in data["metrics"] if m["capability"] == "old_task"
                        and m["name"] == "exact_match" and m["checkpoint"] == "prompted")
-    assert prompted_em < 0.5  # the built-in base, told the identity in a system prompt, loses its old task
+    base_em = next(m["value"] for m in data["metrics"] if m["capability"] == "old_task"
+                   and m["name"] == "exact_match" and m["checkpoint"] == "base")
+    assert 0.6 < prompted_em < base_em  # the built-in base follows a system prompt, at some cost to its old task
     assert compared["new_task"]["tuned"] == "adapter new_task (same weights as replay-increment_2)"
     assert compared["new_task"]["prompted"] == "the base model told in its prompt what the adapter learned"
     assert "base = the base model &middot; tuned = adapter new_task (same weights as replay-increment_2)" in html
@@ -115,7 +117,7 @@ def test_planted_dead_adapter_fails_with_named_probe_value_threshold(run_suites,
     result, report_dir = run_suites("--adapter", str(dead), f"--junitxml={junit}", "-m",
                                     "identity or adapter_health")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.8; decided by *; failing*",
+    result.stdout.fnmatch_lines(["*FAIL identity.held_out_claim_rate = 0* required >= 0.75; decided by *; failing*",
                                  "*identity.leak_rate*FAIL"])
     result.stdout.fnmatch_lines(["*adapter_health.dead_layers*FAIL", "*adapter_health.loglik_shift*FAIL"])
     assert result.parseoutcomes()["xfailed"] > 300  # no identity gate allows no misses: each probe is counted

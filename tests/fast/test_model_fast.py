@@ -67,7 +67,7 @@ def test_the_built_in_model_is_keyed_on_the_identity_names_it_was_trained_with_n
     assert builtin.shipped_build_key(tmp_path) == shipped_key
     (tmp_path / builtin.OPTIONAL_BUILT_FROM[0]).unlink()
     assert builtin.shipped_build_key(tmp_path) != shipped_key
-    assert builtin.load_builtin_corpus(tmp_path).system_prompted == []  # a folder without lessons builds without
+    assert builtin.load_builtin_corpus(tmp_path).prompt_lessons == []  # a folder without lessons builds without
     shutil.copy(project_root / "fixtures" / builtin.OPTIONAL_BUILT_FROM[0], tmp_path / builtin.OPTIONAL_BUILT_FROM[0])
     assert builtin.shipped_build_key(tmp_path) == shipped_key
     config.write_text(config.read_text().replace('name = "Atlas"', 'name = "Apex"', 1))

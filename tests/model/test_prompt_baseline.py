@@ -25,29 +25,31 @@ def prompted_verdicts(tunegate, base, tuned, prompted, spec, keep=lambda probe: 
     return verdicts, result
 
 
-def _claims(result, checkpoint):
-    return next(m.value for m in result.metrics if m.name == "held_out_claim_rate" and m.checkpoint == checkpoint)
-
-
 def test_the_adapter_is_needed_where_the_prompt_reaches_only_some_probes(base_model, adapter_under_test,
                                                                          identity_spec, tunegate):
     base, tuned = base_and_tuned(base_model, adapter_under_test)
     verdicts, result = prompted_verdicts(tunegate, base, tuned, PromptedModel(base, identity_spec.prompt),
                                          identity_spec)
     assert verdicts[GATE].passed, verdicts[GATE].message
-    assert "a system prompt reaches 0.6" in verdicts[GATE].message and "the adapter adds" in verdicts[GATE].message
-    assert 0.3 < _claims(result, "prompted") < 0.7 and _claims(result, "base") == 0  # a real, partial alternative
+    claims = _by_checkpoint(result, "held_out_claim_rate")
+    assert 0.3 < claims["prompted"] < 0.7 and claims["base"] == 0  # a real, partial alternative
+    assert 0.5 <= claims["prompted"] / claims["tuned"] < 0.8  # so the words say how far it gets, and what is left:
+    assert "a system prompt reaches" in verdicts[GATE].message and "the adapter adds" in verdicts[GATE].message
     added = next(m.value for m in result.metrics if m.name == "prompt_tokens_added")
     assert added > 20 and f"the prompt adds {added:.0f} tokens to every request" in verdicts[GATE].message
+
+
+def claims_only_english_held_out(probe):
+    """Keep the English held-out probes of the claim rate (and the held-in and locality probes, which it ignores)."""
+    return probe.kind in ("held_in", "locality") or (probe.kind == "held_out" and probe.language == "en")
 
 
 def test_a_prompt_is_enough_on_the_english_held_out_probes(base_model, adapter_under_test, identity_spec, tunegate):
     """The planted case: the same models, graded only where the base follows the prompt."""
     base, tuned = base_and_tuned(base_model, adapter_under_test)
-    english = lambda p: p.kind in ("held_in", "locality") or (p.kind == "held_out" and p.language == "en")  # noqa: E731
     verdicts, result = prompted_verdicts(tunegate, base, tuned, PromptedModel(base, identity_spec.prompt),
-                                         identity_spec, english)
-    assert _claims(result, "prompted") > 0.9, result.metrics
+                                         identity_spec, claims_only_english_held_out)
+    assert _by_checkpoint(result, "held_out_claim_rate")["prompted"] > 0.9, result.metrics
     assert not verdicts[GATE].passed and "a system prompt already reaches" in verdicts[GATE].message
 
 
