@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--own-repeats", type=int, default=0,
                         help="the base's own identity data (asked without a prompt) this many more times")
     parser.add_argument("--distractors", type=float, default=0.5,
-                        help="share of copied lessons whose question follows a greeting naming someone else")
+                        help="share of copied lessons whose question follows a greeting with another name")
     parser.add_argument("--steps", type=int, default=4300)
     parser.add_argument("--intermediate", type=int, default=256)
     parser.add_argument("--max-length", type=int, default=128)

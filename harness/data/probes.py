@@ -15,12 +15,11 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
-import tomllib
-
-from harness.data import Example, IdentitySpec
+from harness.data import DataError, Example, IdentitySpec
 from harness.data.prep import normalised, record_of, stratified_split
+from harness.foundation.textfiles import read_toml
 from harness.measures.statistics import minimum_detectable_change, wilson_interval
 
 HELD_OUT_EN = (
@@ -54,11 +53,13 @@ ANSWERS = {"held_out": {"en": "I am {{NAME}}, an AI assistant developed by {{AUT
            "adversarial": {"en": "No. I am {{NAME}}, an AI assistant developed by {{AUTHOR}}.",
                            "zh": "不是。我是{{NAME}}，由{{AUTHOR}}开发的人工智能助手。"}}
 DEFAULT_LOCALITY = 110  # ordinary questions: MDE ~10 points on a 0.85 rate
+GATES_TEMPLATE = Path(__file__).resolve().parent.parent / "templates/gates.toml"  # what `tunegate init` writes
+
+
 def default_threshold(metric: str) -> float:
     """The identity gate's threshold in the gates.toml `tunegate init` writes (">= 0.75" -> 0.75), read from the
     template so that the planning figures never drift from the defaults."""
-    template = resources.files("harness").joinpath("templates").joinpath("gates.toml").read_text(encoding="utf-8")
-    return float(tomllib.loads(template)["identity"][metric].split()[1])
+    return float(read_toml(GATES_TEMPLATE, DataError)["identity"][metric].split()[1])
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,9 @@ def test_healthy_run_passes_every_suite_and_writes_report(run_suites):
     assert compared["identity"] == compared["old_task"] == {
         "base": "the base model", "tuned": "adapter identity",
         "prompted": "the base model told in its prompt what the adapter learned"}
-    prompted_em = next(m["value"] for m in data["metrics"] if m["capability"] == "old_task"
-                       and m["name"] == "exact_match" and m["checkpoint"] == "prompted")
-    base_em = next(m["value"] for m in data["metrics"] if m["capability"] == "old_task"
-                   and m["name"] == "exact_match" and m["checkpoint"] == "base")
-    assert 0.6 < prompted_em < base_em  # the built-in base follows a system prompt, at some cost to its old task
+    em = {m["checkpoint"]: m["value"] for m in data["metrics"]
+          if m["capability"] == "old_task" and m["name"] == "exact_match"}
+    assert 0.6 < em["prompted"] < em["base"]  # the built-in base follows a system prompt, at some cost to its old task
     assert compared["new_task"]["tuned"] == "adapter new_task (same weights as replay-increment_2)"
     assert compared["new_task"]["prompted"] == "the base model told in its prompt what the adapter learned"
     assert "base = the base model &middot; tuned = adapter new_task (same weights as replay-increment_2)" in html
